@@ -1,0 +1,5 @@
+//! The envoi daemon and its admin tools.
+
+fn main() -> anyhow::Result<()> {
+    Ok(())
+}

@@ -1,0 +1,293 @@
+//! The storage contract: what a queue store must keep and what each call guarantees.
+//!
+//! A store keeps, per message, the immutable [`Envelope`] (with its body) and a small mutable
+//! [`MessageMeta`] (attempts, next attempt, held flag, per-recipient status). The queue keeps
+//! only [`ScheduleEntry`] values in memory and reads bodies when it attempts a message.
+//!
+//! # Durability
+//! Every mutating call is durable when it returns `Ok`: a crash (or power loss) afterwards
+//! cannot undo it. A call that returns `Err` has had no effect, or an effect that a later
+//! reader cannot tell from none (for example an unreferenced temporary file). Mutations of one
+//! message are applied in the order their calls return.
+//!
+//! # Shared stores
+//! A store shared by several nodes implements [`Storage::claim`] with a lease, so that two
+//! nodes never attempt one message at once, and [`Storage::poll_due`] so that a node learns of
+//! work other nodes enqueued. Local stores use the defaults. The queue is the same either way.
+//!
+//! # Layout
+//! - [`memory`]: [`MemoryStore`], the in-memory store (no persistence).
+//! - [`query`]: admin listing filters shared by every store.
+
+pub mod memory;
+pub mod query;
+
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use envoi_types::{Envelope, QueueId, RecipientState, RecipientStatus};
+use serde::{Deserialize, Serialize};
+
+pub use memory::MemoryStore;
+pub use query::{ListQuery, MessageState, StateCounts};
+
+/// Why a storage call failed. The queue maps these to SMTP replies in one place
+/// ([`crate::EnqueueError::reply`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StorageError {
+    /// No space left (ENOSPC or a quota): the edge answers `452 4.3.1`.
+    #[error("storage is full: {0}")]
+    Full(String),
+    /// Any other I/O or database failure, a failed fsync included: `451 4.3.0`.
+    #[error("storage I/O failed: {0}")]
+    Io(String),
+    /// No message with this id is stored.
+    #[error("no message {0} in storage")]
+    NotFound(QueueId),
+    /// A stored record cannot be decoded.
+    #[error("stored record {id:?} is corrupt: {detail}")]
+    Corrupt {
+        /// The record's id, when it could be read.
+        id: Option<QueueId>,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The store cannot be used at all (missing directory, locked by another process...).
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The mutable state of one queued message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageMeta {
+    /// Failed (transient) attempts so far.
+    pub attempts: u32,
+    /// When the next attempt is due.
+    pub next_attempt: SystemTime,
+    /// A held message is not attempted until released (it still expires).
+    pub held: bool,
+    /// One status per envelope recipient, in the envelope's order.
+    pub recipients: Vec<RecipientStatus>,
+}
+
+impl MessageMeta {
+    /// The state of a message just stored: no attempt yet, every recipient pending.
+    pub fn new(envelope: &Envelope, next_attempt: SystemTime) -> Self {
+        Self {
+            attempts: 0,
+            next_attempt,
+            held: false,
+            recipients: envelope
+                .recipients
+                .iter()
+                .cloned()
+                .map(RecipientStatus::pending)
+                .collect(),
+        }
+    }
+
+    /// True when some recipient is still pending.
+    pub fn has_pending(&self) -> bool {
+        self.recipients.iter().any(RecipientStatus::is_pending)
+    }
+}
+
+/// A message to store for the first time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// Its id, chosen by the caller ([`QueueId::new`]).
+    pub id: QueueId,
+    /// The envelope and body.
+    pub envelope: Envelope,
+    /// Its initial state ([`MessageMeta::new`]).
+    pub meta: MessageMeta,
+}
+
+impl NewMessage {
+    /// A new message with a fresh id, due at `due`.
+    pub fn new(envelope: Envelope, due: SystemTime) -> Self {
+        let meta = MessageMeta::new(&envelope, due);
+        Self {
+            id: QueueId::new(),
+            envelope,
+            meta,
+        }
+    }
+}
+
+/// A stored message with its body and state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// Its id.
+    pub id: QueueId,
+    /// The envelope as stored.
+    pub envelope: Envelope,
+    /// Its current state.
+    pub meta: MessageMeta,
+}
+
+/// What the scheduler keeps in memory per message: no body, no addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleEntry {
+    /// The message.
+    pub id: QueueId,
+    /// When its next attempt is due.
+    pub next_attempt: SystemTime,
+    /// When it arrived (for expiry).
+    pub arrival: SystemTime,
+    /// Whether it is held.
+    pub held: bool,
+}
+
+/// What becomes of a message after an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// Every recipient is delivered or failed: remove the message.
+    Remove,
+    /// Some recipients are still pending: keep it with this state. `held` is not changed.
+    Retry {
+        /// When to attempt again.
+        next_attempt: SystemTime,
+        /// Failed attempts so far.
+        attempts: u32,
+        /// Every recipient's status (delivered ones are never attempted again).
+        recipients: Vec<RecipientStatus>,
+    },
+}
+
+/// The result of one attempt, committed atomically by [`Storage::commit_attempt`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptCommit {
+    /// Bounces to store (in this store) in the same commit.
+    pub bounces: Vec<NewMessage>,
+    /// What happens to the attempted message.
+    pub disposition: Disposition,
+}
+
+/// A lease on a message for one attempt; only shared stores read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The node that attempts the message.
+    pub owner: String,
+    /// When the lease lapses if the node disappears.
+    pub until: SystemTime,
+}
+
+/// What the admin view shows of one message (no body).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageInfo {
+    /// The message id.
+    pub id: QueueId,
+    /// The envelope sender, empty for `<>`.
+    pub sender: String,
+    /// Every recipient's status.
+    pub recipients: Vec<RecipientStatus>,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// When the next attempt is due.
+    pub next_attempt: SystemTime,
+    /// When the message arrived.
+    pub arrival: SystemTime,
+    /// Whether it is held.
+    pub held: bool,
+    /// Message size in octets.
+    pub size: u64,
+}
+
+impl MessageInfo {
+    /// The summary of a stored message.
+    pub fn of(id: QueueId, envelope: &Envelope, meta: &MessageMeta) -> Self {
+        Self {
+            id,
+            sender: envelope.sender.as_str().to_owned(),
+            recipients: meta.recipients.clone(),
+            attempts: meta.attempts,
+            next_attempt: meta.next_attempt,
+            arrival: envelope.arrival,
+            held: meta.held,
+            size: envelope.message.len() as u64,
+        }
+    }
+
+    /// The admin state of the message.
+    pub fn state(&self) -> MessageState {
+        MessageState::of(self.held, self.attempts)
+    }
+
+    /// Recipients still pending.
+    pub fn pending(&self) -> impl Iterator<Item = &RecipientStatus> {
+        self.recipients
+            .iter()
+            .filter(|r| r.state == RecipientState::Pending)
+    }
+}
+
+/// A record that could not be decoded and was set aside.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuarantinedRecord {
+    /// Where it was (key or file name).
+    pub key: String,
+    /// Why it could not be read.
+    pub reason: String,
+}
+
+/// A queue store. See the module docs for the durability contract every method follows.
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    /// Stores new messages. Durable when it returns `Ok`; all-or-nothing: on `Err` none of them
+    /// is stored. Writing an id that is already stored is an error (`Io`), never a silent
+    /// overwrite.
+    async fn write(&self, messages: Vec<NewMessage>) -> Result<(), StorageError>;
+
+    /// Every stored message's schedule entry, ordered by `next_attempt` (ties by id), without
+    /// reading bodies. Called once at start-up.
+    async fn load_schedule(&self) -> Result<Vec<ScheduleEntry>, StorageError>;
+
+    /// Takes a message for an attempt and returns it with its body.
+    ///
+    /// `Ok(None)` when the message is gone or (shared stores) another node holds a live lease
+    /// on it. Local stores ignore the lease; shared stores record it atomically.
+    async fn claim(&self, id: QueueId, lease: &Lease)
+        -> Result<Option<StoredMessage>, StorageError>;
+
+    /// Records an attempt's outcome in one durable commit: the bounces are stored and the
+    /// message is removed or rescheduled together, so a crash leaves either the old state or
+    /// the new one. Releases any lease. `NotFound` when the message was deleted meanwhile (the
+    /// bounces are then still stored).
+    async fn commit_attempt(&self, id: QueueId, commit: AttemptCommit)
+        -> Result<(), StorageError>;
+
+    /// Removes a message (admin delete). Idempotent: `Ok(false)` when it was not stored.
+    async fn remove(&self, id: QueueId) -> Result<bool, StorageError>;
+
+    /// Sets or clears the held flag durably. `NotFound` when absent.
+    async fn set_held(&self, id: QueueId, held: bool) -> Result<(), StorageError>;
+
+    /// Reads one message with its body, without claiming it. `Ok(None)` when absent.
+    async fn get(&self, id: QueueId) -> Result<Option<StoredMessage>, StorageError>;
+
+    /// The admin summary of one message (no body read when the store can avoid it).
+    async fn info(&self, id: QueueId) -> Result<Option<MessageInfo>, StorageError>;
+
+    /// Admin listing: messages matching `query`, in id (arrival) order, starting after
+    /// `query.after`, at most `query.limit`.
+    async fn list(&self, query: &ListQuery) -> Result<Vec<MessageInfo>, StorageError>;
+
+    /// How many messages are in each admin state.
+    async fn count_by_state(&self) -> Result<StateCounts, StorageError>;
+
+    /// Records set aside because they could not be decoded. Empty for stores that cannot have any.
+    async fn quarantined(&self) -> Result<Vec<QuarantinedRecord>, StorageError> {
+        Ok(Vec::new())
+    }
+
+    /// Shared stores: entries due by `now` that this node has not seen (enqueued elsewhere, or
+    /// whose lease lapsed). Local stores return nothing: the queue already knows every entry.
+    async fn poll_due(
+        &self,
+        _now: SystemTime,
+        _limit: usize,
+    ) -> Result<Vec<ScheduleEntry>, StorageError> {
+        Ok(Vec::new())
+    }
+}

@@ -1,0 +1,26 @@
+//! Core mail types shared by every part of envoi.
+//!
+//! Nothing here does I/O; every type is plain data with serde support, so storage
+//! backends can persist it and the admin API can show it.
+//!
+//! # Layout
+//! - [`address`]: mailbox addresses and the reverse path ([`Sender`], with the null sender `<>`).
+//! - [`message`]: the raw message bytes with cheap header access.
+//! - [`envelope`]: sender, recipients, message, client info and arrival time.
+//! - [`reply`]: SMTP replies with enhanced status codes.
+//! - [`queue_id`]: time-ordered unique message ids.
+//! - [`status`]: per-recipient delivery status.
+
+pub mod address;
+pub mod envelope;
+pub mod message;
+pub mod queue_id;
+pub mod reply;
+pub mod status;
+
+pub use address::{Address, AddressError, Sender};
+pub use envelope::{ClientInfo, Envelope};
+pub use message::{HeaderError, Message};
+pub use queue_id::{ParseQueueIdError, QueueId};
+pub use reply::{EnhancedCode, Reply, ReplyClass, ReplyParseError};
+pub use status::{RecipientState, RecipientStatus};
