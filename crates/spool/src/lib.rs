@@ -1,1 +1,72 @@
-//! placeholder
+//! envoi's embedded durable store: a [`Spool`] keeps queued messages in one local directory and
+//! implements [`envoi_queue::Storage`].
+//!
+//! Metadata (envelope without body, per-recipient status, attempts, held flag) and a due-ordered
+//! schedule index live in a [redb] database, `spool.redb`; bodies up to
+//! [`SpoolOptions::inline_max`] live in the same database, larger ones in `bodies/<id>` files.
+//! All mutations go through one writer thread that commits concurrent requests together
+//! (group commit): one fsync for many callers, each of which returns only once its own change
+//! is durable.
+//!
+//! # Durability argument
+//! What is fsync'd, in which order, for each mutation:
+//! 1. **File bodies** (only bodies above `inline_max`): written to `bodies/<id>.tmp`,
+//!    `fdatasync`ed, hard-linked as `bodies/<id>` — by the caller's blocking thread, before
+//!    the request reaches the writer.
+//! 2. **Directory**: the writer `fsync`s `bodies/` once per group that contains a file body, so
+//!    every link named by the group is durable *before* the commit that refers to it.
+//! 3. **Commit**: the writer applies the whole group in one redb write transaction and commits it
+//!    with `Durability::Immediate`: redb writes the new pages and a checksummed header and
+//!    returns only after `fsync`; recovery after a crash picks the last header whose checksum
+//!    verifies, so a commit is all there or not there.
+//! 4. **Reply**: only after the commit returned `Ok` does any caller of the group get `Ok`.
+//! 5. **Unlinks**: a body file is unlinked only after the commit that removed its metadata.
+//!
+//! Why a crash at any instant keeps every acknowledged message: an `Ok` is sent after step 3,
+//! so its metadata, schedule row and inline body are in a durable commit, and its file body
+//! (if any) was durable in steps 1–2, before that commit. A crash before step 3 completes
+//! leaves the previous commit, plus at worst a `.tmp` file or a body file that no metadata names;
+//! start-up removes both (no client was told such a message was stored). A crash between the
+//! commit and an unlink leaves a body without metadata, removed the same way. A removal or
+//! reschedule is one commit, so a delivered message (removed, or its recipient marked
+//! delivered) cannot come back after `Ok`; a crash before it commits leaves the previous state,
+//! which is the at-least-once window of DESIGN.md §1.3.
+//!
+//! Failures: a failed write, fsync or commit fails every request of its group (`Full` for
+//! ENOSPC, else `Io`) and is never retried: the database is closed and reopened from what is
+//! durable on disk (redb refuses work after an I/O error), so the store works again once the
+//! cause is gone, without a restart. A request may have reached the disk even though its caller
+//! got `Err` (the kernel may still write pages whose fsync failed): that can only duplicate a
+//! message the client will resend, never lose one.
+//!
+//! Start-up ([`Spool::open`]) reads every metadata record, never a body: undecodable records and
+//! records whose body file is missing go to the `quarantine` table (logged, listed by
+//! [`envoi_queue::Storage::quarantined`]); body files without metadata are removed and logged.
+//! [`envoi_queue::Storage::load_schedule`] then reads only the schedule index, in due order.
+//!
+//! # Layout
+//! - `spool`: the [`Spool`] handle, opening, the writer's lifetime.
+//! - `storage`: `impl Storage for Spool`.
+//! - `writer`: the group-commit writer thread.
+//! - `record`: the stored layout (metadata record, big-endian schedule keys).
+//! - `bodies`: body files.
+//! - `open`: directory checks and start-up reconciliation ([`StartupReport`]).
+//! - `handle`: the shared database handle and reopening after I/O errors.
+//! - `error`: mapping I/O and redb errors to [`envoi_queue::StorageError`].
+//! - `options`: [`SpoolOptions`].
+//! - `failpoint`: crash-test failpoints (cargo feature `failpoints`).
+
+mod bodies;
+mod error;
+pub mod failpoint;
+mod handle;
+mod open;
+mod options;
+mod record;
+mod spool;
+mod storage;
+mod writer;
+
+pub use open::StartupReport;
+pub use options::SpoolOptions;
+pub use spool::{Spool, DB_FILE};

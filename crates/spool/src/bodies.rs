@@ -1,0 +1,125 @@
+//! Message bodies kept as files: `bodies/<id>`, immutable once written.
+//!
+//! A body file is written as `bodies/<id>.tmp`, fdatasync'd, linked as `bodies/<id>` (the `.tmp`
+//! name is then unlinked); the
+//! directory is fsync'd once per group commit by the writer, before the metadata commit that
+//! refers to the file. A body file is unlinked only after the commit that removed its metadata.
+//! So a crash leaves at worst a `.tmp` file or a body without metadata, both removed at start.
+
+use std::collections::HashSet;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use envoi_queue::StorageError;
+use envoi_types::QueueId;
+
+use crate::error;
+use crate::failpoint;
+
+/// The directory of body files.
+#[derive(Debug, Clone)]
+pub(crate) struct BodyDir {
+    path: PathBuf,
+}
+
+impl BodyDir {
+    /// The body directory under `spool`, created if missing.
+    pub fn open(spool: &Path) -> Result<Self, io::Error> {
+        let path = spool.join("bodies");
+        fs::create_dir_all(&path)?;
+        Ok(Self { path })
+    }
+
+    /// Where the body of `id` lives.
+    pub fn path_of(&self, id: QueueId) -> PathBuf {
+        self.path.join(id.to_string())
+    }
+
+    /// Writes the body of `id` durably except for its directory entry (see [`BodyDir::sync`]).
+    /// On error nothing named `<id>` is left behind.
+    pub fn write(&self, id: QueueId, body: &[u8]) -> Result<(), StorageError> {
+        let tmp = self.path.join(format!("{id}.tmp"));
+        let result = write_synced(&tmp, body)
+            .map_err(|e| error::io("cannot write body file", &tmp, &e))
+            .and_then(|()| {
+                // A hard link, not a rename: it fails instead of replacing the body of a message
+                // already stored under this id. The .tmp name is then dropped; losing that
+                // unlink in a crash only leaves a .tmp file, removed at the next start.
+                let target = self.path_of(id);
+                fs::hard_link(&tmp, &target).map_err(|e| {
+                    if e.kind() == io::ErrorKind::AlreadyExists {
+                        StorageError::Io(format!("id {id} is already stored"))
+                    } else {
+                        error::io("cannot link body file to", &target, &e)
+                    }
+                })
+            });
+        // Best effort: a leftover .tmp is removed at the next start anyway.
+        let _ = fs::remove_file(&tmp);
+        failpoint::hit("write.body_file_synced");
+        result
+    }
+
+    /// Makes every rename into the directory durable (one fsync for a whole group).
+    pub fn sync(&self) -> Result<(), StorageError> {
+        File::open(&self.path)
+            .and_then(|dir| dir.sync_all())
+            .map_err(|e| error::io("cannot fsync directory", &self.path, &e))
+    }
+
+    /// Reads the body of `id`; `Ok(None)` when the file is missing.
+    pub fn read(&self, id: QueueId) -> Result<Option<Vec<u8>>, StorageError> {
+        let path = self.path_of(id);
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(error::io("cannot read body file", &path, &e)),
+        }
+    }
+
+    /// Unlinks the body of `id` after its metadata is gone. Failure only leaves an orphan,
+    /// which the next start removes, so it is logged, not returned.
+    pub fn remove(&self, id: QueueId) {
+        let path = self.path_of(id);
+        if let Err(e) = fs::remove_file(&path) {
+            if e.kind() != io::ErrorKind::NotFound {
+                tracing::warn!(%id, path = %path.display(), error = %e, "cannot remove body file");
+            }
+        }
+    }
+
+    /// At start: removes `.tmp` files and returns the ids of the body files present, plus the
+    /// names of files that are neither (left alone, reported).
+    pub fn scan(&self) -> Result<(HashSet<QueueId>, Vec<String>), StorageError> {
+        let mut ids = HashSet::new();
+        let mut strangers = Vec::new();
+        let entries = fs::read_dir(&self.path)
+            .map_err(|e| error::io("cannot list body directory", &self.path, &e))?;
+        for entry in entries {
+            let entry =
+                entry.map_err(|e| error::io("cannot list body directory", &self.path, &e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".tmp") {
+                // A body whose write never finished: no metadata can refer to it.
+                tracing::info!(file = %name, "removing unfinished body file");
+                let _ = fs::remove_file(entry.path());
+            } else if let Ok(id) = name.parse::<QueueId>() {
+                ids.insert(id);
+            } else {
+                strangers.push(name);
+            }
+        }
+        Ok((ids, strangers))
+    }
+}
+
+fn write_synced(path: &Path, body: &[u8]) -> io::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)?;
+    file.write_all(body)?;
+    file.sync_data()
+}

@@ -1,0 +1,30 @@
+//! Tuning knobs of a [`crate::Spool`].
+
+/// How a spool is opened and where it keeps bodies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpoolOptions {
+    /// Bodies up to this many octets are stored inline in the database, committed with their
+    /// metadata; larger ones go to their own file (see the crate docs for the measurement
+    /// behind the default).
+    pub inline_max: usize,
+    /// Create the spool directory when it does not exist (otherwise opening refuses).
+    pub create_dir: bool,
+    /// At most this many requests share one commit.
+    pub max_batch: usize,
+    /// Requests waiting for the writer beyond this many make callers wait (back-pressure).
+    pub queue_depth: usize,
+    /// redb page cache size in bytes.
+    pub cache_size: usize,
+}
+
+impl Default for SpoolOptions {
+    fn default() -> Self {
+        Self {
+            inline_max: 256 * 1024,
+            create_dir: false,
+            max_batch: 256,
+            queue_depth: 1024,
+            cache_size: 64 * 1024 * 1024,
+        }
+    }
+}

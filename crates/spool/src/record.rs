@@ -1,0 +1,239 @@
+//! How a message is laid out in the database: the metadata record, the schedule key and value.
+//!
+//! The metadata record is postcard-encoded and starts with a format version byte, so a future
+//! layout can be told apart from garbage. Schedule keys are big-endian so that redb's byte order
+//! is due order; schedule values are fixed-size so start-up decodes them without allocating.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use envoi_queue::{MessageInfo, MessageMeta, ScheduleEntry, StoredMessage};
+use envoi_types::{Address, ClientInfo, Envelope, Message, QueueId, Sender};
+use serde::{Deserialize, Serialize};
+
+/// The only metadata layout so far.
+const FORMAT_V1: u8 = 1;
+
+/// Length of a schedule key: next-attempt seconds (8), nanoseconds (4), id (16).
+pub(crate) const SCHEDULE_KEY_LEN: usize = 28;
+/// Length of a schedule value: arrival seconds (8) and nanoseconds (4), held (1), attempts (4).
+pub(crate) const SCHEDULE_VALUE_LEN: usize = 17;
+
+/// Where a message's body lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum BodyPlace {
+    /// In the `bodies` table, committed with the metadata.
+    Inline,
+    /// In the file `bodies/<id>`, written and fsync'd before the metadata commit.
+    File,
+}
+
+/// Everything about a message except its body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct MetaRecord {
+    pub sender: Sender,
+    pub recipients: Vec<Address>,
+    pub client: ClientInfo,
+    pub receiver: String,
+    pub arrival: SystemTime,
+    pub body_len: u64,
+    pub body: BodyPlace,
+    pub meta: MessageMeta,
+}
+
+impl MetaRecord {
+    /// The record of `envelope` with `meta`, its body kept at `body`.
+    pub fn of(envelope: &Envelope, meta: MessageMeta, body: BodyPlace) -> Self {
+        Self {
+            sender: envelope.sender.clone(),
+            recipients: envelope.recipients.clone(),
+            client: envelope.client.clone(),
+            receiver: envelope.receiver.clone(),
+            arrival: envelope.arrival,
+            body_len: envelope.message.len() as u64,
+            body,
+            meta,
+        }
+    }
+
+    /// Encodes the record with its version byte.
+    pub fn encode(&self) -> Result<Vec<u8>, String> {
+        let mut out = vec![FORMAT_V1];
+        postcard::to_io(self, &mut out).map_err(|e| format!("cannot encode metadata: {e}"))?;
+        Ok(out)
+    }
+
+    /// Decodes a record; the error says why the bytes are not one.
+    pub fn decode(bytes: &[u8]) -> Result<Self, String> {
+        match bytes.split_first() {
+            Some((&FORMAT_V1, rest)) => {
+                let (record, tail) = postcard::take_from_bytes::<Self>(rest)
+                    .map_err(|e| format!("undecodable metadata: {e}"))?;
+                if tail.is_empty() {
+                    Ok(record)
+                } else {
+                    Err(format!("{} trailing bytes after metadata", tail.len()))
+                }
+            }
+            Some((version, _)) => Err(format!("unknown metadata format {version}")),
+            None => Err("empty metadata record".to_owned()),
+        }
+    }
+
+    /// The admin summary, without reading the body.
+    pub fn info(&self, id: QueueId) -> MessageInfo {
+        MessageInfo {
+            id,
+            sender: self.sender.as_str().to_owned(),
+            recipients: self.meta.recipients.clone(),
+            attempts: self.meta.attempts,
+            next_attempt: self.meta.next_attempt,
+            arrival: self.arrival,
+            held: self.meta.held,
+            size: self.body_len,
+        }
+    }
+
+    /// The full message, given its body.
+    pub fn into_stored(self, id: QueueId, body: Message) -> StoredMessage {
+        StoredMessage {
+            id,
+            envelope: Envelope {
+                sender: self.sender,
+                recipients: self.recipients,
+                message: body,
+                client: self.client,
+                receiver: self.receiver,
+                arrival: self.arrival,
+            },
+            meta: self.meta,
+        }
+    }
+
+    /// The schedule key of this record.
+    pub fn schedule_key(&self, id: QueueId) -> [u8; SCHEDULE_KEY_LEN] {
+        schedule_key(self.meta.next_attempt, id)
+    }
+
+    /// The schedule value of this record.
+    pub fn schedule_value(&self) -> [u8; SCHEDULE_VALUE_LEN] {
+        let mut value = [0u8; SCHEDULE_VALUE_LEN];
+        let (secs, nanos) = split_time(self.arrival);
+        value[..8].copy_from_slice(&secs.to_be_bytes());
+        value[8..12].copy_from_slice(&nanos.to_be_bytes());
+        value[12] = u8::from(self.meta.held);
+        value[13..17].copy_from_slice(&self.meta.attempts.to_be_bytes());
+        value
+    }
+}
+
+/// Seconds and nanoseconds since the epoch; times before it count as the epoch (they are due).
+fn split_time(time: SystemTime) -> (u64, u32) {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    (since.as_secs(), since.subsec_nanos())
+}
+
+fn join_time(secs: u64, nanos: u32) -> Option<SystemTime> {
+    if nanos >= 1_000_000_000 {
+        return None;
+    }
+    UNIX_EPOCH.checked_add(Duration::new(secs, nanos))
+}
+
+/// The key of the schedule row: due time first so byte order is due order, ties by id.
+pub(crate) fn schedule_key(next_attempt: SystemTime, id: QueueId) -> [u8; SCHEDULE_KEY_LEN] {
+    let mut key = [0u8; SCHEDULE_KEY_LEN];
+    let (secs, nanos) = split_time(next_attempt);
+    key[..8].copy_from_slice(&secs.to_be_bytes());
+    key[8..12].copy_from_slice(&nanos.to_be_bytes());
+    key[12..].copy_from_slice(&id.to_bytes());
+    key
+}
+
+/// The id at the end of a schedule key, if the key has the right length.
+pub(crate) fn schedule_key_id(key: &[u8]) -> Option<QueueId> {
+    let bytes: [u8; 16] = key.get(12..SCHEDULE_KEY_LEN)?.try_into().ok()?;
+    (key.len() == SCHEDULE_KEY_LEN).then(|| QueueId::from_bytes(bytes))
+}
+
+/// A schedule row decoded: the entry the queue keeps, and the attempts (for state counts).
+pub(crate) fn decode_schedule(key: &[u8], value: &[u8]) -> Option<(ScheduleEntry, u32)> {
+    if key.len() != SCHEDULE_KEY_LEN || value.len() != SCHEDULE_VALUE_LEN {
+        return None;
+    }
+    let be64 = |b: &[u8]| b.try_into().ok().map(u64::from_be_bytes);
+    let be32 = |b: &[u8]| b.try_into().ok().map(u32::from_be_bytes);
+    let next_attempt = join_time(be64(&key[..8])?, be32(&key[8..12])?)?;
+    let arrival = join_time(be64(&value[..8])?, be32(&value[8..12])?)?;
+    let held = match value[12] {
+        0 => false,
+        1 => true,
+        _ => return None,
+    };
+    let attempts = be32(&value[13..17])?;
+    let entry = ScheduleEntry {
+        id: schedule_key_id(key)?,
+        next_attempt,
+        arrival,
+        held,
+    };
+    Some((entry, attempts))
+}
+
+/// The 16-byte key of a message in the `meta` and `bodies` tables.
+pub(crate) fn id_key(id: QueueId) -> [u8; 16] {
+    id.to_bytes()
+}
+
+/// The id of a `meta` or `bodies` key, if it has the right length.
+pub(crate) fn key_id(key: &[u8]) -> Option<QueueId> {
+    let bytes: [u8; 16] = key.try_into().ok()?;
+    Some(QueueId::from_bytes(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope() -> Envelope {
+        Envelope::new(
+            Sender::parse("a@b.org").unwrap(),
+            vec![Address::parse("c@d.org").unwrap()],
+            b"Subject: x\r\n\r\nhi\r\n".to_vec(),
+        )
+    }
+
+    #[test]
+    fn record_round_trips_and_rejects_garbage() {
+        let env = envelope();
+        let record = MetaRecord::of(&env, MessageMeta::new(&env, env.arrival), BodyPlace::Inline);
+        let bytes = record.encode().unwrap();
+        assert_eq!(MetaRecord::decode(&bytes).unwrap(), record);
+        assert!(MetaRecord::decode(&[]).is_err());
+        assert!(MetaRecord::decode(&[9, 1, 2]).is_err());
+        assert!(MetaRecord::decode(&bytes[..bytes.len() - 1]).is_err());
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(MetaRecord::decode(&longer).is_err());
+    }
+
+    #[test]
+    fn schedule_rows_round_trip_and_sort_by_time() {
+        let env = envelope();
+        let early = UNIX_EPOCH + Duration::new(100, 5);
+        let late = UNIX_EPOCH + Duration::new(100, 6);
+        let (a, b) = (QueueId::new(), QueueId::new());
+        assert!(schedule_key(early, b) < schedule_key(late, a));
+        let mut meta = MessageMeta::new(&env, late);
+        meta.attempts = 7;
+        meta.held = true;
+        let record = MetaRecord::of(&env, meta, BodyPlace::File);
+        let (entry, attempts) =
+            decode_schedule(&record.schedule_key(a), &record.schedule_value()).unwrap();
+        assert_eq!(entry.id, a);
+        assert_eq!(entry.next_attempt, late);
+        assert_eq!(entry.arrival, env.arrival);
+        assert!(entry.held);
+        assert_eq!(attempts, 7);
+        assert!(decode_schedule(&[0; 5], &record.schedule_value()).is_none());
+    }
+}

@@ -1,0 +1,206 @@
+//! The [`Spool`] handle: opening, the writer thread's lifetime, and the way async callers reach
+//! blocking work.
+//!
+//! Every database or file operation runs on a tokio blocking thread, never on an async worker.
+//! A mutation is sent to the writer from that blocking thread, which then waits for the reply;
+//! so a caller waits inside `spawn_blocking`, and tokio's paused test clock does not jump while
+//! a commit is in flight.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use envoi_queue::StorageError;
+use redb::{Builder, Database, StorageBackend};
+
+use crate::bodies::BodyDir;
+use crate::error;
+use crate::handle::{Opener, Shared, BODIES, META, QUARANTINE, SCHEDULE};
+use crate::open::{self, StartupReport};
+use crate::options::SpoolOptions;
+use crate::writer::{self, Done, Op, Request};
+
+/// The database file inside the spool directory.
+pub const DB_FILE: &str = "spool.redb";
+
+/// A durable message store in one directory. Cloning is cheap and shares the store; the writer
+/// thread stops when the last clone is dropped.
+#[derive(Clone)]
+pub struct Spool {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub shared: Arc<Shared>,
+    pub options: SpoolOptions,
+    pub dir: PathBuf,
+    pub report: StartupReport,
+    sender: Mutex<Option<SyncSender<Request>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Spool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spool")
+            .field("dir", &self.inner.dir)
+            .finish()
+    }
+}
+
+impl Spool {
+    /// Opens the spool in `dir`: takes its lock, reconciles it (see [`StartupReport`]) and starts
+    /// the writer thread. Blocks; call it at start-up or from a blocking thread.
+    ///
+    /// # Errors
+    /// `Unavailable` naming the path and the reason when the directory is missing (and
+    /// [`SpoolOptions::create_dir`] is off), not a directory, not writable, or locked by another
+    /// process; `Io` when reconciliation cannot read or write it.
+    pub fn open(dir: &Path, options: SpoolOptions) -> Result<Self, StorageError> {
+        open::check_dir(dir, options.create_dir)?;
+        let db_path = dir.join(DB_FILE);
+        let cache = options.cache_size;
+        let opener: Opener =
+            Box::new(move || Builder::new().set_cache_size(cache).create(&db_path));
+        Self::start(dir, options, opener)
+    }
+
+    /// Opens a spool whose database lives on a custom redb backend (`make_backend` is called
+    /// again to reopen after an I/O failure); body files still go to `dir`. For tests that
+    /// model power loss.
+    ///
+    /// # Errors
+    /// As [`Spool::open`].
+    pub fn open_with_backend<B, F>(
+        dir: &Path,
+        options: SpoolOptions,
+        make_backend: F,
+    ) -> Result<Self, StorageError>
+    where
+        B: StorageBackend,
+        F: Fn() -> B + Send + Sync + 'static,
+    {
+        open::check_dir(dir, options.create_dir)?;
+        let cache = options.cache_size;
+        let opener: Opener = Box::new(move || {
+            Builder::new()
+                .set_cache_size(cache)
+                .create_with_backend(make_backend())
+        });
+        Self::start(dir, options, opener)
+    }
+
+    fn start(dir: &Path, options: SpoolOptions, opener: Opener) -> Result<Self, StorageError> {
+        let db = opener().map_err(|e| open::open_error(dir, e))?;
+        let bodies = BodyDir::open(dir).map_err(|e| {
+            StorageError::Unavailable(format!(
+                "spool directory {}: cannot use its bodies directory: {e}",
+                dir.display()
+            ))
+        })?;
+        create_tables(&db).map_err(|e| match e {
+            StorageError::Io(reason) | StorageError::Full(reason) => StorageError::Unavailable(
+                format!("spool directory {}: not writable: {reason}", dir.display()),
+            ),
+            other => other,
+        })?;
+        let report = open::reconcile(&db, &bodies)?;
+        tracing::info!(
+            dir = %dir.display(),
+            messages = report.messages,
+            quarantined = report.quarantined.len(),
+            orphan_bodies = report.orphan_bodies.len(),
+            "spool opened"
+        );
+        let shared = Arc::new(Shared::new(db, opener, bodies));
+        let (sender, receiver) = mpsc::sync_channel(options.queue_depth.max(1));
+        let max_batch = options.max_batch.max(1);
+        let writer_shared = Arc::clone(&shared);
+        let writer = std::thread::Builder::new()
+            .name("envoi-spool-writer".into())
+            .spawn(move || writer::run(writer_shared, receiver, max_batch))
+            .map_err(|e| StorageError::Io(format!("cannot start the spool writer: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                shared,
+                options,
+                dir: dir.to_owned(),
+                report,
+                sender: Mutex::new(Some(sender)),
+                writer: Mutex::new(Some(writer)),
+            }),
+        })
+    }
+
+    /// What reconciliation found when this spool was opened.
+    pub fn startup_report(&self) -> &StartupReport {
+        &self.inner.report
+    }
+
+    /// The spool directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The options it was opened with.
+    pub fn options(&self) -> &SpoolOptions {
+        &self.inner.options
+    }
+
+    /// Sends a mutation to the writer and waits, on the calling (blocking) thread, until it is
+    /// durable or failed.
+    pub(crate) fn submit_blocking(&self, op: Op) -> Result<Done, StorageError> {
+        let sender = self
+            .inner
+            .sender
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| StorageError::Io("spool is closed".into()))?;
+        let (reply, outcome) = mpsc::sync_channel(1);
+        sender
+            .send(Request { op, reply })
+            .map_err(|_| StorageError::Io("spool writer has stopped".into()))?;
+        // A dropped reply means the writer died mid-commit (a panic): the outcome is unknown
+        // to us, so it is an error, never a success.
+        outcome
+            .recv()
+            .map_err(|_| StorageError::Io("spool writer stopped before replying".into()))?
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the channel lets the writer finish the requests it holds and stop.
+        drop(self.sender.lock().unwrap_or_else(|p| p.into_inner()).take());
+        if let Some(writer) = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// Runs blocking work off the async workers.
+pub(crate) async fn blocking<T, F>(work: F) -> Result<T, StorageError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, StorageError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StorageError::Io(format!("spool task failed: {e}")))?
+}
+
+/// Creates every table so that readers find them.
+fn create_tables(db: &Database) -> Result<(), StorageError> {
+    let txn = db
+        .begin_write()
+        .map_err(|e| error::redb_any("cannot begin spool transaction", e))?;
+    for table in [META, SCHEDULE, BODIES] {
+        txn.open_table(table)
+            .map_err(|e| error::redb_any("cannot create spool table", e))?;
+    }
+    txn.open_table(QUARANTINE)
+        .map_err(|e| error::redb_any("cannot create spool table", e))?;
+    txn.commit()
+        .map_err(|e| error::redb_any("cannot create spool tables", e))
+}

@@ -1,0 +1,275 @@
+//! `impl Storage for Spool`: mutations go to the writer, reads use their own transactions.
+
+use std::ops::Bound;
+
+use async_trait::async_trait;
+use envoi_queue::{
+    AttemptCommit, Lease, ListQuery, MessageInfo, MessageState, NewMessage, QuarantinedRecord,
+    ScheduleEntry, StateCounts, Storage, StorageError, StoredMessage,
+};
+use envoi_types::{Message, QueueId};
+use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata};
+
+use crate::error;
+use crate::handle::{BODIES, META, SCHEDULE};
+use crate::open;
+use crate::record::{decode_schedule, id_key, BodyPlace, MetaRecord};
+use crate::spool::{blocking, Spool};
+use crate::writer::{Done, Op, Prepared};
+
+impl Spool {
+    /// Encodes new messages and writes the bodies that go to files (each fdatasync'd); on error
+    /// the files already written are removed.
+    fn prepare(&self, messages: Vec<NewMessage>) -> Result<Vec<Prepared>, StorageError> {
+        let inline_max = self.inner.options.inline_max;
+        let bodies = &self.inner.shared.bodies;
+        let mut prepared: Vec<Prepared> = Vec::with_capacity(messages.len());
+        for message in messages {
+            let body = message.envelope.message.bytes();
+            let place = if body.len() <= inline_max {
+                BodyPlace::Inline
+            } else {
+                BodyPlace::File
+            };
+            let record = MetaRecord::of(&message.envelope, message.meta, place);
+            let written = record.encode().map_err(StorageError::Io).and_then(|_| {
+                if place == BodyPlace::File {
+                    bodies.write(message.id, &body)
+                } else {
+                    Ok(())
+                }
+            });
+            if let Err(e) = written {
+                for done in prepared.iter().filter(|p| p.inline.is_none()) {
+                    bodies.remove(done.id);
+                }
+                return Err(e);
+            }
+            prepared.push(Prepared {
+                id: message.id,
+                record,
+                inline: (place == BodyPlace::Inline).then_some(body),
+            });
+        }
+        Ok(prepared)
+    }
+
+    fn read<T, F>(&self, work: F) -> impl std::future::Future<Output = Result<T, StorageError>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Spool, &ReadTransaction) -> Result<T, StorageError> + Send + 'static,
+    {
+        let spool = self.clone();
+        blocking(move || {
+            let db = spool.inner.shared.db()?;
+            let txn = db
+                .begin_read()
+                .map_err(|e| error::redb_any("cannot read spool", e))?;
+            work(&spool, &txn)
+        })
+    }
+}
+
+/// The stored record of `id`, decoded.
+fn record(txn: &ReadTransaction, id: QueueId) -> Result<Option<MetaRecord>, StorageError> {
+    let meta = txn
+        .open_table(META)
+        .map_err(|e| error::redb_any("cannot open meta table", e))?;
+    let Some(bytes) = meta
+        .get(id_key(id).as_slice())
+        .map_err(|e| error::db("cannot read meta table", e))?
+    else {
+        return Ok(None);
+    };
+    MetaRecord::decode(bytes.value())
+        .map(Some)
+        .map_err(|detail| StorageError::Corrupt {
+            id: Some(id),
+            detail,
+        })
+}
+
+/// The full message of `id`, its body read from the table or its file.
+fn load(
+    spool: &Spool,
+    txn: &ReadTransaction,
+    id: QueueId,
+) -> Result<Option<StoredMessage>, StorageError> {
+    let Some(record) = record(txn, id)? else {
+        return Ok(None);
+    };
+    let body = match record.body {
+        BodyPlace::Inline => {
+            let bodies = txn
+                .open_table(BODIES)
+                .map_err(|e| error::redb_any("cannot open bodies table", e))?;
+            let body = bodies
+                .get(id_key(id).as_slice())
+                .map_err(|e| error::db("cannot read bodies table", e))?;
+            body.map(|b| b.value().to_vec())
+        }
+        BodyPlace::File => spool.inner.shared.bodies.read(id)?,
+    };
+    let body = body.ok_or_else(|| StorageError::Corrupt {
+        id: Some(id),
+        detail: "body missing".into(),
+    })?;
+    if body.len() as u64 != record.body_len {
+        return Err(StorageError::Corrupt {
+            id: Some(id),
+            detail: format!(
+                "body is {} octets, {} expected",
+                body.len(),
+                record.body_len
+            ),
+        });
+    }
+    Ok(Some(record.into_stored(id, Message::new(body))))
+}
+
+fn done(outcome: Done) -> Result<(), StorageError> {
+    match outcome {
+        Done::Ok | Done::Removed(_) => Ok(()),
+    }
+}
+
+#[async_trait]
+impl Storage for Spool {
+    async fn write(&self, messages: Vec<NewMessage>) -> Result<(), StorageError> {
+        let spool = self.clone();
+        blocking(move || {
+            let prepared = spool.prepare(messages)?;
+            spool.submit_blocking(Op::Write(prepared)).and_then(done)
+        })
+        .await
+    }
+
+    async fn load_schedule(&self) -> Result<Vec<ScheduleEntry>, StorageError> {
+        self.read(|_, txn| {
+            let schedule = txn
+                .open_table(SCHEDULE)
+                .map_err(|e| error::redb_any("cannot open schedule table", e))?;
+            let mut entries =
+                Vec::with_capacity(usize::try_from(schedule.len().unwrap_or(0)).unwrap_or(0));
+            for row in schedule
+                .iter()
+                .map_err(|e| error::db("cannot read schedule", e))?
+            {
+                let (key, value) = row.map_err(|e| error::db("cannot read schedule", e))?;
+                match decode_schedule(key.value(), value.value()) {
+                    Some((entry, _)) => entries.push(entry),
+                    None => tracing::error!(key = ?key.value(), "undecodable schedule row skipped"),
+                }
+            }
+            Ok(entries)
+        })
+        .await
+    }
+
+    async fn claim(
+        &self,
+        id: QueueId,
+        _lease: &Lease,
+    ) -> Result<Option<StoredMessage>, StorageError> {
+        // One node per spool: the lease has nothing to guard against.
+        self.get(id).await
+    }
+
+    async fn commit_attempt(&self, id: QueueId, commit: AttemptCommit) -> Result<(), StorageError> {
+        let spool = self.clone();
+        blocking(move || {
+            let bounces = spool.prepare(commit.bounces)?;
+            let op = Op::Attempt {
+                id,
+                bounces,
+                disposition: commit.disposition,
+            };
+            spool.submit_blocking(op).and_then(done)
+        })
+        .await
+    }
+
+    async fn remove(&self, id: QueueId) -> Result<bool, StorageError> {
+        let spool = self.clone();
+        blocking(move || match spool.submit_blocking(Op::Remove(id))? {
+            Done::Removed(was) => Ok(was),
+            Done::Ok => Ok(true),
+        })
+        .await
+    }
+
+    async fn set_held(&self, id: QueueId, held: bool) -> Result<(), StorageError> {
+        let spool = self.clone();
+        blocking(move || spool.submit_blocking(Op::SetHeld(id, held)).and_then(done)).await
+    }
+
+    async fn get(&self, id: QueueId) -> Result<Option<StoredMessage>, StorageError> {
+        self.read(move |spool, txn| load(spool, txn, id)).await
+    }
+
+    async fn info(&self, id: QueueId) -> Result<Option<MessageInfo>, StorageError> {
+        self.read(move |_, txn| Ok(record(txn, id)?.map(|r| r.info(id))))
+            .await
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Vec<MessageInfo>, StorageError> {
+        let query = query.clone();
+        self.read(move |_, txn| {
+            let meta = txn
+                .open_table(META)
+                .map_err(|e| error::redb_any("cannot open meta table", e))?;
+            let after = query.after.map(id_key);
+            let start = match &after {
+                Some(key) => Bound::Excluded(key.as_slice()),
+                None => Bound::Unbounded,
+            };
+            let mut out = Vec::new();
+            let rows = meta
+                .range::<&[u8]>((start, Bound::Unbounded))
+                .map_err(|e| error::db("cannot read meta table", e))?;
+            for row in rows {
+                let (key, value) = row.map_err(|e| error::db("cannot read meta table", e))?;
+                let (Some(id), Ok(record)) = (
+                    crate::record::key_id(key.value()),
+                    MetaRecord::decode(value.value()),
+                ) else {
+                    continue;
+                };
+                let info = record.info(id);
+                if query.matches(&info) {
+                    out.push(info);
+                    if out.len() >= query.page_size() {
+                        break;
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn count_by_state(&self) -> Result<StateCounts, StorageError> {
+        self.read(|_, txn| {
+            let schedule = txn
+                .open_table(SCHEDULE)
+                .map_err(|e| error::redb_any("cannot open schedule table", e))?;
+            let mut counts = StateCounts::default();
+            for row in schedule
+                .iter()
+                .map_err(|e| error::db("cannot read schedule", e))?
+            {
+                let (key, value) = row.map_err(|e| error::db("cannot read schedule", e))?;
+                if let Some((entry, attempts)) = decode_schedule(key.value(), value.value()) {
+                    counts.add(MessageState::of(entry.held, attempts));
+                }
+            }
+            Ok(counts)
+        })
+        .await
+    }
+
+    async fn quarantined(&self) -> Result<Vec<QuarantinedRecord>, StorageError> {
+        let spool = self.clone();
+        blocking(move || open::list_quarantine(&*spool.inner.shared.db()?)).await
+    }
+}

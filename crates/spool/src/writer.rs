@@ -1,0 +1,374 @@
+//! The writer: one thread that turns queued mutations into group commits.
+//!
+//! Callers send a [`Request`] on a bounded channel and wait (on a blocking thread) for its
+//! reply. The writer takes every request waiting, up to a batch limit, fsyncs the body
+//! directory once if any of them wrote a body file, applies them all in one redb write
+//! transaction and commits it with `Durability::Immediate` — one fsync for the whole group —
+//! then replies to each. A request that is invalid (duplicate id, unknown id) fails alone and
+//! changes nothing; a failed commit or directory fsync fails every request of the group.
+//! Nothing is ever retried after a failed fsync: its callers get `Err`, and the database is
+//! reopened from what is durable on disk.
+
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use envoi_queue::{Disposition, StorageError};
+use envoi_types::QueueId;
+use redb::{ReadableTable, Table, WriteTransaction};
+
+use crate::error;
+use crate::failpoint;
+use crate::handle::{Shared, BODIES, META, SCHEDULE};
+use crate::record::{id_key, schedule_key_id, MetaRecord, SCHEDULE_KEY_LEN};
+
+/// A message ready to insert: encoded, its body either inline or already in its file.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    pub id: QueueId,
+    pub record: MetaRecord,
+    /// The body when it goes in the `bodies` table; `None` when it is in a file.
+    pub inline: Option<Bytes>,
+}
+
+/// One mutation.
+#[derive(Debug)]
+pub(crate) enum Op {
+    Write(Vec<Prepared>),
+    Attempt {
+        id: QueueId,
+        bounces: Vec<Prepared>,
+        disposition: Disposition,
+    },
+    Remove(QueueId),
+    SetHeld(QueueId, bool),
+}
+
+impl Op {
+    fn name(&self) -> &'static str {
+        match self {
+            Op::Write(_) => "write",
+            Op::Attempt { .. } => "commit_attempt",
+            Op::Remove(_) => "remove",
+            Op::SetHeld(..) => "set_held",
+        }
+    }
+
+    /// The messages of this op whose body is in a file.
+    fn new_files(&self) -> impl Iterator<Item = QueueId> + '_ {
+        let new: &[Prepared] = match self {
+            Op::Write(messages) => messages,
+            Op::Attempt { bounces, .. } => bounces,
+            _ => &[],
+        };
+        new.iter().filter(|p| p.inline.is_none()).map(|p| p.id)
+    }
+}
+
+/// What a successful op returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Done {
+    Ok,
+    /// For `Remove`: whether the message was stored.
+    Removed(bool),
+}
+
+/// A mutation and where to send its outcome.
+pub(crate) struct Request {
+    pub op: Op,
+    pub reply: SyncSender<Result<Done, StorageError>>,
+}
+
+/// Runs the writer until every sender is gone.
+pub(crate) fn run(shared: Arc<Shared>, requests: Receiver<Request>, max_batch: usize) {
+    while let Ok(first) = requests.recv() {
+        let mut batch = vec![first];
+        while batch.len() < max_batch {
+            match requests.try_recv() {
+                Ok(request) => batch.push(request),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&shared, batch);
+    }
+}
+
+/// The outcome of one op inside the transaction: `Err` is fatal for the whole transaction.
+type Applied = Result<(Result<Done, StorageError>, Vec<QueueId>), redb::Error>;
+
+fn commit_batch(shared: &Shared, batch: Vec<Request>) {
+    if !shared.is_open() {
+        shared.reopen();
+    }
+    // Every body file named by this group is fsync'd into its directory before the commit
+    // that refers to it; one fsync covers all of them.
+    let has_files = batch.iter().any(|r| r.op.new_files().next().is_some());
+    let dir_synced = if has_files {
+        shared.bodies.sync()
+    } else {
+        Ok(())
+    };
+    let (with_files, rest): (Vec<_>, Vec<_>) = batch
+        .into_iter()
+        .partition(|r| r.op.new_files().next().is_some());
+    let batch = match dir_synced {
+        Ok(()) => with_files.into_iter().chain(rest).collect::<Vec<_>>(),
+        Err(e) => {
+            tracing::error!(error = %e, "body directory fsync failed; failing its writes");
+            fail(shared, with_files, &e);
+            rest
+        }
+    };
+    if batch.is_empty() {
+        return;
+    }
+    for name in ["write", "commit_attempt", "remove"] {
+        if batch.iter().any(|r| r.op.name() == name) {
+            failpoint::hit(&format!("{name}.before_commit"));
+        }
+    }
+    match apply_and_commit(shared, &batch) {
+        Ok(outcomes) => {
+            for name in ["write", "commit_attempt", "remove"] {
+                if batch.iter().any(|r| r.op.name() == name) {
+                    failpoint::hit(&format!("{name}.after_commit"));
+                }
+            }
+            for (request, (outcome, unlink)) in batch.into_iter().zip(outcomes) {
+                // Unlinked only after the commit that removed the metadata is durable.
+                for id in unlink {
+                    shared.bodies.remove(id);
+                }
+                if outcome.is_err() {
+                    // Files of a refused write: nothing refers to them.
+                    for id in request.op.new_files() {
+                        shared.bodies.remove(id);
+                    }
+                }
+                if matches!(request.op, Op::Remove(_)) {
+                    failpoint::hit("remove.after_unlink");
+                }
+                let _ = request.reply.send(outcome);
+            }
+        }
+        Err((e, reopen)) => {
+            tracing::error!(error = %e, "spool commit failed; {} requests fail", batch.len());
+            fail(shared, batch, &e);
+            if reopen {
+                shared.reopen();
+            }
+        }
+    }
+}
+
+/// Replies `error` to every request and removes the body files they wrote.
+fn fail(shared: &Shared, batch: Vec<Request>, error: &StorageError) {
+    for request in batch {
+        for id in request.op.new_files() {
+            shared.bodies.remove(id);
+        }
+        let _ = request.reply.send(Err(error.clone()));
+    }
+}
+
+/// Applies every op in one transaction and commits it. On error: the mapped error and whether
+/// the database must be reopened.
+#[allow(clippy::type_complexity)]
+fn apply_and_commit(
+    shared: &Shared,
+    batch: &[Request],
+) -> Result<Vec<(Result<Done, StorageError>, Vec<QueueId>)>, (StorageError, bool)> {
+    let db = shared.db().map_err(|e| (e, true))?;
+    let fatal = |what: &str, e: redb::Error| {
+        let reopen = error::needs_reopen(&e);
+        (error::redb_any(what, e), reopen)
+    };
+    let txn = db
+        .begin_write()
+        .map_err(|e| fatal("cannot begin spool transaction", e.into()))?;
+    let outcomes = apply_all(&txn, batch).map_err(|e| fatal("spool write failed", e))?;
+    txn.commit()
+        .map_err(|e| fatal("spool commit failed", e.into()))?;
+    Ok(outcomes)
+}
+
+fn apply_all(
+    txn: &WriteTransaction,
+    batch: &[Request],
+) -> Result<Vec<(Result<Done, StorageError>, Vec<QueueId>)>, redb::Error> {
+    let mut tables = Tables {
+        meta: txn.open_table(META)?,
+        schedule: txn.open_table(SCHEDULE)?,
+        bodies: txn.open_table(BODIES)?,
+    };
+    batch.iter().map(|r| apply(&mut tables, &r.op)).collect()
+}
+
+struct Tables<'t> {
+    meta: Table<'t, &'static [u8], &'static [u8]>,
+    schedule: Table<'t, &'static [u8], &'static [u8]>,
+    bodies: Table<'t, &'static [u8], &'static [u8]>,
+}
+
+/// Applies one op; returns its outcome and the body files to unlink once committed.
+/// Each op checks everything before changing anything, so a refused op leaves no trace.
+fn apply(t: &mut Tables<'_>, op: &Op) -> Applied {
+    match op {
+        Op::Write(messages) => {
+            if let Some(refusal) = check_new(t, messages)? {
+                return Ok((Err(refusal), Vec::new()));
+            }
+            insert_new(t, messages)?;
+            Ok((Ok(Done::Ok), Vec::new()))
+        }
+        Op::Attempt {
+            id,
+            bounces,
+            disposition,
+        } => {
+            let existing = match read_record(t, *id)? {
+                Ok(existing) => existing,
+                Err(e) => return Ok((Err(e), Vec::new())),
+            };
+            if let Some(refusal) = check_new(t, bounces)? {
+                return Ok((Err(refusal), Vec::new()));
+            }
+            insert_new(t, bounces)?;
+            let Some(mut record) = existing else {
+                return Ok((Err(StorageError::NotFound(*id)), Vec::new()));
+            };
+            match disposition {
+                Disposition::Remove => {
+                    let unlink = delete(t, *id, &record)?;
+                    Ok((Ok(Done::Ok), unlink))
+                }
+                Disposition::Retry {
+                    next_attempt,
+                    attempts,
+                    recipients,
+                } => {
+                    t.schedule.remove(record.schedule_key(*id).as_slice())?;
+                    record.meta.next_attempt = *next_attempt;
+                    record.meta.attempts = *attempts;
+                    record.meta.recipients.clone_from(recipients);
+                    Ok((store(t, *id, &record)?, Vec::new()))
+                }
+            }
+        }
+        Op::Remove(id) => match read_record(t, *id)? {
+            Ok(Some(record)) => Ok((Ok(Done::Removed(true)), delete(t, *id, &record)?)),
+            Ok(None) => Ok((Ok(Done::Removed(false)), Vec::new())),
+            Err(_) => {
+                // Undecodable (it escaped the start-up check): remove it by its id alone.
+                let key = id_key(*id);
+                t.meta.remove(key.as_slice())?;
+                t.bodies.remove(key.as_slice())?;
+                remove_schedule_by_id(t, *id)?;
+                Ok((Ok(Done::Removed(true)), vec![*id]))
+            }
+        },
+        Op::SetHeld(id, held) => match read_record(t, *id)? {
+            Ok(Some(mut record)) => {
+                record.meta.held = *held;
+                Ok((store(t, *id, &record)?, Vec::new()))
+            }
+            Ok(None) => Ok((Err(StorageError::NotFound(*id)), Vec::new())),
+            Err(e) => Ok((Err(e), Vec::new())),
+        },
+    }
+}
+
+/// The stored record of `id`: `Ok(Err(Corrupt))` when it cannot be decoded.
+fn read_record(
+    t: &Tables<'_>,
+    id: QueueId,
+) -> Result<Result<Option<MetaRecord>, StorageError>, redb::Error> {
+    let Some(bytes) = t.meta.get(id_key(id).as_slice())? else {
+        return Ok(Ok(None));
+    };
+    Ok(MetaRecord::decode(bytes.value())
+        .map(Some)
+        .map_err(|detail| StorageError::Corrupt {
+            id: Some(id),
+            detail,
+        }))
+}
+
+/// Refuses a set of new messages when one of their ids is stored or repeated.
+fn check_new(t: &Tables<'_>, messages: &[Prepared]) -> Result<Option<StorageError>, redb::Error> {
+    for (i, message) in messages.iter().enumerate() {
+        let repeated = messages[..i].iter().any(|m| m.id == message.id);
+        if repeated || t.meta.get(id_key(message.id).as_slice())?.is_some() {
+            return Ok(Some(StorageError::Io(format!(
+                "id {} is already stored",
+                message.id
+            ))));
+        }
+    }
+    Ok(None)
+}
+
+fn insert_new(t: &mut Tables<'_>, messages: &[Prepared]) -> Result<(), redb::Error> {
+    for message in messages {
+        if let Err(e) = store(t, message.id, &message.record)? {
+            // Encoding was checked when the request was prepared; this cannot happen.
+            tracing::error!(id = %message.id, error = %e, "cannot encode a prepared record");
+        }
+        if let Some(body) = &message.inline {
+            t.bodies
+                .insert(id_key(message.id).as_slice(), body.as_ref())?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes the metadata and schedule rows of `record`.
+fn store(
+    t: &mut Tables<'_>,
+    id: QueueId,
+    record: &MetaRecord,
+) -> Result<Result<Done, StorageError>, redb::Error> {
+    let bytes = match record.encode() {
+        Ok(bytes) => bytes,
+        Err(e) => return Ok(Err(StorageError::Io(e))),
+    };
+    t.meta.insert(id_key(id).as_slice(), bytes.as_slice())?;
+    t.schedule.insert(
+        record.schedule_key(id).as_slice(),
+        record.schedule_value().as_slice(),
+    )?;
+    Ok(Ok(Done::Ok))
+}
+
+/// Deletes every row of `id`; returns the body file to unlink after the commit.
+fn delete(
+    t: &mut Tables<'_>,
+    id: QueueId,
+    record: &MetaRecord,
+) -> Result<Vec<QueueId>, redb::Error> {
+    let key = id_key(id);
+    t.meta.remove(key.as_slice())?;
+    t.schedule.remove(record.schedule_key(id).as_slice())?;
+    match record.body {
+        crate::record::BodyPlace::Inline => {
+            t.bodies.remove(key.as_slice())?;
+            Ok(Vec::new())
+        }
+        crate::record::BodyPlace::File => Ok(vec![id]),
+    }
+}
+
+/// Removes the schedule row of `id` without knowing its due time (a full scan; rare).
+fn remove_schedule_by_id(t: &mut Tables<'_>, id: QueueId) -> Result<(), redb::Error> {
+    let mut found = Vec::new();
+    for row in t.schedule.iter()? {
+        let (key, _) = row?;
+        if key.value().len() == SCHEDULE_KEY_LEN && schedule_key_id(key.value()) == Some(id) {
+            found.push(key.value().to_vec());
+        }
+    }
+    for key in found {
+        t.schedule.remove(key.as_slice())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,178 @@
+//! Every Storage call against a real spool directory, across a reopen.
+
+mod common;
+
+use common::{assert_same, at, message, message_with};
+use envoi_queue::{
+    AttemptCommit, Disposition, Lease, ListQuery, MessageState, Storage, StorageError,
+};
+use envoi_spool::{Spool, SpoolOptions};
+use envoi_types::{QueueId, RecipientState};
+
+fn options(inline_max: usize) -> SpoolOptions {
+    SpoolOptions {
+        inline_max,
+        ..SpoolOptions::default()
+    }
+}
+
+fn lease() -> Lease {
+    Lease {
+        owner: "test".into(),
+        until: at(999),
+    }
+}
+
+async fn round_trip(inline_max: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (message(at(30)), message(at(10)), message(at(20)));
+    {
+        let spool = Spool::open(dir.path(), options(inline_max)).unwrap();
+        spool.write(vec![a.clone(), b.clone()]).await.unwrap();
+        spool.write(vec![c.clone()]).await.unwrap();
+        // A duplicate id is refused and changes nothing.
+        let err = spool
+            .write(vec![message(at(1)), a.clone()])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StorageError::Io(_)), "{err:?}");
+        assert_same(&spool.claim(a.id, &lease()).await.unwrap().unwrap(), &a);
+
+        // b: first recipient delivered, retried later.
+        let mut recipients = b.meta.recipients.clone();
+        recipients[0].state = RecipientState::Delivered;
+        let retry = Disposition::Retry {
+            next_attempt: at(50),
+            attempts: 1,
+            recipients: recipients.clone(),
+        };
+        let bounce = message(at(5));
+        let commit = AttemptCommit {
+            bounces: vec![bounce.clone()],
+            disposition: retry,
+        };
+        spool.commit_attempt(b.id, commit).await.unwrap();
+        // c: delivered and removed.
+        let commit = AttemptCommit {
+            bounces: vec![],
+            disposition: Disposition::Remove,
+        };
+        spool.commit_attempt(c.id, commit.clone()).await.unwrap();
+        assert_eq!(
+            spool.commit_attempt(c.id, commit).await,
+            Err(StorageError::NotFound(c.id))
+        );
+        spool.set_held(a.id, true).await.unwrap();
+        assert_eq!(
+            spool.set_held(c.id, true).await,
+            Err(StorageError::NotFound(c.id))
+        );
+        assert!(spool.remove(bounce.id).await.unwrap());
+        assert!(!spool.remove(bounce.id).await.unwrap());
+    }
+    let spool = Spool::open(dir.path(), options(inline_max)).unwrap();
+    assert_eq!(spool.startup_report().messages, 2);
+    assert!(spool.startup_report().orphan_bodies.is_empty());
+    let schedule = spool.load_schedule().await.unwrap();
+    let ids: Vec<QueueId> = schedule.iter().map(|e| e.id).collect();
+    assert_eq!(ids, vec![a.id, b.id], "due order: a (30) before b (50)");
+    assert!(schedule[0].held);
+    assert_eq!(schedule[1].next_attempt, at(50));
+    assert_eq!(schedule[1].arrival, at(0));
+
+    let stored_b = spool.get(b.id).await.unwrap().unwrap();
+    assert_same(&stored_b, &b);
+    assert_eq!(stored_b.meta.attempts, 1);
+    assert_eq!(stored_b.meta.recipients[0].state, RecipientState::Delivered);
+    assert!(spool.get(c.id).await.unwrap().is_none());
+
+    let info = spool.info(a.id).await.unwrap().unwrap();
+    assert_eq!(info.size, a.envelope.message.len() as u64);
+    assert_eq!(info.state(), MessageState::Held);
+    let counts = spool.count_by_state().await.unwrap();
+    assert_eq!((counts.active, counts.deferred, counts.held), (0, 1, 1));
+
+    let all = spool.list(&ListQuery::default()).await.unwrap();
+    assert_eq!(
+        all.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![a.id, b.id]
+    );
+    let page = ListQuery {
+        after: Some(a.id),
+        ..ListQuery::default()
+    };
+    assert_eq!(spool.list(&page).await.unwrap().len(), 1);
+    let deferred = ListQuery {
+        state: Some(MessageState::Deferred),
+        ..ListQuery::default()
+    };
+    assert_eq!(spool.list(&deferred).await.unwrap()[0].id, b.id);
+    assert!(spool.quarantined().await.unwrap().is_empty());
+    // Only the two live file bodies (if any) remain on disk.
+    let files = std::fs::read_dir(dir.path().join("bodies"))
+        .unwrap()
+        .count();
+    let expected = [&a, &b]
+        .iter()
+        .filter(|m| m.envelope.message.len() > inline_max)
+        .count();
+    assert_eq!(files, expected);
+}
+
+#[tokio::test]
+async fn round_trip_with_inline_bodies() {
+    round_trip(usize::MAX).await;
+}
+
+#[tokio::test]
+async fn round_trip_with_file_bodies() {
+    round_trip(0).await;
+}
+
+#[tokio::test]
+async fn concurrent_writers_all_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(dir.path(), options(4096)).unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let spool = spool.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            for _ in 0..10 {
+                let m = message(at(1));
+                spool.write(vec![m.clone()]).await.unwrap();
+                mine.push(m);
+            }
+            mine
+        }));
+    }
+    let mut written = Vec::new();
+    for task in tasks {
+        written.extend(task.await.unwrap());
+    }
+    drop(spool);
+    let spool = Spool::open(dir.path(), options(4096)).unwrap();
+    assert_eq!(spool.load_schedule().await.unwrap().len(), 160);
+    for m in &written {
+        assert_same(&spool.get(m.id).await.unwrap().unwrap(), m);
+    }
+}
+
+#[tokio::test]
+async fn a_big_and_a_small_body_in_one_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(dir.path(), options(1000)).unwrap();
+    let (small, big) = (
+        message_with(QueueId::new(), 500, at(1)),
+        message_with(QueueId::new(), 5000, at(1)),
+    );
+    spool.write(vec![small.clone(), big.clone()]).await.unwrap();
+    assert!(dir.path().join("bodies").join(big.id.to_string()).exists());
+    assert!(!dir
+        .path()
+        .join("bodies")
+        .join(small.id.to_string())
+        .exists());
+    assert_same(&spool.get(big.id).await.unwrap().unwrap(), &big);
+    assert_same(&spool.get(small.id).await.unwrap().unwrap(), &small);
+}
