@@ -13,9 +13,6 @@ pub enum EnqueueError {
     /// The queue is shutting down and accepts nothing new.
     #[error("queue is shutting down")]
     ShuttingDown,
-    /// A prequeue policy left no envelope to store (for example every recipient was dropped).
-    #[error("no envelope left after prequeue policies")]
-    NothingToStore,
 }
 
 impl EnqueueError {
@@ -33,7 +30,7 @@ impl EnqueueError {
                 EnhancedCode::new(4, 3, 2),
                 "Service shutting down, try again later",
             ),
-            Self::Storage(_) | Self::NothingToStore => Reply::new(
+            Self::Storage(_) => Reply::new(
                 451,
                 EnhancedCode::new(4, 3, 0),
                 "Local error in processing, try again later",

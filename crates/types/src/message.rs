@@ -242,7 +242,9 @@ mod tests {
         let m = Message::from(SAMPLE)
             .with_header_prepended("Received", "from a by b")
             .unwrap();
-        assert!(m.as_bytes().starts_with(b"Received: from a by b\r\nSubject: hello"));
+        assert!(m
+            .as_bytes()
+            .starts_with(b"Received: from a by b\r\nSubject: hello"));
         assert_eq!(m.count_headers("received"), 1);
     }
 
@@ -258,7 +260,9 @@ mod tests {
 
     #[test]
     fn removes_every_occurrence_with_continuations_but_not_in_body() {
-        let m = Message::from(SAMPLE).without_header("subject").without_header("x-tag");
+        let m = Message::from(SAMPLE)
+            .without_header("subject")
+            .without_header("x-tag");
         assert_eq!(
             m.as_bytes(),
             b"\r\nbody line\r\nX-Tag: not a header\r\n".as_slice()

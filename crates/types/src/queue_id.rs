@@ -28,7 +28,9 @@ static GENERATOR: Mutex<Option<ulid::Generator>> = Mutex::new(None);
 impl QueueId {
     /// A new id, greater than every id this process made before.
     pub fn new() -> Self {
-        let mut guard = GENERATOR.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut guard = GENERATOR
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let generator = guard.get_or_insert_with(ulid::Generator::new);
         // The generator fails only when 2^80 ids were made in one millisecond; fall back to a
         // fresh random id, which is still unique.

@@ -51,7 +51,11 @@ impl EnhancedCode {
                 .then(|| s.parse::<u16>().ok())
                 .flatten()
         };
-        Some(Self::new(class.parse().ok()?, number(subject)?, number(detail)?))
+        Some(Self::new(
+            class.parse().ok()?,
+            number(subject)?,
+            number(detail)?,
+        ))
     }
 }
 
@@ -124,7 +128,10 @@ impl Reply {
         Self {
             code,
             enhanced,
-            lines: text.split('\n').map(|l| l.trim_end_matches('\r').to_owned()).collect(),
+            lines: text
+                .split('\n')
+                .map(|l| l.trim_end_matches('\r').to_owned())
+                .collect(),
         }
     }
 
@@ -234,7 +241,10 @@ impl Reply {
             if self.class() == ReplyClass::Intermediate {
                 out.push_str(&format!("{}{}{}\r\n", self.code, sep, text));
             } else {
-                out.push_str(&format!("{}{}{} {}\r\n", self.code, sep, self.enhanced, text));
+                out.push_str(&format!(
+                    "{}{}{} {}\r\n",
+                    self.code, sep, self.enhanced, text
+                ));
             }
         }
         out
@@ -287,9 +297,18 @@ mod tests {
 
     #[test]
     fn defaults_enhanced_code_by_class() {
-        assert_eq!(Reply::parse(b"250 ok\r\n").unwrap().enhanced.to_string(), "2.0.0");
-        assert_eq!(Reply::parse(b"451 later\r\n").unwrap().enhanced.to_string(), "4.0.0");
-        assert_eq!(Reply::parse(b"554 no\r\n").unwrap().enhanced.to_string(), "5.0.0");
+        assert_eq!(
+            Reply::parse(b"250 ok\r\n").unwrap().enhanced.to_string(),
+            "2.0.0"
+        );
+        assert_eq!(
+            Reply::parse(b"451 later\r\n").unwrap().enhanced.to_string(),
+            "4.0.0"
+        );
+        assert_eq!(
+            Reply::parse(b"554 no\r\n").unwrap().enhanced.to_string(),
+            "5.0.0"
+        );
     }
 
     #[test]
@@ -305,23 +324,35 @@ mod tests {
         assert_eq!(r.lines, vec!["mx.example", "PIPELINING", "SIZE 100"]);
         let r = Reply::parse(b"452-4.5.3 too many\r\n452 4.5.3 recipients\r\n").unwrap();
         assert_eq!(r.lines, vec!["too many", "recipients"]);
-        assert_eq!(r.to_wire(), "452-4.5.3 too many\r\n452 4.5.3 recipients\r\n");
+        assert_eq!(
+            r.to_wire(),
+            "452-4.5.3 too many\r\n452 4.5.3 recipients\r\n"
+        );
     }
 
     #[test]
     fn rejects_malformed() {
         assert_eq!(Reply::parse(b"25 x\r\n"), Err(ReplyParseError::BadCode));
         assert_eq!(Reply::parse(b"250-a\r\n"), Err(ReplyParseError::Incomplete));
-        assert_eq!(Reply::parse(b"250-a\r\n251 b\r\n"), Err(ReplyParseError::MixedCodes));
+        assert_eq!(
+            Reply::parse(b"250-a\r\n251 b\r\n"),
+            Err(ReplyParseError::MixedCodes)
+        );
         assert_eq!(Reply::parse(b""), Err(ReplyParseError::Incomplete));
-        assert_eq!(Reply::parse(b"250 a\r\n250 b\r\n"), Err(ReplyParseError::Incomplete));
+        assert_eq!(
+            Reply::parse(b"250 a\r\n250 b\r\n"),
+            Err(ReplyParseError::Incomplete)
+        );
     }
 
     #[test]
     fn formats_to_wire() {
         let r = Reply::new(250, EnhancedCode::new(2, 6, 0), "queued as X");
         assert_eq!(r.to_wire(), "250 2.6.0 queued as X\r\n");
-        assert_eq!(Reply::with_default_code(354, "go ahead").to_wire(), "354 go ahead\r\n");
+        assert_eq!(
+            Reply::with_default_code(354, "go ahead").to_wire(),
+            "354 go ahead\r\n"
+        );
         assert_eq!(r.to_string(), "250 2.6.0 queued as X");
     }
 
@@ -333,7 +364,10 @@ mod tests {
 
     #[test]
     fn enhanced_code_parsing() {
-        assert_eq!(EnhancedCode::parse("5.1.10"), Some(EnhancedCode::new(5, 1, 10)));
+        assert_eq!(
+            EnhancedCode::parse("5.1.10"),
+            Some(EnhancedCode::new(5, 1, 10))
+        );
         assert_eq!(EnhancedCode::parse("3.1.1"), None);
         assert_eq!(EnhancedCode::parse("5.1"), None);
         assert_eq!(EnhancedCode::parse("5.1.1.1"), None);

@@ -116,11 +116,7 @@ impl Storage for MemoryStore {
         self.get(id).await
     }
 
-    async fn commit_attempt(
-        &self,
-        id: QueueId,
-        commit: AttemptCommit,
-    ) -> Result<(), StorageError> {
+    async fn commit_attempt(&self, id: QueueId, commit: AttemptCommit) -> Result<(), StorageError> {
         self.mutate(|stored| {
             let present = stored.contains_key(&id);
             insert_all(stored, commit.bounces)?;
@@ -181,7 +177,9 @@ impl Storage for MemoryStore {
 
     async fn list(&self, query: &ListQuery) -> Result<Vec<MessageInfo>, StorageError> {
         let inner = self.lock();
-        let start = query.after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        let start = query
+            .after
+            .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
         Ok(inner
             .messages
             .range((start, std::ops::Bound::Unbounded))
@@ -199,4 +197,3 @@ impl Storage for MemoryStore {
         Ok(counts)
     }
 }
-

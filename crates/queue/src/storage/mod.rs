@@ -247,15 +247,17 @@ pub trait Storage: Send + Sync + 'static {
     ///
     /// `Ok(None)` when the message is gone or (shared stores) another node holds a live lease
     /// on it. Local stores ignore the lease; shared stores record it atomically.
-    async fn claim(&self, id: QueueId, lease: &Lease)
-        -> Result<Option<StoredMessage>, StorageError>;
+    async fn claim(
+        &self,
+        id: QueueId,
+        lease: &Lease,
+    ) -> Result<Option<StoredMessage>, StorageError>;
 
     /// Records an attempt's outcome in one durable commit: the bounces are stored and the
     /// message is removed or rescheduled together, so a crash leaves either the old state or
     /// the new one. Releases any lease. `NotFound` when the message was deleted meanwhile (the
     /// bounces are then still stored).
-    async fn commit_attempt(&self, id: QueueId, commit: AttemptCommit)
-        -> Result<(), StorageError>;
+    async fn commit_attempt(&self, id: QueueId, commit: AttemptCommit) -> Result<(), StorageError>;
 
     /// Removes a message (admin delete). Idempotent: `Ok(false)` when it was not stored.
     async fn remove(&self, id: QueueId) -> Result<bool, StorageError>;
@@ -279,6 +281,12 @@ pub trait Storage: Send + Sync + 'static {
     /// Records set aside because they could not be decoded. Empty for stores that cannot have any.
     async fn quarantined(&self) -> Result<Vec<QuarantinedRecord>, StorageError> {
         Ok(Vec::new())
+    }
+
+    /// True for a store several nodes share (the queue then polls it with
+    /// [`Storage::poll_due`]).
+    fn is_shared(&self) -> bool {
+        false
     }
 
     /// Shared stores: entries due by `now` that this node has not seen (enqueued elsewhere, or

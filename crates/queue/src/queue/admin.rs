@@ -1,0 +1,125 @@
+//! Administrative operations: flush, retry, hold, release, delete, bounce.
+
+use envoi_types::{EnhancedCode, QueueId, Reply};
+
+use super::index::Refusal;
+use super::{attempt, Queue};
+use crate::error::QueueError;
+
+fn refused(id: QueueId, refusal: Refusal) -> QueueError {
+    match refusal {
+        Refusal::Unknown => QueueError::NotFound(id),
+        Refusal::InFlight => QueueError::InFlight(id),
+        Refusal::Held => QueueError::Held(id),
+    }
+}
+
+impl Queue {
+    /// Makes every waiting, unheld message due now, without changing attempt counts; returns
+    /// how many were waiting. Returns at once: the scheduler does the attempts.
+    pub fn flush(&self) -> usize {
+        let count = self.shared.index().flush(self.shared.clock.now());
+        self.shared.wake.notify_one();
+        count
+    }
+
+    /// Makes one message due now (attempt count unchanged).
+    ///
+    /// # Errors
+    /// `NotFound`, `InFlight`, or `Held` (release it instead).
+    pub fn retry(&self, id: QueueId) -> Result<(), QueueError> {
+        let now = self.shared.clock.now();
+        self.shared
+            .index()
+            .retry(id, now)
+            .map_err(|r| refused(id, r))?;
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// Holds a message: it is not attempted until released, but still expires. Durable.
+    ///
+    /// # Errors
+    /// `NotFound`, or the storage error.
+    pub async fn hold(&self, id: QueueId) -> Result<(), QueueError> {
+        self.set_held(id, true).await
+    }
+
+    /// Releases a held message: it is due at its stored next-attempt time. Durable.
+    ///
+    /// # Errors
+    /// `NotFound`, or the storage error.
+    pub async fn release(&self, id: QueueId) -> Result<(), QueueError> {
+        self.set_held(id, false).await
+    }
+
+    async fn set_held(&self, id: QueueId, held: bool) -> Result<(), QueueError> {
+        if !self.shared.index().contains(id) {
+            return Err(QueueError::NotFound(id));
+        }
+        self.shared
+            .with_storage(self.shared.storage.set_held(id, held))
+            .await
+            .map_err(|e| match e {
+                crate::StorageError::NotFound(id) => QueueError::NotFound(id),
+                other => QueueError::Storage(other),
+            })?;
+        self.shared
+            .index()
+            .set_held(id, held)
+            .map_err(|r| refused(id, r))?;
+        self.shared.wake.notify_one();
+        tracing::info!(event = if held { "held" } else { "released" }, id = %id);
+        Ok(())
+    }
+
+    /// Deletes a message without bouncing it. A delivery in flight finishes but its outcome
+    /// is not recorded.
+    ///
+    /// # Errors
+    /// `NotFound`, or the storage error.
+    pub async fn delete(&self, id: QueueId) -> Result<(), QueueError> {
+        let removed = self
+            .shared
+            .with_storage(self.shared.storage.remove(id))
+            .await?;
+        self.shared.index().delete(id);
+        if !removed {
+            return Err(QueueError::NotFound(id));
+        }
+        tracing::info!(event = "deleted", id = %id);
+        Ok(())
+    }
+
+    /// Fails every pending recipient now: the sender gets a bounce (unless it is `<>`) and the
+    /// message leaves the queue.
+    ///
+    /// # Errors
+    /// `NotFound`, `InFlight`, or the storage error.
+    pub async fn bounce(&self, id: QueueId) -> Result<(), QueueError> {
+        self.shared.index().take(id).map_err(|r| refused(id, r))?;
+        let result = self.bounce_taken(id).await;
+        let next = match &result {
+            Ok(next) => *next,
+            Err(_) => Some(self.shared.clock.now()),
+        };
+        self.shared.index().finish(id, next);
+        self.shared.wake.notify_one();
+        result.map(|_| ())
+    }
+
+    async fn bounce_taken(&self, id: QueueId) -> Result<Option<std::time::SystemTime>, QueueError> {
+        let message = self
+            .shared
+            .with_storage(self.shared.storage.get(id))
+            .await?
+            .ok_or(QueueError::NotFound(id))?;
+        let reply = Reply::new(
+            550,
+            EnhancedCode::new(5, 0, 0),
+            "Message bounced by the administrator",
+        );
+        tracing::info!(event = "admin-bounce", id = %id);
+        Ok(attempt::fail_pending(&self.shared, &message, &reply).await)
+    }
+}

@@ -1,0 +1,356 @@
+//! The queue: accepts envelopes, schedules attempts, applies their outcomes.
+//!
+//! # Layout
+//! - `index`: the in-memory due index (no bodies).
+//! - `scheduler`: the task that starts due attempts within the concurrency limit.
+//! - `attempt`: one attempt of one message and its durable outcome.
+//! - `verdict`: per-recipient outcome rules (pure).
+//! - `admin`: flush, retry, hold, release, delete, bounce.
+
+mod admin;
+mod attempt;
+mod index;
+mod scheduler;
+mod verdict;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use envoi_types::{Envelope, QueueId};
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::backoff::{Backoff, Schedule, DEFAULT_LIFETIME};
+use crate::bounce::{BounceFactory, DsnBounce};
+use crate::clock::Clock;
+use crate::error::EnqueueError;
+use crate::events;
+use crate::policy::{apply_all, PrequeuePolicy};
+use crate::relay::Relay;
+use crate::storage::{NewMessage, ScheduleEntry, Storage, StorageError};
+
+use index::Index;
+
+/// Builds a [`Queue`]. Every setting has a default but the storage and the relay.
+pub struct QueueBuilder {
+    storage: Arc<dyn Storage>,
+    relay: Arc<dyn Relay>,
+    backoff: Arc<dyn Backoff>,
+    bounces: Arc<dyn BounceFactory>,
+    bounce_queue: Option<Queue>,
+    policies: Vec<Box<dyn PrequeuePolicy>>,
+    max_deliveries: usize,
+    max_storage_ops: usize,
+    lifetime: Duration,
+    clock: Clock,
+    node: String,
+    lease: Duration,
+}
+
+impl QueueBuilder {
+    /// The retry policy (default: [`Schedule::rfc5321`]).
+    pub fn backoff(mut self, backoff: impl Backoff) -> Self {
+        self.backoff = Arc::new(backoff);
+        self
+    }
+
+    /// The retry policy, shared.
+    pub fn backoff_arc(mut self, backoff: Arc<dyn Backoff>) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// The bounce builder (default: [`DsnBounce`] reporting as the node name).
+    pub fn bounce_factory(mut self, factory: impl BounceFactory) -> Self {
+        self.bounces = Arc::new(factory);
+        self
+    }
+
+    /// A separate queue for bounces (default: bounces go in this queue's storage, in the same
+    /// commit that removes or reschedules the original).
+    pub fn bounce_queue(mut self, queue: Queue) -> Self {
+        self.bounce_queue = Some(queue);
+        self
+    }
+
+    /// Adds a prequeue policy; policies run in the order added.
+    pub fn policy(mut self, policy: impl PrequeuePolicy) -> Self {
+        self.policies.push(Box::new(policy));
+        self
+    }
+
+    /// Adds a boxed prequeue policy.
+    pub fn policy_boxed(mut self, policy: Box<dyn PrequeuePolicy>) -> Self {
+        self.policies.push(policy);
+        self
+    }
+
+    /// At most this many attempts run at once (default 64).
+    pub fn max_deliveries(mut self, n: usize) -> Self {
+        self.max_deliveries = n.max(1);
+        self
+    }
+
+    /// At most this many storage calls run at once (default 256).
+    pub fn max_storage_ops(mut self, n: usize) -> Self {
+        self.max_storage_ops = n.max(1);
+        self
+    }
+
+    /// Maximum time in the queue, after which a message fails with 4.4.7 (default 5 days).
+    pub fn max_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = lifetime;
+        self
+    }
+
+    /// The clock (default: wall-clock time). Tests pass one to continue a timeline across a
+    /// restart under paused tokio time.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// This node's name: the lease owner and the default Reporting-MTA.
+    pub fn node(mut self, node: impl Into<String>) -> Self {
+        self.node = node.into();
+        self.bounces = Arc::new(DsnBounce::new(self.node.clone()));
+        self
+    }
+
+    /// Loads the stored schedule and starts the scheduler. Must be called in a tokio runtime.
+    ///
+    /// # Errors
+    /// The storage error when the schedule cannot be read.
+    pub async fn start(self) -> Result<Queue, StorageError> {
+        let entries = self.storage.load_schedule().await?;
+        let mut index = Index::new(self.lifetime);
+        for entry in &entries {
+            index.insert(entry);
+        }
+        let shared = Arc::new(Shared {
+            storage: self.storage,
+            relay: self.relay,
+            backoff: self.backoff,
+            bounces: self.bounces,
+            bounce_queue: self.bounce_queue,
+            policies: self.policies,
+            lifetime: self.lifetime,
+            clock: self.clock,
+            node: self.node,
+            lease: self.lease,
+            index: Mutex::new(index),
+            wake: Notify::new(),
+            deliveries: Arc::new(Semaphore::new(self.max_deliveries)),
+            storage_ops: Semaphore::new(self.max_storage_ops),
+            stop_new: CancellationToken::new(),
+            abort: CancellationToken::new(),
+            attempts: TaskTracker::new(),
+        });
+        let queue = Queue { shared };
+        tracing::info!(messages = entries.len(), "queue started");
+        tokio::spawn(scheduler::run(queue.shared.clone()));
+        Ok(queue)
+    }
+}
+
+/// State shared by the queue handle, the scheduler and the attempts.
+struct Shared {
+    storage: Arc<dyn Storage>,
+    relay: Arc<dyn Relay>,
+    backoff: Arc<dyn Backoff>,
+    bounces: Arc<dyn BounceFactory>,
+    bounce_queue: Option<Queue>,
+    policies: Vec<Box<dyn PrequeuePolicy>>,
+    lifetime: Duration,
+    clock: Clock,
+    node: String,
+    lease: Duration,
+    index: Mutex<Index>,
+    /// Wakes the scheduler: new work, a finished attempt, an admin change.
+    wake: Notify,
+    deliveries: Arc<Semaphore>,
+    storage_ops: Semaphore,
+    /// Cancelled at shutdown: no new enqueue, no new attempt.
+    stop_new: CancellationToken,
+    /// Cancelled when the shutdown grace period ends: attempts still running are dropped.
+    abort: CancellationToken,
+    attempts: TaskTracker,
+}
+
+impl Shared {
+    fn index(&self) -> MutexGuard<'_, Index> {
+        // Index methods check before they change, so a panic cannot leave it inconsistent.
+        self.index
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs a storage call within the storage concurrency limit.
+    async fn with_storage<T, F>(&self, call: F) -> Result<T, StorageError>
+    where
+        F: std::future::Future<Output = Result<T, StorageError>>,
+    {
+        let _permit = self
+            .storage_ops
+            .acquire()
+            .await
+            .map_err(|_| StorageError::Unavailable("queue closed".into()))?;
+        call.await
+    }
+
+    /// Stores envelopes as new messages due now and schedules them.
+    async fn store_new(&self, envelopes: Vec<Envelope>) -> Result<Vec<QueueId>, EnqueueError> {
+        let now = self.clock.now();
+        let messages: Vec<NewMessage> = envelopes
+            .into_iter()
+            .filter(|e| !e.recipients.is_empty())
+            .map(|e| NewMessage::new(e, now))
+            .collect();
+        self.store_messages(messages).await
+    }
+
+    /// Stores new messages in one all-or-nothing write and schedules them.
+    async fn store_messages(
+        &self,
+        messages: Vec<NewMessage>,
+    ) -> Result<Vec<QueueId>, EnqueueError> {
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let entries: Vec<ScheduleEntry> = messages.iter().map(schedule_entry).collect();
+        let summaries: Vec<_> = messages
+            .iter()
+            .map(|m| {
+                (
+                    m.id,
+                    m.envelope.sender.clone(),
+                    m.envelope.recipients.len(),
+                    m.envelope.message.len(),
+                )
+            })
+            .collect();
+        let started = Instant::now();
+        self.with_storage(self.storage.write(messages)).await?;
+        metrics::histogram!(events::STORE_SECONDS).record(started.elapsed().as_secs_f64());
+        self.schedule(&entries);
+        for (id, sender, rcpts, size) in &summaries {
+            events::accepted(*id, sender, *rcpts, *size);
+        }
+        Ok(entries.iter().map(|e| e.id).collect())
+    }
+
+    /// Adds entries to the index and wakes the scheduler.
+    fn schedule(&self, entries: &[ScheduleEntry]) {
+        if entries.is_empty() {
+            return;
+        }
+        let mut index = self.index();
+        for entry in entries {
+            index.insert(entry);
+        }
+        drop(index);
+        self.wake.notify_one();
+    }
+}
+
+fn schedule_entry(message: &NewMessage) -> ScheduleEntry {
+    ScheduleEntry {
+        id: message.id,
+        next_attempt: message.meta.next_attempt,
+        arrival: message.envelope.arrival,
+        held: message.meta.held,
+    }
+}
+
+/// A durable delivery queue. Cloning gives another handle to the same queue.
+#[derive(Clone)]
+pub struct Queue {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue")
+            .field("node", &self.shared.node)
+            .field("queued", &self.shared.index().len())
+            .finish()
+    }
+}
+
+impl Queue {
+    /// Starts building a queue over `storage`, delivering through `relay`.
+    pub fn builder(storage: Arc<dyn Storage>, relay: Arc<dyn Relay>) -> QueueBuilder {
+        let node = "localhost".to_owned();
+        QueueBuilder {
+            storage,
+            relay,
+            backoff: Arc::new(Schedule::rfc5321()),
+            bounces: Arc::new(DsnBounce::new(node.clone())),
+            bounce_queue: None,
+            policies: Vec::new(),
+            max_deliveries: 64,
+            max_storage_ops: 256,
+            lifetime: DEFAULT_LIFETIME,
+            clock: Clock::new(),
+            node,
+            lease: Duration::from_secs(15 * 60),
+        }
+    }
+
+    /// Takes responsibility for `envelope`: runs the prequeue policies, stores every resulting
+    /// envelope durably in one all-or-nothing write, schedules a first attempt for each now,
+    /// and returns their ids (none when the policies dropped the message).
+    ///
+    /// # Errors
+    /// An [`EnqueueError`] (whose [`EnqueueError::reply`] is the SMTP answer); then nothing of
+    /// the message is kept.
+    pub async fn enqueue(&self, envelope: Envelope) -> Result<Vec<QueueId>, EnqueueError> {
+        if self.shared.stop_new.is_cancelled() {
+            return Err(EnqueueError::ShuttingDown);
+        }
+        let envelopes = apply_all(&self.shared.policies, envelope);
+        self.shared.store_new(envelopes).await
+    }
+
+    /// The storage this queue runs on (for admin listings).
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.shared.storage
+    }
+
+    /// How many messages the scheduler knows about.
+    pub fn len(&self) -> usize {
+        self.shared.index().len()
+    }
+
+    /// True when no message is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The queue's clock.
+    pub fn clock(&self) -> Clock {
+        self.shared.clock
+    }
+
+    /// Stops the queue: no new enqueue or attempt; attempts in flight get `grace` to finish
+    /// and commit their outcome, then are dropped (their messages keep their stored state and
+    /// are attempted again after a restart). Returns when every attempt has ended.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.shared.stop_new.cancel();
+        self.shared.wake.notify_one();
+        self.shared.attempts.close();
+        if tokio::time::timeout(grace, self.shared.attempts.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                ?grace,
+                "attempts still running after the grace period; dropping them"
+            );
+            self.shared.abort.cancel();
+            self.shared.attempts.wait().await;
+        }
+        tracing::info!("queue stopped");
+    }
+}

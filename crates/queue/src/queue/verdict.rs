@@ -1,0 +1,230 @@
+//! Turning a relay's answer into per-recipient states: pure functions, no I/O.
+
+use envoi_types::{EnhancedCode, RecipientState, RecipientStatus, Reply};
+
+use crate::bounce::Failure;
+use crate::events::Fate;
+use crate::relay::{Delivery, Outcome, RelayError};
+
+/// The reply for a relay that failed or panicked: transient, as the contract promises.
+pub(crate) fn relay_failure_reply(detail: &str) -> Reply {
+    Reply::new(
+        450,
+        EnhancedCode::new(4, 0, 0),
+        &format!("Delivery attempt failed: {detail}"),
+    )
+}
+
+/// Every recipient's new status after one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Verdict {
+    /// Every recipient of the message, updated.
+    pub recipients: Vec<RecipientStatus>,
+    /// The recipients attempted (indices into `recipients`) and what became of each.
+    pub fates: Vec<(usize, Fate)>,
+}
+
+impl Verdict {
+    /// Applies the relay's answer to the `attempted` recipients (indices, in the order the
+    /// relay saw them).
+    pub fn judge(
+        statuses: &[RecipientStatus],
+        attempted: &[usize],
+        answer: Result<Delivery, RelayError>,
+    ) -> Self {
+        let outcomes = outcomes_for(attempted.len(), answer);
+        let mut recipients = statuses.to_vec();
+        let mut fates = Vec::with_capacity(attempted.len());
+        for (&index, outcome) in attempted.iter().zip(outcomes) {
+            let Some(status) = recipients.get_mut(index) else {
+                continue;
+            };
+            let fate = if outcome.reply.is_success() {
+                status.state = RecipientState::Delivered;
+                Fate::Delivered
+            } else if outcome.reply.is_permanent() {
+                status.state = RecipientState::Failed;
+                Fate::Bounced
+            } else {
+                Fate::Deferred
+            };
+            status.last_reply = Some(outcome.reply);
+            status.remote_host = outcome.remote_host;
+            fates.push((index, fate));
+        }
+        Self { recipients, fates }
+    }
+
+    /// Fails every recipient this attempt deferred, their reply marked with `suffix`.
+    pub fn give_up(&mut self, suffix: &str) {
+        for (index, fate) in &mut self.fates {
+            if *fate != Fate::Deferred {
+                continue;
+            }
+            if let Some(status) = self.recipients.get_mut(*index) {
+                status.state = RecipientState::Failed;
+                status.last_reply = status.last_reply.as_ref().map(|r| r.with_suffix(suffix));
+                *fate = Fate::Bounced;
+            }
+        }
+    }
+
+    /// Fails every pending recipient with `reply` (expiry, administrative bounce).
+    pub fn fail_pending(statuses: &[RecipientStatus], reply: &Reply) -> Self {
+        let mut recipients = statuses.to_vec();
+        let mut fates = Vec::new();
+        for (index, status) in recipients.iter_mut().enumerate() {
+            if status.is_pending() {
+                status.state = RecipientState::Failed;
+                status.last_reply = Some(reply.clone());
+                fates.push((index, Fate::Bounced));
+            }
+        }
+        Self { recipients, fates }
+    }
+
+    /// Puts the recipients failed in this attempt back to pending (their bounce could not be
+    /// stored; they will be attempted, and fail, again).
+    pub fn revert_failures(&mut self) {
+        for (index, fate) in &mut self.fates {
+            if *fate == Fate::Bounced {
+                if let Some(status) = self.recipients.get_mut(*index) {
+                    status.state = RecipientState::Pending;
+                }
+                *fate = Fate::Deferred;
+            }
+        }
+    }
+
+    /// True when some attempted recipient was deferred.
+    pub fn has_deferred(&self) -> bool {
+        self.fates.iter().any(|(_, fate)| *fate == Fate::Deferred)
+    }
+
+    /// True when some recipient (attempted now or not) is still pending.
+    pub fn has_pending(&self) -> bool {
+        self.recipients.iter().any(RecipientStatus::is_pending)
+    }
+
+    /// The recipients that failed in this attempt, with their replies.
+    pub fn failures(&self) -> Vec<Failure> {
+        self.fates
+            .iter()
+            .filter(|(_, fate)| *fate == Fate::Bounced)
+            .filter_map(|(index, _)| self.recipients.get(*index))
+            .map(|status| Failure {
+                recipient: status.recipient.clone(),
+                reply: status
+                    .last_reply
+                    .clone()
+                    .unwrap_or_else(|| Reply::with_default_code(550, "")),
+                remote_host: status.remote_host.clone(),
+            })
+            .collect()
+    }
+}
+
+/// One outcome per attempted recipient, whatever the relay returned.
+fn outcomes_for(count: usize, answer: Result<Delivery, RelayError>) -> Vec<Outcome> {
+    match answer {
+        Ok(Delivery::Whole(outcome)) => vec![outcome; count],
+        Ok(Delivery::PerRecipient(outcomes)) if outcomes.len() == count => outcomes,
+        Ok(Delivery::PerRecipient(outcomes)) => {
+            let detail = format!(
+                "relay gave {} replies for {count} recipients",
+                outcomes.len()
+            );
+            vec![Outcome::new(relay_failure_reply(&detail), None); count]
+        }
+        Err(error) => vec![Outcome::new(relay_failure_reply(&error.0), None); count],
+    }
+}
+
+/// Groups failures by identical reply, keeping first-seen order: one bounce per group.
+pub(crate) fn group_by_reply(failures: Vec<Failure>) -> Vec<Vec<Failure>> {
+    let mut groups: Vec<Vec<Failure>> = Vec::new();
+    for failure in failures {
+        match groups.iter_mut().find(|g| g[0].reply == failure.reply) {
+            Some(group) => group.push(failure),
+            None => groups.push(vec![failure]),
+        }
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use envoi_types::Address;
+
+    fn statuses(n: usize) -> Vec<RecipientStatus> {
+        (0..n)
+            .map(|i| RecipientStatus::pending(Address::parse(&format!("r{i}@x.org")).unwrap()))
+            .collect()
+    }
+
+    fn out(code: u16) -> Outcome {
+        Outcome::new(Reply::with_default_code(code, "t"), Some("mx.x.org".into()))
+    }
+
+    #[test]
+    fn per_recipient_outcomes_count_on_their_own() {
+        let v = Verdict::judge(
+            &statuses(3),
+            &[0, 1, 2],
+            Ok(Delivery::PerRecipient(vec![out(250), out(450), out(550)])),
+        );
+        let states: Vec<_> = v.recipients.iter().map(|r| r.state).collect();
+        assert_eq!(
+            states,
+            vec![
+                RecipientState::Delivered,
+                RecipientState::Pending,
+                RecipientState::Failed
+            ]
+        );
+        assert!(v.has_deferred());
+        assert_eq!(v.failures().len(), 1);
+        assert_eq!(v.failures()[0].recipient.as_str(), "r2@x.org");
+    }
+
+    #[test]
+    fn wrong_reply_count_and_errors_are_transient() {
+        let v = Verdict::judge(
+            &statuses(2),
+            &[0, 1],
+            Ok(Delivery::PerRecipient(vec![out(250)])),
+        );
+        assert!(v.recipients.iter().all(|r| r.is_pending()));
+        let v = Verdict::judge(&statuses(1), &[0], Err(RelayError("boom".into())));
+        let reply = v.recipients[0].last_reply.clone().unwrap();
+        assert_eq!(
+            (reply.code, reply.enhanced.to_string()),
+            (450, "4.0.0".into())
+        );
+    }
+
+    #[test]
+    fn give_up_marks_deferred_as_failed_with_suffix() {
+        let mut v = Verdict::judge(&statuses(1), &[0], Ok(Delivery::Whole(out(451))));
+        v.give_up(" (Too many retries)");
+        assert!(!v.has_pending());
+        assert!(v.failures()[0].reply.text().ends_with("(Too many retries)"));
+    }
+
+    #[test]
+    fn groups_failures_by_reply() {
+        let f = |r: &str, code| Failure {
+            recipient: Address::parse(r).unwrap(),
+            reply: Reply::with_default_code(code, "x"),
+            remote_host: None,
+        };
+        let groups = group_by_reply(vec![
+            f("a@x.org", 550),
+            f("b@x.org", 551),
+            f("c@x.org", 550),
+        ]);
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].len(), 2);
+    }
+}

@@ -1,0 +1,11 @@
+//! Test support for the queue and for every store: a scripted relay and the behaviour suite.
+//!
+//! # Layout
+//! - [`relay`]: [`ScriptedRelay`], answers chosen replies per recipient and attempt.
+//! - [`suite`]: the behaviour suite (DESIGN.md §2), generic over the store; run it with
+//!   [`crate::behaviour_suite!`].
+
+pub mod relay;
+pub mod suite;
+
+pub use relay::{Call, ScriptedRelay};

@@ -1,0 +1,11 @@
+//! DESIGN.md §2's behaviour table against the in-memory store.
+
+use std::sync::Arc;
+
+use envoi_queue::{MemoryStore, Storage};
+
+async fn memory_store() -> Arc<dyn Storage> {
+    Arc::new(MemoryStore::new())
+}
+
+envoi_queue::behaviour_suite!(memory_store);
