@@ -1,1 +1,51 @@
-//! placeholder
+//! envoi's relay: delivery of queued envelopes to their next hop, by smarthost, route table,
+//! MX or LMTP, turning everything the network does into one [`envoi_types::Reply`] per
+//! recipient.
+//!
+//! Build a [`SmtpRelay`] from a [`RelayConfig`] and a [`Resolver`]; it implements the queue's
+//! [`envoi_queue::Relay`] trait and always answers [`envoi_queue::Delivery::PerRecipient`],
+//! in the envelope's recipient order, every outcome naming the host that answered (`None`
+//! only when no host was reached because DNS failed).
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! use envoi_relay::{HickoryResolver, NextHop, RelayConfig, SmtpRelay, TlsPolicy};
+//! // Smarthost with AUTH over required TLS.
+//! let hop = NextHop::smtp("smtp.example.net", 587)
+//!     .with_auth("user", "secret")
+//!     .with_tls(TlsPolicy::Required);
+//! let dns = Arc::new(HickoryResolver::new(&["127.0.0.53:53".parse().unwrap()]));
+//! let relay = SmtpRelay::new(RelayConfig::smarthost(hop), dns).unwrap();
+//! ```
+//!
+//! # Layout
+//! - [`config`]: plain configuration structs with RFC 5321 defaults.
+//! - [`routes`]: domain → next hops, checked before the fallback (MX or fixed hosts).
+//! - [`resolver`]: the `Resolver` trait, hickory in production, a static table for tests.
+//! - [`mx`]: MX ordering, implicit MX, null MX.
+//! - [`proto`]: sans-IO reply reading, EHLO capabilities, DATA encoding, command lines.
+//! - [`client`]: the tokio side: stream, connection, session opening, transactions.
+//! - [`tls`]: verifying and opportunistic TLS connectors.
+//! - [`pool`]: idle connections, per-destination concurrency, dead-destination back-off.
+//! - [`failure`]: every non-reply failure and its one mapping to a reply.
+//! - [`relay`]: [`SmtpRelay`], grouping by next hop, host fallback.
+
+pub mod client;
+pub mod config;
+pub mod failure;
+pub mod mx;
+pub mod pool;
+pub mod proto;
+pub mod relay;
+pub mod resolver;
+pub mod routes;
+pub mod tls;
+
+pub use config::{
+    Credentials, Endpoint, NextHop, PoolConfig, Protocol, RelayConfig, Timeouts, TlsPolicy,
+    TlsSettings,
+};
+pub use failure::Failure;
+pub use relay::{BuildError, SmtpRelay};
+pub use resolver::{DnsError, HickoryResolver, MxRecord, Resolver, StaticResolver};
+pub use routes::{Fallback, Route, RouteTable};

@@ -1,0 +1,173 @@
+//! A connection to a next hop: writes and reply reads, each bounded by a stage timeout.
+//!
+//! # Layout
+//! - [`Connection`]: the stream, the sans-IO reply reader, the peer's capabilities and
+//!   bookkeeping for reuse.
+
+use std::time::Duration;
+
+use envoi_types::Reply;
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_rustls::TlsConnector;
+
+use crate::client::stream::Stream;
+use crate::config::Protocol;
+use crate::failure::{io_failure, Failure, Stage};
+use crate::proto::caps::Capabilities;
+use crate::proto::reader::ReplyReader;
+
+/// An open session with a next hop.
+#[derive(Debug)]
+pub struct Connection {
+    /// `None` only while STARTTLS swaps the stream, or after a failed upgrade.
+    stream: Option<Stream>,
+    reader: ReplyReader,
+    /// What the peer offered in its last EHLO/LHLO reply.
+    pub caps: Capabilities,
+    /// The peer as reported in outcomes, `name[ip]:port` or `unix:path`.
+    pub remote: String,
+    /// SMTP or LMTP.
+    pub protocol: Protocol,
+    /// True once STARTTLS succeeded.
+    pub tls: bool,
+    /// Messages sent over this connection, for the reuse limit.
+    pub messages: u32,
+}
+
+impl Connection {
+    /// Wraps a freshly connected stream.
+    pub fn new(stream: Stream, remote: String, protocol: Protocol, max_line: usize) -> Self {
+        Self {
+            stream: Some(stream),
+            reader: ReplyReader::new(max_line),
+            caps: Capabilities::default(),
+            remote,
+            protocol,
+            tls: false,
+            messages: 0,
+        }
+    }
+
+    /// Reads one complete reply within `timeout`.
+    ///
+    /// # Errors
+    /// [`Failure::Timeout`], [`Failure::Lost`] (closed or broken) or [`Failure::Protocol`].
+    pub async fn read_reply(&mut self, stage: Stage, timeout: Duration) -> Result<Reply, Failure> {
+        let Self { stream, reader, .. } = self;
+        let stream = stream.as_mut().ok_or_else(|| gone(stage))?;
+        let read = async {
+            let mut chunk = [0u8; 4096];
+            // Bounded: every turn either returns or consumes bytes, and the reader refuses
+            // unbounded lines.
+            loop {
+                match reader.next_reply() {
+                    Ok(Some(reply)) => return Ok(reply),
+                    Ok(None) => {}
+                    Err(e) => return Err(Failure::Protocol(e.to_string())),
+                }
+                let n = stream
+                    .read(&mut chunk)
+                    .await
+                    .map_err(|e| io_failure(stage, e))?;
+                if n == 0 {
+                    return Err(gone(stage));
+                }
+                reader.feed(&chunk[..n]);
+            }
+        };
+        tokio::time::timeout(timeout, read)
+            .await
+            .map_err(|_| Failure::Timeout(stage))?
+    }
+
+    /// Writes all of `bytes` and flushes within `timeout`.
+    ///
+    /// # Errors
+    /// [`Failure::Timeout`] or [`Failure::Lost`].
+    pub async fn send(
+        &mut self,
+        bytes: &[u8],
+        stage: Stage,
+        timeout: Duration,
+    ) -> Result<(), Failure> {
+        let stream = self.stream.as_mut().ok_or_else(|| gone(stage))?;
+        let write = async {
+            stream.write_all(bytes).await?;
+            stream.flush().await
+        };
+        tokio::time::timeout(timeout, write)
+            .await
+            .map_err(|_| Failure::Timeout(stage))?
+            .map_err(|e| io_failure(stage, e))
+    }
+
+    /// Sends a command line and reads its reply, each within `timeout`.
+    ///
+    /// # Errors
+    /// As [`Connection::send`] and [`Connection::read_reply`].
+    pub async fn command(
+        &mut self,
+        line: &[u8],
+        stage: Stage,
+        timeout: Duration,
+    ) -> Result<Reply, Failure> {
+        self.send(line, stage, timeout).await?;
+        self.read_reply(stage, timeout).await
+    }
+
+    /// Runs the TLS handshake on the current TCP stream (after `220` to STARTTLS).
+    ///
+    /// # Errors
+    /// [`Failure::Tls`] when the handshake or verification fails, [`Failure::Timeout`].
+    pub async fn upgrade(
+        &mut self,
+        connector: &TlsConnector,
+        server_name: ServerName<'static>,
+        timeout: Duration,
+    ) -> Result<(), Failure> {
+        // Bytes the peer sent before the handshake must not be read as replies after it
+        // (RFC 3207 §5: a response injection defence).
+        if self.reader.has_pending() {
+            return Err(Failure::Tls(
+                "peer sent data after its STARTTLS reply".to_owned(),
+            ));
+        }
+        let Some(Stream::Tcp(tcp)) = self.stream.take() else {
+            return Err(Failure::Tls(
+                "STARTTLS on a stream that is not plain TCP".to_owned(),
+            ));
+        };
+        let tls = tokio::time::timeout(timeout, connector.connect(server_name, tcp))
+            .await
+            .map_err(|_| Failure::Timeout(Stage::StartTls))?
+            .map_err(|e| Failure::Tls(e.to_string()))?;
+        self.stream = Some(Stream::Tls(Box::new(tls)));
+        self.reader.clear();
+        self.tls = true;
+        Ok(())
+    }
+
+    /// Sends QUIT and closes, best effort: the peer's answer changes nothing.
+    pub async fn quit(mut self, timeout: Duration) {
+        if self
+            .command(b"QUIT\r\n", Stage::Other, timeout)
+            .await
+            .is_ok()
+        {
+            if let Some(mut stream) = self.stream.take() {
+                let _ = tokio::time::timeout(timeout, stream.shutdown()).await;
+            }
+        }
+    }
+}
+
+fn gone(stage: Stage) -> Failure {
+    io_failure(
+        stage,
+        std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "connection closed by peer",
+        ),
+    )
+}

@@ -1,0 +1,12 @@
+//! The tokio side of the SMTP/LMTP client: it owns the socket and every timeout.
+//!
+//! # Layout
+//! - [`stream`]: TCP / TLS / unix stream enum.
+//! - [`conn`]: a connection: send bytes, read replies, each under a stage timeout.
+//! - [`session`]: opening a session: connect, greeting, EHLO→HELO / LHLO, STARTTLS, AUTH.
+//! - [`transaction`]: one message to a set of recipients, with every per-recipient rule.
+
+pub mod conn;
+pub mod session;
+pub mod stream;
+pub mod transaction;

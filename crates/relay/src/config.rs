@@ -1,0 +1,314 @@
+//! Relay configuration: plain structs with defaults, built by the daemon and passed down.
+//!
+//! Nothing here reads files or the environment; the binary parses its own config and fills
+//! these in.
+//!
+//! # Layout
+//! - [`RelayConfig`]: everything one relay needs.
+//! - [`Timeouts`]: per-stage timeouts (RFC 5321 §4.5.3.2 defaults).
+//! - [`PoolConfig`]: connection reuse, per-destination concurrency and dead-destination back-off.
+//! - [`NextHop`], [`Endpoint`], [`Protocol`], [`Credentials`]: one configured next hop.
+//! - [`TlsPolicy`], [`TlsSettings`]: STARTTLS policy per destination and trust anchors.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::routes::RouteTable;
+
+/// Per-stage timeouts of a client session.
+///
+/// Defaults are RFC 5321 §4.5.3.2's where it gives one; the others are stated on each field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeouts {
+    /// TCP (or unix socket) connect. Not in RFC 5321; default 30 s, as Postfix.
+    pub connect: Duration,
+    /// The server's greeting: 5 min.
+    pub banner: Duration,
+    /// EHLO/HELO/LHLO, STARTTLS (including the handshake), AUTH, RSET and QUIT: 5 min.
+    pub command: Duration,
+    /// The reply to MAIL FROM: 5 min.
+    pub mail: Duration,
+    /// The reply to each RCPT TO: 5 min.
+    pub rcpt: Duration,
+    /// The `354` reply to DATA: 2 min.
+    pub data: Duration,
+    /// Each block of message data written: 3 min.
+    pub data_block: Duration,
+    /// The reply(ies) after the final dot: 10 min.
+    pub final_dot: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        const MIN: u64 = 60;
+        Self {
+            connect: Duration::from_secs(30),
+            banner: Duration::from_secs(5 * MIN),
+            command: Duration::from_secs(5 * MIN),
+            mail: Duration::from_secs(5 * MIN),
+            rcpt: Duration::from_secs(5 * MIN),
+            data: Duration::from_secs(2 * MIN),
+            data_block: Duration::from_secs(3 * MIN),
+            final_dot: Duration::from_secs(10 * MIN),
+        }
+    }
+}
+
+impl Timeouts {
+    /// Every stage with the same timeout (handy in tests).
+    pub fn all(timeout: Duration) -> Self {
+        Self {
+            connect: timeout,
+            banner: timeout,
+            command: timeout,
+            mail: timeout,
+            rcpt: timeout,
+            data: timeout,
+            data_block: timeout,
+            final_dot: timeout,
+        }
+    }
+}
+
+/// Connection reuse and per-destination limits. A destination is one address and port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolConfig {
+    /// Messages sent over one connection before it is closed (1 disables reuse).
+    pub max_messages_per_connection: u32,
+    /// How long an idle connection is kept for reuse.
+    pub idle_timeout: Duration,
+    /// Idle connections kept per destination.
+    pub max_idle_per_destination: usize,
+    /// Open connections (busy or idle) per destination.
+    pub max_connections_per_destination: usize,
+    /// First back-off after a destination could not be reached; it doubles per further
+    /// failure up to `dead_backoff_max`, and a successful connection clears it.
+    pub dead_backoff: Duration,
+    /// Longest dead-destination back-off.
+    pub dead_backoff_max: Duration,
+    /// Recipients sent in one transaction before the rest go in a further one.
+    pub max_recipients_per_transaction: usize,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self {
+            max_messages_per_connection: 100,
+            idle_timeout: Duration::from_secs(30),
+            max_idle_per_destination: 4,
+            max_connections_per_destination: 20,
+            dead_backoff: Duration::from_secs(60),
+            dead_backoff_max: Duration::from_secs(30 * 60),
+            max_recipients_per_transaction: 1000,
+        }
+    }
+}
+
+/// Whether and how STARTTLS is used towards a destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsPolicy {
+    /// Never STARTTLS.
+    None,
+    /// STARTTLS when the peer offers it, without certificate verification (RFC 7435
+    /// opportunistic security); plain text otherwise.
+    #[default]
+    Opportunistic,
+    /// STARTTLS is required and the certificate must verify for the host name; when that
+    /// cannot be met the attempt fails with transient `4.7.5`.
+    Required,
+}
+
+/// TLS settings shared by every destination.
+#[derive(Clone, Default)]
+pub struct TlsSettings {
+    /// Policy for destinations that have none of their own.
+    pub default_policy: TlsPolicy,
+    /// Policy per recipient domain (lower case) for MX delivery; routes carry their own.
+    pub per_domain: HashMap<String, TlsPolicy>,
+    /// Extra trust anchors (DER certificates) besides the bundled web PKI roots, e.g. a
+    /// private CA of the smarthost, or a test CA.
+    pub extra_roots: Vec<Vec<u8>>,
+    /// When true, only `extra_roots` are trusted (no bundled roots).
+    pub only_extra_roots: bool,
+}
+
+impl fmt::Debug for TlsSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsSettings")
+            .field("default_policy", &self.default_policy)
+            .field("per_domain", &self.per_domain)
+            .field("extra_roots", &self.extra_roots.len())
+            .field("only_extra_roots", &self.only_extra_roots)
+            .finish()
+    }
+}
+
+/// Which protocol a next hop speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// SMTP (RFC 5321): EHLO, falling back to HELO.
+    Smtp,
+    /// LMTP (RFC 2033): LHLO, one reply per recipient after DATA.
+    Lmtp,
+}
+
+/// Where a next hop listens.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// A host name or IP address and a port; names are resolved (A/AAAA) by the relay's
+    /// resolver.
+    Tcp {
+        /// Host name or IP literal.
+        host: String,
+        /// TCP port.
+        port: u16,
+    },
+    /// A unix domain socket (LMTP to a local delivery agent).
+    Unix(PathBuf),
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tcp { host, port } => write!(f, "{host}:{port}"),
+            Self::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
+/// Credentials for SMTP AUTH PLAIN (RFC 4954).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The authentication identity.
+    pub username: String,
+    /// The password.
+    pub password: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print the password, whatever logs the config.
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One configured next hop: a smarthost, a route entry or an LMTP target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NextHop {
+    /// SMTP or LMTP.
+    pub protocol: Protocol,
+    /// Where it listens.
+    pub endpoint: Endpoint,
+    /// AUTH credentials, sent when the peer offers AUTH PLAIN.
+    pub auth: Option<Credentials>,
+    /// STARTTLS policy; `None` means [`TlsSettings::default_policy`].
+    pub tls: Option<TlsPolicy>,
+}
+
+impl NextHop {
+    /// An SMTP next hop at `host:port` with the default TLS policy and no AUTH.
+    pub fn smtp(host: impl Into<String>, port: u16) -> Self {
+        Self {
+            protocol: Protocol::Smtp,
+            endpoint: Endpoint::Tcp {
+                host: host.into(),
+                port,
+            },
+            auth: None,
+            tls: None,
+        }
+    }
+
+    /// An LMTP next hop at `host:port`.
+    pub fn lmtp_tcp(host: impl Into<String>, port: u16) -> Self {
+        Self {
+            protocol: Protocol::Lmtp,
+            ..Self::smtp(host, port)
+        }
+    }
+
+    /// An LMTP next hop on a unix socket (never TLS).
+    pub fn lmtp_unix(path: impl Into<PathBuf>) -> Self {
+        Self {
+            protocol: Protocol::Lmtp,
+            endpoint: Endpoint::Unix(path.into()),
+            auth: None,
+            tls: Some(TlsPolicy::None),
+        }
+    }
+
+    /// The same next hop with AUTH credentials.
+    pub fn with_auth(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
+        self.auth = Some(Credentials {
+            username: username.into(),
+            password: password.into(),
+        });
+        self
+    }
+
+    /// The same next hop with its own TLS policy.
+    pub fn with_tls(mut self, policy: TlsPolicy) -> Self {
+        self.tls = Some(policy);
+        self
+    }
+}
+
+/// Everything a relay needs. Build with [`RelayConfig::default`] (MX delivery) and adjust
+/// fields, or start from [`RelayConfig::smarthost`] / [`RelayConfig::lmtp`].
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// The name sent in EHLO/HELO/LHLO.
+    pub helo_name: String,
+    /// Per-domain routes, checked first, and the fallback (MX or fixed hosts).
+    pub routes: RouteTable,
+    /// The port MX hosts are contacted on (25; tests use another).
+    pub mx_port: u16,
+    /// Per-stage timeouts.
+    pub timeouts: Timeouts,
+    /// Connection reuse and per-destination limits.
+    pub pool: PoolConfig,
+    /// STARTTLS policies and trust anchors.
+    pub tls: TlsSettings,
+    /// Longest reply line accepted from a peer, and most lines in one reply: bounds memory.
+    pub max_reply_line: usize,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            helo_name: "localhost".to_owned(),
+            routes: RouteTable::mx(),
+            mx_port: 25,
+            timeouts: Timeouts::default(),
+            pool: PoolConfig::default(),
+            tls: TlsSettings::default(),
+            max_reply_line: 4096,
+        }
+    }
+}
+
+impl RelayConfig {
+    /// Everything to one smarthost (routes may still be added for chosen domains).
+    pub fn smarthost(hop: NextHop) -> Self {
+        Self {
+            routes: RouteTable::fixed(vec![hop]),
+            ..Self::default()
+        }
+    }
+
+    /// Everything to one LMTP target.
+    pub fn lmtp(hop: NextHop) -> Self {
+        Self::smarthost(hop)
+    }
+
+    /// The TLS policy for a next hop (its own, or the domain's, or the default).
+    pub(crate) fn tls_policy(&self, hop_policy: Option<TlsPolicy>, domain: &str) -> TlsPolicy {
+        hop_policy
+            .or_else(|| self.tls.per_domain.get(domain).copied())
+            .unwrap_or(self.tls.default_policy)
+    }
+}

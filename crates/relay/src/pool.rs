@@ -1,0 +1,239 @@
+//! Connection reuse and per-destination limits. A destination is one [`Target`] (address and
+//! port, or unix path).
+//!
+//! - Idle connections wait here for the next message to the same destination, up to
+//!   [`PoolConfig::idle_timeout`]; a reused one gets `RSET` first, which also proves it alive.
+//! - A semaphore per destination bounds open connections, busy or idle (an idle connection
+//!   keeps its permit). A task waiting for a permit is also woken when a connection is put
+//!   back, so it can take that one instead.
+//! - A destination that could not be reached is in back-off, doubling per failure up to a
+//!   maximum, and cleared by the next successful connection: queued messages do not all
+//!   hammer a dead host.
+//!
+//! State sits behind a std `Mutex` that is never held across an `.await`.
+//!
+//! # Layout
+//! - [`Pool`]: checkout / put back, back-off bookkeeping.
+//! - [`Lease`]: a connection with its concurrency permit.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+use crate::client::conn::Connection;
+use crate::client::session::Target;
+use crate::config::PoolConfig;
+use crate::failure::{Failure, Stage};
+
+/// A connection checked out of the pool, with the permit that counts it.
+#[derive(Debug)]
+pub struct Lease {
+    /// The session, ready for MAIL FROM.
+    pub conn: Connection,
+    /// True when it was reused (it carried messages before).
+    pub reused: bool,
+    permit: OwnedSemaphorePermit,
+}
+
+struct Idle {
+    conn: Connection,
+    since: Instant,
+    permit: OwnedSemaphorePermit,
+}
+
+struct Dest {
+    idle: Vec<Idle>,
+    limit: Arc<Semaphore>,
+    returned: Arc<Notify>,
+    dead_until: Option<Instant>,
+    failures: u32,
+}
+
+/// Idle connections, concurrency limits and back-off, per destination.
+pub struct Pool {
+    config: PoolConfig,
+    /// Seconds of RSET/QUIT timeout for housekeeping commands.
+    command_timeout: Duration,
+    dests: Mutex<HashMap<Target, Dest>>,
+}
+
+impl Pool {
+    /// An empty pool.
+    pub fn new(config: PoolConfig, command_timeout: Duration) -> Self {
+        Self {
+            config,
+            command_timeout,
+            dests: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<Target, Dest>> {
+        // A panic while holding the lock leaves plain bookkeeping behind; keep going.
+        self.dests
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn with_dest<R>(&self, target: &Target, f: impl FnOnce(&mut Dest) -> R) -> R {
+        let mut dests = self.lock();
+        let dest = dests.entry(target.clone()).or_insert_with(|| Dest {
+            idle: Vec::new(),
+            limit: Arc::new(Semaphore::new(
+                self.config.max_connections_per_destination.max(1),
+            )),
+            returned: Arc::new(Notify::new()),
+            dead_until: None,
+            failures: 0,
+        });
+        f(dest)
+    }
+
+    /// True while `target` is in back-off.
+    pub fn is_backed_off(&self, target: &Target) -> bool {
+        let now = Instant::now();
+        self.with_dest(target, |d| d.dead_until.is_some_and(|until| now < until))
+    }
+
+    /// Records a failed connection: back-off doubles per consecutive failure.
+    pub fn mark_dead(&self, target: &Target) {
+        let base = self.config.dead_backoff;
+        let max = self.config.dead_backoff_max;
+        self.with_dest(target, |d| {
+            let factor = 2u32.saturating_pow(d.failures.min(16));
+            d.failures = d.failures.saturating_add(1);
+            d.dead_until = Some(Instant::now() + base.saturating_mul(factor).min(max));
+        });
+    }
+
+    /// Records a successful connection: back-off cleared.
+    pub fn mark_alive(&self, target: &Target) {
+        self.with_dest(target, |d| {
+            d.dead_until = None;
+            d.failures = 0;
+        });
+    }
+
+    /// A usable connection to `target`: an idle one that answers `RSET`, or a new one from
+    /// `open` once the destination's concurrency limit allows.
+    ///
+    /// # Errors
+    /// Whatever `open` fails with.
+    pub async fn checkout<F, Fut>(&self, target: &Target, open: F) -> Result<Lease, Failure>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Connection, Failure>>,
+    {
+        // Each turn either returns, discards one idle connection, or waits for a permit or a
+        // returned connection; the idle list is bounded, so discarding ends.
+        loop {
+            let (idle, expired, limit, returned) = self.with_dest(target, |d| {
+                let now = Instant::now();
+                let timeout = self.config.idle_timeout;
+                let (fresh, expired): (Vec<Idle>, Vec<Idle>) = d
+                    .idle
+                    .drain(..)
+                    .partition(|i| now.duration_since(i.since) < timeout);
+                d.idle = fresh;
+                (d.idle.pop(), expired, d.limit.clone(), d.returned.clone())
+            });
+            for old in expired {
+                self.close(old.conn);
+            }
+            if let Some(mut idle) = idle {
+                match idle
+                    .conn
+                    .command(b"RSET\r\n", Stage::Other, self.command_timeout)
+                    .await
+                {
+                    Ok(reply) if reply.is_success() => {
+                        return Ok(Lease {
+                            conn: idle.conn,
+                            reused: true,
+                            permit: idle.permit,
+                        });
+                    }
+                    // Gone while idle (peer timeout) or confused: drop it, permit and all.
+                    _ => continue,
+                }
+            }
+            tokio::select! {
+                permit = limit.acquire_owned() => {
+                    let Ok(permit) = permit else {
+                        return Err(Failure::Config("destination limit closed".to_owned()));
+                    };
+                    let conn = open().await?;
+                    return Ok(Lease { conn, reused: false, permit });
+                }
+                () = returned.notified() => {}
+            }
+        }
+    }
+
+    /// Hands a connection back after a message: kept idle when it may carry more, closed
+    /// with QUIT otherwise.
+    pub fn put_back(&self, target: &Target, lease: Lease, reusable: bool) {
+        let Lease { conn, permit, .. } = lease;
+        if !reusable || conn.messages >= self.config.max_messages_per_connection {
+            self.close(conn);
+            return;
+        }
+        let refused = self.with_dest(target, |d| {
+            if d.idle.len() >= self.config.max_idle_per_destination {
+                return Some(conn);
+            }
+            d.idle.push(Idle {
+                conn,
+                since: Instant::now(),
+                permit,
+            });
+            d.returned.notify_one();
+            None
+        });
+        if let Some(conn) = refused {
+            self.close(conn);
+        }
+    }
+
+    /// QUIT in the background: the delivery does not wait for a polite goodbye.
+    fn close(&self, conn: Connection) {
+        let timeout = self.command_timeout;
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(conn.quit(timeout));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn backoff_doubles_and_clears() {
+        let config = PoolConfig {
+            dead_backoff: Duration::from_secs(10),
+            dead_backoff_max: Duration::from_secs(25),
+            ..PoolConfig::default()
+        };
+        let pool = Pool::new(config, Duration::from_secs(1));
+        let target = Target::Unix("/nonexistent".into());
+        assert!(!pool.is_backed_off(&target));
+        pool.mark_dead(&target);
+        assert!(pool.is_backed_off(&target));
+        tokio::time::advance(Duration::from_secs(11)).await;
+        assert!(!pool.is_backed_off(&target));
+        pool.mark_dead(&target); // second failure: 20 s
+        tokio::time::advance(Duration::from_secs(15)).await;
+        assert!(pool.is_backed_off(&target));
+        tokio::time::advance(Duration::from_secs(6)).await;
+        assert!(!pool.is_backed_off(&target));
+        pool.mark_dead(&target); // third: 40 s capped at 25 s
+        tokio::time::advance(Duration::from_secs(24)).await;
+        assert!(pool.is_backed_off(&target));
+        pool.mark_alive(&target);
+        assert!(!pool.is_backed_off(&target));
+    }
+}

@@ -1,0 +1,80 @@
+//! Message bytes to their DATA wire form.
+//!
+//! Whatever line endings were stored, the wire gets CRLF (RFC 5321 §2.3.8): a bare LF becomes
+//! CRLF and a bare CR becomes CRLF too (a lone CR is not a line ending any peer can keep).
+//! Lines starting with `.` get one more (§4.5.2), and the data ends with `CRLF.CRLF`.
+//!
+//! # Layout
+//! - [`encode`]: the whole transformation.
+
+/// The DATA payload for `message`, final `.CRLF` included.
+pub fn encode(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() + message.len() / 50 + 5);
+    let mut at_line_start = true;
+    let mut i = 0;
+    while i < message.len() {
+        let b = message[i];
+        if at_line_start && b == b'.' {
+            out.push(b'.');
+        }
+        match b {
+            b'\r' => {
+                out.extend_from_slice(b"\r\n");
+                // CRLF stored as such: consume the LF with the CR.
+                if message.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+                at_line_start = true;
+            }
+            b'\n' => {
+                out.extend_from_slice(b"\r\n");
+                at_line_start = true;
+            }
+            _ => {
+                out.push(b);
+                at_line_start = false;
+            }
+        }
+        i += 1;
+    }
+    if !at_line_start {
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b".\r\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crlf_and_dot_stuffing() {
+        assert_eq!(
+            encode(b"a\nb\r\n.c\n..d\r\n"),
+            b"a\r\nb\r\n..c\r\n...d\r\n.\r\n"
+        );
+        assert_eq!(encode(b".\n"), b"..\r\n.\r\n");
+        assert_eq!(encode(b"no end"), b"no end\r\n.\r\n");
+        assert_eq!(encode(b"x\ry"), b"x\r\ny\r\n.\r\n");
+        assert_eq!(encode(b""), b".\r\n");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn unstuffing_gives_back_crlf_lines(body in proptest::collection::vec(
+            proptest::sample::select(vec![b'a', b'.', b'\n', b'\r', b' ']), 0..200)) {
+            let wire = encode(&body);
+            proptest::prop_assert!(wire.ends_with(b"\r\n.\r\n") || wire == b".\r\n");
+            // No bare CR or LF on the wire, and no line that is a lone dot before the end.
+            let text = &wire[..wire.len() - 3];
+            for (i, b) in text.iter().enumerate() {
+                if *b == b'\n' { proptest::prop_assert!(i > 0 && text[i - 1] == b'\r'); }
+                if *b == b'\r' { proptest::prop_assert!(text.get(i + 1) == Some(&b'\n')); }
+            }
+            for line in text.split(|b| *b == b'\n') {
+                proptest::prop_assert!(line != b".\r");
+            }
+        }
+    }
+}

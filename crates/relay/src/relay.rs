@@ -1,0 +1,303 @@
+//! The relay the queue calls: recipients grouped by next hop, each group delivered over the
+//! hosts of its route (route table, smarthost, LMTP target, or MX), one outcome per recipient.
+//!
+//! Groups of one attempt run concurrently; within a group, hosts are tried in order until one
+//! session opens (a connection failure, a refusing greeting or an unmet TLS policy → the next
+//! host). Once a session carries the transaction, its replies are the outcome.
+//!
+//! # Layout
+//! - [`SmtpRelay`]: construction and the [`Relay`] implementation.
+//! - `deliver_group`: one next hop's recipients.
+//! - `candidates` / `targets`: route → hosts → socket addresses.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use envoi_queue::{Delivery, Outcome, Relay, RelayError};
+use envoi_types::Envelope;
+use tokio::task::JoinSet;
+
+use crate::client::session::{self, SessionParams, Target};
+use crate::client::transaction;
+use crate::config::{Credentials, Endpoint, Protocol, RelayConfig, TlsPolicy};
+use crate::failure::{Failure, Stage};
+use crate::mx::mx_hosts;
+use crate::pool::Pool;
+use crate::proto::data;
+use crate::resolver::{DnsError, Resolver};
+use crate::routes::Route;
+use crate::tls::{TlsConfigError, TlsConnectors};
+
+/// Why a relay cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The TLS settings are unusable.
+    #[error(transparent)]
+    Tls(#[from] TlsConfigError),
+}
+
+/// SMTP/LMTP delivery to the next hop, implementing the queue's [`Relay`] contract.
+///
+/// Cheap to clone; clones share the connection pool and limits.
+#[derive(Clone)]
+pub struct SmtpRelay {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: RelayConfig,
+    resolver: Arc<dyn Resolver>,
+    tls: TlsConnectors,
+    pool: Pool,
+}
+
+/// One host to try: where and how.
+struct Candidate {
+    host: Endpoint,
+    protocol: Protocol,
+    auth: Option<Credentials>,
+    tls: TlsPolicy,
+}
+
+impl SmtpRelay {
+    /// A relay with this configuration; `resolver` serves MX lookups and the addresses of
+    /// named hosts (routes and smarthosts given by name included).
+    ///
+    /// # Errors
+    /// [`BuildError`] when the TLS settings are unusable.
+    pub fn new(config: RelayConfig, resolver: Arc<dyn Resolver>) -> Result<Self, BuildError> {
+        let tls = TlsConnectors::new(&config.tls)?;
+        let pool = Pool::new(config.pool.clone(), config.timeouts.command);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                resolver,
+                tls,
+                pool,
+            }),
+        })
+    }
+
+    /// Delivers once: one outcome per recipient, in the envelope's order.
+    pub async fn deliver(&self, envelope: &Envelope) -> Vec<Outcome> {
+        let mut groups: Vec<(Route, Vec<usize>)> = Vec::new();
+        for (index, recipient) in envelope.recipients.iter().enumerate() {
+            let route = self.inner.config.routes.lookup(recipient.domain());
+            match groups.iter_mut().find(|(r, _)| r.key() == route.key()) {
+                Some((_, members)) => members.push(index),
+                None => groups.push((route, vec![index])),
+            }
+        }
+        let wire = Arc::new(data::encode(envelope.message.as_bytes()));
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; envelope.recipients.len()];
+        let mut tasks = JoinSet::new();
+        for (route, members) in groups {
+            let inner = self.inner.clone();
+            let part = envelope.copy_with_recipients(
+                members
+                    .iter()
+                    .map(|i| envelope.recipients[*i].clone())
+                    .collect(),
+            );
+            let wire = wire.clone();
+            tasks.spawn(async move { (members, deliver_group(&inner, route, &part, &wire).await) });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            // A panicking group leaves its recipients unset: they get the transient default below.
+            if let Ok((members, results)) = joined {
+                for (index, outcome) in members.into_iter().zip(results) {
+                    outcomes[index] = Some(outcome);
+                }
+            }
+        }
+        outcomes
+            .into_iter()
+            .map(|o| {
+                o.unwrap_or_else(|| {
+                    Outcome::new(
+                        Failure::Config("delivery task failed".to_owned()).to_reply(),
+                        None,
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Relay for SmtpRelay {
+    async fn attempt(&self, envelope: &Envelope, _attempt: u32) -> Result<Delivery, RelayError> {
+        Ok(Delivery::PerRecipient(self.deliver(envelope).await))
+    }
+}
+
+/// Every recipient of the group gets the same failure.
+fn all_failed(count: usize, failure: &Failure, remote: Option<String>) -> Vec<Outcome> {
+    vec![Outcome::new(failure.to_reply(), remote); count]
+}
+
+async fn deliver_group(inner: &Inner, route: Route, part: &Envelope, wire: &[u8]) -> Vec<Outcome> {
+    let count = part.recipients.len();
+    let candidates = match candidates(inner, &route).await {
+        Ok(c) => c,
+        Err(failure) => return all_failed(count, &failure, None),
+    };
+    let mut last: Option<(Failure, Option<String>)> = None;
+    for candidate in &candidates {
+        let targets = match targets(inner, &candidate.host).await {
+            Ok(targets) => targets,
+            Err(failure) => {
+                last = Some((failure, None));
+                continue;
+            }
+        };
+        for target in &targets {
+            let remote = target.remote();
+            if inner.pool.is_backed_off(target) {
+                last = Some((Failure::BackedOff, Some(remote)));
+                continue;
+            }
+            let params = SessionParams {
+                helo_name: &inner.config.helo_name,
+                protocol: candidate.protocol,
+                tls_policy: candidate.tls,
+                auth: candidate.auth.as_ref(),
+                timeouts: &inner.config.timeouts,
+                tls: &inner.tls,
+                max_reply_line: inner.config.max_reply_line,
+            };
+            let lease = inner
+                .pool
+                .checkout(target, || session::open(target, params))
+                .await;
+            let mut lease = match lease {
+                Ok(lease) => lease,
+                Err(failure) => {
+                    if matches!(
+                        failure,
+                        Failure::Connect(_) | Failure::Timeout(Stage::Connect)
+                    ) {
+                        inner.pool.mark_dead(target);
+                    } else {
+                        inner.pool.mark_alive(target);
+                    }
+                    tracing::info!(remote = %remote, error = %failure, "next hop unusable");
+                    let next = failure.try_next_host();
+                    last = Some((failure, Some(remote)));
+                    if next {
+                        continue;
+                    }
+                    return finish(count, last);
+                }
+            };
+            inner.pool.mark_alive(target);
+            let outcome = transaction::deliver(
+                &mut lease.conn,
+                part,
+                wire,
+                &inner.config.timeouts,
+                inner.config.pool.max_recipients_per_transaction,
+            )
+            .await;
+            lease.conn.messages += 1;
+            if let Some(failure) = &outcome.failure {
+                tracing::info!(remote = %remote, error = %failure, "session broke during delivery");
+            }
+            inner.pool.put_back(target, lease, outcome.reusable);
+            let fallback = outcome.failure.map(|f| f.to_reply());
+            return outcome
+                .replies
+                .into_iter()
+                .map(|reply| {
+                    let reply = reply
+                        .or_else(|| fallback.clone())
+                        .unwrap_or_else(|| Failure::Config("no reply".to_owned()).to_reply());
+                    Outcome::new(reply, Some(remote.clone()))
+                })
+                .collect();
+        }
+    }
+    finish(count, last)
+}
+
+fn finish(count: usize, last: Option<(Failure, Option<String>)>) -> Vec<Outcome> {
+    match last {
+        Some((failure, remote)) => all_failed(count, &failure, remote),
+        None => all_failed(
+            count,
+            &Failure::Config("no next hop configured".to_owned()),
+            None,
+        ),
+    }
+}
+
+/// The hosts a route points to, in the order to try.
+async fn candidates(inner: &Inner, route: &Route) -> Result<Vec<Candidate>, Failure> {
+    match route {
+        Route::Mx { domain } => {
+            let tls = inner.config.tls_policy(None, domain);
+            let hosts = mx_hosts(inner.resolver.as_ref(), domain).await?;
+            if hosts.implicit {
+                // No MX: the domain's own addresses; none at all means no such mail domain.
+                match inner.resolver.ips(domain).await {
+                    Ok(ips) if ips.is_empty() => return Err(Failure::DnsNotFound(domain.clone())),
+                    Err(DnsError::NotFound) => return Err(Failure::DnsNotFound(domain.clone())),
+                    _ => {}
+                }
+            }
+            Ok(hosts
+                .hosts
+                .into_iter()
+                .map(|host| Candidate {
+                    host: Endpoint::Tcp {
+                        host,
+                        port: inner.config.mx_port,
+                    },
+                    protocol: Protocol::Smtp,
+                    auth: None,
+                    tls,
+                })
+                .collect())
+        }
+        Route::Hosts { key, hops } => Ok(hops
+            .iter()
+            .map(|hop| Candidate {
+                host: hop.endpoint.clone(),
+                protocol: hop.protocol,
+                auth: hop.auth.clone(),
+                tls: inner.config.tls_policy(hop.tls, key),
+            })
+            .collect()),
+    }
+}
+
+/// The addresses of one host: IP literals as they are, names through the resolver.
+async fn targets(inner: &Inner, endpoint: &Endpoint) -> Result<Vec<Target>, Failure> {
+    let (host, port) = match endpoint {
+        Endpoint::Unix(path) => return Ok(vec![Target::Unix(path.clone())]),
+        Endpoint::Tcp { host, port } => (host, *port),
+    };
+    let literal = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = literal.parse::<IpAddr>() {
+        return Ok(vec![Target::Tcp {
+            host: host.clone(),
+            addr: SocketAddr::new(ip, port),
+        }]);
+    }
+    match inner.resolver.ips(host).await {
+        Ok(ips) if !ips.is_empty() => Ok(ips
+            .into_iter()
+            .map(|ip| Target::Tcp {
+                host: host.clone(),
+                addr: SocketAddr::new(ip, port),
+            })
+            .collect()),
+        // A next hop whose name does not resolve is a configuration or DNS problem at the
+        // receiving side's end; retrying is the safe reading.
+        Ok(_) | Err(DnsError::NotFound) => {
+            Err(Failure::DnsTemporary(format!("no address for {host}")))
+        }
+        Err(DnsError::Temporary(e)) => Err(Failure::DnsTemporary(e)),
+    }
+}
