@@ -1,1 +1,56 @@
-//! placeholder
+//! envoi's SMTP edge: the server the internet talks to.
+//!
+//! An SMTP server (RFC 5321) with PIPELINING, SIZE, 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES,
+//! CHUNKING, STARTTLS and AUTH PLAIN/LOGIN, that hands each accepted message to the queue
+//! through one narrow call ([`Handoff`]) and answers `250` only once the queue has stored it.
+//! Every byte a client can send gets a defined reply; memory per session is bounded by the
+//! line limit and the message size limit.
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # async fn demo(handoff: Arc<dyn envoi_edge::Handoff>) -> Result<(), Box<dyn std::error::Error>> {
+//! use envoi_edge::{EdgeConfig, ListenMode, Server};
+//! let mut config = EdgeConfig::new("mx.example.org");
+//! config.receiving_domains = vec!["example.org".into()];
+//! let server = Server::builder(config, handoff).build();
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:2525").await?;
+//! let shutdown = tokio_util::sync::CancellationToken::new();
+//! server.serve(listener, ListenMode::Plain, shutdown).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//! - [`config`]: [`EdgeConfig`] and its parts (limits, timeouts, auth policy).
+//! - [`server`]: [`Server`]: accept loop, connection limits, graceful shutdown.
+//! - `session`: one session: the state enum and the tokio loop owning socket and timeouts.
+//! - `verbs`: one file per SMTP verb, dispatched from [`proto::Command`].
+//! - [`proto`]: the sans-IO core: line framing, command parsing, the DATA reader.
+//! - [`replies`]: every reply the edge sends, with its code and enhanced code.
+//! - [`handoff`]: [`Handoff`], the call into the queue (implemented for `envoi_queue::Queue`).
+//! - [`validate`]: [`Validator`] hooks at connect, EHLO, MAIL, RCPT and data.
+//! - [`credentials`]: [`Authenticator`], the caller's credential check.
+//! - [`tls`]: [`TlsSettings`] from a caller-given certificate and key.
+//! - [`net`]: [`IpNet`] for trusted networks.
+//! - [`received`]: the Received header.
+
+pub mod config;
+pub mod credentials;
+pub mod handoff;
+mod limiter;
+pub mod net;
+pub mod proto;
+pub mod received;
+pub mod replies;
+pub mod server;
+mod session;
+pub mod tls;
+pub mod validate;
+mod verbs;
+
+pub use config::{AuthPolicy, EdgeConfig, Limits, Timeouts};
+pub use credentials::{AuthVerdict, Authenticator};
+pub use handoff::Handoff;
+pub use net::{IpNet, ParseIpNetError};
+pub use server::{ListenMode, ServeError, Server, ServerBuilder};
+pub use tls::{TlsError, TlsSettings};
+pub use validate::{AcceptAll, SessionInfo, Validator};

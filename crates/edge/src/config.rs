@@ -1,0 +1,132 @@
+//! The edge's configuration: plain data, built by the caller (the binary parses files).
+//!
+//! Every field has a default that is safe on the internet: no relaying except to the
+//! receiving domains, AUTH only under TLS, bounded sizes, counts and times.
+
+use std::time::Duration;
+
+use crate::net::IpNet;
+use crate::tls::TlsSettings;
+
+/// Everything an SMTP server needs to know besides its collaborators.
+#[derive(Debug, Clone)]
+pub struct EdgeConfig {
+    /// The name in the banner, EHLO reply and Received header.
+    pub hostname: String,
+    /// Sizes and counts.
+    pub limits: Limits,
+    /// How long the server waits for a client.
+    pub timeouts: Timeouts,
+    /// Domains the server accepts mail for from anyone (compared case-insensitively).
+    pub receiving_domains: Vec<String>,
+    /// Clients in these networks may relay to any domain.
+    pub trusted_networks: Vec<IpNet>,
+    /// Certificate and key for STARTTLS and implicit-TLS listeners; `None` disables TLS.
+    pub tls: Option<TlsSettings>,
+    /// When AUTH is offered.
+    pub auth: AuthPolicy,
+}
+
+impl Default for EdgeConfig {
+    fn default() -> Self {
+        Self {
+            hostname: "localhost".to_owned(),
+            limits: Limits::default(),
+            timeouts: Timeouts::default(),
+            receiving_domains: Vec::new(),
+            trusted_networks: Vec::new(),
+            tls: None,
+            auth: AuthPolicy::default(),
+        }
+    }
+}
+
+impl EdgeConfig {
+    /// The default configuration with this host name.
+    pub fn new(hostname: impl Into<String>) -> Self {
+        Self {
+            hostname: hostname.into(),
+            ..Self::default()
+        }
+    }
+
+    /// True when `domain` is one of the receiving domains.
+    pub fn receives_for(&self, domain: &str) -> bool {
+        self.receiving_domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(domain))
+    }
+}
+
+/// Bounds on what one client may make the server hold or do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest accepted message in octets (advertised as SIZE).
+    pub max_message_size: usize,
+    /// Most recipients in one transaction (`452 4.5.3` past it).
+    pub max_recipients: usize,
+    /// Most Received headers before the message is taken for a loop (`554 5.4.6`).
+    pub max_received_headers: usize,
+    /// Most error replies in one session before `421` and close.
+    pub max_errors: usize,
+    /// Most simultaneous connections over all listeners of one server.
+    pub max_connections: usize,
+    /// Most simultaneous connections from one IP address.
+    pub max_connections_per_ip: usize,
+    /// Longest command line in octets, CRLF included (RFC 5321 §4.5.3.1.4: 512).
+    pub max_command_line: usize,
+    /// Longest AUTH line in octets (RFC 4954 §4: at least 12288).
+    pub max_auth_line: usize,
+    /// Most messages in one session (bounds a client looping on one connection).
+    pub max_messages_per_session: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_message_size: 25 * 1024 * 1024,
+            max_recipients: 100,
+            max_received_headers: 50,
+            max_errors: 10,
+            max_connections: 512,
+            max_connections_per_ip: 16,
+            max_command_line: 512,
+            max_auth_line: 12288,
+            max_messages_per_session: 1000,
+        }
+    }
+}
+
+/// How long the server waits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeouts {
+    /// For the next command line (RFC 5321 §4.5.3.2.7: at least 5 minutes).
+    pub command: Duration,
+    /// For each read of DATA or BDAT content (RFC 5321 §4.5.3.2.6: 3 minutes).
+    pub data: Duration,
+    /// For the TLS handshake.
+    pub tls_handshake: Duration,
+    /// For a write to the client to complete.
+    pub write: Duration,
+    /// After shutdown starts, how long an open transaction may run before `421`.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            command: Duration::from_secs(300),
+            data: Duration::from_secs(180),
+            tls_handshake: Duration::from_secs(30),
+            write: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// When AUTH PLAIN and LOGIN are offered (only ever with an authenticator).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuthPolicy {
+    /// Offer AUTH on connections without TLS too (passwords in the clear: off by default).
+    pub allow_plaintext: bool,
+}

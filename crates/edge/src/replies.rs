@@ -1,0 +1,292 @@
+//! Every reply the edge sends, in one place, so codes and enhanced codes are consistent and
+//! tests can name them.
+//!
+//! Enhanced codes (RFC 2034) go on every 2xx/4xx/5xx reply except the greeting and the
+//! EHLO/HELO replies, which RFC 2034 §4 leaves without them.
+
+use envoi_types::{EnhancedCode, QueueId, Reply};
+
+/// One reply as it will go on the wire, with its code kept for bookkeeping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The three-digit code.
+    pub code: u16,
+    /// The wire text, CRLF-terminated lines.
+    pub wire: String,
+}
+
+impl Response {
+    /// A reply with its enhanced code.
+    pub fn reply(reply: &Reply) -> Self {
+        Self {
+            code: reply.code,
+            wire: reply.to_wire(),
+        }
+    }
+
+    /// A reply without enhanced code (greeting, EHLO/HELO, 334 challenges).
+    pub fn plain(code: u16, lines: &[String]) -> Self {
+        let mut wire = String::new();
+        let count = lines.len().max(1);
+        for i in 0..count {
+            let sep = if i + 1 == count { ' ' } else { '-' };
+            let text = lines.get(i).map_or("", String::as_str);
+            wire.push_str(&format!("{code}{sep}{text}\r\n"));
+        }
+        Self { code, wire }
+    }
+
+    /// True for 4xx and 5xx: counts towards the session's error limit.
+    pub fn is_error(&self) -> bool {
+        self.code >= 400
+    }
+}
+
+fn r(code: u16, class: u8, subject: u16, detail: u16, text: &str) -> Response {
+    Response::reply(&Reply::new(
+        code,
+        EnhancedCode::new(class, subject, detail),
+        text,
+    ))
+}
+
+/// `220 host ESMTP` greeting.
+pub fn banner(host: &str) -> Response {
+    Response::plain(220, &[format!("{host} ESMTP envoi ready")])
+}
+/// `250 2.0.0 OK`.
+pub fn ok() -> Response {
+    r(250, 2, 0, 0, "OK")
+}
+/// `250 2.1.0` after MAIL.
+pub fn sender_ok() -> Response {
+    r(250, 2, 1, 0, "Sender OK")
+}
+/// `250 2.1.5` after RCPT.
+pub fn recipient_ok() -> Response {
+    r(250, 2, 1, 5, "Recipient OK")
+}
+/// `354` after DATA.
+pub fn start_data() -> Response {
+    Response::plain(354, &["End data with <CR><LF>.<CR><LF>".to_owned()])
+}
+/// `250 2.6.0 <id> ...` once the queue stored the message.
+pub fn queued(ids: &[QueueId]) -> Response {
+    let ids: Vec<String> = ids.iter().map(|id| format!("<{id}>")).collect();
+    r(
+        250,
+        2,
+        6,
+        0,
+        &format!("{} Message accepted for delivery", ids.join(" ")),
+    )
+}
+/// `250 2.0.0` after a non-final BDAT chunk.
+pub fn chunk_ok(size: u64) -> Response {
+    r(250, 2, 0, 0, &format!("{size} octets received"))
+}
+/// `221 2.0.0` after QUIT.
+pub fn bye(host: &str) -> Response {
+    r(221, 2, 0, 0, &format!("{host} closing connection"))
+}
+/// `252 2.0.0` for VRFY (RFC 5321 §3.5.3: no verification, but mail is accepted).
+pub fn vrfy() -> Response {
+    r(
+        252,
+        2,
+        0,
+        0,
+        "Cannot VRFY user, but will accept message and attempt delivery",
+    )
+}
+/// `214 2.0.0` for HELP.
+pub fn help() -> Response {
+    r(
+        214,
+        2,
+        0,
+        0,
+        "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH",
+    )
+}
+/// `220 2.0.0` before the TLS handshake.
+pub fn tls_ready() -> Response {
+    r(220, 2, 0, 0, "Ready to start TLS")
+}
+/// `235 2.7.0` after successful AUTH.
+pub fn auth_ok() -> Response {
+    r(235, 2, 7, 0, "Authentication successful")
+}
+/// `334 challenge` during AUTH.
+pub fn auth_challenge(base64: &str) -> Response {
+    Response::plain(334, &[base64.to_owned()])
+}
+
+/// `500 5.5.2`: command line over the limit.
+pub fn line_too_long() -> Response {
+    r(500, 5, 5, 2, "Line too long")
+}
+/// `500 5.5.2`: a bare CR or LF in a command line.
+pub fn bare_line_ending() -> Response {
+    r(500, 5, 5, 2, "Bare CR or LF not allowed, use CRLF")
+}
+/// `501 5.5.2`: NUL or invalid UTF-8 in a command.
+pub fn invalid_bytes() -> Response {
+    r(501, 5, 5, 2, "NUL or invalid UTF-8 in command")
+}
+/// `500 5.5.1`: unknown command.
+pub fn unrecognized() -> Response {
+    r(500, 5, 5, 1, "Command unrecognized")
+}
+/// `502 5.5.1`: known but not implemented.
+pub fn not_implemented() -> Response {
+    r(502, 5, 5, 1, "Command not implemented")
+}
+/// `501 5.5.4`: bad arguments.
+pub fn syntax(usage: &str) -> Response {
+    r(501, 5, 5, 4, &format!("Syntax: {usage}"))
+}
+/// `501 5.1.3`: a path not in angle brackets.
+pub fn bad_path() -> Response {
+    r(501, 5, 1, 3, "Bad address syntax")
+}
+/// `553 5.1.3`: the mailbox inside the brackets is not an address.
+pub fn bad_mailbox() -> Response {
+    r(553, 5, 1, 3, "Mailbox name not allowed")
+}
+/// `553 5.6.7`: a UTF-8 address without SMTPUTF8 (RFC 6531 §3.5).
+pub fn needs_smtputf8() -> Response {
+    r(553, 5, 6, 7, "Non-ASCII address requires SMTPUTF8")
+}
+/// `503 5.5.1`: a command out of sequence.
+pub fn bad_sequence(text: &str) -> Response {
+    r(503, 5, 5, 1, text)
+}
+/// `555 5.5.4`: unknown or unsupported MAIL/RCPT parameter.
+pub fn unknown_param(keyword: &str) -> Response {
+    r(555, 5, 5, 4, &format!("Parameter {keyword} not supported"))
+}
+/// `552 5.3.4`: the message is (or is declared) over the size limit.
+pub fn too_big() -> Response {
+    r(552, 5, 3, 4, "Message size exceeds fixed limit")
+}
+/// `452 4.5.3`: recipient limit reached.
+pub fn too_many_recipients() -> Response {
+    r(452, 4, 5, 3, "Too many recipients")
+}
+/// `554 5.4.6`: too many Received headers.
+pub fn mail_loop() -> Response {
+    r(
+        554,
+        5,
+        4,
+        6,
+        "Too many Received headers: mail loop detected",
+    )
+}
+/// `554 5.7.1`: relaying refused.
+pub fn relay_denied() -> Response {
+    r(554, 5, 7, 1, "Relay access denied")
+}
+/// `554 5.6.0`: a bare CR or LF in the message.
+pub fn bare_line_ending_in_data() -> Response {
+    r(
+        554,
+        5,
+        6,
+        0,
+        "Message refused: bare CR or LF in data, use CRLF",
+    )
+}
+/// `554 5.6.0`: a text line over 1000 octets.
+pub fn data_line_too_long() -> Response {
+    r(
+        554,
+        5,
+        6,
+        0,
+        "Message refused: line longer than 1000 octets",
+    )
+}
+/// `421 4.4.2`: the client was silent too long.
+pub fn timeout(host: &str) -> Response {
+    r(
+        421,
+        4,
+        4,
+        2,
+        &format!("{host} Timeout waiting for client, closing connection"),
+    )
+}
+/// `421 4.7.0`: too many connections (overall or from this address).
+pub fn too_many_connections(host: &str) -> Response {
+    r(
+        421,
+        4,
+        7,
+        0,
+        &format!("{host} Too many connections, try again later"),
+    )
+}
+/// `421 4.7.0`: too many errors in this session.
+pub fn too_many_errors(host: &str) -> Response {
+    r(
+        421,
+        4,
+        7,
+        0,
+        &format!("{host} Too many errors, closing connection"),
+    )
+}
+/// `421 4.3.2`: the server is shutting down.
+pub fn shutting_down(host: &str) -> Response {
+    r(
+        421,
+        4,
+        3,
+        2,
+        &format!("{host} Service shutting down, closing connection"),
+    )
+}
+/// `451 4.3.0`: an internal failure outside storage (e.g. a header could not be built).
+pub fn local_error() -> Response {
+    r(451, 4, 3, 0, "Local error in processing, try again later")
+}
+/// `502 5.5.1`: STARTTLS when no certificate is configured.
+pub fn tls_unavailable() -> Response {
+    r(502, 5, 5, 1, "STARTTLS not available")
+}
+/// `454 4.7.0`: the TLS handshake could not be started.
+pub fn tls_failed() -> Response {
+    r(454, 4, 7, 0, "TLS not available due to temporary reason")
+}
+/// `535 5.7.8`: wrong credentials.
+pub fn auth_failed() -> Response {
+    r(535, 5, 7, 8, "Authentication credentials invalid")
+}
+/// `454 4.7.0`: the credential check failed.
+pub fn auth_unavailable() -> Response {
+    r(454, 4, 7, 0, "Temporary authentication failure")
+}
+/// `538 5.7.11`: AUTH without TLS when TLS is required.
+pub fn auth_needs_tls() -> Response {
+    r(
+        538,
+        5,
+        7,
+        11,
+        "Encryption required for requested authentication mechanism",
+    )
+}
+/// `504 5.5.4`: unknown AUTH mechanism.
+pub fn auth_unknown_mechanism() -> Response {
+    r(504, 5, 5, 4, "Unrecognized authentication type")
+}
+/// `501 5.7.0`: the client cancelled AUTH with `*`.
+pub fn auth_cancelled() -> Response {
+    r(501, 5, 7, 0, "Authentication cancelled")
+}
+/// `501 5.5.2`: an AUTH response that is not base64 or not well-formed.
+pub fn auth_malformed() -> Response {
+    r(501, 5, 5, 2, "Cannot decode authentication response")
+}

@@ -1,0 +1,70 @@
+//! The session's state, an explicit enum: which commands are in sequence is read off it.
+
+use bytes::BytesMut;
+use envoi_types::{Address, Sender};
+
+/// One mail transaction in progress: MAIL accepted, maybe recipients and BDAT chunks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transaction {
+    /// The reverse path from MAIL.
+    pub sender: Sender,
+    /// Accepted forward paths, in order.
+    pub recipients: Vec<Address>,
+    /// True when MAIL carried SMTPUTF8 (UTF-8 addresses allowed).
+    pub smtputf8: bool,
+    /// BDAT content received so far (bounded by the size limit).
+    pub chunks: BytesMut,
+}
+
+impl Transaction {
+    /// A transaction for this sender, with no recipients yet.
+    pub fn new(sender: Sender, smtputf8: bool) -> Self {
+        Self {
+            sender,
+            recipients: Vec::new(),
+            smtputf8,
+            chunks: BytesMut::new(),
+        }
+    }
+}
+
+/// Where the session is in RFC 5321's command sequence.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum State {
+    /// Connected (or just after STARTTLS): EHLO/HELO is needed before mail.
+    #[default]
+    Connected,
+    /// Greeted, no transaction open.
+    Greeted,
+    /// MAIL accepted, no recipient yet.
+    Mail(Transaction),
+    /// At least one recipient accepted: DATA or BDAT may follow.
+    Rcpt(Transaction),
+    /// BDAT chunks are arriving; only BDAT, RSET, NOOP, QUIT fit now.
+    Chunking(Transaction),
+}
+
+impl State {
+    /// True when no transaction is open: the session may be closed without losing a message.
+    pub fn is_idle(&self) -> bool {
+        matches!(self, Self::Connected | Self::Greeted)
+    }
+
+    /// The state after RSET (RFC 5321 §4.1.1.5): the transaction goes, the greeting stays.
+    pub fn reset(&mut self) {
+        if !matches!(self, Self::Connected) {
+            *self = Self::Greeted;
+        }
+    }
+
+    /// Takes the open transaction, leaving the session greeted.
+    pub fn take_transaction(&mut self) -> Option<Transaction> {
+        match std::mem::replace(self, Self::Greeted) {
+            Self::Mail(t) | Self::Rcpt(t) | Self::Chunking(t) => Some(t),
+            other => {
+                *self = other;
+                None
+            }
+        }
+    }
+}

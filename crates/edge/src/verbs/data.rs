@@ -1,0 +1,92 @@
+//! DATA (RFC 5321 §4.1.1.4) and the end of every message, DATA or BDAT: loop check, Received
+//! header, validator, hand-off.
+//!
+//! The loop reads the body with [`crate::proto::DataReader`] after the 354; [`complete`]
+//! turns its result into the final reply. `250` is sent only after the hand-off returned `Ok`.
+
+use bytes::Bytes;
+use envoi_types::{ClientInfo, Envelope, Message};
+use tracing::{info, warn};
+
+use crate::proto::DataProblem;
+use crate::received::received_header;
+use crate::replies::{self, Response};
+use crate::session::state::State;
+use crate::session::{Next, Session, Step};
+
+/// Answers 354 when recipients are known.
+pub(crate) fn data(session: &mut Session) -> Step {
+    match session.state {
+        State::Rcpt(_) => Step::then(replies::start_data(), Next::ReadData),
+        State::Mail(_) => Step::reply(replies::bad_sequence("Need RCPT before DATA")),
+        State::Chunking(_) => Step::reply(replies::bad_sequence("DATA not allowed after BDAT")),
+        _ => Step::reply(replies::bad_sequence("Need MAIL before DATA")),
+    }
+}
+
+/// The reply once the DATA body was read: refusals for a bad body, else [`finish`].
+pub(crate) async fn complete(session: &mut Session, body: Result<Bytes, DataProblem>) -> Response {
+    match body {
+        Ok(body) => finish(session, body).await,
+        Err(problem) => {
+            session.state.reset();
+            match problem {
+                DataProblem::TooBig => replies::too_big(),
+                DataProblem::BareLineEnding => replies::bare_line_ending_in_data(),
+                DataProblem::LineTooLong => replies::data_line_too_long(),
+            }
+        }
+    }
+}
+
+/// Ends the transaction with a complete message: the final reply of DATA or BDAT LAST.
+pub(crate) async fn finish(session: &mut Session, body: Bytes) -> Response {
+    let Some(transaction) = session.state.take_transaction() else {
+        return replies::bad_sequence("No transaction");
+    };
+    let message = Message::new(body);
+    let limits = &session.shared.config.limits;
+    if message.count_headers("received") >= limits.max_received_headers {
+        return replies::mail_loop();
+    }
+    let protocol = session.protocol(transaction.smtputf8);
+    let header = received_header(
+        &session.info,
+        &session.shared.config.hostname,
+        &protocol,
+        &transaction.recipients,
+    );
+    let Ok(message) = message.with_header_prepended("Received", &header) else {
+        // Only a HELO name with a line break could do this, and the parser refuses those.
+        return replies::local_error();
+    };
+    let mut envelope = Envelope::new(transaction.sender, transaction.recipients, message);
+    envelope.client = ClientInfo {
+        ip: Some(session.info.peer.ip()),
+        helo: session.info.helo.clone(),
+        auth: session.info.auth.clone(),
+        protocol,
+    };
+    envelope.receiver = session.shared.config.hostname.clone();
+    if let Err(reply) = session
+        .shared
+        .validator
+        .data(&session.info, &envelope)
+        .await
+    {
+        return Response::reply(&reply);
+    }
+    let sender = envelope.sender.to_string();
+    let recipients = envelope.recipients.len();
+    let size = envelope.message.len();
+    match session.shared.handoff.enqueue(envelope).await {
+        Ok(ids) => {
+            info!(peer = %session.info.peer, from = %sender, recipients, size, ids = ?ids, "message accepted");
+            replies::queued(&ids)
+        }
+        Err(error) => {
+            warn!(peer = %session.info.peer, from = %sender, %error, "message not stored");
+            Response::reply(&error.reply())
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! RCPT TO (RFC 5321 §4.1.1.3) and relay control.
+//!
+//! Never an open relay: a recipient is accepted when its domain is one the server receives
+//! for, the client is in a trusted network, or the client authenticated; otherwise
+//! `554 5.7.1`.
+
+use envoi_types::Address;
+
+use crate::proto::Param;
+use crate::replies::{self, Response};
+use crate::session::state::State;
+use crate::session::{Session, Step};
+
+/// Adds a recipient to the open transaction.
+pub(crate) async fn rcpt(session: &mut Session, path: &str, params: &[Param]) -> Step {
+    let transaction = match &session.state {
+        State::Mail(t) | State::Rcpt(t) => t,
+        State::Chunking(_) => {
+            return Step::reply(replies::bad_sequence("RCPT not allowed after BDAT"))
+        }
+        _ => return Step::reply(replies::bad_sequence("Need MAIL before RCPT")),
+    };
+    if let Some(param) = params.first() {
+        return Step::reply(replies::unknown_param(&param.keyword));
+    }
+    let Ok(recipient) = Address::parse(path) else {
+        return Step::reply(replies::bad_mailbox());
+    };
+    if !transaction.smtputf8 && !recipient.is_ascii() {
+        return Step::reply(replies::needs_smtputf8());
+    }
+    if transaction.recipients.len() >= session.shared.config.limits.max_recipients {
+        return Step::reply(replies::too_many_recipients());
+    }
+    if !may_relay(session, &recipient) {
+        return Step::reply(replies::relay_denied());
+    }
+    if let Err(reply) = session
+        .shared
+        .validator
+        .rcpt(&session.info, &recipient)
+        .await
+    {
+        return Step::reply(Response::reply(&reply));
+    }
+    let state = std::mem::take(&mut session.state);
+    session.state = match state {
+        State::Mail(mut t) | State::Rcpt(mut t) => {
+            t.recipients.push(recipient);
+            State::Rcpt(t)
+        }
+        other => other,
+    };
+    Step::reply(replies::recipient_ok())
+}
+
+fn may_relay(session: &Session, recipient: &Address) -> bool {
+    let config = &session.shared.config;
+    config.receives_for(recipient.domain())
+        || session.info.auth.is_some()
+        || config
+            .trusted_networks
+            .iter()
+            .any(|net| net.contains(session.info.peer.ip()))
+}
