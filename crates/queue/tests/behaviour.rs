@@ -1,5 +1,7 @@
 //! DESIGN.md §2's behaviour table against the in-memory store.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed assertion
+
 use std::sync::Arc;
 
 use envoi_queue::{MemoryStore, Storage};

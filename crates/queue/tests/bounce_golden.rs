@@ -2,6 +2,8 @@
 //!
 //! Set `UPDATE_GOLDEN=1` to rewrite the golden files after a deliberate change.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed assertion
+
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 

@@ -1,5 +1,7 @@
 //! Enqueue: prequeue policies, all-or-nothing storage, the 451/452 replies.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed assertion
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -2,6 +2,8 @@
 //! against a simple model. Every recipient ends delivered exactly once or failed exactly once
 //! (bounced, unless the sender is `<>`), never both, never neither.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed assertion
+
 use std::sync::Arc;
 use std::time::Duration;
 
