@@ -1,6 +1,8 @@
 //! Helpers shared by the spool's integration tests.
 #![allow(dead_code)]
 
+pub mod crash;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use envoi_queue::{MessageMeta, NewMessage, StoredMessage};
