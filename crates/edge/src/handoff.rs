@@ -17,3 +17,12 @@ pub trait Handoff: Send + Sync + 'static {
     /// An [`EnqueueError`] when nothing was stored.
     async fn enqueue(&self, envelope: Envelope) -> Result<Vec<QueueId>, EnqueueError>;
 }
+
+/// The queue engine is the production hand-off: `enqueue` returns once every copy is durably
+/// stored (see [`envoi_queue::Queue::enqueue`]).
+#[async_trait]
+impl Handoff for envoi_queue::Queue {
+    async fn enqueue(&self, envelope: Envelope) -> Result<Vec<QueueId>, EnqueueError> {
+        envoi_queue::Queue::enqueue(self, envelope).await
+    }
+}

@@ -50,7 +50,7 @@ pub(crate) async fn mail(session: &mut Session, path: &str, params: &[Param]) ->
 }
 
 fn parse_size(value: &str) -> Option<u64> {
-    if value.is_empty() || value.len() > 20 || !value.bytes().all(|b| b.is_ascii_digit()) {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     // A number too large for u64 is certainly over any limit.

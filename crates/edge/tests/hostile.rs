@@ -1,0 +1,273 @@
+//! Hostile input: each rule of issue 4 with its exact reply.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{assert_code, config, greeted, start};
+
+#[tokio::test]
+async fn command_line_over_512_octets_is_500_5_5_2() {
+    let server = start(config()).await;
+    let mut c = greeted(server.addr).await;
+    // 510 octets + CRLF = 512: accepted.
+    let ok = format!("NOOP {}", "x".repeat(505));
+    assert_eq!(ok.len(), 510);
+    assert_eq!(c.cmd(&ok).await, "250 2.0.0 OK\r\n");
+    let long = format!("NOOP {}", "x".repeat(506));
+    assert_eq!(c.cmd(&long).await, "500 5.5.2 Line too long\r\n");
+    // Far over the reader's buffer: dropped as it arrives, answered once.
+    let huge = format!("NOOP {}", "x".repeat(100_000));
+    assert_eq!(c.cmd(&huge).await, "500 5.5.2 Line too long\r\n");
+    assert_eq!(c.cmd("NOOP").await, "250 2.0.0 OK\r\n");
+}
+
+#[tokio::test]
+async fn nul_and_invalid_utf8_are_501_5_5_2() {
+    let server = start(config()).await;
+    let mut c = greeted(server.addr).await;
+    c.send(b"NOOP\0\r\n").await;
+    assert_eq!(
+        c.reply().await,
+        "501 5.5.2 NUL or invalid UTF-8 in command\r\n"
+    );
+    c.send(b"EHLO \xff\xfe\r\n").await;
+    assert_eq!(
+        c.reply().await,
+        "501 5.5.2 NUL or invalid UTF-8 in command\r\n"
+    );
+}
+
+#[tokio::test]
+async fn bare_lf_or_cr_in_a_command_is_refused() {
+    let server = start(config()).await;
+    let mut c = greeted(server.addr).await;
+    c.send(b"NOOP\n").await;
+    assert_eq!(
+        c.reply().await,
+        "500 5.5.2 Bare CR or LF not allowed, use CRLF\r\n"
+    );
+    c.send(b"NO\rOP\r\n").await;
+    assert_eq!(
+        c.reply().await,
+        "500 5.5.2 Bare CR or LF not allowed, use CRLF\r\n"
+    );
+}
+
+#[tokio::test]
+async fn bad_address_syntax() {
+    let server = start(config()).await;
+    let mut c = greeted(server.addr).await;
+    c.cmd("EHLO client.test").await;
+    assert_eq!(
+        c.cmd("MAIL FROM:a@src.test").await,
+        "501 5.1.3 Bad address syntax\r\n"
+    );
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@src.test").await,
+        "501 5.1.3 Bad address syntax\r\n"
+    );
+    assert_eq!(
+        c.cmd("MAIL FROM:<a b@src.test>").await,
+        "553 5.1.3 Mailbox name not allowed\r\n"
+    );
+    assert_code(&c.cmd("MAIL").await, "501 5.5.4");
+    assert_code(&c.cmd("MAIL FROM:<a@src.test>").await, "250 2.1.0");
+    assert_eq!(
+        c.cmd("RCPT TO:<nodomain>").await,
+        "553 5.1.3 Mailbox name not allowed\r\n"
+    );
+    assert_eq!(
+        c.cmd("RCPT TO:<x@bad..domain>").await,
+        "553 5.1.3 Mailbox name not allowed\r\n"
+    );
+    assert_eq!(
+        c.cmd("RCPT TO:x@example.org").await,
+        "501 5.1.3 Bad address syntax\r\n"
+    );
+}
+
+#[tokio::test]
+async fn unknown_parameters_are_555_5_5_4() {
+    let server = start(config()).await;
+    let mut c = greeted(server.addr).await;
+    c.cmd("EHLO client.test").await;
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@src.test> FOO=1").await,
+        "555 5.5.4 Parameter FOO not supported\r\n"
+    );
+    assert_code(
+        &c.cmd("MAIL FROM:<a@src.test> BODY=BINARYMIME").await,
+        "555 5.5.4",
+    );
+    assert_code(
+        &c.cmd("MAIL FROM:<a@src.test> BODY=8BITMIME SIZE=10").await,
+        "250 2.1.0",
+    );
+    assert_eq!(
+        c.cmd("RCPT TO:<b@example.org> NOTIFY=NEVER").await,
+        "555 5.5.4 Parameter NOTIFY not supported\r\n"
+    );
+}
+
+#[tokio::test]
+async fn sequencing_errors_are_503_5_5_1() {
+    let server = start(config()).await;
+    let mut c = greeted(server.addr).await;
+    assert_code(&c.cmd("MAIL FROM:<a@src.test>").await, "503 5.5.1");
+    c.cmd("EHLO client.test").await;
+    assert_code(&c.cmd("RCPT TO:<b@example.org>").await, "503 5.5.1");
+    assert_code(&c.cmd("DATA").await, "503 5.5.1");
+    assert_code(&c.cmd("MAIL FROM:<a@src.test>").await, "250 2.1.0");
+    assert_code(&c.cmd("MAIL FROM:<a@src.test>").await, "503 5.5.1");
+    assert_code(&c.cmd("DATA").await, "503 5.5.1");
+}
+
+#[tokio::test]
+async fn relay_is_refused_with_554_5_7_1() {
+    let server = start(config()).await;
+    let mut c = greeted(server.addr).await;
+    c.cmd("EHLO client.test").await;
+    c.cmd("MAIL FROM:<a@src.test>").await;
+    assert_eq!(
+        c.cmd("RCPT TO:<b@elsewhere.test>").await,
+        "554 5.7.1 Relay access denied\r\n"
+    );
+    assert_eq!(
+        c.cmd("RCPT TO:<b@sub.example.org>").await,
+        "554 5.7.1 Relay access denied\r\n"
+    );
+}
+
+#[tokio::test]
+async fn declared_size_over_limit_is_552_5_3_4_at_mail() {
+    let mut cfg = config();
+    cfg.limits.max_message_size = 1000;
+    let server = start(cfg).await;
+    let mut c = greeted(server.addr).await;
+    c.cmd("EHLO client.test").await;
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@src.test> SIZE=1001").await,
+        "552 5.3.4 Message size exceeds fixed limit\r\n"
+    );
+    assert_code(
+        &c.cmd("MAIL FROM:<a@src.test> SIZE=99999999999999999999999")
+            .await,
+        "552 5.3.4",
+    );
+    assert_code(
+        &c.cmd("MAIL FROM:<a@src.test> SIZE=1000").await,
+        "250 2.1.0",
+    );
+}
+
+#[tokio::test]
+async fn undeclared_overflow_is_552_5_3_4_and_the_rest_is_never_commands() {
+    let mut cfg = config();
+    cfg.limits.max_message_size = 100;
+    let server = start(cfg).await;
+    let mut c = greeted(server.addr).await;
+    c.envelope("a@src.test", "b@example.org").await;
+    c.cmd("DATA").await;
+    let mut body = "x".repeat(150);
+    body.push_str("\r\nRSET\r\nMAIL FROM:<evil@src.test>\r\nQUIT\r\n.\r\nNOOP\r\n");
+    c.send(body.as_bytes()).await;
+    assert_eq!(
+        c.reply().await,
+        "552 5.3.4 Message size exceeds fixed limit\r\n"
+    );
+    assert_eq!(c.reply().await, "250 2.0.0 OK\r\n");
+    assert!(server.handoff.stored().is_empty());
+    // The transaction is over.
+    assert_code(&c.cmd("RCPT TO:<b@example.org>").await, "503 5.5.1");
+}
+
+#[tokio::test]
+async fn bdat_overflow_is_552_5_3_4_and_later_chunks_are_swallowed() {
+    let mut cfg = config();
+    cfg.limits.max_message_size = 10;
+    let server = start(cfg).await;
+    let mut c = greeted(server.addr).await;
+    c.envelope("a@src.test", "b@example.org").await;
+    c.send(b"BDAT 8\r\n12345678BDAT 8 LAST\r\nQUIT\r\n\r\nNOOP\r\n")
+        .await;
+    assert_eq!(c.reply().await, "250 2.0.0 8 octets received\r\n");
+    assert_eq!(
+        c.reply().await,
+        "552 5.3.4 Message size exceeds fixed limit\r\n"
+    );
+    assert_eq!(c.reply().await, "250 2.0.0 OK\r\n");
+    assert!(server.handoff.stored().is_empty());
+}
+
+#[tokio::test]
+async fn too_many_recipients_is_452_4_5_3() {
+    let mut cfg = config();
+    cfg.limits.max_recipients = 2;
+    let server = start(cfg).await;
+    let mut c = greeted(server.addr).await;
+    c.envelope("a@src.test", "b1@example.org").await;
+    assert_code(&c.cmd("RCPT TO:<b2@example.org>").await, "250 2.1.5");
+    assert_eq!(
+        c.cmd("RCPT TO:<b3@example.org>").await,
+        "452 4.5.3 Too many recipients\r\n"
+    );
+    c.cmd("DATA").await;
+    c.send(b"x\r\n.\r\n").await;
+    assert_code(&c.reply().await, "250 2.6.0");
+    assert_eq!(server.handoff.stored()[0].recipients.len(), 2);
+}
+
+#[tokio::test]
+async fn too_many_received_headers_is_554_5_4_6() {
+    let mut cfg = config();
+    cfg.limits.max_received_headers = 3;
+    let server = start(cfg).await;
+    let mut c = greeted(server.addr).await;
+    // Two earlier hops plus ours make three: still fine.
+    c.envelope("a@src.test", "b@example.org").await;
+    c.cmd("DATA").await;
+    c.send(b"Received: from a\r\nReceived: from b\r\n\r\nx\r\n.\r\n")
+        .await;
+    assert_code(&c.reply().await, "250 2.6.0");
+    c.cmd("MAIL FROM:<a@src.test>").await;
+    c.cmd("RCPT TO:<b@example.org>").await;
+    c.cmd("DATA").await;
+    c.send(b"Received: from a\r\nReceived: from b\r\nReceived: from c\r\n\r\nx\r\n.\r\n")
+        .await;
+    assert_eq!(
+        c.reply().await,
+        "554 5.4.6 Too many Received headers: mail loop detected\r\n"
+    );
+    assert_eq!(server.handoff.stored().len(), 1);
+}
+
+#[tokio::test]
+async fn text_line_over_1000_octets_refuses_the_message() {
+    let server = start(config()).await;
+    let mut c = greeted(server.addr).await;
+    c.envelope("a@src.test", "b@example.org").await;
+    c.cmd("DATA").await;
+    let body = format!("{}\r\n.\r\n", "y".repeat(999));
+    c.send(body.as_bytes()).await;
+    assert_eq!(
+        c.reply().await,
+        "554 5.6.0 Message refused: line longer than 1000 octets\r\n"
+    );
+    assert!(server.handoff.stored().is_empty());
+}
+
+#[tokio::test]
+async fn too_many_errors_is_421_and_close() {
+    let mut cfg = config();
+    cfg.limits.max_errors = 3;
+    let server = start(cfg).await;
+    let mut c = greeted(server.addr).await;
+    c.send(b"FROB\r\nFROB\r\nFROB\r\nNOOP\r\n").await;
+    assert_code(&c.reply().await, "500 5.5.1");
+    assert_code(&c.reply().await, "500 5.5.1");
+    assert_code(&c.reply().await, "500 5.5.1");
+    assert_eq!(
+        c.rest().await,
+        "421 4.7.0 mx.test Too many errors, closing connection\r\n"
+    );
+}
