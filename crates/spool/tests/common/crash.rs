@@ -76,7 +76,11 @@ pub fn run_child(dir: &Path, log: &Path, writers: usize, max_ops: usize) {
     });
 }
 
-async fn one_message(spool: &Spool, log: &Mutex<File>) -> Result<(), envoi_queue::StorageError> {
+/// One message's life: write, maybe reschedule (with a bounce), maybe remove; each logged.
+pub async fn one_message(
+    spool: &Spool,
+    log: &Mutex<File>,
+) -> Result<(), envoi_queue::StorageError> {
     let m = message(at(100));
     spool.write(vec![m.clone()]).await?;
     ack(log, format!("W {}", m.id));
@@ -202,6 +206,17 @@ fn state_rank(state: Known) -> u8 {
 /// it found (writes and updates that were in flight) into the model.
 pub async fn verify(dir: &Path, model: &mut BTreeMap<QueueId, Known>, in_flight: &InFlight) {
     let spool = Spool::open(dir, options()).unwrap();
+    verify_open(&spool, INLINE_MAX, model, in_flight).await;
+}
+
+/// [`verify`] on a spool already open, whose bodies above `inline_max` are files.
+pub async fn verify_open(
+    spool: &Spool,
+    inline_max: usize,
+    model: &mut BTreeMap<QueueId, Known>,
+    in_flight: &InFlight,
+) {
+    let dir = spool.dir();
     assert!(
         spool.quarantined().await.unwrap().is_empty(),
         "no corrupt record"
@@ -291,7 +306,7 @@ pub async fn verify(dir: &Path, model: &mut BTreeMap<QueueId, Known>, in_flight:
     }
     let live_files = model
         .iter()
-        .filter(|(id, k)| **k != Known::Removed && size_for(**id) > INLINE_MAX)
+        .filter(|(id, k)| **k != Known::Removed && size_for(**id) > inline_max)
         .count();
     assert_eq!(files, live_files, "one body file per live large message");
 }
