@@ -64,7 +64,8 @@ pub async fn deliver(
 ) -> TxOutcome {
     let count = envelope.recipients.len();
     let mut replies: Vec<Option<Reply>> = vec![None; count];
-    let size = u64::try_from(data.len()).unwrap_or(u64::MAX);
+    // RFC 1870 §3: the size excludes the terminating dot (dot-stuffing is a harmless overestimate).
+    let size = u64::try_from(data.len().saturating_sub(3)).unwrap_or(u64::MAX);
     if let Some(limit) = conn.caps.size.filter(|limit| *limit > 0) {
         if size > limit {
             return settled_all(count, &Failure::TooBig { size, limit });
