@@ -1,0 +1,141 @@
+//! Timeouts, connection limits and graceful shutdown. Timeouts are configured short; the tests
+//! assert the replies, never how long anything took.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{assert_code, config, connect, greeted, start, SAFETY};
+
+#[tokio::test]
+async fn command_timeout_is_421_4_4_2_and_close() {
+    let mut cfg = config();
+    cfg.timeouts.command = Duration::from_millis(100);
+    let server = start(cfg).await;
+    let mut c = greeted(server.addr).await;
+    assert_eq!(
+        c.rest().await,
+        "421 4.4.2 mx.test Timeout waiting for client, closing connection\r\n"
+    );
+}
+
+#[tokio::test]
+async fn data_timeout_is_421_4_4_2_and_nothing_is_stored() {
+    let mut cfg = config();
+    cfg.timeouts.data = Duration::from_millis(100);
+    let server = start(cfg).await;
+    let mut c = greeted(server.addr).await;
+    c.envelope("a@src.test", "b@example.org").await;
+    c.cmd("DATA").await;
+    c.send(b"Subject: half a message\r\n").await;
+    assert_eq!(
+        c.rest().await,
+        "421 4.4.2 mx.test Timeout waiting for client, closing connection\r\n"
+    );
+    assert!(server.handoff.stored().is_empty());
+}
+
+#[tokio::test]
+async fn per_ip_connection_limit_is_421_4_7_0() {
+    let mut cfg = config();
+    cfg.limits.max_connections_per_ip = 1;
+    let server = start(cfg).await;
+    let mut first = greeted(server.addr).await;
+    let mut second = connect(server.addr).await;
+    assert_eq!(
+        second.rest().await,
+        "421 4.7.0 mx.test Too many connections, try again later\r\n"
+    );
+    // The first is unaffected, and once it leaves a new connection is welcome.
+    assert_eq!(
+        first.cmd("QUIT").await,
+        "221 2.0.0 mx.test closing connection\r\n"
+    );
+    first.rest().await;
+    let mut third = None;
+    // The slot is released when the session task ends, just after the close; retry a bounded
+    // number of times rather than sleep.
+    for _ in 0..50 {
+        let mut c = connect(server.addr).await;
+        let banner = c.reply().await;
+        if banner.starts_with("220 ") {
+            third = Some(c);
+            break;
+        }
+        assert_code(&banner, "421 4.7.0");
+        tokio::task::yield_now().await;
+    }
+    assert!(third.is_some(), "slot never released");
+}
+
+#[tokio::test]
+async fn global_connection_limit_is_421_4_7_0() {
+    let mut cfg = config();
+    cfg.limits.max_connections = 2;
+    let server = start(cfg).await;
+    let _a = greeted(server.addr).await;
+    let _b = greeted(server.addr).await;
+    let mut c = connect(server.addr).await;
+    assert_code(&c.rest().await, "421 4.7.0");
+}
+
+#[tokio::test]
+async fn shutdown_closes_idle_sessions_with_421_and_lets_transactions_finish() {
+    let server = start(config()).await;
+    let mut idle = greeted(server.addr).await;
+    idle.cmd("EHLO idle.test").await;
+    let mut busy = greeted(server.addr).await;
+    busy.envelope("a@src.test", "b@example.org").await;
+    server.shutdown.cancel();
+    assert_eq!(
+        idle.rest().await,
+        "421 4.3.2 mx.test Service shutting down, closing connection\r\n"
+    );
+    // New connections are no longer accepted.
+    let refused = tokio::net::TcpStream::connect(server.addr).await;
+    if let Ok(stream) = refused {
+        let mut c = common::Client::new(stream);
+        assert_eq!(
+            c.rest().await,
+            "",
+            "a connection after shutdown must not be served"
+        );
+    }
+    // The open transaction completes.
+    assert_eq!(
+        busy.cmd("DATA").await,
+        "354 End data with <CR><LF>.<CR><LF>\r\n"
+    );
+    busy.send(b"x\r\n.\r\n").await;
+    assert_code(&busy.reply().await, "250 2.6.0");
+    assert_code(&busy.rest().await, "421 4.3.2");
+    assert_eq!(server.handoff.stored().len(), 1);
+    let result = tokio::time::timeout(SAFETY, server.task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(result.is_ok());
+}
+
+#[tokio::test]
+async fn shutdown_grace_ends_a_stalled_transaction_with_421() {
+    let mut cfg = config();
+    cfg.timeouts.shutdown_grace = Duration::from_millis(100);
+    let server = start(cfg).await;
+    let mut busy = greeted(server.addr).await;
+    busy.envelope("a@src.test", "b@example.org").await;
+    busy.cmd("DATA").await;
+    busy.send(b"Subject: never finished\r\n").await;
+    server.shutdown.cancel();
+    assert_eq!(
+        busy.rest().await,
+        "421 4.3.2 mx.test Service shutting down, closing connection\r\n"
+    );
+    assert!(server.handoff.stored().is_empty());
+    let result = tokio::time::timeout(SAFETY, server.task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(result.is_ok());
+}
