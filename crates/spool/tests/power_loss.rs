@@ -63,7 +63,7 @@ impl Disk {
 }
 
 #[derive(Debug, Clone)]
-struct ShimBackend(Arc<Mutex<Disk>>);
+struct ShimBackend(Arc<Mutex<Disk>>, Arc<AtomicBool>);
 
 impl StorageBackend for ShimBackend {
     fn len(&self) -> Result<u64, io::Error> {
@@ -90,6 +90,12 @@ impl StorageBackend for ShimBackend {
 
     fn sync_data(&self, _eventual: bool) -> Result<(), io::Error> {
         let mut disk = self.0.lock().unwrap();
+        if self.1.load(Ordering::SeqCst) {
+            // Like Linux after a writeback error: the dirty pages are gone, the error reported.
+            disk.live = disk.durable.clone();
+            disk.unsynced.clear();
+            return Err(io::Error::from_raw_os_error(5));
+        }
         disk.durable = disk.live.clone();
         disk.unsynced.clear();
         Ok(())
@@ -116,8 +122,15 @@ fn options() -> SpoolOptions {
 }
 
 fn boot(dir: &std::path::Path, disk: &Arc<Mutex<Disk>>) -> Spool {
-    let disk = Arc::clone(disk);
-    Spool::open_with_backend(dir, options(), move || ShimBackend(Arc::clone(&disk))).unwrap()
+    boot_failing(dir, disk, &Arc::new(AtomicBool::new(false)))
+}
+
+fn boot_failing(dir: &std::path::Path, disk: &Arc<Mutex<Disk>>, fail: &Arc<AtomicBool>) -> Spool {
+    let (disk, fail) = (Arc::clone(disk), Arc::clone(fail));
+    Spool::open_with_backend(dir, options(), move || {
+        ShimBackend(Arc::clone(&disk), Arc::clone(&fail))
+    })
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,4 +189,35 @@ async fn power_cut_keeps_every_acknowledged_change() {
     let spool = boot(&spool_dir, &disk);
     verify_open(&spool, usize::MAX, &mut model, &in_flight).await;
     assert!(acked_total > 0);
+}
+
+#[tokio::test]
+async fn failed_fsync_is_an_error_never_retried_into_success() {
+    use common::{assert_same, at, message};
+    use envoi_queue::{Storage, StorageError};
+
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Arc::new(Mutex::new(Disk::default()));
+    let fail = Arc::new(AtomicBool::new(false));
+    let spool = boot_failing(dir.path(), &disk, &fail);
+    let before = message(at(1));
+    spool.write(vec![before.clone()]).await.unwrap();
+
+    fail.store(true, Ordering::SeqCst);
+    let failed = message(at(2));
+    let error = spool.write(vec![failed.clone()]).await.unwrap_err();
+    assert!(matches!(error, StorageError::Io(_)), "{error:?}");
+    fail.store(false, Ordering::SeqCst);
+
+    // The store reopened from what is durable and works again; the failed write is not there.
+    let after = message(at(3));
+    spool.write(vec![after.clone()]).await.unwrap();
+    assert!(spool.get(failed.id).await.unwrap().is_none());
+
+    let cut = disk.lock().unwrap().after_power_cut(false);
+    drop(spool);
+    let spool = boot(dir.path(), &Arc::new(Mutex::new(cut)));
+    assert_same(&spool.get(before.id).await.unwrap().unwrap(), &before);
+    assert_same(&spool.get(after.id).await.unwrap().unwrap(), &after);
+    assert!(spool.get(failed.id).await.unwrap().is_none());
 }
