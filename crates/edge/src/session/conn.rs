@@ -300,6 +300,10 @@ pub(crate) async fn run(
                 errors += 1;
             }
             conn.queue(&response);
+            // 421 means the service closes the channel (RFC 5321 §3.8), whoever produced it.
+            if response.code == 421 {
+                break Stop::Closed;
+            }
         }
         if errors >= limits.max_errors {
             conn.queue(&replies::too_many_errors(&hostname));
