@@ -1,7 +1,9 @@
 //! Connection reuse and per-destination limits. A destination is one [`Target`] (address and
 //! port, or unix path).
 //!
-//! - Idle connections wait here for the next message to the same destination, up to
+//! - Idle connections wait here for the next message to the same destination and session
+//!   profile (protocol, TLS policy, AUTH identity: a connection opened under a lax policy
+//!   must never carry mail for a destination that requires TLS), up to
 //!   [`PoolConfig::idle_timeout`]; a reused one gets `RSET` first, which also proves it alive.
 //! - A semaphore per destination bounds open connections, busy or idle (an idle connection
 //!   keeps its permit). A task waiting for a permit is also woken when a connection is put
@@ -36,11 +38,13 @@ pub struct Lease {
     pub conn: Connection,
     /// True when it was reused (it carried messages before).
     pub reused: bool,
+    profile: String,
     permit: OwnedSemaphorePermit,
 }
 
 struct Idle {
     conn: Connection,
+    profile: String,
     since: Instant,
     permit: OwnedSemaphorePermit,
 }
@@ -117,12 +121,17 @@ impl Pool {
         });
     }
 
-    /// A usable connection to `target`: an idle one that answers `RSET`, or a new one from
-    /// `open` once the destination's concurrency limit allows.
+    /// A usable connection to `target` opened under `profile`: an idle one that answers
+    /// `RSET`, or a new one from `open` once the destination's concurrency limit allows.
     ///
     /// # Errors
     /// Whatever `open` fails with.
-    pub async fn checkout<F, Fut>(&self, target: &Target, open: F) -> Result<Lease, Failure>
+    pub async fn checkout<F, Fut>(
+        &self,
+        target: &Target,
+        profile: &str,
+        open: F,
+    ) -> Result<Lease, Failure>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<Connection, Failure>>,
@@ -138,7 +147,9 @@ impl Pool {
                     .drain(..)
                     .partition(|i| now.duration_since(i.since) < timeout);
                 d.idle = fresh;
-                (d.idle.pop(), expired, d.limit.clone(), d.returned.clone())
+                let matching = d.idle.iter().rposition(|i| i.profile == profile);
+                let idle = matching.map(|at| d.idle.remove(at));
+                (idle, expired, d.limit.clone(), d.returned.clone())
             });
             for old in expired {
                 self.close(old.conn);
@@ -153,6 +164,7 @@ impl Pool {
                         return Ok(Lease {
                             conn: idle.conn,
                             reused: true,
+                            profile: idle.profile,
                             permit: idle.permit,
                         });
                     }
@@ -166,7 +178,7 @@ impl Pool {
                         return Err(Failure::Config("destination limit closed".to_owned()));
                     };
                     let conn = open().await?;
-                    return Ok(Lease { conn, reused: false, permit });
+                    return Ok(Lease { conn, reused: false, profile: profile.to_owned(), permit });
                 }
                 () = returned.notified() => {}
             }
@@ -176,7 +188,12 @@ impl Pool {
     /// Hands a connection back after a message: kept idle when it may carry more, closed
     /// with QUIT otherwise.
     pub fn put_back(&self, target: &Target, lease: Lease, reusable: bool) {
-        let Lease { conn, permit, .. } = lease;
+        let Lease {
+            conn,
+            permit,
+            profile,
+            ..
+        } = lease;
         if !reusable || conn.messages >= self.config.max_messages_per_connection {
             self.close(conn);
             return;
@@ -187,6 +204,7 @@ impl Pool {
             }
             d.idle.push(Idle {
                 conn,
+                profile,
                 since: Instant::now(),
                 permit,
             });

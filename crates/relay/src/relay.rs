@@ -167,9 +167,16 @@ async fn deliver_group(inner: &Inner, route: Route, part: &Envelope, wire: &[u8]
                 tls: &inner.tls,
                 max_reply_line: inner.config.max_reply_line,
             };
+            // Connections are shared only between deliveries with the same session profile.
+            let profile = format!(
+                "{:?}/{:?}/{}",
+                candidate.protocol,
+                candidate.tls,
+                candidate.auth.as_ref().map_or("", |a| a.username.as_str())
+            );
             let lease = inner
                 .pool
-                .checkout(target, || session::open(target, params))
+                .checkout(target, &profile, || session::open(target, params))
                 .await;
             let mut lease = match lease {
                 Ok(lease) => lease,

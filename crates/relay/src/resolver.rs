@@ -88,7 +88,7 @@ fn fqdn(name: &str) -> String {
     }
 }
 
-/// `Ok(None)`: the name exists without records of that type.
+/// `Ok(())`: the name exists without records of that type (NODATA).
 fn classify(error: &ResolveError) -> Result<(), DnsError> {
     match error.kind() {
         ResolveErrorKind::NoRecordsFound { response_code, .. } => match *response_code {
@@ -169,6 +169,12 @@ impl StaticResolver {
             .entry(host.to_lowercase())
             .or_default()
             .push(IpAddr::V6(ip));
+        self
+    }
+
+    /// `name` exists but has no MX, A or AAAA records (NODATA).
+    pub fn with_no_records(mut self, name: &str) -> Self {
+        self.ips.entry(name.to_lowercase()).or_default();
         self
     }
 

@@ -132,7 +132,12 @@ pub async fn open(target: &Target, params: SessionParams<'_>) -> Result<Connecti
 async fn connect(target: &Target, timeouts: &Timeouts) -> Result<Stream, Failure> {
     let connecting = async {
         match target {
-            Target::Tcp { addr, .. } => TcpStream::connect(addr).await.map(Stream::Tcp),
+            Target::Tcp { addr, .. } => {
+                let stream = TcpStream::connect(addr).await?;
+                // Commands go out whole, one write each: Nagle would only add round trips.
+                stream.set_nodelay(true)?;
+                Ok(Stream::Tcp(stream))
+            }
             Target::Unix(path) => UnixStream::connect(path).await.map(Stream::Unix),
         }
     };

@@ -191,6 +191,7 @@ fn close_conn(log: &Mutex<Log>) {
 
 async fn serve_tcp(stream: tokio::net::TcpStream, script: Script, log: Arc<Mutex<Log>>) {
     let index = open_conn(&log);
+    let _ = stream.set_nodelay(true);
     let reader = BufReader::new(stream);
     // A peer connection lives at most 30 s: no test can hang on it.
     let run = async {
@@ -215,8 +216,7 @@ async fn send<S: AsyncWrite + Unpin>(w: &mut S, reply: &str) -> std::io::Result<
     if reply == "CLOSE" {
         return Ok(false);
     }
-    w.write_all(reply.as_bytes()).await?;
-    w.write_all(b"\r\n").await?;
+    w.write_all(format!("{reply}\r\n").as_bytes()).await?;
     w.flush().await?;
     Ok(true)
 }
