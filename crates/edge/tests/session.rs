@@ -47,7 +47,12 @@ async fn message_is_handed_off_with_received_header_and_unstuffed() {
     let stored = server.handoff.stored();
     assert_eq!(stored.len(), 1);
     let env = &stored[0];
-    assert!(reply.contains(&format!("<")), "{reply}");
+    let id = reply.split(['<', '>']).nth(1).unwrap();
+    assert!(id.parse::<envoi_types::QueueId>().is_ok(), "{reply}");
+    assert!(
+        reply.ends_with("> Message accepted for delivery\r\n"),
+        "{reply}"
+    );
     assert_eq!(env.sender, Sender::parse("sender@src.test").unwrap());
     assert_eq!(
         env.recipients,

@@ -8,7 +8,10 @@
 //! - [`line`]: splits the input into command lines (CRLF only, bounded length).
 //! - [`command`]: parses one command line into a [`Command`].
 //! - [`data`]: reads a DATA body up to `<CRLF>.<CRLF>`, undoing dot-stuffing, bounded by size.
+//! - [`check`]: invariant checks over these parsers, driven by the fuzz targets and the
+//!   corpus replay test.
 
+pub mod check;
 pub mod command;
 pub mod data;
 pub mod line;
