@@ -139,12 +139,6 @@ fn commit_batch(shared: &Shared, batch: Vec<Request>) {
                 for id in unlink {
                     shared.bodies.remove(id);
                 }
-                if outcome.is_err() {
-                    // Files of a refused write: nothing refers to them.
-                    for id in request.op.new_files() {
-                        shared.bodies.remove(id);
-                    }
-                }
                 if matches!(request.op, Op::Remove(_)) {
                     failpoint::hit("remove.after_unlink");
                 }
@@ -210,13 +204,14 @@ struct Tables<'t> {
     bodies: Table<'t, &'static [u8], &'static [u8]>,
 }
 
-/// Applies one op; returns its outcome and the body files to unlink once committed.
-/// Each op checks everything before changing anything, so a refused op leaves no trace.
+/// Applies one op; returns its outcome and the body files to unlink once committed (those of
+/// removed messages, and those the op wrote itself when it was refused). Each op checks
+/// everything before changing anything, so a refused op leaves no trace.
 fn apply(t: &mut Tables<'_>, op: &Op) -> Applied {
     match op {
         Op::Write(messages) => {
             if let Some(refusal) = check_new(t, messages)? {
-                return Ok((Err(refusal), Vec::new()));
+                return Ok((Err(refusal), op.new_files().collect()));
             }
             insert_new(t, messages)?;
             Ok((Ok(Done::Ok), Vec::new()))
@@ -228,13 +223,14 @@ fn apply(t: &mut Tables<'_>, op: &Op) -> Applied {
         } => {
             let existing = match read_record(t, *id)? {
                 Ok(existing) => existing,
-                Err(e) => return Ok((Err(e), Vec::new())),
+                Err(e) => return Ok((Err(e), op.new_files().collect())),
             };
             if let Some(refusal) = check_new(t, bounces)? {
-                return Ok((Err(refusal), Vec::new()));
+                return Ok((Err(refusal), op.new_files().collect()));
             }
             insert_new(t, bounces)?;
             let Some(mut record) = existing else {
+                // The bounces are stored all the same (the contract): their files stay.
                 return Ok((Err(StorageError::NotFound(*id)), Vec::new()));
             };
             match disposition {
