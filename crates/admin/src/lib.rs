@@ -1,1 +1,40 @@
-//! placeholder
+//! envoi's admin HTTP API: the JSON types, the axum server, `/metrics`, the client the CLI
+//! uses, and the text the CLI prints.
+//!
+//! The daemon wires it like this:
+//! ```no_run
+//! # async fn wire(queue: envoi_queue::Queue) -> Result<(), Box<dyn std::error::Error>> {
+//! use envoi_admin::{AdminConfig, AdminState};
+//! let metrics = envoi_admin::install_metrics_recorder()?; // once, before the queue starts
+//! let config = AdminConfig { token: None, require_token: false, ..AdminConfig::default() };
+//! let state = AdminState::new(queue, config)?.with_metrics(metrics);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8025").await?;
+//! let shutdown = tokio_util::sync::CancellationToken::new();
+//! envoi_admin::serve(listener, state, shutdown).await?;
+//! # Ok(()) }
+//! ```
+//! and the CLI like this:
+//! ```no_run
+//! # async fn cli() -> Result<(), envoi_admin::ClientError> {
+//! let client = envoi_admin::AdminClient::new("http://127.0.0.1:8025", None)?;
+//! let page = client.list(&envoi_admin::api::MessageFilter::default()).await?;
+//! print!("{}", envoi_admin::render::list(&page, std::time::SystemTime::now()));
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//! - [`api`]: request and response types shared by server and client.
+//! - [`server`]: routes, one file per endpoint group; auth; error mapping; [`serve`].
+//! - [`metrics`]: the Prometheus recorder and the admin-owned gauges.
+//! - [`client`]: [`AdminClient`] and [`ClientError`].
+//! - [`render`]: tables and lines for people.
+
+pub mod api;
+pub mod client;
+pub mod metrics;
+pub mod render;
+pub mod server;
+
+pub use client::{AdminClient, ClientError};
+pub use metrics::{install_metrics_recorder, MetricsError, OPEN_CONNECTIONS, QUEUE_MESSAGES};
+pub use server::{router, serve, AdminConfig, AdminConfigError, AdminState, ApiError};

@@ -1,0 +1,67 @@
+//! The Prometheus recorder and the gauges the admin API owns.
+//!
+//! The queue's counters and histograms (`envoi_messages_accepted_total`, ...) are declared in
+//! [`envoi_queue::events`]; this module adds the gauges:
+//! - [`QUEUE_MESSAGES`] `{state="active|deferred|held"}`: set at every scrape of `/metrics`
+//!   from the store's counts;
+//! - [`OPEN_CONNECTIONS`]: described here, set by the SMTP edge
+//!   (`metrics::gauge!(OPEN_CONNECTIONS).increment(1.0)` on accept, `.decrement(1.0)` on close).
+//!
+//! Histograms are rendered as true Prometheus histograms with the buckets below.
+
+use envoi_queue::events;
+use envoi_queue::StateCounts;
+use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Gauge of queued messages, labelled `state`.
+pub const QUEUE_MESSAGES: &str = "envoi_queue_messages";
+/// Gauge of open SMTP connections (the edge updates it).
+pub const OPEN_CONNECTIONS: &str = "envoi_open_connections";
+
+/// Buckets (seconds) for delivery attempts: network round trips, up to the relay timeouts.
+const ATTEMPT_BUCKETS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0];
+/// Buckets (seconds) for durable store commits: fsync latencies.
+const STORE_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+];
+
+/// Why the recorder could not be installed.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot install the Prometheus metrics recorder: {0}")]
+pub struct MetricsError(#[from] BuildError);
+
+/// Installs the Prometheus recorder as the process's global `metrics` recorder, describes
+/// every envoi metric, and returns the handle to give [`crate::AdminState::with_metrics`].
+/// Call it once, early, before anything records a metric (earlier records are lost).
+///
+/// # Errors
+/// [`MetricsError`] when a recorder is already installed.
+pub fn install_metrics_recorder() -> Result<PrometheusHandle, MetricsError> {
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(events::ATTEMPT_SECONDS.into()),
+            ATTEMPT_BUCKETS,
+        )?
+        .set_buckets_for_metric(Matcher::Full(events::STORE_SECONDS.into()), STORE_BUCKETS)?
+        .install_recorder()?;
+    describe_metrics();
+    Ok(handle)
+}
+
+/// Describes every metric (the queue's and this module's) to the installed recorder.
+pub fn describe_metrics() {
+    events::describe_metrics();
+    metrics::describe_gauge!(QUEUE_MESSAGES, "Queued messages by state");
+    metrics::describe_gauge!(OPEN_CONNECTIONS, "Open SMTP connections");
+}
+
+/// Sets the [`QUEUE_MESSAGES`] gauges from the store's counts.
+pub fn record_queue_size(counts: &StateCounts) {
+    for (state, value) in [
+        ("active", counts.active),
+        ("deferred", counts.deferred),
+        ("held", counts.held),
+    ] {
+        metrics::gauge!(QUEUE_MESSAGES, "state" => state).set(value as f64);
+    }
+}

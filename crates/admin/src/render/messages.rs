@@ -1,0 +1,230 @@
+//! The listing as a table, and one message in detail.
+
+use std::fmt::Write as _;
+use std::time::SystemTime;
+
+use envoi_types::RecipientState;
+
+use super::human;
+use super::table::table;
+use crate::api::{time, MessagePage, MessageView, RecipientView};
+
+/// The page as a table: id, state, age, failed attempts, next attempt, size, sender, recipients.
+pub fn list(page: &MessagePage, now: SystemTime) -> String {
+    if page.messages.is_empty() {
+        return "no messages match\n".to_owned();
+    }
+    let rows: Vec<Vec<String>> = page.messages.iter().map(|m| list_row(m, now)).collect();
+    let mut out = table(
+        &["ID", "STATE", "AGE", "TRIES", "NEXT", "SIZE", "FROM", "TO"],
+        &rows,
+    );
+    if let Some(next) = page.next {
+        let _ = writeln!(out, "(more: --after {next})");
+    }
+    out
+}
+
+fn list_row(m: &MessageView, now: SystemTime) -> Vec<String> {
+    vec![
+        m.id.to_string(),
+        state_name(m),
+        human::ago(now, m.arrival)
+            .trim_end_matches(" ago")
+            .to_owned(),
+        m.attempts.to_string(),
+        next_attempt(m, now),
+        human::size(m.size),
+        sender(&m.sender),
+        recipients_cell(&m.recipients),
+    ]
+}
+
+fn state_name(m: &MessageView) -> String {
+    serde_json::to_value(m.state)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn next_attempt(m: &MessageView, now: SystemTime) -> String {
+    if m.held {
+        "on hold".to_owned()
+    } else {
+        human::until(now, m.next_attempt)
+    }
+}
+
+fn sender(text: &str) -> String {
+    format!("<{text}>")
+}
+
+/// The first pending recipient (or the first, when none is pending), then `+N` for the rest.
+fn recipients_cell(recipients: &[RecipientView]) -> String {
+    let first = recipients
+        .iter()
+        .find(|r| r.state == RecipientState::Pending)
+        .or_else(|| recipients.first());
+    match (first, recipients.len()) {
+        (None, _) => String::new(),
+        (Some(r), 1) => r.recipient.clone(),
+        (Some(r), n) => format!("{} +{}", r.recipient, n - 1),
+    }
+}
+
+/// One message: envelope and schedule as `field: value` lines, a recipient table with each
+/// recipient's last reply and remote host, then the header section when present.
+pub fn show(m: &MessageView, now: SystemTime) -> String {
+    let mut out = String::new();
+    let fields = [
+        ("id", m.id.to_string()),
+        ("state", state_name(m)),
+        ("from", sender(&m.sender)),
+        (
+            "arrived",
+            format!(
+                "{} ({})",
+                time::format(m.arrival),
+                human::ago(now, m.arrival)
+            ),
+        ),
+        (
+            "size",
+            format!("{} ({} octets)", human::size(m.size), m.size),
+        ),
+        ("attempts", format!("{} failed", m.attempts)),
+        (
+            "next attempt",
+            format!(
+                "{} ({})",
+                time::format(m.next_attempt),
+                next_attempt(m, now)
+            ),
+        ),
+    ];
+    for (name, value) in fields {
+        let _ = writeln!(out, "{:<13} {value}", format!("{name}:"));
+    }
+    out.push('\n');
+    out.push_str(&recipient_table(&m.recipients));
+    if let Some(headers) = &m.headers {
+        out.push_str("\nheaders:\n");
+        for line in headers.lines().filter(|l| !l.is_empty()) {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    out
+}
+
+fn recipient_table(recipients: &[RecipientView]) -> String {
+    let rows: Vec<Vec<String>> = recipients
+        .iter()
+        .map(|r| {
+            vec![
+                r.recipient.clone(),
+                recipient_state(r.state).to_owned(),
+                r.remote_host.clone().unwrap_or_else(|| "-".to_owned()),
+                r.last_reply
+                    .as_ref()
+                    .map_or_else(|| "-".to_owned(), ToString::to_string),
+            ]
+        })
+        .collect();
+    table(&["RECIPIENT", "STATUS", "REMOTE HOST", "LAST REPLY"], &rows)
+}
+
+fn recipient_state(state: RecipientState) -> &'static str {
+    match state {
+        RecipientState::Pending => "pending",
+        RecipientState::Delivered => "delivered",
+        RecipientState::Failed => "failed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use envoi_queue::MessageState;
+    use envoi_types::QueueId;
+
+    use super::*;
+    use crate::api::ReplyView;
+
+    fn view(now: SystemTime) -> MessageView {
+        MessageView {
+            id: "01JDQ3Z0000000000000000000".parse::<QueueId>().unwrap(),
+            state: MessageState::Deferred,
+            sender: "alice@src.example".into(),
+            recipients: vec![
+                RecipientView {
+                    recipient: "bob@dst.example".into(),
+                    state: RecipientState::Delivered,
+                    last_reply: None,
+                    remote_host: None,
+                },
+                RecipientView {
+                    recipient: "carol@dst.example".into(),
+                    state: RecipientState::Pending,
+                    last_reply: Some(ReplyView {
+                        code: 451,
+                        enhanced: "4.4.1".into(),
+                        text: "busy".into(),
+                    }),
+                    remote_host: Some("mx.dst.example".into()),
+                },
+            ],
+            attempts: 1,
+            next_attempt: now + Duration::from_secs(240),
+            arrival: now - Duration::from_secs(600),
+            size: 2048,
+            held: false,
+            headers: Some("Subject: hi\r\nFrom: a\r\n".into()),
+        }
+    }
+
+    #[test]
+    fn list_shows_pending_recipient_first_and_the_cursor() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let m = view(now);
+        let page = MessagePage {
+            next: Some(m.id),
+            messages: vec![m],
+        };
+        let text = list(&page, now);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("ID "), "{text}");
+        assert!(lines[1].contains("deferred"), "{text}");
+        assert!(lines[1].contains("in 4m"), "{text}");
+        assert!(lines[1].ends_with("carol@dst.example +1"), "{text}");
+        assert_eq!(lines[2], "(more: --after 01JDQ3Z0000000000000000000)");
+    }
+
+    #[test]
+    fn show_has_reply_host_and_headers() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let text = show(&view(now), now);
+        assert!(
+            text.contains("from:         <alice@src.example>\n"),
+            "{text}"
+        );
+        assert!(text.contains("(10m ago)"), "{text}");
+        assert!(
+            text.contains("carol@dst.example  pending    mx.dst.example  451 4.4.1 busy\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("headers:\n  Subject: hi\n  From: a\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn empty_list() {
+        let page = MessagePage {
+            messages: vec![],
+            next: None,
+        };
+        assert_eq!(list(&page, SystemTime::now()), "no messages match\n");
+    }
+}

@@ -1,0 +1,21 @@
+//! Human-readable text for the API types: what `envoi queue ...` prints without `--json`.
+//!
+//! Every function returns a `String` ending in a newline; those that show ages or due times
+//! take `now` so that their output is reproducible (the CLI passes `SystemTime::now()`).
+//!
+//! # Layout
+//! - [`table`]: left-aligned columns.
+//! - [`human`]: short durations, relative times, sizes.
+//! - `summary`: [`summary`].
+//! - `messages`: [`list`] and [`show`].
+//! - `results`: [`action`], [`flush`], [`injected`], [`quarantine`], [`health`].
+
+pub mod human;
+mod messages;
+mod results;
+mod summary;
+pub mod table;
+
+pub use messages::{list, show};
+pub use results::{action, flush, health, injected, quarantine};
+pub use summary::summary;

@@ -1,0 +1,97 @@
+//! One-line answers: actions, flush, injection, quarantine, health.
+
+use std::fmt::Write as _;
+
+use super::table::table;
+use crate::api::{ActionResult, FlushResult, Health, InjectResponse, QuarantineList};
+
+/// `message ID held` (or `deleted`, `released`, ...).
+pub fn action(result: &ActionResult) -> String {
+    format!("message {} {}\n", result.id, result.action.outcome())
+}
+
+/// `N messages flushed`, and how many matches were skipped.
+pub fn flush(result: &FlushResult) -> String {
+    let mut out = format!(
+        "{} message{} flushed",
+        result.flushed,
+        if result.flushed == 1 { "" } else { "s" }
+    );
+    if result.skipped > 0 {
+        let _ = write!(
+            out,
+            "; {} skipped (held, being delivered, or gone)",
+            result.skipped
+        );
+    }
+    out.push('\n');
+    out
+}
+
+/// `queued as ID`, one line per id.
+pub fn injected(response: &InjectResponse) -> String {
+    if response.ids.is_empty() {
+        return "accepted, but a prequeue policy dropped the message\n".to_owned();
+    }
+    response
+        .ids
+        .iter()
+        .map(|id| format!("queued as {id}\n"))
+        .collect()
+}
+
+/// The quarantined records as a table.
+pub fn quarantine(list: &QuarantineList) -> String {
+    if list.records.is_empty() {
+        return "no quarantined records\n".to_owned();
+    }
+    let rows: Vec<Vec<String>> = list
+        .records
+        .iter()
+        .map(|r| vec![r.key.clone(), r.reason.clone()])
+        .collect();
+    table(&["KEY", "REASON"], &rows)
+}
+
+/// `envoi is ok: N messages queued`.
+pub fn health(health: &Health) -> String {
+    let mut out = format!("envoi is {}", health.status);
+    if let Some(queued) = health.queued {
+        let _ = write!(out, ": {queued} messages queued");
+    }
+    if let Some(error) = &health.error {
+        let _ = write!(out, ": {error}");
+    }
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Action;
+    use envoi_types::QueueId;
+
+    #[test]
+    fn one_liners() {
+        let id = QueueId::new();
+        assert_eq!(
+            action(&ActionResult {
+                id,
+                action: Action::Hold
+            }),
+            format!("message {id} held\n")
+        );
+        assert_eq!(
+            flush(&FlushResult {
+                flushed: 1,
+                skipped: 2
+            }),
+            "1 message flushed; 2 skipped (held, being delivered, or gone)\n"
+        );
+        assert_eq!(
+            injected(&InjectResponse { ids: vec![id] }),
+            format!("queued as {id}\n")
+        );
+    }
+}

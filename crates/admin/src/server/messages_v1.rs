@@ -1,0 +1,58 @@
+//! `GET /v1/messages` (filtered, paged listing) and `GET /v1/messages/{id}` (one message).
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde::Deserialize;
+
+use super::{extract, AdminState, ApiError};
+use crate::api::{MessageFilter, MessagePage, MessageView};
+
+pub(crate) async fn list(
+    State(state): State<AdminState>,
+    filter: Result<Query<MessageFilter>, QueryRejection>,
+) -> Result<Json<MessagePage>, ApiError> {
+    let filter = extract::query(filter)?;
+    let size = filter.page_size();
+    let now = state.queue().clock().now();
+    // One more than the page tells whether there is a next page.
+    let query = filter.to_query(now, filter.after, size + 1);
+    let mut infos = state.queue().storage().list(&query).await?;
+    let next = if infos.len() > size {
+        infos.truncate(size);
+        infos.last().map(|info| info.id)
+    } else {
+        None
+    };
+    Ok(Json(MessagePage {
+        messages: infos.iter().map(MessageView::from).collect(),
+        next,
+    }))
+}
+
+/// `?headers=true` adds the header section to the answer.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ShowParams {
+    #[serde(default)]
+    headers: bool,
+}
+
+pub(crate) async fn show(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+    params: Result<Query<ShowParams>, QueryRejection>,
+) -> Result<Json<MessageView>, ApiError> {
+    let id = extract::id(&id)?;
+    let params = extract::query(params)?;
+    let storage = state.queue().storage();
+    let not_found = || ApiError::from(envoi_queue::QueueError::NotFound(id));
+    let info = storage.info(id).await?.ok_or_else(not_found)?;
+    let mut view = MessageView::from(&info);
+    if params.headers {
+        let message = storage.get(id).await?.ok_or_else(not_found)?;
+        let headers = message.envelope.message.header_section();
+        view.headers = Some(String::from_utf8_lossy(headers).into_owned());
+    }
+    Ok(Json(view))
+}

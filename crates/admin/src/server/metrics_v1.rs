@@ -1,0 +1,22 @@
+//! `GET /metrics`: Prometheus text from the exporter's handle. The queue-size gauges are set
+//! from [`envoi_queue::Storage::count_by_state`] just before rendering.
+
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+
+use super::{AdminState, ApiError};
+use crate::metrics::record_queue_size;
+
+/// The content type of the Prometheus text exposition format.
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+pub(crate) async fn metrics(State(state): State<AdminState>) -> Result<Response, ApiError> {
+    let Some(handle) = state.metrics() else {
+        return Err(ApiError::NoRoute("metrics are not enabled".into()));
+    };
+    let counts = state.queue().storage().count_by_state().await?;
+    record_queue_size(&counts);
+    handle.run_upkeep();
+    Ok(([(CONTENT_TYPE, PROMETHEUS_TEXT)], handle.render()).into_response())
+}

@@ -1,0 +1,106 @@
+//! What every handler reads: the queue, the access configuration, the metrics handle.
+
+use envoi_queue::Queue;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+/// Largest injected message by default (a request body past it is refused with 413).
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 50 * 1024 * 1024;
+
+/// Who may use the admin API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminConfig {
+    /// The bearer token. When set, every request but `/healthz` must carry
+    /// `Authorization: Bearer <token>`, whatever the listen address.
+    pub token: Option<String>,
+    /// True when a token is mandatory: the binary sets it when the admin address is not
+    /// loopback. [`AdminState::new`] refuses such a configuration without a token.
+    pub require_token: bool,
+    /// Largest request body (an injected message as JSON) in octets.
+    pub max_message_bytes: usize,
+}
+
+impl Default for AdminConfig {
+    /// No token, none required (loopback), 50 MiB bodies.
+    fn default() -> Self {
+        Self {
+            token: None,
+            require_token: false,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+        }
+    }
+}
+
+/// Why an [`AdminConfig`] cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdminConfigError {
+    /// A token is required (non-loopback address) but none is configured.
+    #[error("the admin API listens on a non-loopback address and needs a token: set admin.token")]
+    TokenRequired,
+    /// The configured token is empty or has whitespace or control characters.
+    #[error("the admin token must be non-empty printable text without spaces")]
+    BadToken,
+}
+
+/// The state the admin handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AdminState {
+    queue: Queue,
+    config: AdminConfig,
+    metrics: Option<PrometheusHandle>,
+}
+
+impl AdminState {
+    /// State over `queue` with this access configuration, without `/metrics` (see
+    /// [`AdminState::with_metrics`]).
+    ///
+    /// # Errors
+    /// [`AdminConfigError`] when a token is required but missing, or unusable.
+    pub fn new(queue: Queue, config: AdminConfig) -> Result<Self, AdminConfigError> {
+        match &config.token {
+            None if config.require_token => return Err(AdminConfigError::TokenRequired),
+            Some(token) if !valid_token(token) => return Err(AdminConfigError::BadToken),
+            _ => {}
+        }
+        Ok(Self {
+            queue,
+            config,
+            metrics: None,
+        })
+    }
+
+    /// Serves `/metrics` from this handle (from [`crate::install_metrics_recorder`]).
+    pub fn with_metrics(mut self, handle: PrometheusHandle) -> Self {
+        self.metrics = Some(handle);
+        self
+    }
+
+    /// The queue administered.
+    pub fn queue(&self) -> &Queue {
+        &self.queue
+    }
+
+    /// The access configuration.
+    pub fn config(&self) -> &AdminConfig {
+        &self.config
+    }
+
+    /// The Prometheus handle, when metrics are enabled.
+    pub fn metrics(&self) -> Option<&PrometheusHandle> {
+        self.metrics.as_ref()
+    }
+}
+
+fn valid_token(token: &str) -> bool {
+    !token.is_empty() && token.chars().all(|c| c.is_ascii_graphic())
+}
+
+impl std::fmt::Debug for AdminState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminState")
+            .field("queue", &self.queue)
+            .field("token", &self.config.token.as_ref().map(|_| "<set>"))
+            .field("require_token", &self.config.require_token)
+            .field("metrics", &self.metrics.is_some())
+            .finish()
+    }
+}
