@@ -30,3 +30,49 @@ pub fn received_header(
     value.push_str(&chrono::Utc::now().to_rfc2822());
     value
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(peer: &str, helo: Option<&str>) -> SessionInfo {
+        SessionInfo {
+            peer: peer.parse().unwrap(),
+            helo: helo.map(str::to_owned),
+            esmtp: true,
+            tls: false,
+            auth: None,
+        }
+    }
+
+    #[test]
+    fn names_client_server_protocol_and_single_recipient() {
+        let one = [Address::parse("u@example.org").unwrap()];
+        let value = received_header(
+            &info("192.0.2.1:25", Some("c.test")),
+            "mx.test",
+            "ESMTPS",
+            &one,
+        );
+        assert!(
+            value.starts_with(
+                "from c.test ([192.0.2.1]) by mx.test (envoi) with ESMTPS for <u@example.org>; "
+            ),
+            "{value}"
+        );
+        assert!(!value.contains('\r') && !value.contains('\n'));
+    }
+
+    #[test]
+    fn ipv6_literal_and_no_for_clause_for_many() {
+        let two = [
+            Address::parse("a@example.org").unwrap(),
+            Address::parse("b@example.org").unwrap(),
+        ];
+        let value = received_header(&info("[2001:db8::1]:25", None), "mx.test", "ESMTP", &two);
+        assert!(
+            value.starts_with("from unknown ([IPv6:2001:db8::1]) by mx.test (envoi) with ESMTP; "),
+            "{value}"
+        );
+    }
+}
