@@ -1,5 +1,7 @@
 //! LMTP: LHLO, one reply per accepted recipient after DATA, over TCP and a unix socket.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::sync::Arc;

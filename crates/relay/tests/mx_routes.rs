@@ -1,5 +1,7 @@
 //! MX resolution through the fake resolver, the route table before MX, grouping by next hop.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::net::{Ipv4Addr, Ipv6Addr};

@@ -1,5 +1,7 @@
 //! Connection reuse, per-destination concurrency, idle timeout, reuse limits.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::time::Duration;

@@ -1,6 +1,8 @@
 //! Independent peers: Python's aiosmtpd and Postfix's smtp-sink, started as subprocesses.
 //! A test whose peer is missing says so and returns.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::path::{Path, PathBuf};

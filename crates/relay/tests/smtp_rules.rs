@@ -1,5 +1,7 @@
 //! Per-recipient rules and protocol behaviour against the scripted peer.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::time::Duration;

@@ -1,5 +1,7 @@
 //! STARTTLS policy per destination: none, opportunistic, required with verification.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::net::Ipv4Addr;
