@@ -5,6 +5,7 @@
 //! | malformed id, filter or body | 400 |
 //! | missing or wrong token | 401 (with `WWW-Authenticate: Bearer`) |
 //! | unknown id or route | 404 |
+//! | known route, wrong method | 405 |
 //! | message being delivered, or held (for retry) | 409 |
 //! | enqueue refused (storage trouble, shutting down) | 503, the SMTP reply as text |
 //! | storage failure | 500 (503 when the store is unavailable or the queue shut down) |
@@ -32,6 +33,9 @@ pub enum ApiError {
     /// No such endpoint: 404.
     #[error("{0}")]
     NoRoute(String),
+    /// The endpoint exists but not with this method: 405.
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// The message cannot be changed now (being delivered, or held): 409.
     #[error("{0}")]
     Conflict(String),
@@ -50,6 +54,7 @@ impl ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) | Self::NoRoute(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -75,12 +75,17 @@ pub fn router(state: AdminState) -> Router {
         .route("/healthz", get(health_v1::healthz))
         .merge(protected)
         .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }
 
 async fn no_route(method: Method, uri: Uri) -> ApiError {
     ApiError::NoRoute(format!("no endpoint {method} {}", uri.path()))
+}
+
+async fn wrong_method(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{} does not take {method}", uri.path()))
 }
 
 /// Serves the admin API on `listener` until `shutdown` is cancelled; requests in progress
