@@ -149,6 +149,12 @@ impl Pool {
                 d.idle = fresh;
                 let matching = d.idle.iter().rposition(|i| i.profile == profile);
                 let idle = matching.map(|at| d.idle.remove(at));
+                let mut expired = expired;
+                if idle.is_none() && d.limit.available_permits() == 0 && !d.idle.is_empty() {
+                    // Idle connections of another profile hold every permit: close the
+                    // oldest, or this delivery would wait for a permit nobody returns.
+                    expired.push(d.idle.remove(0));
+                }
                 (idle, expired, d.limit.clone(), d.returned.clone())
             });
             for old in expired {

@@ -174,10 +174,23 @@ async fn deliver_group(inner: &Inner, route: Route, part: &Envelope, wire: &[u8]
                 candidate.tls,
                 candidate.auth.as_ref().map_or("", |a| a.username.as_str())
             );
-            let lease = inner
+            let mut lease = inner
                 .pool
                 .checkout(target, &profile, || session::open(target, params))
                 .await;
+            if candidate.tls == TlsPolicy::Opportunistic && matches!(lease, Err(Failure::Tls(_))) {
+                // Opportunistic TLS that breaks is no reason to defer: once more in clear
+                // text (as Postfix does), under the profile of that policy.
+                let plain = SessionParams {
+                    tls_policy: TlsPolicy::None,
+                    ..params
+                };
+                let profile = profile.replace("Opportunistic", "None");
+                lease = inner
+                    .pool
+                    .checkout(target, &profile, || session::open(target, plain))
+                    .await;
+            }
             let mut lease = match lease {
                 Ok(lease) => lease,
                 Err(failure) => {

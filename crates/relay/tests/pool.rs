@@ -140,3 +140,32 @@ async fn lax_connection_is_not_reused_for_a_stricter_profile() {
         1
     );
 }
+
+#[tokio::test]
+async fn idle_connection_of_another_profile_yields_its_permit() {
+    let peer = Peer::start(Script::default().caps(&["AUTH PLAIN", "PIPELINING"])).await;
+    let port = peer.port();
+    let relay = relay_to(port, |c| {
+        c.pool.max_connections_per_destination = 1;
+        c.routes.add(
+            "auth.test",
+            vec![envoi_relay::NextHop::smtp("127.0.0.1", port)
+                .with_tls(envoi_relay::TlsPolicy::None)
+                .with_auth("user", "secret")],
+        );
+    });
+    // The first leaves an idle connection holding the only permit; the second needs another
+    // profile and must not wait for ever.
+    assert_eq!(
+        codes(&attempt(&relay, &envelope(&["a@plain.test"], MESSAGE)).await),
+        ["250 2.0.0"]
+    );
+    let second = tokio::time::timeout(
+        Duration::from_secs(10),
+        attempt(&relay, &envelope(&["a@auth.test"], MESSAGE)),
+    )
+    .await
+    .expect("second delivery waited for a permit held by an idle connection");
+    assert_eq!(codes(&second), ["250 2.0.0"]);
+    assert_eq!(peer.connections(), 2);
+}

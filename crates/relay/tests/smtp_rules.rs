@@ -401,3 +401,30 @@ async fn auth_plain_is_sent_and_a_refusal_is_transient() {
     assert_eq!(codes(&out), ["454 4.7.8"]);
     assert_eq!(peer.transactions().len(), 1);
 }
+
+#[tokio::test]
+async fn final_dot_timeout_is_4_4_2() {
+    let peer = Peer::start(Script::default().after_data(|_| vec!["HANG".to_owned()])).await;
+    let relay = relay_to(peer.port(), |c| {
+        c.timeouts.final_dot = Duration::from_millis(200)
+    });
+    let out = attempt(&relay, &envelope(&["a@d.test", "b@d.test"], MESSAGE)).await;
+    assert_eq!(codes(&out), ["451 4.4.2", "451 4.4.2"]);
+    assert!(
+        out[0].reply.text().contains("end of data"),
+        "{}",
+        out[0].reply
+    );
+    assert_eq!(out[0].remote_host, remote(peer.port()));
+}
+
+#[tokio::test]
+async fn rcpt_timeout_is_4_4_2() {
+    let peer = Peer::start(Script::default().rcpt(|_, _| "HANG".to_owned())).await;
+    let relay = relay_to(peer.port(), |c| {
+        c.timeouts.rcpt = Duration::from_millis(200)
+    });
+    let out = attempt(&relay, &envelope(&["a@d.test"], MESSAGE)).await;
+    assert_eq!(codes(&out), ["451 4.4.2"]);
+    assert!(out[0].reply.text().contains("RCPT TO"), "{}", out[0].reply);
+}

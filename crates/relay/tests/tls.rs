@@ -147,3 +147,34 @@ async fn per_domain_policy_applies_to_mx_delivery() {
     let out = attempt(&relay, &envelope(&["a@strict.test", "b@lax.test"], MESSAGE)).await;
     assert_eq!(codes(&out), ["454 4.7.5", "250 2.0.0"]);
 }
+
+#[tokio::test]
+async fn opportunistic_tls_that_breaks_falls_back_to_clear_text() {
+    let peer = Peer::start(Script {
+        broken_tls: true,
+        ..Script::default()
+    })
+    .await;
+    let relay = tls_relay(peer.port(), TlsPolicy::Opportunistic, None);
+    let out = attempt(&relay, &envelope(&["a@d.test"], MESSAGE)).await;
+    assert_eq!(codes(&out), ["250 2.0.0"]);
+    assert_eq!(peer.connections(), 2);
+    assert_eq!(
+        peer.commands().iter().filter(|c| *c == "STARTTLS").count(),
+        1
+    );
+    assert_eq!(peer.transactions().len(), 1);
+}
+
+#[tokio::test]
+async fn required_tls_that_breaks_is_4_7_5() {
+    let peer = Peer::start(Script {
+        broken_tls: true,
+        ..Script::default()
+    })
+    .await;
+    let relay = tls_relay(peer.port(), TlsPolicy::Required, None);
+    let out = attempt(&relay, &envelope(&["a@d.test"], MESSAGE)).await;
+    assert_eq!(codes(&out), ["454 4.7.5"]);
+    assert_eq!(peer.connections(), 1);
+}

@@ -57,6 +57,8 @@ pub struct Script {
     /// Close the connection after reading this many bytes of message data.
     pub close_during_data: Option<usize>,
     pub tls: Option<TlsAcceptor>,
+    /// Answer STARTTLS with 220, then hang up instead of a handshake.
+    pub broken_tls: bool,
     pub lmtp: bool,
 }
 
@@ -75,6 +77,7 @@ impl Default for Script {
             after_data: Arc::new(|_| vec!["250 2.0.0 queued".to_owned()]),
             close_during_data: None,
             tls: None,
+            broken_tls: false,
             lmtp: false,
         }
     }
@@ -216,6 +219,11 @@ async fn send<S: AsyncWrite + Unpin>(w: &mut S, reply: &str) -> std::io::Result<
     if reply == "CLOSE" {
         return Ok(false);
     }
+    if reply == "HANG" {
+        // Never answer; the connection's 30 s cap ends it.
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        return Ok(false);
+    }
     w.write_all(format!("{reply}\r\n").as_bytes()).await?;
     w.flush().await?;
     Ok(true)
@@ -251,7 +259,7 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 Some(caps) => {
                     let mut lines = vec!["peer.test hello".to_owned()];
                     lines.extend(caps.iter().cloned());
-                    if script.tls.is_some()
+                    if (script.tls.is_some() || script.broken_tls)
                         && !caps.iter().any(|c| c == "STARTTLS")
                         && index_plain(&script.banner)
                     {
@@ -268,6 +276,10 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 None => "502 5.5.1 EHLO not implemented".to_owned(),
             },
             "HELO" => "250 peer.test".to_owned(),
+            "STARTTLS" if script.broken_tls => {
+                send(reader.get_mut(), "220 2.0.0 ready for TLS").await?;
+                return Ok(None);
+            }
             "STARTTLS" if script.tls.is_some() && index_plain(&script.banner) => {
                 send(reader.get_mut(), "220 2.0.0 ready for TLS").await?;
                 return Ok(Some(reader));
