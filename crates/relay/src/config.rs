@@ -22,6 +22,9 @@ use crate::routes::RouteTable;
 /// Defaults are RFC 5321 §4.5.3.2's where it gives one; the others are stated on each field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timeouts {
+    /// One DNS lookup (MX, or A/AAAA), whatever the resolver's own timeouts: a resolver that
+    /// hangs becomes a transient `4.4.3`. Not in RFC 5321; default 60 s.
+    pub dns: Duration,
     /// TCP (or unix socket) connect. Not in RFC 5321; default 30 s, as Postfix.
     pub connect: Duration,
     /// The server's greeting: 5 min.
@@ -44,6 +47,7 @@ impl Default for Timeouts {
     fn default() -> Self {
         const MIN: u64 = 60;
         Self {
+            dns: Duration::from_secs(60),
             connect: Duration::from_secs(30),
             banner: Duration::from_secs(5 * MIN),
             command: Duration::from_secs(5 * MIN),
@@ -60,6 +64,7 @@ impl Timeouts {
     /// Every stage with the same timeout (handy in tests).
     pub fn all(timeout: Duration) -> Self {
         Self {
+            dns: timeout,
             connect: timeout,
             banner: timeout,
             command: timeout,

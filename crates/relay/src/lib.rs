@@ -47,5 +47,5 @@ pub use config::{
 };
 pub use failure::Failure;
 pub use relay::{BuildError, SmtpRelay};
-pub use resolver::{DnsError, HickoryResolver, MxRecord, Resolver, StaticResolver};
+pub use resolver::{DnsError, HickoryResolver, MxRecord, Resolver, StaticResolver, TimedResolver};
 pub use routes::{Fallback, Route, RouteTable};

@@ -25,7 +25,7 @@ use crate::failure::{Failure, Stage};
 use crate::mx::mx_hosts;
 use crate::pool::Pool;
 use crate::proto::data;
-use crate::resolver::{DnsError, Resolver};
+use crate::resolver::{DnsError, Resolver, TimedResolver};
 use crate::routes::Route;
 use crate::tls::{TlsConfigError, TlsConnectors};
 
@@ -69,6 +69,8 @@ impl SmtpRelay {
     pub fn new(config: RelayConfig, resolver: Arc<dyn Resolver>) -> Result<Self, BuildError> {
         let tls = TlsConnectors::new(&config.tls)?;
         let pool = Pool::new(config.pool.clone(), config.timeouts.command);
+        let resolver: Arc<dyn Resolver> =
+            Arc::new(TimedResolver::new(resolver, config.timeouts.dns));
         Ok(Self {
             inner: Arc::new(Inner {
                 config,

@@ -5,9 +5,12 @@
 //! - [`Resolver`]: the two lookups the relay needs; [`MxRecord`], [`DnsError`].
 //! - [`HickoryResolver`]: the production resolver, talking to configured name servers.
 //! - [`StaticResolver`]: a fixed table serving MX, A, AAAA, null MX, NXDOMAIN and SERVFAIL.
+//! - [`TimedResolver`]: bounds every lookup of another resolver by a timeout.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use hickory_resolver::config::{NameServerConfigGroup, ResolverConfig, ResolverOpts};
@@ -120,6 +123,38 @@ impl Resolver for HickoryResolver {
             Ok(lookup) => Ok(lookup.iter().collect()),
             Err(error) => classify(&error).map(|()| Vec::new()),
         }
+    }
+}
+
+/// Another resolver with every lookup bounded by a timeout (then [`DnsError::Temporary`]).
+pub struct TimedResolver {
+    inner: Arc<dyn Resolver>,
+    timeout: Duration,
+}
+
+impl TimedResolver {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn Resolver>, timeout: Duration) -> Self {
+        Self { inner, timeout }
+    }
+}
+
+fn timed_out(_: tokio::time::error::Elapsed) -> DnsError {
+    DnsError::Temporary("DNS lookup timed out".to_owned())
+}
+
+#[async_trait]
+impl Resolver for TimedResolver {
+    async fn mx(&self, domain: &str) -> Result<Vec<MxRecord>, DnsError> {
+        tokio::time::timeout(self.timeout, self.inner.mx(domain))
+            .await
+            .map_err(timed_out)?
+    }
+
+    async fn ips(&self, host: &str) -> Result<Vec<IpAddr>, DnsError> {
+        tokio::time::timeout(self.timeout, self.inner.ips(host))
+            .await
+            .map_err(timed_out)?
     }
 }
 

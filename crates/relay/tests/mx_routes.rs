@@ -124,6 +124,34 @@ async fn servfail_is_transient_4_4_3() {
     assert_eq!(codes(&out), ["451 4.4.3"]);
 }
 
+/// A resolver that never answers.
+struct Hanging;
+
+#[async_trait::async_trait]
+impl envoi_relay::Resolver for Hanging {
+    async fn mx(&self, _: &str) -> Result<Vec<envoi_relay::MxRecord>, envoi_relay::DnsError> {
+        std::future::pending().await
+    }
+    async fn ips(&self, _: &str) -> Result<Vec<std::net::IpAddr>, envoi_relay::DnsError> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn dns_timeout_is_transient_4_4_3() {
+    let config = RelayConfig {
+        timeouts: Timeouts {
+            dns: Duration::from_secs(30),
+            ..Timeouts::default()
+        },
+        ..RelayConfig::default()
+    };
+    let relay = SmtpRelay::new(config, Arc::new(Hanging)).unwrap();
+    let out = attempt(&relay, &envelope(&["a@slow.test"], MESSAGE)).await;
+    assert_eq!(codes(&out), ["451 4.4.3"]);
+    assert_eq!(out[0].remote_host, None);
+}
+
 #[tokio::test]
 async fn mx_host_servfail_is_transient_4_4_3() {
     let dns = StaticResolver::new()
