@@ -222,6 +222,40 @@ impl Pool {
         }
     }
 
+    /// Closes idle connections past their idle timeout (all of them when `everything`), and
+    /// forgets destinations with nothing left to remember: keeps sockets and the map bounded
+    /// when destinations are never visited again.
+    pub fn reap(&self, everything: bool) {
+        let now = Instant::now();
+        let timeout = self.config.idle_timeout;
+        let max = self.config.max_connections_per_destination.max(1);
+        let mut closing = Vec::new();
+        {
+            let mut dests = self.lock();
+            for dest in dests.values_mut() {
+                let (keep, old): (Vec<Idle>, Vec<Idle>) = dest
+                    .idle
+                    .drain(..)
+                    .partition(|i| !everything && now.duration_since(i.since) < timeout);
+                dest.idle = keep;
+                closing.extend(old.into_iter().map(|i| i.conn));
+            }
+            dests.retain(|_, d| {
+                !d.idle.is_empty()
+                    || d.dead_until.is_some_and(|until| now < until)
+                    || d.limit.available_permits() < max
+            });
+        }
+        for conn in closing {
+            self.close(conn);
+        }
+    }
+
+    /// Idle connections currently pooled (all destinations).
+    pub fn idle_count(&self) -> usize {
+        self.lock().values().map(|d| d.idle.len()).sum()
+    }
+
     /// QUIT in the background: the delivery does not wait for a polite goodbye.
     fn close(&self, conn: Connection) {
         let timeout = self.command_timeout;

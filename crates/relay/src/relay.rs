@@ -12,6 +12,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use envoi_queue::{Delivery, Outcome, Relay, RelayError};
@@ -71,14 +72,24 @@ impl SmtpRelay {
         let pool = Pool::new(config.pool.clone(), config.timeouts.command);
         let resolver: Arc<dyn Resolver> =
             Arc::new(TimedResolver::new(resolver, config.timeouts.dns));
-        Ok(Self {
-            inner: Arc::new(Inner {
-                config,
-                resolver,
-                tls,
-                pool,
-            }),
-        })
+        let inner = Arc::new(Inner {
+            config,
+            resolver,
+            tls,
+            pool,
+        });
+        spawn_reaper(Arc::downgrade(&inner));
+        Ok(Self { inner })
+    }
+
+    /// Closes every idle pooled connection (QUIT in the background), e.g. at shutdown.
+    pub fn close_idle(&self) {
+        self.inner.pool.reap(true);
+    }
+
+    /// Idle connections currently pooled.
+    pub fn idle_connections(&self) -> usize {
+        self.inner.pool.idle_count()
     }
 
     /// Delivers once: one outcome per recipient, in the envelope's order.
@@ -132,6 +143,28 @@ impl Relay for SmtpRelay {
     async fn attempt(&self, envelope: &Envelope, _attempt: u32) -> Result<Delivery, RelayError> {
         Ok(Delivery::PerRecipient(self.deliver(envelope).await))
     }
+}
+
+/// Closes expired idle connections now and then, for as long as the relay lives (the task
+/// holds only a weak reference). Outside a tokio runtime nothing is spawned; expiry then
+/// happens lazily at checkout.
+fn spawn_reaper(inner: std::sync::Weak<Inner>) {
+    let Ok(handle) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    handle.spawn(async move {
+        loop {
+            let period = match inner.upgrade() {
+                Some(inner) => (inner.config.pool.idle_timeout / 2).max(Duration::from_secs(1)),
+                None => return,
+            };
+            tokio::time::sleep(period).await;
+            match inner.upgrade() {
+                Some(inner) => inner.pool.reap(false),
+                None => return,
+            }
+        }
+    });
 }
 
 /// Every recipient of the group gets the same failure.

@@ -169,3 +169,24 @@ async fn idle_connection_of_another_profile_yields_its_permit() {
     assert_eq!(codes(&second), ["250 2.0.0"]);
     assert_eq!(peer.connections(), 2);
 }
+
+#[tokio::test]
+async fn close_idle_sends_quit() {
+    let peer = Peer::start(Script::default()).await;
+    let relay = relay_to(peer.port(), |_| {});
+    assert_eq!(
+        codes(&attempt(&relay, &envelope(&["a@d.test"], MESSAGE)).await),
+        ["250 2.0.0"]
+    );
+    assert_eq!(relay.idle_connections(), 1);
+    relay.close_idle();
+    assert_eq!(relay.idle_connections(), 0);
+    // QUIT goes out in the background; wait for the peer to see it (bounded).
+    for _ in 0..100 {
+        if peer.commands().last().map(String::as_str) == Some("QUIT") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(peer.commands().last().map(String::as_str), Some("QUIT"));
+}
