@@ -6,9 +6,10 @@
 //! # async fn wire(queue: envoi_queue::Queue) -> Result<(), Box<dyn std::error::Error>> {
 //! use envoi_admin::{AdminConfig, AdminState};
 //! let metrics = envoi_admin::install_metrics_recorder()?; // once, before the queue starts
-//! let config = AdminConfig { token: None, require_token: false, ..AdminConfig::default() };
-//! let state = AdminState::new(queue, config)?.with_metrics(metrics);
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8025").await?;
+//! // A token is required when the address is not loopback; one given is always checked.
+//! let config = AdminConfig::for_address(listener.local_addr()?, None);
+//! let state = AdminState::new(queue, config)?.with_metrics(metrics);
 //! let shutdown = tokio_util::sync::CancellationToken::new();
 //! envoi_admin::serve(listener, state, shutdown).await?;
 //! # Ok(()) }

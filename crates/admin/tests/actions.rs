@@ -7,6 +7,8 @@ mod common;
 
 use envoi_admin::api::{Action, MessageFilter, MessageState};
 use envoi_admin::ClientError;
+use std::time::Duration;
+
 use envoi_types::QueueId;
 use reqwest::Method;
 
@@ -165,4 +167,34 @@ async fn actions_on_unknown_or_malformed_ids() {
         format!("/v1/messages/{unknown}/hold does not take GET")
     );
     h.stop().await;
+}
+
+#[tokio::test]
+async fn a_message_being_delivered_answers_409() {
+    let h = common::open().await;
+    h.relay.set_latency(Duration::from_secs(600));
+    let id = h.inject("s@src.example", &["r@a.example"]).await;
+    common::wait_for("the attempt to start", || async {
+        h.relay.max_concurrent() == 1
+    })
+    .await;
+    for action in [Action::Retry, Action::Bounce] {
+        let error = h.client.act(&id.to_string(), action).await.unwrap_err();
+        assert!(
+            matches!(error, ClientError::Conflict { .. }),
+            "{action:?}: {error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            format!("message {id} is being delivered right now; try again in a moment")
+        );
+    }
+    h.client.hold(&id.to_string()).await.unwrap();
+    assert!(
+        h.info(id).await.unwrap().held,
+        "hold applies to an attempt in flight"
+    );
+    // Drop the attempt still sleeping in the relay instead of waiting for it.
+    h.shutdown.cancel();
+    h.queue.shutdown(Duration::ZERO).await;
 }

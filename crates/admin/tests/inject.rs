@@ -145,3 +145,30 @@ async fn storage_failure_is_503_with_the_smtp_reply() {
     assert_eq!(h.client.summary().await.unwrap().total, 0, "nothing kept");
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413() {
+    let config = envoi_admin::AdminConfig {
+        max_message_bytes: 1024,
+        ..envoi_admin::AdminConfig::default()
+    };
+    let h = common::start(config).await;
+    let big = format!("Subject: big\r\n\r\n{}\r\n", "x".repeat(4096));
+    let error = h
+        .client
+        .inject(&request(
+            "s@src.example",
+            &["a@dst.example"],
+            big.as_bytes(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(error.status(), Some(413), "{error:?}");
+    let small = request(
+        "s@src.example",
+        &["a@dst.example"],
+        b"Subject: small\r\n\r\nx\r\n",
+    );
+    assert_eq!(h.client.inject(&small).await.unwrap().ids.len(), 1);
+    h.stop().await;
+}

@@ -6,6 +6,7 @@
 //! | missing or wrong token | 401 (with `WWW-Authenticate: Bearer`) |
 //! | unknown id or route | 404 |
 //! | known route, wrong method | 405 |
+//! | body over the size limit | 413 |
 //! | message being delivered, or held (for retry) | 409 |
 //! | enqueue refused (storage trouble, shutting down) | 503, the SMTP reply as text |
 //! | storage failure | 500 (503 when the store is unavailable or the queue shut down) |
@@ -36,6 +37,9 @@ pub enum ApiError {
     /// The endpoint exists but not with this method: 405.
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// The request body is over the configured limit: 413.
+    #[error("{0}")]
+    TooLarge(String),
     /// The message cannot be changed now (being delivered, or held): 409.
     #[error("{0}")]
     Conflict(String),
@@ -56,6 +60,7 @@ impl ApiError {
             Self::NotFound(_) | Self::NoRoute(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -3,6 +3,7 @@
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Json, Query};
+use axum::http::StatusCode;
 use envoi_types::QueueId;
 
 use super::ApiError;
@@ -20,8 +21,13 @@ pub(crate) fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, Api
         .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
 }
 
-/// The JSON body as `T`, or a 400 naming the bad field.
+/// The JSON body as `T`, or a 400 naming the bad field (413 when the body is too large).
 pub(crate) fn json<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(value)| value)
-        .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
+    body.map(|Json(value)| value).map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge("the request body is larger than the admin API accepts".into())
+        } else {
+            ApiError::BadRequest(rejection.body_text())
+        }
+    })
 }

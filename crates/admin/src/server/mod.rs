@@ -18,6 +18,7 @@
 //! - [`state`]: [`AdminConfig`] and [`AdminState`], what every handler reads.
 //! - [`auth`]: the bearer-token middleware.
 //! - [`error`]: [`ApiError`], the one place errors become status codes and `{"error": ...}`.
+//! - `limit`: the listener that bounds open connections.
 //! - `extract`: ids, query strings and JSON bodies parsed into 400s that name the problem.
 //! - `*_v1`: one file per endpoint group, as in the table above.
 
@@ -29,6 +30,7 @@ mod actions_v1;
 mod extract;
 mod health_v1;
 mod inject_v1;
+mod limit;
 mod messages_v1;
 mod metrics_v1;
 mod quarantine_v1;
@@ -89,7 +91,7 @@ async fn wrong_method(method: Method, uri: Uri) -> ApiError {
 }
 
 /// Serves the admin API on `listener` until `shutdown` is cancelled; requests in progress
-/// then finish.
+/// then finish. At most [`AdminConfig::max_connections`] connections are open at once.
 ///
 /// # Errors
 /// The I/O error that stopped the server.
@@ -101,6 +103,7 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "admin API listening");
     }
+    let listener = limit::LimitedListener::new(listener, state.config().max_connections);
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await

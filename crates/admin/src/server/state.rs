@@ -1,10 +1,14 @@
 //! What every handler reads: the queue, the access configuration, the metrics handle.
 
+use std::net::SocketAddr;
+
 use envoi_queue::Queue;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 /// Largest injected message by default (a request body past it is refused with 413).
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 50 * 1024 * 1024;
+/// Open admin connections by default.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
 
 /// Who may use the admin API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,15 +21,30 @@ pub struct AdminConfig {
     pub require_token: bool,
     /// Largest request body (an injected message as JSON) in octets.
     pub max_message_bytes: usize,
+    /// Most admin connections open at once; more wait to be accepted.
+    pub max_connections: usize,
+}
+
+impl AdminConfig {
+    /// The configuration for an admin API listening on `addr`: a token is required unless
+    /// `addr` is loopback; `token` is checked whenever it is given.
+    pub fn for_address(addr: SocketAddr, token: Option<String>) -> Self {
+        Self {
+            token,
+            require_token: !addr.ip().is_loopback(),
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for AdminConfig {
-    /// No token, none required (loopback), 50 MiB bodies.
+    /// No token, none required (loopback), 50 MiB bodies, 64 connections.
     fn default() -> Self {
         Self {
             token: None,
             require_token: false,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -102,5 +121,21 @@ impl std::fmt::Debug for AdminState {
             .field("require_token", &self.config.require_token)
             .field("metrics", &self.metrics.is_some())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_required_off_loopback() {
+        let local = AdminConfig::for_address("127.0.0.1:8025".parse().unwrap(), None);
+        assert!(!local.require_token);
+        let v6 = AdminConfig::for_address("[::1]:8025".parse().unwrap(), None);
+        assert!(!v6.require_token);
+        let public = AdminConfig::for_address("0.0.0.0:8025".parse().unwrap(), Some("t".into()));
+        assert!(public.require_token);
+        assert_eq!(public.token.as_deref(), Some("t"));
     }
 }

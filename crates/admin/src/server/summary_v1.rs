@@ -86,3 +86,83 @@ fn sorted(counts: HashMap<String, DomainCount>) -> Vec<DomainCount> {
     });
     domains
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use envoi_types::{Address, QueueId, RecipientState, RecipientStatus};
+
+    use super::*;
+
+    fn info(recipients: &[(&str, RecipientState)]) -> MessageInfo {
+        MessageInfo {
+            id: QueueId::new(),
+            sender: "s@src.example".into(),
+            recipients: recipients
+                .iter()
+                .map(|(r, state)| RecipientStatus {
+                    state: *state,
+                    ..RecipientStatus::pending(Address::parse(r).unwrap())
+                })
+                .collect(),
+            attempts: 0,
+            next_attempt: SystemTime::now(),
+            arrival: SystemTime::now(),
+            held: false,
+            size: 1,
+        }
+    }
+
+    #[test]
+    fn counts_pending_recipients_and_messages_per_domain() {
+        use RecipientState::{Delivered, Pending};
+        let mut counts = HashMap::new();
+        count(
+            &mut counts,
+            &info(&[
+                ("a@X.example", Pending),
+                ("b@x.example", Pending),
+                ("c@y.example", Delivered),
+            ]),
+        );
+        count(&mut counts, &info(&[("d@y.example", Pending)]));
+        count(&mut counts, &info(&[("e@z.example", Pending)]));
+        let rows: Vec<(String, u64, u64)> = sorted(counts)
+            .into_iter()
+            .map(|d| (d.domain, d.messages, d.recipients))
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                ("x.example".into(), 1, 2),
+                ("y.example".into(), 1, 1),
+                ("z.example".into(), 1, 1),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn scan_stops_at_the_bound_and_says_so() {
+        let store = envoi_queue::MemoryStore::new();
+        let messages = (0..5)
+            .map(|i| {
+                let rcpt = Address::parse(&format!("r{i}@d.example")).unwrap();
+                let envelope = envoi_types::Envelope::new(
+                    envoi_types::Sender::Null,
+                    vec![rcpt],
+                    b"x\r\n".to_vec(),
+                );
+                envoi_queue::NewMessage::new(envelope, SystemTime::now())
+            })
+            .collect();
+        store.write(messages).await.unwrap();
+        let storage: Arc<dyn Storage> = Arc::new(store);
+        let (all, complete) = domain_counts(&storage, 100).await.unwrap();
+        assert!(complete);
+        assert_eq!(all[0].messages, 5);
+        let (part, complete) = domain_counts(&storage, 3).await.unwrap();
+        assert!(!complete);
+        assert_eq!(part[0].messages, 3);
+    }
+}

@@ -1,5 +1,5 @@
-//! The bearer token, `/healthz` without it, the client's errors when the daemon is down, and
-//! a clean shutdown.
+//! Access: the bearer token, `/healthz` without it, the connection limit, the client's errors
+//! when the daemon is down, and a clean shutdown.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed assertion
 
@@ -176,4 +176,23 @@ async fn healthz_reports_queue_size_and_server_stops_on_cancel() {
         matches!(after, ClientError::Unreachable { .. }),
         "{after:?}"
     );
+}
+
+#[tokio::test]
+async fn connections_are_bounded_and_permits_come_back() {
+    let config = AdminConfig {
+        max_connections: 1,
+        ..AdminConfig::default()
+    };
+    let h = common::start(config).await;
+    let first = AdminClient::new(&h.base, None).unwrap();
+    for _ in 0..3 {
+        // One kept-alive connection holds the only permit and serves every request.
+        assert_eq!(first.summary().await.unwrap().total, 0);
+    }
+    drop(first); // closes its connection: the permit returns
+    let second = AdminClient::new(&h.base, None).unwrap();
+    assert_eq!(second.summary().await.unwrap().total, 0);
+    drop(second);
+    h.stop().await;
 }
