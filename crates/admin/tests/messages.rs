@@ -133,6 +133,21 @@ async fn paging_walks_every_message_once_in_order() {
     }
     assert_eq!(pages, 3);
     assert_eq!(seen, injected);
+    let first_three = h
+        .client
+        .list_all(&MessageFilter::default(), 3)
+        .await
+        .unwrap();
+    let ids: Vec<QueueId> = first_three.messages.iter().map(|m| m.id).collect();
+    assert_eq!(ids, injected[..3]);
+    assert_eq!(first_three.next, Some(injected[2]));
+    let every = h
+        .client
+        .list_all(&MessageFilter::default(), 10)
+        .await
+        .unwrap();
+    assert_eq!(every.messages.len(), 5);
+    assert_eq!(every.next, None);
     h.stop().await;
 }
 
@@ -231,5 +246,30 @@ async fn unknown_route_is_a_json_404() {
     assert_eq!(response.status(), 404);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"], "no endpoint GET /v2/everything");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn render_turns_live_answers_into_tables() {
+    let h = common::open().await;
+    let [m1, _, m3] = three(&h).await;
+    let now = std::time::SystemTime::now();
+    let page = h.client.list(&MessageFilter::default()).await.unwrap();
+    let table = envoi_admin::render::list(&page, now);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 4, "{table}");
+    assert!(lines[1].starts_with(&format!("{m1}  deferred")), "{table}");
+    assert!(lines[3].contains("on hold"), "{table}");
+    let shown =
+        envoi_admin::render::show(&h.client.show(&m3.to_string(), false).await.unwrap(), now);
+    assert!(
+        shown.contains("erin@b.example  pending  mx.test      451 4.4.1 busy"),
+        "{shown}"
+    );
+    let summary = envoi_admin::render::summary(&h.client.summary().await.unwrap());
+    assert!(
+        summary.starts_with("queued: 3 (active 0, deferred 2, held 1)\n"),
+        "{summary}"
+    );
     h.stop().await;
 }

@@ -18,7 +18,7 @@ pub use error::ClientError;
 
 use crate::api::{
     Action, ActionResult, FlushResult, Health, InjectRequest, InjectResponse, MessageFilter,
-    MessagePage, MessageView, QuarantineList, Summary,
+    MessagePage, MessageView, QuarantineList, Summary, MAX_PAGE_SIZE,
 };
 
 /// How long to wait for a connection to the daemon.
@@ -84,6 +84,36 @@ impl AdminClient {
             .request(Method::GET, &["v1", "messages"])?
             .query(filter);
         self.call(request).await
+    }
+
+    /// Every message matching `filter` from its `after` cursor on, following the pages, but no
+    /// more than `max` messages; the answer's `next` is set when `max` cut the listing short.
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn list_all(
+        &self,
+        filter: &MessageFilter,
+        max: usize,
+    ) -> Result<MessagePage, ClientError> {
+        let mut filter = filter.clone();
+        let mut all = MessagePage {
+            messages: Vec::new(),
+            next: None,
+        };
+        while all.messages.len() < max {
+            filter.limit = Some((max - all.messages.len()).min(MAX_PAGE_SIZE));
+            let page = self.list(&filter).await?;
+            all.messages.extend(page.messages);
+            all.next = page.next;
+            match page.next {
+                Some(next) if filter.after.is_none_or(|previous| next > previous) => {
+                    filter.after = Some(next);
+                }
+                _ => break,
+            }
+        }
+        Ok(all)
     }
 
     /// `GET /v1/messages/{id}`, with the header section when `headers` is true.

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
+use envoi_queue::MessageState;
 use envoi_types::RecipientState;
 
 use super::human;
@@ -41,10 +42,12 @@ fn list_row(m: &MessageView, now: SystemTime) -> Vec<String> {
 }
 
 fn state_name(m: &MessageView) -> String {
-    serde_json::to_value(m.state)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
+    match m.state {
+        MessageState::Active => "active",
+        MessageState::Deferred => "deferred",
+        MessageState::Held => "held",
+    }
+    .to_owned()
 }
 
 fn next_attempt(m: &MessageView, now: SystemTime) -> String {
@@ -145,7 +148,6 @@ fn recipient_state(state: RecipientState) -> &'static str {
 mod tests {
     use std::time::Duration;
 
-    use envoi_queue::MessageState;
     use envoi_types::QueueId;
 
     use super::*;
