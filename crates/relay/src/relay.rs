@@ -167,6 +167,14 @@ fn spawn_reaper(inner: std::sync::Weak<Inner>) {
     });
 }
 
+/// Connections are shared only between deliveries with the same session profile: a
+/// connection opened under a lax TLS policy or another AUTH identity never carries mail for a
+/// stricter one.
+fn session_profile(candidate: &Candidate, tls: TlsPolicy) -> String {
+    let auth = candidate.auth.as_ref().map_or("", |a| a.username.as_str());
+    format!("{:?}/{tls:?}/{auth}", candidate.protocol)
+}
+
 /// Every recipient of the group gets the same failure.
 fn all_failed(count: usize, failure: &Failure, remote: Option<String>) -> Vec<Outcome> {
     vec![Outcome::new(failure.to_reply(), remote); count]
@@ -202,13 +210,7 @@ async fn deliver_group(inner: &Inner, route: Route, part: &Envelope, wire: &[u8]
                 tls: &inner.tls,
                 max_reply_line: inner.config.max_reply_line,
             };
-            // Connections are shared only between deliveries with the same session profile.
-            let profile = format!(
-                "{:?}/{:?}/{}",
-                candidate.protocol,
-                candidate.tls,
-                candidate.auth.as_ref().map_or("", |a| a.username.as_str())
-            );
+            let profile = session_profile(candidate, candidate.tls);
             let mut lease = inner
                 .pool
                 .checkout(target, &profile, || session::open(target, params))
@@ -220,7 +222,7 @@ async fn deliver_group(inner: &Inner, route: Route, part: &Envelope, wire: &[u8]
                     tls_policy: TlsPolicy::None,
                     ..params
                 };
-                let profile = profile.replace("Opportunistic", "None");
+                let profile = session_profile(candidate, TlsPolicy::None);
                 lease = inner
                     .pool
                     .checkout(target, &profile, || session::open(target, plain))

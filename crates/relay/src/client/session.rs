@@ -1,6 +1,6 @@
 //! Opening a session: connect, greeting, EHLO (HELO fallback) or LHLO, STARTTLS, AUTH.
 //!
-//! Session state is explicit: [`Phase`] names where the opening stands, and each step moves it
+//! Session state is explicit: `Phase` names where the opening stands, and each step moves it
 //! on or ends with a [`Failure`] (a refusing peer's reply is kept as [`Failure::Peer`]).
 //!
 //! # Layout
