@@ -20,6 +20,7 @@
 //!
 //! # Layout
 //! - [`config`]: plain configuration structs with RFC 5321 defaults.
+//! - [`parse`]: `smtp://host:port`, `lmtp://…`, `unix:/path` and TLS policy names.
 //! - [`routes`]: domain → next hops, checked before the fallback (MX or fixed hosts).
 //! - [`resolver`]: the `Resolver` trait, hickory in production, a static table for tests.
 //! - [`mx`]: MX ordering, implicit MX, null MX.
@@ -34,6 +35,7 @@ pub mod client;
 pub mod config;
 pub mod failure;
 pub mod mx;
+pub mod parse;
 pub mod pool;
 pub mod proto;
 pub mod relay;
@@ -46,6 +48,7 @@ pub use config::{
     TlsSettings,
 };
 pub use failure::Failure;
+pub use parse::ParseError;
 pub use relay::{BuildError, SmtpRelay};
 pub use resolver::{DnsError, HickoryResolver, MxRecord, Resolver, StaticResolver, TimedResolver};
 pub use routes::{Fallback, Route, RouteTable};
