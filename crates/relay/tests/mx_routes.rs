@@ -262,3 +262,31 @@ async fn smarthost_by_name_is_resolved() {
         Some(format!("smart.test[127.0.0.1]:{}", peer.port()))
     );
 }
+
+#[tokio::test]
+async fn first_mx_refusing_with_421_greeting_second_accepting() {
+    let good = Peer::start(Script::default()).await;
+    let port = good.port();
+    let busy = Peer::start_on(
+        &format!("127.0.0.2:{port}"),
+        Script {
+            banner: "421 4.3.2 busy".into(),
+            ..Script::default()
+        },
+    )
+    .await;
+    let dns = StaticResolver::new()
+        .with_mx("dest.test", 10, "busy.dest.test")
+        .with_mx("dest.test", 20, "good.dest.test")
+        .with_a("busy.dest.test", Ipv4Addr::new(127, 0, 0, 2))
+        .with_a("good.dest.test", Ipv4Addr::LOCALHOST);
+    let relay = mx_relay(port, dns, |_| {});
+    let out = attempt(&relay, &envelope(&["a@dest.test"], MESSAGE)).await;
+    assert_eq!(codes(&out), ["250 2.0.0"]);
+    assert_eq!(
+        out[0].remote_host,
+        Some(format!("good.dest.test[127.0.0.1]:{port}"))
+    );
+    assert_eq!(busy.connections(), 1);
+    assert_eq!(good.transactions().len(), 1);
+}

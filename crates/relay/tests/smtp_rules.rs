@@ -428,3 +428,50 @@ async fn rcpt_timeout_is_4_4_2() {
     assert_eq!(codes(&out), ["451 4.4.2"]);
     assert!(out[0].reply.text().contains("RCPT TO"), "{}", out[0].reply);
 }
+
+#[tokio::test]
+async fn malformed_greeting_is_transient_4_5_0() {
+    let peer = Peer::start(Script {
+        banner: "hello, this is not SMTP".into(),
+        ..Script::default()
+    })
+    .await;
+    let relay = relay_to(peer.port(), |_| {});
+    let out = attempt(&relay, &envelope(&["a@d.test"], MESSAGE)).await;
+    assert_eq!(codes(&out), ["451 4.5.0"]);
+    assert_eq!(out[0].remote_host, remote(peer.port()));
+}
+
+#[tokio::test]
+async fn recipient_limit_without_pipelining() {
+    let peer = Peer::start(Script::default().caps(&["8BITMIME"]).rcpt(|_, accepted| {
+        if accepted >= 2 {
+            "452 4.5.3 too many recipients"
+        } else {
+            "250 ok"
+        }
+        .to_owned()
+    }))
+    .await;
+    let relay = relay_to(peer.port(), |_| {});
+    let env = envelope(
+        &["a@d.test", "b@d.test", "c@d.test", "d@d.test", "e@d.test"],
+        MESSAGE,
+    );
+    let out = attempt(&relay, &env).await;
+    assert_eq!(codes(&out), vec!["250 2.0.0"; 5]);
+    let sizes: Vec<usize> = peer.transactions().iter().map(|t| t.rcpts.len()).collect();
+    assert_eq!(sizes, [2, 2, 1]);
+}
+
+#[tokio::test]
+async fn first_recipient_refused_with_452_is_not_a_limit() {
+    // 452 before any acceptance is an ordinary transient reply, not a reason to loop.
+    let peer =
+        Peer::start(Script::default().rcpt(|_, _| "452 4.5.3 too many recipients".to_owned()))
+            .await;
+    let relay = relay_to(peer.port(), |_| {});
+    let out = attempt(&relay, &envelope(&["a@d.test", "b@d.test"], MESSAGE)).await;
+    assert_eq!(codes(&out), ["452 4.5.3", "452 4.5.3"]);
+    assert!(peer.transactions().is_empty());
+}
