@@ -1,0 +1,42 @@
+//! Starting the admin API beside the daemon.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use envoi_admin::{AdminConfig, AdminState};
+use envoi_queue::Queue;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+
+/// Binds the admin address and serves the API until `shutdown`; returns the bound address.
+///
+/// # Errors
+/// The address cannot be bound, or a non-loopback address has no token.
+pub async fn start(
+    config: &Config,
+    queue: Queue,
+    shutdown: CancellationToken,
+) -> anyhow::Result<SocketAddr> {
+    let address = config.admin.address;
+    let admin_config = AdminConfig {
+        token: config.admin.token.clone(),
+        require_token: !address.ip().is_loopback(),
+        ..AdminConfig::default()
+    };
+    let mut state = AdminState::new(queue, admin_config).context("admin API")?;
+    match envoi_admin::install_metrics_recorder() {
+        Ok(handle) => state = state.with_metrics(handle),
+        Err(error) => tracing::warn!(%error, "metrics disabled"),
+    }
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on admin address {address}"))?;
+    let bound = listener.local_addr()?;
+    tokio::spawn(async move {
+        if let Err(error) = envoi_admin::serve(listener, state, shutdown).await {
+            tracing::error!(%error, "admin API stopped");
+        }
+    });
+    Ok(bound)
+}

@@ -1,0 +1,162 @@
+//! Command-line interface: `envoi serve`, `envoi queue ...`, `envoi config ...`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// envoi: a mail transfer agent with a durable delivery queue.
+#[derive(Debug, Parser)]
+#[command(name = "envoi", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: SMTP on 127.0.0.1:2525, spool ./envoi-spool, delivery by MX, admin API
+    /// on 127.0.0.1:8025 (flags and --config change these).
+    Serve(ServeArgs),
+    /// Inspect and manage the running daemon's queue through its admin API.
+    Queue(QueueArgs),
+    /// Check a configuration file, or hash a password for it.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `envoi serve` flags; each overrides the configuration file.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Configuration file (TOML); see README.md for every key.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// SMTP listen address (replaces the configured listeners).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Relay everything to this smarthost: smtp://HOST:PORT (or lmtp://HOST:PORT).
+    #[arg(long, value_name = "URL")]
+    pub relay: Option<String>,
+    /// Spool directory (created when missing).
+    #[arg(long, value_name = "DIR")]
+    pub spool: Option<PathBuf>,
+    /// Admin API listen address.
+    #[arg(long, value_name = "ADDR")]
+    pub admin: Option<SocketAddr>,
+    /// Host name for the banner, Received headers and bounces.
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+}
+
+/// `envoi queue` and its connection options.
+#[derive(Debug, Args)]
+pub struct QueueArgs {
+    /// The daemon's admin API.
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        default_value = "http://127.0.0.1:8025",
+        env = "ENVOI_ADMIN_URL"
+    )]
+    pub admin: String,
+    /// Bearer token for the admin API.
+    #[arg(long, global = true, value_name = "TOKEN", env = "ENVOI_ADMIN_TOKEN")]
+    pub token: Option<String>,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The queue command.
+    #[command(subcommand)]
+    pub command: QueueCommand,
+}
+
+/// Filters shared by `list` and `flush`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FilterArgs {
+    /// Only messages in this state: active, deferred, held.
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Only senders containing this text.
+    #[arg(long)]
+    pub sender: Option<String>,
+    /// Only messages with a recipient containing this text.
+    #[arg(long)]
+    pub recipient: Option<String>,
+    /// Only messages with a recipient in this domain.
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// Only messages at least this old ("30m", "2h", "1d").
+    #[arg(long, value_name = "AGE")]
+    pub min_age: Option<String>,
+}
+
+/// `envoi queue ...`.
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// Counts by state and by destination domain.
+    Summary,
+    /// Queued messages, oldest first.
+    List {
+        /// Filters.
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Start after this queue id (the last of the previous page).
+        #[arg(long, value_name = "ID")]
+        after: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// One message: envelope, per-recipient status, attempts, next attempt, last reply.
+    Show {
+        /// Queue id.
+        id: String,
+    },
+    /// Make deferred messages due now (all, or those matching the filters).
+    Flush {
+        /// Filters.
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+    /// Attempt one message now.
+    Retry {
+        /// Queue id.
+        id: String,
+    },
+    /// Hold a message: no attempt until released (it still expires).
+    Hold {
+        /// Queue id.
+        id: String,
+    },
+    /// Release a held message.
+    Release {
+        /// Queue id.
+        id: String,
+    },
+    /// Delete a message without a bounce.
+    Delete {
+        /// Queue id.
+        id: String,
+    },
+    /// Fail a message now: bounce it to its sender and remove it.
+    Bounce {
+        /// Queue id.
+        id: String,
+    },
+}
+
+/// `envoi config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a configuration file without starting.
+    Check {
+        /// The file.
+        file: PathBuf,
+    },
+    /// Read a password from standard input and print its Argon2 hash for
+    /// `[[smtp.auth.user]] password_hash`.
+    HashPassword,
+}

@@ -1,0 +1,106 @@
+//! `envoi queue ...`: a client of the admin API; tables for people, `--json` for scripts.
+
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use anyhow::Context;
+use envoi_admin::api::MessageFilter;
+use envoi_admin::{render, AdminClient};
+use envoi_queue::MessageState;
+use serde::Serialize;
+
+use crate::cli::{FilterArgs, QueueArgs, QueueCommand};
+
+/// Runs a queue subcommand against the daemon's admin API.
+///
+/// # Errors
+/// The daemon cannot be reached, refuses the token, or does not know the id; the message
+/// says which.
+pub async fn run(args: QueueArgs) -> anyhow::Result<ExitCode> {
+    let client = AdminClient::new(&args.admin, args.token.clone())?;
+    let now = SystemTime::now();
+    let json = args.json;
+    let output = match args.command {
+        QueueCommand::Summary => {
+            let summary = client.summary().await?;
+            show(json, &summary, || render::summary(&summary))?
+        }
+        QueueCommand::List {
+            filter,
+            after,
+            limit,
+        } => {
+            let mut filter = message_filter(&filter)?;
+            filter.after = after
+                .map(|a| {
+                    a.parse()
+                        .with_context(|| format!("--after {a:?} is not a queue id"))
+                })
+                .transpose()?;
+            filter.limit = Some(limit);
+            let page = client.list(&filter).await?;
+            show(json, &page, || render::list(&page, now))?
+        }
+        QueueCommand::Show { id } => {
+            let message = client.show(&id, true).await?;
+            show(json, &message, || render::show(&message, now))?
+        }
+        QueueCommand::Flush { filter } => {
+            let result = client.flush(&message_filter(&filter)?).await?;
+            show(json, &result, || render::flush(&result))?
+        }
+        QueueCommand::Retry { id } => action(json, client.retry(&id).await?)?,
+        QueueCommand::Hold { id } => action(json, client.hold(&id).await?)?,
+        QueueCommand::Release { id } => action(json, client.release(&id).await?)?,
+        QueueCommand::Delete { id } => action(json, client.delete(&id).await?)?,
+        QueueCommand::Bounce { id } => action(json, client.bounce(&id).await?)?,
+    };
+    print!("{output}");
+    if !output.ends_with('\n') {
+        println!();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn action(json: bool, result: envoi_admin::api::ActionResult) -> anyhow::Result<String> {
+    show(json, &result, || render::action(&result))
+}
+
+/// JSON for scripts, or the human rendering.
+fn show<T: Serialize>(
+    json: bool,
+    value: &T,
+    human: impl FnOnce() -> String,
+) -> anyhow::Result<String> {
+    if json {
+        Ok(serde_json::to_string_pretty(value)?)
+    } else {
+        Ok(human())
+    }
+}
+
+fn message_filter(args: &FilterArgs) -> anyhow::Result<MessageFilter> {
+    let state = match args.state.as_deref() {
+        None => None,
+        Some("active") => Some(MessageState::Active),
+        Some("deferred") => Some(MessageState::Deferred),
+        Some("held") => Some(MessageState::Held),
+        Some(other) => anyhow::bail!("--state {other:?}: expected active, deferred or held"),
+    };
+    let min_age = args
+        .min_age
+        .as_deref()
+        .map(|text| {
+            crate::config::duration::parse(text).map_err(|e| anyhow::anyhow!("--min-age: {e}"))
+        })
+        .transpose()?;
+    Ok(MessageFilter {
+        state,
+        sender: args.sender.clone(),
+        recipient: args.recipient.clone(),
+        domain: args.domain.clone(),
+        min_age,
+        after: None,
+        limit: None,
+    })
+}

@@ -1,0 +1,258 @@
+//! The configuration file: every knob of `envoi serve`, parsed once into typed, validated
+//! structs. Unknown keys, bad values and missing files are errors that name the key, the line
+//! and what was expected.
+//!
+//! # Layout
+//! - `duration`: "30s", "5m", "4h", "5d".
+//! - `smtp`: listeners, limits, timeouts, access control, auth users.
+//! - `queue`: lifetime, concurrency, backoff, prequeue policies.
+//! - `relay`: smarthost, routes, MX and DNS, TLS policy, timeouts, limits.
+//! - this file: the whole file, storage, admin and log sections, loading.
+
+pub mod duration;
+pub mod queue;
+pub mod relay;
+pub mod smtp;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use queue::QueueSection;
+pub use relay::RelaySection;
+pub use smtp::{Listener, ListenerTls, SmtpSection};
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, or a key or value is wrong (the message names the line).
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// toml's message: line, column, the key and what was expected.
+        message: String,
+    },
+    /// The values parse but do not make sense together.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+}
+
+/// The whole configuration file. Every section is optional; defaults match `envoi serve`
+/// without arguments.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// This host's name: SMTP banner, Received headers, Reporting-MTA. Default: the system's.
+    pub hostname: Option<String>,
+    /// The SMTP server.
+    #[serde(default)]
+    pub smtp: SmtpSection,
+    /// The queue.
+    #[serde(default)]
+    pub queue: QueueSection,
+    /// Delivery.
+    #[serde(default)]
+    pub relay: RelaySection,
+    /// Where messages are stored.
+    #[serde(default)]
+    pub storage: StorageSection,
+    /// The admin API.
+    #[serde(default)]
+    pub admin: AdminSection,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogSection,
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSection {
+    /// `"spool"` (durable, default) or `"memory"` (lost at exit).
+    #[serde(default)]
+    pub kind: StorageKind,
+    /// The spool directory.
+    #[serde(default = "default_spool")]
+    pub path: PathBuf,
+}
+
+/// Which store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    /// The embedded durable spool.
+    #[default]
+    Spool,
+    /// In memory; for tests and throw-away setups.
+    Memory,
+}
+
+fn default_spool() -> PathBuf {
+    PathBuf::from("./envoi-spool")
+}
+
+impl Default for StorageSection {
+    fn default() -> Self {
+        Self {
+            kind: StorageKind::Spool,
+            path: default_spool(),
+        }
+    }
+}
+
+/// `[admin]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSection {
+    /// Where the admin API listens; a non-loopback address requires `token`.
+    #[serde(default = "default_admin")]
+    pub address: SocketAddr,
+    /// The bearer token clients must send.
+    pub token: Option<String>,
+}
+
+fn default_admin() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8025))
+}
+
+impl Default for AdminSection {
+    fn default() -> Self {
+        Self {
+            address: default_admin(),
+            token: None,
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// `"text"` (default) or `"json"`.
+    #[serde(default)]
+    pub format: LogFormat,
+    /// A tracing filter, e.g. `"info"` or `"envoi=debug"`. Default `info`.
+    pub level: Option<String>,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Config {
+    /// Reads and validates `path`.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the file, and for parse errors the line and key.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|e| match e {
+            ParseFailure::Syntax(message) => ConfigError::Parse {
+                path: path.to_owned(),
+                message,
+            },
+            ParseFailure::Invalid(message) => ConfigError::Invalid {
+                path: path.to_owned(),
+                message,
+            },
+        })
+    }
+
+    /// Parses and validates configuration text.
+    ///
+    /// # Errors
+    /// A [`ParseFailure`] whose message names the line and key.
+    pub fn parse(text: &str) -> Result<Self, ParseFailure> {
+        let config: Self = toml::from_str(text)
+            .map_err(|e| ParseFailure::Syntax(e.to_string().trim().to_owned()))?;
+        config.validate().map_err(ParseFailure::Invalid)?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        self.smtp.validate()?;
+        self.queue.validate()?;
+        self.relay.validate()?;
+        if !self.admin.address.ip().is_loopback() && self.admin.token.is_none() {
+            return Err(format!(
+                "admin.address {} is not loopback: set admin.token so the API is not open to the network",
+                self.admin.address
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Why configuration text was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseFailure {
+    /// Not TOML, an unknown key, or a bad value (toml names line and key).
+    Syntax(String),
+    /// Values that do not fit together.
+    Invalid(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn syntax(text: &str) -> String {
+        match Config::parse(text) {
+            Err(ParseFailure::Syntax(m)) => m,
+            other => panic!("expected a syntax error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn empty_file_is_the_default() {
+        let config = Config::parse("").unwrap();
+        assert_eq!(config.storage.path, PathBuf::from("./envoi-spool"));
+        assert_eq!(config.admin.address, default_admin());
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let message = syntax("hostname = \"a\"\n\n[queue]\nmax_lifetim = \"5d\"\n");
+        assert!(message.contains("line 4"), "{message}");
+        assert!(message.contains("max_lifetim"), "{message}");
+        assert!(message.contains("expected one of"), "{message}");
+    }
+
+    #[test]
+    fn bad_duration_names_line_and_expectation() {
+        let message = syntax("[queue]\nmax_lifetime = \"five days\"\n");
+        assert!(message.contains("line 2"), "{message}");
+        assert!(message.contains("\"30s\""), "{message}");
+    }
+
+    #[test]
+    fn open_admin_without_token_is_refused() {
+        let err = Config::parse("[admin]\naddress = \"0.0.0.0:8025\"\n").unwrap_err();
+        assert!(matches!(err, ParseFailure::Invalid(m) if m.contains("admin.token")));
+    }
+}

@@ -1,0 +1,97 @@
+//! `[queue]`: lifetime, concurrency, backoff and prequeue policies.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// `[queue]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueSection {
+    /// Maximum time in the queue before a message fails with 4.4.7 (default 5d).
+    #[serde(default, deserialize_with = "super::duration::option")]
+    pub max_lifetime: Option<Duration>,
+    /// Most simultaneous delivery attempts (default 64).
+    pub max_deliveries: Option<usize>,
+    /// Most simultaneous storage operations (default 256).
+    pub max_storage_ops: Option<usize>,
+    /// At shutdown, how long attempts in flight may finish (default 30s).
+    #[serde(default, deserialize_with = "super::duration::option")]
+    pub shutdown_grace: Option<Duration>,
+    /// The retry schedule; default: RFC 5321 minded (5m, 10m, 30m, 1h, 2h, then every 4h).
+    #[serde(default)]
+    pub backoff: Option<BackoffSection>,
+    /// Prequeue policies, in order: "add-date", "add-message-id", "split-by-domain", "forward".
+    #[serde(default)]
+    pub policies: Vec<PolicyName>,
+    /// The alias table for the "forward" policy: address or "@domain" → targets.
+    #[serde(default)]
+    pub aliases: BTreeMap<String, Vec<String>>,
+}
+
+/// `[queue.backoff]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum BackoffSection {
+    /// `first × factor^(n−1)`, capped, at most `max_attempts` retries (the seed's form:
+    /// first = "60s", factor = 5, max_attempts = 5).
+    Exponential {
+        /// Delay after the first failure.
+        #[serde(deserialize_with = "super::duration::deserialize")]
+        first: Duration,
+        /// Growth per retry.
+        factor: f64,
+        /// Give up after this many failed attempts.
+        max_attempts: u32,
+        /// Longest delay.
+        #[serde(default, deserialize_with = "super::duration::option")]
+        cap: Option<Duration>,
+    },
+    /// A list of delays, the last repeating, until the maximum lifetime.
+    Schedule {
+        /// E.g. ["5m", "10m", "30m", "1h", "2h", "4h"].
+        #[serde(deserialize_with = "super::duration::list")]
+        delays: Vec<Duration>,
+    },
+}
+
+/// A built-in prequeue policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PolicyName {
+    /// Add `Date:` when missing.
+    AddDate,
+    /// Add `Message-ID:` when missing.
+    AddMessageId,
+    /// One queued copy per recipient domain.
+    SplitByDomain,
+    /// Rewrite recipients from `queue.aliases`.
+    Forward,
+}
+
+impl QueueSection {
+    pub(super) fn validate(&self) -> Result<(), String> {
+        match &self.backoff {
+            Some(BackoffSection::Exponential { factor, .. }) if !(*factor >= 1.0) => {
+                return Err(format!(
+                    "queue.backoff.factor must be at least 1, not {factor}"
+                ));
+            }
+            Some(BackoffSection::Schedule { delays }) if delays.is_empty() => {
+                return Err("queue.backoff.delays must list at least one delay".into());
+            }
+            _ => {}
+        }
+        for (key, targets) in &self.aliases {
+            for target in targets {
+                envoi_types::Address::parse(target)
+                    .map_err(|e| format!("queue.aliases.{key:?}: {target:?}: {e}"))?;
+            }
+        }
+        if self.max_deliveries == Some(0) {
+            return Err("queue.max_deliveries must be at least 1".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,281 @@
+//! Turning the configuration into the library's parts: store, relay, queue, edge.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use envoi_edge::{AuthPolicy, EdgeConfig, IpNet, Limits, Timeouts, TlsSettings};
+use envoi_queue::policy::{AddDateHeader, AddMessageIdHeader, Forward, SplitByDomain};
+use envoi_queue::{Backoff, Exponential, MemoryStore, PrequeuePolicy, Schedule, Storage};
+use envoi_relay::{HickoryResolver, PoolConfig, RelayConfig, RouteTable, SmtpRelay};
+use envoi_spool::{Spool, SpoolOptions};
+use envoi_types::Address;
+
+use crate::config::queue::{BackoffSection, PolicyName};
+use crate::config::relay::parse_hop;
+use crate::config::{Config, StorageKind};
+
+/// Opens the configured store; the spool directory is created when missing.
+pub async fn storage(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
+    match config.storage.kind {
+        StorageKind::Memory => Ok(Arc::new(MemoryStore::new())),
+        StorageKind::Spool => {
+            let path = config.storage.path.clone();
+            let options = SpoolOptions {
+                create_dir: true,
+                ..SpoolOptions::default()
+            };
+            let spool = tokio::task::spawn_blocking(move || Spool::open(&path, options))
+                .await
+                .context("spool opening task failed")?
+                .with_context(|| format!("cannot open spool {}", config.storage.path.display()))?;
+            Ok(Arc::new(spool))
+        }
+    }
+}
+
+/// The relay for the `[relay]` section.
+pub fn relay(config: &Config, hostname: &str) -> anyhow::Result<SmtpRelay> {
+    let section = &config.relay;
+    let mut relay_config = RelayConfig {
+        helo_name: section
+            .helo_name
+            .clone()
+            .unwrap_or_else(|| hostname.to_owned()),
+        ..RelayConfig::default()
+    };
+    let mut routes = match &section.smarthost {
+        Some(text) => {
+            let mut hop = parse_hop(text).map_err(anyhow::Error::msg)?;
+            if let (Some(user), Some(password)) =
+                (&section.smarthost_user, &section.smarthost_password)
+            {
+                hop = hop.with_auth(user, password);
+            }
+            RouteTable::fixed(vec![hop])
+        }
+        None => RouteTable::mx(),
+    };
+    for (domain, hops) in &section.routes {
+        let hops = hops
+            .iter()
+            .map(|h| parse_hop(h).map_err(anyhow::Error::msg))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        routes.add(domain, hops);
+    }
+    relay_config.routes = routes;
+    if let Some(port) = section.mx_port {
+        relay_config.mx_port = port;
+    }
+    apply_relay_timeouts(&mut relay_config, section);
+    relay_config.pool = pool(section);
+    if let Some(policy) = section.tls {
+        relay_config.tls.default_policy = policy.into();
+    }
+    for (domain, policy) in &section.tls_domains {
+        relay_config
+            .tls
+            .per_domain
+            .insert(domain.to_lowercase(), (*policy).into());
+    }
+    for path in &section.ca_files {
+        relay_config.tls.extra_roots.extend(read_pem_certs(path)?);
+    }
+    let dns = if section.dns.is_empty() {
+        system_name_servers()
+    } else {
+        section.dns.clone()
+    };
+    let resolver = Arc::new(HickoryResolver::new(&dns));
+    SmtpRelay::new(relay_config, resolver).context("cannot build the relay")
+}
+
+fn apply_relay_timeouts(relay_config: &mut RelayConfig, section: &crate::config::RelaySection) {
+    let t = &section.timeouts;
+    let out = &mut relay_config.timeouts;
+    let pairs: [(&mut Duration, Option<Duration>); 7] = [
+        (&mut out.connect, t.connect),
+        (&mut out.banner, t.banner),
+        (&mut out.mail, t.mail),
+        (&mut out.rcpt, t.rcpt),
+        (&mut out.data, t.data),
+        (&mut out.data_block, t.data_block),
+        (&mut out.final_dot, t.final_dot),
+    ];
+    for (slot, value) in pairs {
+        if let Some(value) = value {
+            *slot = value;
+        }
+    }
+}
+
+fn pool(section: &crate::config::RelaySection) -> PoolConfig {
+    let mut pool = PoolConfig::default();
+    if let Some(n) = section.max_messages_per_connection {
+        pool.max_messages_per_connection = n;
+    }
+    if let Some(d) = section.idle_timeout {
+        pool.idle_timeout = d;
+    }
+    if let Some(n) = section.max_connections_per_destination {
+        pool.max_connections_per_destination = n;
+    }
+    if let Some(n) = section.max_recipients_per_transaction {
+        pool.max_recipients_per_transaction = n;
+    }
+    pool
+}
+
+fn read_pem_certs(path: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
+    let pem = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let certs = rustls_pemfile::certs(&mut &pem[..])
+        .map(|c| c.map(|c| c.to_vec()))
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("{} is not a PEM certificate file", path.display()))?;
+    if certs.is_empty() {
+        bail!("{} holds no certificate", path.display());
+    }
+    Ok(certs)
+}
+
+/// The name servers of /etc/resolv.conf (127.0.0.1:53 when it lists none).
+fn system_name_servers() -> Vec<std::net::SocketAddr> {
+    let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let servers: Vec<std::net::SocketAddr> = text
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("nameserver"))
+        .filter_map(|ip| ip.trim().parse::<std::net::IpAddr>().ok())
+        .map(|ip| std::net::SocketAddr::new(ip, 53))
+        .collect();
+    if servers.is_empty() {
+        vec![std::net::SocketAddr::from(([127, 0, 0, 1], 53))]
+    } else {
+        servers
+    }
+}
+
+/// The retry policy for `[queue.backoff]`.
+pub fn backoff(config: &Config) -> Arc<dyn Backoff> {
+    let lifetime = config
+        .queue
+        .max_lifetime
+        .unwrap_or(envoi_queue::backoff::DEFAULT_LIFETIME);
+    match &config.queue.backoff {
+        None => Arc::new(Schedule {
+            lifetime,
+            ..Schedule::rfc5321()
+        }),
+        Some(BackoffSection::Schedule { delays }) => Arc::new(Schedule {
+            delays: delays.clone(),
+            lifetime,
+        }),
+        Some(BackoffSection::Exponential {
+            first,
+            factor,
+            max_attempts,
+            cap,
+        }) => Arc::new(Exponential {
+            first: *first,
+            factor: *factor,
+            cap: *cap,
+            max_attempts: *max_attempts,
+        }),
+    }
+}
+
+/// The prequeue policies of `[queue]`, in order.
+pub fn policies(config: &Config, hostname: &str) -> anyhow::Result<Vec<Box<dyn PrequeuePolicy>>> {
+    config
+        .queue
+        .policies
+        .iter()
+        .map(|name| -> anyhow::Result<Box<dyn PrequeuePolicy>> {
+            Ok(match name {
+                PolicyName::AddDate => Box::new(AddDateHeader),
+                PolicyName::AddMessageId => Box::new(AddMessageIdHeader {
+                    hostname: hostname.to_owned(),
+                }),
+                PolicyName::SplitByDomain => Box::new(SplitByDomain),
+                PolicyName::Forward => Box::new(forward(config)?),
+            })
+        })
+        .collect()
+}
+
+fn forward(config: &Config) -> anyhow::Result<Forward> {
+    let mut policy = Forward::new();
+    for (key, targets) in &config.queue.aliases {
+        let targets = targets
+            .iter()
+            .map(|t| Address::parse(t).with_context(|| format!("queue.aliases.{key}: {t}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        policy = policy.alias(key, targets);
+    }
+    Ok(policy)
+}
+
+/// The edge configuration for `[smtp]`.
+pub fn edge(config: &Config, hostname: &str) -> anyhow::Result<EdgeConfig> {
+    let smtp = &config.smtp;
+    let defaults = Limits::default();
+    let limits = Limits {
+        max_message_size: smtp.max_message_size.unwrap_or(defaults.max_message_size),
+        max_recipients: smtp.max_recipients.unwrap_or(defaults.max_recipients),
+        max_received_headers: smtp
+            .max_received_headers
+            .unwrap_or(defaults.max_received_headers),
+        max_errors: smtp.max_errors.unwrap_or(defaults.max_errors),
+        max_connections: smtp.max_connections.unwrap_or(defaults.max_connections),
+        max_connections_per_ip: smtp
+            .max_connections_per_ip
+            .unwrap_or(defaults.max_connections_per_ip),
+        ..defaults
+    };
+    let default_timeouts = Timeouts::default();
+    let timeouts = Timeouts {
+        command: smtp.command_timeout.unwrap_or(default_timeouts.command),
+        data: smtp.data_timeout.unwrap_or(default_timeouts.data),
+        shutdown_grace: smtp
+            .shutdown_grace
+            .unwrap_or(default_timeouts.shutdown_grace),
+        ..default_timeouts
+    };
+    let trusted_networks = smtp
+        .trusted_networks
+        .iter()
+        .map(|n| {
+            n.parse::<IpNet>()
+                .map_err(|e| anyhow::anyhow!("smtp.trusted_networks {n:?}: {e}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let tls = match (&smtp.certificate, &smtp.key) {
+        (Some(cert), Some(key)) => Some(tls_settings(cert, key)?),
+        _ => None,
+    };
+    Ok(EdgeConfig {
+        hostname: hostname.to_owned(),
+        limits,
+        timeouts,
+        receiving_domains: smtp.receiving_domains.clone(),
+        trusted_networks,
+        tls,
+        auth: AuthPolicy {
+            allow_plaintext: smtp.auth.allow_plaintext,
+        },
+    })
+}
+
+fn tls_settings(cert: &Path, key: &Path) -> anyhow::Result<TlsSettings> {
+    let cert_pem = std::fs::read(cert)
+        .with_context(|| format!("cannot read smtp.certificate {}", cert.display()))?;
+    let key_pem =
+        std::fs::read(key).with_context(|| format!("cannot read smtp.key {}", key.display()))?;
+    TlsSettings::from_pem(&cert_pem, &key_pem).with_context(|| {
+        format!(
+            "smtp.certificate {} / smtp.key {}",
+            cert.display(),
+            key.display()
+        )
+    })
+}

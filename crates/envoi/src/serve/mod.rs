@@ -1,0 +1,176 @@
+//! `envoi serve`: wires edge → queue → relay on the configured store, plus the admin API,
+//! and runs until SIGTERM or SIGINT.
+//!
+//! # Layout
+//! - `build`: configuration → store, relay, backoff, policies, edge settings.
+//! - `reload`: the parts SIGHUP can replace.
+//! - `users`: AUTH users with Argon2 hashes.
+//! - `logging`: text or JSON log lines.
+//! - `signals`: stop and reload.
+
+pub mod build;
+pub mod logging;
+pub mod reload;
+pub mod signals;
+pub mod users;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use envoi_edge::{ListenMode, Server};
+use envoi_queue::{Backoff, PrequeuePolicy, Queue, Relay};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Config, ListenerTls};
+use reload::{Swappable, SwappableBackoff, SwappablePolicies, SwappableRelay};
+
+/// How long deliveries in flight may finish at shutdown, unless configured.
+const DEFAULT_QUEUE_GRACE: Duration = Duration::from_secs(30);
+
+/// The running daemon's replaceable parts, for SIGHUP.
+struct Reloadable {
+    config_path: Option<PathBuf>,
+    overrides: crate::cli::ServeArgs,
+    hostname: String,
+    relay: Arc<Swappable<dyn Relay>>,
+    backoff: Arc<Swappable<dyn Backoff>>,
+    policies: Arc<Swappable<Vec<Box<dyn PrequeuePolicy>>>>,
+}
+
+/// Runs the daemon until a stop signal; returns once everything has stopped.
+///
+/// # Errors
+/// Start-up failures (spool, listeners, TLS files), with the path or address at fault.
+pub async fn run(config: Config, args: crate::cli::ServeArgs) -> anyhow::Result<()> {
+    let hostname = config.hostname.clone().unwrap_or_else(system_hostname);
+    let store = build::storage(&config).await?;
+
+    let relay: Arc<Swappable<dyn Relay>> =
+        Swappable::new(Arc::new(build::relay(&config, &hostname)?));
+    let backoff = Swappable::new(build::backoff(&config));
+    let policies = Swappable::new(Arc::new(build::policies(&config, &hostname)?));
+    let queue = Queue::builder(store.clone(), Arc::new(SwappableRelay(relay.clone())))
+        .node(hostname.clone())
+        .backoff(SwappableBackoff(backoff.clone()))
+        .policy(SwappablePolicies(policies.clone()))
+        .max_lifetime(
+            config
+                .queue
+                .max_lifetime
+                .unwrap_or(envoi_queue::backoff::DEFAULT_LIFETIME),
+        )
+        .max_deliveries(config.queue.max_deliveries.unwrap_or(64))
+        .max_storage_ops(config.queue.max_storage_ops.unwrap_or(256))
+        .start()
+        .await
+        .context("cannot start the queue")?;
+
+    let edge_shutdown = CancellationToken::new();
+    let edge_tasks = TaskTracker::new();
+    let mut smtp_addresses = Vec::new();
+    let server = Server::builder(build::edge(&config, &hostname)?, Arc::new(queue.clone()));
+    let server = if config.smtp.auth.users.is_empty() {
+        server
+    } else {
+        server.authenticator(Arc::new(users::UserTable::new(&config.smtp.auth.users)))
+    }
+    .build();
+    for listener in &config.smtp.listeners {
+        let socket = bind(listener.address).await?;
+        smtp_addresses.push(socket.local_addr()?);
+        let mode = match listener.tls {
+            ListenerTls::Implicit => ListenMode::ImplicitTls,
+            ListenerTls::None | ListenerTls::Starttls => ListenMode::Plain,
+        };
+        let (server, token) = (server.clone(), edge_shutdown.clone());
+        edge_tasks.spawn(async move {
+            if let Err(error) = server.serve(socket, mode, token).await {
+                tracing::error!(%error, "SMTP listener stopped");
+            }
+        });
+    }
+    edge_tasks.close();
+
+    let admin_shutdown = CancellationToken::new();
+    let admin_address = crate::admin::start(&config, queue.clone(), admin_shutdown.clone()).await?;
+
+    tracing::info!(
+        smtp = ?smtp_addresses,
+        admin = %admin_address,
+        storage = %config.storage.path.display(),
+        hostname = %hostname,
+        "envoi ready"
+    );
+
+    let reloadable = Reloadable {
+        config_path: args.config.clone(),
+        overrides: args,
+        hostname,
+        relay,
+        backoff,
+        policies,
+    };
+    signals::wait_for_stop(|| reload(&reloadable)).await?;
+
+    tracing::info!("stopping: no new connections; open SMTP transactions may finish");
+    edge_shutdown.cancel();
+    edge_tasks.wait().await;
+    let grace = config.queue.shutdown_grace.unwrap_or(DEFAULT_QUEUE_GRACE);
+    queue.shutdown(grace).await;
+    admin_shutdown.cancel();
+    tracing::info!("envoi stopped");
+    Ok(())
+}
+
+async fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))
+}
+
+/// SIGHUP: re-reads the configuration and swaps what can be swapped.
+fn reload(parts: &Reloadable) {
+    let config = match crate::load_config(parts.config_path.as_deref(), &parts.overrides) {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::error!(error = %format!("{error:#}"), "reload refused; keeping the running configuration");
+            return;
+        }
+    };
+    let relay = match build::relay(&config, &parts.hostname) {
+        Ok(relay) => relay,
+        Err(error) => {
+            tracing::error!(error = %format!("{error:#}"), "reload refused: relay");
+            return;
+        }
+    };
+    let policies = match build::policies(&config, &parts.hostname) {
+        Ok(policies) => policies,
+        Err(error) => {
+            tracing::error!(error = %format!("{error:#}"), "reload refused: policies");
+            return;
+        }
+    };
+    parts.relay.set(Arc::new(relay));
+    parts.backoff.set(build::backoff(&config));
+    parts.policies.set(Arc::new(policies));
+    tracing::info!(
+        reloaded = reload::RELOADED,
+        not_reloaded = reload::NOT_RELOADED,
+        "configuration reloaded"
+    );
+}
+
+/// The system's host name, or "localhost".
+pub fn system_hostname() -> String {
+    gethostname::gethostname()
+        .into_string()
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
