@@ -278,8 +278,11 @@ pub struct RelayConfig {
     pub pool: PoolConfig,
     /// STARTTLS policies and trust anchors.
     pub tls: TlsSettings,
-    /// Longest reply line accepted from a peer, and most lines in one reply: bounds memory.
+    /// Longest reply line accepted from a peer: bounds memory.
     pub max_reply_line: usize,
+    /// Next hops one attempt talks to at once (an envelope whose recipients span many domains
+    /// is split into that many groups).
+    pub max_parallel_next_hops: usize,
 }
 
 impl Default for RelayConfig {
@@ -292,6 +295,7 @@ impl Default for RelayConfig {
             pool: PoolConfig::default(),
             tls: TlsSettings::default(),
             max_reply_line: 4096,
+            max_parallel_next_hops: 8,
         }
     }
 }

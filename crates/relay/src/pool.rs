@@ -31,6 +31,9 @@ use crate::client::session::Target;
 use crate::config::PoolConfig;
 use crate::failure::{Failure, Stage};
 
+/// Longest wait for the answer to a housekeeping RSET or QUIT.
+pub const HOUSEKEEPING_MAX: Duration = Duration::from_secs(30);
+
 /// A connection checked out of the pool, with the permit that counts it.
 #[derive(Debug)]
 pub struct Lease {
@@ -60,7 +63,9 @@ struct Dest {
 /// Idle connections, concurrency limits and back-off, per destination.
 pub struct Pool {
     config: PoolConfig,
-    /// Seconds of RSET/QUIT timeout for housekeeping commands.
+    /// Timeout of the housekeeping commands (RSET on reuse, QUIT). Capped at
+    /// [`HOUSEKEEPING_MAX`]: a pooled connection whose peer vanished silently must not hold a
+    /// delivery for the full 5-minute command timeout.
     command_timeout: Duration,
     dests: Mutex<HashMap<Target, Dest>>,
 }
@@ -70,7 +75,7 @@ impl Pool {
     pub fn new(config: PoolConfig, command_timeout: Duration) -> Self {
         Self {
             config,
-            command_timeout,
+            command_timeout: command_timeout.min(HOUSEKEEPING_MAX),
             dests: Mutex::new(HashMap::new()),
         }
     }

@@ -17,6 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use envoi_queue::{Delivery, Outcome, Relay, RelayError};
 use envoi_types::Envelope;
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::client::session::{self, SessionParams, Target};
@@ -105,7 +106,11 @@ impl SmtpRelay {
         let wire = Arc::new(data::encode(envelope.message.as_bytes()));
         let mut outcomes: Vec<Option<Outcome>> = vec![None; envelope.recipients.len()];
         let mut tasks = JoinSet::new();
+        let parallel = Arc::new(Semaphore::new(
+            self.inner.config.max_parallel_next_hops.max(1),
+        ));
         for (route, members) in groups {
+            let parallel = parallel.clone();
             let inner = self.inner.clone();
             let part = envelope.copy_with_recipients(
                 members
@@ -114,7 +119,11 @@ impl SmtpRelay {
                     .collect(),
             );
             let wire = wire.clone();
-            tasks.spawn(async move { (members, deliver_group(&inner, route, &part, &wire).await) });
+            tasks.spawn(async move {
+                // The semaphore is never closed; a failed acquire only lifts the bound.
+                let _slot = parallel.acquire_owned().await;
+                (members, deliver_group(&inner, route, &part, &wire).await)
+            });
         }
         while let Some(joined) = tasks.join_next().await {
             // A panicking group leaves its recipients unset: they get the transient default below.

@@ -290,3 +290,22 @@ async fn first_mx_refusing_with_421_greeting_second_accepting() {
     assert_eq!(busy.connections(), 1);
     assert_eq!(good.transactions().len(), 1);
 }
+
+#[tokio::test]
+async fn groups_of_one_attempt_respect_the_parallel_bound() {
+    let peer = Peer::start(Script::default()).await;
+    let mut dns = StaticResolver::new().with_a("mx.shared.test", Ipv4Addr::LOCALHOST);
+    let domains: Vec<String> = (0..5).map(|i| format!("d{i}.test")).collect();
+    for domain in &domains {
+        dns = dns.with_mx(domain, 10, "mx.shared.test");
+    }
+    let relay = mx_relay(peer.port(), dns, |c| c.max_parallel_next_hops = 1);
+    let rcpts: Vec<String> = domains.iter().map(|d| format!("a@{d}")).collect();
+    let refs: Vec<&str> = rcpts.iter().map(String::as_str).collect();
+    let out = attempt(&relay, &envelope(&refs, MESSAGE)).await;
+    assert_eq!(codes(&out), vec!["250 2.0.0"; 5]);
+    // One transaction per domain, one after the other over one reused connection.
+    assert_eq!(peer.transactions().len(), 5);
+    assert_eq!(peer.connections(), 1);
+    assert_eq!(peer.log.lock().unwrap().max_concurrent, 1);
+}
