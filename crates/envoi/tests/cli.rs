@@ -1,0 +1,263 @@
+//! `envoi queue ...` and `envoi config check` against the real binary.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::process::Command;
+
+use support::{free_port, message, send, wait_for, Daemon};
+
+/// A daemon whose next hop refuses connections, so messages stay deferred for an hour.
+fn deferring_daemon(dir: &std::path::Path, extra: &str) -> Daemon {
+    let closed = free_port();
+    Daemon::start(
+        dir,
+        &format!(
+            "{extra}\n[relay]\nsmarthost = \"smtp://127.0.0.1:{closed}\"\n\n[queue.backoff]\nkind = \"schedule\"\ndelays = [\"1h\"]\n"
+        ),
+    )
+}
+
+fn stdout(output: &std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "command failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn json(output: &std::process::Output) -> serde_json::Value {
+    serde_json::from_str(&stdout(output)).unwrap()
+}
+
+fn queued_ids(daemon: &Daemon) -> Vec<String> {
+    let page = json(&daemon.queue_cli(&["list", "--json"]));
+    page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn attempts(daemon: &Daemon, id: &str) -> u64 {
+    json(&daemon.queue_cli(&["show", id, "--json"]))["attempts"]
+        .as_u64()
+        .unwrap()
+}
+
+#[test]
+fn every_queue_command_works_and_unknown_ids_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = deferring_daemon(dir.path(), "");
+    for i in 0..3 {
+        let reply = send(
+            daemon.smtp,
+            "sender@src.test",
+            &[&format!("r{i}@dst.test")],
+            &message(&format!("cli-{i}")),
+        );
+        assert!(reply.starts_with("250 "), "{reply}");
+    }
+    let ids = wait_for("three deferred messages", || {
+        let ids = queued_ids(&daemon);
+        (ids.len() == 3 && ids.iter().all(|id| attempts(&daemon, id) == 1)).then_some(ids)
+    });
+
+    let summary = json(&daemon.queue_cli(&["summary", "--json"]));
+    assert_eq!(summary["by_state"]["deferred"], 3, "{summary}");
+    let table = stdout(&daemon.queue_cli(&["summary"]));
+    assert!(table.contains("deferred"), "{table}");
+
+    let listed = stdout(&daemon.queue_cli(&["list"]));
+    assert!(
+        ids.iter().all(|id| listed.contains(id.as_str())),
+        "{listed}"
+    );
+    let filtered = json(&daemon.queue_cli(&["list", "--recipient", "r1@", "--json"]));
+    assert_eq!(filtered["messages"].as_array().unwrap().len(), 1);
+
+    let shown = stdout(&daemon.queue_cli(&["show", &ids[0]]));
+    assert!(
+        shown.contains("r0@dst.test") && shown.contains("4.4.1"),
+        "{shown}"
+    );
+
+    stdout(&daemon.queue_cli(&["hold", &ids[0]]));
+    assert_eq!(
+        json(&daemon.queue_cli(&["show", &ids[0], "--json"]))["held"],
+        true
+    );
+    let held = json(&daemon.queue_cli(&["list", "--state", "held", "--json"]));
+    assert_eq!(held["messages"].as_array().unwrap().len(), 1);
+    stdout(&daemon.queue_cli(&["release", &ids[0]]));
+    assert_eq!(
+        json(&daemon.queue_cli(&["show", &ids[0], "--json"]))["held"],
+        false
+    );
+
+    stdout(&daemon.queue_cli(&["retry", &ids[1]]));
+    wait_for("the retried message's second attempt", || {
+        (attempts(&daemon, &ids[1]) == 2).then_some(())
+    });
+    stdout(&daemon.queue_cli(&["flush"]));
+    wait_for("flushed messages attempted again", || {
+        (attempts(&daemon, &ids[0]) >= 2 && attempts(&daemon, &ids[2]) >= 2).then_some(())
+    });
+
+    stdout(&daemon.queue_cli(&["delete", &ids[2]]));
+    stdout(&daemon.queue_cli(&["bounce", &ids[1]]));
+    wait_for("the bounce in the log", || {
+        daemon.log_text().contains("admin-bounce").then_some(())
+    });
+
+    let unknown = "01JZZZZZZZZZZZZZZZZZZZZZZZ";
+    for command in ["show", "retry", "hold", "release", "delete", "bounce"] {
+        let output = daemon.queue_cli(&[command, unknown]);
+        assert!(
+            !output.status.success(),
+            "{command} of an unknown id succeeded"
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!("no message {unknown} in the queue")),
+            "{command}: {stderr}"
+        );
+    }
+    let output = daemon.queue_cli(&["show", "not-an-id"]);
+    assert!(!output.status.success());
+}
+
+#[test]
+fn the_admin_token_is_checked() {
+    let smtp = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let admin = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+    // The admin section is written by the harness; a token needs a config of its own.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("token.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[admin]\naddress = \"{admin}\"\ntoken = \"s3cret\"\n[storage]\nkind = \"memory\"\n[[smtp.listener]]\naddress = \"{smtp}\"\n"
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_envoi"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for("envoi ready", || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("envoi ready")
+            .then_some(())
+    });
+    let cli = |token: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_envoi"));
+        command.args(["queue", "--admin", &format!("http://{admin}"), "summary"]);
+        command.env_remove("ENVOI_ADMIN_TOKEN");
+        if let Some(token) = token {
+            command.args(["--token", token]);
+        }
+        command.output().unwrap()
+    };
+    let missing = cli(None);
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("refused the token"),
+        "{missing:?}"
+    );
+    let wrong = cli(Some("guess"));
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("refused the token"));
+    assert!(cli(Some("s3cret")).status.success());
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn a_daemon_that_is_not_running_is_named() {
+    let port = free_port();
+    let output = Command::new(env!("CARGO_BIN_EXE_envoi"))
+        .args([
+            "queue",
+            "--admin",
+            &format!("http://127.0.0.1:{port}"),
+            "list",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot reach envoi") && stderr.contains("envoi serve"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn config_check_names_the_key_and_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "hostname = \"mx.test\"\n\n[relay]\nsmarthots = \"smtp://x:25\"\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_envoi"))
+        .args(["config", "check"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("line 4") && stderr.contains("smarthots"),
+        "{stderr}"
+    );
+
+    let missing = dir.path().join("missing.toml");
+    let output = Command::new(env!("CARGO_BIN_EXE_envoi"))
+        .args(["config", "check"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read config file"));
+
+    let bad_value = dir.path().join("value.toml");
+    std::fs::write(&bad_value, "[queue]\nmax_lifetime = \"forever\"\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_envoi"))
+        .args(["config", "check"])
+        .arg(&bad_value)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("line 2") && stderr.contains("max_lifetime") && stderr.contains("\"5m\""),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_example_configurations_are_valid() {
+    for name in ["envoi.toml", "demo.toml"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples")
+            .join(name);
+        let output = Command::new(env!("CARGO_BIN_EXE_envoi"))
+            .args(["config", "check"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
