@@ -1,1 +1,267 @@
-fn main() {}
+//! Spool benchmark (not a test): durable writes per second against a one-file-per-message
+//! baseline, and start-up time and memory with many queued messages.
+//!
+//! ```text
+//! cargo bench -p envoi-spool --bench spool -- writes  [--dir D] [--secs S]
+//! cargo bench -p envoi-spool --bench spool -- startup [--dir D] [--counts 100000,1000000]
+//! ```
+//! Results are printed as Markdown tables; bench/spool/README.md keeps the last figures.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use envoi_queue::{MessageMeta, NewMessage, Storage};
+use envoi_spool::{Spool, SpoolOptions};
+use envoi_types::{Address, Envelope, QueueId, Sender};
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let dir = PathBuf::from(arg(&args, "--dir").unwrap_or_else(|| "/tmp/envoi-spool-bench".into()));
+    if args.iter().any(|a| a == "startup-child") {
+        let n: u64 = arg(&args, "--n").unwrap().parse().unwrap();
+        startup_child(&dir, n);
+        return;
+    }
+    let secs: u64 = arg(&args, "--secs").map_or(3, |s| s.parse().unwrap());
+    let writes = args.iter().any(|a| a == "writes");
+    let startup = args.iter().any(|a| a == "startup");
+    let all = !writes && !startup;
+    if writes || all {
+        bench_writes(&dir, Duration::from_secs(secs));
+    }
+    if startup || all {
+        let counts = arg(&args, "--counts").unwrap_or_else(|| "100000,1000000".into());
+        for n in counts.split(',') {
+            bench_startup(&dir, n.parse().unwrap());
+        }
+    }
+}
+
+fn envelope(size: usize) -> Envelope {
+    let mut body = b"Subject: bench\r\nFrom: a@b.example\r\n\r\n".to_vec();
+    body.resize(size, b'x');
+    Envelope::new(
+        Sender::parse("sender@example.org").unwrap(),
+        vec![Address::parse("rcpt@example.net").unwrap()],
+        body,
+    )
+}
+
+fn new_message(envelope: &Envelope) -> NewMessage {
+    NewMessage {
+        id: QueueId::new(),
+        envelope: envelope.clone(),
+        meta: MessageMeta::new(envelope, SystemTime::now()),
+    }
+}
+
+/// Postfix's discipline: one file per message, write + fsync + rename + fsync(dir).
+fn baseline_write(dir: &Path, body: &[u8]) {
+    let id = QueueId::new();
+    let tmp = dir.join(format!("{id}.tmp"));
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .unwrap();
+    file.write_all(body).unwrap();
+    file.sync_all().unwrap();
+    fs::rename(&tmp, dir.join(id.to_string())).unwrap();
+    File::open(dir).unwrap().sync_all().unwrap();
+}
+
+fn bench_writes(root: &Path, secs: Duration) {
+    println!(
+        "## Durable writes per second ({} s per cell)\n",
+        secs.as_secs()
+    );
+    println!("| writers | size | baseline (file+fsync+rename+dir fsync) | spool, inline bodies | spool, file bodies | inline / baseline |");
+    println!("|---:|---:|---:|---:|---:|---:|");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(128)
+        .enable_all()
+        .build()
+        .unwrap();
+    for size in [4 * 1024, 64 * 1024] {
+        for writers in [1usize, 8, 64] {
+            let base = baseline(root, writers, size, secs);
+            let inline = runtime.block_on(spool_rate(root, writers, size, usize::MAX, secs));
+            let files = runtime.block_on(spool_rate(root, writers, size, 0, secs));
+            println!(
+                "| {writers} | {} KiB | {base:.0} | {inline:.0} | {files:.0} | {:.1}x |",
+                size / 1024,
+                inline / base
+            );
+        }
+    }
+    println!();
+}
+
+fn fresh(root: &Path, name: &str) -> PathBuf {
+    let dir = root.join(name);
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn baseline(root: &Path, writers: usize, size: usize, secs: Duration) -> f64 {
+    let dir = fresh(root, "baseline");
+    let body = envelope(size).message.as_bytes().to_vec();
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let threads: Vec<_> = (0..writers)
+        .map(|_| {
+            let (dir, body, done, stop) = (dir.clone(), body.clone(), done.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    baseline_write(&dir, &body);
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(secs);
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().unwrap();
+    }
+    let rate = done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
+    let _ = fs::remove_dir_all(&dir);
+    rate
+}
+
+async fn spool_rate(
+    root: &Path,
+    writers: usize,
+    size: usize,
+    inline_max: usize,
+    secs: Duration,
+) -> f64 {
+    let dir = fresh(root, "spool");
+    let options = SpoolOptions {
+        inline_max,
+        ..SpoolOptions::default()
+    };
+    let spool = Spool::open(&dir, options).unwrap();
+    let envelope = envelope(size);
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + secs;
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..writers)
+        .map(|_| {
+            let (spool, envelope, done) = (spool.clone(), envelope.clone(), done.clone());
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    spool.write(vec![new_message(&envelope)]).await.unwrap();
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let rate = done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
+    drop(spool);
+    let _ = fs::remove_dir_all(&dir);
+    rate
+}
+
+/// Fills a spool with `n` messages (1 KiB bodies, inline) unless it is there already, then
+/// measures a start in a fresh child process.
+fn bench_startup(root: &Path, n: u64) {
+    let dir = root.join(format!("startup-{n}"));
+    let marker = dir.join("filled");
+    if !marker.exists() {
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let started = Instant::now();
+        runtime.block_on(async {
+            let spool = Spool::open(&dir, SpoolOptions::default()).unwrap();
+            let envelope = envelope(1024);
+            let mut left = n;
+            while left > 0 {
+                let batch = left.min(2000);
+                let messages = (0..batch).map(|_| new_message(&envelope)).collect();
+                spool.write(messages).await.unwrap();
+                left -= batch;
+            }
+        });
+        fs::write(&marker, b"").unwrap();
+        eprintln!(
+            "filled {n} messages in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    // Cold start: drop the page cache when allowed (root), so the database is read from disk.
+    let dropped = fs::write("/proc/sys/vm/drop_caches", b"3\n").is_ok();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["startup-child", "--n", &n.to_string(), "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let db_size = fs::metadata(dir.join(envoi_spool::DB_FILE)).map_or(0, |m| m.len());
+    println!(
+        "startup, {n} messages, db {} MiB, page cache dropped: {dropped}: {}",
+        db_size >> 20,
+        String::from_utf8_lossy(&out.stdout).trim()
+    );
+    if !out.status.success() {
+        eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+fn rss_kib(field: &str) -> u64 {
+    let status = fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn startup_child(dir: &Path, n: u64) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let before = rss_kib("VmRSS:");
+    let start = Instant::now();
+    let spool = Spool::open(dir, SpoolOptions::default()).unwrap();
+    let opened = start.elapsed();
+    let schedule = runtime.block_on(spool.load_schedule()).unwrap();
+    let ready = start.elapsed();
+    assert_eq!(schedule.len() as u64, n);
+    let after = rss_kib("VmRSS:");
+    let peak = rss_kib("VmHWM:");
+    let per = (after.saturating_sub(before) * 1024) as f64 / n as f64;
+    println!(
+        "open+reconcile {:.2} s, ready (schedule loaded) {:.2} s; RSS {} MiB -> {} MiB (peak {} MiB), {per:.0} B/message resident",
+        opened.as_secs_f64(),
+        ready.as_secs_f64(),
+        before / 1024,
+        after / 1024,
+        peak / 1024
+    );
+}

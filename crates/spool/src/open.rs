@@ -1,23 +1,28 @@
 //! Opening a spool: checks on the directory, then the start-up reconciliation.
 //!
-//! Reconciliation reads every metadata record (never a body): a record that cannot be decoded,
-//! or whose body file is missing, is moved to the `quarantine` table with its raw bytes and
-//! reported; a body file without metadata is removed (its write never committed, so no client
-//! was told it was stored) and reported. The rest loads.
+//! Reconciliation reads the schedule index (never a body, and no metadata record unless asked):
+//! a message whose body file is missing, or whose schedule row is malformed, is moved to the
+//! `quarantine` table with its raw bytes and reported; a body file without metadata is removed
+//! (its write never committed, so no client was told it was stored) and reported. Metadata
+//! records are checked for decodability either at open ([`crate::SpoolOptions::verify_at_open`])
+//! or by a background scan right after it; undecodable ones are quarantined the same way. The
+//! rest loads.
 
 use std::collections::HashSet;
 use std::fs;
 use std::io;
 use std::path::Path;
 
-use envoi_queue::{QuarantinedRecord, StorageError};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use envoi_queue::{QuarantinedRecord, ScheduleEntry, StorageError};
 use envoi_types::QueueId;
 use redb::{Database, DatabaseError, ReadableTable};
 
 use crate::bodies::BodyDir;
 use crate::error;
 use crate::handle::{BODIES, META, QUARANTINE, SCHEDULE};
-use crate::record::{key_id, schedule_key_id, BodyPlace, MetaRecord};
+use crate::record::{decode_schedule, id_key, key_id, schedule_key_id, BodyPlace, MetaRecord};
 
 /// What reconciliation found and did at start-up.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,11 +68,26 @@ pub(crate) fn open_error(dir: &Path, e: DatabaseError) -> StorageError {
     StorageError::Unavailable(format!("spool directory {}: {reason}", dir.display()))
 }
 
-/// Reconciles the database with the body directory; see the module docs.
-pub(crate) fn reconcile(db: &Database, bodies: &BodyDir) -> Result<StartupReport, StorageError> {
+/// A record to set aside: its `meta` key, id (when the key is one), why, and its raw bytes.
+#[derive(Debug, Clone)]
+pub(crate) struct Bad {
+    key: Vec<u8>,
+    id: Option<QueueId>,
+    reason: String,
+    raw: Vec<u8>,
+}
+
+/// Reconciles the database with the body directory (see the module docs), reading only the
+/// schedule index — and every metadata record too when `verify_records` is set. Returns the
+/// report and the schedule in due order, minus what was set aside.
+pub(crate) fn reconcile(
+    db: &Database,
+    bodies: &BodyDir,
+    verify_records: bool,
+) -> Result<(StartupReport, Vec<ScheduleEntry>), StorageError> {
     let (mut files, strangers) = bodies.scan()?;
-    let mut bad: Vec<(Vec<u8>, Option<QueueId>, String, Vec<u8>)> = Vec::new();
-    let mut messages = 0u64;
+    let mut entries = Vec::new();
+    let mut bad = Vec::new();
     {
         let read = db
             .begin_read()
@@ -75,46 +95,99 @@ pub(crate) fn reconcile(db: &Database, bodies: &BodyDir) -> Result<StartupReport
         let meta = read
             .open_table(META)
             .map_err(|e| error::redb_any("cannot open meta table", e))?;
-        for row in meta
+        let schedule = read
+            .open_table(SCHEDULE)
+            .map_err(|e| error::redb_any("cannot open schedule table", e))?;
+        for row in schedule
             .iter()
-            .map_err(|e| error::db("cannot read meta table", e))?
+            .map_err(|e| error::db("cannot read schedule", e))?
         {
-            let (key, value) = row.map_err(|e| error::db("cannot read meta table", e))?;
-            let id = key_id(key.value());
-            let problem = match (id, MetaRecord::decode(value.value())) {
-                (None, _) => Some("key is not a queue id".to_owned()),
-                (Some(_), Err(reason)) => Some(reason),
-                (Some(id), Ok(record)) => match record.body {
-                    BodyPlace::File if !files.remove(&id) => Some("body file missing".to_owned()),
-                    _ => None,
-                },
-            };
-            match problem {
-                Some(reason) => {
-                    bad.push((key.value().to_vec(), id, reason, value.value().to_vec()))
+            let (key, value) = row.map_err(|e| error::db("cannot read schedule", e))?;
+            let problem = match decode_schedule(key.value(), value.value()) {
+                None => ("undecodable schedule row", schedule_key_id(key.value())),
+                Some(row) if row.body == BodyPlace::File && !files.remove(&row.entry.id) => {
+                    ("body file missing", Some(row.entry.id))
                 }
-                None => messages += 1,
-            }
+                Some(row) => {
+                    entries.push(row.entry);
+                    continue;
+                }
+            };
+            // Rare: read the metadata record of the message being set aside.
+            let (reason, id) = problem;
+            let key = id.map_or_else(|| key.value().to_vec(), |id| id_key(id).to_vec());
+            let raw = meta
+                .get(key.as_slice())
+                .map_err(|e| error::db("cannot read meta table", e))?
+                .map(|v| v.value().to_vec())
+                .unwrap_or_default();
+            bad.push(Bad {
+                key,
+                id,
+                reason: reason.to_owned(),
+                raw,
+            });
+        }
+        if verify_records {
+            bad.extend(undecodable(&meta, None)?);
         }
     }
     let quarantined = quarantine(db, bad)?;
+    let set_aside: HashSet<String> = quarantined.iter().map(|q| q.key.clone()).collect();
+    if !set_aside.is_empty() {
+        entries.retain(|e| !set_aside.contains(&format!("meta/{}", e.id)));
+    }
     let orphan_bodies = remove_orphans(bodies, files);
     for name in &strangers {
         tracing::warn!(file = %name, "unexpected file in the spool body directory, left alone");
     }
-    Ok(StartupReport {
-        messages,
+    let report = StartupReport {
+        messages: entries.len() as u64,
         quarantined,
         orphan_bodies,
         strangers,
-    })
+    };
+    Ok((report, entries))
+}
+
+/// Every metadata record that cannot be decoded. Stops early (returning what it found) when
+/// `stop` is set.
+pub(crate) fn undecodable(
+    meta: &redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    stop: Option<&AtomicBool>,
+) -> Result<Vec<Bad>, StorageError> {
+    let mut bad = Vec::new();
+    for (n, row) in meta
+        .iter()
+        .map_err(|e| error::db("cannot read meta table", e))?
+        .enumerate()
+    {
+        if n % 1024 == 0 && stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+            break;
+        }
+        let (key, value) = row.map_err(|e| error::db("cannot read meta table", e))?;
+        let id = key_id(key.value());
+        let reason = match (id, MetaRecord::decode(value.value())) {
+            (None, _) => "key is not a queue id".to_owned(),
+            (Some(_), Err(reason)) => reason,
+            (Some(_), Ok(_)) => continue,
+        };
+        bad.push(Bad {
+            key: key.value().to_vec(),
+            id,
+            reason,
+            raw: value.value().to_vec(),
+        });
+    }
+    Ok(bad)
 }
 
 /// Moves bad records to the quarantine table in one commit, with their schedule rows and
-/// inline bodies removed.
-fn quarantine(
+/// inline bodies. A record that changed since it was found (removed or rewritten meanwhile)
+/// is left alone.
+pub(crate) fn quarantine(
     db: &Database,
-    bad: Vec<(Vec<u8>, Option<QueueId>, String, Vec<u8>)>,
+    bad: Vec<Bad>,
 ) -> Result<Vec<QuarantinedRecord>, StorageError> {
     if bad.is_empty() {
         return Ok(Vec::new());
@@ -127,29 +200,35 @@ fn quarantine(
             let mut schedule = txn.open_table(SCHEDULE)?;
             let mut inline = txn.open_table(BODIES)?;
             let mut quarantine = txn.open_table(QUARANTINE)?;
-            let ids: HashSet<QueueId> = bad.iter().filter_map(|b| b.1).collect();
+            let ids: HashSet<QueueId> = bad.iter().filter_map(|b| b.id).collect();
             let mut stale = Vec::new();
             for row in schedule.iter()? {
                 let (key, _) = row?;
-                if schedule_key_id(key.value()).is_some_and(|id| ids.contains(&id)) {
+                if schedule_key_id(key.value()).is_none_or(|id| ids.contains(&id)) {
                     stale.push(key.value().to_vec());
                 }
             }
             for key in stale {
                 schedule.remove(key.as_slice())?;
             }
-            for (key, id, reason, raw) in bad {
+            for Bad {
+                key,
+                id,
+                reason,
+                raw,
+            } in bad
+            {
+                let current = meta.get(key.as_slice())?.map(|v| v.value().to_vec());
+                if current.unwrap_or_default() != raw {
+                    continue;
+                }
                 let name = match id {
                     Some(id) => format!("meta/{id}"),
                     None => format!("meta/{}", hex(&key)),
                 };
                 tracing::error!(record = %name, %reason, "spool record quarantined");
-                let kept = postcard::to_stdvec(&(
-                    &reason,
-                    &raw,
-                    inline.get(key.as_slice())?.map(|b| b.value().to_vec()),
-                ))
-                .unwrap_or_default();
+                let body = inline.get(key.as_slice())?.map(|b| b.value().to_vec());
+                let kept = postcard::to_stdvec(&(&reason, &raw, body)).unwrap_or_default();
                 quarantine.insert(name.as_str(), kept.as_slice())?;
                 meta.remove(key.as_slice())?;
                 inline.remove(key.as_slice())?;

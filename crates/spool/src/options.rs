@@ -15,6 +15,11 @@ pub struct SpoolOptions {
     pub queue_depth: usize,
     /// redb page cache size in bytes.
     pub cache_size: usize,
+    /// Decode every metadata record during [`crate::Spool::open`] (quarantining the
+    /// undecodable before it returns). Off: open reads only the schedule index and a background
+    /// thread checks the records right after; that keeps start-up time independent of
+    /// metadata size (DESIGN.md §1.4).
+    pub verify_at_open: bool,
 }
 
 impl Default for SpoolOptions {
@@ -25,6 +30,7 @@ impl Default for SpoolOptions {
             max_batch: 256,
             queue_depth: 1024,
             cache_size: 64 * 1024 * 1024,
+            verify_at_open: false,
         }
     }
 }

@@ -15,8 +15,9 @@ const FORMAT_V1: u8 = 1;
 
 /// Length of a schedule key: next-attempt seconds (8), nanoseconds (4), id (16).
 pub(crate) const SCHEDULE_KEY_LEN: usize = 28;
-/// Length of a schedule value: arrival seconds (8) and nanoseconds (4), held (1), attempts (4).
-pub(crate) const SCHEDULE_VALUE_LEN: usize = 17;
+/// Length of a schedule value: arrival seconds (8) and nanoseconds (4), held (1), attempts (4),
+/// body place (1: 0 inline, 1 file) — what start-up needs without reading metadata records.
+pub(crate) const SCHEDULE_VALUE_LEN: usize = 18;
 
 /// Where a message's body lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,6 +123,7 @@ impl MetaRecord {
         value[8..12].copy_from_slice(&nanos.to_be_bytes());
         value[12] = u8::from(self.meta.held);
         value[13..17].copy_from_slice(&self.meta.attempts.to_be_bytes());
+        value[17] = u8::from(self.body == BodyPlace::File);
         value
     }
 }
@@ -155,8 +157,19 @@ pub(crate) fn schedule_key_id(key: &[u8]) -> Option<QueueId> {
     (key.len() == SCHEDULE_KEY_LEN).then(|| QueueId::from_bytes(bytes))
 }
 
-/// A schedule row decoded: the entry the queue keeps, and the attempts (for state counts).
-pub(crate) fn decode_schedule(key: &[u8], value: &[u8]) -> Option<(ScheduleEntry, u32)> {
+/// A schedule row decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ScheduleRow {
+    /// The entry the queue keeps.
+    pub entry: ScheduleEntry,
+    /// Failed attempts (for state counts).
+    pub attempts: u32,
+    /// Where the body is (for reconciliation with the body directory).
+    pub body: BodyPlace,
+}
+
+/// Decodes a schedule row; `None` when it is malformed.
+pub(crate) fn decode_schedule(key: &[u8], value: &[u8]) -> Option<ScheduleRow> {
     if key.len() != SCHEDULE_KEY_LEN || value.len() != SCHEDULE_VALUE_LEN {
         return None;
     }
@@ -170,13 +183,22 @@ pub(crate) fn decode_schedule(key: &[u8], value: &[u8]) -> Option<(ScheduleEntry
         _ => return None,
     };
     let attempts = be32(&value[13..17])?;
+    let body = match value[17] {
+        0 => BodyPlace::Inline,
+        1 => BodyPlace::File,
+        _ => return None,
+    };
     let entry = ScheduleEntry {
         id: schedule_key_id(key)?,
         next_attempt,
         arrival,
         held,
     };
-    Some((entry, attempts))
+    Some(ScheduleRow {
+        entry,
+        attempts,
+        body,
+    })
 }
 
 /// The 16-byte key of a message in the `meta` and `bodies` tables.
@@ -227,8 +249,9 @@ mod tests {
         meta.attempts = 7;
         meta.held = true;
         let record = MetaRecord::of(&env, meta, BodyPlace::File);
-        let (entry, attempts) =
-            decode_schedule(&record.schedule_key(a), &record.schedule_value()).unwrap();
+        let row = decode_schedule(&record.schedule_key(a), &record.schedule_value()).unwrap();
+        let (entry, attempts) = (row.entry, row.attempts);
+        assert_eq!(row.body, BodyPlace::File);
         assert_eq!(entry.id, a);
         assert_eq!(entry.next_attempt, late);
         assert_eq!(entry.arrival, env.arrival);

@@ -7,11 +7,12 @@
 //! a commit is in flight.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use envoi_queue::StorageError;
+use envoi_queue::{QuarantinedRecord, ScheduleEntry, StorageError};
 use redb::{Builder, Database, StorageBackend};
 
 use crate::bodies::BodyDir;
@@ -36,8 +37,13 @@ pub(crate) struct Inner {
     pub options: SpoolOptions,
     pub dir: PathBuf,
     pub report: StartupReport,
+    /// The schedule read at open, handed to the first `load_schedule` if nothing changed since.
+    startup_schedule: Mutex<Option<Vec<ScheduleEntry>>>,
     sender: Mutex<Option<SyncSender<Request>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// Tells the background record check to stop (on drop).
+    stop_verifier: Arc<AtomicBool>,
+    verifier: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Spool {
@@ -104,7 +110,7 @@ impl Spool {
             ),
             other => other,
         })?;
-        let report = open::reconcile(&db, &bodies)?;
+        let (report, schedule) = open::reconcile(&db, &bodies, options.verify_at_open)?;
         tracing::info!(
             dir = %dir.display(),
             messages = report.messages,
@@ -120,16 +126,57 @@ impl Spool {
             .name("envoi-spool-writer".into())
             .spawn(move || writer::run(writer_shared, receiver, max_batch))
             .map_err(|e| StorageError::Io(format!("cannot start the spool writer: {e}")))?;
+        let stop_verifier = Arc::new(AtomicBool::new(false));
+        let verifier = if options.verify_at_open {
+            None
+        } else {
+            let (shared, stop) = (Arc::clone(&shared), Arc::clone(&stop_verifier));
+            let spawned = std::thread::Builder::new()
+                .name("envoi-spool-verify".into())
+                .spawn(move || {
+                    if let Err(e) = verify_records(&shared, Some(&stop)) {
+                        tracing::error!(error = %e, "background check of spool records failed");
+                    }
+                });
+            match spawned {
+                Ok(handle) => Some(handle),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start the spool record check");
+                    None
+                }
+            }
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 shared,
                 options,
                 dir: dir.to_owned(),
                 report,
+                startup_schedule: Mutex::new(Some(schedule)),
                 sender: Mutex::new(Some(sender)),
                 writer: Mutex::new(Some(writer)),
+                stop_verifier,
+                verifier: Mutex::new(verifier),
             }),
         })
+    }
+
+    /// Decodes every metadata record now and quarantines the undecodable ones (what the
+    /// background check after [`Spool::open`] does). Blocks; returns what it set aside.
+    ///
+    /// # Errors
+    /// `Io` when the database cannot be read or written.
+    pub fn verify_records(&self) -> Result<Vec<QuarantinedRecord>, StorageError> {
+        verify_records(&self.inner.shared, None)
+    }
+
+    /// The schedule read at open, once, if no mutation happened since.
+    pub(crate) fn take_startup_schedule(&self) -> Option<Vec<ScheduleEntry>> {
+        self.inner
+            .startup_schedule
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     /// What reconciliation found when this spool was opened.
@@ -150,6 +197,8 @@ impl Spool {
     /// Sends a mutation to the writer and waits, on the calling (blocking) thread, until it is
     /// durable or failed.
     pub(crate) fn submit_blocking(&self, op: Op) -> Result<Done, StorageError> {
+        // The schedule read at open is stale from the first mutation on.
+        drop(self.take_startup_schedule());
         let sender = self
             .inner
             .sender
@@ -171,12 +220,39 @@ impl Spool {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        self.stop_verifier.store(true, Ordering::Relaxed);
+        if let Some(verifier) = self
+            .verifier
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            let _ = verifier.join();
+        }
         // Closing the channel lets the writer finish the requests it holds and stop.
         drop(self.sender.lock().unwrap_or_else(|p| p.into_inner()).take());
         if let Some(writer) = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = writer.join();
         }
     }
+}
+
+/// Finds undecodable metadata records and quarantines them.
+fn verify_records(
+    shared: &Shared,
+    stop: Option<&AtomicBool>,
+) -> Result<Vec<QuarantinedRecord>, StorageError> {
+    let db = shared.db()?;
+    let bad = {
+        let read = db
+            .begin_read()
+            .map_err(|e| error::redb_any("cannot read spool", e))?;
+        let meta = read
+            .open_table(META)
+            .map_err(|e| error::redb_any("cannot open meta table", e))?;
+        open::undecodable(&meta, stop)?
+    };
+    open::quarantine(&db, bad)
 }
 
 /// Runs blocking work off the async workers.

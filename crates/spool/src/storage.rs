@@ -8,7 +8,7 @@ use envoi_queue::{
     ScheduleEntry, StateCounts, Storage, StorageError, StoredMessage,
 };
 use envoi_types::{Message, QueueId};
-use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata};
+use redb::{ReadTransaction, ReadableTable};
 
 use crate::error;
 use crate::handle::{BODIES, META, SCHEDULE};
@@ -145,19 +145,22 @@ impl Storage for Spool {
     }
 
     async fn load_schedule(&self) -> Result<Vec<ScheduleEntry>, StorageError> {
+        // Start-up already read the index in due order; nothing changed since, so use that.
+        if let Some(entries) = self.take_startup_schedule() {
+            return Ok(entries);
+        }
         self.read(|_, txn| {
             let schedule = txn
                 .open_table(SCHEDULE)
                 .map_err(|e| error::redb_any("cannot open schedule table", e))?;
-            let mut entries =
-                Vec::with_capacity(usize::try_from(schedule.len().unwrap_or(0)).unwrap_or(0));
+            let mut entries = Vec::new();
             for row in schedule
                 .iter()
                 .map_err(|e| error::db("cannot read schedule", e))?
             {
                 let (key, value) = row.map_err(|e| error::db("cannot read schedule", e))?;
                 match decode_schedule(key.value(), value.value()) {
-                    Some((entry, _)) => entries.push(entry),
+                    Some(row) => entries.push(row.entry),
                     None => tracing::error!(key = ?key.value(), "undecodable schedule row skipped"),
                 }
             }
@@ -259,8 +262,8 @@ impl Storage for Spool {
                 .map_err(|e| error::db("cannot read schedule", e))?
             {
                 let (key, value) = row.map_err(|e| error::db("cannot read schedule", e))?;
-                if let Some((entry, attempts)) = decode_schedule(key.value(), value.value()) {
-                    counts.add(MessageState::of(entry.held, attempts));
+                if let Some(row) = decode_schedule(key.value(), value.value()) {
+                    counts.add(MessageState::of(row.entry.held, row.attempts));
                 }
             }
             Ok(counts)

@@ -196,6 +196,20 @@ fn a_locked_spool_is_refused() {
     assert!(text.contains("locked"), "{text}");
 }
 
+/// Scribbles over the metadata record of `id`.
+fn corrupt_meta(dir: &Path, id: QueueId) {
+    let db = redb::Database::open(dir.join(DB_FILE)).unwrap();
+    let txn = db.begin_write().unwrap();
+    {
+        let def: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("meta");
+        let mut meta = txn.open_table(def).unwrap();
+        let garbage = [1u8, 0xff, 0xfe, 0x00, 0x13];
+        meta.insert(id.to_bytes().as_slice(), garbage.as_slice())
+            .unwrap();
+    }
+    txn.commit().unwrap();
+}
+
 #[tokio::test]
 async fn corrupted_record_is_quarantined_and_the_rest_loads() {
     let dir = tempfile::tempdir().unwrap();
@@ -207,22 +221,12 @@ async fn corrupted_record_is_quarantined_and_the_rest_loads() {
             .await
             .unwrap();
     }
-    {
-        // Scribble over b's metadata record.
-        let db = redb::Database::open(dir.path().join(DB_FILE)).unwrap();
-        let txn = db.begin_write().unwrap();
-        {
-            let def: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("meta");
-            let mut meta = txn.open_table(def).unwrap();
-            meta.insert(
-                b.id.to_bytes().as_slice(),
-                [1u8, 0xff, 0xfe, 0x00, 0x13].as_slice(),
-            )
-            .unwrap();
-        }
-        txn.commit().unwrap();
-    }
-    let spool = Spool::open(dir.path(), options(4096)).unwrap();
+    corrupt_meta(dir.path(), b.id);
+    let checked = SpoolOptions {
+        verify_at_open: true,
+        ..options(4096)
+    };
+    let spool = Spool::open(dir.path(), checked.clone()).unwrap();
     let report = spool.startup_report();
     assert_eq!(report.quarantined.len(), 1);
     assert_eq!(report.quarantined[0].key, format!("meta/{}", b.id));
@@ -240,7 +244,7 @@ async fn corrupted_record_is_quarantined_and_the_rest_loads() {
     assert!(spool.get(b.id).await.unwrap().is_none());
     drop(spool);
     // The quarantine is durable and shown to the admin view after the next start too.
-    let spool = Spool::open(dir.path(), options(4096)).unwrap();
+    let spool = Spool::open(dir.path(), checked).unwrap();
     assert!(spool.startup_report().quarantined.is_empty());
     let listed = spool.quarantined().await.unwrap();
     assert_eq!(listed.len(), 1);
@@ -250,6 +254,28 @@ async fn corrupted_record_is_quarantined_and_the_rest_loads() {
         "{}",
         listed[0].reason
     );
+}
+
+#[tokio::test]
+async fn background_check_quarantines_a_corrupted_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (message(at(1)), message(at(2)));
+    {
+        let spool = Spool::open(dir.path(), options(4096)).unwrap();
+        spool.write(vec![a.clone(), b.clone()]).await.unwrap();
+    }
+    corrupt_meta(dir.path(), b.id);
+    let spool = Spool::open(dir.path(), options(4096)).unwrap();
+    // Open read only the schedule; the record check runs right after it, in the background
+    // (and here on demand too, so that the test knows it is done).
+    assert!(spool.startup_report().quarantined.is_empty());
+    spool.verify_records().unwrap();
+    let listed = spool.quarantined().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].key, format!("meta/{}", b.id));
+    assert!(spool.get(b.id).await.unwrap().is_none());
+    assert_same(&spool.get(a.id).await.unwrap().unwrap(), &a);
+    assert_eq!(spool.count_by_state().await.unwrap().total(), 1);
 }
 
 #[tokio::test]
