@@ -53,23 +53,42 @@ impl Queue {
         self.set_held(id, false).await
     }
 
+    /// Holding marks the index before the store, so the scheduler cannot start an attempt
+    /// while the store write is under way; releasing writes the store first, so an attempt
+    /// never finds the message still held in the store.
     async fn set_held(&self, id: QueueId, held: bool) -> Result<(), QueueError> {
-        if !self.shared.index().contains(id) {
+        if held {
+            self.mark_held(id, true)?;
+        } else if !self.shared.index().contains(id) {
             return Err(QueueError::NotFound(id));
         }
-        self.shared
+        let stored = self
+            .shared
             .with_storage(self.shared.storage.set_held(id, held))
-            .await
-            .map_err(|e| match e {
+            .await;
+        if let Err(error) = stored {
+            if held {
+                // The store still says "not held": so must the index.
+                let _ = self.mark_held(id, false);
+            }
+            return Err(match error {
                 crate::StorageError::NotFound(id) => QueueError::NotFound(id),
                 other => QueueError::Storage(other),
-            })?;
+            });
+        }
+        if !held {
+            self.mark_held(id, false)?;
+        }
+        tracing::info!(event = if held { "held" } else { "released" }, id = %id);
+        Ok(())
+    }
+
+    fn mark_held(&self, id: QueueId, held: bool) -> Result<(), QueueError> {
         self.shared
             .index()
             .set_held(id, held)
             .map_err(|r| refused(id, r))?;
         self.shared.wake.notify_one();
-        tracing::info!(event = if held { "held" } else { "released" }, id = %id);
         Ok(())
     }
 
