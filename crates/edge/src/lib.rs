@@ -32,9 +32,11 @@
 //! - [`tls`]: [`TlsSettings`] from a caller-given certificate and key.
 //! - [`net`]: [`IpNet`] for trusted networks.
 //! - [`received`]: the Received header.
+//! - [`events`]: metrics (call [`events::describe_metrics`] once at start-up).
 
 pub mod config;
 pub mod credentials;
+pub mod events;
 pub mod handoff;
 mod limiter;
 pub mod net;

@@ -15,10 +15,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, warn};
+use tracing::{debug, warn, Instrument};
 
 use crate::config::EdgeConfig;
 use crate::credentials::Authenticator;
+use crate::events;
 use crate::handoff::Handoff;
 use crate::limiter::{ConnGuard, ConnLimiter};
 use crate::replies;
@@ -142,11 +143,15 @@ impl Server {
                     let _ = stream.set_nodelay(true);
                     match self.limiter.try_acquire(peer.ip()) {
                         Some(guard) => {
+                            metrics::counter!(events::CONNECTIONS, "outcome" => "served")
+                                .increment(1);
                             let task = self.connection(stream, peer, mode, guard, signals.clone());
                             tracker.spawn(task);
                         }
                         None => {
                             debug!(%peer, "connection refused: limit reached");
+                            metrics::counter!(events::CONNECTIONS, "outcome" => "over_limit")
+                                .increment(1);
                             let config = &self.shared.config;
                             tracker.spawn(refuse(
                                 stream,
@@ -184,7 +189,8 @@ impl Server {
         signals: Signals,
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
         let shared = Arc::clone(&self.shared);
-        async move {
+        let span = tracing::info_span!("smtp", %peer);
+        let session = async move {
             let _guard = guard;
             let io: Io = Box::new(stream);
             let (io, tls) = match (mode, shared.tls.clone()) {
@@ -200,8 +206,10 @@ impl Server {
                 }
                 _ => (io, false),
             };
+            let _active = events::ActiveSession::start();
             conn::run(shared, io, peer, tls, signals).await;
-        }
+        };
+        session.instrument(span)
     }
 }
 

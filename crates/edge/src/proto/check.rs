@@ -39,8 +39,8 @@ pub fn command_input(input: &[u8]) {
     }
 }
 
-/// Reads `input` as DATA content three ways (all at once, in pieces, byte by byte) and
-/// checks they agree.
+/// Reads `input` as DATA content three ways (all at once, in pieces, and octet by octet
+/// without the fast path) and checks they agree.
 ///
 /// Properties: the end position and the verdict do not depend on how the input is split;
 /// the kept message never exceeds the limit; a message that is accepted never holds a bare
@@ -50,9 +50,12 @@ pub fn data_input(input: &[u8]) {
     let whole = read(input, input.len().max(1), LIMIT);
     let step = usize::from(input.first().copied().unwrap_or(1)).max(1);
     let pieces = read(input, step, LIMIT);
-    let bytes = read(input, 1, LIMIT);
+    let reference = read_reference(input, LIMIT);
     assert_eq!(whole, pieces, "result depends on how the input is split");
-    assert_eq!(whole, bytes, "result depends on how the input is split");
+    assert_eq!(
+        whole, reference,
+        "fast path disagrees with the octet-at-a-time reference"
+    );
     if let (Some(used), Ok(message)) = &whole {
         assert!(*used <= input.len());
         assert!(message.len() <= LIMIT, "kept more than the limit");
@@ -81,6 +84,12 @@ fn read(input: &[u8], step: usize, limit: usize) -> Outcome {
         assert_eq!(n, piece.len(), "bytes left unconsumed before the end");
     }
     (end, reader.finish())
+}
+
+fn read_reference(input: &[u8], limit: usize) -> Outcome {
+    let mut reader = DataReader::new(limit);
+    let (used, done) = reader.feed_each_octet(input);
+    (done.then_some(used), reader.finish())
 }
 
 fn has_bare_line_ending(message: &[u8]) -> bool {

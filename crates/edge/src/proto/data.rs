@@ -73,6 +73,38 @@ impl DataReader {
     /// was found) and whether the end `<CRLF>.<CRLF>` was reached. After the end, the rest of
     /// `input` is the next commands and must not be fed here again.
     pub fn feed(&mut self, input: &[u8]) -> (usize, bool) {
+        let mut i = 0;
+        // Each pass consumes at least one octet.
+        while i < input.len() {
+            if self.done {
+                return (i, true);
+            }
+            if self.scan == Scan::InLine {
+                // Fast path: ordinary octets up to the next CR or LF go in as one slice. The
+                // fuzz target checks this agrees with the octet-at-a-time path.
+                let run = input[i..]
+                    .iter()
+                    .position(|&b| b == b'\r' || b == b'\n')
+                    .unwrap_or(input.len() - i);
+                if run > 0 {
+                    self.line_len += run;
+                    if self.line_len > MAX_TEXT_LINE {
+                        self.long_line = true;
+                    }
+                    self.push(&input[i..i + run]);
+                    i += run;
+                    continue;
+                }
+            }
+            self.step(input[i]);
+            i += 1;
+        }
+        (input.len(), self.done)
+    }
+
+    /// [`DataReader::feed`] without its fast path, one octet at a time: the reference the
+    /// fuzz checks compare `feed` against.
+    pub(crate) fn feed_each_octet(&mut self, input: &[u8]) -> (usize, bool) {
         for (i, &b) in input.iter().enumerate() {
             if self.done {
                 return (i, true);

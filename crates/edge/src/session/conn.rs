@@ -15,6 +15,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
+use crate::events;
 use crate::proto::{Command, DataProblem, DataReader, LineEvent, LineReader};
 use crate::replies::{self, Response};
 use crate::server::Shared;
@@ -281,7 +282,9 @@ pub(crate) async fn run(
                     Ok(body) => body,
                     Err(stop) => break stop,
                 };
-                answer = Some(verbs::data::complete(&mut session, body).await);
+                let response = verbs::data::complete(&mut session, body).await;
+                events::message_outcome(response.code);
+                answer = Some(response);
             }
             Next::ReadChunk { size, last, refuse } => {
                 let keep = refuse.is_none();
@@ -289,10 +292,14 @@ pub(crate) async fn run(
                     Ok(bytes) => bytes,
                     Err(stop) => break stop,
                 };
-                answer = Some(match refuse {
+                let response = match refuse {
                     Some(response) => response,
                     None => verbs::bdat::chunk(&mut session, bytes, last).await,
-                });
+                };
+                if (keep && last) || response.code == 552 {
+                    events::message_outcome(response.code);
+                }
+                answer = Some(response);
             }
         }
         if let Some(response) = answer {
