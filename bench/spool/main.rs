@@ -7,7 +7,7 @@
 //! ```
 //! Results are printed as Markdown tables; bench/spool/README.md keeps the last figures.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)] // a bench: a panic is a failed run
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;

@@ -192,6 +192,8 @@ pub(crate) fn quarantine(
     if bad.is_empty() {
         return Ok(Vec::new());
     }
+    // redb's error is large but ends the whole commit; not worth boxing.
+    #[allow(clippy::result_large_err)]
     let commit = || -> Result<Vec<QuarantinedRecord>, redb::Error> {
         let txn = db.begin_write()?;
         let mut report = Vec::new();

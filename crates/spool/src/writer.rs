@@ -9,6 +9,10 @@
 //! Nothing is ever retried after a failed fsync: its callers get `Err`, and the database is
 //! reopened from what is durable on disk.
 
+// redb's error is large; it only ever ends a whole commit (a rare, slow path), so it is passed
+// as is rather than boxed at every `?`.
+#![allow(clippy::result_large_err)]
+
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -117,8 +121,11 @@ pub(crate) fn run(shared: Arc<Shared>, requests: Receiver<Request>, max_batch: u
     }
 }
 
+/// One op's outcome, and the body files to unlink once the commit is durable.
+type Outcome = (Result<Done, StorageError>, Vec<QueueId>);
+
 /// The outcome of one op inside the transaction: `Err` is fatal for the whole transaction.
-type Applied = Result<(Result<Done, StorageError>, Vec<QueueId>), redb::Error>;
+type Applied = Result<Outcome, redb::Error>;
 
 fn commit_batch(shared: &Shared, batch: Vec<Request>) {
     if !shared.is_open() {
@@ -191,11 +198,10 @@ fn fail(shared: &Shared, batch: Vec<Request>, error: &StorageError) {
 
 /// Applies every op in one transaction and commits it. On error: the mapped error and whether
 /// the database must be reopened.
-#[allow(clippy::type_complexity)]
 fn apply_and_commit(
     shared: &Shared,
     batch: &[Request],
-) -> Result<Vec<(Result<Done, StorageError>, Vec<QueueId>)>, (StorageError, bool)> {
+) -> Result<Vec<Outcome>, (StorageError, bool)> {
     let db = shared.db().map_err(|e| (e, true))?;
     let fatal = |what: &str, e: redb::Error| {
         let reopen = error::needs_reopen(&e);
@@ -210,10 +216,7 @@ fn apply_and_commit(
     Ok(outcomes)
 }
 
-fn apply_all(
-    txn: &WriteTransaction,
-    batch: &[Request],
-) -> Result<Vec<(Result<Done, StorageError>, Vec<QueueId>)>, redb::Error> {
+fn apply_all(txn: &WriteTransaction, batch: &[Request]) -> Result<Vec<Outcome>, redb::Error> {
     let mut tables = Tables {
         meta: txn.open_table(META)?,
         schedule: txn.open_table(SCHEDULE)?,

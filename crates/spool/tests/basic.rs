@@ -1,5 +1,7 @@
 //! Every Storage call against a real spool directory, across a reopen.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed assertion
+
 mod common;
 
 use common::{assert_same, at, message, message_with};

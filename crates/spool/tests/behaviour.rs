@@ -1,6 +1,8 @@
 //! The queue's behaviour suite (DESIGN.md §2, `envoi_queue::testkit`), run against the spool:
 //! one suite, every store. Each test gets a fresh spool directory under the target's tmp dir.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed assertion
+
 use std::sync::Arc;
 
 use envoi_queue::Storage;

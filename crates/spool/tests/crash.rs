@@ -3,6 +3,8 @@
 //! parent checks after each restart that every acknowledged change is there, byte-identical,
 //! and nothing delivered came back.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed assertion
+
 mod common;
 
 use std::collections::BTreeMap;

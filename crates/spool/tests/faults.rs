@@ -2,6 +2,8 @@
 //! or locked spool directory, corrupted record bytes, a missing body file, an orphan body.
 //! Mounting needs root; where it is refused the test says so and skips.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed assertion
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,8 @@
 //! Model-based property test: random sequences of calls (with reopens) against the spool and
 //! against a `BTreeMap`; every result and the whole visible state must agree.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed assertion
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -7,6 +7,8 @@
 //! Bodies are inline here (the shim covers the database only); body files follow the same
 //! fsync-before-commit order, checked by the SIGKILL and failpoint tests.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed assertion
+
 mod common;
 
 use std::collections::BTreeMap;
