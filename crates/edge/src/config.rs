@@ -73,6 +73,9 @@ pub struct Limits {
     pub max_connections: usize,
     /// Most simultaneous connections from one IP address.
     pub max_connections_per_ip: usize,
+    /// Most message octets held in memory by all sessions of a server together; a message
+    /// that finds no room is discarded with `452 4.3.1`.
+    pub max_buffered_bytes: usize,
     /// Longest command line in octets, CRLF included (RFC 5321 §4.5.3.1.4: 512).
     pub max_command_line: usize,
     /// Longest AUTH line in octets (RFC 4954 §4: at least 12288).
@@ -90,6 +93,7 @@ impl Default for Limits {
             max_errors: 10,
             max_connections: 512,
             max_connections_per_ip: 16,
+            max_buffered_bytes: 512 * 1024 * 1024,
             max_command_line: 512,
             max_auth_line: 12288,
             max_messages_per_session: 1000,

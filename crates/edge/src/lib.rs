@@ -39,6 +39,7 @@ pub mod credentials;
 pub mod events;
 pub mod handoff;
 mod limiter;
+mod memory;
 pub mod net;
 pub mod proto;
 pub mod received;

@@ -248,6 +248,16 @@ pub fn shutting_down(host: &str) -> Response {
         &format!("{host} Service shutting down, closing connection"),
     )
 }
+/// `452 4.3.1`: the server's memory budget for messages is spent.
+pub fn memory_exhausted() -> Response {
+    r(
+        452,
+        4,
+        3,
+        1,
+        "Insufficient system resources, try again later",
+    )
+}
 /// `451 4.3.0`: an internal failure outside storage (e.g. a header could not be built).
 pub fn local_error() -> Response {
     r(451, 4, 3, 0, "Local error in processing, try again later")

@@ -22,6 +22,7 @@ use crate::credentials::Authenticator;
 use crate::events;
 use crate::handoff::Handoff;
 use crate::limiter::{ConnGuard, ConnLimiter};
+use crate::memory::MemoryBudget;
 use crate::replies;
 use crate::session::conn::{self, Io, Signals};
 use crate::validate::{AcceptAll, Validator};
@@ -53,6 +54,7 @@ pub(crate) struct Shared {
     pub validator: Arc<dyn Validator>,
     pub authenticator: Option<Arc<dyn Authenticator>>,
     pub tls: Option<TlsAcceptor>,
+    pub memory: MemoryBudget,
 }
 
 /// An SMTP server. Cheap to clone; clones share connection limits, so one server may serve
@@ -89,6 +91,7 @@ impl ServerBuilder {
         let limits = &self.config.limits;
         let limiter = ConnLimiter::new(limits.max_connections, limits.max_connections_per_ip);
         let tls = self.config.tls.as_ref().map(|t| t.acceptor());
+        let memory = MemoryBudget::new(limits.max_buffered_bytes);
         Server {
             shared: Arc::new(Shared {
                 config: self.config,
@@ -96,6 +99,7 @@ impl ServerBuilder {
                 validator: self.validator,
                 authenticator: self.authenticator,
                 tls,
+                memory,
             }),
             limiter,
         }

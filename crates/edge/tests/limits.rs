@@ -139,3 +139,44 @@ async fn shutdown_grace_ends_a_stalled_transaction_with_421() {
         .unwrap();
     assert!(result.is_ok());
 }
+
+#[tokio::test]
+async fn memory_budget_spent_is_452_4_3_1_and_released_after() {
+    let mut cfg = config();
+    cfg.limits.max_buffered_bytes = 4096;
+    let server = start(cfg).await;
+    let mut a = greeted(server.addr).await;
+    a.envelope("a@src.test", "b@example.org").await;
+    // A holds 3000 octets (three of the four KiB units) of an unfinished BDAT message.
+    a.send(format!("BDAT 3000\r\n{}", "a".repeat(3000)).as_bytes())
+        .await;
+    assert_eq!(a.reply().await, "250 2.0.0 3000 octets received\r\n");
+
+    let mut b = greeted(server.addr).await;
+    b.envelope("a@src.test", "b@example.org").await;
+    b.cmd("DATA").await;
+    // 4000 octets of proper lines: more than the one unit left.
+    let lines = format!("{}\r\n", "b".repeat(98)).repeat(40);
+    b.send(format!("{lines}.\r\n").as_bytes()).await;
+    assert_eq!(
+        b.reply().await,
+        "452 4.3.1 Insufficient system resources, try again later\r\n"
+    );
+    b.cmd("MAIL FROM:<a@src.test>").await;
+    b.cmd("RCPT TO:<b@example.org>").await;
+    // The refused chunk is still read and discarded: the NOOP after it runs.
+    b.send(format!("BDAT 2000 LAST\r\n{}NOOP\r\n", "b".repeat(2000)).as_bytes())
+        .await;
+    assert_code(&b.reply().await, "452 4.3.1");
+    assert_eq!(b.reply().await, "250 2.0.0 OK\r\n");
+
+    // A finishes; its memory goes back and B's next message fits.
+    a.send(b"BDAT 0 LAST\r\n").await;
+    assert_code(&a.reply().await, "250 2.6.0");
+    b.cmd("MAIL FROM:<a@src.test>").await;
+    b.cmd("RCPT TO:<b@example.org>").await;
+    b.send(format!("BDAT 3000 LAST\r\n{}", "c".repeat(3000)).as_bytes())
+        .await;
+    assert_code(&b.reply().await, "250 2.6.0");
+    assert_eq!(server.handoff.stored().len(), 2);
+}

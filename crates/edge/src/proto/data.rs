@@ -24,6 +24,9 @@ pub enum DataProblem {
     BareLineEnding,
     /// A line exceeds 1000 octets including CRLF.
     LineTooLong,
+    /// The caller stopped the reader from keeping content ([`DataReader::stop_keeping`]),
+    /// e.g. because the server's memory budget is spent: `452 4.3.1`.
+    NotKept,
 }
 
 /// Where the scanner is within the current line.
@@ -48,7 +51,10 @@ pub struct DataReader {
     body: BytesMut,
     limit: usize,
     line_len: usize,
+    /// Octets of message seen (unstuffed), kept or not: what the size limit applies to.
+    size: usize,
     too_big: bool,
+    not_kept: bool,
     bare: bool,
     long_line: bool,
     done: bool,
@@ -62,7 +68,9 @@ impl DataReader {
             body: BytesMut::new(),
             limit,
             line_len: 0,
+            size: 0,
             too_big: false,
+            not_kept: false,
             bare: false,
             long_line: false,
             done: false,
@@ -114,15 +122,30 @@ impl DataReader {
         (input.len(), self.done)
     }
 
+    /// Octets of message kept so far.
+    pub fn kept(&self) -> usize {
+        self.body.len()
+    }
+
+    /// Keeps nothing more (and drops what was kept); the reader still scans for the end, and
+    /// [`DataReader::finish`] reports [`DataProblem::NotKept`] unless the size limit was hit.
+    pub fn stop_keeping(&mut self) {
+        self.not_kept = true;
+        self.body = BytesMut::new();
+    }
+
     /// True once `<CRLF>.<CRLF>` was read.
     pub fn is_done(&self) -> bool {
         self.done
     }
 
-    /// The message, or why it must be refused (size first, then line endings, then length).
+    /// The message, or why it must be refused (size first, then memory, then line endings,
+    /// then line length).
     pub fn finish(self) -> Result<Bytes, DataProblem> {
         if self.too_big {
             Err(DataProblem::TooBig)
+        } else if self.not_kept {
+            Err(DataProblem::NotKept)
         } else if self.bare {
             Err(DataProblem::BareLineEnding)
         } else if self.long_line {
@@ -189,9 +212,10 @@ impl DataReader {
     }
 
     fn push(&mut self, bytes: &[u8]) {
-        if self.body.len() + bytes.len() > self.limit {
+        self.size = self.size.saturating_add(bytes.len());
+        if self.size > self.limit {
             self.too_big = true;
-        } else if !self.too_big {
+        } else if !self.not_kept {
             self.body.extend_from_slice(bytes);
         }
     }
@@ -270,6 +294,17 @@ mod tests {
         assert!(done);
         assert_eq!(used, 15);
         assert_eq!(body, Err(DataProblem::TooBig));
+    }
+
+    #[test]
+    fn stop_keeping_drops_content_but_finds_the_end() {
+        let mut reader = DataReader::new(100);
+        reader.feed(b"abc\r\n");
+        assert_eq!(reader.kept(), 5);
+        reader.stop_keeping();
+        assert_eq!(reader.feed(b"def\r\n.\r\nNOOP"), (8, true));
+        assert_eq!(reader.kept(), 0);
+        assert_eq!(reader.finish(), Err(DataProblem::NotKept));
     }
 
     #[test]

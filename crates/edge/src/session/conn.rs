@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
 use crate::events;
+use crate::memory::{Held, MemoryBudget};
 use crate::proto::{Command, DataProblem, DataReader, LineEvent, LineReader};
 use crate::replies::{self, Response};
 use crate::server::Shared;
@@ -124,14 +125,25 @@ impl Conn {
     }
 
     /// A DATA body, up to and including `<CRLF>.<CRLF>`; what follows stays buffered.
+    /// Room for the content is reserved from `budget` before it is kept; without room the
+    /// reader stops keeping and the message is refused at its end.
     async fn read_data(
         &mut self,
         limit: usize,
+        budget: (&MemoryBudget, &mut Held),
         timeout: Duration,
         signals: &Signals,
     ) -> Result<Result<Bytes, DataProblem>, Stop> {
+        let (budget, held) = budget;
         let mut reader = DataReader::new(limit);
+        let mut keeping = true;
         loop {
+            let wanted = (reader.kept() + self.input.len()).min(limit);
+            if keeping && !budget.reserve(held, wanted) {
+                keeping = false;
+                reader.stop_keeping();
+                held.release();
+            }
             let (used, done) = reader.feed(&self.input);
             self.input.advance(used);
             if done {
@@ -195,6 +207,7 @@ pub(crate) async fn run(
             auth: None,
         },
         state: State::Connected,
+        held: Held::default(),
     };
     if let Err(reply) = shared.validator.connect(&session.info).await {
         conn.queue(&Response::reply(&reply));
@@ -210,6 +223,10 @@ pub(crate) async fn run(
     // Every pass consumes client input or ends the session, so the client's input, the
     // timeouts and the error limit bound this loop.
     let stop = loop {
+        if session.state.is_idle() {
+            // No transaction, so no message content: give its memory back.
+            session.held.release();
+        }
         let idle = session.state.is_idle() && exchange.is_none();
         if signals.hard.is_cancelled() || (idle && signals.shutdown.is_cancelled()) {
             break Stop::Shutdown;
@@ -275,8 +292,9 @@ pub(crate) async fn run(
                 if let Some(response) = answer.take() {
                     conn.queue(&response);
                 }
+                let budget = (&shared.memory, &mut session.held);
                 let body = match conn
-                    .read_data(limits.max_message_size, timeouts.data, &signals)
+                    .read_data(limits.max_message_size, budget, timeouts.data, &signals)
                     .await
                 {
                     Ok(body) => body,

@@ -12,6 +12,7 @@ pub mod state;
 
 use std::sync::Arc;
 
+use crate::memory::Held;
 use crate::replies::Response;
 use crate::server::Shared;
 use crate::validate::SessionInfo;
@@ -26,6 +27,8 @@ pub(crate) struct Session {
     pub info: SessionInfo,
     /// Where the session is in the command sequence.
     pub state: State,
+    /// Message memory reserved from the server's budget for the open transaction.
+    pub held: Held,
 }
 
 impl Session {

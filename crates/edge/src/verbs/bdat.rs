@@ -16,9 +16,17 @@ pub(crate) fn bdat(session: &mut Session, size: u64, last: bool) -> Step {
     let limit = session.shared.config.limits.max_message_size as u64;
     let refuse = match &session.state {
         State::Rcpt(t) | State::Chunking(t) => {
-            if t.chunks.len() as u64 + size > limit {
+            let total = t.chunks.len() as u64 + size;
+            if total > limit {
                 session.state.reset();
                 Some(replies::too_big())
+            } else if !session
+                .shared
+                .memory
+                .reserve(&mut session.held, total as usize)
+            {
+                session.state.reset();
+                Some(replies::memory_exhausted())
             } else {
                 None
             }

@@ -34,6 +34,7 @@ pub(crate) async fn complete(session: &mut Session, body: Result<Bytes, DataProb
                 DataProblem::TooBig => replies::too_big(),
                 DataProblem::BareLineEnding => replies::bare_line_ending_in_data(),
                 DataProblem::LineTooLong => replies::data_line_too_long(),
+                DataProblem::NotKept => replies::memory_exhausted(),
             }
         }
     }
