@@ -26,9 +26,16 @@ pub enum TlsError {
 }
 
 /// A ready rustls server configuration, cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TlsSettings {
     config: Arc<rustls::ServerConfig>,
+}
+
+impl std::fmt::Debug for TlsSettings {
+    /// Shows nothing of the configuration: it holds the private key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSettings").finish_non_exhaustive()
+    }
 }
 
 impl TlsSettings {

@@ -43,6 +43,7 @@ pub fn command_input(input: &[u8]) {
 /// without the fast path) and checks they agree.
 ///
 /// Properties: the end position and the verdict do not depend on how the input is split;
+/// stopping to keep content half-way changes the verdict to a refusal but not the end;
 /// the kept message never exceeds the limit; a message that is accepted never holds a bare
 /// CR or LF; bytes after the end are never consumed.
 pub fn data_input(input: &[u8]) {
@@ -56,6 +57,31 @@ pub fn data_input(input: &[u8]) {
         whole, reference,
         "fast path disagrees with the octet-at-a-time reference"
     );
+    // Giving up keeping content half-way never moves the end, and always refuses.
+    let mut starved = DataReader::new(LIMIT);
+    let half = input.len() / 2;
+    let (first, done_early) = starved.feed(&input[..half]);
+    let starved_end = if done_early {
+        Some(first)
+    } else {
+        starved.stop_keeping();
+        let (rest, done) = starved.feed(&input[half..]);
+        done.then_some(first + rest)
+    };
+    assert_eq!(
+        starved_end, whole.0,
+        "stop_keeping moved the end of the data"
+    );
+    if !done_early {
+        let verdict = starved.finish();
+        assert!(
+            matches!(
+                verdict,
+                Err(super::DataProblem::NotKept | super::DataProblem::TooBig)
+            ),
+            "a starved reader accepted a message: {verdict:?}"
+        );
+    }
     if let (Some(used), Ok(message)) = &whole {
         assert!(*used <= input.len());
         assert!(message.len() <= LIMIT, "kept more than the limit");
