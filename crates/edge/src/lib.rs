@@ -3,8 +3,13 @@
 //! An SMTP server (RFC 5321) with PIPELINING, SIZE, 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES,
 //! CHUNKING, STARTTLS and AUTH PLAIN/LOGIN, that hands each accepted message to the queue
 //! through one narrow call ([`Handoff`]) and answers `250` only once the queue has stored it.
-//! Every byte a client can send gets a defined reply; memory per session is bounded by the
-//! line limit and the message size limit.
+//! Every byte a client can send gets a defined reply. Memory is bounded: per session by the
+//! line limit and the message size limit, and over all sessions by a message-memory budget
+//! ([`Limits::max_buffered_bytes`]); connections are capped overall and per client IP.
+//!
+//! Shutdown: cancel the token given to [`Server::serve`]; the server stops accepting, idle
+//! sessions get `421 4.3.2`, open transactions may finish within
+//! [`Timeouts::shutdown_grace`], then the rest get `421` too, and `serve` returns.
 //!
 //! ```no_run
 //! # use std::sync::Arc;
@@ -12,7 +17,7 @@
 //! use envoi_edge::{EdgeConfig, ListenMode, Server};
 //! let mut config = EdgeConfig::new("mx.example.org");
 //! config.receiving_domains = vec!["example.org".into()];
-//! let server = Server::builder(config, handoff).build();
+//! let server = Server::builder(config, handoff).build(); // .validator(..), .authenticator(..)
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:2525").await?;
 //! let shutdown = tokio_util::sync::CancellationToken::new();
 //! server.serve(listener, ListenMode::Plain, shutdown).await?;

@@ -5,7 +5,7 @@
 //! plain functions that unit tests and the fuzzer drive directly.
 //!
 //! # Layout
-//! - [`line`]: splits the input into command lines (CRLF only, bounded length).
+//! - [`line`](mod@line): splits the input into command lines (CRLF only, bounded length).
 //! - [`command`]: parses one command line into a [`Command`].
 //! - [`data`]: reads a DATA body up to `<CRLF>.<CRLF>`, undoing dot-stuffing, bounded by size.
 //! - [`check`]: invariant checks over these parsers, driven by the fuzz targets and the
