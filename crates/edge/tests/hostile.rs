@@ -136,6 +136,15 @@ async fn relay_is_refused_with_554_5_7_1() {
         c.cmd("RCPT TO:<b@sub.example.org>").await,
         "554 5.7.1 Relay access denied\r\n"
     );
+    // RFC 5321 §4.5.1: the bare Postmaster is always accepted, as this host's postmaster.
+    assert_code(&c.cmd("RCPT TO:<PostMaster>").await, "250 2.1.5");
+    c.cmd("DATA").await;
+    c.send(b"x\r\n.\r\n").await;
+    assert_code(&c.reply().await, "250 2.6.0");
+    assert_eq!(
+        server.handoff.stored()[0].recipients[0].as_str(),
+        "postmaster@mx.test"
+    );
 }
 
 #[tokio::test]

@@ -2,7 +2,9 @@
 //!
 //! Never an open relay: a recipient is accepted when its domain is one the server receives
 //! for, the client is in a trusted network, or the client authenticated; otherwise
-//! `554 5.7.1`.
+//! `554 5.7.1`. The one exception is the bare `<Postmaster>` (RFC 5321 §4.5.1), taken as
+//! `postmaster@<hostname>`: the daemon must deliver that locally or list the host name among
+//! the receiving domains.
 
 use envoi_types::Address;
 
@@ -23,7 +25,15 @@ pub(crate) async fn rcpt(session: &mut Session, path: &str, params: &[Param]) ->
     if let Some(param) = params.first() {
         return Step::reply(replies::unknown_param(&param.keyword));
     }
-    let Ok(recipient) = Address::parse(path) else {
+    // RFC 5321 §4.5.1: `<Postmaster>` without a domain must be accepted; it means this
+    // host's postmaster, which relay control never refuses.
+    let postmaster = path.eq_ignore_ascii_case("postmaster");
+    let parsed = if postmaster {
+        Address::parse(&format!("postmaster@{}", session.shared.config.hostname))
+    } else {
+        Address::parse(path)
+    };
+    let Ok(recipient) = parsed else {
         return Step::reply(replies::bad_mailbox());
     };
     if !transaction.smtputf8 && !recipient.is_ascii() {
@@ -32,7 +42,7 @@ pub(crate) async fn rcpt(session: &mut Session, path: &str, params: &[Param]) ->
     if transaction.recipients.len() >= session.shared.config.limits.max_recipients {
         return Step::reply(replies::too_many_recipients());
     }
-    if !may_relay(session, &recipient) {
+    if !postmaster && !may_relay(session, &recipient) {
         return Step::reply(replies::relay_denied());
     }
     if let Err(reply) = session
