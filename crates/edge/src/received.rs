@@ -17,7 +17,8 @@ pub fn received_header(
     recipients: &[Address],
 ) -> String {
     let helo = session.helo.as_deref().unwrap_or("unknown");
-    let ip = session.peer.ip();
+    // A dual-stack listener reports IPv4 clients as ::ffff:a.b.c.d; show them as IPv4.
+    let ip = session.peer.ip().to_canonical();
     let ip = match ip {
         std::net::IpAddr::V4(v4) => v4.to_string(),
         std::net::IpAddr::V6(v6) => format!("IPv6:{v6}"),
@@ -61,6 +62,17 @@ mod tests {
             "{value}"
         );
         assert!(!value.contains('\r') && !value.contains('\n'));
+    }
+
+    #[test]
+    fn mapped_ipv4_shows_as_ipv4() {
+        let value = received_header(
+            &info("[::ffff:192.0.2.7]:25", Some("c")),
+            "mx",
+            "ESMTP",
+            &[],
+        );
+        assert!(value.starts_with("from c ([192.0.2.7]) by mx"), "{value}");
     }
 
     #[test]

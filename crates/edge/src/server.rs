@@ -145,7 +145,7 @@ impl Server {
             match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    match self.limiter.try_acquire(peer.ip()) {
+                    match self.limiter.try_acquire(peer.ip().to_canonical()) {
                         Some(guard) => {
                             metrics::counter!(events::CONNECTIONS, "outcome" => "served")
                                 .increment(1);

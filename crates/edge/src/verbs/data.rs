@@ -63,7 +63,7 @@ pub(crate) async fn finish(session: &mut Session, body: Bytes) -> Response {
     };
     let mut envelope = Envelope::new(transaction.sender, transaction.recipients, message);
     envelope.client = ClientInfo {
-        ip: Some(session.info.peer.ip()),
+        ip: Some(session.info.peer.ip().to_canonical()),
         helo: session.info.helo.clone(),
         auth: session.info.auth.clone(),
         protocol,
