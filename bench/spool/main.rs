@@ -2,7 +2,7 @@
 //! baseline, and start-up time and memory with many queued messages.
 //!
 //! ```text
-//! cargo bench -p envoi-spool --bench spool -- writes  [--dir D] [--secs S]
+//! cargo bench -p envoi-spool --bench spool -- writes  [--dir D] [--secs S] [--sizes 4096,65536] [--writers 1,8,64]
 //! cargo bench -p envoi-spool --bench spool -- startup [--dir D] [--counts 100000,1000000]
 //! ```
 //! Results are printed as Markdown tables; bench/spool/README.md keeps the last figures.
@@ -39,7 +39,16 @@ fn main() {
     let startup = args.iter().any(|a| a == "startup");
     let all = !writes && !startup;
     if writes || all {
-        bench_writes(&dir, Duration::from_secs(secs));
+        let list = |name: &str, default: &str| -> Vec<usize> {
+            arg(&args, name)
+                .unwrap_or_else(|| default.into())
+                .split(',')
+                .map(|n| n.parse().unwrap())
+                .collect()
+        };
+        let sizes = list("--sizes", "4096,65536");
+        let writers = list("--writers", "1,8,64");
+        bench_writes(&dir, Duration::from_secs(secs), &sizes, &writers);
     }
     if startup || all {
         let counts = arg(&args, "--counts").unwrap_or_else(|| "100000,1000000".into());
@@ -82,7 +91,7 @@ fn baseline_write(dir: &Path, body: &[u8]) {
     File::open(dir).unwrap().sync_all().unwrap();
 }
 
-fn bench_writes(root: &Path, secs: Duration) {
+fn bench_writes(root: &Path, secs: Duration, sizes: &[usize], writer_counts: &[usize]) {
     println!(
         "## Durable writes per second ({} s per cell)\n",
         secs.as_secs()
@@ -95,8 +104,8 @@ fn bench_writes(root: &Path, secs: Duration) {
         .enable_all()
         .build()
         .unwrap();
-    for size in [4 * 1024, 64 * 1024] {
-        for writers in [1usize, 8, 64] {
+    for &size in sizes {
+        for &writers in writer_counts {
             let base = baseline(root, writers, size, secs);
             let inline = runtime.block_on(spool_rate(root, writers, size, usize::MAX, secs));
             let files = runtime.block_on(spool_rate(root, writers, size, 0, secs));

@@ -57,6 +57,9 @@ impl BodyDir {
             });
         // Best effort: a leftover .tmp is removed at the next start anyway.
         let _ = fs::remove_file(&tmp);
+        if let Err(e) = &result {
+            tracing::error!(%id, error = %e, "cannot store a message body file");
+        }
         failpoint::hit("write.body_file_synced");
         result
     }

@@ -3,7 +3,11 @@
 //!
 //! Metadata (envelope without body, per-recipient status, attempts, held flag) and a due-ordered
 //! schedule index live in a [redb] database, `spool.redb`; bodies up to
-//! [`SpoolOptions::inline_max`] live in the same database, larger ones in `bodies/<id>` files.
+//! [`SpoolOptions::inline_max`] (128 KiB by default) live in the same database, larger ones in
+//! `bodies/<id>` files. Chosen by measurement (bench/spool/README.md): inline bodies share the
+//! group commit's single fsync, so at 4 and 64 KiB they are faster than files at any
+//! concurrency; past ~128 KiB the one writer thread spends its time copying bodies into pages
+//! and files (written and fdatasync'd in parallel by the callers) win.
 //! All mutations go through one writer thread that commits concurrent requests together
 //! (group commit): one fsync for many callers, each of which returns only once its own change
 //! is durable.
@@ -39,10 +43,14 @@
 //! got `Err` (the kernel may still write pages whose fsync failed): that can only duplicate a
 //! message the client will resend, never lose one.
 //!
-//! Start-up ([`Spool::open`]) reads every metadata record, never a body: undecodable records and
-//! records whose body file is missing go to the `quarantine` table (logged, listed by
-//! [`envoi_queue::Storage::quarantined`]); body files without metadata are removed and logged.
-//! [`envoi_queue::Storage::load_schedule`] then reads only the schedule index, in due order.
+//! Start-up ([`Spool::open`]) reads the schedule index in due order — never a body, and no
+//! metadata record — and keeps it for the first [`envoi_queue::Storage::load_schedule`]. Each
+//! schedule row carries where its body is, so messages whose body file is missing go to the
+//! `quarantine` table (logged, listed by [`envoi_queue::Storage::quarantined`]) and body files
+//! without metadata are removed and logged, all before `open` returns. Every metadata record is
+//! then decoded by a background thread (or during `open` with
+//! [`SpoolOptions::verify_at_open`]); undecodable ones are quarantined the same way. Until the
+//! check reaches one, a `get`/`claim` of it fails with `Corrupt`, never a panic.
 //!
 //! # Layout
 //! - `spool`: the [`Spool`] handle, opening, the writer's lifetime.
