@@ -32,6 +32,8 @@ const READER_GRACE: Duration = Duration::from_secs(5);
 /// What the writer and the readers share.
 pub(crate) struct Shared {
     db: RwLock<Option<Arc<Database>>>,
+    /// Why the database is closed, when a reopen failed (so "disk full" stays `Full`).
+    closed_because: RwLock<Option<StorageError>>,
     opener: Opener,
     /// Where file bodies live.
     pub bodies: BodyDir,
@@ -42,6 +44,7 @@ impl Shared {
     pub fn new(db: Database, opener: Opener, bodies: BodyDir) -> Self {
         Self {
             db: RwLock::new(Some(Arc::new(db))),
+            closed_because: RwLock::new(None),
             opener,
             bodies,
         }
@@ -50,8 +53,15 @@ impl Shared {
     /// The open database, or `Io` while it could not be reopened.
     pub fn db(&self) -> Result<Arc<Database>, StorageError> {
         let slot = self.db.read().unwrap_or_else(|p| p.into_inner());
-        slot.clone()
-            .ok_or_else(|| StorageError::Io("spool database is closed after an I/O error".into()))
+        slot.clone().ok_or_else(|| {
+            let why = self
+                .closed_because
+                .read()
+                .unwrap_or_else(|p| p.into_inner());
+            why.clone().unwrap_or_else(|| {
+                StorageError::Io("spool database is closed after an I/O error".into())
+            })
+        })
     }
 
     /// True when the database is open.
@@ -82,12 +92,28 @@ impl Shared {
                 }
             }
         }
-        match (self.opener)() {
+        let outcome = (self.opener)();
+        let mut why = self
+            .closed_because
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        match outcome {
             Ok(db) => {
                 tracing::info!("spool database reopened");
                 *slot = Some(Arc::new(db));
+                *why = None;
             }
-            Err(e) => tracing::error!(error = %e, "cannot reopen spool database"),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot reopen spool database");
+                *why = Some(match e {
+                    redb::DatabaseError::Storage(e) => {
+                        crate::error::db("spool database cannot be reopened", e)
+                    }
+                    other => {
+                        StorageError::Io(format!("spool database cannot be reopened: {other}"))
+                    }
+                });
+            }
         }
     }
 }

@@ -101,9 +101,10 @@ async fn disk_full_then_space_returns(inline_max: usize, size: usize) {
     assert!(!stored.is_empty());
     assert!(matches!(error, StorageError::Full(_)), "{error:?}");
     assert_eq!(tmp_files(&dir), 0, "nothing half-written remains");
-    // Still full: still refused, still as Full or Io (never Ok, never a panic).
+    // Still full: still refused as Full (452), never Ok, never a panic.
     let refused = message_with(QueueId::new(), size, at(1));
-    assert!(spool.write(vec![refused.clone()]).await.is_err());
+    let again = spool.write(vec![refused.clone()]).await.unwrap_err();
+    assert!(matches!(again, StorageError::Full(_)), "{again:?}");
 
     // Space returns: the same spool works again, without a restart.
     std::fs::remove_file(&ballast).unwrap();

@@ -217,9 +217,14 @@ pub async fn verify_open(
     in_flight: &InFlight,
 ) {
     let dir = spool.dir();
+    // Decode every metadata record now (the background check may not have reached them).
+    assert!(
+        spool.verify_records().unwrap().is_empty(),
+        "no corrupt record"
+    );
     assert!(
         spool.quarantined().await.unwrap().is_empty(),
-        "no corrupt record"
+        "nothing set aside"
     );
     let schedule = spool.load_schedule().await.unwrap();
     assert!(
