@@ -2,7 +2,7 @@
 //! baseline, and start-up time and memory with many queued messages.
 //!
 //! ```text
-//! cargo bench -p envoi-spool --bench spool -- writes  [--dir D] [--secs S] [--sizes 4096,65536] [--writers 1,8,64]
+//! cargo bench -p envoi-spool --bench spool -- writes  [--dir D] [--secs S] [--repeat N] [--sizes 4096,65536] [--writers 1,8,64]
 //! cargo bench -p envoi-spool --bench spool -- startup [--dir D] [--counts 100000,1000000]
 //! ```
 //! Results are printed as Markdown tables; bench/spool/README.md keeps the last figures.
@@ -48,7 +48,8 @@ fn main() {
         };
         let sizes = list("--sizes", "4096,65536");
         let writers = list("--writers", "1,8,64");
-        bench_writes(&dir, Duration::from_secs(secs), &sizes, &writers);
+        let repeat = list("--repeat", "1")[0].max(1);
+        bench_writes(&dir, Duration::from_secs(secs), &sizes, &writers, repeat);
     }
     if startup || all {
         let counts = arg(&args, "--counts").unwrap_or_else(|| "100000,1000000".into());
@@ -91,9 +92,22 @@ fn baseline_write(dir: &Path, body: &[u8]) {
     File::open(dir).unwrap().sync_all().unwrap();
 }
 
-fn bench_writes(root: &Path, secs: Duration, sizes: &[usize], writer_counts: &[usize]) {
+/// The median of `runs` measurements, taken interleaved (baseline, inline, files, baseline...)
+/// so that a burst of load from elsewhere hits every column alike.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn bench_writes(
+    root: &Path,
+    secs: Duration,
+    sizes: &[usize],
+    writer_counts: &[usize],
+    repeat: usize,
+) {
     println!(
-        "## Durable writes per second ({} s per cell)\n",
+        "## Durable writes per second ({} s per cell, median of {repeat})\n",
         secs.as_secs()
     );
     println!("| writers | size | baseline (file+fsync+rename+dir fsync) | spool, inline bodies | spool, file bodies | inline / baseline |");
@@ -106,9 +120,13 @@ fn bench_writes(root: &Path, secs: Duration, sizes: &[usize], writer_counts: &[u
         .unwrap();
     for &size in sizes {
         for &writers in writer_counts {
-            let base = baseline(root, writers, size, secs);
-            let inline = runtime.block_on(spool_rate(root, writers, size, usize::MAX, secs));
-            let files = runtime.block_on(spool_rate(root, writers, size, 0, secs));
+            let (mut base, mut inline, mut files) = (Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..repeat {
+                base.push(baseline(root, writers, size, secs));
+                inline.push(runtime.block_on(spool_rate(root, writers, size, usize::MAX, secs)));
+                files.push(runtime.block_on(spool_rate(root, writers, size, 0, secs)));
+            }
+            let (base, inline, files) = (median(base), median(inline), median(files));
             println!(
                 "| {writers} | {} KiB | {base:.0} | {inline:.0} | {files:.0} | {:.1}x |",
                 size / 1024,

@@ -25,8 +25,11 @@ use crate::writer::{self, Done, Op, Request};
 /// The database file inside the spool directory.
 pub const DB_FILE: &str = "spool.redb";
 
-/// A durable message store in one directory. Cloning is cheap and shares the store; the writer
-/// thread stops when the last clone is dropped.
+/// A durable message store in one directory. Cloning is cheap and shares the store.
+///
+/// Dropping the last clone stops the writer thread (after the requests it already holds are
+/// committed) and the background record check, and waits for both: a short block, after which
+/// the directory can be opened again.
 #[derive(Clone)]
 pub struct Spool {
     pub(crate) inner: Arc<Inner>,

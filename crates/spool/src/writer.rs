@@ -127,6 +127,18 @@ type Outcome = (Result<Done, StorageError>, Vec<QueueId>);
 /// The outcome of one op inside the transaction: `Err` is fatal for the whole transaction.
 type Applied = Result<Outcome, redb::Error>;
 
+/// Failpoints passed by a group holding an op of each kind, before and after its commit.
+const BEFORE_COMMIT: [(&str, &str); 3] = [
+    ("write", "write.before_commit"),
+    ("commit_attempt", "commit_attempt.before_commit"),
+    ("remove", "remove.before_commit"),
+];
+const AFTER_COMMIT: [(&str, &str); 3] = [
+    ("write", "write.after_commit"),
+    ("commit_attempt", "commit_attempt.after_commit"),
+    ("remove", "remove.after_commit"),
+];
+
 fn commit_batch(shared: &Shared, batch: Vec<Request>) {
     if !shared.is_open() {
         shared.reopen();
@@ -153,16 +165,16 @@ fn commit_batch(shared: &Shared, batch: Vec<Request>) {
     if batch.is_empty() {
         return;
     }
-    for name in ["write", "commit_attempt", "remove"] {
-        if batch.iter().any(|r| r.op.name() == name) {
-            failpoint::hit(&format!("{name}.before_commit"));
+    for (kind, place) in BEFORE_COMMIT {
+        if batch.iter().any(|r| r.op.name() == kind) {
+            failpoint::hit(place);
         }
     }
     match apply_and_commit(shared, &batch) {
         Ok(outcomes) => {
-            for name in ["write", "commit_attempt", "remove"] {
-                if batch.iter().any(|r| r.op.name() == name) {
-                    failpoint::hit(&format!("{name}.after_commit"));
+            for (kind, place) in AFTER_COMMIT {
+                if batch.iter().any(|r| r.op.name() == kind) {
+                    failpoint::hit(place);
                 }
             }
             for (request, (outcome, unlink)) in batch.into_iter().zip(outcomes) {
