@@ -4,8 +4,9 @@
 //! [`envoi_queue::events`]; this module adds the gauges:
 //! - [`QUEUE_MESSAGES`] `{state="active|deferred|held"}`: set at every scrape of `/metrics`
 //!   from the store's counts;
-//! - [`OPEN_CONNECTIONS`]: described here, set by the SMTP edge
-//!   (`metrics::gauge!(OPEN_CONNECTIONS).increment(1.0)` on accept, `.decrement(1.0)` on close).
+//!
+//! The SMTP edge declares its own (`envoi_smtp_sessions_active`, the open connections, and
+//! its counters) in `envoi_edge::events`; the binary describes them.
 //!
 //! Histograms are rendered as true Prometheus histograms with the buckets below.
 
@@ -15,8 +16,6 @@ use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, Promet
 
 /// Gauge of queued messages, labelled `state`.
 pub const QUEUE_MESSAGES: &str = "envoi_queue_messages";
-/// Gauge of open SMTP connections (the edge updates it).
-pub const OPEN_CONNECTIONS: &str = "envoi_open_connections";
 
 /// Buckets (seconds) for delivery attempts: network round trips, up to the relay timeouts.
 const ATTEMPT_BUCKETS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0];
@@ -52,7 +51,6 @@ pub fn install_metrics_recorder() -> Result<PrometheusHandle, MetricsError> {
 pub fn describe_metrics() {
     events::describe_metrics();
     metrics::describe_gauge!(QUEUE_MESSAGES, "Queued messages by state");
-    metrics::describe_gauge!(OPEN_CONNECTIONS, "Open SMTP connections");
 }
 
 /// Sets the [`QUEUE_MESSAGES`] gauges from the store's counts.

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use envoi_admin::{AdminConfig, AdminState};
 use envoi_queue::Queue;
+use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
@@ -16,6 +17,7 @@ use crate::config::Config;
 pub async fn start(
     config: &Config,
     queue: Queue,
+    metrics: Option<PrometheusHandle>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<SocketAddr> {
     let address = config.admin.address;
@@ -25,9 +27,8 @@ pub async fn start(
         ..AdminConfig::default()
     };
     let mut state = AdminState::new(queue, admin_config).context("admin API")?;
-    match envoi_admin::install_metrics_recorder() {
-        Ok(handle) => state = state.with_metrics(handle),
-        Err(error) => tracing::warn!(%error, "metrics disabled"),
+    if let Some(handle) = metrics {
+        state = state.with_metrics(handle);
     }
     let listener = tokio::net::TcpListener::bind(address)
         .await
@@ -39,4 +40,18 @@ pub async fn start(
         }
     });
     Ok(bound)
+}
+
+/// Installs the Prometheus recorder before anything records, and describes every metric.
+pub fn install_metrics() -> Option<PrometheusHandle> {
+    match envoi_admin::install_metrics_recorder() {
+        Ok(handle) => {
+            envoi_edge::events::describe_metrics();
+            Some(handle)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "metrics disabled");
+            None
+        }
+    }
 }

@@ -82,7 +82,7 @@ pub(crate) async fn finish(session: &mut Session, body: Bytes) -> Response {
     let size = envelope.message.len();
     match session.shared.handoff.enqueue(envelope).await {
         Ok(ids) => {
-            info!(peer = %session.info.peer, from = %sender, recipients, size, ids = ?ids, "message accepted");
+            info!(peer = %session.info.peer, from = %sender, recipients, size, ids = %ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(","), "message accepted");
             replies::queued(&ids)
         }
         Err(error) => {

@@ -73,7 +73,9 @@ pub enum PolicyName {
 impl QueueSection {
     pub(super) fn validate(&self) -> Result<(), String> {
         match &self.backoff {
-            Some(BackoffSection::Exponential { factor, .. }) if !(*factor >= 1.0) => {
+            Some(BackoffSection::Exponential { factor, .. })
+                if factor.is_nan() || *factor < 1.0 =>
+            {
                 return Err(format!(
                     "queue.backoff.factor must be at least 1, not {factor}"
                 ));

@@ -48,6 +48,7 @@ struct Reloadable {
 /// Start-up failures (spool, listeners, TLS files), with the path or address at fault.
 pub async fn run(config: Config, args: crate::cli::ServeArgs) -> anyhow::Result<()> {
     let hostname = config.hostname.clone().unwrap_or_else(system_hostname);
+    let metrics = crate::admin::install_metrics();
     let store = build::storage(&config).await?;
 
     let relay: Arc<Swappable<dyn Relay>> =
@@ -97,7 +98,8 @@ pub async fn run(config: Config, args: crate::cli::ServeArgs) -> anyhow::Result<
     edge_tasks.close();
 
     let admin_shutdown = CancellationToken::new();
-    let admin_address = crate::admin::start(&config, queue.clone(), admin_shutdown.clone()).await?;
+    let admin_address =
+        crate::admin::start(&config, queue.clone(), metrics, admin_shutdown.clone()).await?;
 
     tracing::info!(
         smtp = ?smtp_addresses,
