@@ -203,3 +203,107 @@ fn sigterm_under_load_loses_no_accepted_message() {
         accepted.is_subset(&delivered).then_some(())
     });
 }
+
+#[test]
+fn sighup_reloads_the_relay_and_says_what_it_did_not_reload() {
+    if !have_aiosmtpd() {
+        return;
+    }
+    let first = Sink::start("accept");
+    let second = Sink::start("accept");
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(
+        dir.path(),
+        &format!("[relay]\nsmarthost = \"smtp://127.0.0.1:{}\"\n", first.port),
+    );
+    assert!(send(
+        daemon.smtp,
+        "sender@src.test",
+        &["rcpt@dst.test"],
+        &message("before")
+    )
+    .starts_with("250 "));
+    first.wait_for(1);
+
+    let config = std::fs::read_to_string(&daemon.config).unwrap();
+    let config = config.replace(&first.port.to_string(), &second.port.to_string());
+    std::fs::write(&daemon.config, config).unwrap();
+    daemon.signal("HUP");
+    wait_for("the reload", || {
+        daemon
+            .log_text()
+            .contains("configuration reloaded")
+            .then_some(())
+    });
+    let log = daemon.log_text();
+    assert!(
+        log.contains("not_reloaded=") && log.contains("smtp (listeners"),
+        "{log}"
+    );
+
+    assert!(send(
+        daemon.smtp,
+        "sender@src.test",
+        &["rcpt@dst.test"],
+        &message("after")
+    )
+    .starts_with("250 "));
+    let got = second.wait_for(1);
+    assert!(String::from_utf8_lossy(&got[0].1).contains("Subject: after"));
+    assert_eq!(
+        first.messages().len(),
+        1,
+        "the old next hop got mail after the reload"
+    );
+
+    std::fs::write(&daemon.config, "[relay]\nsmarthost = \"nonsense\"\n").unwrap();
+    daemon.signal("HUP");
+    wait_for("the refused reload", || {
+        daemon.log_text().contains("reload refused").then_some(())
+    });
+    assert!(send(
+        daemon.smtp,
+        "sender@src.test",
+        &["rcpt@dst.test"],
+        &message("still")
+    )
+    .starts_with("250 "));
+    second.wait_for(2);
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = support::free_port();
+    let daemon = Daemon::start(
+        dir.path(),
+        &format!(
+            "[log]\nformat = \"json\"\n\n[relay]\nsmarthost = \"smtp://127.0.0.1:{closed}\"\n"
+        ),
+    );
+    assert!(send(
+        daemon.smtp,
+        "sender@src.test",
+        &["rcpt@dst.test"],
+        &message("json")
+    )
+    .starts_with("250 "));
+    let deferred = wait_for("a deferred event", || {
+        daemon
+            .log_text()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["event"] == "deferred")
+    });
+    assert_eq!(deferred["from"], "<sender@src.test>");
+    assert_eq!(deferred["to"], "rcpt@dst.test");
+    assert_eq!(deferred["dsn"], "4.4.1");
+    assert_eq!(deferred["attempt"], 1);
+    assert!(deferred["id"].as_str().is_some_and(|id| id.len() == 26));
+    for line in daemon.log_text().lines() {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(line).is_ok(),
+            "not JSON: {line}"
+        );
+    }
+}

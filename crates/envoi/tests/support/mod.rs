@@ -188,6 +188,22 @@ impl Daemon {
         }
     }
 
+    /// Sends a signal (`"HUP"`, `"TERM"`...) to the daemon.
+    pub fn signal(&self, name: &str) {
+        let pid = self
+            .child
+            .as_ref()
+            .expect("daemon running")
+            .id()
+            .to_string();
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(pid)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
     /// Runs `envoi queue ARGS` against this daemon.
     pub fn queue_cli(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_envoi"))
