@@ -76,6 +76,11 @@ fn start_queue(
         .node("envoi.test")
 }
 
+/// Enqueues [`envelope`] and returns its id (no policy splits it in the suite).
+pub async fn send(queue: &Queue, sender: &str, rcpts: &[&str]) -> envoi_types::QueueId {
+    queue.enqueue(envelope(queue, sender, rcpts)).await.unwrap()[0]
+}
+
 /// Lets the queue run for `d` of (paused) tokio time.
 pub async fn run_for(d: Duration) {
     tokio::time::sleep(d).await;
@@ -105,14 +110,7 @@ pub async fn first_attempt_is_immediate_and_success_removes(store: Arc<dyn Stora
         .await
         .unwrap();
     let t0 = tokio::time::Instant::now();
-    let ids = queue
-        .enqueue(envelope(
-            &queue,
-            "s@src.test",
-            &["a@dst.test", "b@dst.test"],
-        ))
-        .await
-        .unwrap();
+    let ids = vec![send(&queue, "s@src.test", &["a@dst.test", "b@dst.test"]).await];
     assert_eq!(ids.len(), 1);
     run_for(Duration::from_secs(1)).await;
     let calls = relay.calls();
@@ -139,14 +137,14 @@ pub async fn permanent_failure_bounces_to_sender_once(store: Arc<dyn Storage>) {
         .start()
         .await
         .unwrap();
-    let ids = queue
-        .enqueue(envelope(
+    let ids = vec![
+        send(
             &queue,
             "s@src.test",
             &["a@dst.test", "b@dst.test", "c@dst.test"],
-        ))
-        .await
-        .unwrap();
+        )
+        .await,
+    ];
     run_for(Duration::from_secs(3600)).await;
     assert!(info(&store, ids[0]).await.is_none());
     assert_eq!(
@@ -185,10 +183,7 @@ pub async fn seed_backoff_then_too_many_retries(store: Arc<dyn Storage>) {
         .start()
         .await
         .unwrap();
-    let ids = queue
-        .enqueue(envelope(&queue, "s@src.test", &["a@dst.test"]))
-        .await
-        .unwrap();
+    let ids = vec![send(&queue, "s@src.test", &["a@dst.test"]).await];
     run_for(Duration::from_secs(2 * 24 * 3600)).await;
     let calls = relay.calls_for("a@dst.test");
     assert_eq!(calls.len(), 6, "1 attempt + 5 retries");
@@ -220,14 +215,14 @@ pub async fn partial_success_across_restart(store: Arc<dyn Storage>) {
         .start()
         .await
         .unwrap();
-    let ids = queue
-        .enqueue(envelope(
+    let ids = vec![
+        send(
             &queue,
             "s@src.test",
             &["a@dst.test", "b@dst.test", "c@dst.test"],
-        ))
-        .await
-        .unwrap();
+        )
+        .await,
+    ];
     run_for(Duration::from_secs(10)).await;
     let stored = info(&store, ids[0]).await.expect("still queued for b");
     let states: Vec<_> = stored.recipients.iter().map(|r| r.state).collect();
@@ -279,10 +274,7 @@ pub async fn null_sender_is_never_bounced(store: Arc<dyn Storage>) {
         .start()
         .await
         .unwrap();
-    let ids = queue
-        .enqueue(envelope(&queue, "", &["a@dst.test"]))
-        .await
-        .unwrap();
+    let ids = vec![send(&queue, "", &["a@dst.test"]).await];
     run_for(Duration::from_secs(3600)).await;
     assert_eq!(
         relay.calls().len(),
@@ -310,15 +302,9 @@ pub async fn expiry_applies_to_held_messages(store: Arc<dyn Storage>) {
     .start()
     .await
     .unwrap();
-    let deferred = queue
-        .enqueue(envelope(&queue, "s@src.test", &["a@dst.test"]))
-        .await
-        .unwrap()[0];
+    let deferred = send(&queue, "s@src.test", &["a@dst.test"]).await;
     run_for(Duration::from_secs(1)).await;
-    let held = queue
-        .enqueue(envelope(&queue, "h@src.test", &["a@dst.test"]))
-        .await
-        .unwrap()[0];
+    let held = send(&queue, "h@src.test", &["a@dst.test"]).await;
     queue.hold(held).await.unwrap();
     run_for(Duration::from_secs(3 * 3600)).await;
     assert!(info(&store, deferred).await.is_none());
@@ -353,14 +339,8 @@ pub async fn restart_keeps_times_and_counts(store: Arc<dyn Storage>) {
         .await
         .unwrap();
     let t0 = tokio::time::Instant::now();
-    let a = queue
-        .enqueue(envelope(&queue, "s@src.test", &["a@dst.test"]))
-        .await
-        .unwrap()[0];
-    let b = queue
-        .enqueue(envelope(&queue, "s@src.test", &["b@dst.test"]))
-        .await
-        .unwrap()[0];
+    let a = send(&queue, "s@src.test", &["a@dst.test"]).await;
+    let b = send(&queue, "s@src.test", &["b@dst.test"]).await;
     run_for(Duration::from_secs(150)).await; // a: failed once (due 100); b: failed twice (due 100+200)
     queue.shutdown(Duration::from_secs(5)).await;
     assert_eq!(info(&store, b).await.unwrap().attempts, 2);
@@ -403,10 +383,7 @@ pub async fn flush_returns_at_once_and_failures_are_rescheduled(store: Arc<dyn S
     .start()
     .await
     .unwrap();
-    let id = queue
-        .enqueue(envelope(&queue, "s@src.test", &["a@dst.test"]))
-        .await
-        .unwrap()[0];
+    let id = send(&queue, "s@src.test", &["a@dst.test"]).await;
     run_for(Duration::from_secs(10)).await;
     assert_eq!(info(&store, id).await.unwrap().attempts, 1);
     let before = tokio::time::Instant::now();
@@ -433,10 +410,7 @@ pub async fn hold_and_release(store: Arc<dyn Storage>) {
         .start()
         .await
         .unwrap();
-    let id = queue
-        .enqueue(envelope(&queue, "s@src.test", &["a@dst.test"]))
-        .await
-        .unwrap()[0];
+    let id = send(&queue, "s@src.test", &["a@dst.test"]).await;
     run_for(Duration::from_secs(1)).await;
     queue.hold(id).await.unwrap();
     assert!(info(&store, id).await.unwrap().held);
@@ -459,10 +433,7 @@ pub async fn relay_panic_and_error_are_transient(store: Arc<dyn Storage>) {
         .start()
         .await
         .unwrap();
-    let id = queue
-        .enqueue(envelope(&queue, "s@src.test", &["a@dst.test"]))
-        .await
-        .unwrap()[0];
+    let id = send(&queue, "s@src.test", &["a@dst.test"]).await;
     run_for(Duration::from_secs(1)).await;
     let stored = info(&store, id)
         .await
@@ -489,10 +460,7 @@ pub async fn concurrency_limit_and_one_attempt_per_message(store: Arc<dyn Storag
         .await
         .unwrap();
     for i in 0..5 {
-        queue
-            .enqueue(envelope(&queue, "s@src.test", &[&format!("r{i}@dst.test")]))
-            .await
-            .unwrap();
+        vec![send(&queue, "s@src.test", &[&format!("r{i}@dst.test")]).await];
     }
     for _ in 0..20 {
         queue.flush();
@@ -516,10 +484,7 @@ pub async fn shutdown_lets_attempts_finish_or_leaves_them_stored(store: Arc<dyn 
         .start()
         .await
         .unwrap();
-    let quick = queue
-        .enqueue(envelope(&queue, "s@src.test", &["a@dst.test"]))
-        .await
-        .unwrap()[0];
+    let quick = send(&queue, "s@src.test", &["a@dst.test"]).await;
     run_for(Duration::from_secs(1)).await;
     queue.shutdown(Duration::from_secs(10)).await;
     assert!(
@@ -538,10 +503,7 @@ pub async fn shutdown_lets_attempts_finish_or_leaves_them_stored(store: Arc<dyn 
         .start()
         .await
         .unwrap();
-    let slow = queue
-        .enqueue(envelope(&queue, "s@src.test", &["b@dst.test"]))
-        .await
-        .unwrap()[0];
+    let slow = send(&queue, "s@src.test", &["b@dst.test"]).await;
     run_for(Duration::from_secs(1)).await;
     queue.shutdown(Duration::from_secs(10)).await;
     let stored = info(&store, slow)
@@ -576,14 +538,8 @@ pub async fn admin_retry_delete_bounce(store: Arc<dyn Storage>) {
     .start()
     .await
     .unwrap();
-    let one = queue
-        .enqueue(envelope(&queue, "s@src.test", &["a@dst.test"]))
-        .await
-        .unwrap()[0];
-    let two = queue
-        .enqueue(envelope(&queue, "t@src.test", &["a@dst.test"]))
-        .await
-        .unwrap()[0];
+    let one = send(&queue, "s@src.test", &["a@dst.test"]).await;
+    let two = send(&queue, "t@src.test", &["a@dst.test"]).await;
     run_for(Duration::from_secs(1)).await;
     queue.retry(one).unwrap();
     run_for(Duration::from_secs(1)).await;
@@ -633,10 +589,7 @@ pub async fn separate_bounce_queue_gets_bounces(store: Arc<dyn Storage>) {
         .start()
         .await
         .unwrap();
-    let id = queue
-        .enqueue(envelope(&queue, "s@src.test", &["a@dst.test"]))
-        .await
-        .unwrap()[0];
+    let id = send(&queue, "s@src.test", &["a@dst.test"]).await;
     run_for(Duration::from_secs(1)).await;
     assert!(info(&store, id).await.is_none());
     assert_eq!(
