@@ -110,7 +110,7 @@ pub async fn first_attempt_is_immediate_and_success_removes(store: Arc<dyn Stora
         .await
         .unwrap();
     let t0 = tokio::time::Instant::now();
-    let ids = vec![send(&queue, "s@src.test", &["a@dst.test", "b@dst.test"]).await];
+    let ids = [send(&queue, "s@src.test", &["a@dst.test", "b@dst.test"]).await];
     assert_eq!(ids.len(), 1);
     run_for(Duration::from_secs(1)).await;
     let calls = relay.calls();
@@ -183,7 +183,7 @@ pub async fn seed_backoff_then_too_many_retries(store: Arc<dyn Storage>) {
         .start()
         .await
         .unwrap();
-    let ids = vec![send(&queue, "s@src.test", &["a@dst.test"]).await];
+    let ids = [send(&queue, "s@src.test", &["a@dst.test"]).await];
     run_for(Duration::from_secs(2 * 24 * 3600)).await;
     let calls = relay.calls_for("a@dst.test");
     assert_eq!(calls.len(), 6, "1 attempt + 5 retries");
@@ -274,7 +274,7 @@ pub async fn null_sender_is_never_bounced(store: Arc<dyn Storage>) {
         .start()
         .await
         .unwrap();
-    let ids = vec![send(&queue, "", &["a@dst.test"]).await];
+    let ids = [send(&queue, "", &["a@dst.test"]).await];
     run_for(Duration::from_secs(3600)).await;
     assert_eq!(
         relay.calls().len(),
@@ -460,7 +460,7 @@ pub async fn concurrency_limit_and_one_attempt_per_message(store: Arc<dyn Storag
         .await
         .unwrap();
     for i in 0..5 {
-        vec![send(&queue, "s@src.test", &[&format!("r{i}@dst.test")]).await];
+        [send(&queue, "s@src.test", &[&format!("r{i}@dst.test")]).await];
     }
     for _ in 0..20 {
         queue.flush();
