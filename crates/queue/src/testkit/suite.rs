@@ -137,14 +137,12 @@ pub async fn permanent_failure_bounces_to_sender_once(store: Arc<dyn Storage>) {
         .start()
         .await
         .unwrap();
-    let ids = vec![
-        send(
-            &queue,
-            "s@src.test",
-            &["a@dst.test", "b@dst.test", "c@dst.test"],
-        )
-        .await,
-    ];
+    let ids = [send(
+        &queue,
+        "s@src.test",
+        &["a@dst.test", "b@dst.test", "c@dst.test"],
+    )
+    .await];
     run_for(Duration::from_secs(3600)).await;
     assert!(info(&store, ids[0]).await.is_none());
     assert_eq!(
@@ -215,14 +213,12 @@ pub async fn partial_success_across_restart(store: Arc<dyn Storage>) {
         .start()
         .await
         .unwrap();
-    let ids = vec![
-        send(
-            &queue,
-            "s@src.test",
-            &["a@dst.test", "b@dst.test", "c@dst.test"],
-        )
-        .await,
-    ];
+    let ids = [send(
+        &queue,
+        "s@src.test",
+        &["a@dst.test", "b@dst.test", "c@dst.test"],
+    )
+    .await];
     run_for(Duration::from_secs(10)).await;
     let stored = info(&store, ids[0]).await.expect("still queued for b");
     let states: Vec<_> = stored.recipients.iter().map(|r| r.state).collect();
@@ -460,7 +456,7 @@ pub async fn concurrency_limit_and_one_attempt_per_message(store: Arc<dyn Storag
         .await
         .unwrap();
     for i in 0..5 {
-        [send(&queue, "s@src.test", &[&format!("r{i}@dst.test")]).await];
+        send(&queue, "s@src.test", &[&format!("r{i}@dst.test")]).await;
     }
     for _ in 0..20 {
         queue.flush();
