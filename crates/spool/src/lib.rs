@@ -50,7 +50,10 @@
 //! without metadata are removed and logged, all before `open` returns. Every metadata record is
 //! then decoded by a background thread (or during `open` with
 //! [`SpoolOptions::verify_at_open`]); undecodable ones are quarantined the same way. Until the
-//! check reaches one, a `get`/`claim` of it fails with `Corrupt`, never a panic.
+//! check reaches one, a `get`/`claim` of it fails with `Corrupt`, never a panic. An inline body
+//! is committed with its metadata, so metadata without its inline body can only come from
+//! corruption; it is not looked for at start (that would read every body) and a `get`/`claim`
+//! of such a message fails with `Corrupt`.
 //!
 //! # Layout
 //! - `spool`: the [`Spool`] handle, opening, the writer's lifetime.

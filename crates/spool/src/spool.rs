@@ -66,6 +66,12 @@ impl Spool {
     /// [`SpoolOptions::create_dir`] is off), not a directory, not writable, or locked by another
     /// process; `Io` when reconciliation cannot read or write it.
     pub fn open(dir: &Path, options: SpoolOptions) -> Result<Self, StorageError> {
+        Self::open_inner(dir, options).inspect_err(|e| {
+            tracing::error!(dir = %dir.display(), error = %e, "spool refused to open");
+        })
+    }
+
+    fn open_inner(dir: &Path, options: SpoolOptions) -> Result<Self, StorageError> {
         open::check_dir(dir, options.create_dir)?;
         let db_path = dir.join(DB_FILE);
         let cache = options.cache_size;

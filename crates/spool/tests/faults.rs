@@ -318,3 +318,37 @@ async fn missing_body_file_and_orphan_body_are_reconciled() {
     assert_eq!(left, vec![b.id.to_string()], "orphan and .tmp removed");
     assert_eq!(spool.quarantined().await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_missing_inline_body_is_corrupt_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (message_with(QueueId::new(), 100, at(1)), message(at(2)));
+    {
+        let spool = Spool::open(dir.path(), options(usize::MAX)).unwrap();
+        spool.write(vec![a.clone(), b.clone()]).await.unwrap();
+    }
+    {
+        let db = redb::Database::open(dir.path().join(DB_FILE)).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let def: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("bodies");
+            let mut bodies = txn.open_table(def).unwrap();
+            assert!(bodies.remove(a.id.to_bytes().as_slice()).unwrap().is_some());
+        }
+        txn.commit().unwrap();
+    }
+    let spool = Spool::open(dir.path(), options(usize::MAX)).unwrap();
+    let error = spool.get(a.id).await.unwrap_err();
+    assert_eq!(
+        error,
+        StorageError::Corrupt {
+            id: Some(a.id),
+            detail: "body missing".into()
+        }
+    );
+    assert_same(&spool.get(b.id).await.unwrap().unwrap(), &b);
+    // The admin view still shows it, and it can be deleted.
+    assert!(spool.info(a.id).await.unwrap().is_some());
+    assert!(spool.remove(a.id).await.unwrap());
+    assert!(spool.get(a.id).await.unwrap().is_none());
+}
