@@ -74,6 +74,9 @@ impl Spool {
     fn open_inner(dir: &Path, options: SpoolOptions) -> Result<Self, StorageError> {
         open::check_dir(dir, options.create_dir)?;
         let db_path = dir.join(DB_FILE);
+        if !db_path.exists() {
+            create_database(dir, &db_path)?;
+        }
         let cache = options.cache_size;
         let opener: Opener =
             Box::new(move || Builder::new().set_cache_size(cache).create(&db_path));
@@ -273,6 +276,38 @@ where
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| StorageError::Io(format!("spool task failed: {e}")))?
+}
+
+/// Name of a database being created; see [`create_database`].
+const NEW_DB_FILE: &str = "spool.redb.new";
+
+/// Creates the database file atomically: built under a temporary name with every table, made
+/// durable, then renamed into place and the directory fsync'd. A process killed while
+/// creating leaves only the temporary file, replaced by the next attempt, never a
+/// half-initialised `spool.redb` that redb would refuse to open.
+fn create_database(dir: &Path, db_path: &Path) -> Result<(), StorageError> {
+    let unavailable = |what: &str, e: &dyn std::fmt::Display| {
+        StorageError::Unavailable(format!(
+            "spool directory {}: cannot create the database ({what}): {e}",
+            dir.display()
+        ))
+    };
+    let tmp = dir.join(NEW_DB_FILE);
+    match std::fs::remove_file(&tmp) {
+        Ok(()) => tracing::info!(file = %tmp.display(), "removing an unfinished database"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(unavailable("remove leftover", &e)),
+    }
+    let db = Database::create(&tmp).map_err(|e| open::open_error(dir, e))?;
+    create_tables(&db)?;
+    drop(db);
+    std::fs::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| unavailable("fsync", &e))?;
+    std::fs::rename(&tmp, db_path).map_err(|e| unavailable("rename", &e))?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| unavailable("fsync directory", &e))
 }
 
 /// Creates every table so that readers find them.

@@ -70,7 +70,7 @@ fn sigkill_at_random_moments_loses_nothing_acknowledged() {
     let mut acked_total = 0;
     for round in 0..20 {
         let mut process = child(&spool_dir, &log, None).spawn().unwrap();
-        let delay = rand::thread_rng().gen_range(30..400);
+        let delay = rand::thread_rng().gen_range(5..400);
         std::thread::sleep(Duration::from_millis(delay));
         process.kill().unwrap(); // SIGKILL
         let status = process.wait().unwrap();

@@ -352,3 +352,17 @@ async fn a_missing_inline_body_is_corrupt_not_a_panic() {
     assert!(spool.remove(a.id).await.unwrap());
     assert!(spool.get(a.id).await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn an_unfinished_database_creation_is_redone() {
+    let dir = tempfile::tempdir().unwrap();
+    // What a process killed while creating the database leaves behind.
+    std::fs::write(dir.path().join("spool.redb.new"), b"half a header").unwrap();
+    let spool = Spool::open(dir.path(), options(0)).unwrap();
+    assert!(!dir.path().join("spool.redb.new").exists());
+    let m = message(at(1));
+    spool.write(vec![m.clone()]).await.unwrap();
+    drop(spool);
+    let spool = Spool::open(dir.path(), options(0)).unwrap();
+    assert_same(&spool.get(m.id).await.unwrap().unwrap(), &m);
+}
