@@ -224,7 +224,7 @@ async fn run(calls: Vec<Call>) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
 
     #[test]
     fn spool_behaves_like_a_map(calls in prop::collection::vec(call(), 1..25)) {
