@@ -44,6 +44,11 @@ async fn attempt(shared: &Shared, id: QueueId) -> Option<SystemTime> {
     let message = match shared.with_storage(shared.storage.claim(id, &lease)).await {
         Ok(Some(message)) => message,
         Ok(None) => return None,
+        Err(error @ StorageError::Corrupt { .. }) => {
+            // The store sets such records aside (quarantine); retrying cannot mend them.
+            tracing::error!(id = %id, %error, "message cannot be decoded; left to the store's quarantine");
+            return None;
+        }
         Err(error) => {
             tracing::error!(id = %id, %error, "cannot read message for delivery; will try again");
             return Some(now + STORAGE_RETRY);
