@@ -30,7 +30,7 @@ pub enum Command {
 /// `envoi serve` flags; each overrides the configuration file.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServeArgs {
-    /// Configuration file (TOML); see README.md for every key.
+    /// Configuration file (TOML); examples/envoi.toml lists every key.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// SMTP listen address (replaces the configured listeners).
