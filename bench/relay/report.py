@@ -18,6 +18,21 @@ def _cmd(*argv):
         return ""
 
 
+def fsync_latency(directory="/var/tmp", n=200):
+    """p50/p99 ms of (4 KiB write + fdatasync) on the spools' file system."""
+    import tempfile
+    import time
+    lat = []
+    with tempfile.NamedTemporaryFile(dir=directory) as f:
+        for _ in range(n):
+            os.write(f.fileno(), b"x" * 4096)
+            t = time.perf_counter()
+            os.fdatasync(f.fileno())
+            lat.append((time.perf_counter() - t) * 1000)
+    lat.sort()
+    return round(lat[n // 2], 3), round(lat[int(n * 0.99)], 3)
+
+
 def machine():
     cpu = ""
     try:
@@ -39,11 +54,14 @@ def machine():
         "disk": dev,
         "postfix": _cmd("/usr/sbin/postconf", "-dh", "mail_version"),
         "load_at_start": os.getloadavg(),
+        "fdatasync_ms_p50_p99": fsync_latency(),
         "envoi_commit": _cmd("git", "-C", os.path.dirname(os.path.abspath(__file__)), "describe",
                              "--always", "--dirty"),
     }
     m["summary"] = (f"{m['nproc']} CPUs ({cpu}), {mem_total} RAM, Linux {m['kernel']}, "
-                    f"spools on {dev}, Postfix {m['postfix']}, envoi {m['envoi_commit']}")
+                    f"spools on {dev} (4 KiB write+fdatasync p50/p99 "
+                    f"{m['fdatasync_ms_p50_p99'][0]}/{m['fdatasync_ms_p50_p99'][1]} ms), "
+                    f"Postfix {m['postfix']}, envoi {m['envoi_commit']}")
     return m
 
 
