@@ -84,7 +84,8 @@ pub struct PoolConfig {
     pub max_messages_per_connection: u32,
     /// How long an idle connection is kept for reuse.
     pub idle_timeout: Duration,
-    /// Idle connections kept per destination.
+    /// Idle connections kept per destination. As many as may be open by default: a burst of
+    /// deliveries that ends together would otherwise close (and then reopen) the surplus.
     pub max_idle_per_destination: usize,
     /// Open connections (busy or idle) per destination.
     pub max_connections_per_destination: usize,
@@ -102,7 +103,7 @@ impl Default for PoolConfig {
         Self {
             max_messages_per_connection: 100,
             idle_timeout: Duration::from_secs(30),
-            max_idle_per_destination: 4,
+            max_idle_per_destination: 20,
             max_connections_per_destination: 20,
             dead_backoff: Duration::from_secs(60),
             dead_backoff_max: Duration::from_secs(30 * 60),

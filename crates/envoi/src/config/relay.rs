@@ -47,6 +47,8 @@ pub struct RelaySection {
     pub idle_timeout: Option<Duration>,
     /// Most simultaneous connections to one destination (default 20).
     pub max_connections_per_destination: Option<usize>,
+    /// Idle connections kept for reuse per destination (default: as many as may be open).
+    pub max_idle_per_destination: Option<usize>,
     /// Most recipients per transaction sent to a peer.
     pub max_recipients_per_transaction: Option<usize>,
 }

@@ -121,6 +121,9 @@ fn pool(section: &crate::config::RelaySection) -> PoolConfig {
     if let Some(n) = section.max_connections_per_destination {
         pool.max_connections_per_destination = n;
     }
+    pool.max_idle_per_destination = section
+        .max_idle_per_destination
+        .unwrap_or(pool.max_connections_per_destination);
     if let Some(n) = section.max_recipients_per_transaction {
         pool.max_recipients_per_transaction = n;
     }
