@@ -110,7 +110,14 @@ pub async fn first_attempt_is_immediate_and_success_removes(store: Arc<dyn Stora
         .await
         .unwrap();
     let t0 = tokio::time::Instant::now();
-    let ids = [send(&queue, "s@src.test", &["a@dst.test", "b@dst.test"]).await];
+    let ids = queue
+        .enqueue(envelope(
+            &queue,
+            "s@src.test",
+            &["a@dst.test", "b@dst.test"],
+        ))
+        .await
+        .unwrap();
     assert_eq!(ids.len(), 1);
     run_for(Duration::from_secs(1)).await;
     let calls = relay.calls();
@@ -137,14 +144,14 @@ pub async fn permanent_failure_bounces_to_sender_once(store: Arc<dyn Storage>) {
         .start()
         .await
         .unwrap();
-    let ids = [send(
+    let id = send(
         &queue,
         "s@src.test",
         &["a@dst.test", "b@dst.test", "c@dst.test"],
     )
-    .await];
+    .await;
     run_for(Duration::from_secs(3600)).await;
-    assert!(info(&store, ids[0]).await.is_none());
+    assert!(info(&store, id).await.is_none());
     assert_eq!(
         relay.calls_for("a@dst.test").len(),
         1,
@@ -181,7 +188,7 @@ pub async fn seed_backoff_then_too_many_retries(store: Arc<dyn Storage>) {
         .start()
         .await
         .unwrap();
-    let ids = [send(&queue, "s@src.test", &["a@dst.test"]).await];
+    let id = send(&queue, "s@src.test", &["a@dst.test"]).await;
     run_for(Duration::from_secs(2 * 24 * 3600)).await;
     let calls = relay.calls_for("a@dst.test");
     assert_eq!(calls.len(), 6, "1 attempt + 5 retries");
@@ -190,7 +197,7 @@ pub async fn seed_backoff_then_too_many_retries(store: Arc<dyn Storage>) {
         calls.iter().map(|c| c.attempt).collect::<Vec<_>>(),
         vec![0, 1, 2, 3, 4, 5]
     );
-    assert!(info(&store, ids[0]).await.is_none());
+    assert!(info(&store, id).await.is_none());
     let bounces = relay.bounces_to("s@src.test");
     assert_eq!(bounces.len(), 1);
     let text = String::from_utf8_lossy(bounces[0].message.as_bytes()).into_owned();
@@ -213,14 +220,14 @@ pub async fn partial_success_across_restart(store: Arc<dyn Storage>) {
         .start()
         .await
         .unwrap();
-    let ids = [send(
+    let id = send(
         &queue,
         "s@src.test",
         &["a@dst.test", "b@dst.test", "c@dst.test"],
     )
-    .await];
+    .await;
     run_for(Duration::from_secs(10)).await;
-    let stored = info(&store, ids[0]).await.expect("still queued for b");
+    let stored = info(&store, id).await.expect("still queued for b");
     let states: Vec<_> = stored.recipients.iter().map(|r| r.state).collect();
     assert_eq!(
         states,
@@ -258,7 +265,7 @@ pub async fn partial_success_across_restart(store: Arc<dyn Storage>) {
         !text.contains("Final-Recipient: rfc822; a@dst.test")
             && !text.contains("Final-Recipient: rfc822; b@dst.test")
     );
-    assert!(info(&store, ids[0]).await.is_none());
+    assert!(info(&store, id).await.is_none());
     assert!(queue.is_empty());
 }
 
@@ -270,14 +277,14 @@ pub async fn null_sender_is_never_bounced(store: Arc<dyn Storage>) {
         .start()
         .await
         .unwrap();
-    let ids = [send(&queue, "", &["a@dst.test"]).await];
+    let id = send(&queue, "", &["a@dst.test"]).await;
     run_for(Duration::from_secs(3600)).await;
     assert_eq!(
         relay.calls().len(),
         1,
         "something besides the original was relayed"
     );
-    assert!(info(&store, ids[0]).await.is_none());
+    assert!(info(&store, id).await.is_none());
     assert!(
         store.load_schedule().await.unwrap().is_empty(),
         "a bounce was stored"
