@@ -135,23 +135,7 @@ async fn round_trip_with_file_bodies() {
 async fn concurrent_writers_all_land() {
     let dir = tempfile::tempdir().unwrap();
     let spool = Spool::open(dir.path(), options(4096)).unwrap();
-    let mut tasks = Vec::new();
-    for _ in 0..16 {
-        let spool = spool.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut mine = Vec::new();
-            for _ in 0..10 {
-                let m = message(at(1));
-                spool.write(vec![m.clone()]).await.unwrap();
-                mine.push(m);
-            }
-            mine
-        }));
-    }
-    let mut written = Vec::new();
-    for task in tasks {
-        written.extend(task.await.unwrap());
-    }
+    let written = common::write_concurrently(&spool, 16, 10).await;
     drop(spool);
     let spool = Spool::open(dir.path(), options(4096)).unwrap();
     assert_eq!(spool.load_schedule().await.unwrap().len(), 160);

@@ -230,30 +230,14 @@ async fn failed_fsync_is_an_error_never_retried_into_success() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writers_share_commits() {
-    use common::{assert_same, at, message};
+    use common::assert_same;
     use envoi_queue::Storage;
 
     let dir = tempfile::tempdir().unwrap();
     let disk = Arc::new(Mutex::new(Disk::default()));
     let spool = boot(dir.path(), &disk);
     let before = disk.lock().unwrap().syncs;
-    let mut tasks = Vec::new();
-    for _ in 0..64 {
-        let spool = spool.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut mine = Vec::new();
-            for _ in 0..5 {
-                let m = message(at(1));
-                spool.write(vec![m.clone()]).await.unwrap();
-                mine.push(m);
-            }
-            mine
-        }));
-    }
-    let mut written = Vec::new();
-    for task in tasks {
-        written.extend(task.await.unwrap());
-    }
+    let written = common::write_concurrently(&spool, 64, 5).await;
     let syncs = disk.lock().unwrap().syncs - before;
     assert!(
         syncs * 2 <= written.len() as u64,

@@ -71,3 +71,31 @@ pub fn assert_same(stored: &StoredMessage, expected: &NewMessage) {
     );
     assert_eq!(stored.envelope, expected.envelope);
 }
+
+/// `writers` tasks each write `each` messages one call at a time; returns what was written
+/// (every call returned Ok).
+pub async fn write_concurrently(
+    spool: &envoi_spool::Spool,
+    writers: usize,
+    each: usize,
+) -> Vec<NewMessage> {
+    use envoi_queue::Storage;
+    let mut tasks = Vec::new();
+    for _ in 0..writers {
+        let spool = spool.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            for _ in 0..each {
+                let m = message(at(1));
+                spool.write(vec![m.clone()]).await.unwrap();
+                mine.push(m);
+            }
+            mine
+        }));
+    }
+    let mut written = Vec::new();
+    for task in tasks {
+        written.extend(task.await.unwrap());
+    }
+    written
+}
