@@ -59,6 +59,7 @@ impl Queue {
     async fn set_held(&self, id: QueueId, held: bool) -> Result<(), QueueError> {
         if held {
             self.mark_held(id, true)?;
+            self.shared.fresh().forget(id);
         } else if !self.shared.index().contains(id) {
             return Err(QueueError::NotFound(id));
         }
@@ -98,6 +99,7 @@ impl Queue {
     /// # Errors
     /// `NotFound`, or the storage error.
     pub async fn delete(&self, id: QueueId) -> Result<(), QueueError> {
+        self.shared.fresh().forget(id);
         let removed = self
             .shared
             .with_storage(self.shared.storage.remove(id))
@@ -117,6 +119,7 @@ impl Queue {
     /// `NotFound`, `InFlight`, or the storage error.
     pub async fn bounce(&self, id: QueueId) -> Result<(), QueueError> {
         self.shared.index().take(id).map_err(|r| refused(id, r))?;
+        self.shared.fresh().forget(id);
         let result = self.bounce_taken(id).await;
         let next = match &result {
             Ok(next) => *next,

@@ -41,7 +41,12 @@ async fn attempt(shared: &Shared, id: QueueId) -> Option<SystemTime> {
         owner: shared.node.clone(),
         until: now + shared.lease,
     };
-    let message = match shared.with_storage(shared.storage.claim(id, &lease)).await {
+    let fresh = shared.fresh().take(id);
+    let claimed = match fresh {
+        Some(message) => Ok(Some(message)),
+        None => shared.with_storage(shared.storage.claim(id, &lease)).await,
+    };
+    let message = match claimed {
         Ok(Some(message)) => message,
         Ok(None) => return None,
         Err(error @ StorageError::Corrupt { .. }) => {

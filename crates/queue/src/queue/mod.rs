@@ -4,11 +4,13 @@
 //! - `index`: the in-memory due index (no bodies).
 //! - `scheduler`: the task that starts due attempts within the concurrency limit.
 //! - `attempt`: one attempt of one message and its durable outcome.
+//! - `fresh`: messages just stored, kept for their first attempt.
 //! - `verdict`: per-recipient outcome rules (pure).
 //! - `admin`: flush, retry, hold, release, delete, bounce.
 
 mod admin;
 mod attempt;
+mod fresh;
 mod index;
 mod scheduler;
 mod verdict;
@@ -30,6 +32,7 @@ use crate::policy::{apply_all, PrequeuePolicy};
 use crate::relay::Relay;
 use crate::storage::{NewMessage, ScheduleEntry, Storage, StorageError};
 
+use fresh::Fresh;
 use index::Index;
 
 /// Builds a [`Queue`]. Every setting has a default but the storage and the relay.
@@ -140,6 +143,7 @@ impl QueueBuilder {
             node: self.node,
             lease: self.lease,
             index: Mutex::new(index),
+            fresh: Mutex::new(Fresh::default()),
             wake: Notify::new(),
             deliveries: Arc::new(Semaphore::new(self.max_deliveries)),
             storage_ops: Semaphore::new(self.max_storage_ops),
@@ -167,6 +171,8 @@ struct Shared {
     node: String,
     lease: Duration,
     index: Mutex<Index>,
+    /// Messages just stored, for their first attempt (unshared stores only).
+    fresh: Mutex<Fresh>,
     /// Wakes the scheduler: new work, a finished attempt, an admin change.
     wake: Notify,
     deliveries: Arc<Semaphore>,
@@ -182,6 +188,13 @@ impl Shared {
     fn index(&self) -> MutexGuard<'_, Index> {
         // Index methods check before they change, so a panic cannot leave it inconsistent.
         self.index
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn fresh(&self) -> MutexGuard<'_, Fresh> {
+        // Fresh keeps its byte count beside its map in one method each; no panic in between.
+        self.fresh
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -231,7 +244,18 @@ impl Shared {
             })
             .collect();
         let started = Instant::now();
-        self.with_storage(self.storage.write(messages)).await?;
+        if self.storage.is_shared() {
+            self.with_storage(self.storage.write(messages)).await?;
+        } else {
+            // Kept before the write (the store takes the messages) and only if it succeeds:
+            // the scheduler may start the first attempt as soon as the entries are indexed.
+            let kept: Vec<_> = messages.iter().map(fresh::as_stored).collect();
+            self.with_storage(self.storage.write(messages)).await?;
+            let mut fresh = self.fresh();
+            for message in kept {
+                fresh.keep(message);
+            }
+        }
         metrics::histogram!(events::STORE_SECONDS).record(started.elapsed().as_secs_f64());
         self.schedule(&entries);
         for (id, sender, rcpts, size) in &summaries {
