@@ -47,6 +47,12 @@ impl ReplyReader {
         self.buffer.extend_from_slice(bytes);
     }
 
+    /// The buffer [`ReplyReader::feed`] appends to, for reading from the socket straight into
+    /// it (`read_buf`) without a copy.
+    pub fn buffer_mut(&mut self) -> &mut BytesMut {
+        &mut self.buffer
+    }
+
     /// True when unparsed bytes remain (a peer speaking out of turn, or pipelined replies).
     pub fn has_pending(&self) -> bool {
         !self.buffer.is_empty() || !self.lines.is_empty()
