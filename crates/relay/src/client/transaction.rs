@@ -219,11 +219,11 @@ async fn transaction(
         if mail_failed.is_some() || (chunk[0] == Cmd::Data && accepted.is_empty() && window == 1) {
             break;
         }
-        let mut bytes = Vec::new();
+        let mut bytes = Vec::with_capacity(64 * chunk.len());
         for cmd in chunk {
             match cmd {
-                Cmd::Mail => bytes.extend(command::mail_from(&envelope.sender, params)),
-                Cmd::Rcpt(p) => bytes.extend(command::rcpt_to(&envelope.recipients[batch[*p]])),
+                Cmd::Mail => command::mail_from(&mut bytes, &envelope.sender, params),
+                Cmd::Rcpt(p) => command::rcpt_to(&mut bytes, &envelope.recipients[batch[*p]]),
                 Cmd::Data => bytes.extend_from_slice(b"DATA\r\n"),
             }
         }

@@ -65,7 +65,7 @@ impl ReplyReader {
     /// then unusable.
     pub fn next_reply(&mut self) -> Result<Option<Reply>, ReadError> {
         loop {
-            let Some(end) = self.buffer.iter().position(|&b| b == b'\n') else {
+            let Some(end) = memchr::memchr(b'\n', &self.buffer) else {
                 if self.buffer.len() > self.max_line {
                     return Err(ReadError::TooLong);
                 }
@@ -84,6 +84,10 @@ impl ReplyReader {
                     self.lines.clear();
                     return Err(ReadError::Malformed(ReplyParseError::MixedCodes));
                 }
+            }
+            if last && self.lines.is_empty() {
+                // Most replies are one line: no copy of it before the reply's own.
+                return Ok(Some(Reply::from_lines(code, &[rest])));
             }
             if self.lines.len() >= MAX_LINES {
                 return Err(ReadError::TooLong);
