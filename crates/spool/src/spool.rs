@@ -1,19 +1,33 @@
 //! The [`Spool`] handle: opening, the writer thread's lifetime, and the way async callers reach
 //! blocking work.
 //!
-//! Every database or file operation runs on a tokio blocking thread, never on an async worker.
-//! A mutation is sent to the writer from that blocking thread, which then waits for the reply;
-//! so a caller waits inside `spawn_blocking`, and tokio's paused test clock does not jump while
-//! a commit is in flight.
+//! No database or file operation runs on an async worker. Reads, and the writing of body files
+//! (bodies above [`SpoolOptions::inline_max`]), run on tokio blocking threads. A mutation is a
+//! [`Request`] sent to the writer thread with a `tokio::sync::oneshot` for its outcome: the
+//! async caller sends it without blocking (`try_send`; only when the writer's queue is full,
+//! which is back-pressure, does it finish the send on a blocking thread) and awaits the
+//! oneshot, which the writer completes after the group's commit (completing one needs no
+//! runtime). So a mutation with inline bodies costs no thread hand-off besides the writer's.
+//!
+//! Paused test clocks: with tokio's `test-util` clock paused, the runtime advances time to the
+//! next timer as soon as no task can make progress — and a task awaiting the writer's reply
+//! looks exactly like that, so a test's clock would jump (firing retry timers, leases and
+//! timeouts) while a commit is in flight. A running `spawn_blocking` task stops that
+//! auto-advance. Tokio can pause time only on a current-thread runtime, so on a current-thread
+//! runtime a mutation waits for its reply inside `spawn_blocking`, as every mutation used to:
+//! test time then stands still during a commit. Multi-thread runtimes (the daemon's) take the
+//! direct path above. Both paths send the same request to the same writer.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, SyncSender};
+use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use envoi_queue::{QuarantinedRecord, ScheduleEntry, StorageError};
 use redb::{Builder, Database, StorageBackend};
+use tokio::runtime::{Handle, RuntimeFlavor};
+use tokio::sync::oneshot;
 
 use crate::bodies::BodyDir;
 use crate::error;
@@ -206,11 +220,57 @@ impl Spool {
         &self.inner.options
     }
 
+    /// Sends a mutation to the writer and waits until it is durable or failed, without
+    /// blocking an async worker (see the module docs for the current-thread case).
+    pub(crate) async fn submit(&self, op: Op) -> Result<Done, StorageError> {
+        if on_current_thread_runtime() {
+            let spool = self.clone();
+            return blocking(move || spool.submit_blocking(op)).await;
+        }
+        self.forget_startup_schedule();
+        let (reply, outcome) = oneshot::channel();
+        let request = Request { op, reply };
+        // The writer's queue is a bounded std channel: `try_send` never blocks, and the
+        // writer keeps its timed `recv_timeout` gathering (a tokio channel has no blocking
+        // receive with a timeout). A full queue is the back-pressure case: the send then waits
+        // on a blocking thread instead of an async worker.
+        let pending = {
+            let sender = self.inner.sender.lock().unwrap_or_else(|p| p.into_inner());
+            let sender = sender
+                .as_ref()
+                .ok_or_else(|| StorageError::Io("spool is closed".into()))?;
+            match sender.try_send(request) {
+                Ok(()) => None,
+                Err(TrySendError::Full(request)) => Some(request),
+                Err(TrySendError::Disconnected(_)) => {
+                    return Err(StorageError::Io("spool writer has stopped".into()))
+                }
+            }
+        };
+        if let Some(request) = pending {
+            let spool = self.clone();
+            blocking(move || spool.send_blocking(request)).await?;
+        }
+        // A dropped reply means the writer died mid-commit (a panic): the outcome is unknown
+        // to us, so it is an error, never a success.
+        outcome
+            .await
+            .map_err(|_| StorageError::Io("spool writer stopped before replying".into()))?
+    }
+
     /// Sends a mutation to the writer and waits, on the calling (blocking) thread, until it is
     /// durable or failed.
     pub(crate) fn submit_blocking(&self, op: Op) -> Result<Done, StorageError> {
-        // The schedule read at open is stale from the first mutation on.
-        drop(self.take_startup_schedule());
+        self.forget_startup_schedule();
+        let (reply, outcome) = oneshot::channel();
+        self.send_blocking(Request { op, reply })?;
+        outcome
+            .blocking_recv()
+            .map_err(|_| StorageError::Io("spool writer stopped before replying".into()))?
+    }
+
+    /// Queues a request for the writer, waiting while its queue is full. Blocks.
+    fn send_blocking(&self, request: Request) -> Result<(), StorageError> {
         let sender = self
             .inner
             .sender
@@ -218,16 +278,20 @@ impl Spool {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
             .ok_or_else(|| StorageError::Io("spool is closed".into()))?;
-        let (reply, outcome) = mpsc::sync_channel(1);
         sender
-            .send(Request { op, reply })
-            .map_err(|_| StorageError::Io("spool writer has stopped".into()))?;
-        // A dropped reply means the writer died mid-commit (a panic): the outcome is unknown
-        // to us, so it is an error, never a success.
-        outcome
-            .recv()
-            .map_err(|_| StorageError::Io("spool writer stopped before replying".into()))?
+            .send(request)
+            .map_err(|_| StorageError::Io("spool writer has stopped".into()))
     }
+
+    /// The schedule read at open is stale from the first mutation on.
+    fn forget_startup_schedule(&self) {
+        drop(self.take_startup_schedule());
+    }
+}
+
+/// True on a current-thread tokio runtime, the only kind whose clock tokio can pause.
+fn on_current_thread_runtime() -> bool {
+    Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::CurrentThread)
 }
 
 impl Drop for Inner {

@@ -1,4 +1,5 @@
-//! `impl Storage for Spool`: mutations go to the writer, reads use their own transactions.
+//! `impl Storage for Spool`: mutations go to the writer (awaited, see [`crate::spool`]), reads
+//! use their own transactions on blocking threads.
 
 use std::ops::Bound;
 
@@ -52,6 +53,20 @@ impl Spool {
             });
         }
         Ok(prepared)
+    }
+
+    /// [`Spool::prepare`] without blocking an async worker: on this thread when every body is
+    /// inline (encoding only), else on a blocking thread, where body files are written.
+    async fn prepare_new(&self, messages: Vec<NewMessage>) -> Result<Vec<Prepared>, StorageError> {
+        let inline_max = self.inner.options.inline_max;
+        if messages
+            .iter()
+            .all(|m| m.envelope.message.len() <= inline_max)
+        {
+            return self.prepare(messages);
+        }
+        let spool = self.clone();
+        blocking(move || spool.prepare(messages)).await
     }
 
     fn read<T, F>(&self, work: F) -> impl std::future::Future<Output = Result<T, StorageError>>
@@ -136,12 +151,8 @@ fn done(outcome: Done) -> Result<(), StorageError> {
 #[async_trait]
 impl Storage for Spool {
     async fn write(&self, messages: Vec<NewMessage>) -> Result<(), StorageError> {
-        let spool = self.clone();
-        blocking(move || {
-            let prepared = spool.prepare(messages)?;
-            spool.submit_blocking(Op::Write(prepared)).and_then(done)
-        })
-        .await
+        let prepared = self.prepare_new(messages).await?;
+        done(self.submit(Op::Write(prepared)).await?)
     }
 
     async fn load_schedule(&self) -> Result<Vec<ScheduleEntry>, StorageError> {
@@ -179,31 +190,24 @@ impl Storage for Spool {
     }
 
     async fn commit_attempt(&self, id: QueueId, commit: AttemptCommit) -> Result<(), StorageError> {
-        let spool = self.clone();
-        blocking(move || {
-            let bounces = spool.prepare(commit.bounces)?;
-            let op = Op::Attempt {
-                id,
-                bounces,
-                disposition: commit.disposition,
-            };
-            spool.submit_blocking(op).and_then(done)
-        })
-        .await
+        let bounces = self.prepare_new(commit.bounces).await?;
+        let op = Op::Attempt {
+            id,
+            bounces,
+            disposition: commit.disposition,
+        };
+        done(self.submit(op).await?)
     }
 
     async fn remove(&self, id: QueueId) -> Result<bool, StorageError> {
-        let spool = self.clone();
-        blocking(move || match spool.submit_blocking(Op::Remove(id))? {
+        match self.submit(Op::Remove(id)).await? {
             Done::Removed(was) => Ok(was),
             Done::Ok => Ok(true),
-        })
-        .await
+        }
     }
 
     async fn set_held(&self, id: QueueId, held: bool) -> Result<(), StorageError> {
-        let spool = self.clone();
-        blocking(move || spool.submit_blocking(Op::SetHeld(id, held)).and_then(done)).await
+        done(self.submit(Op::SetHeld(id, held)).await?)
     }
 
     async fn get(&self, id: QueueId) -> Result<Option<StoredMessage>, StorageError> {

@@ -1,7 +1,7 @@
 //! The writer: one thread that turns queued mutations into group commits.
 //!
-//! Callers send a [`Request`] on a bounded channel and wait (on a blocking thread) for its
-//! reply. The writer takes every request waiting, up to a batch limit, fsyncs the body
+//! Callers send a [`Request`] on a bounded channel and wait for its reply on a oneshot (see
+//! [`crate::spool`]). The writer takes every request waiting, up to a batch limit, fsyncs the body
 //! directory once if any of them wrote a body file, applies them all in one redb write
 //! transaction and commits it with `Durability::Immediate` — one fsync for the whole group —
 //! then replies to each. A request that is invalid (duplicate id, unknown id) fails alone and
@@ -13,7 +13,7 @@
 // as is rather than boxed at every `?`.
 #![allow(clippy::result_large_err)]
 
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,7 @@ use bytes::Bytes;
 use envoi_queue::{Disposition, StorageError};
 use envoi_types::QueueId;
 use redb::{ReadableTable, Table, WriteTransaction};
+use tokio::sync::oneshot;
 
 use crate::error;
 use crate::failpoint;
@@ -78,10 +79,12 @@ pub(crate) enum Done {
     Removed(bool),
 }
 
-/// A mutation and where to send its outcome.
+/// A mutation and where to send its outcome. The writer completes `reply` from its own
+/// thread, which needs no tokio runtime; the caller awaits it, or waits on it from a blocking
+/// thread.
 pub(crate) struct Request {
     pub op: Op,
-    pub reply: SyncSender<Result<Done, StorageError>>,
+    pub reply: oneshot::Sender<Result<Done, StorageError>>,
 }
 
 /// How long the writer waits for the rest of a group, at most, before committing.

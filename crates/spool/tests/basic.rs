@@ -121,6 +121,8 @@ async fn round_trip(inline_max: usize) {
     assert_eq!(files, expected);
 }
 
+// A current-thread runtime waits for the writer inside `spawn_blocking`; a multi-thread one
+// awaits the writer's reply directly (crate docs of `spool`): both paths, every call.
 #[tokio::test]
 async fn round_trip_with_inline_bodies() {
     round_trip(usize::MAX).await;
@@ -131,7 +133,34 @@ async fn round_trip_with_file_bodies() {
     round_trip(0).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_trip_with_inline_bodies_on_a_multi_thread_runtime() {
+    round_trip(usize::MAX).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_trip_with_file_bodies_on_a_multi_thread_runtime() {
+    round_trip(0).await;
+}
+
+/// Under a paused clock, time must not jump to the next timer while a commit is in flight.
+#[tokio::test(start_paused = true)]
+async fn a_paused_clock_stands_still_during_a_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(dir.path(), options(4096)).unwrap();
+    // A far timer that auto-advance would jump to.
+    let far = tokio::spawn(tokio::time::sleep(std::time::Duration::from_secs(3600)));
+    let start = tokio::time::Instant::now();
+    for _ in 0..20 {
+        let m = message(at(1));
+        spool.write(vec![m.clone()]).await.unwrap();
+        assert!(spool.remove(m.id).await.unwrap());
+    }
+    assert_eq!(tokio::time::Instant::now(), start);
+    far.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writers_all_land() {
     let dir = tempfile::tempdir().unwrap();
     let spool = Spool::open(dir.path(), options(4096)).unwrap();
