@@ -98,7 +98,7 @@ impl SmtpRelay {
         let mut groups: Vec<(Route, Vec<usize>)> = Vec::new();
         for (index, recipient) in envelope.recipients.iter().enumerate() {
             let route = self.inner.config.routes.lookup(recipient.domain());
-            match groups.iter_mut().find(|(r, _)| r.key() == route.key()) {
+            match groups.iter_mut().find(|(r, _)| r.same_next_hops(&route)) {
                 Some((_, members)) => members.push(index),
                 None => groups.push((route, vec![index])),
             }

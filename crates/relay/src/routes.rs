@@ -54,6 +54,16 @@ impl Route {
             Self::Hosts { key, .. } => format!("route:{key}"),
         }
     }
+
+    /// True when the keys are equal, without building them (asked per recipient of every
+    /// delivery).
+    pub fn same_next_hops(&self, other: &Route) -> bool {
+        match (self, other) {
+            (Self::Mx { domain: a }, Self::Mx { domain: b }) => a == b,
+            (Self::Hosts { key: a, .. }, Self::Hosts { key: b, .. }) => a == b,
+            _ => false,
+        }
+    }
 }
 
 impl RouteTable {
@@ -144,5 +154,12 @@ mod tests {
         );
         let fixed = RouteTable::fixed(vec![NextHop::smtp("smart", 587)]);
         assert_eq!(fixed.lookup("any.org").key(), "route:*");
+        assert!(fixed
+            .lookup("any.org")
+            .same_next_hops(&fixed.lookup("other.net")));
+        let mx = RouteTable::mx();
+        assert!(mx.lookup("a.org").same_next_hops(&mx.lookup("a.org")));
+        assert!(!mx.lookup("a.org").same_next_hops(&mx.lookup("b.org")));
+        assert!(!mx.lookup("a.org").same_next_hops(&fixed.lookup("a.org")));
     }
 }

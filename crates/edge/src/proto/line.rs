@@ -54,7 +54,7 @@ impl LineReader {
     /// Promises that after a `None`, `buf` holds at most `limit` octets: an over-long partial
     /// line is dropped, so the caller's buffer never grows past the limit plus one read.
     pub fn next(&mut self, buf: &mut BytesMut) -> Option<LineEvent> {
-        match buf.iter().position(|&b| b == b'\n') {
+        match memchr::memchr(b'\n', buf) {
             Some(lf) => {
                 let line = buf.split_to(lf + 1).freeze();
                 if std::mem::take(&mut self.discarding) || line.len() > self.limit {
