@@ -89,6 +89,11 @@ impl Pool {
 
     fn with_dest<R>(&self, target: &Target, f: impl FnOnce(&mut Dest) -> R) -> R {
         let mut dests = self.lock();
+        // Looked up before `entry`, which needs an owned key: cloning the target (its host
+        // name) on each of the four calls per delivery was an allocation apiece.
+        if let Some(dest) = dests.get_mut(target) {
+            return f(dest);
+        }
         let dest = dests.entry(target.clone()).or_insert_with(|| Dest {
             idle: Vec::new(),
             limit: Arc::new(Semaphore::new(
