@@ -3,8 +3,9 @@
 //!
 //! Metadata (envelope without body, per-recipient status, attempts, held flag) and a due-ordered
 //! schedule index live in a [redb] database, `spool.redb`; bodies up to
-//! [`SpoolOptions::inline_max`] (128 KiB by default) live in the same database, larger ones in
-//! `bodies/<id>` files. Chosen by measurement (bench/spool/README.md): inline bodies share the
+//! [`SpoolOptions::inline_max`] (128 KiB by default) live in the same database, at the end of
+//! their message's metadata row (one B-tree insert and one remove per message besides the
+//! schedule row), larger ones in `bodies/<id>` files. Chosen by measurement (bench/spool/README.md): inline bodies share the
 //! group commit's single fsync, so at 4 and 64 KiB they are faster than files at any
 //! concurrency; past ~128 KiB the one writer thread spends its time copying bodies into pages
 //! and files (written and fdatasync'd in parallel by the callers) win.
@@ -51,15 +52,19 @@
 //! then decoded by a background thread (or during `open` with
 //! [`SpoolOptions::verify_at_open`]); undecodable ones are quarantined the same way. Until the
 //! check reaches one, a `get`/`claim` of it fails with `Corrupt`, never a panic. An inline body
-//! is committed with its metadata, so metadata without its inline body can only come from
-//! corruption; it is not looked for at start (that would read every body) and a `get`/`claim`
-//! of such a message fails with `Corrupt`.
+//! is the tail of its metadata row, so a body cut short or missing makes the row undecodable
+//! (its length is checked against the record's): that check finds it, and it reads inline
+//! bodies along with the records.
+//!
+//! The database records its layout version (table `format`); a database of another layout
+//! (one written before inline bodies moved into the metadata row has no such record) is
+//! refused at open with `Unavailable`, never read as this one.
 //!
 //! # Layout
 //! - `spool`: the [`Spool`] handle, opening, the writer's lifetime.
 //! - `storage`: `impl Storage for Spool`.
 //! - `writer`: the group-commit writer thread.
-//! - `record`: the stored layout (metadata record, big-endian schedule keys).
+//! - `record`: the stored layout (metadata row with its inline body, big-endian schedule keys).
 //! - `bodies`: body files.
 //! - `open`: directory checks and start-up reconciliation ([`StartupReport`]).
 //! - `handle`: the shared database handle and reopening after I/O errors.

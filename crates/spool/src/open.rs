@@ -21,7 +21,7 @@ use redb::{Database, DatabaseError, ReadableTable};
 
 use crate::bodies::BodyDir;
 use crate::error;
-use crate::handle::{BODIES, META, QUARANTINE, SCHEDULE};
+use crate::handle::{META, QUARANTINE, SCHEDULE};
 use crate::record::{decode_schedule, id_key, key_id, schedule_key_id, BodyPlace, MetaRecord};
 
 /// What reconciliation found and did at start-up.
@@ -182,9 +182,9 @@ pub(crate) fn undecodable(
     Ok(bad)
 }
 
-/// Moves bad records to the quarantine table in one commit, with their schedule rows and
-/// inline bodies. A record that changed since it was found (removed or rewritten meanwhile)
-/// is left alone.
+/// Moves bad records to the quarantine table in one commit (their raw rows, which hold any
+/// inline body), and removes their schedule rows. A record that changed since it was found
+/// (removed or rewritten meanwhile) is left alone.
 pub(crate) fn quarantine(
     db: &Database,
     bad: Vec<Bad>,
@@ -200,7 +200,6 @@ pub(crate) fn quarantine(
         {
             let mut meta = txn.open_table(META)?;
             let mut schedule = txn.open_table(SCHEDULE)?;
-            let mut inline = txn.open_table(BODIES)?;
             let mut quarantine = txn.open_table(QUARANTINE)?;
             let ids: HashSet<QueueId> = bad.iter().filter_map(|b| b.id).collect();
             let mut stale = Vec::new();
@@ -229,11 +228,12 @@ pub(crate) fn quarantine(
                     None => format!("meta/{}", hex(&key)),
                 };
                 tracing::error!(record = %name, %reason, "spool record quarantined");
-                let body = inline.get(key.as_slice())?.map(|b| b.value().to_vec());
-                let kept = postcard::to_stdvec(&(&reason, &raw, body)).unwrap_or_default();
+                // (reason, raw row, body): the body slot of layout 1 stays, empty, so the
+                // entry keeps one shape.
+                let kept =
+                    postcard::to_stdvec(&(&reason, &raw, None::<Vec<u8>>)).unwrap_or_default();
                 quarantine.insert(name.as_str(), kept.as_slice())?;
                 meta.remove(key.as_slice())?;
-                inline.remove(key.as_slice())?;
                 report.push(QuarantinedRecord { key: name, reason });
             }
         }

@@ -1,8 +1,11 @@
-//! How a message is laid out in the database: the metadata record, the schedule key and value.
+//! How a message is laid out in the database: the metadata row, the schedule key and value.
 //!
-//! The metadata record is postcard-encoded and starts with a format version byte, so a future
-//! layout can be told apart from garbage. Schedule keys are big-endian so that redb's byte order
-//! is due order; schedule values are fixed-size so start-up decodes them without allocating.
+//! A metadata row is a format version byte, the length of the postcard-encoded record (4 bytes,
+//! big-endian), the record, then the body when it is inline — one row, so storing or removing a
+//! small message is one B-tree insert or remove besides its schedule row. The version byte lets
+//! another layout be told apart from garbage. Schedule keys are big-endian so that redb's byte
+//! order is due order; schedule values are fixed-size so start-up decodes them without
+//! allocating.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -10,8 +13,12 @@ use envoi_queue::{MessageInfo, MessageMeta, ScheduleEntry, StoredMessage};
 use envoi_types::{Address, ClientInfo, Envelope, Message, QueueId, Sender};
 use serde::{Deserialize, Serialize};
 
-/// The only metadata layout so far.
-const FORMAT_V1: u8 = 1;
+/// The metadata row layout. Version 1 (no longer read) kept inline bodies in a table of their
+/// own; a database of that layout is refused at open (see [`crate::handle::LAYOUT`]).
+const FORMAT_V2: u8 = 2;
+
+/// Length of a metadata row's header: version (1) and record length (4).
+const ROW_HEADER_LEN: usize = 5;
 
 /// Length of a schedule key: next-attempt seconds (8), nanoseconds (4), id (16).
 pub(crate) const SCHEDULE_KEY_LEN: usize = 28;
@@ -22,7 +29,7 @@ pub(crate) const SCHEDULE_VALUE_LEN: usize = 18;
 /// Where a message's body lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum BodyPlace {
-    /// In the `bodies` table, committed with the metadata.
+    /// At the end of the metadata row, committed with it.
     Inline,
     /// In the file `bodies/<id>`, written and fsync'd before the metadata commit.
     File,
@@ -56,28 +63,53 @@ impl MetaRecord {
         }
     }
 
-    /// Encodes the record with its version byte.
-    pub fn encode(&self) -> Result<Vec<u8>, String> {
-        let mut out = vec![FORMAT_V1];
+    /// Encodes the metadata row: header, record, then `inline` (the body when it is inline,
+    /// else empty).
+    pub fn encode(&self, inline: &[u8]) -> Result<Vec<u8>, String> {
+        let mut out = Vec::with_capacity(ROW_HEADER_LEN + 128 + inline.len());
+        out.extend_from_slice(&[FORMAT_V2, 0, 0, 0, 0]);
         postcard::to_io(self, &mut out).map_err(|e| format!("cannot encode metadata: {e}"))?;
+        let len = u32::try_from(out.len() - ROW_HEADER_LEN)
+            .map_err(|_| "metadata record too large".to_owned())?;
+        out[1..ROW_HEADER_LEN].copy_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(inline);
         Ok(out)
     }
 
-    /// Decodes a record; the error says why the bytes are not one.
-    pub fn decode(bytes: &[u8]) -> Result<Self, String> {
-        match bytes.split_first() {
-            Some((&FORMAT_V1, rest)) => {
-                let (record, tail) = postcard::take_from_bytes::<Self>(rest)
-                    .map_err(|e| format!("undecodable metadata: {e}"))?;
-                if tail.is_empty() {
-                    Ok(record)
-                } else {
-                    Err(format!("{} trailing bytes after metadata", tail.len()))
-                }
-            }
-            Some((version, _)) => Err(format!("unknown metadata format {version}")),
-            None => Err("empty metadata record".to_owned()),
+    /// Decodes a metadata row: the record and its inline body (empty when the body is in a
+    /// file). The error says why the bytes are not one: a body whose length disagrees with the
+    /// record (truncated, or where none belongs) makes the row undecodable.
+    pub fn decode(bytes: &[u8]) -> Result<(Self, &[u8]), String> {
+        let Some((&version, rest)) = bytes.split_first() else {
+            return Err("empty metadata record".to_owned());
+        };
+        if version != FORMAT_V2 {
+            return Err(format!("unknown metadata format {version}"));
         }
+        let (len, rest) = rest
+            .split_first_chunk::<4>()
+            .ok_or_else(|| "metadata record header truncated".to_owned())?;
+        let len = usize::try_from(u32::from_be_bytes(*len)).unwrap_or(usize::MAX);
+        if len > rest.len() {
+            return Err("metadata record truncated".to_owned());
+        }
+        let (encoded, body) = rest.split_at(len);
+        let (record, tail) = postcard::take_from_bytes::<Self>(encoded)
+            .map_err(|e| format!("undecodable metadata: {e}"))?;
+        if !tail.is_empty() {
+            return Err(format!("{} trailing bytes after metadata", tail.len()));
+        }
+        let expected = match record.body {
+            BodyPlace::Inline => record.body_len,
+            BodyPlace::File => 0,
+        };
+        if body.len() as u64 != expected {
+            return Err(format!(
+                "inline body is {} octets, {expected} expected",
+                body.len()
+            ));
+        }
+        Ok((record, body))
     }
 
     /// The admin summary, without reading the body.
@@ -201,12 +233,12 @@ pub(crate) fn decode_schedule(key: &[u8], value: &[u8]) -> Option<ScheduleRow> {
     })
 }
 
-/// The 16-byte key of a message in the `meta` and `bodies` tables.
+/// The 16-byte key of a message in the `meta` table.
 pub(crate) fn id_key(id: QueueId) -> [u8; 16] {
     id.to_bytes()
 }
 
-/// The id of a `meta` or `bodies` key, if it has the right length.
+/// The id of a `meta` key, if it has the right length.
 pub(crate) fn key_id(key: &[u8]) -> Option<QueueId> {
     let bytes: [u8; 16] = key.try_into().ok()?;
     Some(QueueId::from_bytes(bytes))
@@ -227,15 +259,29 @@ mod tests {
     #[test]
     fn record_round_trips_and_rejects_garbage() {
         let env = envelope();
+        let body = env.message.as_bytes();
         let record = MetaRecord::of(&env, MessageMeta::new(&env, env.arrival), BodyPlace::Inline);
-        let bytes = record.encode().unwrap();
-        assert_eq!(MetaRecord::decode(&bytes).unwrap(), record);
+        let bytes = record.encode(body).unwrap();
+        let (decoded, inline) = MetaRecord::decode(&bytes).unwrap();
+        assert_eq!((&decoded, inline), (&record, body));
         assert!(MetaRecord::decode(&[]).is_err());
         assert!(MetaRecord::decode(&[9, 1, 2]).is_err());
+        assert!(MetaRecord::decode(&[FORMAT_V2, 0, 0]).is_err());
+        // Truncated anywhere: in the body, or in the record.
         assert!(MetaRecord::decode(&bytes[..bytes.len() - 1]).is_err());
+        assert!(MetaRecord::decode(&bytes[..ROW_HEADER_LEN + 3]).is_err());
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(MetaRecord::decode(&longer).is_err());
+        // Version 1 (the old layout) is not read as this one.
+        let mut old = bytes.clone();
+        old[0] = 1;
+        assert!(MetaRecord::decode(&old).unwrap_err().contains("format 1"));
+        // A record whose body is in a file carries none.
+        let file = MetaRecord::of(&env, MessageMeta::new(&env, env.arrival), BodyPlace::File);
+        let bytes = file.encode(&[]).unwrap();
+        assert_eq!(MetaRecord::decode(&bytes).unwrap(), (file.clone(), &[][..]));
+        assert!(MetaRecord::decode(&file.encode(body).unwrap()).is_err());
     }
 
     #[test]

@@ -25,13 +25,13 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use envoi_queue::{QuarantinedRecord, ScheduleEntry, StorageError};
-use redb::{Builder, Database, StorageBackend};
+use redb::{Builder, Database, ReadableTable, StorageBackend, TableHandle};
 use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::oneshot;
 
 use crate::bodies::BodyDir;
 use crate::error;
-use crate::handle::{Opener, Shared, BODIES, META, QUARANTINE, SCHEDULE};
+use crate::handle::{Opener, Shared, FORMAT, LAYOUT, LAYOUT_KEY, META, QUARANTINE, SCHEDULE};
 use crate::open::{self, StartupReport};
 use crate::options::SpoolOptions;
 use crate::writer::{self, Done, Op, Request};
@@ -134,6 +134,9 @@ impl Spool {
             StorageError::Io(reason) | StorageError::Full(reason) => StorageError::Unavailable(
                 format!("spool directory {}: not writable: {reason}", dir.display()),
             ),
+            StorageError::Unavailable(reason) => {
+                StorageError::Unavailable(format!("spool directory {}: {reason}", dir.display()))
+            }
             other => other,
         })?;
         let (report, schedule) = open::reconcile(&db, &bodies, options.verify_at_open)?;
@@ -374,12 +377,46 @@ fn create_database(dir: &Path, db_path: &Path) -> Result<(), StorageError> {
         .map_err(|e| unavailable("fsync directory", &e))
 }
 
-/// Creates every table so that readers find them.
+/// Creates every table so that readers find them, and records the layout in a new database.
+/// Refuses (`Unavailable`) a database of another layout: one written by an older envoi
+/// (layout 1 has tables but no layout record) or a newer one. Such a spool must be drained by
+/// the envoi that wrote it, or moved away; it is never read as this layout.
 fn create_tables(db: &Database) -> Result<(), StorageError> {
     let txn = db
         .begin_write()
         .map_err(|e| error::redb_any("cannot begin spool transaction", e))?;
-    for table in [META, SCHEDULE, BODIES] {
+    let found = match txn.open_table(FORMAT) {
+        Ok(table) => table
+            .get(LAYOUT_KEY)
+            .map_err(|e| error::db("cannot read the spool layout", e))?
+            .map(|v| v.value()),
+        Err(redb::TableError::TableDoesNotExist(_)) => None,
+        Err(e) => return Err(error::redb_any("cannot open the format table", e)),
+    };
+    let fresh = found.is_none()
+        && txn
+            .list_tables()
+            .map_err(|e| error::db("cannot list spool tables", e))?
+            .all(|t| t.name() == FORMAT.name());
+    match found {
+        Some(LAYOUT) => {}
+        None if fresh => {
+            let mut format = txn
+                .open_table(FORMAT)
+                .map_err(|e| error::redb_any("cannot create spool table", e))?;
+            format
+                .insert(LAYOUT_KEY, LAYOUT)
+                .map_err(|e| error::db("cannot record the spool layout", e))?;
+        }
+        other => {
+            return Err(StorageError::Unavailable(format!(
+                "database layout {} is not the layout {LAYOUT} this envoi reads; drain the spool \
+                 with the envoi that wrote it, or move it away",
+                other.unwrap_or(1)
+            )))
+        }
+    }
+    for table in [META, SCHEDULE] {
         txn.open_table(table)
             .map_err(|e| error::redb_any("cannot create spool table", e))?;
     }

@@ -12,15 +12,15 @@ use envoi_types::{Message, QueueId};
 use redb::{ReadTransaction, ReadableTable};
 
 use crate::error;
-use crate::handle::{BODIES, META, SCHEDULE};
+use crate::handle::{META, SCHEDULE};
 use crate::open;
 use crate::record::{decode_schedule, id_key, BodyPlace, MetaRecord};
 use crate::spool::{blocking, Spool};
 use crate::writer::{Done, Op, Prepared};
 
 impl Spool {
-    /// Encodes new messages and writes the bodies that go to files (each fdatasync'd); on error
-    /// the files already written are removed.
+    /// Encodes new messages (with their bodies when inline) and writes the bodies that go to
+    /// files (each fdatasync'd); on error the files already written are removed.
     fn prepare(&self, messages: Vec<NewMessage>) -> Result<Vec<Prepared>, StorageError> {
         let inline_max = self.inner.options.inline_max;
         let bodies = &self.inner.shared.bodies;
@@ -33,23 +33,32 @@ impl Spool {
                 BodyPlace::File
             };
             let record = MetaRecord::of(&message.envelope, message.meta, place);
-            let written = record.encode().map_err(StorageError::Io).and_then(|_| {
-                if place == BodyPlace::File {
-                    bodies.write(message.id, &body)
-                } else {
-                    Ok(())
+            let inline: &[u8] = match place {
+                BodyPlace::Inline => &body,
+                BodyPlace::File => &[],
+            };
+            let written = record
+                .encode(inline)
+                .map_err(StorageError::Io)
+                .and_then(|row| {
+                    if place == BodyPlace::File {
+                        bodies.write(message.id, &body)?;
+                    }
+                    Ok(row)
+                });
+            let row = match written {
+                Ok(row) => row,
+                Err(e) => {
+                    for done in prepared.iter().filter(|p| p.record.body == BodyPlace::File) {
+                        bodies.remove(done.id);
+                    }
+                    return Err(e);
                 }
-            });
-            if let Err(e) = written {
-                for done in prepared.iter().filter(|p| p.inline.is_none()) {
-                    bodies.remove(done.id);
-                }
-                return Err(e);
-            }
+            };
             prepared.push(Prepared {
                 id: message.id,
                 record,
-                inline: (place == BodyPlace::Inline).then_some(body),
+                row,
             });
         }
         Ok(prepared)
@@ -90,54 +99,56 @@ fn record(txn: &ReadTransaction, id: QueueId) -> Result<Option<MetaRecord>, Stor
     let meta = txn
         .open_table(META)
         .map_err(|e| error::redb_any("cannot open meta table", e))?;
-    let Some(bytes) = meta
+    let Some(row) = meta
         .get(id_key(id).as_slice())
         .map_err(|e| error::db("cannot read meta table", e))?
     else {
         return Ok(None);
     };
-    MetaRecord::decode(bytes.value())
-        .map(Some)
+    MetaRecord::decode(row.value())
+        .map(|(record, _)| Some(record))
         .map_err(|detail| StorageError::Corrupt {
             id: Some(id),
             detail,
         })
 }
 
-/// The full message of `id`, its body read from the table or its file.
+/// The full message of `id`, its body read from its metadata row or its file.
 fn load(
     spool: &Spool,
     txn: &ReadTransaction,
     id: QueueId,
 ) -> Result<Option<StoredMessage>, StorageError> {
-    let Some(record) = record(txn, id)? else {
+    let meta = txn
+        .open_table(META)
+        .map_err(|e| error::redb_any("cannot open meta table", e))?;
+    let Some(row) = meta
+        .get(id_key(id).as_slice())
+        .map_err(|e| error::db("cannot read meta table", e))?
+    else {
         return Ok(None);
     };
-    let body = match record.body {
-        BodyPlace::Inline => {
-            let bodies = txn
-                .open_table(BODIES)
-                .map_err(|e| error::redb_any("cannot open bodies table", e))?;
-            let body = bodies
-                .get(id_key(id).as_slice())
-                .map_err(|e| error::db("cannot read bodies table", e))?;
-            body.map(|b| b.value().to_vec())
-        }
-        BodyPlace::File => spool.inner.shared.bodies.read(id)?,
-    };
-    let body = body.ok_or_else(|| StorageError::Corrupt {
+    let corrupt = |detail| StorageError::Corrupt {
         id: Some(id),
-        detail: "body missing".into(),
-    })?;
+        detail,
+    };
+    // Decoding checks that an inline body has the length the record says.
+    let (record, inline) = MetaRecord::decode(row.value()).map_err(corrupt)?;
+    let body = match record.body {
+        BodyPlace::Inline => inline.to_vec(),
+        BodyPlace::File => spool
+            .inner
+            .shared
+            .bodies
+            .read(id)?
+            .ok_or_else(|| corrupt("body file missing".into()))?,
+    };
     if body.len() as u64 != record.body_len {
-        return Err(StorageError::Corrupt {
-            id: Some(id),
-            detail: format!(
-                "body is {} octets, {} expected",
-                body.len(),
-                record.body_len
-            ),
-        });
+        return Err(corrupt(format!(
+            "body is {} octets, {} expected",
+            body.len(),
+            record.body_len
+        )));
     }
     Ok(Some(record.into_stored(id, Message::new(body))))
 }
@@ -238,7 +249,7 @@ impl Storage for Spool {
                 let (key, value) = row.map_err(|e| error::db("cannot read meta table", e))?;
                 let (Some(id), Ok(record)) = (
                     crate::record::key_id(key.value()),
-                    MetaRecord::decode(value.value()),
+                    MetaRecord::decode(value.value()).map(|(record, _)| record),
                 ) else {
                     continue;
                 };

@@ -17,7 +17,6 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use envoi_queue::{Disposition, StorageError};
 use envoi_types::QueueId;
 use redb::{ReadableTable, Table, WriteTransaction};
@@ -25,16 +24,17 @@ use tokio::sync::oneshot;
 
 use crate::error;
 use crate::failpoint;
-use crate::handle::{Shared, BODIES, META, SCHEDULE};
-use crate::record::{id_key, schedule_key_id, MetaRecord, SCHEDULE_KEY_LEN};
+use crate::handle::{Shared, META, SCHEDULE};
+use crate::record::{id_key, schedule_key_id, BodyPlace, MetaRecord, SCHEDULE_KEY_LEN};
 
-/// A message ready to insert: encoded, its body either inline or already in its file.
+/// A message ready to insert: its metadata row encoded, with the body when it is inline
+/// (otherwise the body is already in its file).
 #[derive(Debug)]
 pub(crate) struct Prepared {
     pub id: QueueId,
     pub record: MetaRecord,
-    /// The body when it goes in the `bodies` table; `None` when it is in a file.
-    pub inline: Option<Bytes>,
+    /// The metadata row, encoded by the caller (off the writer thread).
+    pub row: Vec<u8>,
 }
 
 /// One mutation.
@@ -67,7 +67,9 @@ impl Op {
             Op::Attempt { bounces, .. } => bounces,
             _ => &[],
         };
-        new.iter().filter(|p| p.inline.is_none()).map(|p| p.id)
+        new.iter()
+            .filter(|p| p.record.body == BodyPlace::File)
+            .map(|p| p.id)
     }
 }
 
@@ -235,7 +237,6 @@ fn apply_all(txn: &WriteTransaction, batch: &[Request]) -> Result<Vec<Outcome>, 
     let mut tables = Tables {
         meta: txn.open_table(META)?,
         schedule: txn.open_table(SCHEDULE)?,
-        bodies: txn.open_table(BODIES)?,
     };
     batch.iter().map(|r| apply(&mut tables, &r.op)).collect()
 }
@@ -243,7 +244,6 @@ fn apply_all(txn: &WriteTransaction, batch: &[Request]) -> Result<Vec<Outcome>, 
 struct Tables<'t> {
     meta: Table<'t, &'static [u8], &'static [u8]>,
     schedule: Table<'t, &'static [u8], &'static [u8]>,
-    bodies: Table<'t, &'static [u8], &'static [u8]>,
 }
 
 /// Applies one op; returns its outcome and the body files to unlink once committed (those of
@@ -289,26 +289,38 @@ fn apply(t: &mut Tables<'_>, op: &Op) -> Applied {
                     record.meta.next_attempt = *next_attempt;
                     record.meta.attempts = *attempts;
                     record.meta.recipients.clone_from(recipients);
-                    Ok((store(t, *id, &record)?, Vec::new()))
+                    Ok((update(t, *id, &record)?, Vec::new()))
                 }
             }
         }
-        Op::Remove(id) => match read_record(t, *id)? {
-            Ok(Some(record)) => Ok((Ok(Done::Removed(true)), delete(t, *id, &record)?)),
-            Ok(None) => Ok((Ok(Done::Removed(false)), Vec::new())),
-            Err(_) => {
-                // Undecodable (it escaped the start-up check): remove it by its id alone.
-                let key = id_key(*id);
-                t.meta.remove(key.as_slice())?;
-                t.bodies.remove(key.as_slice())?;
-                remove_schedule_by_id(t, *id)?;
-                Ok((Ok(Done::Removed(true)), vec![*id]))
+        Op::Remove(id) => {
+            // One B-tree walk: the removed row says where the schedule row and body are.
+            let removed = t
+                .meta
+                .remove(id_key(*id).as_slice())?
+                .map(|row| MetaRecord::decode(row.value()).map(|(record, _)| record));
+            match removed {
+                None => Ok((Ok(Done::Removed(false)), Vec::new())),
+                Some(Ok(record)) => {
+                    t.schedule.remove(record.schedule_key(*id).as_slice())?;
+                    let unlink = if record.body == BodyPlace::File {
+                        vec![*id]
+                    } else {
+                        Vec::new()
+                    };
+                    Ok((Ok(Done::Removed(true)), unlink))
+                }
+                Some(Err(_)) => {
+                    // Undecodable (it escaped the start-up check): remove it by its id alone.
+                    remove_schedule_by_id(t, *id)?;
+                    Ok((Ok(Done::Removed(true)), vec![*id]))
+                }
             }
-        },
+        }
         Op::SetHeld(id, held) => match read_record(t, *id)? {
             Ok(Some(mut record)) => {
                 record.meta.held = *held;
-                Ok((store(t, *id, &record)?, Vec::new()))
+                Ok((update(t, *id, &record)?, Vec::new()))
             }
             Ok(None) => Ok((Err(StorageError::NotFound(*id)), Vec::new())),
             Err(e) => Ok((Err(e), Vec::new())),
@@ -325,7 +337,7 @@ fn read_record(
         return Ok(Ok(None));
     };
     Ok(MetaRecord::decode(bytes.value())
-        .map(Some)
+        .map(|(record, _)| Some(record))
         .map_err(|detail| StorageError::Corrupt {
             id: Some(id),
             detail,
@@ -348,29 +360,41 @@ fn check_new(t: &Tables<'_>, messages: &[Prepared]) -> Result<Option<StorageErro
 
 fn insert_new(t: &mut Tables<'_>, messages: &[Prepared]) -> Result<(), redb::Error> {
     for message in messages {
-        if let Err(e) = store(t, message.id, &message.record)? {
-            // Encoding was checked when the request was prepared; this cannot happen.
-            tracing::error!(id = %message.id, error = %e, "cannot encode a prepared record");
-        }
-        if let Some(body) = &message.inline {
-            t.bodies
-                .insert(id_key(message.id).as_slice(), body.as_ref())?;
-        }
+        t.meta
+            .insert(id_key(message.id).as_slice(), message.row.as_slice())?;
+        t.schedule.insert(
+            message.record.schedule_key(message.id).as_slice(),
+            message.record.schedule_value().as_slice(),
+        )?;
     }
     Ok(())
 }
 
-/// Writes the metadata and schedule rows of `record`.
-fn store(
+/// Rewrites the metadata row of a stored message with `record`, keeping its inline body, and
+/// writes its schedule row.
+fn update(
     t: &mut Tables<'_>,
     id: QueueId,
     record: &MetaRecord,
 ) -> Result<Result<Done, StorageError>, redb::Error> {
-    let bytes = match record.encode() {
-        Ok(bytes) => bytes,
+    let key = id_key(id);
+    let body = match t.meta.get(key.as_slice())? {
+        Some(row) => match MetaRecord::decode(row.value()) {
+            Ok((_, body)) => body.to_vec(),
+            Err(detail) => {
+                return Ok(Err(StorageError::Corrupt {
+                    id: Some(id),
+                    detail,
+                }))
+            }
+        },
+        None => Vec::new(),
+    };
+    let row = match record.encode(&body) {
+        Ok(row) => row,
         Err(e) => return Ok(Err(StorageError::Io(e))),
     };
-    t.meta.insert(id_key(id).as_slice(), bytes.as_slice())?;
+    t.meta.insert(key.as_slice(), row.as_slice())?;
     t.schedule.insert(
         record.schedule_key(id).as_slice(),
         record.schedule_value().as_slice(),
@@ -384,15 +408,11 @@ fn delete(
     id: QueueId,
     record: &MetaRecord,
 ) -> Result<Vec<QueueId>, redb::Error> {
-    let key = id_key(id);
-    t.meta.remove(key.as_slice())?;
+    t.meta.remove(id_key(id).as_slice())?;
     t.schedule.remove(record.schedule_key(id).as_slice())?;
     match record.body {
-        crate::record::BodyPlace::Inline => {
-            t.bodies.remove(key.as_slice())?;
-            Ok(Vec::new())
-        }
-        crate::record::BodyPlace::File => Ok(vec![id]),
+        BodyPlace::Inline => Ok(Vec::new()),
+        BodyPlace::File => Ok(vec![id]),
     }
 }
 

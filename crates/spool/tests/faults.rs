@@ -13,6 +13,7 @@ use common::{assert_same, at, message, message_with};
 use envoi_queue::{Storage, StorageError};
 use envoi_spool::{Spool, SpoolOptions, DB_FILE};
 use envoi_types::QueueId;
+use redb::ReadableTable;
 
 /// A tmpfs mounted for one test, unmounted when dropped.
 struct Tmpfs {
@@ -206,7 +207,8 @@ fn corrupt_meta(dir: &Path, id: QueueId) {
     {
         let def: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("meta");
         let mut meta = txn.open_table(def).unwrap();
-        let garbage = [1u8, 0xff, 0xfe, 0x00, 0x13];
+        // Layout 2's version byte, then a record length past the end of the row.
+        let garbage = [2u8, 0xff, 0xfe, 0x00, 0x13];
         meta.insert(id.to_bytes().as_slice(), garbage.as_slice())
             .unwrap();
     }
@@ -320,7 +322,51 @@ async fn missing_body_file_and_orphan_body_are_reconciled() {
 }
 
 #[tokio::test]
-async fn a_missing_inline_body_is_corrupt_not_a_panic() {
+async fn a_truncated_inline_body_is_corrupt_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (message_with(QueueId::new(), 100, at(1)), message(at(2)));
+    {
+        let spool = Spool::open(dir.path(), options(usize::MAX)).unwrap();
+        spool.write(vec![a.clone(), b.clone()]).await.unwrap();
+    }
+    {
+        // The inline body is the end of the metadata row: cut 10 octets off it.
+        let db = redb::Database::open(dir.path().join(DB_FILE)).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let def: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("meta");
+            let mut meta = txn.open_table(def).unwrap();
+            let key = a.id.to_bytes();
+            let row = meta.get(key.as_slice()).unwrap().unwrap().value().to_vec();
+            meta.insert(key.as_slice(), &row[..row.len() - 10]).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let spool = Spool::open(dir.path(), options(usize::MAX)).unwrap();
+    match spool.get(a.id).await {
+        Err(error) => assert_eq!(
+            error,
+            StorageError::Corrupt {
+                id: Some(a.id),
+                detail: "inline body is 90 octets, 100 expected".into()
+            }
+        ),
+        // The background record check got there first.
+        Ok(None) => {}
+        Ok(Some(_)) => panic!("a truncated body was read"),
+    }
+    assert_same(&spool.get(b.id).await.unwrap().unwrap(), &b);
+    // The record check (in the background since open, here on demand) quarantines it.
+    spool.verify_records().unwrap();
+    let listed = spool.quarantined().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].key, format!("meta/{}", a.id));
+    assert!(spool.get(a.id).await.unwrap().is_none());
+    assert_eq!(spool.count_by_state().await.unwrap().total(), 1);
+}
+
+#[tokio::test]
+async fn a_truncated_inline_body_is_quarantined_by_the_record_check() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (message_with(QueueId::new(), 100, at(1)), message(at(2)));
     {
@@ -331,26 +377,52 @@ async fn a_missing_inline_body_is_corrupt_not_a_panic() {
         let db = redb::Database::open(dir.path().join(DB_FILE)).unwrap();
         let txn = db.begin_write().unwrap();
         {
-            let def: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("bodies");
-            let mut bodies = txn.open_table(def).unwrap();
-            assert!(bodies.remove(a.id.to_bytes().as_slice()).unwrap().is_some());
+            let def: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("meta");
+            let mut meta = txn.open_table(def).unwrap();
+            let key = a.id.to_bytes();
+            let row = meta.get(key.as_slice()).unwrap().unwrap().value().to_vec();
+            meta.insert(key.as_slice(), &row[..row.len() - 1]).unwrap();
         }
         txn.commit().unwrap();
     }
-    let spool = Spool::open(dir.path(), options(usize::MAX)).unwrap();
-    let error = spool.get(a.id).await.unwrap_err();
-    assert_eq!(
-        error,
-        StorageError::Corrupt {
-            id: Some(a.id),
-            detail: "body missing".into()
-        }
+    let checked = SpoolOptions {
+        verify_at_open: true,
+        ..options(usize::MAX)
+    };
+    let spool = Spool::open(dir.path(), checked).unwrap();
+    let report = spool.startup_report();
+    assert_eq!(report.quarantined.len(), 1, "{report:?}");
+    assert_eq!(report.quarantined[0].key, format!("meta/{}", a.id));
+    assert!(
+        report.quarantined[0].reason.contains("inline body"),
+        "{report:?}"
     );
-    assert_same(&spool.get(b.id).await.unwrap().unwrap(), &b);
-    // The admin view still shows it, and it can be deleted.
-    assert!(spool.info(a.id).await.unwrap().is_some());
-    assert!(spool.remove(a.id).await.unwrap());
     assert!(spool.get(a.id).await.unwrap().is_none());
+    assert_same(&spool.get(b.id).await.unwrap().unwrap(), &b);
+}
+
+#[test]
+fn a_database_of_the_old_layout_is_refused_not_misread() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(DB_FILE);
+    {
+        // Layout 1: inline bodies in a table of their own, no layout record.
+        let db = redb::Database::create(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        for name in ["meta", "schedule", "bodies"] {
+            let def: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new(name);
+            txn.open_table(def).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    let error = Spool::open(dir.path(), options(4096)).unwrap_err();
+    let StorageError::Unavailable(text) = &error else {
+        panic!("{error:?}");
+    };
+    assert!(text.contains(&dir.path().display().to_string()), "{text}");
+    assert!(text.contains("layout 1"), "{text}");
+    assert_eq!(std::fs::read(&path).unwrap(), before, "left as it was");
 }
 
 #[tokio::test]
