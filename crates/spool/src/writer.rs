@@ -261,6 +261,26 @@ fn apply(t: &mut Tables<'_>, op: &Op) -> Applied {
         Op::Attempt {
             id,
             bounces,
+            disposition: Disposition::Remove,
+        } if bounces.is_empty() => {
+            // A delivered message, the common case: one B-tree walk instead of a read and a
+            // remove; an undecodable row is put back, so the refusal leaves no trace.
+            match take(t, *id)? {
+                Taken::Missing => Ok((Err(StorageError::NotFound(*id)), Vec::new())),
+                Taken::Record(record) => Ok((Ok(Done::Ok), delete_rest(t, *id, &record)?)),
+                Taken::Undecodable(row, detail) => {
+                    t.meta.insert(id_key(*id).as_slice(), row.as_slice())?;
+                    let corrupt = StorageError::Corrupt {
+                        id: Some(*id),
+                        detail,
+                    };
+                    Ok((Err(corrupt), Vec::new()))
+                }
+            }
+        }
+        Op::Attempt {
+            id,
+            bounces,
             disposition,
         } => {
             let existing = match read_record(t, *id)? {
@@ -293,30 +313,15 @@ fn apply(t: &mut Tables<'_>, op: &Op) -> Applied {
                 }
             }
         }
-        Op::Remove(id) => {
-            // One B-tree walk: the removed row says where the schedule row and body are.
-            let removed = t
-                .meta
-                .remove(id_key(*id).as_slice())?
-                .map(|row| MetaRecord::decode(row.value()).map(|(record, _)| record));
-            match removed {
-                None => Ok((Ok(Done::Removed(false)), Vec::new())),
-                Some(Ok(record)) => {
-                    t.schedule.remove(record.schedule_key(*id).as_slice())?;
-                    let unlink = if record.body == BodyPlace::File {
-                        vec![*id]
-                    } else {
-                        Vec::new()
-                    };
-                    Ok((Ok(Done::Removed(true)), unlink))
-                }
-                Some(Err(_)) => {
-                    // Undecodable (it escaped the start-up check): remove it by its id alone.
-                    remove_schedule_by_id(t, *id)?;
-                    Ok((Ok(Done::Removed(true)), vec![*id]))
-                }
+        Op::Remove(id) => match take(t, *id)? {
+            Taken::Missing => Ok((Ok(Done::Removed(false)), Vec::new())),
+            Taken::Record(record) => Ok((Ok(Done::Removed(true)), delete_rest(t, *id, &record)?)),
+            Taken::Undecodable(..) => {
+                // It escaped the start-up check: remove the rest by its id alone.
+                remove_schedule_by_id(t, *id)?;
+                Ok((Ok(Done::Removed(true)), vec![*id]))
             }
-        }
+        },
         Op::SetHeld(id, held) => match read_record(t, *id)? {
             Ok(Some(mut record)) => {
                 record.meta.held = *held;
@@ -409,11 +414,44 @@ fn delete(
     record: &MetaRecord,
 ) -> Result<Vec<QueueId>, redb::Error> {
     t.meta.remove(id_key(id).as_slice())?;
+    delete_rest(t, id, record)
+}
+
+/// Deletes the schedule row of `id`, whose metadata row is gone; returns the body file to
+/// unlink after the commit.
+fn delete_rest(
+    t: &mut Tables<'_>,
+    id: QueueId,
+    record: &MetaRecord,
+) -> Result<Vec<QueueId>, redb::Error> {
     t.schedule.remove(record.schedule_key(id).as_slice())?;
     match record.body {
         BodyPlace::Inline => Ok(Vec::new()),
         BodyPlace::File => Ok(vec![id]),
     }
+}
+
+/// What [`take`] removed.
+// Returned once per op and matched at once, never stored: boxing the record would only add
+// an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Taken {
+    Missing,
+    Record(MetaRecord),
+    /// The raw row (to put back if the op is refused) and why it does not decode.
+    Undecodable(Vec<u8>, String),
+}
+
+/// Removes the metadata row of `id` and decodes it, in one B-tree walk.
+fn take(t: &mut Tables<'_>, id: QueueId) -> Result<Taken, redb::Error> {
+    let Some(row) = t.meta.remove(id_key(id).as_slice())? else {
+        return Ok(Taken::Missing);
+    };
+    let row = row.value();
+    Ok(match MetaRecord::decode(row) {
+        Ok((record, _)) => Taken::Record(record),
+        Err(detail) => Taken::Undecodable(row.to_vec(), detail),
+    })
 }
 
 /// Removes the schedule row of `id` without knowing its due time (a full scan; rare).
@@ -429,4 +467,93 @@ fn remove_schedule_by_id(t: &mut Tables<'_>, id: QueueId) -> Result<(), redb::Er
         t.schedule.remove(key.as_slice())?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // tests: a panic is a failed assertion
+
+    use super::*;
+    use envoi_queue::MessageMeta;
+    use envoi_types::{Address, Envelope, Sender};
+
+    fn with_tables(test: impl FnOnce(&mut Tables<'_>)) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = redb::Database::create(dir.path().join("t.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut t = Tables {
+                meta: txn.open_table(META).unwrap(),
+                schedule: txn.open_table(SCHEDULE).unwrap(),
+            };
+            test(&mut t);
+        }
+        txn.abort().unwrap();
+    }
+
+    fn stored(t: &mut Tables<'_>) -> (QueueId, MetaRecord) {
+        let env = Envelope::new(
+            Sender::parse("a@b.org").unwrap(),
+            vec![Address::parse("c@d.org").unwrap()],
+            b"Subject: x\r\n\r\nhi\r\n".to_vec(),
+        );
+        let record = MetaRecord::of(&env, MessageMeta::new(&env, env.arrival), BodyPlace::Inline);
+        let id = QueueId::new();
+        let row = record.encode(env.message.as_bytes()).unwrap();
+        let prepared = Prepared {
+            id,
+            record: record.clone(),
+            row,
+        };
+        insert_new(t, &[prepared]).unwrap();
+        (id, record)
+    }
+
+    fn delivered(id: QueueId) -> Op {
+        Op::Attempt {
+            id,
+            bounces: Vec::new(),
+            disposition: Disposition::Remove,
+        }
+    }
+
+    #[test]
+    fn a_delivered_message_loses_every_row() {
+        with_tables(|t| {
+            let (id, record) = stored(t);
+            let (outcome, unlink) = apply(t, &delivered(id)).unwrap();
+            assert_eq!(outcome, Ok(Done::Ok));
+            assert!(unlink.is_empty());
+            assert!(t.meta.get(id_key(id).as_slice()).unwrap().is_none());
+            let key = record.schedule_key(id);
+            assert!(t.schedule.get(key.as_slice()).unwrap().is_none());
+            let (outcome, _) = apply(t, &delivered(id)).unwrap();
+            assert_eq!(outcome, Err(StorageError::NotFound(id)));
+        });
+    }
+
+    #[test]
+    fn an_undecodable_row_is_refused_and_left_as_it_was() {
+        with_tables(|t| {
+            let (id, _) = stored(t);
+            let garbage = [2u8, 0, 0, 0, 1, 0xff];
+            t.meta
+                .insert(id_key(id).as_slice(), garbage.as_slice())
+                .unwrap();
+            let (outcome, unlink) = apply(t, &delivered(id)).unwrap();
+            assert!(
+                matches!(outcome, Err(StorageError::Corrupt { .. })),
+                "{outcome:?}"
+            );
+            assert!(unlink.is_empty());
+            let row = t.meta.get(id_key(id).as_slice()).unwrap().unwrap();
+            assert_eq!(row.value(), garbage);
+            drop(row);
+            // A plain remove takes it, and its schedule row, by id.
+            let (outcome, _) = apply(t, &Op::Remove(id)).unwrap();
+            assert_eq!(outcome, Ok(Done::Removed(true)));
+            assert!(t.meta.get(id_key(id).as_slice()).unwrap().is_none());
+            assert_eq!(t.schedule.iter().unwrap().count(), 0);
+        });
+    }
 }
