@@ -234,9 +234,8 @@ impl Spool {
         let (reply, outcome) = oneshot::channel();
         let request = Request { op, reply };
         // The writer's queue is a bounded std channel: `try_send` never blocks, and the
-        // writer keeps its timed `recv_timeout` gathering (a tokio channel has no blocking
-        // receive with a timeout). A full queue is the back-pressure case: the send then waits
-        // on a blocking thread instead of an async worker.
+        // writer thread waits on it without a runtime. A full queue is the back-pressure
+        // case: the send then waits on a blocking thread instead of an async worker.
         let pending = {
             let sender = self.inner.sender.lock().unwrap_or_else(|p| p.into_inner());
             let sender = sender
