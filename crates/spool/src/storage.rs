@@ -94,8 +94,13 @@ impl Spool {
     }
 }
 
-/// The stored record of `id`, decoded.
-fn record(txn: &ReadTransaction, id: QueueId) -> Result<Option<MetaRecord>, StorageError> {
+/// Decodes the metadata row of `id` with `decode` (the row's record, and its inline body when
+/// it has one); `None` when no such row is stored.
+fn with_row<T>(
+    txn: &ReadTransaction,
+    id: QueueId,
+    decode: impl FnOnce(MetaRecord, &[u8]) -> Result<T, StorageError>,
+) -> Result<Option<T>, StorageError> {
     let meta = txn
         .open_table(META)
         .map_err(|e| error::redb_any("cannot open meta table", e))?;
@@ -105,12 +110,21 @@ fn record(txn: &ReadTransaction, id: QueueId) -> Result<Option<MetaRecord>, Stor
     else {
         return Ok(None);
     };
-    MetaRecord::decode(row.value())
-        .map(|(record, _)| Some(record))
-        .map_err(|detail| StorageError::Corrupt {
-            id: Some(id),
-            detail,
-        })
+    // Decoding checks that an inline body has the length the record says.
+    let (record, inline) = MetaRecord::decode(row.value()).map_err(|detail| corrupt(id, detail))?;
+    decode(record, inline).map(Some)
+}
+
+fn corrupt(id: QueueId, detail: String) -> StorageError {
+    StorageError::Corrupt {
+        id: Some(id),
+        detail,
+    }
+}
+
+/// The stored record of `id`, decoded.
+fn record(txn: &ReadTransaction, id: QueueId) -> Result<Option<MetaRecord>, StorageError> {
+    with_row(txn, id, |record, _| Ok(record))
 }
 
 /// The full message of `id`, its body read from its metadata row or its file.
@@ -119,38 +133,28 @@ fn load(
     txn: &ReadTransaction,
     id: QueueId,
 ) -> Result<Option<StoredMessage>, StorageError> {
-    let meta = txn
-        .open_table(META)
-        .map_err(|e| error::redb_any("cannot open meta table", e))?;
-    let Some(row) = meta
-        .get(id_key(id).as_slice())
-        .map_err(|e| error::db("cannot read meta table", e))?
-    else {
-        return Ok(None);
-    };
-    let corrupt = |detail| StorageError::Corrupt {
-        id: Some(id),
-        detail,
-    };
-    // Decoding checks that an inline body has the length the record says.
-    let (record, inline) = MetaRecord::decode(row.value()).map_err(corrupt)?;
-    let body = match record.body {
-        BodyPlace::Inline => inline.to_vec(),
-        BodyPlace::File => spool
-            .inner
-            .shared
-            .bodies
-            .read(id)?
-            .ok_or_else(|| corrupt("body file missing".into()))?,
-    };
-    if body.len() as u64 != record.body_len {
-        return Err(corrupt(format!(
-            "body is {} octets, {} expected",
-            body.len(),
-            record.body_len
-        )));
-    }
-    Ok(Some(record.into_stored(id, Message::new(body))))
+    with_row(txn, id, |record, inline| {
+        let body = match record.body {
+            BodyPlace::Inline => inline.to_vec(),
+            BodyPlace::File => spool
+                .inner
+                .shared
+                .bodies
+                .read(id)?
+                .ok_or_else(|| corrupt(id, "body file missing".into()))?,
+        };
+        if body.len() as u64 != record.body_len {
+            return Err(corrupt(
+                id,
+                format!(
+                    "body is {} octets, {} expected",
+                    body.len(),
+                    record.body_len
+                ),
+            ));
+        }
+        Ok(record.into_stored(id, Message::new(body)))
+    })
 }
 
 fn done(outcome: Done) -> Result<(), StorageError> {

@@ -321,6 +321,21 @@ async fn missing_body_file_and_orphan_body_are_reconciled() {
     assert_eq!(spool.quarantined().await.unwrap().len(), 1);
 }
 
+/// Cuts `octets` off the end of the metadata row of `id`, where an inline body ends.
+fn cut_off_row_end(dir: &std::path::Path, id: QueueId, octets: usize) {
+    let db = redb::Database::open(dir.join(DB_FILE)).unwrap();
+    let txn = db.begin_write().unwrap();
+    {
+        let def: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("meta");
+        let mut meta = txn.open_table(def).unwrap();
+        let key = id.to_bytes();
+        let row = meta.get(key.as_slice()).unwrap().unwrap().value().to_vec();
+        meta.insert(key.as_slice(), &row[..row.len() - octets])
+            .unwrap();
+    }
+    txn.commit().unwrap();
+}
+
 #[tokio::test]
 async fn a_truncated_inline_body_is_corrupt_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
@@ -329,19 +344,7 @@ async fn a_truncated_inline_body_is_corrupt_not_a_panic() {
         let spool = Spool::open(dir.path(), options(usize::MAX)).unwrap();
         spool.write(vec![a.clone(), b.clone()]).await.unwrap();
     }
-    {
-        // The inline body is the end of the metadata row: cut 10 octets off it.
-        let db = redb::Database::open(dir.path().join(DB_FILE)).unwrap();
-        let txn = db.begin_write().unwrap();
-        {
-            let def: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("meta");
-            let mut meta = txn.open_table(def).unwrap();
-            let key = a.id.to_bytes();
-            let row = meta.get(key.as_slice()).unwrap().unwrap().value().to_vec();
-            meta.insert(key.as_slice(), &row[..row.len() - 10]).unwrap();
-        }
-        txn.commit().unwrap();
-    }
+    cut_off_row_end(dir.path(), a.id, 10);
     let spool = Spool::open(dir.path(), options(usize::MAX)).unwrap();
     match spool.get(a.id).await {
         Err(error) => assert_eq!(
@@ -373,18 +376,7 @@ async fn a_truncated_inline_body_is_quarantined_by_the_record_check() {
         let spool = Spool::open(dir.path(), options(usize::MAX)).unwrap();
         spool.write(vec![a.clone(), b.clone()]).await.unwrap();
     }
-    {
-        let db = redb::Database::open(dir.path().join(DB_FILE)).unwrap();
-        let txn = db.begin_write().unwrap();
-        {
-            let def: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("meta");
-            let mut meta = txn.open_table(def).unwrap();
-            let key = a.id.to_bytes();
-            let row = meta.get(key.as_slice()).unwrap().unwrap().value().to_vec();
-            meta.insert(key.as_slice(), &row[..row.len() - 1]).unwrap();
-        }
-        txn.commit().unwrap();
-    }
+    cut_off_row_end(dir.path(), a.id, 1);
     let checked = SpoolOptions {
         verify_at_open: true,
         ..options(usize::MAX)
