@@ -47,6 +47,14 @@ pub(crate) fn needs_reopen(error: &redb::Error) -> bool {
     matches!(error, redb::Error::Io(_) | redb::Error::PreviousIo)
 }
 
+/// A stored record of `id` that cannot be decoded, and why.
+pub(crate) fn corrupt(id: envoi_types::QueueId, detail: String) -> StorageError {
+    StorageError::Corrupt {
+        id: Some(id),
+        detail,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

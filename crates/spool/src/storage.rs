@@ -111,15 +111,9 @@ fn with_row<T>(
         return Ok(None);
     };
     // Decoding checks that an inline body has the length the record says.
-    let (record, inline) = MetaRecord::decode(row.value()).map_err(|detail| corrupt(id, detail))?;
+    let (record, inline) =
+        MetaRecord::decode(row.value()).map_err(|detail| error::corrupt(id, detail))?;
     decode(record, inline).map(Some)
-}
-
-fn corrupt(id: QueueId, detail: String) -> StorageError {
-    StorageError::Corrupt {
-        id: Some(id),
-        detail,
-    }
 }
 
 /// The stored record of `id`, decoded.
@@ -141,10 +135,10 @@ fn load(
                 .shared
                 .bodies
                 .read(id)?
-                .ok_or_else(|| corrupt(id, "body file missing".into()))?,
+                .ok_or_else(|| error::corrupt(id, "body file missing".into()))?,
         };
         if body.len() as u64 != record.body_len {
-            return Err(corrupt(
+            return Err(error::corrupt(
                 id,
                 format!(
                     "body is {} octets, {} expected",

@@ -254,11 +254,7 @@ fn apply(t: &mut Tables<'_>, op: &Op) -> Applied {
                 Taken::Record(record) => Ok((Ok(Done::Ok), delete_rest(t, *id, &record)?)),
                 Taken::Undecodable(row, detail) => {
                     t.meta.insert(id_key(*id).as_slice(), row.as_slice())?;
-                    let corrupt = StorageError::Corrupt {
-                        id: Some(*id),
-                        detail,
-                    };
-                    Ok((Err(corrupt), Vec::new()))
+                    Ok((Err(error::corrupt(*id, detail)), Vec::new()))
                 }
             }
         }
@@ -275,7 +271,7 @@ fn apply(t: &mut Tables<'_>, op: &Op) -> Applied {
                 return Ok((Err(refusal), op.new_files().collect()));
             }
             insert_new(t, bounces)?;
-            let Some(mut record) = existing else {
+            let Some((mut record, body)) = existing else {
                 // The bounces are stored all the same (the contract): their files stay.
                 return Ok((Err(StorageError::NotFound(*id)), Vec::new()));
             };
@@ -293,7 +289,7 @@ fn apply(t: &mut Tables<'_>, op: &Op) -> Applied {
                     record.meta.next_attempt = *next_attempt;
                     record.meta.attempts = *attempts;
                     record.meta.recipients.clone_from(recipients);
-                    Ok((update(t, *id, &record)?, Vec::new()))
+                    Ok((update(t, *id, &record, &body)?, Vec::new()))
                 }
             }
         }
@@ -307,9 +303,9 @@ fn apply(t: &mut Tables<'_>, op: &Op) -> Applied {
             }
         },
         Op::SetHeld(id, held) => match read_record(t, *id)? {
-            Ok(Some(mut record)) => {
+            Ok(Some((mut record, body))) => {
                 record.meta.held = *held;
-                Ok((update(t, *id, &record)?, Vec::new()))
+                Ok((update(t, *id, &record, &body)?, Vec::new()))
             }
             Ok(None) => Ok((Err(StorageError::NotFound(*id)), Vec::new())),
             Err(e) => Ok((Err(e), Vec::new())),
@@ -317,20 +313,21 @@ fn apply(t: &mut Tables<'_>, op: &Op) -> Applied {
     }
 }
 
-/// The stored record of `id`: `Ok(Err(Corrupt))` when it cannot be decoded.
+/// A stored record and its inline body (empty when the body is in a file).
+type Existing = (MetaRecord, Vec<u8>);
+
+/// The stored record of `id` and its inline body (empty when the body is in a file):
+/// `Ok(Err(Corrupt))` when it cannot be decoded.
 fn read_record(
     t: &Tables<'_>,
     id: QueueId,
-) -> Result<Result<Option<MetaRecord>, StorageError>, redb::Error> {
+) -> Result<Result<Option<Existing>, StorageError>, redb::Error> {
     let Some(bytes) = t.meta.get(id_key(id).as_slice())? else {
         return Ok(Ok(None));
     };
     Ok(MetaRecord::decode(bytes.value())
-        .map(|(record, _)| Some(record))
-        .map_err(|detail| StorageError::Corrupt {
-            id: Some(id),
-            detail,
-        }))
+        .map(|(record, body)| Some((record, body.to_vec())))
+        .map_err(|detail| error::corrupt(id, detail)))
 }
 
 /// Refuses a set of new messages when one of their ids is stored or repeated.
@@ -359,31 +356,19 @@ fn insert_new(t: &mut Tables<'_>, messages: &[Prepared]) -> Result<(), redb::Err
     Ok(())
 }
 
-/// Rewrites the metadata row of a stored message with `record`, keeping its inline body, and
+/// Rewrites the metadata row of a stored message with `record` and its inline `body`, and
 /// writes its schedule row.
 fn update(
     t: &mut Tables<'_>,
     id: QueueId,
     record: &MetaRecord,
+    body: &[u8],
 ) -> Result<Result<Done, StorageError>, redb::Error> {
-    let key = id_key(id);
-    let body = match t.meta.get(key.as_slice())? {
-        Some(row) => match MetaRecord::decode(row.value()) {
-            Ok((_, body)) => body.to_vec(),
-            Err(detail) => {
-                return Ok(Err(StorageError::Corrupt {
-                    id: Some(id),
-                    detail,
-                }))
-            }
-        },
-        None => Vec::new(),
-    };
-    let row = match record.encode(&body) {
+    let row = match record.encode(body) {
         Ok(row) => row,
         Err(e) => return Ok(Err(StorageError::Io(e))),
     };
-    t.meta.insert(key.as_slice(), row.as_slice())?;
+    t.meta.insert(id_key(id).as_slice(), row.as_slice())?;
     t.schedule.insert(
         record.schedule_key(id).as_slice(),
         record.schedule_value().as_slice(),
