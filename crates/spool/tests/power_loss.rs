@@ -174,12 +174,19 @@ async fn power_cut_keeps_every_acknowledged_change() {
         }
         let delay = rand::thread_rng().gen_range(20..200);
         tokio::time::sleep(Duration::from_millis(delay)).await;
-        // The cut: first what the callers were told, then what the disk holds. Everything
-        // acknowledged was fsync'd before its acknowledgement, hence before this image.
+        // The cut: what the callers were told and what the disk holds, at one instant. The
+        // disk stays locked while the log is copied, so no commit lands in between: every
+        // acknowledgement in the copy was fsync'd before it was logged, hence is in the image,
+        // and every change in the image had its intent logged before its commit, hence is in
+        // the copy. (Copying the log first and locking after let a reschedule and a removal
+        // commit in between, and the removal was then taken for a lost message.)
         let log_copy = dir.path().join("acks.cut");
-        std::fs::copy(&log_path, &log_copy).unwrap();
         let torn = round % 2 == 1;
-        let after = disk.lock().unwrap().after_power_cut(torn);
+        let after = {
+            let frozen = disk.lock().unwrap();
+            std::fs::copy(&log_path, &log_copy).unwrap();
+            frozen.after_power_cut(torn)
+        };
         stop.store(true, Ordering::Relaxed);
         for task in tasks {
             task.await.unwrap();
