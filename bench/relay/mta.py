@@ -61,14 +61,21 @@ def wait_listening(port, seconds, proc=None):
     raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {seconds}s")
 
 
-def proc_stat(pid):
-    """(ppid, utime+stime, cutime+cstime) in seconds, or None if gone."""
+def _stat_fields(pid):
+    """The fields of /proc/PID/stat after the command name (field 3 onwards), or None if gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             data = f.read()
     except OSError:
         return None
-    rest = data[data.rindex(")") + 2:].split()
+    return data[data.rindex(")") + 2:].split()
+
+
+def proc_stat(pid):
+    """(ppid, utime+stime, cutime+cstime) in seconds, or None if gone."""
+    rest = _stat_fields(pid)
+    if rest is None:
+        return None
     # rest[0] is field 3 (state); utime is field 14 -> rest[11]
     ppid = int(rest[1])
     own = (int(rest[11]) + int(rest[12])) / CLK_TCK
@@ -78,12 +85,8 @@ def proc_stat(pid):
 
 def alive(pid):
     """True while the process exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            data = f.read()
-    except OSError:
-        return False
-    return data[data.rindex(")") + 2] != "Z"
+    rest = _stat_fields(pid)
+    return rest is not None and rest[0] != "Z"
 
 
 def children_of(pid):
