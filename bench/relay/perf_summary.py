@@ -100,6 +100,37 @@ def clean(sym):
     return sym
 
 
+LIBRARY = re.compile(r"^(redb::|tracing|metrics|mail_parser|mail_builder|tokio::task::blocking|"
+                     r"tokio::runtime::blocking::pool::Spawner|std::thread|hickory|"
+                     r"tokio::sync|tokio::time|pthread_create|alloc::)")
+
+
+def envoi_frame(sym):
+    """The cleaned name of one of envoi's own frames, or None."""
+    if sym.startswith("envoi_") or "envoi_" in sym.split("::")[0]:
+        return clean(sym)
+    return None
+
+
+def library_frame(sym):
+    """The cleaned name of one of the heaviest libraries' frames (alloc:: without generics)."""
+    if not LIBRARY.match(sym):
+        return None
+    s = clean(sym)
+    return re.sub(r"<.*", "", s) if s.startswith("alloc::") else s
+
+
+def print_inclusive(samples, total, title, pick):
+    """Prints the share of samples with at least one frame that `pick` names (>= 1%)."""
+    print(f"\n## inclusive share of {title} (>= 1%)")
+    inc = collections.Counter()
+    for _, fr in samples:
+        inc.update({name for name in map(pick, fr) if name is not None})
+    for s, v in inc.most_common(40):
+        if 100 * v / total >= 1:
+            print(f"{100 * v / total:6.1f}%  {s[:150]}")
+
+
 def main():
     samples = parse(sys.argv[1])
     total = len(samples)
@@ -127,37 +158,8 @@ def main():
     for a, v in act.most_common():
         print(f"{100 * v / total:6.1f}%  {a}")
 
-    print("\n## inclusive share of envoi functions (>= 1%)")
-    inc = collections.Counter()
-    for _, fr in samples:
-        seen = set()
-        for sym in fr:
-            if sym.startswith("envoi_") or "envoi_" in sym.split("::")[0]:
-                s = clean(sym)
-                if s not in seen:
-                    seen.add(s)
-                    inc[s] += 1
-    for s, v in inc.most_common(40):
-        if 100 * v / total >= 1:
-            print(f"{100 * v / total:6.1f}%  {s[:150]}")
-
-    print("\n## inclusive share of selected library frames (>= 1%)")
-    lib = collections.Counter()
-    pat = re.compile(r"^(redb::|tracing|metrics|mail_parser|mail_builder|tokio::task::blocking|"
-                     r"tokio::runtime::blocking::pool::Spawner|std::thread|hickory|"
-                     r"tokio::sync|tokio::time|pthread_create|alloc::)")
-    for _, fr in samples:
-        seen = set()
-        for sym in fr:
-            if pat.match(sym):
-                s = clean(sym)
-                s = re.sub(r"<.*", "", s) if s.startswith("alloc::") else s
-                if s not in seen:
-                    seen.add(s)
-                    lib[s] += 1
-    for s, v in lib.most_common(40):
-        if 100 * v / total >= 1:
-            print(f"{100 * v / total:6.1f}%  {s[:150]}")
+    print_inclusive(samples, total, "envoi functions", envoi_frame)
+    print_inclusive(samples, total, "selected library frames", library_frame)
 
 
 if __name__ == "__main__":
