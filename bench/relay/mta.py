@@ -61,6 +61,15 @@ def wait_listening(port, seconds, proc=None):
     raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {seconds}s")
 
 
+def listening_or_stop(server, port, seconds):
+    """Waits until `server.proc` listens on `port`; stops the server and re-raises if it never does."""
+    try:
+        wait_listening(port, seconds, server.proc)
+    except Exception:
+        server.stop()
+        raise
+
+
 def _stat_fields(pid):
     """The fields of /proc/PID/stat after the command name (field 3 onwards), or None if gone."""
     try:
@@ -153,11 +162,7 @@ class Sink:
         )
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
-        try:
-            wait_listening(port, 10, self.proc)
-        except Exception:
-            self.stop()
-            raise
+        listening_or_stop(self, port, 10)
 
     def _read(self):
         buf = b""
@@ -255,11 +260,7 @@ level = "warn"
         env = dict(os.environ, **(extra_env or {}))
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=env)
-        try:
-            wait_listening(port, 60, self.proc)
-        except Exception:
-            self.stop()
-            raise
+        listening_or_stop(self, port, 60)
 
     def pids(self):
         return [self.proc.pid] if self.proc.poll() is None else []
