@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{assert_same, at, message, message_with};
-use envoi_queue::{Storage, StorageError};
+use envoi_queue::{NewMessage, Storage, StorageError};
 use envoi_spool::{Spool, SpoolOptions, DB_FILE};
 use envoi_types::QueueId;
 use redb::{ReadableTable, TableHandle};
@@ -321,6 +321,19 @@ async fn missing_body_file_and_orphan_body_are_reconciled() {
     assert_eq!(spool.quarantined().await.unwrap().len(), 1);
 }
 
+/// A closed spool holding two inline messages, `a` (a 100-octet body) and `b`, with `octets`
+/// cut off the end of `a`'s metadata row.
+async fn two_inline_with_first_cut(octets: usize) -> (tempfile::TempDir, NewMessage, NewMessage) {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (message_with(QueueId::new(), 100, at(1)), message(at(2)));
+    {
+        let spool = Spool::open(dir.path(), options(usize::MAX)).unwrap();
+        spool.write(vec![a.clone(), b.clone()]).await.unwrap();
+    }
+    cut_off_row_end(dir.path(), a.id, octets);
+    (dir, a, b)
+}
+
 /// Cuts `octets` off the end of the metadata row of `id`, where an inline body ends.
 fn cut_off_row_end(dir: &std::path::Path, id: QueueId, octets: usize) {
     let db = redb::Database::open(dir.join(DB_FILE)).unwrap();
@@ -338,13 +351,7 @@ fn cut_off_row_end(dir: &std::path::Path, id: QueueId, octets: usize) {
 
 #[tokio::test]
 async fn a_truncated_inline_body_is_corrupt_not_a_panic() {
-    let dir = tempfile::tempdir().unwrap();
-    let (a, b) = (message_with(QueueId::new(), 100, at(1)), message(at(2)));
-    {
-        let spool = Spool::open(dir.path(), options(usize::MAX)).unwrap();
-        spool.write(vec![a.clone(), b.clone()]).await.unwrap();
-    }
-    cut_off_row_end(dir.path(), a.id, 10);
+    let (dir, a, b) = two_inline_with_first_cut(10).await;
     let spool = Spool::open(dir.path(), options(usize::MAX)).unwrap();
     match spool.get(a.id).await {
         Err(error) => assert_eq!(
@@ -370,13 +377,7 @@ async fn a_truncated_inline_body_is_corrupt_not_a_panic() {
 
 #[tokio::test]
 async fn a_truncated_inline_body_is_quarantined_by_the_record_check() {
-    let dir = tempfile::tempdir().unwrap();
-    let (a, b) = (message_with(QueueId::new(), 100, at(1)), message(at(2)));
-    {
-        let spool = Spool::open(dir.path(), options(usize::MAX)).unwrap();
-        spool.write(vec![a.clone(), b.clone()]).await.unwrap();
-    }
-    cut_off_row_end(dir.path(), a.id, 1);
+    let (dir, a, b) = two_inline_with_first_cut(1).await;
     let checked = SpoolOptions {
         verify_at_open: true,
         ..options(usize::MAX)
