@@ -7,11 +7,13 @@
 //! - `fresh`: messages just stored, kept for their first attempt.
 //! - `verdict`: per-recipient outcome rules (pure).
 //! - `admin`: flush, retry, hold, release, delete, bounce.
+//! - `inspect`: read-only listings, counts and messages for administrators.
 
 mod admin;
 mod attempt;
 mod fresh;
 mod index;
+mod inspect;
 mod scheduler;
 mod verdict;
 
@@ -335,11 +337,6 @@ impl Queue {
         }
         let envelopes = apply_all(&self.shared.policies, envelope);
         self.shared.store_new(envelopes).await
-    }
-
-    /// The storage this queue runs on (for admin listings).
-    pub fn storage(&self) -> &Arc<dyn Storage> {
-        &self.shared.storage
     }
 
     /// How many messages the scheduler knows about.
