@@ -335,10 +335,7 @@ fn check_new(t: &Tables<'_>, messages: &[Prepared]) -> Result<Option<StorageErro
     for (i, message) in messages.iter().enumerate() {
         let repeated = messages[..i].iter().any(|m| m.id == message.id);
         if repeated || t.meta.get(id_key(message.id).as_slice())?.is_some() {
-            return Ok(Some(StorageError::Io(format!(
-                "id {} is already stored",
-                message.id
-            ))));
+            return Ok(Some(StorageError::DuplicateId(message.id)));
         }
     }
     Ok(None)
