@@ -4,6 +4,7 @@
 //! - `index`: the in-memory due index (no bodies).
 //! - `scheduler`: the task that starts due attempts within the concurrency limit.
 //! - `attempt`: one attempt of one message and its durable outcome.
+//! - `retry`: the retry policy, the one owner of expiry.
 //! - `fresh`: messages just stored, kept for their first attempt.
 //! - `verdict`: per-recipient outcome rules (pure).
 //! - `admin`: flush, retry, hold, release, delete, bounce.
@@ -14,6 +15,7 @@ mod attempt;
 mod fresh;
 mod index;
 mod inspect;
+mod retry;
 mod scheduler;
 mod verdict;
 
@@ -36,6 +38,7 @@ use crate::storage::{NewMessage, ScheduleEntry, Storage, StorageError};
 
 use fresh::Fresh;
 use index::Index;
+use retry::RetryPolicy;
 
 /// Builds a [`Queue`]. Every setting has a default but the storage and the relay.
 pub struct QueueBuilder {
@@ -103,7 +106,9 @@ impl QueueBuilder {
         self
     }
 
-    /// Maximum time in the queue, after which a message fails with 4.4.7 (default 5 days).
+    /// Maximum time in the queue (default [`DEFAULT_LIFETIME`], 5 days), for every backoff: a
+    /// message fails with 4.4.7 once it is this old, and a retry that would fall later is not
+    /// scheduled (its recipients fail "(Too many retries)"). Judged on the queue's clock.
     pub fn max_lifetime(mut self, lifetime: Duration) -> Self {
         self.lifetime = lifetime;
         self
@@ -129,18 +134,19 @@ impl QueueBuilder {
     /// The storage error when the schedule cannot be read.
     pub async fn start(self) -> Result<Queue, StorageError> {
         let entries = self.storage.load_schedule().await?;
-        let mut index = Index::new(self.lifetime);
+        let retry = RetryPolicy::new(self.backoff, self.lifetime);
+        // The index keys held and waiting messages by their expiry: the policy's lifetime.
+        let mut index = Index::new(retry.lifetime());
         for entry in &entries {
             index.insert(entry);
         }
         let shared = Arc::new(Shared {
             storage: self.storage,
             relay: self.relay,
-            backoff: self.backoff,
+            retry,
             bounces: self.bounces,
             bounce_queue: self.bounce_queue,
             policies: self.policies,
-            lifetime: self.lifetime,
             clock: self.clock,
             node: self.node,
             lease: self.lease,
@@ -164,11 +170,11 @@ impl QueueBuilder {
 struct Shared {
     storage: Arc<dyn Storage>,
     relay: Arc<dyn Relay>,
-    backoff: Arc<dyn Backoff>,
+    /// The backoff and the maximum lifetime: the one owner of expiry.
+    retry: RetryPolicy,
     bounces: Arc<dyn BounceFactory>,
     bounce_queue: Option<Queue>,
     policies: Vec<Box<dyn PrequeuePolicy>>,
-    lifetime: Duration,
     clock: Clock,
     node: String,
     lease: Duration,
