@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use envoi_types::{Envelope, QueueId};
 use tokio::sync::{Notify, Semaphore};
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
 
 use crate::backoff::{Backoff, Schedule, DEFAULT_LIFETIME};
@@ -134,6 +134,8 @@ impl QueueBuilder {
     /// The storage error when the schedule cannot be read.
     pub async fn start(self) -> Result<Queue, StorageError> {
         let entries = self.storage.load_schedule().await?;
+        let stop_new = CancellationToken::new();
+        let scheduler_stop = stop_new.child_token();
         let retry = RetryPolicy::new(self.backoff, self.lifetime);
         // The index keys held and waiting messages by their expiry: the policy's lifetime.
         let mut index = Index::new(retry.lifetime());
@@ -152,16 +154,19 @@ impl QueueBuilder {
             lease: self.lease,
             index: Mutex::new(index),
             fresh: Mutex::new(Fresh::default()),
-            wake: Notify::new(),
+            wake: Arc::new(Notify::new()),
             deliveries: Arc::new(Semaphore::new(self.max_deliveries)),
             storage_ops: Semaphore::new(self.max_storage_ops),
-            stop_new: CancellationToken::new(),
+            stop_new,
+            _stop_scheduler: scheduler_stop.clone().drop_guard(),
             abort: CancellationToken::new(),
             attempts: TaskTracker::new(),
         });
         let queue = Queue { shared };
         tracing::info!(messages = entries.len(), "queue started");
-        tokio::spawn(scheduler::run(queue.shared.clone()));
+        let wake = queue.shared.wake.clone();
+        let scheduler = scheduler::run(Arc::downgrade(&queue.shared), scheduler_stop, wake);
+        tokio::spawn(scheduler);
         Ok(queue)
     }
 }
@@ -182,11 +187,14 @@ struct Shared {
     /// Messages just stored, for their first attempt (unshared stores only).
     fresh: Mutex<Fresh>,
     /// Wakes the scheduler: new work, a finished attempt, an admin change.
-    wake: Notify,
+    wake: Arc<Notify>,
     deliveries: Arc<Semaphore>,
     storage_ops: Semaphore,
     /// Cancelled at shutdown: no new enqueue, no new attempt.
     stop_new: CancellationToken,
+    /// Cancels the scheduler's token (a child of `stop_new`) when this state is dropped: the
+    /// scheduler holds only a weak reference, and this wakes it to find the state gone.
+    _stop_scheduler: DropGuard,
     /// Cancelled when the shutdown grace period ends: attempts still running are dropped.
     abort: CancellationToken,
     attempts: TaskTracker,
@@ -296,6 +304,9 @@ fn schedule_entry(message: &NewMessage) -> ScheduleEntry {
 }
 
 /// A durable delivery queue. Cloning gives another handle to the same queue.
+///
+/// Dropping the last handle without [`Queue::shutdown`] lets the attempts in flight finish
+/// and commit; then the scheduler task ends and the queue's state is freed.
 #[derive(Clone)]
 pub struct Queue {
     shared: Arc<Shared>,
