@@ -25,7 +25,6 @@ async fn schedule_gives_up_on_the_queue_clock() {
     relay.always("a@dst.test", "451 4.4.1 try later");
     let schedule = Schedule {
         delays: vec![Duration::from_secs(1000)],
-        ..Schedule::rfc5321()
     };
     let queue = Queue::builder(Arc::new(MemoryStore::new()), relay.clone())
         .backoff(schedule)
