@@ -23,8 +23,10 @@ use tokio::sync::oneshot;
 
 use crate::error;
 use crate::failpoint;
-use crate::handle::{Shared, META, SCHEDULE};
-use crate::record::{id_key, schedule_key_id, BodyPlace, MetaRecord, SCHEDULE_KEY_LEN};
+use crate::handle::Shared;
+use crate::schema::{
+    id_key, schedule_key_id, BodyPlace, MetaRecord, META, SCHEDULE, SCHEDULE_KEY_LEN,
+};
 
 /// A message ready to insert: its metadata row encoded, with the body when it is inline
 /// (otherwise the body is already in its file).
