@@ -1,6 +1,9 @@
 //! Retry schedules: how long to wait after the n-th transient failure, or when to give up.
+//!
+//! A backoff gives delays only. The maximum lifetime belongs to the queue
+//! ([`crate::QueueBuilder::max_lifetime`]), which judges it on its own clock for every backoff.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use envoi_types::Envelope;
 
@@ -8,7 +11,8 @@ use envoi_types::Envelope;
 ///
 /// `attempts` counts failed attempts so far, this one included (1 after the first failure).
 /// `None` means "no more": the queue fails the remaining recipients permanently and the bounce
-/// says "(Too many retries)".
+/// says "(Too many retries)". The queue gives up the same way, whatever the backoff says, when
+/// the next attempt would fall after the message's arrival plus the queue's maximum lifetime.
 pub trait Backoff: Send + Sync + 'static {
     /// The delay before the next attempt, or `None` to give up.
     fn delay(&self, envelope: &Envelope, attempts: u32) -> Option<Duration>;
@@ -64,22 +68,21 @@ impl Backoff for Exponential {
     }
 }
 
-/// A fixed list of delays, the last one repeating, giving up once the next attempt would fall
-/// after `arrival + lifetime`.
+/// A fixed list of delays, the last one repeating. It never gives up by itself: the queue stops
+/// retrying once the next attempt would fall after the message's maximum lifetime.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schedule {
     /// Delay after the 1st, 2nd, ... failure; the last repeats.
     pub delays: Vec<Duration>,
-    /// Give up when the next attempt would be later than this after arrival.
-    pub lifetime: Duration,
 }
 
-/// The default maximum time a message stays queued (RFC 5321 §4.5.4.1: "at least 4-5 days").
+/// The default maximum time a message stays queued, [`crate::QueueBuilder::max_lifetime`]'s
+/// default (RFC 5321 §4.5.4.1: "at least 4-5 days").
 pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(5 * 24 * 3600);
 
 impl Schedule {
     /// envoi's default, in the spirit of RFC 5321 §4.5.4.1: retry after 5, 10 and 30 minutes,
-    /// then 1, 2 and every 4 hours, for at most five days.
+    /// then 1, 2 and every 4 hours (for at most the queue's lifetime, five days by default).
     pub fn rfc5321() -> Self {
         let minutes = |m: u64| Duration::from_secs(60 * m);
         Self {
@@ -91,7 +94,6 @@ impl Schedule {
                 minutes(120),
                 minutes(240),
             ],
-            lifetime: DEFAULT_LIFETIME,
         }
     }
 }
@@ -103,13 +105,9 @@ impl Default for Schedule {
 }
 
 impl Backoff for Schedule {
-    fn delay(&self, envelope: &Envelope, attempts: u32) -> Option<Duration> {
+    fn delay(&self, _envelope: &Envelope, attempts: u32) -> Option<Duration> {
         let index = usize::try_from(attempts.checked_sub(1)?).ok()?;
-        let delay = *self.delays.get(index).or(self.delays.last())?;
-        let age = SystemTime::now()
-            .duration_since(envelope.arrival)
-            .unwrap_or_default();
-        (age + delay <= self.lifetime).then_some(delay)
+        self.delays.get(index).or(self.delays.last()).copied()
     }
 }
 
@@ -156,17 +154,15 @@ mod tests {
     }
 
     #[test]
-    fn schedule_repeats_last_and_gives_up_at_lifetime() {
+    fn schedule_repeats_last() {
         let s = Schedule {
             delays: vec![Duration::from_secs(300), Duration::from_secs(600)],
-            lifetime: Duration::from_secs(3600),
         };
+        assert_eq!(s.delay(&env(), 0), None);
         assert_eq!(s.delay(&env(), 1), Some(Duration::from_secs(300)));
         assert_eq!(s.delay(&env(), 2), Some(Duration::from_secs(600)));
         assert_eq!(s.delay(&env(), 7), Some(Duration::from_secs(600)));
-        let mut old = env();
-        old.arrival = SystemTime::now() - Duration::from_secs(3100);
-        assert_eq!(s.delay(&old, 3), None);
+        assert_eq!(Schedule { delays: vec![] }.delay(&env(), 1), None);
     }
 
     #[test]
@@ -177,12 +173,9 @@ mod tests {
     }
 
     #[test]
-    fn rfc_default_grows_and_stops() {
+    fn rfc_default_grows_to_four_hours() {
         let s = Schedule::rfc5321();
         assert_eq!(s.delay(&env(), 1), Some(Duration::from_secs(300)));
         assert_eq!(s.delay(&env(), 30), Some(Duration::from_secs(4 * 3600)));
-        let mut old = env();
-        old.arrival = SystemTime::now() - DEFAULT_LIFETIME;
-        assert_eq!(s.delay(&old, 30), None);
     }
 }

@@ -54,7 +54,21 @@ pub enum QueueError {
     /// The store failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
-    /// The queue has shut down.
-    #[error("queue is shut down")]
-    ShutDown,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_duplicate_id_is_a_local_error_to_the_client() {
+        let error = EnqueueError::Storage(StorageError::DuplicateId(QueueId::new()));
+        assert!(
+            error.reply().to_string().starts_with("451 4.3.0 "),
+            "{}",
+            error.reply()
+        );
+        let full = EnqueueError::Storage(StorageError::Full("quota".into()));
+        assert!(full.reply().to_string().starts_with("452 4.3.1 "));
+    }
 }

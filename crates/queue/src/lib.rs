@@ -6,7 +6,8 @@
 //! [`BounceFactory`].
 //!
 //! # Layout
-//! - [`queue`]: the [`Queue`] itself: enqueue, scheduler, attempts, administration.
+//! - [`queue`]: the [`Queue`] itself: enqueue, scheduler, attempts, expiry, administration,
+//!   inspection.
 //! - [`storage`]: the storage contract ([`Storage`]) and the in-memory store.
 //! - [`relay`]: the relay contract ([`Relay`]).
 //! - [`backoff`]: retry schedules.

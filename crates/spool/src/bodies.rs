@@ -49,7 +49,7 @@ impl BodyDir {
                 let target = self.path_of(id);
                 fs::hard_link(&tmp, &target).map_err(|e| {
                     if e.kind() == io::ErrorKind::AlreadyExists {
-                        StorageError::Io(format!("id {id} is already stored"))
+                        StorageError::DuplicateId(id)
                     } else {
                         error::io("cannot link body file to", &target, &e)
                     }

@@ -10,24 +10,9 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use envoi_queue::StorageError;
-use redb::{Database, DatabaseError, TableDefinition};
+use redb::{Database, DatabaseError};
 
 use crate::bodies::BodyDir;
-
-/// Metadata rows by id (16 bytes, big-endian ULID): the record, then the body when it is
-/// inline. See [`crate::record`].
-pub(crate) const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("meta");
-/// The schedule index: (next attempt, id) → (arrival, held, attempts). See [`crate::record`].
-pub(crate) const SCHEDULE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("schedule");
-/// The database's layout version, under the key [`LAYOUT_KEY`].
-pub(crate) const FORMAT: TableDefinition<&str, u64> = TableDefinition::new("format");
-/// The key of the layout version in [`FORMAT`].
-pub(crate) const LAYOUT_KEY: &str = "layout";
-/// The layout this build reads and writes: 2, inline bodies inside the metadata row. Layout 1
-/// (no `format` table; inline bodies in a `bodies` table of their own) is refused at open.
-pub(crate) const LAYOUT: u64 = 2;
-/// Records set aside at start: key text → postcard (reason, raw bytes).
-pub(crate) const QUARANTINE: TableDefinition<&str, &[u8]> = TableDefinition::new("quarantine");
 
 /// Opens the database (the same file or backend each time).
 pub(crate) type Opener = Box<dyn Fn() -> Result<Database, DatabaseError> + Send + Sync>;

@@ -64,7 +64,8 @@
 //! - `spool`: the [`Spool`] handle, opening, the writer's lifetime.
 //! - `storage`: `impl Storage for Spool`.
 //! - `writer`: the group-commit writer thread.
-//! - `record`: the stored layout (metadata row with its inline body, big-endian schedule keys).
+//! - `schema`: the on-disk format in one place: file names, tables, layout version, row
+//!   layouts (metadata row with its inline body, big-endian schedule keys), quarantine entries.
 //! - `bodies`: body files.
 //! - `open`: directory checks and start-up reconciliation ([`StartupReport`]).
 //! - `handle`: the shared database handle and reopening after I/O errors.
@@ -78,11 +79,12 @@ pub mod failpoint;
 mod handle;
 mod open;
 mod options;
-mod record;
+mod schema;
 mod spool;
 mod storage;
 mod writer;
 
 pub use open::StartupReport;
 pub use options::SpoolOptions;
-pub use spool::{Spool, DB_FILE};
+pub use schema::DB_FILE;
+pub use spool::Spool;

@@ -21,8 +21,10 @@ use redb::{Database, DatabaseError, ReadableTable};
 
 use crate::bodies::BodyDir;
 use crate::error;
-use crate::handle::{META, QUARANTINE, SCHEDULE};
-use crate::record::{decode_schedule, id_key, key_id, schedule_key_id, BodyPlace, MetaRecord};
+use crate::schema::{
+    decode_schedule, encode_quarantined, id_key, key_id, quarantine_key, quarantined_reason,
+    schedule_key_id, BodyPlace, MetaRecord, META, QUARANTINE, SCHEDULE,
+};
 
 /// What reconciliation found and did at start-up.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -223,15 +225,9 @@ pub(crate) fn quarantine(
                 if current.unwrap_or_default() != raw {
                     continue;
                 }
-                let name = match id {
-                    Some(id) => format!("meta/{id}"),
-                    None => format!("meta/{}", hex(&key)),
-                };
+                let name = quarantine_key(id, &key);
                 tracing::error!(record = %name, %reason, "spool record quarantined");
-                // (reason, raw row, body): the body slot of layout 1 stays, empty, so the
-                // entry keeps one shape.
-                let kept =
-                    postcard::to_stdvec(&(&reason, &raw, None::<Vec<u8>>)).unwrap_or_default();
+                let kept = encode_quarantined(&reason, &raw);
                 quarantine.insert(name.as_str(), kept.as_slice())?;
                 meta.remove(key.as_slice())?;
                 report.push(QuarantinedRecord { key: name, reason });
@@ -270,17 +266,11 @@ pub(crate) fn list_quarantine(db: &Database) -> Result<Vec<QuarantinedRecord>, S
         .map_err(|e| error::db("cannot read quarantine", e))?
     {
         let (key, value) = row.map_err(|e| error::db("cannot read quarantine", e))?;
-        let reason = postcard::from_bytes::<(String, Vec<u8>, Option<Vec<u8>>)>(value.value())
-            .map(|v| v.0)
-            .unwrap_or_else(|e| format!("(unreadable quarantine entry: {e})"));
+        let reason = quarantined_reason(value.value());
         out.push(QuarantinedRecord {
             key: key.value().to_owned(),
             reason,
         });
     }
     Ok(out)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -25,19 +25,17 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use envoi_queue::{QuarantinedRecord, ScheduleEntry, StorageError};
-use redb::{Builder, Database, ReadableTable, StorageBackend, TableHandle};
+use redb::{Builder, Database, StorageBackend};
 use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::oneshot;
 
 use crate::bodies::BodyDir;
 use crate::error;
-use crate::handle::{Opener, Shared, FORMAT, LAYOUT, LAYOUT_KEY, META, QUARANTINE, SCHEDULE};
+use crate::handle::{Opener, Shared};
 use crate::open::{self, StartupReport};
 use crate::options::SpoolOptions;
+use crate::schema::{create_tables, DB_FILE, META, NEW_DB_FILE};
 use crate::writer::{self, Done, Op, Request};
-
-/// The database file inside the spool directory.
-pub const DB_FILE: &str = "spool.redb";
 
 /// A durable message store in one directory. Cloning is cheap and shares the store.
 ///
@@ -344,9 +342,6 @@ where
         .map_err(|e| StorageError::Io(format!("spool task failed: {e}")))?
 }
 
-/// Name of a database being created; see [`create_database`].
-const NEW_DB_FILE: &str = "spool.redb.new";
-
 /// Creates the database file atomically: built under a temporary name with every table, made
 /// durable, then renamed into place and the directory fsync'd. A process killed while
 /// creating leaves only the temporary file, replaced by the next attempt, never a
@@ -374,53 +369,4 @@ fn create_database(dir: &Path, db_path: &Path) -> Result<(), StorageError> {
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| unavailable("fsync directory", &e))
-}
-
-/// Creates every table so that readers find them, and records the layout in a new database.
-/// Refuses (`Unavailable`) a database of another layout: one written by an older envoi
-/// (layout 1 has tables but no layout record) or a newer one. Such a spool must be drained by
-/// the envoi that wrote it, or moved away; it is never read as this layout.
-fn create_tables(db: &Database) -> Result<(), StorageError> {
-    let txn = db
-        .begin_write()
-        .map_err(|e| error::redb_any("cannot begin spool transaction", e))?;
-    let found = match txn.open_table(FORMAT) {
-        Ok(table) => table
-            .get(LAYOUT_KEY)
-            .map_err(|e| error::db("cannot read the spool layout", e))?
-            .map(|v| v.value()),
-        Err(redb::TableError::TableDoesNotExist(_)) => None,
-        Err(e) => return Err(error::redb_any("cannot open the format table", e)),
-    };
-    let fresh = found.is_none()
-        && txn
-            .list_tables()
-            .map_err(|e| error::db("cannot list spool tables", e))?
-            .all(|t| t.name() == FORMAT.name());
-    match found {
-        Some(LAYOUT) => {}
-        None if fresh => {
-            let mut format = txn
-                .open_table(FORMAT)
-                .map_err(|e| error::redb_any("cannot create spool table", e))?;
-            format
-                .insert(LAYOUT_KEY, LAYOUT)
-                .map_err(|e| error::db("cannot record the spool layout", e))?;
-        }
-        other => {
-            return Err(StorageError::Unavailable(format!(
-                "database layout {} is not the layout {LAYOUT} this envoi reads; drain the spool \
-                 with the envoi that wrote it, or move it away",
-                other.unwrap_or(1)
-            )))
-        }
-    }
-    for table in [META, SCHEDULE] {
-        txn.open_table(table)
-            .map_err(|e| error::redb_any("cannot create spool table", e))?;
-    }
-    txn.open_table(QUARANTINE)
-        .map_err(|e| error::redb_any("cannot create spool table", e))?;
-    txn.commit()
-        .map_err(|e| error::redb_any("cannot create spool tables", e))
 }

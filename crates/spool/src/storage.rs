@@ -12,9 +12,8 @@ use envoi_types::{Message, QueueId};
 use redb::{ReadTransaction, ReadableTable};
 
 use crate::error;
-use crate::handle::{META, SCHEDULE};
 use crate::open;
-use crate::record::{decode_schedule, id_key, BodyPlace, MetaRecord};
+use crate::schema::{decode_schedule, id_key, key_id, BodyPlace, MetaRecord, META, SCHEDULE};
 use crate::spool::{blocking, Spool};
 use crate::writer::{Done, Op, Prepared};
 
@@ -246,7 +245,7 @@ impl Storage for Spool {
             for row in rows {
                 let (key, value) = row.map_err(|e| error::db("cannot read meta table", e))?;
                 let (Some(id), Ok(record)) = (
-                    crate::record::key_id(key.value()),
+                    key_id(key.value()),
                     MetaRecord::decode(value.value()).map(|(record, _)| record),
                 ) else {
                     continue;

@@ -23,8 +23,10 @@ use tokio::sync::oneshot;
 
 use crate::error;
 use crate::failpoint;
-use crate::handle::{Shared, META, SCHEDULE};
-use crate::record::{id_key, schedule_key_id, BodyPlace, MetaRecord, SCHEDULE_KEY_LEN};
+use crate::handle::Shared;
+use crate::schema::{
+    id_key, schedule_key_id, BodyPlace, MetaRecord, META, SCHEDULE, SCHEDULE_KEY_LEN,
+};
 
 /// A message ready to insert: its metadata row encoded, with the body when it is inline
 /// (otherwise the body is already in its file).
@@ -335,10 +337,7 @@ fn check_new(t: &Tables<'_>, messages: &[Prepared]) -> Result<Option<StorageErro
     for (i, message) in messages.iter().enumerate() {
         let repeated = messages[..i].iter().any(|m| m.id == message.id);
         if repeated || t.meta.get(id_key(message.id).as_slice())?.is_some() {
-            return Ok(Some(StorageError::Io(format!(
-                "id {} is already stored",
-                message.id
-            ))));
+            return Ok(Some(StorageError::DuplicateId(message.id)));
         }
     }
     Ok(None)

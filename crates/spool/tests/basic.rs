@@ -37,7 +37,7 @@ async fn round_trip(inline_max: usize) {
             .write(vec![message(at(1)), a.clone()])
             .await
             .unwrap_err();
-        assert!(matches!(err, StorageError::Io(_)), "{err:?}");
+        assert_eq!(err, StorageError::DuplicateId(a.id));
         assert_same(&spool.claim(a.id, &lease()).await.unwrap().unwrap(), &a);
 
         // b: first recipient delivered, retried later.

@@ -71,13 +71,14 @@ fn kind(result: &Result<(), StorageError>) -> &'static str {
         Ok(()) => "ok",
         Err(StorageError::NotFound(_)) => "not found",
         Err(StorageError::Io(_)) => "io",
+        Err(StorageError::DuplicateId(_)) => "duplicate id",
         Err(_) => "other",
     }
 }
 
 fn insert(model: &mut Model, messages: &[NewMessage]) -> Result<(), StorageError> {
-    if messages.iter().any(|m| model.contains_key(&m.id)) {
-        return Err(StorageError::Io("duplicate".into()));
+    if let Some(m) = messages.iter().find(|m| model.contains_key(&m.id)) {
+        return Err(StorageError::DuplicateId(m.id));
     }
     for m in messages {
         model.insert(m.id, (m.envelope.clone(), m.meta.clone()));

@@ -86,7 +86,7 @@ async fn flush_matching(queue: &Queue, filter: &MessageFilter) -> Result<FlushRe
     let mut after: Option<QueueId> = None;
     loop {
         let query = filter.to_query(now, after, FLUSH_PAGE);
-        let page = queue.storage().list(&query).await?;
+        let page = queue.list(&query).await?;
         for info in &page {
             match queue.retry(info.id) {
                 Ok(()) => result.flushed += 1,

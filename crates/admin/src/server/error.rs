@@ -9,7 +9,7 @@
 //! | body over the size limit | 413 |
 //! | message being delivered, or held (for retry) | 409 |
 //! | enqueue refused (storage trouble, shutting down) | 503, the SMTP reply as text |
-//! | storage failure | 500 (503 when the store is unavailable or the queue shut down) |
+//! | storage failure | 500 (503 when the store is unavailable) |
 
 use axum::http::header::WWW_AUTHENTICATE;
 use axum::http::{HeaderValue, StatusCode};
@@ -92,7 +92,6 @@ impl From<QueueError> for ApiError {
             QueueError::InFlight(_) => Self::Conflict(format!("{text}; try again in a moment")),
             QueueError::Held(_) => Self::Conflict(format!("{text}; release it first")),
             QueueError::Storage(storage) => storage.into(),
-            QueueError::ShutDown => Self::Unavailable(text),
         }
     }
 }

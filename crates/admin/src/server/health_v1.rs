@@ -9,7 +9,7 @@ use super::AdminState;
 use crate::api::Health;
 
 pub(crate) async fn healthz(State(state): State<AdminState>) -> (StatusCode, Json<Health>) {
-    match state.queue().storage().count_by_state().await {
+    match state.queue().count_by_state().await {
         Ok(counts) => (
             StatusCode::OK,
             Json(Health {

@@ -17,7 +17,7 @@ pub(crate) async fn list(
     let now = state.queue().clock().now();
     // One more than the page tells whether there is a next page.
     let query = filter.to_query(now, filter.after, size + 1);
-    let mut infos = state.queue().storage().list(&query).await?;
+    let mut infos = state.queue().list(&query).await?;
     let next = if infos.len() > size {
         infos.truncate(size);
         infos.last().map(|info| info.id)
@@ -45,12 +45,12 @@ pub(crate) async fn show(
 ) -> Result<Json<MessageView>, ApiError> {
     let id = extract::id(&id)?;
     let params = extract::query(params)?;
-    let storage = state.queue().storage();
+    let queue = state.queue();
     let not_found = || ApiError::from(envoi_queue::QueueError::NotFound(id));
-    let info = storage.info(id).await?.ok_or_else(not_found)?;
+    let info = queue.info(id).await?.ok_or_else(not_found)?;
     let mut view = MessageView::from(&info);
     if params.headers {
-        let message = storage.get(id).await?.ok_or_else(not_found)?;
+        let message = queue.message(id).await?.ok_or_else(not_found)?;
         let headers = message.envelope.message.header_section();
         view.headers = Some(String::from_utf8_lossy(headers).into_owned());
     }

@@ -1,5 +1,5 @@
 //! `GET /metrics`: Prometheus text from the exporter's handle. The queue-size gauges are set
-//! from [`envoi_queue::Storage::count_by_state`] just before rendering.
+//! from [`envoi_queue::Queue::count_by_state`] just before rendering.
 
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
@@ -15,7 +15,7 @@ pub(crate) async fn metrics(State(state): State<AdminState>) -> Result<Response,
     let Some(handle) = state.metrics() else {
         return Err(ApiError::NoRoute("metrics are not enabled".into()));
     };
-    let counts = state.queue().storage().count_by_state().await?;
+    let counts = state.queue().count_by_state().await?;
     record_queue_size(&counts);
     handle.run_upkeep();
     Ok(([(CONTENT_TYPE, PROMETHEUS_TEXT)], handle.render()).into_response())

@@ -9,7 +9,7 @@ use crate::api::{QuarantineEntry, QuarantineList};
 pub(crate) async fn quarantine(
     State(state): State<AdminState>,
 ) -> Result<Json<QuarantineList>, ApiError> {
-    let records = state.queue().storage().quarantined().await?;
+    let records = state.queue().quarantined().await?;
     Ok(Json(QuarantineList {
         records: records
             .into_iter()

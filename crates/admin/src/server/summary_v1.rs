@@ -2,11 +2,10 @@
 //! (from a bounded scan of the listing).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use axum::extract::State;
 use axum::Json;
-use envoi_queue::{ListQuery, MessageInfo, Storage, StorageError};
+use envoi_queue::{ListQuery, MessageInfo, Queue, StorageError};
 
 use super::{AdminState, ApiError};
 use crate::api::{DomainCount, Summary};
@@ -17,9 +16,9 @@ const MAX_DOMAIN_SCAN: usize = 100_000;
 const SCAN_PAGE: usize = 1000;
 
 pub(crate) async fn summary(State(state): State<AdminState>) -> Result<Json<Summary>, ApiError> {
-    let storage = state.queue().storage();
-    let by_state = storage.count_by_state().await?;
-    let (by_domain, domains_complete) = domain_counts(storage, MAX_DOMAIN_SCAN).await?;
+    let queue = state.queue();
+    let by_state = queue.count_by_state().await?;
+    let (by_domain, domains_complete) = domain_counts(queue, MAX_DOMAIN_SCAN).await?;
     Ok(Json(Summary {
         total: by_state.total(),
         by_state,
@@ -31,7 +30,7 @@ pub(crate) async fn summary(State(state): State<AdminState>) -> Result<Json<Summ
 /// Per-domain counts of pending recipients over at most `max_scan` messages, and whether
 /// the scan covered the whole queue.
 async fn domain_counts(
-    storage: &Arc<dyn Storage>,
+    queue: &Queue,
     max_scan: usize,
 ) -> Result<(Vec<DomainCount>, bool), StorageError> {
     let mut counts: HashMap<String, DomainCount> = HashMap::new();
@@ -43,7 +42,7 @@ async fn domain_counts(
             limit: SCAN_PAGE.min(max_scan - scanned),
             ..ListQuery::default()
         };
-        let page = storage.list(&query).await?;
+        let page = queue.list(&query).await?;
         let Some(last) = page.last() else {
             return Ok((sorted(counts), true));
         };
@@ -153,15 +152,21 @@ mod tests {
                     vec![rcpt],
                     b"x\r\n".to_vec(),
                 );
-                envoi_queue::NewMessage::new(envelope, SystemTime::now())
+                // Due in a day: the queue's scheduler leaves them alone.
+                let due = SystemTime::now() + std::time::Duration::from_secs(86_400);
+                envoi_queue::NewMessage::new(envelope, due)
             })
             .collect();
-        store.write(messages).await.unwrap();
-        let storage: Arc<dyn Storage> = Arc::new(store);
-        let (all, complete) = domain_counts(&storage, 100).await.unwrap();
+        envoi_queue::Storage::write(&store, messages).await.unwrap();
+        let relay = envoi_queue::testkit::ScriptedRelay::new();
+        let queue = Queue::builder(std::sync::Arc::new(store), relay)
+            .start()
+            .await
+            .unwrap();
+        let (all, complete) = domain_counts(&queue, 100).await.unwrap();
         assert!(complete);
         assert_eq!(all[0].messages, 5);
-        let (part, complete) = domain_counts(&storage, 3).await.unwrap();
+        let (part, complete) = domain_counts(&queue, 3).await.unwrap();
         assert!(!complete);
         assert_eq!(part[0].messages, 3);
     }

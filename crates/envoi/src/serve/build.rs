@@ -158,20 +158,12 @@ fn system_name_servers() -> Vec<std::net::SocketAddr> {
     }
 }
 
-/// The retry policy for `[queue.backoff]`.
+/// The retry policy for `[queue.backoff]` (the queue bounds it by `queue.max_lifetime`).
 pub fn backoff(config: &Config) -> Arc<dyn Backoff> {
-    let lifetime = config
-        .queue
-        .max_lifetime
-        .unwrap_or(envoi_queue::backoff::DEFAULT_LIFETIME);
     match &config.queue.backoff {
-        None => Arc::new(Schedule {
-            lifetime,
-            ..Schedule::rfc5321()
-        }),
+        None => Arc::new(Schedule::rfc5321()),
         Some(BackoffSection::Schedule { delays }) => Arc::new(Schedule {
             delays: delays.clone(),
-            lifetime,
         }),
         Some(BackoffSection::Exponential {
             first,

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use envoi_types::{EnhancedCode, Envelope, QueueId, Reply};
+use envoi_types::{Envelope, QueueId, Reply};
 
 use super::verdict::{group_by_reply, Verdict};
 use super::Shared;
@@ -59,24 +59,15 @@ async fn attempt(shared: &Shared, id: QueueId) -> Option<SystemTime> {
             return Some(now + STORAGE_RETRY);
         }
     };
-    if now >= message.envelope.arrival + shared.lifetime {
+    if shared.retry.is_expired(message.envelope.arrival, now) {
         events::expired(id, &message.envelope.sender, message.envelope.arrival, now);
-        let reply = expired_reply(shared.lifetime);
+        let reply = shared.retry.expired_reply();
         return fail_pending(shared, &message, &reply).await;
     }
     if message.meta.held {
         return Some(message.meta.next_attempt);
     }
     deliver(shared, message).await
-}
-
-fn expired_reply(lifetime: Duration) -> Reply {
-    let days = lifetime.as_secs_f64() / 86_400.0;
-    Reply::new(
-        450,
-        EnhancedCode::new(4, 4, 7),
-        &format!("Message expired: not delivered within {days:.1} days"),
-    )
 }
 
 /// Fails every pending recipient with `reply`, bounces and removes the message.
@@ -114,8 +105,9 @@ async fn deliver(shared: &Shared, message: StoredMessage) -> Option<SystemTime> 
     let mut next = None;
     if verdict.has_deferred() {
         attempts += 1;
-        match shared.backoff.delay(&message.envelope, attempts) {
-            Some(delay) => next = Some(shared.clock.now() + delay),
+        let now = shared.clock.now();
+        match shared.retry.next_attempt(&message.envelope, attempts, now) {
+            Some(at) => next = Some(at),
             None => verdict.give_up(TOO_MANY_RETRIES),
         }
     }

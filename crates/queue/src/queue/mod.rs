@@ -4,14 +4,18 @@
 //! - `index`: the in-memory due index (no bodies).
 //! - `scheduler`: the task that starts due attempts within the concurrency limit.
 //! - `attempt`: one attempt of one message and its durable outcome.
+//! - `retry`: the retry policy, the one owner of expiry.
 //! - `fresh`: messages just stored, kept for their first attempt.
 //! - `verdict`: per-recipient outcome rules (pure).
 //! - `admin`: flush, retry, hold, release, delete, bounce.
+//! - `inspect`: read-only listings, counts and messages for administrators.
 
 mod admin;
 mod attempt;
 mod fresh;
 mod index;
+mod inspect;
+mod retry;
 mod scheduler;
 mod verdict;
 
@@ -20,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use envoi_types::{Envelope, QueueId};
 use tokio::sync::{Notify, Semaphore};
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
 
 use crate::backoff::{Backoff, Schedule, DEFAULT_LIFETIME};
@@ -34,6 +38,7 @@ use crate::storage::{NewMessage, ScheduleEntry, Storage, StorageError};
 
 use fresh::Fresh;
 use index::Index;
+use retry::RetryPolicy;
 
 /// Builds a [`Queue`]. Every setting has a default but the storage and the relay.
 pub struct QueueBuilder {
@@ -101,7 +106,9 @@ impl QueueBuilder {
         self
     }
 
-    /// Maximum time in the queue, after which a message fails with 4.4.7 (default 5 days).
+    /// Maximum time in the queue (default [`DEFAULT_LIFETIME`], 5 days), for every backoff: a
+    /// message fails with 4.4.7 once it is this old, and a retry that would fall later is not
+    /// scheduled (its recipients fail "(Too many retries)"). Judged on the queue's clock.
     pub fn max_lifetime(mut self, lifetime: Duration) -> Self {
         self.lifetime = lifetime;
         self
@@ -127,33 +134,39 @@ impl QueueBuilder {
     /// The storage error when the schedule cannot be read.
     pub async fn start(self) -> Result<Queue, StorageError> {
         let entries = self.storage.load_schedule().await?;
-        let mut index = Index::new(self.lifetime);
+        let stop_new = CancellationToken::new();
+        let scheduler_stop = stop_new.child_token();
+        let retry = RetryPolicy::new(self.backoff, self.lifetime);
+        // The index keys held and waiting messages by their expiry: the policy's lifetime.
+        let mut index = Index::new(retry.lifetime());
         for entry in &entries {
             index.insert(entry);
         }
         let shared = Arc::new(Shared {
             storage: self.storage,
             relay: self.relay,
-            backoff: self.backoff,
+            retry,
             bounces: self.bounces,
             bounce_queue: self.bounce_queue,
             policies: self.policies,
-            lifetime: self.lifetime,
             clock: self.clock,
             node: self.node,
             lease: self.lease,
             index: Mutex::new(index),
             fresh: Mutex::new(Fresh::default()),
-            wake: Notify::new(),
+            wake: Arc::new(Notify::new()),
             deliveries: Arc::new(Semaphore::new(self.max_deliveries)),
             storage_ops: Semaphore::new(self.max_storage_ops),
-            stop_new: CancellationToken::new(),
+            stop_new,
+            _stop_scheduler: scheduler_stop.clone().drop_guard(),
             abort: CancellationToken::new(),
             attempts: TaskTracker::new(),
         });
         let queue = Queue { shared };
         tracing::info!(messages = entries.len(), "queue started");
-        tokio::spawn(scheduler::run(queue.shared.clone()));
+        let wake = queue.shared.wake.clone();
+        let scheduler = scheduler::run(Arc::downgrade(&queue.shared), scheduler_stop, wake);
+        tokio::spawn(scheduler);
         Ok(queue)
     }
 }
@@ -162,11 +175,11 @@ impl QueueBuilder {
 struct Shared {
     storage: Arc<dyn Storage>,
     relay: Arc<dyn Relay>,
-    backoff: Arc<dyn Backoff>,
+    /// The backoff and the maximum lifetime: the one owner of expiry.
+    retry: RetryPolicy,
     bounces: Arc<dyn BounceFactory>,
     bounce_queue: Option<Queue>,
     policies: Vec<Box<dyn PrequeuePolicy>>,
-    lifetime: Duration,
     clock: Clock,
     node: String,
     lease: Duration,
@@ -174,11 +187,14 @@ struct Shared {
     /// Messages just stored, for their first attempt (unshared stores only).
     fresh: Mutex<Fresh>,
     /// Wakes the scheduler: new work, a finished attempt, an admin change.
-    wake: Notify,
+    wake: Arc<Notify>,
     deliveries: Arc<Semaphore>,
     storage_ops: Semaphore,
     /// Cancelled at shutdown: no new enqueue, no new attempt.
     stop_new: CancellationToken,
+    /// Cancels the scheduler's token (a child of `stop_new`) when this state is dropped: the
+    /// scheduler holds only a weak reference, and this wakes it to find the state gone.
+    _stop_scheduler: DropGuard,
     /// Cancelled when the shutdown grace period ends: attempts still running are dropped.
     abort: CancellationToken,
     attempts: TaskTracker,
@@ -288,6 +304,9 @@ fn schedule_entry(message: &NewMessage) -> ScheduleEntry {
 }
 
 /// A durable delivery queue. Cloning gives another handle to the same queue.
+///
+/// Dropping the last handle without [`Queue::shutdown`] lets the attempts in flight finish
+/// and commit; then the scheduler task ends and the queue's state is freed.
 #[derive(Clone)]
 pub struct Queue {
     shared: Arc<Shared>,
@@ -335,11 +354,6 @@ impl Queue {
         }
         let envelopes = apply_all(&self.shared.policies, envelope);
         self.shared.store_new(envelopes).await
-    }
-
-    /// The storage this queue runs on (for admin listings).
-    pub fn storage(&self) -> &Arc<dyn Storage> {
-        &self.shared.storage
     }
 
     /// How many messages the scheduler knows about.

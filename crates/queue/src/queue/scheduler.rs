@@ -1,7 +1,14 @@
 //! The scheduler task: starts due attempts, within the delivery limit, until shutdown.
+//!
+//! It holds the queue's state only weakly, as the relay's pool reaper does: once the last
+//! [`super::Queue`] handle is dropped and the attempts in flight have ended, the state is
+//! freed, its drop guard cancels the scheduler's token, and the task ends.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use super::{attempt, Shared};
 
@@ -10,38 +17,52 @@ const POLL_SHARED: Duration = Duration::from_secs(5);
 /// How many entries one poll of a shared store brings in.
 const POLL_LIMIT: usize = 1000;
 
-/// Runs until the queue stops taking new attempts.
-pub(super) async fn run(shared: Arc<Shared>) {
+/// Runs until the queue stops taking new attempts (`stop`, cancelled at shutdown or when the
+/// state is dropped) or its state is gone. `wake` is the state's own notifier, kept apart so
+/// that waiting does not keep the state alive.
+pub(super) async fn run(shared: Weak<Shared>, stop: CancellationToken, wake: Arc<Notify>) {
     let mut next_poll = tokio::time::Instant::now();
     loop {
-        if shared.stop_new.is_cancelled() {
+        let Some(strong) = shared.upgrade() else {
+            return;
+        };
+        if stop.is_cancelled() {
             return;
         }
-        if shared.storage.is_shared() && tokio::time::Instant::now() >= next_poll {
-            poll_shared(&shared).await;
-            next_poll = tokio::time::Instant::now() + POLL_SHARED;
-        }
-        let saturated = start_due(&shared);
-        // With every delivery slot busy, only a finished attempt (which notifies) can make
-        // progress; sleeping until an already-past due time would spin.
-        let wake_at = if saturated {
-            None
-        } else {
-            shared
-                .index()
-                .next_wake()
-                .map(|t| shared.clock.instant_at(t))
-        };
-        let wake_at = match (wake_at, shared.storage.is_shared()) {
-            (Some(at), true) => Some(at.min(next_poll)),
-            (None, true) => Some(next_poll),
-            (at, false) => at,
-        };
+        let wake_at = step(&strong, &mut next_poll).await;
+        drop(strong);
         tokio::select! {
-            () = shared.stop_new.cancelled() => return,
-            () = shared.wake.notified() => {}
+            () = stop.cancelled() => return,
+            () = wake.notified() => {}
             () = sleep_until(wake_at) => {}
         }
+    }
+}
+
+/// Polls a shared store when due and starts the due attempts; returns when to look again.
+async fn step(
+    shared: &Arc<Shared>,
+    next_poll: &mut tokio::time::Instant,
+) -> Option<tokio::time::Instant> {
+    if shared.storage.is_shared() && tokio::time::Instant::now() >= *next_poll {
+        poll_shared(shared).await;
+        *next_poll = tokio::time::Instant::now() + POLL_SHARED;
+    }
+    let saturated = start_due(shared);
+    // With every delivery slot busy, only a finished attempt (which notifies) can make
+    // progress; sleeping until an already-past due time would spin.
+    let wake_at = if saturated {
+        None
+    } else {
+        shared
+            .index()
+            .next_wake()
+            .map(|t| shared.clock.instant_at(t))
+    };
+    match (wake_at, shared.storage.is_shared()) {
+        (Some(at), true) => Some(at.min(*next_poll)),
+        (None, true) => Some(*next_poll),
+        (at, false) => at,
     }
 }
 

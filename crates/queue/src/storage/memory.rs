@@ -77,8 +77,12 @@ fn insert_all(
     messages: &mut BTreeMap<QueueId, (Envelope, MessageMeta)>,
     new: Vec<NewMessage>,
 ) -> Result<(), StorageError> {
-    if let Some(dup) = new.iter().find(|m| messages.contains_key(&m.id)) {
-        return Err(StorageError::Io(format!("id {} is already stored", dup.id)));
+    let repeated = new
+        .iter()
+        .enumerate()
+        .find(|(i, m)| messages.contains_key(&m.id) || new[..*i].iter().any(|n| n.id == m.id));
+    if let Some((_, dup)) = repeated {
+        return Err(StorageError::DuplicateId(dup.id));
     }
     for message in new {
         messages.insert(message.id, (message.envelope, message.meta));

@@ -44,6 +44,10 @@ pub enum StorageError {
     /// No message with this id is stored.
     #[error("no message {0} in storage")]
     NotFound(QueueId),
+    /// A new message's id is already stored, or appears twice in one write: nothing of the
+    /// write was stored. The edge answers `451 4.3.0`, as for any other storage failure.
+    #[error("id {0} is already stored")]
+    DuplicateId(QueueId),
     /// A stored record cannot be decoded.
     #[error("stored record {id:?} is corrupt: {detail}")]
     Corrupt {
@@ -232,11 +236,30 @@ pub struct QuarantinedRecord {
 }
 
 /// A queue store. See the module docs for the durability contract every method follows.
+///
+/// The methods come in three groups, by who calls them:
+///
+/// - **Engine** (required): what the queue needs to take, attempt and administer messages:
+///   [`write`](Storage::write), [`load_schedule`](Storage::load_schedule),
+///   [`claim`](Storage::claim), [`commit_attempt`](Storage::commit_attempt),
+///   [`remove`](Storage::remove), [`set_held`](Storage::set_held), [`get`](Storage::get).
+/// - **Inspection** (required but for `quarantined`): read-only views the queue hands to
+///   administrators ([`crate::Queue::list`] and its neighbours):
+///   [`info`](Storage::info), [`list`](Storage::list),
+///   [`count_by_state`](Storage::count_by_state), [`quarantined`](Storage::quarantined).
+/// - **Shared stores only** (defaults fit a local store): [`is_shared`](Storage::is_shared),
+///   [`poll_due`](Storage::poll_due).
+///
+/// A local store implements the first two groups; a store several nodes share also overrides
+/// the third and records leases in `claim`. Every store runs the behaviour suite
+/// (`envoi_queue::behaviour_suite!`, feature `testkit`).
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
+    // ----- Engine: what the queue needs (required) -----
+
     /// Stores new messages. Durable when it returns `Ok`; all-or-nothing: on `Err` none of them
-    /// is stored. Writing an id that is already stored is an error (`Io`), never a silent
-    /// overwrite.
+    /// is stored. Writing an id that is already stored, or one id twice, is
+    /// [`StorageError::DuplicateId`], never a silent overwrite.
     async fn write(&self, messages: Vec<NewMessage>) -> Result<(), StorageError>;
 
     /// Every stored message's schedule entry, ordered by `next_attempt` (ties by id), without
@@ -268,6 +291,8 @@ pub trait Storage: Send + Sync + 'static {
     /// Reads one message with its body, without claiming it. `Ok(None)` when absent.
     async fn get(&self, id: QueueId) -> Result<Option<StoredMessage>, StorageError>;
 
+    // ----- Inspection: what administrators read through the queue -----
+
     /// The admin summary of one message (no body read when the store can avoid it).
     async fn info(&self, id: QueueId) -> Result<Option<MessageInfo>, StorageError>;
 
@@ -282,6 +307,8 @@ pub trait Storage: Send + Sync + 'static {
     async fn quarantined(&self) -> Result<Vec<QuarantinedRecord>, StorageError> {
         Ok(Vec::new())
     }
+
+    // ----- Shared stores only (the defaults are a local store's answers) -----
 
     /// True for a store several nodes share (the queue then polls it with
     /// [`Storage::poll_due`]).

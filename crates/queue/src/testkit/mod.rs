@@ -2,10 +2,12 @@
 //!
 //! # Layout
 //! - [`relay`]: [`ScriptedRelay`], answers chosen replies per recipient and attempt.
+//! - [`store`]: suite rows about the store alone (duplicate ids).
 //! - [`suite`]: the behaviour suite (DESIGN.md §2), generic over the store; run it with
 //!   [`crate::behaviour_suite!`].
 
 pub mod relay;
+pub mod store;
 pub mod suite;
 
 pub use relay::{Call, ScriptedRelay};

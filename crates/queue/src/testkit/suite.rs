@@ -10,6 +10,7 @@ use std::time::Duration;
 use envoi_types::{Address, Envelope, Message, RecipientState, Sender};
 
 use super::relay::{Misbehaviour, ScriptedRelay};
+pub use super::store::write_refuses_duplicate_ids;
 use crate::backoff::{Backoff, Exponential};
 use crate::clock::Clock;
 use crate::queue::Queue;
@@ -35,7 +36,8 @@ macro_rules! behaviour_suite {
             concurrency_limit_and_one_attempt_per_message,
             shutdown_lets_attempts_finish_or_leaves_them_stored,
             admin_retry_delete_bounce,
-            separate_bounce_queue_gets_bounces);
+            separate_bounce_queue_gets_bounces,
+            write_refuses_duplicate_ids);
     };
     (@tests $factory:expr; $($name:ident),*) => {
         $(

@@ -1,5 +1,20 @@
-//! How a message is laid out in the database: the metadata row, the schedule key and value.
+//! The spool's on-disk schema, all of it: file names, redb tables, the layout version, and the
+//! byte layout of every row. Change the format here and nowhere else (and bump [`LAYOUT`]).
 //!
+//! # Files
+//! - [`DB_FILE`] (`spool.redb`): the redb database below. Created as [`NEW_DB_FILE`] and
+//!   renamed into place, so a half-created database is never opened.
+//! - `bodies/<id>`: bodies above `inline_max`, raw bytes (written as `bodies/<id>.tmp`, then
+//!   hard-linked; see `crate::bodies`).
+//!
+//! # Tables
+//! - [`META`]: 16-byte id → metadata row (below).
+//! - [`SCHEDULE`]: 28-byte schedule key → 18-byte schedule value (below): the due index
+//!   start-up reads without touching a metadata row.
+//! - [`FORMAT`]: [`LAYOUT_KEY`] → the layout version, [`LAYOUT`].
+//! - [`QUARANTINE`]: `meta/<id>` (or `meta/<hex key>`) → postcard `(reason, raw row, None)`.
+//!
+//! # Rows
 //! A metadata row is a format version byte, the length of the postcard-encoded record (4 bytes,
 //! big-endian), the record, then the body when it is inline — one row, so storing or removing a
 //! small message is one B-tree insert or remove besides its schedule row. The version byte lets
@@ -9,12 +24,37 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use envoi_queue::{MessageInfo, MessageMeta, ScheduleEntry, StoredMessage};
+use envoi_queue::{MessageInfo, MessageMeta, ScheduleEntry, StorageError, StoredMessage};
 use envoi_types::{Address, ClientInfo, Envelope, Message, QueueId, Sender};
+use redb::{Database, ReadableTable, TableDefinition, TableHandle};
 use serde::{Deserialize, Serialize};
 
+use crate::error;
+
+/// The database file inside the spool directory.
+pub const DB_FILE: &str = "spool.redb";
+/// Name of a database being created; renamed to [`DB_FILE`] once complete.
+pub(crate) const NEW_DB_FILE: &str = "spool.redb.new";
+
+/// Metadata rows by id (16 bytes, big-endian ULID): the record, then the body when it is
+/// inline ([`MetaRecord::encode`]).
+pub(crate) const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("meta");
+/// The schedule index: (next attempt, id) → (arrival, held, attempts, body place)
+/// ([`schedule_key`], [`MetaRecord::schedule_value`]).
+pub(crate) const SCHEDULE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("schedule");
+/// The database's layout version, under the key [`LAYOUT_KEY`].
+pub(crate) const FORMAT: TableDefinition<&str, u64> = TableDefinition::new("format");
+/// The key of the layout version in [`FORMAT`].
+pub(crate) const LAYOUT_KEY: &str = "layout";
+/// The layout this build reads and writes: 2, inline bodies inside the metadata row. Layout 1
+/// (no `format` table; inline bodies in a `bodies` table of their own) is refused at open.
+pub(crate) const LAYOUT: u64 = 2;
+/// Records set aside at start: key text ([`quarantine_key`]) → postcard (reason, raw bytes)
+/// ([`encode_quarantined`]).
+pub(crate) const QUARANTINE: TableDefinition<&str, &[u8]> = TableDefinition::new("quarantine");
+
 /// The metadata row layout. Version 1 (no longer read) kept inline bodies in a table of their
-/// own; a database of that layout is refused at open (see [`crate::handle::LAYOUT`]).
+/// own; a database of that layout is refused at open (see [`LAYOUT`]).
 const FORMAT_V2: u8 = 2;
 
 /// Length of a metadata row's header: version (1) and record length (4).
@@ -244,6 +284,81 @@ pub(crate) fn key_id(key: &[u8]) -> Option<QueueId> {
     Some(QueueId::from_bytes(bytes))
 }
 
+/// The quarantine key of a record: `meta/<id>`, or `meta/<hex of the raw key>` when the key
+/// is not an id.
+pub(crate) fn quarantine_key(id: Option<QueueId>, key: &[u8]) -> String {
+    match id {
+        Some(id) => format!("meta/{id}"),
+        None => format!("meta/{}", hex(key)),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A quarantine entry: postcard `(reason, raw row, body)`. The body slot of layout 1 stays,
+/// always empty, so the entry keeps one shape.
+pub(crate) fn encode_quarantined(reason: &str, raw: &[u8]) -> Vec<u8> {
+    postcard::to_stdvec(&(reason, raw, None::<Vec<u8>>)).unwrap_or_default()
+}
+
+/// The reason of a quarantine entry, or why the entry cannot be read.
+pub(crate) fn quarantined_reason(value: &[u8]) -> String {
+    postcard::from_bytes::<(String, Vec<u8>, Option<Vec<u8>>)>(value)
+        .map(|v| v.0)
+        .unwrap_or_else(|e| format!("(unreadable quarantine entry: {e})"))
+}
+
+/// Creates every table so that readers find them, and records the layout in a new database.
+/// Refuses (`Unavailable`) a database of another layout: one written by an older envoi
+/// (layout 1 has tables but no layout record) or a newer one. Such a spool must be drained by
+/// the envoi that wrote it, or moved away; it is never read as this layout.
+pub(crate) fn create_tables(db: &Database) -> Result<(), StorageError> {
+    let txn = db
+        .begin_write()
+        .map_err(|e| error::redb_any("cannot begin spool transaction", e))?;
+    let found = match txn.open_table(FORMAT) {
+        Ok(table) => table
+            .get(LAYOUT_KEY)
+            .map_err(|e| error::db("cannot read the spool layout", e))?
+            .map(|v| v.value()),
+        Err(redb::TableError::TableDoesNotExist(_)) => None,
+        Err(e) => return Err(error::redb_any("cannot open the format table", e)),
+    };
+    let fresh = found.is_none()
+        && txn
+            .list_tables()
+            .map_err(|e| error::db("cannot list spool tables", e))?
+            .all(|t| t.name() == FORMAT.name());
+    match found {
+        Some(LAYOUT) => {}
+        None if fresh => {
+            let mut format = txn
+                .open_table(FORMAT)
+                .map_err(|e| error::redb_any("cannot create spool table", e))?;
+            format
+                .insert(LAYOUT_KEY, LAYOUT)
+                .map_err(|e| error::db("cannot record the spool layout", e))?;
+        }
+        other => {
+            return Err(StorageError::Unavailable(format!(
+                "database layout {} is not the layout {LAYOUT} this envoi reads; drain the spool \
+                 with the envoi that wrote it, or move it away",
+                other.unwrap_or(1)
+            )))
+        }
+    }
+    for table in [META, SCHEDULE] {
+        txn.open_table(table)
+            .map_err(|e| error::redb_any("cannot create spool table", e))?;
+    }
+    txn.open_table(QUARANTINE)
+        .map_err(|e| error::redb_any("cannot create spool table", e))?;
+    txn.commit()
+        .map_err(|e| error::redb_any("cannot create spool tables", e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,5 +419,21 @@ mod tests {
         assert!(entry.held);
         assert_eq!(attempts, 7);
         assert!(decode_schedule(&[0; 5], &record.schedule_value()).is_none());
+    }
+
+    #[test]
+    fn quarantine_entries_keep_their_reason_and_name() {
+        let id = QueueId::new();
+        assert_eq!(quarantine_key(Some(id), &id_key(id)), format!("meta/{id}"));
+        assert_eq!(quarantine_key(None, &[0xab, 0x01]), "meta/ab01");
+        let entry = encode_quarantined("undecodable", &[1, 2, 3]);
+        let (reason, raw, body) =
+            postcard::from_bytes::<(String, Vec<u8>, Option<Vec<u8>>)>(&entry).unwrap();
+        assert_eq!(
+            (reason.as_str(), raw, body),
+            ("undecodable", vec![1, 2, 3], None)
+        );
+        assert_eq!(quarantined_reason(&entry), "undecodable");
+        assert!(quarantined_reason(&[0xff]).starts_with("(unreadable quarantine entry"));
     }
 }
