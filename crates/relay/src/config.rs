@@ -324,7 +324,8 @@ pub struct RelayConfig {
     pub routes: RouteTable,
     /// The port MX hosts are contacted on (25; tests use another).
     pub mx_port: u16,
-    /// Per-stage timeouts.
+    /// Per-stage timeouts. Not a key: a file states them in a table of their own.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub timeouts: Timeouts,
     /// Connection reuse and per-destination limits.
     #[cfg_attr(feature = "serde", serde(skip))]

@@ -61,6 +61,11 @@ pub struct Keys {
 }
 
 impl Keys {
+    /// The keys the struct accepts.
+    pub fn accepted(&self) -> &'static [&'static str] {
+        self.accepted
+    }
+
     fn of<T: DeserializeOwned>() -> Self {
         Self {
             accepted: fields_of::<T>(),
@@ -251,7 +256,7 @@ impl Visitor<'_> for Classify<'_> {
 
 impl Classify<'_> {
     fn accepted(&self) -> Vec<&'static str> {
-        let parts = self.parts.iter().flat_map(|p| p.accepted.iter());
+        let parts = self.parts.iter().flat_map(|p| p.accepted());
         self.own.iter().chain(parts).copied().collect()
     }
 }

@@ -235,3 +235,62 @@ fn tls_settings(cert: &Path, key: &Path) -> anyhow::Result<TlsSettings> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> Config {
+        Config::parse(text).unwrap()
+    }
+
+    #[test]
+    fn idle_connections_default_to_the_connection_limit() {
+        let relay = relay_config(
+            &config("[relay]\nmax_connections_per_destination = 50\n").relay,
+            "mx.test",
+        )
+        .unwrap();
+        assert_eq!(relay.pool.max_idle_per_destination, 50);
+        assert_eq!(relay.pool.max_connections_per_destination, 50);
+        let text = "[relay]\nmax_connections_per_destination = 50\nmax_idle_per_destination = 7\n";
+        let relay = relay_config(&config(text).relay, "mx.test").unwrap();
+        assert_eq!(relay.pool.max_idle_per_destination, 7);
+    }
+
+    #[test]
+    fn the_relay_gets_the_section_and_the_wiring() {
+        let text = "[relay]\nmx_port = 2525\nidle_timeout = \"1m\"\ntls = \"none\"\n\
+                    [relay.tls_domains]\n\"Bank.Example\" = \"required\"\n\
+                    [relay.timeouts]\nrcpt = \"1m\"\n";
+        let relay = relay_config(&config(text).relay, "mx.test").unwrap();
+        assert_eq!(relay.helo_name, "mx.test");
+        assert_eq!(relay.mx_port, 2525);
+        assert_eq!(relay.pool.idle_timeout, std::time::Duration::from_secs(60));
+        assert_eq!(relay.timeouts.rcpt, std::time::Duration::from_secs(60));
+        assert_eq!(relay.tls.default_policy, envoi_relay::TlsPolicy::None);
+        assert_eq!(
+            relay.tls.per_domain.get("bank.example"),
+            Some(&envoi_relay::TlsPolicy::Required)
+        );
+        let defaults = RelayConfig::default();
+        assert_eq!(relay.max_reply_line, defaults.max_reply_line);
+        assert_eq!(
+            relay.max_parallel_next_hops,
+            defaults.max_parallel_next_hops
+        );
+    }
+
+    #[test]
+    fn the_edge_gets_the_section() {
+        let text =
+            "[smtp]\nmax_errors = 3\ndata_timeout = \"1m\"\n[smtp.auth]\nallow_plaintext = true\n";
+        let edge = edge(&config(text), "mx.test").unwrap();
+        assert_eq!(edge.hostname, "mx.test");
+        assert_eq!(edge.limits.max_errors, 3);
+        assert_eq!(edge.timeouts.data, std::time::Duration::from_secs(60));
+        assert!(edge.auth.allow_plaintext);
+        assert_eq!(edge.trusted_networks.len(), 2);
+        assert!(edge.tls.is_none());
+    }
+}
