@@ -18,7 +18,7 @@ pub struct QueueSection {
     /// Maximum time in the queue before a message fails with 4.4.7 (default 5d).
     #[serde(default, deserialize_with = "super::duration::option")]
     pub max_lifetime: Option<Duration>,
-    /// Keys `max_deliveries`, `max_storage_ops`, `shutdown_grace` of this table.
+    /// The queue's settings; each field it deserialises is a key of this table.
     #[serde(skip)]
     pub settings: QueueSettings,
     /// The retry schedule; default: RFC 5321 minded (5m, 10m, 30m, 1h, 2h, then every 4h).

@@ -30,7 +30,7 @@ pub struct RelaySection {
     /// DNS servers for MX lookups; default: the system's (/etc/resolv.conf).
     #[serde(default)]
     pub dns: Vec<SocketAddr>,
-    /// Key `mx_port` of this table.
+    /// The relay's settings (the MX port); each field it deserialises is a key of this table.
     #[serde(skip)]
     pub settings: RelayConfig,
     /// Name sent in EHLO (default: the hostname).
@@ -47,8 +47,7 @@ pub struct RelaySection {
     /// `[relay.timeouts]`: per-stage timeouts (RFC 5321 §4.5.3.2 defaults).
     #[serde(default)]
     pub timeouts: Timeouts,
-    /// Keys `max_messages_per_connection`, `idle_timeout`, `max_connections_per_destination`,
-    /// `max_recipients_per_transaction` of this table.
+    /// Connection reuse and limits; each field it deserialises is a key of this table.
     #[serde(skip)]
     pub pool: PoolConfig,
     /// Idle connections kept for reuse per destination (default: as many as may be open, that

@@ -22,11 +22,10 @@ pub struct SmtpSection {
     pub certificate: Option<PathBuf>,
     /// Private key (PEM) for the certificate.
     pub key: Option<PathBuf>,
-    /// Keys `max_message_size`, `max_recipients`, `max_received_headers`, `max_errors`,
-    /// `max_connections`, `max_connections_per_ip` of this table.
+    /// Sizes and counts; each field the edge deserialises is a key of this table.
     #[serde(skip)]
     pub limits: Limits,
-    /// Keys `command_timeout`, `data_timeout`, `shutdown_grace` of this table.
+    /// Waits; each field the edge deserialises is a key of this table (`command_timeout`, ...).
     #[serde(skip)]
     pub timeouts: Timeouts,
     /// Domains envoi accepts mail for from anyone.
@@ -80,7 +79,7 @@ pub enum ListenerTls {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSection {
-    /// Key `allow_plaintext` of this table: offer AUTH without TLS too.
+    /// When AUTH is offered (`allow_plaintext`, a key of this table).
     #[serde(skip)]
     pub policy: AuthPolicy,
     /// `[[smtp.auth.user]]` entries.
