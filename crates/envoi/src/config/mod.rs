@@ -282,7 +282,8 @@ pub enum ParseFailure {
 mod tests {
     use super::*;
 
-    fn syntax(text: &str) -> String {
+    /// The message of a syntax error (bad TOML, unknown key, bad value).
+    pub(super) fn syntax(text: &str) -> String {
         match Config::parse(text) {
             Err(ParseFailure::Syntax(m)) => m,
             other => panic!("expected a syntax error, got {other:?}"),

@@ -11,18 +11,12 @@ use envoi_spool::SpoolOptions;
 use serde::de::DeserializeOwned;
 
 use super::table::{fields_of, Embeds, Parts};
+use super::tests::syntax;
 use super::*;
 
 /// What a struct reads from an empty table.
 fn from_empty<T: DeserializeOwned>() -> T {
     toml::from_str("").unwrap()
-}
-
-fn syntax(text: &str) -> String {
-    match Config::parse(text) {
-        Err(ParseFailure::Syntax(m)) => m,
-        other => panic!("expected a syntax error, got {other:?}"),
-    }
 }
 
 #[test]
