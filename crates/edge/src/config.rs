@@ -119,19 +119,13 @@ pub struct Timeouts {
     /// For the next command line (RFC 5321 §4.5.3.2.7: at least 5 minutes).
     #[cfg_attr(
         feature = "serde",
-        serde(
-            rename = "command_timeout",
-            deserialize_with = "envoi_types::duration::deserialize"
-        )
+        serde(rename = "command_timeout", with = "envoi_types::duration")
     )]
     pub command: Duration,
     /// For each read of DATA or BDAT content (RFC 5321 §4.5.3.2.6: 3 minutes).
     #[cfg_attr(
         feature = "serde",
-        serde(
-            rename = "data_timeout",
-            deserialize_with = "envoi_types::duration::deserialize"
-        )
+        serde(rename = "data_timeout", with = "envoi_types::duration")
     )]
     pub data: Duration,
     /// For the TLS handshake.
@@ -141,10 +135,7 @@ pub struct Timeouts {
     #[cfg_attr(feature = "serde", serde(skip))]
     pub write: Duration,
     /// After shutdown starts, how long an open transaction may run before `421`.
-    #[cfg_attr(
-        feature = "serde",
-        serde(deserialize_with = "envoi_types::duration::deserialize")
-    )]
+    #[cfg_attr(feature = "serde", serde(with = "envoi_types::duration"))]
     pub shutdown_grace: Duration,
 }
 

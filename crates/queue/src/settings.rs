@@ -17,10 +17,7 @@ pub struct QueueSettings {
     pub max_storage_ops: usize,
     /// At shutdown, how long attempts in flight may finish before they are dropped (default
     /// 30 s).
-    #[cfg_attr(
-        feature = "serde",
-        serde(deserialize_with = "envoi_types::duration::deserialize")
-    )]
+    #[cfg_attr(feature = "serde", serde(with = "envoi_types::duration"))]
     pub shutdown_grace: Duration,
 }
 

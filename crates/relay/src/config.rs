@@ -31,49 +31,28 @@ pub struct Timeouts {
     #[cfg_attr(feature = "serde", serde(skip))]
     pub dns: Duration,
     /// TCP (or unix socket) connect. Not in RFC 5321; default 30 s, as Postfix.
-    #[cfg_attr(
-        feature = "serde",
-        serde(deserialize_with = "envoi_types::duration::deserialize")
-    )]
+    #[cfg_attr(feature = "serde", serde(with = "envoi_types::duration"))]
     pub connect: Duration,
     /// The server's greeting: 5 min.
-    #[cfg_attr(
-        feature = "serde",
-        serde(deserialize_with = "envoi_types::duration::deserialize")
-    )]
+    #[cfg_attr(feature = "serde", serde(with = "envoi_types::duration"))]
     pub banner: Duration,
     /// EHLO/HELO/LHLO, STARTTLS (including the handshake), AUTH, RSET and QUIT: 5 min.
     #[cfg_attr(feature = "serde", serde(skip))]
     pub command: Duration,
     /// The reply to MAIL FROM: 5 min.
-    #[cfg_attr(
-        feature = "serde",
-        serde(deserialize_with = "envoi_types::duration::deserialize")
-    )]
+    #[cfg_attr(feature = "serde", serde(with = "envoi_types::duration"))]
     pub mail: Duration,
     /// The reply to each RCPT TO: 5 min.
-    #[cfg_attr(
-        feature = "serde",
-        serde(deserialize_with = "envoi_types::duration::deserialize")
-    )]
+    #[cfg_attr(feature = "serde", serde(with = "envoi_types::duration"))]
     pub rcpt: Duration,
     /// The `354` reply to DATA: 2 min.
-    #[cfg_attr(
-        feature = "serde",
-        serde(deserialize_with = "envoi_types::duration::deserialize")
-    )]
+    #[cfg_attr(feature = "serde", serde(with = "envoi_types::duration"))]
     pub data: Duration,
     /// Each block of message data written: 3 min.
-    #[cfg_attr(
-        feature = "serde",
-        serde(deserialize_with = "envoi_types::duration::deserialize")
-    )]
+    #[cfg_attr(feature = "serde", serde(with = "envoi_types::duration"))]
     pub data_block: Duration,
     /// The reply(ies) after the final dot: 10 min.
-    #[cfg_attr(
-        feature = "serde",
-        serde(deserialize_with = "envoi_types::duration::deserialize")
-    )]
+    #[cfg_attr(feature = "serde", serde(with = "envoi_types::duration"))]
     pub final_dot: Duration,
 }
 
@@ -119,10 +98,7 @@ pub struct PoolConfig {
     /// Messages sent over one connection before it is closed (1 disables reuse).
     pub max_messages_per_connection: u32,
     /// How long an idle connection is kept for reuse.
-    #[cfg_attr(
-        feature = "serde",
-        serde(deserialize_with = "envoi_types::duration::deserialize")
-    )]
+    #[cfg_attr(feature = "serde", serde(with = "envoi_types::duration"))]
     pub idle_timeout: Duration,
     /// Idle connections kept per destination. As many as may be open by default: a burst of
     /// deliveries that ends together would otherwise close (and then reopen) the surplus.

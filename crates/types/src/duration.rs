@@ -3,7 +3,7 @@
 //!
 //! One helper for every crate whose settings deserialise with serde, so the accepted forms and
 //! the error text ("expected a duration like \"30s\"...") are the same for every key. Use it as
-//! `#[serde(deserialize_with = "envoi_types::duration::deserialize")]`.
+//! `#[serde(with = "envoi_types::duration")]` on a field of a struct that derives `Deserialize`.
 
 use std::fmt;
 use std::time::Duration;

@@ -94,47 +94,52 @@ fn every_embedded_key_lands_in_its_field() {
     assert_eq!(relay.timeouts.banner, RelayTimeouts::default().banner);
 }
 
+/// Asserts that `text` is refused with a message naming `line` and every one of `words`.
+fn refused_at(text: &str, line: u32, words: &[&str]) {
+    let message = syntax(text);
+    assert!(message.contains(&format!("line {line}")), "{message}");
+    for word in words {
+        assert!(message.contains(word), "{word:?} not in: {message}");
+    }
+}
+
 #[test]
 fn an_unknown_key_in_an_embedded_section_is_refused_by_name_and_line() {
-    // A library field that is not a configuration key is as unknown as a typo.
-    let message = syntax("[smtp]\nmax_recipients = 5\nmax_buffered_bytes = 1\n");
-    assert!(message.contains("line 3"), "{message}");
-    assert!(message.contains("max_buffered_bytes"), "{message}");
-    // The list names the section's own keys and the embedded structs' keys.
-    assert!(message.contains("expected one of"), "{message}");
-    assert!(message.contains("`certificate`"), "{message}");
-    assert!(message.contains("`max_message_size`"), "{message}");
-    assert!(message.contains("`command_timeout`"), "{message}");
-
-    let message = syntax("[relay]\n\nmax_idle_per_destinaton = 3\n");
-    assert!(message.contains("line 3"), "{message}");
-    assert!(message.contains("max_idle_per_destinaton"), "{message}");
-
-    let message = syntax("[smtp.auth]\nallow_plaintxt = true\n");
-    assert!(message.contains("line 2"), "{message}");
-    assert!(message.contains("allow_plaintxt"), "{message}");
-
-    let message = syntax("[relay.timeouts]\ndns = \"5s\"\n");
-    assert!(
-        message.contains("line 2") && message.contains("dns"),
-        "{message}"
+    // A library field that is not a configuration key is as unknown as a typo; the list names
+    // the section's own keys and the embedded structs' keys.
+    refused_at(
+        "[smtp]\nmax_recipients = 5\nmax_buffered_bytes = 1\n",
+        3,
+        &[
+            "max_buffered_bytes",
+            "expected one of",
+            "`certificate`",
+            "`max_message_size`",
+            "`command_timeout`",
+        ],
     );
+    refused_at(
+        "[relay]\n\nmax_idle_per_destinaton = 3\n",
+        3,
+        &["max_idle_per_destinaton"],
+    );
+    refused_at(
+        "[smtp.auth]\nallow_plaintxt = true\n",
+        2,
+        &["allow_plaintxt"],
+    );
+    refused_at("[relay.timeouts]\ndns = \"5s\"\n", 2, &["dns"]);
 }
 
 #[test]
 fn a_bad_embedded_value_names_its_line_and_what_was_expected() {
-    let message = syntax("[smtp]\n\ncommand_timeout = \"soon\"\n");
-    assert!(message.contains("line 3"), "{message}");
-    assert!(message.contains("command_timeout"), "{message}");
-    assert!(message.contains("\"30s\""), "{message}");
-
-    let message = syntax("[queue]\nmax_deliveries = -1\n");
-    assert!(message.contains("line 2"), "{message}");
-    assert!(message.contains("usize"), "{message}");
-
-    let message = syntax("[relay]\ntls = \"sometimes\"\n");
-    assert!(message.contains("line 2"), "{message}");
-    assert!(message.contains("opportunistic"), "{message}");
+    refused_at(
+        "[smtp]\n\ncommand_timeout = \"soon\"\n",
+        3,
+        &["command_timeout", "\"30s\""],
+    );
+    refused_at("[queue]\nmax_deliveries = -1\n", 2, &["usize"]);
+    refused_at("[relay]\ntls = \"sometimes\"\n", 2, &["opportunistic"]);
 }
 
 /// A key claimed by two structs would silently set only one of them.
