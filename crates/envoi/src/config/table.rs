@@ -29,7 +29,7 @@ pub trait Embeds: Sized {
 }
 
 /// Reads a section that [`Embeds`] library structs; use as
-/// `#[serde(default, deserialize_with = "table::section")]` on the field of the section.
+/// `#[serde(default, deserialize_with = "table::section")]` on the field holding the section.
 ///
 /// # Errors
 /// The deserializer's error for the first wrong or unknown key.
