@@ -2,6 +2,10 @@
 //!
 //! Every field has a default that is safe on the internet: no relaying except to the
 //! receiving domains, AUTH only under TLS, bounded sizes, counts and times.
+//!
+//! With the `serde` feature, [`Limits`], [`Timeouts`] and [`AuthPolicy`] deserialise from the
+//! keys of a configuration file; a missing key keeps the field's `Default`, so each default is
+//! written only here. Fields marked `serde(skip)` are not configuration keys.
 
 use std::time::Duration;
 
@@ -60,6 +64,8 @@ impl EdgeConfig {
 
 /// Bounds on what one client may make the server hold or do.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct Limits {
     /// Largest accepted message in octets (advertised as SIZE).
     pub max_message_size: usize,
@@ -75,12 +81,16 @@ pub struct Limits {
     pub max_connections_per_ip: usize,
     /// Most message octets held in memory by all sessions of a server together; a message
     /// that finds no room is discarded with `452 4.3.1`.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub max_buffered_bytes: usize,
     /// Longest command line in octets, CRLF included (RFC 5321 §4.5.3.1.4: 512).
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub max_command_line: usize,
     /// Longest AUTH line in octets (RFC 4954 §4: at least 12288).
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub max_auth_line: usize,
     /// Most messages in one session (bounds a client looping on one connection).
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub max_messages_per_session: usize,
 }
 
@@ -103,16 +113,29 @@ impl Default for Limits {
 
 /// How long the server waits.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct Timeouts {
     /// For the next command line (RFC 5321 §4.5.3.2.7: at least 5 minutes).
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "command_timeout", with = "envoi_types::duration")
+    )]
     pub command: Duration,
     /// For each read of DATA or BDAT content (RFC 5321 §4.5.3.2.6: 3 minutes).
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "data_timeout", with = "envoi_types::duration")
+    )]
     pub data: Duration,
     /// For the TLS handshake.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub tls_handshake: Duration,
     /// For a write to the client to complete.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub write: Duration,
     /// After shutdown starts, how long an open transaction may run before `421`.
+    #[cfg_attr(feature = "serde", serde(with = "envoi_types::duration"))]
     pub shutdown_grace: Duration,
 }
 
@@ -130,6 +153,8 @@ impl Default for Timeouts {
 
 /// When AUTH PLAIN and LOGIN are offered (only ever with an authenticator).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct AuthPolicy {
     /// Offer AUTH on connections without TLS too (passwords in the clear: off by default).
     pub allow_plaintext: bool,

@@ -15,14 +15,12 @@ mod commands;
 mod config;
 mod serve;
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
 
-use cli::{Cli, Command, ServeArgs};
-use config::Config;
+use cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -42,7 +40,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     match cli.command {
         Command::Serve(args) => {
-            let config = load_config(args.config.as_deref(), &args)?;
+            let config = config::load_config(args.config.as_deref(), &args)?;
             serve::logging::init(config.log.format, config.log.level.as_deref());
             runtime.block_on(serve::run(config, args))?;
             Ok(ExitCode::SUCCESS)
@@ -50,40 +48,4 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Queue(args) => runtime.block_on(commands::queue::run(args)),
         Command::Config(command) => commands::config::run(command),
     }
-}
-
-/// The configuration file (or the defaults) with the command-line overrides applied.
-///
-/// # Errors
-/// The file cannot be read or is invalid, or an override makes it invalid.
-pub fn load_config(path: Option<&Path>, args: &ServeArgs) -> anyhow::Result<Config> {
-    let mut config = match path {
-        Some(path) => Config::load(path)?,
-        None => Config::default(),
-    };
-    if let Some(listen) = args.listen {
-        config.smtp.listeners = vec![config::Listener {
-            address: listen,
-            tls: config::ListenerTls::None,
-        }];
-    }
-    if let Some(relay) = &args.relay {
-        config::relay::parse_hop(relay).map_err(|e| anyhow::anyhow!("--relay: {e}"))?;
-        config.relay.smarthost = Some(relay.clone());
-    }
-    if let Some(spool) = &args.spool {
-        config.storage.path = spool.clone();
-    }
-    if let Some(admin) = args.admin {
-        config.admin.address = admin;
-        if !admin.ip().is_loopback() && config.admin.token.is_none() {
-            anyhow::bail!(
-                "--admin {admin} is not loopback: set admin.token in the configuration file"
-            );
-        }
-    }
-    if let Some(hostname) = &args.hostname {
-        config.hostname = Some(hostname.clone());
-    }
-    Ok(config)
 }

@@ -11,6 +11,7 @@
 //! - [`storage`]: the storage contract ([`Storage`]) and the in-memory store.
 //! - [`relay`]: the relay contract ([`Relay`]).
 //! - [`backoff`]: retry schedules.
+//! - [`settings`]: concurrency limits and the shutdown grace, as plain data.
 //! - [`bounce`]: RFC 3464 bounces.
 //! - [`policy`]: prequeue policies.
 //! - [`clock`]: the time source shared with tests.
@@ -26,6 +27,7 @@ pub mod events;
 pub mod policy;
 pub mod queue;
 pub mod relay;
+pub mod settings;
 pub mod storage;
 // Test support: a failed unwrap there is a failed assertion.
 #[cfg(any(test, feature = "testkit"))]
@@ -39,6 +41,7 @@ pub use error::{EnqueueError, QueueError};
 pub use policy::PrequeuePolicy;
 pub use queue::{Queue, QueueBuilder};
 pub use relay::{Delivery, Outcome, Relay, RelayError};
+pub use settings::QueueSettings;
 pub use storage::{
     AttemptCommit, Disposition, Lease, ListQuery, MemoryStore, MessageInfo, MessageMeta,
     MessageState, NewMessage, QuarantinedRecord, ScheduleEntry, StateCounts, Storage, StorageError,

@@ -1,7 +1,9 @@
 //! Relay configuration: plain structs with defaults, built by the daemon and passed down.
 //!
 //! Nothing here reads files or the environment; the binary parses its own config and fills
-//! these in.
+//! these in. With the `serde` feature, [`RelayConfig`], [`Timeouts`], [`PoolConfig`] and
+//! [`TlsPolicy`] deserialise from a configuration file's keys; a missing key keeps the field's
+//! `Default`, so each default is written only here. Fields marked `serde(skip)` are not keys.
 //!
 //! # Layout
 //! - [`RelayConfig`]: everything one relay needs.
@@ -21,25 +23,36 @@ use crate::routes::RouteTable;
 ///
 /// Defaults are RFC 5321 §4.5.3.2's where it gives one; the others are stated on each field.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct Timeouts {
     /// One DNS lookup (MX, or A/AAAA), whatever the resolver's own timeouts: a resolver that
     /// hangs becomes a transient `4.4.3`. Not in RFC 5321; default 60 s.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub dns: Duration,
     /// TCP (or unix socket) connect. Not in RFC 5321; default 30 s, as Postfix.
+    #[cfg_attr(feature = "serde", serde(with = "envoi_types::duration"))]
     pub connect: Duration,
     /// The server's greeting: 5 min.
+    #[cfg_attr(feature = "serde", serde(with = "envoi_types::duration"))]
     pub banner: Duration,
     /// EHLO/HELO/LHLO, STARTTLS (including the handshake), AUTH, RSET and QUIT: 5 min.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub command: Duration,
     /// The reply to MAIL FROM: 5 min.
+    #[cfg_attr(feature = "serde", serde(with = "envoi_types::duration"))]
     pub mail: Duration,
     /// The reply to each RCPT TO: 5 min.
+    #[cfg_attr(feature = "serde", serde(with = "envoi_types::duration"))]
     pub rcpt: Duration,
     /// The `354` reply to DATA: 2 min.
+    #[cfg_attr(feature = "serde", serde(with = "envoi_types::duration"))]
     pub data: Duration,
     /// Each block of message data written: 3 min.
+    #[cfg_attr(feature = "serde", serde(with = "envoi_types::duration"))]
     pub data_block: Duration,
     /// The reply(ies) after the final dot: 10 min.
+    #[cfg_attr(feature = "serde", serde(with = "envoi_types::duration"))]
     pub final_dot: Duration,
 }
 
@@ -79,20 +92,28 @@ impl Timeouts {
 
 /// Connection reuse and per-destination limits. A destination is one address and port.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct PoolConfig {
     /// Messages sent over one connection before it is closed (1 disables reuse).
     pub max_messages_per_connection: u32,
     /// How long an idle connection is kept for reuse.
+    #[cfg_attr(feature = "serde", serde(with = "envoi_types::duration"))]
     pub idle_timeout: Duration,
     /// Idle connections kept per destination. As many as may be open by default: a burst of
     /// deliveries that ends together would otherwise close (and then reopen) the surplus.
+    /// Not a serde key: that default follows `max_connections_per_destination`, so the caller
+    /// sets it after reading both.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub max_idle_per_destination: usize,
     /// Open connections (busy or idle) per destination.
     pub max_connections_per_destination: usize,
     /// First back-off after a destination could not be reached; it doubles per further
     /// failure up to `dead_backoff_max`, and a successful connection clears it.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub dead_backoff: Duration,
     /// Longest dead-destination back-off.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub dead_backoff_max: Duration,
     /// Recipients sent in one transaction before the rest go in a further one.
     pub max_recipients_per_transaction: usize,
@@ -114,6 +135,8 @@ impl Default for PoolConfig {
 
 /// Whether and how STARTTLS is used towards a destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum TlsPolicy {
     /// Never STARTTLS.
     None,
@@ -266,23 +289,32 @@ impl NextHop {
 /// Everything a relay needs. Build with [`RelayConfig::default`] (MX delivery) and adjust
 /// fields, or start from [`RelayConfig::smarthost`] / [`RelayConfig::lmtp`].
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct RelayConfig {
     /// The name sent in EHLO/HELO/LHLO.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub helo_name: String,
     /// Per-domain routes, checked first, and the fallback (MX or fixed hosts).
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub routes: RouteTable,
     /// The port MX hosts are contacted on (25; tests use another).
     pub mx_port: u16,
-    /// Per-stage timeouts.
+    /// Per-stage timeouts. Not a key: a file states them in a table of their own.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub timeouts: Timeouts,
     /// Connection reuse and per-destination limits.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub pool: PoolConfig,
     /// STARTTLS policies and trust anchors.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub tls: TlsSettings,
     /// Longest reply line accepted from a peer: bounds memory.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub max_reply_line: usize,
     /// Next hops one attempt talks to at once (an envelope whose recipients span many domains
     /// is split into that many groups).
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub max_parallel_next_hops: usize,
 }
 

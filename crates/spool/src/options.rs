@@ -1,25 +1,37 @@
 //! Tuning knobs of a [`crate::Spool`].
+//!
+//! With the `serde` feature, [`SpoolOptions`] deserialises from a configuration file's keys, a
+//! missing key keeping the field's `Default`. No field is a key yet (each is `serde(skip)`):
+//! dropping a field's `skip` makes it one, with its default still written only here.
 
 /// How a spool is opened and where it keeps bodies.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct SpoolOptions {
     /// Bodies up to this many octets are stored inline in the database, committed with their
     /// metadata; larger ones go to their own file. Default 128 KiB: in bench/spool/README.md
     /// inline bodies beat body files at 4 and 64 KiB at every concurrency, tie around 128 KiB,
     /// and lose at 256 KiB and 1 MiB (the single writer then spends its time copying bodies).
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub inline_max: usize,
     /// Create the spool directory when it does not exist (otherwise opening refuses).
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub create_dir: bool,
     /// At most this many requests share one commit.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub max_batch: usize,
     /// Requests waiting for the writer beyond this many make callers wait (back-pressure).
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub queue_depth: usize,
     /// redb page cache size in bytes.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub cache_size: usize,
     /// Decode every metadata record during [`crate::Spool::open`] (quarantining the
     /// undecodable before it returns). Off: open reads only the schedule index and a background
     /// thread checks the records right after; that keeps start-up time independent of
     /// metadata size (DESIGN.md §1.4).
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub verify_at_open: bool,
 }
 

@@ -10,8 +10,11 @@
 //! - [`reply`]: SMTP replies with enhanced status codes.
 //! - [`queue_id`]: time-ordered unique message ids.
 //! - [`status`]: per-recipient delivery status.
+//! - `duration` (feature `serde-duration`): "30s", "5m" durations for configuration files.
 
 pub mod address;
+#[cfg(feature = "serde-duration")]
+pub mod duration;
 pub mod envelope;
 pub mod message;
 pub mod queue_id;

@@ -2,22 +2,35 @@
 //! structs. Unknown keys, bad values and missing files are errors that name the key, the line
 //! and what was expected.
 //!
+//! Each setting is stated once: a library's knob is a field of the library's settings struct
+//! (`envoi_edge::Limits`, `envoi_relay::PoolConfig`, `envoi_queue::QueueSettings`, ...), which
+//! deserialises with its own defaults and is embedded in the section holding its keys.
+//!
 //! # Layout
 //! - `duration`: "30s", "5m", "4h", "5d".
+//! - `table`: one TOML table read into a section and the library structs it embeds.
 //! - `smtp`: listeners, limits, timeouts, access control, auth users.
 //! - `queue`: lifetime, concurrency, backoff, prequeue policies.
 //! - `relay`: smarthost, routes, MX and DNS, TLS policy, timeouts, limits.
-//! - this file: the whole file, storage, admin and log sections, loading.
+//! - this file: the whole file, storage, admin and log sections, loading with the command-line
+//!   overrides.
 
 pub mod duration;
 pub mod queue;
 pub mod relay;
 pub mod smtp;
+pub mod table;
+#[cfg(test)]
+mod tests_settings;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use envoi_spool::SpoolOptions;
 use serde::Deserialize;
+
+use crate::cli::ServeArgs;
+use table::Embeds;
 
 pub use queue::QueueSection;
 pub use relay::RelaySection;
@@ -60,16 +73,16 @@ pub struct Config {
     /// This host's name: SMTP banner, Received headers, Reporting-MTA. Default: the system's.
     pub hostname: Option<String>,
     /// The SMTP server.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "table::section")]
     pub smtp: SmtpSection,
     /// The queue.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "table::section")]
     pub queue: QueueSection,
     /// Delivery.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "table::section")]
     pub relay: RelaySection,
     /// Where messages are stored.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "table::section")]
     pub storage: StorageSection,
     /// The admin API.
     #[serde(default)]
@@ -89,6 +102,17 @@ pub struct StorageSection {
     /// The spool directory.
     #[serde(default = "default_spool")]
     pub path: PathBuf,
+    /// The spool's tuning; none of its fields is a key of this table yet.
+    #[serde(skip)]
+    pub spool: SpoolOptions,
+}
+
+impl Embeds for StorageSection {
+    type Parts = (SpoolOptions,);
+
+    fn with_parts(self, (spool,): Self::Parts) -> Self {
+        Self { spool, ..self }
+    }
 }
 
 /// Which store.
@@ -111,6 +135,7 @@ impl Default for StorageSection {
         Self {
             kind: StorageKind::Spool,
             path: default_spool(),
+            spool: SpoolOptions::default(),
         }
     }
 }
@@ -208,6 +233,42 @@ impl Config {
     }
 }
 
+/// The configuration file (or the defaults) with the command-line overrides applied.
+///
+/// # Errors
+/// The file cannot be read or is invalid, or an override makes it invalid.
+pub fn load_config(path: Option<&Path>, args: &ServeArgs) -> anyhow::Result<Config> {
+    let mut config = match path {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    if let Some(listen) = args.listen {
+        config.smtp.listeners = vec![Listener {
+            address: listen,
+            tls: ListenerTls::None,
+        }];
+    }
+    if let Some(relay) = &args.relay {
+        relay::parse_hop(relay).map_err(|e| anyhow::anyhow!("--relay: {e}"))?;
+        config.relay.smarthost = Some(relay.clone());
+    }
+    if let Some(spool) = &args.spool {
+        config.storage.path = spool.clone();
+    }
+    if let Some(admin) = args.admin {
+        config.admin.address = admin;
+        if !admin.ip().is_loopback() && config.admin.token.is_none() {
+            anyhow::bail!(
+                "--admin {admin} is not loopback: set admin.token in the configuration file"
+            );
+        }
+    }
+    if let Some(hostname) = &args.hostname {
+        config.hostname = Some(hostname.clone());
+    }
+    Ok(config)
+}
+
 /// Why configuration text was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParseFailure {
@@ -221,7 +282,8 @@ pub enum ParseFailure {
 mod tests {
     use super::*;
 
-    fn syntax(text: &str) -> String {
+    /// The message of a syntax error (bad TOML, unknown key, bad value).
+    pub(super) fn syntax(text: &str) -> String {
         match Config::parse(text) {
             Err(ParseFailure::Syntax(m)) => m,
             other => panic!("expected a syntax error, got {other:?}"),

@@ -1,9 +1,15 @@
 //! `[queue]`: lifetime, concurrency, backoff and prequeue policies.
+//!
+//! The concurrency limits and the shutdown grace are the queue's own [`QueueSettings`], read
+//! from keys of this table (see [`super::table`]); their defaults are the queue's.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use envoi_queue::QueueSettings;
 use serde::Deserialize;
+
+use super::table::Embeds;
 
 /// `[queue]`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -12,13 +18,9 @@ pub struct QueueSection {
     /// Maximum time in the queue before a message fails with 4.4.7 (default 5d).
     #[serde(default, deserialize_with = "super::duration::option")]
     pub max_lifetime: Option<Duration>,
-    /// Most simultaneous delivery attempts (default 64).
-    pub max_deliveries: Option<usize>,
-    /// Most simultaneous storage operations (default 256).
-    pub max_storage_ops: Option<usize>,
-    /// At shutdown, how long attempts in flight may finish (default 30s).
-    #[serde(default, deserialize_with = "super::duration::option")]
-    pub shutdown_grace: Option<Duration>,
+    /// The queue's settings; each field it deserialises is a key of this table.
+    #[serde(skip)]
+    pub settings: QueueSettings,
     /// The retry schedule; default: RFC 5321 minded (5m, 10m, 30m, 1h, 2h, then every 4h).
     #[serde(default)]
     pub backoff: Option<BackoffSection>,
@@ -28,6 +30,14 @@ pub struct QueueSection {
     /// The alias table for the "forward" policy: address or "@domain" → targets.
     #[serde(default)]
     pub aliases: BTreeMap<String, Vec<String>>,
+}
+
+impl Embeds for QueueSection {
+    type Parts = (QueueSettings,);
+
+    fn with_parts(self, (settings,): Self::Parts) -> Self {
+        Self { settings, ..self }
+    }
 }
 
 /// `[queue.backoff]`.
@@ -91,7 +101,7 @@ impl QueueSection {
                     .map_err(|e| format!("queue.aliases.{key:?}: {target:?}: {e}"))?;
             }
         }
-        if self.max_deliveries == Some(0) {
+        if self.settings.max_deliveries == 0 {
             return Err("queue.max_deliveries must be at least 1".into());
         }
         Ok(())

@@ -1,12 +1,18 @@
 //! `[relay]`: smarthost, routes and LMTP targets, MX and DNS, TLS policy, timeouts, limits.
+//!
+//! The MX port, the connection limits, `[relay.timeouts]` and the TLS policy names are the
+//! relay's own structs ([`RelayConfig`], [`PoolConfig`], [`Timeouts`], [`TlsPolicy`]); their
+//! defaults are the relay's. `RelayConfig` and `PoolConfig` are read from keys of this table
+//! (see [`super::table`]).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use envoi_relay::{NextHop, TlsPolicy};
+use envoi_relay::{NextHop, PoolConfig, RelayConfig, Timeouts, TlsPolicy};
 use serde::Deserialize;
+
+use super::table::Embeds;
 
 /// `[relay]`. Without `smarthost`, mail goes by MX (routes first).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -24,80 +30,39 @@ pub struct RelaySection {
     /// DNS servers for MX lookups; default: the system's (/etc/resolv.conf).
     #[serde(default)]
     pub dns: Vec<SocketAddr>,
-    /// Port for MX hosts (default 25).
-    pub mx_port: Option<u16>,
+    /// The relay's settings (the MX port); each field it deserialises is a key of this table.
+    #[serde(skip)]
+    pub settings: RelayConfig,
     /// Name sent in EHLO (default: the hostname).
     pub helo_name: Option<String>,
     /// Default STARTTLS policy: "none", "opportunistic" (default), "required".
     #[serde(default)]
-    pub tls: Option<TlsPolicyName>,
+    pub tls: TlsPolicy,
     /// STARTTLS policy per recipient domain.
     #[serde(default)]
-    pub tls_domains: BTreeMap<String, TlsPolicyName>,
+    pub tls_domains: BTreeMap<String, TlsPolicy>,
     /// Extra trusted CA certificates (PEM files), e.g. a private smarthost's CA.
     #[serde(default)]
     pub ca_files: Vec<PathBuf>,
-    /// Per-stage timeouts (RFC 5321 §4.5.3.2 defaults).
+    /// `[relay.timeouts]`: per-stage timeouts (RFC 5321 §4.5.3.2 defaults).
     #[serde(default)]
-    pub timeouts: RelayTimeouts,
-    /// Most messages sent over one connection (default 100).
-    pub max_messages_per_connection: Option<u32>,
-    /// How long an idle connection is kept for reuse.
-    #[serde(default, deserialize_with = "super::duration::option")]
-    pub idle_timeout: Option<Duration>,
-    /// Most simultaneous connections to one destination (default 20).
-    pub max_connections_per_destination: Option<usize>,
-    /// Idle connections kept for reuse per destination (default: as many as may be open).
+    pub timeouts: Timeouts,
+    /// Connection reuse and limits; each field it deserialises is a key of this table.
+    #[serde(skip)]
+    pub pool: PoolConfig,
+    /// Idle connections kept for reuse per destination (default: as many as may be open, that
+    /// is `max_connections_per_destination`).
     pub max_idle_per_destination: Option<usize>,
-    /// Most recipients per transaction sent to a peer.
-    pub max_recipients_per_transaction: Option<usize>,
 }
 
-/// `[relay.timeouts]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RelayTimeouts {
-    /// TCP connect.
-    #[serde(default, deserialize_with = "super::duration::option")]
-    pub connect: Option<Duration>,
-    /// Greeting banner (5m).
-    #[serde(default, deserialize_with = "super::duration::option")]
-    pub banner: Option<Duration>,
-    /// MAIL reply (5m).
-    #[serde(default, deserialize_with = "super::duration::option")]
-    pub mail: Option<Duration>,
-    /// RCPT reply (5m).
-    #[serde(default, deserialize_with = "super::duration::option")]
-    pub rcpt: Option<Duration>,
-    /// DATA reply (2m).
-    #[serde(default, deserialize_with = "super::duration::option")]
-    pub data: Option<Duration>,
-    /// Each block of message data (3m).
-    #[serde(default, deserialize_with = "super::duration::option")]
-    pub data_block: Option<Duration>,
-    /// The reply to the final dot (10m).
-    #[serde(default, deserialize_with = "super::duration::option")]
-    pub final_dot: Option<Duration>,
-}
+impl Embeds for RelaySection {
+    type Parts = (RelayConfig, PoolConfig);
 
-/// A STARTTLS policy name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TlsPolicyName {
-    /// Never.
-    None,
-    /// When offered, unverified.
-    Opportunistic,
-    /// Always, verified; else a transient 4.7.5.
-    Required,
-}
-
-impl From<TlsPolicyName> for TlsPolicy {
-    fn from(value: TlsPolicyName) -> Self {
-        match value {
-            TlsPolicyName::None => Self::None,
-            TlsPolicyName::Opportunistic => Self::Opportunistic,
-            TlsPolicyName::Required => Self::Required,
+    fn with_parts(self, (settings, pool): Self::Parts) -> Self {
+        Self {
+            settings,
+            pool,
+            ..self
         }
     }
 }

@@ -1,10 +1,15 @@
 //! `[smtp]`: listeners, limits, timeouts, access control and AUTH users.
+//!
+//! The limits and timeouts are the edge's own structs ([`Limits`], [`Timeouts`]) read from
+//! keys of this table (see [`super::table`]); their defaults are the edge's.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
+use envoi_edge::{AuthPolicy, Limits, Timeouts};
 use serde::Deserialize;
+
+use super::table::Embeds;
 
 /// `[smtp]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -17,27 +22,12 @@ pub struct SmtpSection {
     pub certificate: Option<PathBuf>,
     /// Private key (PEM) for the certificate.
     pub key: Option<PathBuf>,
-    /// Largest message in bytes (default 25 MiB).
-    pub max_message_size: Option<usize>,
-    /// Most recipients per transaction (default 100).
-    pub max_recipients: Option<usize>,
-    /// Most Received headers before the message is a loop (default 50).
-    pub max_received_headers: Option<usize>,
-    /// Most errors in one session before 421 (default 10).
-    pub max_errors: Option<usize>,
-    /// Most simultaneous connections (default 512).
-    pub max_connections: Option<usize>,
-    /// Most simultaneous connections per client IP (default 16).
-    pub max_connections_per_ip: Option<usize>,
-    /// Wait for a command (default 5m).
-    #[serde(default, deserialize_with = "super::duration::option")]
-    pub command_timeout: Option<Duration>,
-    /// Wait for each read of message data (default 3m).
-    #[serde(default, deserialize_with = "super::duration::option")]
-    pub data_timeout: Option<Duration>,
-    /// At shutdown, how long open transactions may finish before 421 (default 30s).
-    #[serde(default, deserialize_with = "super::duration::option")]
-    pub shutdown_grace: Option<Duration>,
+    /// Sizes and counts; each field the edge deserialises is a key of this table.
+    #[serde(skip)]
+    pub limits: Limits,
+    /// Waits; each field the edge deserialises is a key of this table (`command_timeout`, ...).
+    #[serde(skip)]
+    pub timeouts: Timeouts,
     /// Domains envoi accepts mail for from anyone.
     #[serde(default)]
     pub receiving_domains: Vec<String>,
@@ -45,8 +35,20 @@ pub struct SmtpSection {
     #[serde(default = "default_trusted")]
     pub trusted_networks: Vec<String>,
     /// AUTH settings and users.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::table::section")]
     pub auth: AuthSection,
+}
+
+impl Embeds for SmtpSection {
+    type Parts = (Limits, Timeouts);
+
+    fn with_parts(self, (limits, timeouts): Self::Parts) -> Self {
+        Self {
+            limits,
+            timeouts,
+            ..self
+        }
+    }
 }
 
 /// `[[smtp.listener]]`.
@@ -77,12 +79,20 @@ pub enum ListenerTls {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSection {
-    /// Offer AUTH without TLS too (default false).
-    #[serde(default)]
-    pub allow_plaintext: bool,
+    /// When AUTH is offered (`allow_plaintext`, a key of this table).
+    #[serde(skip)]
+    pub policy: AuthPolicy,
     /// `[[smtp.auth.user]]` entries.
     #[serde(default, rename = "user")]
     pub users: Vec<User>,
+}
+
+impl Embeds for AuthSection {
+    type Parts = (AuthPolicy,);
+
+    fn with_parts(self, (policy,): Self::Parts) -> Self {
+        Self { policy, ..self }
+    }
 }
 
 /// One AUTH user.
@@ -112,15 +122,8 @@ impl Default for SmtpSection {
             listeners: default_listeners(),
             certificate: None,
             key: None,
-            max_message_size: None,
-            max_recipients: None,
-            max_received_headers: None,
-            max_errors: None,
-            max_connections: None,
-            max_connections_per_ip: None,
-            command_timeout: None,
-            data_timeout: None,
-            shutdown_grace: None,
+            limits: Limits::default(),
+            timeouts: Timeouts::default(),
             receiving_domains: Vec::new(),
             trusted_networks: default_trusted(),
             auth: AuthSection::default(),

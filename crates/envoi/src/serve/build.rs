@@ -1,11 +1,13 @@
 //! Turning the configuration into the library's parts: store, relay, queue, edge.
+//!
+//! Only the wiring lives here (TLS files, resolver, routes and hops, policies, users): the
+//! libraries' plain settings arrive already read, with their defaults, in the config sections.
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{bail, Context};
-use envoi_edge::{AuthPolicy, EdgeConfig, IpNet, Limits, Timeouts, TlsSettings};
+use envoi_edge::{EdgeConfig, IpNet, TlsSettings};
 use envoi_queue::policy::{AddDateHeader, AddMessageIdHeader, Forward, SplitByDomain};
 use envoi_queue::{Backoff, Exponential, MemoryStore, PrequeuePolicy, Schedule, Storage};
 use envoi_relay::{HickoryResolver, PoolConfig, RelayConfig, RouteTable, SmtpRelay};
@@ -14,7 +16,7 @@ use envoi_types::Address;
 
 use crate::config::queue::{BackoffSection, PolicyName};
 use crate::config::relay::parse_hop;
-use crate::config::{Config, StorageKind};
+use crate::config::{Config, RelaySection, StorageKind};
 
 /// Opens the configured store; the spool directory is created when missing.
 pub async fn storage(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
@@ -24,7 +26,7 @@ pub async fn storage(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
             let path = config.storage.path.clone();
             let options = SpoolOptions {
                 create_dir: true,
-                ..SpoolOptions::default()
+                ..config.storage.spool.clone()
             };
             let spool = tokio::task::spawn_blocking(move || Spool::open(&path, options))
                 .await
@@ -38,13 +40,42 @@ pub async fn storage(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
 /// The relay for the `[relay]` section.
 pub fn relay(config: &Config, hostname: &str) -> anyhow::Result<SmtpRelay> {
     let section = &config.relay;
+    let dns = if section.dns.is_empty() {
+        system_name_servers()
+    } else {
+        section.dns.clone()
+    };
+    let resolver = Arc::new(HickoryResolver::new(&dns));
+    SmtpRelay::new(relay_config(section, hostname)?, resolver).context("cannot build the relay")
+}
+
+/// The relay's settings: those read from `[relay]`, plus the routes, TLS trust and EHLO name.
+pub fn relay_config(section: &RelaySection, hostname: &str) -> anyhow::Result<RelayConfig> {
     let mut relay_config = RelayConfig {
         helo_name: section
             .helo_name
             .clone()
             .unwrap_or_else(|| hostname.to_owned()),
-        ..RelayConfig::default()
+        routes: routes(section)?,
+        timeouts: section.timeouts.clone(),
+        pool: pool(section),
+        ..section.settings.clone()
     };
+    relay_config.tls.default_policy = section.tls;
+    for (domain, policy) in &section.tls_domains {
+        relay_config
+            .tls
+            .per_domain
+            .insert(domain.to_lowercase(), *policy);
+    }
+    for path in &section.ca_files {
+        relay_config.tls.extra_roots.extend(read_pem_certs(path)?);
+    }
+    Ok(relay_config)
+}
+
+/// The smarthost (or MX) and the per-domain routes.
+fn routes(section: &RelaySection) -> anyhow::Result<RouteTable> {
     let mut routes = match &section.smarthost {
         Some(text) => {
             let mut hop = parse_hop(text).map_err(anyhow::Error::msg)?;
@@ -64,70 +95,17 @@ pub fn relay(config: &Config, hostname: &str) -> anyhow::Result<SmtpRelay> {
             .collect::<anyhow::Result<Vec<_>>>()?;
         routes.add(domain, hops);
     }
-    relay_config.routes = routes;
-    if let Some(port) = section.mx_port {
-        relay_config.mx_port = port;
-    }
-    apply_relay_timeouts(&mut relay_config, section);
-    relay_config.pool = pool(section);
-    if let Some(policy) = section.tls {
-        relay_config.tls.default_policy = policy.into();
-    }
-    for (domain, policy) in &section.tls_domains {
-        relay_config
-            .tls
-            .per_domain
-            .insert(domain.to_lowercase(), (*policy).into());
-    }
-    for path in &section.ca_files {
-        relay_config.tls.extra_roots.extend(read_pem_certs(path)?);
-    }
-    let dns = if section.dns.is_empty() {
-        system_name_servers()
-    } else {
-        section.dns.clone()
-    };
-    let resolver = Arc::new(HickoryResolver::new(&dns));
-    SmtpRelay::new(relay_config, resolver).context("cannot build the relay")
+    Ok(routes)
 }
 
-fn apply_relay_timeouts(relay_config: &mut RelayConfig, section: &crate::config::RelaySection) {
-    let t = &section.timeouts;
-    let out = &mut relay_config.timeouts;
-    let pairs: [(&mut Duration, Option<Duration>); 7] = [
-        (&mut out.connect, t.connect),
-        (&mut out.banner, t.banner),
-        (&mut out.mail, t.mail),
-        (&mut out.rcpt, t.rcpt),
-        (&mut out.data, t.data),
-        (&mut out.data_block, t.data_block),
-        (&mut out.final_dot, t.final_dot),
-    ];
-    for (slot, value) in pairs {
-        if let Some(value) = value {
-            *slot = value;
-        }
+/// The pool settings; kept idle connections default to as many as may be open.
+fn pool(section: &RelaySection) -> PoolConfig {
+    PoolConfig {
+        max_idle_per_destination: section
+            .max_idle_per_destination
+            .unwrap_or(section.pool.max_connections_per_destination),
+        ..section.pool.clone()
     }
-}
-
-fn pool(section: &crate::config::RelaySection) -> PoolConfig {
-    let mut pool = PoolConfig::default();
-    if let Some(n) = section.max_messages_per_connection {
-        pool.max_messages_per_connection = n;
-    }
-    if let Some(d) = section.idle_timeout {
-        pool.idle_timeout = d;
-    }
-    if let Some(n) = section.max_connections_per_destination {
-        pool.max_connections_per_destination = n;
-    }
-    pool.max_idle_per_destination = section
-        .max_idle_per_destination
-        .unwrap_or(pool.max_connections_per_destination);
-    if let Some(n) = section.max_recipients_per_transaction {
-        pool.max_recipients_per_transaction = n;
-    }
-    pool
 }
 
 fn read_pem_certs(path: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
@@ -213,29 +191,6 @@ fn forward(config: &Config) -> anyhow::Result<Forward> {
 /// The edge configuration for `[smtp]`.
 pub fn edge(config: &Config, hostname: &str) -> anyhow::Result<EdgeConfig> {
     let smtp = &config.smtp;
-    let defaults = Limits::default();
-    let limits = Limits {
-        max_message_size: smtp.max_message_size.unwrap_or(defaults.max_message_size),
-        max_recipients: smtp.max_recipients.unwrap_or(defaults.max_recipients),
-        max_received_headers: smtp
-            .max_received_headers
-            .unwrap_or(defaults.max_received_headers),
-        max_errors: smtp.max_errors.unwrap_or(defaults.max_errors),
-        max_connections: smtp.max_connections.unwrap_or(defaults.max_connections),
-        max_connections_per_ip: smtp
-            .max_connections_per_ip
-            .unwrap_or(defaults.max_connections_per_ip),
-        ..defaults
-    };
-    let default_timeouts = Timeouts::default();
-    let timeouts = Timeouts {
-        command: smtp.command_timeout.unwrap_or(default_timeouts.command),
-        data: smtp.data_timeout.unwrap_or(default_timeouts.data),
-        shutdown_grace: smtp
-            .shutdown_grace
-            .unwrap_or(default_timeouts.shutdown_grace),
-        ..default_timeouts
-    };
     let trusted_networks = smtp
         .trusted_networks
         .iter()
@@ -250,14 +205,12 @@ pub fn edge(config: &Config, hostname: &str) -> anyhow::Result<EdgeConfig> {
     };
     Ok(EdgeConfig {
         hostname: hostname.to_owned(),
-        limits,
-        timeouts,
+        limits: smtp.limits.clone(),
+        timeouts: smtp.timeouts.clone(),
         receiving_domains: smtp.receiving_domains.clone(),
         trusted_networks,
         tls,
-        auth: AuthPolicy {
-            allow_plaintext: smtp.auth.allow_plaintext,
-        },
+        auth: smtp.auth.policy.clone(),
     })
 }
 
@@ -273,4 +226,63 @@ fn tls_settings(cert: &Path, key: &Path) -> anyhow::Result<TlsSettings> {
             key.display()
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> Config {
+        Config::parse(text).unwrap()
+    }
+
+    #[test]
+    fn idle_connections_default_to_the_connection_limit() {
+        let relay = relay_config(
+            &config("[relay]\nmax_connections_per_destination = 50\n").relay,
+            "mx.test",
+        )
+        .unwrap();
+        assert_eq!(relay.pool.max_idle_per_destination, 50);
+        assert_eq!(relay.pool.max_connections_per_destination, 50);
+        let text = "[relay]\nmax_connections_per_destination = 50\nmax_idle_per_destination = 7\n";
+        let relay = relay_config(&config(text).relay, "mx.test").unwrap();
+        assert_eq!(relay.pool.max_idle_per_destination, 7);
+    }
+
+    #[test]
+    fn the_relay_gets_the_section_and_the_wiring() {
+        let text = "[relay]\nmx_port = 2525\nidle_timeout = \"1m\"\ntls = \"none\"\n\
+                    [relay.tls_domains]\n\"Bank.Example\" = \"required\"\n\
+                    [relay.timeouts]\nrcpt = \"1m\"\n";
+        let relay = relay_config(&config(text).relay, "mx.test").unwrap();
+        assert_eq!(relay.helo_name, "mx.test");
+        assert_eq!(relay.mx_port, 2525);
+        assert_eq!(relay.pool.idle_timeout, std::time::Duration::from_secs(60));
+        assert_eq!(relay.timeouts.rcpt, std::time::Duration::from_secs(60));
+        assert_eq!(relay.tls.default_policy, envoi_relay::TlsPolicy::None);
+        assert_eq!(
+            relay.tls.per_domain.get("bank.example"),
+            Some(&envoi_relay::TlsPolicy::Required)
+        );
+        let defaults = RelayConfig::default();
+        assert_eq!(relay.max_reply_line, defaults.max_reply_line);
+        assert_eq!(
+            relay.max_parallel_next_hops,
+            defaults.max_parallel_next_hops
+        );
+    }
+
+    #[test]
+    fn the_edge_gets_the_section() {
+        let text =
+            "[smtp]\nmax_errors = 3\ndata_timeout = \"1m\"\n[smtp.auth]\nallow_plaintext = true\n";
+        let edge = edge(&config(text), "mx.test").unwrap();
+        assert_eq!(edge.hostname, "mx.test");
+        assert_eq!(edge.limits.max_errors, 3);
+        assert_eq!(edge.timeouts.data, std::time::Duration::from_secs(60));
+        assert!(edge.auth.allow_plaintext);
+        assert_eq!(edge.trusted_networks.len(), 2);
+        assert!(edge.tls.is_none());
+    }
 }

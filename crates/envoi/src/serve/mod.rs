@@ -17,7 +17,6 @@ pub mod users;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use envoi_edge::{ListenMode, Server};
@@ -28,9 +27,6 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, ListenerTls};
 use reload::{Swappable, SwappableBackoff, SwappablePolicies, SwappableRelay};
-
-/// How long deliveries in flight may finish at shutdown, unless configured.
-const DEFAULT_QUEUE_GRACE: Duration = Duration::from_secs(30);
 
 /// The running daemon's replaceable parts, for SIGHUP.
 struct Reloadable {
@@ -65,8 +61,7 @@ pub async fn run(config: Config, args: crate::cli::ServeArgs) -> anyhow::Result<
                 .max_lifetime
                 .unwrap_or(envoi_queue::backoff::DEFAULT_LIFETIME),
         )
-        .max_deliveries(config.queue.max_deliveries.unwrap_or(64))
-        .max_storage_ops(config.queue.max_storage_ops.unwrap_or(256))
+        .settings(&config.queue.settings)
         .start()
         .await
         .context("cannot start the queue")?;
@@ -122,8 +117,7 @@ pub async fn run(config: Config, args: crate::cli::ServeArgs) -> anyhow::Result<
     tracing::info!("stopping: no new connections; open SMTP transactions may finish");
     edge_shutdown.cancel();
     edge_tasks.wait().await;
-    let grace = config.queue.shutdown_grace.unwrap_or(DEFAULT_QUEUE_GRACE);
-    queue.shutdown(grace).await;
+    queue.shutdown(config.queue.settings.shutdown_grace).await;
     admin_shutdown.cancel();
     tracing::info!("envoi stopped");
     Ok(())
@@ -137,7 +131,7 @@ async fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {
 
 /// SIGHUP: re-reads the configuration and swaps what can be swapped.
 fn reload(parts: &Reloadable) {
-    let config = match crate::load_config(parts.config_path.as_deref(), &parts.overrides) {
+    let config = match crate::config::load_config(parts.config_path.as_deref(), &parts.overrides) {
         Ok(config) => config,
         Err(error) => {
             tracing::error!(error = %format!("{error:#}"), "reload refused; keeping the running configuration");

@@ -34,6 +34,7 @@ use crate::error::EnqueueError;
 use crate::events;
 use crate::policy::{apply_all, PrequeuePolicy};
 use crate::relay::Relay;
+use crate::settings::QueueSettings;
 use crate::storage::{NewMessage, ScheduleEntry, Storage, StorageError};
 
 use fresh::Fresh;
@@ -94,13 +95,20 @@ impl QueueBuilder {
         self
     }
 
-    /// At most this many attempts run at once (default 64).
+    /// The concurrency limits of `settings` (see [`QueueSettings`]); its `shutdown_grace` is
+    /// for [`Queue::shutdown`].
+    pub fn settings(self, settings: &QueueSettings) -> Self {
+        self.max_deliveries(settings.max_deliveries)
+            .max_storage_ops(settings.max_storage_ops)
+    }
+
+    /// At most this many attempts run at once (default: [`QueueSettings`]'s, 64).
     pub fn max_deliveries(mut self, n: usize) -> Self {
         self.max_deliveries = n.max(1);
         self
     }
 
-    /// At most this many storage calls run at once (default 256).
+    /// At most this many storage calls run at once (default: [`QueueSettings`]'s, 256).
     pub fn max_storage_ops(mut self, n: usize) -> Self {
         self.max_storage_ops = n.max(1);
         self
@@ -325,6 +333,7 @@ impl Queue {
     /// Starts building a queue over `storage`, delivering through `relay`.
     pub fn builder(storage: Arc<dyn Storage>, relay: Arc<dyn Relay>) -> QueueBuilder {
         let node = "localhost".to_owned();
+        let settings = QueueSettings::default();
         QueueBuilder {
             storage,
             relay,
@@ -332,8 +341,8 @@ impl Queue {
             bounces: Arc::new(DsnBounce::new(node.clone())),
             bounce_queue: None,
             policies: Vec::new(),
-            max_deliveries: 64,
-            max_storage_ops: 256,
+            max_deliveries: settings.max_deliveries,
+            max_storage_ops: settings.max_storage_ops,
             lifetime: DEFAULT_LIFETIME,
             clock: Clock::new(),
             node,

@@ -1,0 +1,63 @@
+//! The queue's plain settings: concurrency limits and the shutdown grace.
+//!
+//! With the `serde` feature, [`QueueSettings`] deserialises from a configuration file's keys; a
+//! missing key keeps the field's `Default`, so each default is written only here.
+
+use std::time::Duration;
+
+/// Concurrency limits and the shutdown grace of a [`crate::Queue`]. Apply the limits with
+/// [`crate::QueueBuilder::settings`]; pass `shutdown_grace` to [`crate::Queue::shutdown`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+pub struct QueueSettings {
+    /// At most this many attempts run at once (default 64; 0 counts as 1).
+    pub max_deliveries: usize,
+    /// At most this many storage calls run at once (default 256; 0 counts as 1).
+    pub max_storage_ops: usize,
+    /// At shutdown, how long attempts in flight may finish before they are dropped (default
+    /// 30 s).
+    #[cfg_attr(feature = "serde", serde(with = "envoi_types::duration"))]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        Self {
+            max_deliveries: 64,
+            max_storage_ops: 256,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::testkit::suite::{run_for, send};
+    use crate::testkit::ScriptedRelay;
+    use crate::{MemoryStore, Queue};
+
+    #[tokio::test(start_paused = true)]
+    async fn the_builder_applies_the_delivery_limit() {
+        let relay = ScriptedRelay::new();
+        relay.set_latency(Duration::from_secs(30));
+        let settings = QueueSettings {
+            max_deliveries: 3,
+            ..QueueSettings::default()
+        };
+        let queue = Queue::builder(Arc::new(MemoryStore::new()), relay.clone())
+            .settings(&settings)
+            .start()
+            .await
+            .unwrap();
+        for i in 0..6 {
+            send(&queue, "s@src.test", &[&format!("r{i}@dst.test")]).await;
+        }
+        run_for(Duration::from_secs(120)).await;
+        assert_eq!(relay.max_concurrent(), 3);
+        queue.shutdown(settings.shutdown_grace).await;
+    }
+}
