@@ -580,8 +580,11 @@ proptest! {
         let outcome = &run.outcome;
         prop_assert_eq!(outcome.replies.len(), case.recipients);
         prop_assert!(outcome.failure.is_none() || !outcome.reusable);
-        let rcpt_452: Vec<Reply> = run.written.iter().map(|r| with_code(r, 452)).collect();
-        let settled = [Failure::NoSmtpUtf8.to_reply(), Failure::TooBig { size: 0, limit: 0 }.to_reply()];
+        let full = scripted(Verb::Rcpt, Answer::Full);
+        let settled = [
+            Failure::NoSmtpUtf8.to_reply(),
+            Failure::TooBig { size: 0, limit: 0 }.to_reply(),
+        ];
         for (index, reply) in outcome.replies.iter().enumerate() {
             let delivered = run.delivered.iter().filter(|d| **d == index).count();
             prop_assert!(delivered <= 1, "recipient {} delivered twice", index);
@@ -593,10 +596,11 @@ proptest! {
             // Delivered only if the server took the message for it, and the other way
             // round when the session did not break.
             prop_assert_eq!(reply.is_success(), delivered == 1);
-            // Every reply is one the server wrote (or its 452 reading), or a settlement
-            // made before anything was sent.
+            // Every reply is one the server wrote, or a settlement made before anything was
+            // sent; a 552 at RCPT is reported as 452.
+            prop_assert!(*reply != full);
             let quoted = run.written.contains(reply)
-                || rcpt_452.contains(reply)
+                || *reply == with_code(&full, 452)
                 || (run.commands == 0 && settled.contains(reply));
             prop_assert!(quoted, "{} quotes nothing the server said", reply);
         }
