@@ -24,8 +24,9 @@ use tokio::task::JoinSet;
 
 use crate::client::session::Target;
 use crate::client::transaction;
-use crate::config::{Credentials, Endpoint, Protocol, RelayConfig, TlsPolicy};
+use crate::config::RelayConfig;
 use crate::failure::Failure;
+use crate::hop::{Credentials, Endpoint, Protocol, TlsPolicy};
 use crate::mx::mx_hosts;
 use crate::pool::{Lease, Pool};
 use crate::proto::data;

@@ -31,8 +31,8 @@ use std::collections::VecDeque;
 
 use envoi_types::{Envelope, Reply};
 
-use crate::config::Protocol;
 use crate::failure::{with_code, Failure, Stage};
+use crate::hop::Protocol;
 use crate::proto::caps::Capabilities;
 use crate::proto::command::{self, MailParams};
 

@@ -9,8 +9,8 @@
 
 use super::{Candidate, Inner};
 use crate::client::session::{self, SessionParams, Target};
-use crate::config::TlsPolicy;
 use crate::failure::{Failure, Stage};
+use crate::hop::TlsPolicy;
 use crate::pool::Lease;
 
 /// A session to `target` for `candidate`'s deliveries.
