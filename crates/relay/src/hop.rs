@@ -85,7 +85,7 @@ pub struct NextHop {
     pub endpoint: Endpoint,
     /// AUTH credentials, sent when the peer offers AUTH PLAIN.
     pub auth: Option<Credentials>,
-    /// STARTTLS policy; `None` means [`TlsSettings::default_policy`].
+    /// STARTTLS policy; `None` means [`crate::config::TlsSettings::default_policy`].
     pub tls: Option<TlsPolicy>,
 }
 
