@@ -25,7 +25,8 @@
 //!
 //! # Layout
 //! - [`Transaction`]: the machine; [`Action`] what it asks for; [`TxOutcome`] its result.
-//! - `Step`: where the machine stands; `Round`: one MAIL…final-dot exchange.
+//! - `Step`: where the machine stands.
+//! - `round`: one MAIL…final-dot exchange, its commands and what their replies settle.
 
 use std::collections::VecDeque;
 
@@ -35,6 +36,9 @@ use crate::failure::{with_code, Failure, Stage};
 use crate::hop::Protocol;
 use crate::proto::caps::Capabilities;
 use crate::proto::command::{self, MailParams};
+use round::{Cmd, Round};
+
+mod round;
 
 /// Commands written before their replies are read, when the peer offers PIPELINING. Bounded so
 /// that a peer that stops reading cannot make both sides block on full socket buffers.
@@ -76,25 +80,6 @@ pub enum Action<'t> {
     Done,
 }
 
-/// One command of a round, by position: MAIL, the batch's RCPTs, DATA.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Cmd {
-    Mail,
-    /// Position in the batch.
-    Rcpt(usize),
-    Data,
-}
-
-impl Cmd {
-    fn stage(self) -> Stage {
-        match self {
-            Self::Mail => Stage::Mail,
-            Self::Rcpt(_) => Stage::Rcpt,
-            Self::Data => Stage::Data,
-        }
-    }
-}
-
 /// Where the machine stands. `sent: false` steps write next, `sent: true` ones read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
@@ -126,34 +111,6 @@ enum Step {
         read: usize,
     },
     Done,
-}
-
-/// One MAIL…final-dot exchange. Kept across rounds so its vectors are allocated once.
-#[derive(Debug, Default)]
-struct Round {
-    /// Indexes into the envelope's recipients.
-    batch: Vec<usize>,
-    accepted: Vec<usize>,
-    /// Refused as "too many recipients": for a further round.
-    deferred: Vec<usize>,
-    mail_ok: bool,
-    mail_failed: Option<Reply>,
-    /// DATA got `354`.
-    data_go: bool,
-}
-
-impl Round {
-    fn commands(&self) -> usize {
-        self.batch.len() + 2
-    }
-
-    fn cmd(&self, position: usize) -> Cmd {
-        match position {
-            0 => Cmd::Mail,
-            p if p <= self.batch.len() => Cmd::Rcpt(p - 1),
-            _ => Cmd::Data,
-        }
-    }
 }
 
 /// The client side of one message's delivery over an open session.
@@ -300,7 +257,8 @@ impl<'a> Transaction<'a> {
                     sent,
                     read: read + 1,
                 };
-                self.command_reply(self.round.cmd(read), reply);
+                let cmd = self.round.cmd(read);
+                self.round.on_reply(cmd, reply, &mut self.replies);
             }
             Step::EmptyDot { sent: true } => {
                 self.round.data_go = false;
@@ -384,14 +342,7 @@ impl<'a> Transaction<'a> {
     fn start_round(&mut self) {
         self.rounds_left = self.rounds_left.saturating_sub(1);
         let take = self.limit.min(self.pending.len());
-        let round = &mut self.round;
-        round.batch.clear();
-        round.batch.extend(self.pending.drain(..take));
-        round.accepted.clear();
-        round.deferred.clear();
-        round.mail_ok = false;
-        round.mail_failed = None;
-        round.data_go = false;
+        self.round.start(self.pending.drain(..take));
         self.step = Step::Commands { sent: 0, read: 0 };
     }
 
@@ -425,39 +376,6 @@ impl<'a> Transaction<'a> {
             read: sent,
         };
         send(&self.out, self.round.cmd(sent).stage())
-    }
-
-    fn command_reply(&mut self, cmd: Cmd, reply: Reply) {
-        let round = &mut self.round;
-        match cmd {
-            Cmd::Mail if reply.is_success() => round.mail_ok = true,
-            Cmd::Mail => round.mail_failed = Some(reply),
-            Cmd::Rcpt(p) => {
-                let index = round.batch[p];
-                if let Some(mail) = &round.mail_failed {
-                    self.replies[index] = Some(mail.clone());
-                } else if reply.is_success() {
-                    round.accepted.push(index);
-                } else {
-                    let reply = if reply.code == 552 {
-                        with_code(&reply, 452)
-                    } else {
-                        reply
-                    };
-                    if too_many_recipients(&reply) && !round.accepted.is_empty() {
-                        round.deferred.push(index);
-                    } else {
-                        self.replies[index] = Some(reply);
-                    }
-                }
-            }
-            Cmd::Data if reply.code == 354 => round.data_go = true,
-            Cmd::Data => {
-                for index in &round.accepted {
-                    self.replies[*index] = Some(reply.clone());
-                }
-            }
-        }
     }
 
     /// Every command reply is in: the empty data's end, the message data, or the round's end.
@@ -503,16 +421,6 @@ impl<'a> Transaction<'a> {
 
 fn send(bytes: &[u8], stage: Stage) -> Action<'_> {
     Action::Send { bytes, stage }
-}
-
-/// True for a reply that means "no more recipients in this transaction".
-fn too_many_recipients(reply: &Reply) -> bool {
-    reply.code == 452
-        && (reply.enhanced.to_string() == "4.5.3"
-            || reply
-                .text()
-                .to_ascii_lowercase()
-                .contains("too many recipients"))
 }
 
 #[cfg(test)]
