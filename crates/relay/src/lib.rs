@@ -19,6 +19,7 @@
 //! ```
 //!
 //! # Layout
+//! - [`hop`]: one next hop (endpoint, protocol, credentials, TLS policy).
 //! - [`config`]: plain configuration structs with RFC 5321 defaults.
 //! - [`parse`]: `smtp://host:port`, `lmtp://…`, `unix:/path` and TLS policy names.
 //! - [`routes`]: domain → next hops, checked before the fallback (MX or fixed hosts).
@@ -34,6 +35,7 @@
 pub mod client;
 pub mod config;
 pub mod failure;
+pub mod hop;
 pub mod mx;
 pub mod parse;
 pub mod pool;
@@ -43,11 +45,9 @@ pub mod resolver;
 pub mod routes;
 pub mod tls;
 
-pub use config::{
-    Credentials, Endpoint, NextHop, PoolConfig, Protocol, RelayConfig, Timeouts, TlsPolicy,
-    TlsSettings,
-};
+pub use config::{PoolConfig, RelayConfig, Timeouts, TlsSettings};
 pub use failure::Failure;
+pub use hop::{Credentials, Endpoint, NextHop, Protocol, TlsPolicy};
 pub use parse::ParseError;
 pub use relay::{BuildError, SmtpRelay};
 pub use resolver::{DnsError, HickoryResolver, MxRecord, Resolver, StaticResolver, TimedResolver};

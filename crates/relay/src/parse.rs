@@ -11,7 +11,7 @@
 
 use std::str::FromStr;
 
-use crate::config::{NextHop, TlsPolicy};
+use crate::hop::{NextHop, TlsPolicy};
 
 /// Why a next hop or policy string is not understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -113,7 +113,7 @@ impl FromStr for TlsPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Endpoint, Protocol};
+    use crate::hop::{Endpoint, Protocol};
 
     #[test]
     fn parses_next_hops() {

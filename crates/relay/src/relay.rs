@@ -7,7 +7,9 @@
 //!
 //! # Layout
 //! - [`SmtpRelay`]: construction and the [`Relay`] implementation.
-//! - `deliver_group`: one next hop's recipients.
+//! - `deliver_group`: one next hop's recipients; `deliver_over`: the transaction over an open
+//!   session.
+//! - `opening`: a session to one target (back-off, pool, opening, clear-text retry).
 //! - `candidates` / `targets`: route → hosts → socket addresses.
 
 use std::net::{IpAddr, SocketAddr};
@@ -20,16 +22,19 @@ use envoi_types::Envelope;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::client::session::{self, SessionParams, Target};
+use crate::client::session::Target;
 use crate::client::transaction;
-use crate::config::{Credentials, Endpoint, Protocol, RelayConfig, TlsPolicy};
-use crate::failure::{Failure, Stage};
+use crate::config::RelayConfig;
+use crate::failure::Failure;
+use crate::hop::{Credentials, Endpoint, Protocol, TlsPolicy};
 use crate::mx::mx_hosts;
-use crate::pool::Pool;
+use crate::pool::{Lease, Pool};
 use crate::proto::data;
 use crate::resolver::{DnsError, Resolver, TimedResolver};
 use crate::routes::Route;
 use crate::tls::{TlsConfigError, TlsConnectors};
+
+mod opening;
 
 /// Why a relay cannot be built.
 #[derive(Debug, thiserror::Error)]
@@ -176,19 +181,13 @@ fn spawn_reaper(inner: std::sync::Weak<Inner>) {
     });
 }
 
-/// Connections are shared only between deliveries with the same session profile: a
-/// connection opened under a lax TLS policy or another AUTH identity never carries mail for a
-/// stricter one.
-fn session_profile(candidate: &Candidate, tls: TlsPolicy) -> String {
-    let auth = candidate.auth.as_ref().map_or("", |a| a.username.as_str());
-    format!("{:?}/{tls:?}/{auth}", candidate.protocol)
-}
-
 /// Every recipient of the group gets the same failure.
 fn all_failed(count: usize, failure: &Failure, remote: Option<String>) -> Vec<Outcome> {
     vec![Outcome::new(failure.to_reply(), remote); count]
 }
 
+/// One next hop's recipients: its hosts in order until one session opens, then the
+/// transaction over it.
 async fn deliver_group(inner: &Inner, route: Route, part: &Envelope, wire: &[u8]) -> Vec<Outcome> {
     let count = part.recipients.len();
     let candidates = match candidates(inner, &route).await {
@@ -205,86 +204,55 @@ async fn deliver_group(inner: &Inner, route: Route, part: &Envelope, wire: &[u8]
             }
         };
         for target in &targets {
-            let remote = target.remote();
-            if inner.pool.is_backed_off(target) {
-                last = Some((Failure::BackedOff, Some(remote)));
-                continue;
-            }
-            let params = SessionParams {
-                helo_name: &inner.config.helo_name,
-                protocol: candidate.protocol,
-                tls_policy: candidate.tls,
-                auth: candidate.auth.as_ref(),
-                timeouts: &inner.config.timeouts,
-                tls: &inner.tls,
-                max_reply_line: inner.config.max_reply_line,
-            };
-            let profile = session_profile(candidate, candidate.tls);
-            let mut lease = inner
-                .pool
-                .checkout(target, &profile, || session::open(target, params))
-                .await;
-            if candidate.tls == TlsPolicy::Opportunistic && matches!(lease, Err(Failure::Tls(_))) {
-                // Opportunistic TLS that breaks is no reason to defer: once more in clear
-                // text (as Postfix does), under the profile of that policy.
-                let plain = SessionParams {
-                    tls_policy: TlsPolicy::None,
-                    ..params
-                };
-                let profile = session_profile(candidate, TlsPolicy::None);
-                lease = inner
-                    .pool
-                    .checkout(target, &profile, || session::open(target, plain))
-                    .await;
-            }
-            let mut lease = match lease {
-                Ok(lease) => lease,
+            match opening::lease(inner, candidate, target).await {
+                Ok(lease) => return deliver_over(inner, target, lease, part, wire).await,
                 Err(failure) => {
-                    if matches!(
-                        failure,
-                        Failure::Connect(_) | Failure::Timeout(Stage::Connect)
-                    ) {
-                        inner.pool.mark_dead(target);
-                    } else {
-                        inner.pool.mark_alive(target);
-                    }
-                    tracing::info!(remote = %remote, error = %failure, "next hop unusable");
                     let next = failure.try_next_host();
-                    last = Some((failure, Some(remote)));
-                    if next {
-                        continue;
+                    last = Some((failure, Some(target.remote())));
+                    if !next {
+                        return finish(count, last);
                     }
-                    return finish(count, last);
                 }
-            };
-            inner.pool.mark_alive(target);
-            let outcome = transaction::deliver(
-                &mut lease.conn,
-                part,
-                wire,
-                &inner.config.timeouts,
-                inner.config.pool.max_recipients_per_transaction,
-            )
-            .await;
-            lease.conn.messages += 1;
-            if let Some(failure) = &outcome.failure {
-                tracing::info!(remote = %remote, error = %failure, "session broke during delivery");
             }
-            inner.pool.put_back(target, lease, outcome.reusable);
-            let fallback = outcome.failure.map(|f| f.to_reply());
-            return outcome
-                .replies
-                .into_iter()
-                .map(|reply| {
-                    let reply = reply
-                        .or_else(|| fallback.clone())
-                        .unwrap_or_else(|| Failure::Config("no reply".to_owned()).to_reply());
-                    Outcome::new(reply, Some(remote.clone()))
-                })
-                .collect();
         }
     }
     finish(count, last)
+}
+
+/// The group's message over an open session, which then goes back to the pool: one outcome
+/// per recipient, each naming `target`.
+async fn deliver_over(
+    inner: &Inner,
+    target: &Target,
+    mut lease: Lease,
+    part: &Envelope,
+    wire: &[u8],
+) -> Vec<Outcome> {
+    let remote = target.remote();
+    let outcome = transaction::deliver(
+        &mut lease.conn,
+        part,
+        wire,
+        &inner.config.timeouts,
+        inner.config.pool.max_recipients_per_transaction,
+    )
+    .await;
+    lease.conn.messages += 1;
+    if let Some(failure) = &outcome.failure {
+        tracing::info!(remote = %remote, error = %failure, "session broke during delivery");
+    }
+    inner.pool.put_back(target, lease, outcome.reusable);
+    let fallback = outcome.failure.map(|f| f.to_reply());
+    outcome
+        .replies
+        .into_iter()
+        .map(|reply| {
+            let reply = reply
+                .or_else(|| fallback.clone())
+                .unwrap_or_else(|| Failure::Config("no reply".to_owned()).to_reply());
+            Outcome::new(reply, Some(remote.clone()))
+        })
+        .collect()
 }
 
 fn finish(count: usize, last: Option<(Failure, Option<String>)>) -> Vec<Outcome> {

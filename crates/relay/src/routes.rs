@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use crate::config::NextHop;
+use crate::hop::NextHop;
 
 /// Where domains without a route of their own go.
 #[derive(Debug, Clone, PartialEq, Eq)]

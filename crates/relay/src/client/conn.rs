@@ -13,8 +13,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::TlsConnector;
 
 use crate::client::stream::Stream;
-use crate::config::Protocol;
 use crate::failure::{io_failure, Failure, Stage};
+use crate::hop::Protocol;
 use crate::proto::caps::Capabilities;
 use crate::proto::reader::ReplyReader;
 

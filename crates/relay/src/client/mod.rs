@@ -4,7 +4,7 @@
 //! - [`stream`]: TCP / TLS / unix stream enum.
 //! - [`conn`]: a connection: send bytes, read replies, each under a stage timeout.
 //! - [`session`]: opening a session: connect, greeting, EHLO→HELO / LHLO, STARTTLS, AUTH.
-//! - [`transaction`]: one message to a set of recipients, with every per-recipient rule.
+//! - [`transaction`]: the IO loop of one message, around `crate::proto::transaction`.
 
 pub mod conn;
 pub mod session;

@@ -16,8 +16,9 @@ use tokio::net::{TcpStream, UnixStream};
 
 use crate::client::conn::Connection;
 use crate::client::stream::Stream;
-use crate::config::{Credentials, Protocol, Timeouts, TlsPolicy};
+use crate::config::Timeouts;
 use crate::failure::{io_failure, with_code, Failure, Stage};
+use crate::hop::{Credentials, Protocol, TlsPolicy};
 use crate::proto::caps::Capabilities;
 use crate::proto::command;
 use crate::tls::TlsConnectors;

@@ -5,8 +5,10 @@
 //! - [`caps`]: the EHLO/LHLO capability list.
 //! - [`data`]: message bytes to DATA wire form (CRLF, dot-stuffing, final dot).
 //! - [`command`]: command lines (MAIL, RCPT, AUTH PLAIN) as bytes.
+//! - [`transaction`]: one message's MAIL…final reply exchange as a state machine.
 
 pub mod caps;
 pub mod command;
 pub mod data;
 pub mod reader;
+pub mod transaction;

@@ -1,0 +1,82 @@
+//! A session to one target, ready for MAIL FROM: the dead-destination back-off, a pooled
+//! connection (RSET on reuse) or a new one (connect, greeting, EHLO/HELO or LHLO, STARTTLS,
+//! AUTH), the clear-text retry when opportunistic TLS breaks, and what the pool learns about
+//! the destination.
+//!
+//! # Layout
+//! - [`lease`]: the whole opening.
+//! - `session_profile`: which pooled connections may be shared.
+
+use super::{Candidate, Inner};
+use crate::client::session::{self, SessionParams, Target};
+use crate::failure::{Failure, Stage};
+use crate::hop::TlsPolicy;
+use crate::pool::Lease;
+
+/// A session to `target` for `candidate`'s deliveries.
+///
+/// # Errors
+/// [`Failure::BackedOff`] while the destination is in back-off (nothing is tried), or why the
+/// session could not be opened; a failed connect puts the destination in back-off.
+pub(super) async fn lease(
+    inner: &Inner,
+    candidate: &Candidate,
+    target: &Target,
+) -> Result<Lease, Failure> {
+    if inner.pool.is_backed_off(target) {
+        return Err(Failure::BackedOff);
+    }
+    let params = SessionParams {
+        helo_name: &inner.config.helo_name,
+        protocol: candidate.protocol,
+        tls_policy: candidate.tls,
+        auth: candidate.auth.as_ref(),
+        timeouts: &inner.config.timeouts,
+        tls: &inner.tls,
+        max_reply_line: inner.config.max_reply_line,
+    };
+    let profile = session_profile(candidate, candidate.tls);
+    let mut lease = inner
+        .pool
+        .checkout(target, &profile, || session::open(target, params))
+        .await;
+    if candidate.tls == TlsPolicy::Opportunistic && matches!(lease, Err(Failure::Tls(_))) {
+        // Opportunistic TLS that breaks is no reason to defer: once more in clear text (as
+        // Postfix does), under the profile of that policy.
+        let plain = SessionParams {
+            tls_policy: TlsPolicy::None,
+            ..params
+        };
+        let profile = session_profile(candidate, TlsPolicy::None);
+        lease = inner
+            .pool
+            .checkout(target, &profile, || session::open(target, plain))
+            .await;
+    }
+    match lease {
+        Ok(lease) => {
+            inner.pool.mark_alive(target);
+            Ok(lease)
+        }
+        Err(failure) => {
+            if matches!(
+                failure,
+                Failure::Connect(_) | Failure::Timeout(Stage::Connect)
+            ) {
+                inner.pool.mark_dead(target);
+            } else {
+                inner.pool.mark_alive(target);
+            }
+            tracing::info!(remote = %target.remote(), error = %failure, "next hop unusable");
+            Err(failure)
+        }
+    }
+}
+
+/// Connections are shared only between deliveries with the same session profile: a
+/// connection opened under a lax TLS policy or another AUTH identity never carries mail for a
+/// stricter one.
+fn session_profile(candidate: &Candidate, tls: TlsPolicy) -> String {
+    let auth = candidate.auth.as_ref().map_or("", |a| a.username.as_str());
+    format!("{:?}/{tls:?}/{auth}", candidate.protocol)
+}
