@@ -41,6 +41,7 @@ pub enum ListenMode {
 
 /// Why [`Server::serve`] could not run.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServeError {
     /// An implicit-TLS listener was asked for without TLS settings.
     #[error("implicit TLS requested but no TLS settings configured")]

@@ -33,6 +33,7 @@ use crate::tls::{TlsConfigError, TlsConnectors};
 
 /// Why a relay cannot be built.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BuildError {
     /// The TLS settings are unusable.
     #[error(transparent)]
