@@ -27,6 +27,7 @@
 //! # Layout
 //! - [`config`]: [`EdgeConfig`] and its parts (limits, timeouts, auth policy).
 //! - [`server`]: [`Server`]: accept loop, connection limits, graceful shutdown.
+//! - `shared`: what every session of a server shares (configuration, collaborators).
 //! - `session`: one session: the state enum and the tokio loop owning socket and timeouts.
 //! - `verbs`: one file per SMTP verb, dispatched from [`proto::Command`].
 //! - [`proto`]: the sans-IO core: line framing, command parsing, the DATA reader.
@@ -51,6 +52,7 @@ pub mod received;
 pub mod replies;
 pub mod server;
 mod session;
+mod shared;
 pub mod tls;
 pub mod validate;
 mod verbs;

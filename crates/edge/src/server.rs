@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn, Instrument};
@@ -25,6 +24,7 @@ use crate::limiter::{ConnGuard, ConnLimiter};
 use crate::memory::MemoryBudget;
 use crate::replies;
 use crate::session::conn::{self, Io, Signals};
+use crate::shared::Shared;
 use crate::validate::{AcceptAll, Validator};
 
 /// Pause after a failed accept (EMFILE and the like) so the loop does not spin.
@@ -41,20 +41,11 @@ pub enum ListenMode {
 
 /// Why [`Server::serve`] could not run.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServeError {
     /// An implicit-TLS listener was asked for without TLS settings.
     #[error("implicit TLS requested but no TLS settings configured")]
     TlsNotConfigured,
-}
-
-/// Configuration and collaborators shared by every session.
-pub(crate) struct Shared {
-    pub config: EdgeConfig,
-    pub handoff: Arc<dyn Handoff>,
-    pub validator: Arc<dyn Validator>,
-    pub authenticator: Option<Arc<dyn Authenticator>>,
-    pub tls: Option<TlsAcceptor>,
-    pub memory: MemoryBudget,
 }
 
 /// An SMTP server. Cheap to clone; clones share connection limits, so one server may serve

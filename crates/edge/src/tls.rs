@@ -10,6 +10,7 @@ use tokio_rustls::TlsAcceptor;
 
 /// Why TLS settings cannot be built.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TlsError {
     /// The PEM text holds no certificate.
     #[error("no certificate found in the PEM input")]

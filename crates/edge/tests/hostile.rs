@@ -1,4 +1,5 @@
-//! Hostile input: each rule of issue 4 with its exact reply.
+//! Hostile input: each rule for malformed, out-of-sequence or over-limit input with its exact
+//! reply (docs/architecture.md, section 5).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

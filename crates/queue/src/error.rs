@@ -6,6 +6,7 @@ use crate::storage::StorageError;
 
 /// Why [`crate::Queue::enqueue`] did not accept a message. Nothing was kept.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EnqueueError {
     /// Storing failed; see the cause.
     #[error("message not stored: {0}")]
@@ -41,6 +42,7 @@ impl EnqueueError {
 
 /// Why an administrative queue operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum QueueError {
     /// No message with this id is queued.
     #[error("no message {0} in the queue")]

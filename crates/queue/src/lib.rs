@@ -5,6 +5,56 @@
 //! [`Backoff`] gives, and turns permanent failures into RFC 3464 bounces built by a
 //! [`BounceFactory`].
 //!
+//! # Getting started
+//! Two runnable programs in the repository's `examples/` directory (package `envoi-examples`,
+//! built and tested by CI) show the queue at work:
+//!
+//! - **`examples/smarthost.rs`**, a whole MTA in about 40 lines: an SMTP edge
+//!   (`envoi-edge`) hands messages to a queue on the durable spool (`envoi-spool`), which
+//!   delivers them through a smarthost (`envoi-relay`) with the seed's backoff written as a
+//!   closure. Run it with `cargo run -p envoi-examples --example smarthost -- 127.0.0.1:2526`.
+//!   Its heart:
+//!
+//!   ```ignore
+//!   let queue = Queue::builder(Arc::new(spool), Arc::new(relay))
+//!       .backoff(|_: &Envelope, n| (n <= 5).then(|| Duration::from_secs(12 * 5u64.pow(n))))
+//!       .start()
+//!       .await?;
+//!   let server = Server::builder(config, Arc::new(queue.clone())).build();
+//!   server.serve(listener, ListenMode::Plain, shutdown).await?;
+//!   ```
+//!
+//! - **`examples/webhook.rs`**, a custom [`Relay`] that POSTs each message to an HTTP URL,
+//!   plugged into a queue on the [`MemoryStore`]; `examples/tests/webhook.rs` runs it against a
+//!   loopback listener. A relay only reports what happened; the queue retries, expires and
+//!   bounces. The shape of it, with a relay that accepts everything:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use envoi_queue::{Delivery, MemoryStore, Outcome, Queue, Relay, RelayError};
+//! use envoi_types::{Address, Envelope, Reply, Sender};
+//!
+//! struct Accept;
+//!
+//! #[async_trait::async_trait]
+//! impl Relay for Accept {
+//!     async fn attempt(&self, _: &Envelope, _attempt: u32) -> Result<Delivery, RelayError> {
+//!         let reply = Reply::with_default_code(250, "OK");
+//!         Ok(Delivery::Whole(Outcome::new(reply, None)))
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let queue = Queue::builder(Arc::new(MemoryStore::new()), Arc::new(Accept)).start().await?;
+//! let to = vec![Address::parse("friend@example.net")?];
+//! let message: &[u8] = b"Subject: hi\r\n\r\nhello\r\n";
+//! let ids = queue.enqueue(Envelope::new(Sender::parse("me@example.org")?, to, message)).await?;
+//! assert_eq!(ids.len(), 1); // stored durably (here: in memory) before enqueue returns
+//! # queue.shutdown(std::time::Duration::from_secs(1)).await;
+//! # Ok(()) }
+//! ```
+//!
 //! # Layout
 //! - [`queue`]: the [`Queue`] itself: enqueue, scheduler, attempts, expiry, administration,
 //!   inspection.

@@ -1,4 +1,4 @@
-//! DESIGN.md §2's behaviour table against the in-memory store.
+//! The queue's behaviour suite (`envoi_queue::testkit::suite`) against the in-memory store.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed assertion
 

@@ -15,6 +15,7 @@ use crate::hop::{NextHop, TlsPolicy};
 
 /// Why a next hop or policy string is not understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ParseError {
     /// Not one of the accepted schemes.
     #[error("unknown scheme in {0:?} (expected smtp://, lmtp://, lmtp:/path or unix:/path)")]

@@ -38,6 +38,7 @@ mod opening;
 
 /// Why a relay cannot be built.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BuildError {
     /// The TLS settings are unusable.
     #[error(transparent)]

@@ -29,6 +29,7 @@ pub struct MxRecord {
 
 /// A failed lookup.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DnsError {
     /// NXDOMAIN: the name does not exist.
     #[error("name does not exist")]

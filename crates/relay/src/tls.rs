@@ -21,6 +21,7 @@ use crate::config::TlsSettings;
 
 /// Why the TLS configuration cannot be built.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TlsConfigError {
     /// An extra root certificate was rejected.
     #[error("invalid extra root certificate: {0}")]

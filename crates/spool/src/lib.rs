@@ -35,7 +35,8 @@
 //! commit and an unlink leaves a body without metadata, removed the same way. A removal or
 //! reschedule is one commit, so a delivered message (removed, or its recipient marked
 //! delivered) cannot come back after `Ok`; a crash before it commits leaves the previous state,
-//! which is the at-least-once window of DESIGN.md §1.3.
+//! which is the at-least-once window (docs/architecture.md, section 1: nothing is sent twice
+//! but what was in flight).
 //!
 //! Failures: a failed write, fsync or commit fails every request of its group (`Full` for
 //! ENOSPC, else `Io`) and is never retried: the database is closed and reopened from what is

@@ -30,7 +30,7 @@ pub struct SpoolOptions {
     /// Decode every metadata record during [`crate::Spool::open`] (quarantining the
     /// undecodable before it returns). Off: open reads only the schedule index and a background
     /// thread checks the records right after; that keeps start-up time independent of
-    /// metadata size (DESIGN.md §1.4).
+    /// metadata size (docs/architecture.md, section 4, "Start-up and quarantine").
     #[cfg_attr(feature = "serde", serde(skip))]
     pub verify_at_open: bool,
 }

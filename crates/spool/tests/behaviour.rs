@@ -1,4 +1,4 @@
-//! The queue's behaviour suite (DESIGN.md §2, `envoi_queue::testkit`), run against the spool:
+//! The queue's behaviour suite (`envoi_queue::testkit`, docs/architecture.md section 5), run against the spool:
 //! one suite, every store. Each test gets a fresh spool directory under the target's tmp dir.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed assertion

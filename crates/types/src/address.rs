@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// Why a string is not a usable mailbox address.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AddressError {
     /// The address has no `@` separating local part and domain.
     #[error("address has no '@domain' part")]

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// Why a header cannot be added.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum HeaderError {
     /// Header names are printable ASCII without `:` or spaces (RFC 5322 §2.2).
     #[error("invalid header name {0:?}")]

@@ -93,6 +93,7 @@ pub enum ReplyClass {
 
 /// Why bytes are not a well-formed SMTP reply.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReplyParseError {
     /// A line does not start with a three-digit code in 200..=599 (or 1xx/3xx).
     #[error("reply line has no valid three-digit code")]

@@ -7,6 +7,7 @@ use crate::api::ErrorBody;
 /// Why an [`AdminClient`](super::AdminClient) call failed. `Display` is a sentence the CLI can
 /// print as is.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClientError {
     /// Nothing listens at the admin address (connection refused, or the connection timed out).
     #[error("cannot reach envoi at {url}: is `envoi serve` running?")]

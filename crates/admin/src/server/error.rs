@@ -21,6 +21,7 @@ use crate::api::ErrorBody;
 
 /// An error answer of the admin API.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ApiError {
     /// The request is malformed (bad id, filter, JSON field): 400.
     #[error("{0}")]
@@ -92,6 +93,9 @@ impl From<QueueError> for ApiError {
             QueueError::InFlight(_) => Self::Conflict(format!("{text}; try again in a moment")),
             QueueError::Held(_) => Self::Conflict(format!("{text}; release it first")),
             QueueError::Storage(storage) => storage.into(),
+            // A variant added later: a server-side failure until it gets its own answer, as
+            // the other store errors below.
+            _ => Self::Internal(text),
         }
     }
 }

@@ -51,6 +51,7 @@ impl Default for AdminConfig {
 
 /// Why an [`AdminConfig`] cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AdminConfigError {
     /// A token is required (non-loopback address) but none is configured.
     #[error("the admin API listens on a non-loopback address and needs a token: set admin.token")]

@@ -67,6 +67,7 @@ pub enum Command {
 
 /// Why a line is not a command the server will run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CommandError {
     /// The line holds NUL or is not UTF-8: `501 5.5.2`.
     #[error("command contains NUL or invalid UTF-8")]

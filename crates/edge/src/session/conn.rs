@@ -19,9 +19,9 @@ use crate::events;
 use crate::memory::{Held, MemoryBudget};
 use crate::proto::{Command, DataProblem, DataReader, LineEvent, LineReader};
 use crate::replies::{self, Response};
-use crate::server::Shared;
 use crate::session::state::State;
 use crate::session::{Next, Session, Step};
+use crate::shared::Shared;
 use crate::validate::SessionInfo;
 use crate::verbs;
 

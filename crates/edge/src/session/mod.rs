@@ -1,7 +1,7 @@
 //! One SMTP session: its state and the loop that drives it.
 //!
 //! # Layout
-//! - [`state`]: the explicit state enum and the open transaction.
+//! - [`state`]: the explicit state enum, the open transaction and where an AUTH exchange stands.
 //! - `conn`: the tokio loop that owns the socket, the timeouts, flushing and STARTTLS.
 //!
 //! The verbs (in `crate::verbs`) take a `&mut Session`, change its state and say what reply
@@ -14,10 +14,9 @@ use std::sync::Arc;
 
 use crate::memory::Held;
 use crate::replies::Response;
-use crate::server::Shared;
+use crate::shared::Shared;
 use crate::validate::SessionInfo;
-use crate::verbs::auth::AuthExchange;
-use state::State;
+use state::{AuthExchange, State};
 
 /// The part of a session that outlives single commands.
 pub(crate) struct Session {

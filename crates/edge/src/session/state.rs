@@ -68,3 +68,17 @@ impl State {
         }
     }
 }
+
+/// Where a multi-step AUTH exchange stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AuthExchange {
+    /// PLAIN without initial response: waiting for it.
+    Plain,
+    /// LOGIN: waiting for the user name.
+    LoginUser,
+    /// LOGIN: waiting for the password.
+    LoginPassword {
+        /// The user name given.
+        user: String,
+    },
+}

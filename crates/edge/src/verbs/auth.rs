@@ -9,26 +9,12 @@ use base64::Engine;
 
 use crate::credentials::AuthVerdict;
 use crate::replies::{self, Response};
-use crate::session::state::State;
+use crate::session::state::{AuthExchange, State};
 use crate::session::{Next, Session, Step};
 
 /// Base64 of "Username:" and "Password:", the customary LOGIN prompts.
 const USERNAME_PROMPT: &str = "VXNlcm5hbWU6";
 const PASSWORD_PROMPT: &str = "UGFzc3dvcmQ6";
-
-/// Where a multi-step AUTH exchange stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum AuthExchange {
-    /// PLAIN without initial response: waiting for it.
-    Plain,
-    /// LOGIN: waiting for the user name.
-    LoginUser,
-    /// LOGIN: waiting for the password.
-    LoginPassword {
-        /// The user name given.
-        user: String,
-    },
-}
 
 /// Starts an AUTH exchange.
 pub(crate) async fn auth(session: &mut Session, mechanism: &str, initial: Option<&str>) -> Step {

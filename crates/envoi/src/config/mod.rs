@@ -38,6 +38,7 @@ pub use smtp::{Listener, ListenerTls, SmtpSection};
 
 /// Why a configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// The file cannot be read.
     #[error("cannot read config file {path}: {source}")]

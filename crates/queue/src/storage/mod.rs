@@ -34,6 +34,7 @@ pub use query::{ListQuery, MessageState, StateCounts};
 /// Why a storage call failed. The queue maps these to SMTP replies in one place
 /// ([`crate::EnqueueError::reply`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum StorageError {
     /// No space left (ENOSPC or a quota): the edge answers `452 4.3.1`.
     #[error("storage is full: {0}")]

@@ -3,7 +3,7 @@
 //! # Layout
 //! - [`relay`]: [`ScriptedRelay`], answers chosen replies per recipient and attempt.
 //! - [`store`]: suite rows about the store alone (duplicate ids).
-//! - [`suite`]: the behaviour suite (DESIGN.md §2), generic over the store; run it with
+//! - [`suite`]: the behaviour suite (docs/architecture.md, section 5), generic over the store; run it with
 //!   [`crate::behaviour_suite!`].
 
 pub mod relay;

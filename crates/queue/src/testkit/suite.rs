@@ -1,4 +1,5 @@
-//! The behaviour suite: DESIGN.md §2's table, one test per row, for any store.
+//! The behaviour suite: one test per queue behaviour (the first row of docs/architecture.md,
+//! section 5), for any store.
 //!
 //! Each test takes a fresh store and must run under paused tokio time (the
 //! [`crate::behaviour_suite!`] macro sets that up). A "restart" is a new [`Queue`] over the

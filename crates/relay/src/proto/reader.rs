@@ -12,6 +12,7 @@ use envoi_types::{Reply, ReplyParseError};
 
 /// Why the bytes cannot become a reply.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReadError {
     /// A line is not a reply line.
     #[error("malformed reply: {0}")]

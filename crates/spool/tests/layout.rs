@@ -1,0 +1,141 @@
+//! The spool's on-disk layout, byte by byte, read back with redb alone: what
+//! docs/architecture.md ("The spool on disk") describes. A change here is a change of layout,
+//! which needs a new layout version.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed assertion
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+use std::time::{Duration, UNIX_EPOCH};
+
+use envoi_queue::{MessageMeta, NewMessage, Storage};
+use envoi_spool::{Spool, SpoolOptions, DB_FILE};
+use envoi_types::{Address, Envelope, QueueId, Sender};
+use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
+
+const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("meta");
+const SCHEDULE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("schedule");
+const FORMAT: TableDefinition<&str, u64> = TableDefinition::new("format");
+
+const BODY: &[u8] = b"Subject: x\r\n\r\nhi\r\n"; // 18 octets
+
+/// A message from a@b.org to c@d.org, received from 127.0.0.1 at epoch + 100 s + 5 ns, due at
+/// epoch + 200 s.
+fn message() -> NewMessage {
+    let mut envelope = Envelope::new(
+        Sender::parse("a@b.org").unwrap(),
+        vec![Address::parse("c@d.org").unwrap()],
+        BODY.to_vec(),
+    );
+    envelope.client.ip = Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    envelope.arrival = UNIX_EPOCH + Duration::new(100, 5);
+    let meta = MessageMeta::new(&envelope, UNIX_EPOCH + Duration::from_secs(200));
+    NewMessage {
+        id: "01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().unwrap(),
+        envelope,
+        meta,
+    }
+}
+
+/// Stores `message()` in a fresh spool with this inline limit, closes it, and returns the raw
+/// meta row, schedule key and value, and the layout record.
+async fn stored(dir: &Path, inline_max: usize) -> (QueueId, Vec<u8>, Vec<u8>, Vec<u8>, u64) {
+    let options = SpoolOptions {
+        inline_max,
+        ..SpoolOptions::default()
+    };
+    let message = message();
+    let id = message.id;
+    let spool = Spool::open(dir, options).unwrap();
+    spool.write(vec![message]).await.unwrap();
+    drop(spool); // waits for the writer: the database is closed afterwards
+    let db = Database::open(dir.join(DB_FILE)).unwrap();
+    let read = db.begin_read().unwrap();
+    let meta = read.open_table(META).unwrap();
+    let schedule = read.open_table(SCHEDULE).unwrap();
+    assert_eq!((meta.len().unwrap(), schedule.len().unwrap()), (1, 1));
+    let row = meta
+        .get(&id.to_bytes()[..])
+        .unwrap()
+        .unwrap()
+        .value()
+        .to_vec();
+    let (key, value) = schedule.first().unwrap().unwrap();
+    let (key, value) = (key.value().to_vec(), value.value().to_vec());
+    let layout = read
+        .open_table(FORMAT)
+        .unwrap()
+        .get("layout")
+        .unwrap()
+        .unwrap()
+        .value();
+    (id, row, key, value, layout)
+}
+
+/// The postcard record of `message()`, its body kept at `place` (0 inline, 1 file).
+fn record(place: u8) -> Vec<u8> {
+    let mut r = Vec::new();
+    r.extend([1, 7]); // sender: variant 1 (Address), 7 octets
+    r.extend(b"a@b.org");
+    r.extend([1, 7]); // recipients: 1, then 7 octets
+    r.extend(b"c@d.org");
+    r.extend([1, 0, 127, 0, 0, 1]); // client.ip: Some, V4, 127.0.0.1
+    r.extend([0, 0, 0]); // client.helo None, client.auth None, client.protocol ""
+    r.push(0); // receiver ""
+    r.extend([100, 5]); // arrival: seconds 100, nanoseconds 5 (varints)
+    r.extend([18, place]); // body_len 18, body place
+    r.push(0); // meta.attempts 0
+    r.extend([0xC8, 0x01, 0]); // meta.next_attempt: 200 s (varint), 0 ns
+    r.push(0); // meta.held false
+    r.extend([1, 7]); // meta.recipients: 1; recipient, 7 octets
+    r.extend(b"c@d.org");
+    r.extend([0, 0, 0]); // state Pending, last_reply None, remote_host None
+    r
+}
+
+fn expected_row(place: u8, tail: &[u8]) -> Vec<u8> {
+    let record = record(place);
+    let mut row = vec![2]; // row format 2
+    row.extend(u32::try_from(record.len()).unwrap().to_be_bytes());
+    row.extend(record);
+    row.extend(tail);
+    row
+}
+
+fn expected_schedule(id: QueueId, place: u8) -> (Vec<u8>, Vec<u8>) {
+    let mut key = 200u64.to_be_bytes().to_vec(); // next attempt: seconds, nanoseconds
+    key.extend(0u32.to_be_bytes());
+    key.extend(id.to_bytes());
+    let mut value = 100u64.to_be_bytes().to_vec(); // arrival: seconds, nanoseconds
+    value.extend(5u32.to_be_bytes());
+    value.push(0); // not held
+    value.extend(0u32.to_be_bytes()); // attempts
+    value.push(place);
+    (key, value)
+}
+
+#[tokio::test]
+async fn an_inline_message_is_one_meta_row_ending_in_its_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let (id, row, key, value, layout) = stored(dir.path(), 1024).await;
+    assert_eq!(layout, 2);
+    assert_eq!(row, expected_row(0, BODY));
+    assert_eq!((key, value), expected_schedule(id, 0));
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("bodies"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_large_body_is_a_file_named_by_the_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let (id, row, key, value, layout) = stored(dir.path(), 4).await;
+    assert_eq!(layout, 2);
+    assert_eq!(row, expected_row(1, &[]));
+    assert_eq!((key, value), expected_schedule(id, 1));
+    let file = dir.path().join("bodies").join(id.to_string());
+    assert_eq!(std::fs::read(file).unwrap(), BODY);
+}
