@@ -12,6 +12,7 @@
 //! - `opening`: a session to one target (back-off, pool, opening, clear-text retry).
 //! - `candidates` / `targets`: route → hosts → socket addresses.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -99,10 +100,15 @@ impl SmtpRelay {
         self.inner.pool.idle_count()
     }
 
-    /// Delivers once: one outcome per recipient, in the envelope's order.
+    /// Delivers once: one outcome per recipient, in the envelope's order. A mailbox named twice
+    /// is sent once and both get its outcome.
     pub async fn deliver(&self, envelope: &Envelope) -> Vec<Outcome> {
+        let first = first_occurrences(envelope);
         let mut groups: Vec<(Route, Vec<usize>)> = Vec::new();
         for (index, recipient) in envelope.recipients.iter().enumerate() {
+            if first[index] != index {
+                continue;
+            }
             let route = self.inner.config.routes.lookup(recipient.domain());
             match groups.iter_mut().find(|(r, _)| r.same_next_hops(&route)) {
                 Some((_, members)) => members.push(index),
@@ -139,6 +145,12 @@ impl SmtpRelay {
                 }
             }
         }
+        // A mailbox given twice was sent once: each copy gets the first one's outcome.
+        for (index, first) in first.into_iter().enumerate() {
+            if first != index {
+                outcomes[index] = outcomes[first].clone();
+            }
+        }
         outcomes
             .into_iter()
             .map(|o| {
@@ -151,6 +163,19 @@ impl SmtpRelay {
             })
             .collect()
     }
+}
+
+/// For each recipient, the index of the first recipient naming the same mailbox (itself when
+/// it is the first): the last guard against one mailbox getting a message twice (an LMTP
+/// target would deliver it twice).
+fn first_occurrences(envelope: &Envelope) -> Vec<usize> {
+    let mut seen: HashMap<(&str, String), usize> = HashMap::new();
+    envelope
+        .recipients
+        .iter()
+        .enumerate()
+        .map(|(index, recipient)| *seen.entry(recipient.mailbox_key()).or_insert(index))
+        .collect()
 }
 
 #[async_trait]
