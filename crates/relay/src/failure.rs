@@ -164,7 +164,10 @@ impl Failure {
                 "Authentication not offered by next hop".to_owned(),
             ),
             Self::Config(_) => (451, (4, 3, 5), "Relay configuration error".to_owned()),
-            Self::Peer(reply) => return reply.clone(),
+            // Only a refusal is an outcome: a session that never carried the message cannot
+            // have delivered it, whatever the peer said (a `250` greeting, say).
+            Self::Peer(reply) if reply.code >= 400 => return reply.clone(),
+            Self::Peer(_) => (451, (4, 5, 0), "Unexpected reply from next hop".to_owned()),
         };
         Reply::new(
             code,

@@ -7,6 +7,13 @@
 //! in the envelope's recipient order, every outcome naming the host that answered (`None`
 //! only when no host was reached because DNS failed).
 //!
+//! Each next hop's hosts (MX in preference order, shuffled among equals, or the configured
+//! hosts) are tried in order until one opens a session; that session's replies are the
+//! outcome, a `5xx` to RCPT or DATA included. When no host opens one, the recipients fail for
+//! good only if every host refused for good (`5xx` greeting, EHLO or AUTH); a refused
+//! connection, a timeout or a `4xx` on any host makes the outcome transient, so the shuffle
+//! never decides it.
+//!
 //! ```no_run
 //! # use std::sync::Arc;
 //! use envoi_relay::{HickoryResolver, NextHop, RelayConfig, SmtpRelay, TlsPolicy};

@@ -3,12 +3,14 @@
 //!
 //! Groups of one attempt run concurrently; within a group, hosts are tried in order until one
 //! session opens (a connection failure, a refusing greeting or an unmet TLS policy → the next
-//! host). Once a session carries the transaction, its replies are the outcome.
+//! host). Once a session carries the transaction, its replies are the outcome. When no host
+//! carries it, the group fails for good only if every host refused for good (`fallback`).
 //!
 //! # Layout
 //! - [`SmtpRelay`]: construction and the [`Relay`] implementation.
 //! - `deliver_group`: one next hop's recipients; `deliver_over`: the transaction over an open
 //!   session.
+//! - `fallback`: which host's failure decides when none carried the transaction.
 //! - `opening`: a session to one target (back-off, pool, opening, clear-text retry).
 //! - `candidates` / `targets`: route → hosts → socket addresses.
 
@@ -35,7 +37,10 @@ use crate::resolver::{DnsError, Resolver, TimedResolver};
 use crate::routes::Route;
 use crate::tls::{TlsConfigError, TlsConnectors};
 
+mod fallback;
 mod opening;
+
+use fallback::Refusals;
 
 /// Why a relay cannot be built.
 #[derive(Debug, thiserror::Error)]
@@ -220,29 +225,26 @@ async fn deliver_group(inner: &Inner, route: Route, part: &Envelope, wire: &[u8]
         Ok(c) => c,
         Err(failure) => return all_failed(count, &failure, None),
     };
-    let mut last: Option<(Failure, Option<String>)> = None;
+    let mut refusals = Refusals::default();
     for candidate in &candidates {
         let targets = match targets(inner, &candidate.host).await {
             Ok(targets) => targets,
             Err(failure) => {
-                last = Some((failure, None));
+                refusals.record(failure, None);
                 continue;
             }
         };
         for target in &targets {
             match opening::lease(inner, candidate, target).await {
                 Ok(lease) => return deliver_over(inner, target, lease, part, wire).await,
-                Err(failure) => {
-                    let next = failure.try_next_host();
-                    last = Some((failure, Some(target.remote())));
-                    if !next {
-                        return finish(count, last);
-                    }
+                Err(failure) if !failure.try_next_host() => {
+                    return finish(count, Some((failure, Some(target.remote()))));
                 }
+                Err(failure) => refusals.record(failure, Some(target.remote())),
             }
         }
     }
-    finish(count, last)
+    finish(count, refusals.decide())
 }
 
 /// The group's message over an open session, which then goes back to the pool: one outcome
