@@ -9,6 +9,7 @@
 
 use std::io;
 
+use envoi_queue::ReplyOrigin;
 use envoi_types::{EnhancedCode, Reply};
 
 /// The stage of a session a timeout or error happened in, for logs and reply text.
@@ -174,6 +175,15 @@ impl Failure {
             EnhancedCode::new(enhanced.0, enhanced.1, enhanced.2),
             &text,
         )
+    }
+
+    /// Who wrote the reply [`Failure::to_reply`] gives: the peer for its own refusal, the
+    /// relay for everything else.
+    pub fn origin(&self) -> ReplyOrigin {
+        match self {
+            Self::Peer(reply) if reply.code >= 400 => ReplyOrigin::Remote,
+            _ => ReplyOrigin::Local,
+        }
     }
 
     /// True when trying the next host of the same destination makes sense.

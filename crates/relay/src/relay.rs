@@ -160,10 +160,7 @@ impl SmtpRelay {
             .into_iter()
             .map(|o| {
                 o.unwrap_or_else(|| {
-                    Outcome::new(
-                        Failure::Config("delivery task failed".to_owned()).to_reply(),
-                        None,
-                    )
+                    failure_outcome(&Failure::Config("delivery task failed".to_owned()), None)
                 })
             })
             .collect()
@@ -214,7 +211,13 @@ fn spawn_reaper(inner: std::sync::Weak<Inner>) {
 
 /// Every recipient of the group gets the same failure.
 fn all_failed(count: usize, failure: &Failure, remote: Option<String>) -> Vec<Outcome> {
-    vec![Outcome::new(failure.to_reply(), remote); count]
+    vec![failure_outcome(failure, remote); count]
+}
+
+/// The outcome for a failure about `remote`: the peer's own reply when it refused, else a
+/// reply the relay made.
+fn failure_outcome(failure: &Failure, remote: Option<String>) -> Outcome {
+    Outcome::with_origin(failure.to_reply(), remote, failure.origin())
 }
 
 /// One next hop's recipients: its hosts in order until one session opens, then the
@@ -270,15 +273,15 @@ async fn deliver_over(
         tracing::info!(remote = %remote, error = %failure, "session broke during delivery");
     }
     inner.pool.put_back(target, lease, outcome.reusable);
-    let fallback = outcome.failure.map(|f| f.to_reply());
+    let broken = outcome
+        .failure
+        .unwrap_or_else(|| Failure::Config("no reply".to_owned()));
     outcome
         .replies
         .into_iter()
-        .map(|reply| {
-            let reply = reply
-                .or_else(|| fallback.clone())
-                .unwrap_or_else(|| Failure::Config("no reply".to_owned()).to_reply());
-            Outcome::new(reply, Some(remote.clone()))
+        .map(|reply| match reply {
+            Some(reply) => Outcome::new(reply, Some(remote.clone())),
+            None => failure_outcome(&broken, Some(remote.clone())),
         })
         .collect()
 }

@@ -189,3 +189,41 @@ async fn through_the_queue_a_refused_host_and_a_5xx_host_defer_and_bounce_nothin
     assert_eq!(store.len(), 1, "no bounce was queued");
     queue.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test]
+async fn outcomes_say_whether_the_remote_host_wrote_the_reply() {
+    use envoi_queue::ReplyOrigin;
+    let (port, _peers) = peers(vec![
+        greeting("554 5.7.1 go away"),
+        Script::default().rcpt(|_, _| "550 5.1.1 no such user".to_owned()),
+    ])
+    .await;
+    let relay = |hosts: &[(u16, Ipv4Addr)]| mx_relay(port, mx_table(hosts));
+    let one = |relay: SmtpRelay| async move {
+        attempt(&relay, &envelope(&["a@dest.test"], MESSAGE))
+            .await
+            .remove(0)
+    };
+
+    let refused = one(relay(&[(10, REFUSING)])).await;
+    assert_eq!(refused.reply.code, 451);
+    assert_eq!(refused.origin, ReplyOrigin::Local);
+    assert_eq!(
+        refused.remote_host,
+        Some(format!("mx1.dest.test[127.0.0.9]:{port}"))
+    );
+
+    let greeted = one(relay(&[(10, loopback(2))])).await;
+    assert_eq!(greeted.reply.code, 554);
+    assert_eq!(greeted.origin, ReplyOrigin::Remote);
+
+    let rcpt = one(relay(&[(10, loopback(3))])).await;
+    assert_eq!(rcpt.reply.code, 550);
+    assert_eq!(rcpt.origin, ReplyOrigin::Remote);
+
+    let dns = StaticResolver::new().with_nxdomain("dest.test");
+    let unknown = one(mx_relay(port, dns)).await;
+    assert_eq!(unknown.reply.code, 550);
+    assert_eq!(unknown.origin, ReplyOrigin::Local);
+    assert_eq!(unknown.remote_host, None);
+}
