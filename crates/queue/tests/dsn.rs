@@ -122,7 +122,8 @@ async fn one_bounce_per_attempt_lists_every_recipient_that_failed_in_it() {
     assert_eq!(first.status_type, "message/delivery-status");
     assert_eq!(
         names(&first.blocks[0]),
-        ["Reporting-MTA", "X-Envoi-Queue-ID", "Arrival-Date"]
+        // RFC 3464 §2.2: extension fields come after the standard ones.
+        ["Reporting-MTA", "Arrival-Date", "X-Envoi-Queue-ID"]
     );
     assert_eq!(
         field(&first.blocks[0], "Reporting-MTA"),

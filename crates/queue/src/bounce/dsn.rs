@@ -1,7 +1,8 @@
 //! RFC 3464 delivery status notifications, with RFC 6533's `message/global-*` types when an
 //! address or a reply is UTF-8.
 //!
-//! Per message: `Reporting-MTA`, the queue id, `Arrival-Date`. Per recipient:
+//! Per message: `Reporting-MTA`, `Arrival-Date`, then the queue id (extension fields follow
+//! the standard ones, RFC 3464 §2.2). Per recipient:
 //! `Final-Recipient` (`rfc822;`, or `utf-8;` for a UTF-8 address), `Action: failed`,
 //! `Status`, `Remote-MTA: dns; <host name>` when a host was involved, `Diagnostic-Code`
 //! (`smtp;` only for a remote host's own reply, `X-Envoi;` for a failure envoi made itself:
@@ -109,8 +110,8 @@ impl DsnBounce {
              Content-Description: Delivery report\r\n\
              \r\n\
              Reporting-MTA: dns; {mta}\r\n\
-             X-Envoi-Queue-ID: {id}\r\n\
-             Arrival-Date: {arrival}\r\n",
+             Arrival-Date: {arrival}\r\n\
+             X-Envoi-Queue-ID: {id}\r\n",
             mta = self.reporting_mta,
             id = context.original_id,
             arrival = rfc5322_date(context.original.arrival),
