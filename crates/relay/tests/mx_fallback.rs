@@ -149,14 +149,6 @@ async fn a_rcpt_refusal_from_a_host_that_took_the_session_is_the_answer() {
 }
 
 #[tokio::test]
-async fn a_2xx_greeting_other_than_220_is_a_transient_protocol_error() {
-    let (port, _peers) = peers(vec![greeting("250 hello")]).await;
-    let dns = mx_table(&[(10, loopback(2))]);
-    let out = attempt(&mx_relay(port, dns), &envelope(&["a@dest.test"], MESSAGE)).await;
-    assert_eq!(codes(&out), ["451 4.5.0"]);
-}
-
-#[tokio::test]
 async fn through_the_queue_a_refused_host_and_a_5xx_host_defer_and_bounce_nothing() {
     use envoi_queue::{MemoryStore, Queue, Storage};
     use envoi_types::RecipientState;
