@@ -104,9 +104,16 @@ impl DsnBounce {
     }
 
     fn status_part(&self, out: &mut String, context: &BounceContext<'_>, report_type: &str) {
+        // message/* parts are 7bit unless said otherwise (RFC 2046 §5.2); UTF-8 is 8bit.
+        let encoding = if report_type.starts_with("global") {
+            "Content-Transfer-Encoding: 8bit\r\n"
+        } else {
+            ""
+        };
         let _ = write!(
             out,
             "Content-Type: message/{report_type}\r\n\
+             {encoding}\
              Content-Description: Delivery report\r\n\
              \r\n\
              Reporting-MTA: dns; {mta}\r\n\
@@ -142,9 +149,16 @@ impl DsnBounce {
                 message.header_section(),
             ),
         };
+        let encoding = if bytes.is_ascii() {
+            ""
+        } else {
+            "Content-Transfer-Encoding: 8bit\r\n"
+        };
         out.extend_from_slice(
-            format!("Content-Type: {content_type}\r\nContent-Description: {description}\r\n\r\n")
-                .as_bytes(),
+            format!(
+                "Content-Type: {content_type}\r\n{encoding}Content-Description: {description}\r\n\r\n"
+            )
+            .as_bytes(),
         );
         out.extend_from_slice(bytes);
     }
@@ -277,6 +291,20 @@ mod tests {
     }
 
     #[test]
+    fn a_utf8_report_is_declared_8bit() {
+        let reply = Reply::new(550, EnhancedCode::new(5, 1, 1), "no");
+        let mut utf8 = failure(reply, None, ReplyOrigin::Local);
+        utf8.recipient = Address::parse("jörg@dst.test").unwrap();
+        let text = render(b"Subject: x\r\n\r\nhi\r\n", utf8);
+        assert!(text.contains(
+            "Content-Type: message/global-delivery-status\r\n\
+             Content-Transfer-Encoding: 8bit\r\n"
+        ));
+        assert!(text.contains("Final-Recipient: utf-8; jörg@dst.test\r\n"));
+        assert!(text.contains("Content-Type: message/rfc822\r\nContent-Description"));
+    }
+
+    #[test]
     fn remote_mta_is_the_host_name() {
         assert_eq!(mta_name("mx1.dst.test[192.0.2.1]:25"), Some("mx1.dst.test"));
         assert_eq!(mta_name("mx.test[2001:db8::1]:25"), Some("mx.test"));
@@ -307,7 +335,10 @@ mod tests {
         let reply = Reply::new(550, EnhancedCode::new(5, 1, 1), "no");
         let body = "Subject: café\r\n\r\nhi\r\n".as_bytes();
         let text = render(body, failure(reply.clone(), None, ReplyOrigin::Local));
-        assert!(text.contains("Content-Type: message/global\r\n"), "{text}");
+        assert!(
+            text.contains("Content-Type: message/global\r\nContent-Transfer-Encoding: 8bit\r\n"),
+            "{text}"
+        );
         let mut factory = DsnBounce::new("mx.envoi.test");
         factory.headers_only_above = 4;
         let original = Envelope::new(Sender::Null, vec![], body.to_vec());
