@@ -134,7 +134,7 @@ fn a_rejected_message_bounces_to_the_sender_domain() {
     assert!(text.contains("Final-Recipient: rfc822; nobody@dst.test"));
     assert!(text.contains("Action: failed"));
     assert!(text.contains("Status: 5.1.1"));
-    assert!(text.contains("Remote-MTA: dns; 127.0.0.1"), "{text}");
+    assert!(text.contains("Remote-MTA: dns; 127.0.0.1\r\n"), "{text}");
     assert!(text.contains("Diagnostic-Code: smtp; 550 5.1.1"));
     assert!(text.contains("Subject: e2e-3"), "the original is returned");
     assert!(rejecting.messages().is_empty());

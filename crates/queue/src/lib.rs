@@ -90,7 +90,7 @@ pub use clock::Clock;
 pub use error::{EnqueueError, QueueError};
 pub use policy::PrequeuePolicy;
 pub use queue::{Queue, QueueBuilder};
-pub use relay::{Delivery, Outcome, Relay, RelayError};
+pub use relay::{Delivery, Outcome, Relay, RelayError, ReplyOrigin};
 pub use settings::QueueSettings;
 pub use storage::{
     AttemptCommit, Disposition, Lease, ListQuery, MemoryStore, MessageInfo, MessageMeta,

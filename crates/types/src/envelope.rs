@@ -1,6 +1,6 @@
 //! The envelope: everything a queue must keep to deliver a message later.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 use std::time::SystemTime;
 
@@ -78,6 +78,18 @@ impl Envelope {
             .collect()
     }
 
+    /// Removes every recipient that names the same mailbox ([`Address::mailbox_key`]) as an
+    /// earlier one, keeping the first occurrence and the order; returns how many were removed.
+    pub fn dedup_recipients(&mut self) -> usize {
+        let before = self.recipients.len();
+        let mut seen = HashSet::new();
+        self.recipients.retain(|r| {
+            let (local, domain) = r.mailbox_key();
+            seen.insert((local.to_owned(), domain))
+        });
+        before - self.recipients.len()
+    }
+
     /// True when an address or the message needs SMTPUTF8 (RFC 6531) to be relayed as is.
     pub fn needs_smtputf8(&self) -> bool {
         !self.sender.as_str().is_ascii()
@@ -120,6 +132,19 @@ mod tests {
         assert_eq!(parts.len(), 2);
         assert_eq!(parts[0].recipients, vec![addr("c@a.org")]);
         assert_eq!(parts[1].recipients, vec![addr("a@B.org"), addr("d@b.ORG")]);
+    }
+
+    #[test]
+    fn dedup_keeps_first_of_each_mailbox() {
+        let mut env = sample();
+        env.recipients = vec![
+            addr("a@B.org"),
+            addr("a@b.ORG"),
+            addr("A@b.org"),
+            addr("a@B.org"),
+        ];
+        assert_eq!(env.dedup_recipients(), 2);
+        assert_eq!(env.recipients, vec![addr("a@B.org"), addr("A@b.org")]);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use envoi_types::{Envelope, QueueId, Reply};
 
-use super::verdict::{group_by_reply, Verdict};
+use super::verdict::Verdict;
 use super::Shared;
 use crate::bounce::BounceContext;
 use crate::events::{self, Fate, RecipientEvent};
@@ -229,28 +229,25 @@ async fn commit(
     }
 }
 
-/// One bounce per distinct failure reply; none for the null sender.
+/// One bounce listing every recipient that failed in this attempt; none for the null sender
+/// or when nothing failed.
 fn build_bounces(shared: &Shared, message: &StoredMessage, verdict: &Verdict) -> Vec<NewMessage> {
-    if message.envelope.sender.is_null() {
+    let failures = verdict.failures();
+    if message.envelope.sender.is_null() || failures.is_empty() {
         return Vec::new();
     }
     let now = shared.clock.now();
-    group_by_reply(verdict.failures())
-        .into_iter()
-        .map(|failures| {
-            let bounce_id = QueueId::new();
-            let envelope = shared.bounces.bounce(BounceContext {
-                original: &message.envelope,
-                original_id: message.id,
-                bounce_id,
-                failures: &failures,
-                now,
-            });
-            NewMessage {
-                id: bounce_id,
-                meta: MessageMeta::new(&envelope, now),
-                envelope,
-            }
-        })
-        .collect()
+    let bounce_id = QueueId::new();
+    let envelope = shared.bounces.bounce(BounceContext {
+        original: &message.envelope,
+        original_id: message.id,
+        bounce_id,
+        failures: &failures,
+        now,
+    });
+    vec![NewMessage {
+        id: bounce_id,
+        meta: MessageMeta::new(&envelope, now),
+        envelope,
+    }]
 }

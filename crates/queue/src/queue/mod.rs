@@ -350,9 +350,11 @@ impl Queue {
         }
     }
 
-    /// Takes responsibility for `envelope`: runs the prequeue policies, stores every resulting
-    /// envelope durably in one all-or-nothing write, schedules a first attempt for each now,
-    /// and returns their ids (none when the policies dropped the message).
+    /// Takes responsibility for `envelope`: runs the prequeue policies, keeps each mailbox once
+    /// per envelope (the first of the recipients [`envoi_types::Address::mailbox_key`] calls
+    /// the same), stores every resulting envelope durably in one all-or-nothing write,
+    /// schedules a first attempt for each now, and returns their ids (none when the policies
+    /// dropped the message).
     ///
     /// # Errors
     /// An [`EnqueueError`] (whose [`EnqueueError::reply`] is the SMTP answer); then nothing of
@@ -361,7 +363,15 @@ impl Queue {
         if self.shared.stop_new.is_cancelled() {
             return Err(EnqueueError::ShuttingDown);
         }
-        let envelopes = apply_all(&self.shared.policies, envelope);
+        let mut envelopes = apply_all(&self.shared.policies, envelope);
+        for envelope in &mut envelopes {
+            // One mailbox given twice (or made twice by aliases) is delivered once, as
+            // Postfix's cleanup does.
+            let removed = envelope.dedup_recipients();
+            if removed > 0 {
+                tracing::debug!(removed, "duplicate recipients dropped");
+            }
+        }
         self.shared.store_new(envelopes).await
     }
 
