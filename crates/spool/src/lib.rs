@@ -69,11 +69,15 @@
 //!   layouts (metadata row with its inline body, big-endian schedule keys), quarantine entries.
 //! - `bodies`: body files.
 //! - `open`: directory checks and start-up reconciliation ([`StartupReport`]).
-//! - `handle`: the shared database handle and reopening after I/O errors.
+//! - `handle`: the shared database handle, reopening after I/O errors, and stopping for good
+//!   after a failed fsync or a writer panic.
+//! - `backend`: the database file under redb: dropping its cached pages at every open, and
+//!   noticing a failed fsync ([`SpoolBackend`]).
 //! - `error`: mapping I/O and redb errors to [`envoi_queue::StorageError`].
 //! - `options`: [`SpoolOptions`].
 //! - `failpoint`: crash-test failpoints (cargo feature `failpoints`).
 
+mod backend;
 mod bodies;
 mod error;
 pub mod failpoint;
@@ -85,6 +89,7 @@ mod spool;
 mod storage;
 mod writer;
 
+pub use backend::SpoolBackend;
 pub use open::StartupReport;
 pub use options::SpoolOptions;
 pub use schema::DB_FILE;

@@ -13,6 +13,7 @@
 // as is rather than boxed at every `?`.
 #![allow(clippy::result_large_err)]
 
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 
@@ -99,6 +100,11 @@ pub(crate) struct Request {
 /// (bench/relay and the spool bench, 2026-11-28: 20-session relay throughput and 64-writer
 /// durable writes both higher without it), because one `fdatasync` here costs less than the
 /// wait did.
+///
+/// A panic while committing a group stops the spool for good (`Shared::stop`, whose docs say
+/// why it is not restarted in this process): the callers of that group get `Err` (their
+/// replies are dropped), and the thread goes on only to answer every later request with the
+/// reason, at once, until the spool is dropped.
 pub(crate) fn run(shared: Arc<Shared>, requests: Receiver<Request>, max_batch: usize) {
     while let Ok(first) = requests.recv() {
         let mut batch = vec![first];
@@ -108,8 +114,24 @@ pub(crate) fn run(shared: Arc<Shared>, requests: Receiver<Request>, max_batch: u
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        commit_batch(&shared, batch);
+        // The batch moves into the closure, so a panic drops its reply senders while unwinding.
+        let committed = panic::catch_unwind(AssertUnwindSafe(|| commit_batch(&shared, batch)));
+        if let Err(payload) = committed {
+            shared.stop(StorageError::Unavailable(format!(
+                "spool writer panicked ({}); restart envoi",
+                panic_message(payload.as_ref())
+            )));
+        }
     }
+}
+
+/// The text a panic was raised with.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message")
 }
 
 /// One op's outcome, and the body files to unlink once the commit is durable.
@@ -131,6 +153,10 @@ const AFTER_COMMIT: [(&str, &str); 3] = [
 ];
 
 fn commit_batch(shared: &Shared, batch: Vec<Request>) {
+    if let Some(why) = shared.stopped() {
+        fail(shared, batch, &why);
+        return;
+    }
     if !shared.is_open() {
         shared.reopen();
     }
@@ -181,6 +207,9 @@ fn commit_batch(shared: &Shared, batch: Vec<Request>) {
         }
         Err((e, reopen)) => {
             tracing::error!(error = %e, "spool commit failed; {} requests fail", batch.len());
+            // Stopped before anyone hears of the failure, so that no caller can see this
+            // error and then get an `Ok` from a database read back from an untrusted cache.
+            shared.stop_if_sync_failed();
             fail(shared, batch, &e);
             if reopen {
                 shared.reopen();
