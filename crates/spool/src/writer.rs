@@ -301,26 +301,26 @@ fn apply(t: &mut Tables<'_>, op: &Op) -> Applied {
             if let Some(refusal) = check_new(t, bounces)? {
                 return Ok((Err(refusal), op.new_files().collect()));
             }
-            insert_new(t, bounces)?;
-            let Some((mut record, body)) = existing else {
-                // The bounces are stored all the same (the contract): their files stay.
-                return Ok((Err(StorageError::NotFound(*id)), Vec::new()));
-            };
-            match disposition {
-                Disposition::Remove => {
-                    let unlink = delete(t, *id, &record)?;
-                    Ok((Ok(Done::Ok), unlink))
+            // Everything that can refuse the op runs before the first change: the new rows of
+            // a reschedule are encoded before the bounces go in or the old schedule row goes.
+            let change = match (existing, disposition) {
+                (None, _) => None,
+                (Some((record, _)), Disposition::Remove) => Some(Change::Delete(record)),
+                (Some((record, body)), Disposition::Retry { .. }) => {
+                    match Rescheduled::new(*id, record, &body, disposition) {
+                        Ok(rescheduled) => Some(Change::Reschedule(rescheduled)),
+                        Err(e) => return Ok((Err(e), op.new_files().collect())),
+                    }
                 }
-                Disposition::Retry {
-                    next_attempt,
-                    attempts,
-                    recipients,
-                } => {
-                    t.schedule.remove(record.schedule_key(*id).as_slice())?;
-                    record.meta.next_attempt = *next_attempt;
-                    record.meta.attempts = *attempts;
-                    record.meta.recipients.clone_from(recipients);
-                    Ok((update(t, *id, &record, &body)?, Vec::new()))
+            };
+            insert_new(t, bounces)?;
+            match change {
+                // The bounces are stored all the same (the contract): their files stay.
+                None => Ok((Err(StorageError::NotFound(*id)), Vec::new())),
+                Some(Change::Delete(record)) => Ok((Ok(Done::Ok), delete(t, *id, &record)?)),
+                Some(Change::Reschedule(rescheduled)) => {
+                    rescheduled.apply(t, *id)?;
+                    Ok((Ok(Done::Ok), Vec::new()))
                 }
             }
         }
@@ -346,6 +346,61 @@ fn apply(t: &mut Tables<'_>, op: &Op) -> Applied {
 
 /// A stored record and its inline body (empty when the body is in a file).
 type Existing = (MetaRecord, Vec<u8>);
+
+/// What a checked attempt commit does to its message.
+// Built and matched once per op, never stored.
+#[allow(clippy::large_enum_variant)]
+enum Change {
+    Delete(MetaRecord),
+    Reschedule(Rescheduled),
+}
+
+/// A reschedule with its new rows already encoded, so applying it cannot fail halfway.
+struct Rescheduled {
+    old_key: [u8; SCHEDULE_KEY_LEN],
+    new_key: [u8; SCHEDULE_KEY_LEN],
+    new_value: [u8; crate::schema::SCHEDULE_VALUE_LEN],
+    row: Vec<u8>,
+}
+
+impl Rescheduled {
+    /// Encodes `record` (with its inline `body`) as `disposition` leaves it; `Io` when it has
+    /// no stored form.
+    fn new(
+        id: QueueId,
+        mut record: MetaRecord,
+        body: &[u8],
+        disposition: &Disposition,
+    ) -> Result<Self, StorageError> {
+        let old_key = record.schedule_key(id);
+        if let Disposition::Retry {
+            next_attempt,
+            attempts,
+            recipients,
+        } = disposition
+        {
+            record.meta.next_attempt = *next_attempt;
+            record.meta.attempts = *attempts;
+            record.meta.recipients.clone_from(recipients);
+        }
+        let row = record.encode(body).map_err(StorageError::Io)?;
+        Ok(Self {
+            old_key,
+            new_key: record.schedule_key(id),
+            new_value: record.schedule_value(),
+            row,
+        })
+    }
+
+    /// Replaces the metadata row and the schedule row.
+    fn apply(&self, t: &mut Tables<'_>, id: QueueId) -> Result<(), redb::Error> {
+        t.schedule.remove(self.old_key.as_slice())?;
+        t.meta.insert(id_key(id).as_slice(), self.row.as_slice())?;
+        t.schedule
+            .insert(self.new_key.as_slice(), self.new_value.as_slice())?;
+        Ok(())
+    }
+}
 
 /// The stored record of `id` and its inline body (empty when the body is in a file):
 /// `Ok(Err(Corrupt))` when it cannot be decoded.
