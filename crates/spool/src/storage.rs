@@ -194,7 +194,29 @@ impl Storage for Spool {
         _lease: &Lease,
     ) -> Result<Option<StoredMessage>, StorageError> {
         // One node per spool: the lease has nothing to guard against.
-        self.get(id).await
+        match self.get(id).await {
+            Err(StorageError::Corrupt {
+                id: Some(bad),
+                detail,
+            }) if bad == id => {
+                // The queue drops it from its schedule; set it aside now, not at the next
+                // start, so that the log, the admin API and the counts say so at once.
+                let spool = self.clone();
+                let reason = detail.clone();
+                let set_aside = blocking(move || {
+                    open::quarantine_message(&*spool.inner.shared.db()?, id, &reason)
+                })
+                .await;
+                if let Err(e) = set_aside {
+                    tracing::error!(%id, error = %e, "cannot quarantine an unusable message");
+                }
+                Err(StorageError::Corrupt {
+                    id: Some(id),
+                    detail,
+                })
+            }
+            other => other,
+        }
     }
 
     async fn commit_attempt(&self, id: QueueId, commit: AttemptCommit) -> Result<(), StorageError> {
