@@ -65,6 +65,7 @@
 //! - `spool`: the [`Spool`] handle, opening, the writer's lifetime.
 //! - `storage`: `impl Storage for Spool`.
 //! - `writer`: the group-commit writer thread.
+//! - `apply`: applying a group's ops inside one write transaction.
 //! - `schema`: the on-disk format in one place: file names, tables, layout version, row
 //!   layouts (metadata row with its inline body, big-endian schedule keys), quarantine entries.
 //! - `bodies`: body files.
@@ -77,6 +78,7 @@
 //! - `options`: [`SpoolOptions`].
 //! - `failpoint`: crash-test failpoints (cargo feature `failpoints`).
 
+mod apply;
 mod backend;
 mod bodies;
 mod error;
