@@ -26,7 +26,7 @@ use crate::bodies::BodyDir;
 use crate::error;
 use crate::schema::{
     decode_schedule, encode_quarantined, id_key, key_id, quarantine_key, quarantined_reason,
-    schedule_key_id, BodyPlace, MetaRecord, META, QUARANTINE, SCHEDULE,
+    schedule_key, schedule_key_id, BodyPlace, MetaRecord, META, QUARANTINE, SCHEDULE,
 };
 
 /// What reconciliation found and did at start-up.
@@ -127,7 +127,21 @@ pub(crate) fn reconcile(
             .len()
             .map_err(|e| error::db("cannot read meta table", e))?;
         if metas != scheduled.len() as u64 || !found.damaged.is_empty() {
-            unscheduled(&meta, &scheduled, &mut files, &mut found)?;
+            let stored = unscheduled(&meta, &scheduled, &mut files, &mut found)?;
+            // Schedule rows naming no metadata row: nothing to deliver; removed.
+            let (kept, stale): (Vec<_>, Vec<_>) = std::mem::take(&mut found.entries)
+                .into_iter()
+                .partition(|e| stored.contains(&e.id));
+            found.entries = kept;
+            for entry in stale {
+                tracing::warn!(id = %entry.id, "spool schedule row without metadata removed");
+                found
+                    .damaged
+                    .push(schedule_key(entry.next_attempt, entry.id).to_vec());
+                if bodies.path_of(entry.id).exists() {
+                    files.insert(entry.id);
+                }
+            }
         }
         if verify_records {
             found.bad.extend(undecodable(&meta, None)?);
@@ -169,7 +183,7 @@ struct Found {
     entries: Vec<ScheduleEntry>,
     /// Records to quarantine.
     bad: Vec<Bad>,
-    /// Schedule keys whose row does not decode: removed.
+    /// Schedule keys whose row does not decode, or names no metadata row: removed.
     damaged: Vec<Vec<u8>>,
     /// Readable records without a valid schedule row: their row is written again.
     rebuild: Vec<(QueueId, MetaRecord)>,
@@ -197,13 +211,14 @@ fn bad_record(
 
 /// Finds the metadata rows that no valid schedule row names: a readable one is rebuilt (its
 /// schedule row is derived from the record), one whose body file is missing or that does not
-/// decode is set aside.
+/// decode is set aside. Returns the id of every metadata row.
 fn unscheduled(
     meta: &redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
     scheduled: &HashSet<QueueId>,
     files: &mut HashSet<QueueId>,
     found: &mut Found,
-) -> Result<(), StorageError> {
+) -> Result<HashSet<QueueId>, StorageError> {
+    let mut stored = HashSet::new();
     for row in meta
         .iter()
         .map_err(|e| error::db("cannot read meta table", e))?
@@ -212,6 +227,7 @@ fn unscheduled(
         let Some(id) = key_id(key.value()) else {
             continue; // left to the record check, which quarantines it
         };
+        stored.insert(id);
         if scheduled.contains(&id) {
             continue;
         }
@@ -233,7 +249,7 @@ fn unscheduled(
             raw: value.value().to_vec(),
         });
     }
-    Ok(())
+    Ok(stored)
 }
 
 /// Removes the damaged schedule rows and writes the schedule rows of `rebuild`, in one commit;

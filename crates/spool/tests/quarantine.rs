@@ -151,3 +151,27 @@ async fn a_body_missing_at_attempt_time_quarantines_the_message() {
     assert_eq!(scheduled(&spool).await, [b.id]);
     assert_eq!(spool.count_by_state().await.unwrap().total(), 1);
 }
+
+#[tokio::test]
+async fn a_schedule_row_without_metadata_is_removed_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (message(at(1)), message(at(2)));
+    {
+        let spool = Spool::open(dir.path(), options()).unwrap();
+        spool.write(vec![a.clone(), b.clone()]).await.unwrap();
+    }
+    {
+        let db = redb::Database::open(dir.path().join(DB_FILE)).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(META)
+            .unwrap()
+            .remove(a.id.to_bytes().as_slice())
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    let spool = Spool::open(dir.path(), options()).unwrap();
+    assert_eq!(spool.startup_report().messages, 1);
+    assert_eq!(scheduled(&spool).await, [b.id]);
+    assert_eq!(spool.count_by_state().await.unwrap().total(), 1);
+    assert!(spool.quarantined().await.unwrap().is_empty());
+}
