@@ -129,6 +129,12 @@ pub async fn run(config: Config, args: crate::cli::ServeArgs) -> anyhow::Result<
         }
     };
 
+    if store_failure.is_some() {
+        // Nothing can be recorded any more: deliveries stop at once (one that finished now
+        // could not be marked delivered and would go again after the restart), then the edge,
+        // whose messages the store refuses anyway.
+        queue.shutdown(std::time::Duration::ZERO).await;
+    }
     tracing::info!("stopping: no new connections; open SMTP transactions may finish");
     edge_shutdown.cancel();
     edge_tasks.wait().await;
