@@ -1,9 +1,9 @@
 //! The shared database handle, and reopening it after an I/O failure.
 //!
-//! After a failed write or fsync redb refuses all further work (`PreviousIo`) until the
-//! database is closed and opened again; reopening re-reads the last durable commit from disk.
-//! So that the store "works again when space returns, without a restart", the writer reopens
-//! the database through this handle. The file lock allows one open `Database` per process, so
+//! After a failed write redb refuses all further work (`PreviousIo`) until the database is
+//! closed and opened again; reopening re-reads the last durable commit from disk. So that the
+//! store "works again when space returns, without a restart", the writer reopens the database
+//! through this handle. The file lock allows one open `Database` per process, so
 //! the old one must be dropped first: readers hold it only for one short read.
 //!
 //! Two failures are not reopened but **stop the spool for good** ([`Shared::stop`]): every
@@ -12,8 +12,9 @@
 //! - **A failed fsync** of the database. Linux keeps the pages it failed to write readable in
 //!   the page cache and reports the error once; a reopen in this process would read the failed
 //!   commit back as if it were durable, and the next commit would be acknowledged on top of
-//!   pages a power cut loses. Every open drops the file's cached pages first
-//!   (`crate::backend`), which is what makes the restart read the disk.
+//!   pages a power cut loses. Every open drops the file's clean cached pages first
+//!   (`crate::backend`; the kernel drops the clean pages no process maps, which is what a
+//!   failed writeback leaves), which is what makes the restart read the disk.
 //! - **A panic in the writer thread.** It may have unwound from inside redb, halfway through a
 //!   commit, so redb's in-memory state (page cache, allocator, locks) is not known to be
 //!   consistent. Reopening would mean dropping that `Database`, and redb's `Drop` writes the
