@@ -66,6 +66,10 @@ impl Spool {
     /// [`Spool::prepare`] without blocking an async worker: on this thread when every body is
     /// inline (encoding only), else on a blocking thread, where body files are written.
     async fn prepare_new(&self, messages: Vec<NewMessage>) -> Result<Vec<Prepared>, StorageError> {
+        // A stopped spool refuses before writing any body file.
+        if let Some(why) = self.inner.shared.stopped() {
+            return Err(why);
+        }
         let inline_max = self.inner.options.inline_max;
         if messages
             .iter()
