@@ -188,6 +188,7 @@ async fn power_cut_keeps_every_acknowledged_change() {
     let mut model: BTreeMap<QueueId, Known> = BTreeMap::new();
     let mut in_flight = InFlight::default();
     let mut acked_total = 0;
+    let mut stopped_rounds = 0;
     for round in 0..12 {
         // Every third round an fsync fails (EIO) at a random moment, and the workload goes on
         // until the cut: the spool must stop rather than acknowledge anything on top of it.
@@ -243,17 +244,31 @@ async fn power_cut_keeps_every_acknowledged_change() {
         for task in tasks {
             task.await.unwrap();
         }
+        let stopped = spool.failure().is_some();
+        assert_eq!(
+            stopped,
+            eio && fail.load(Ordering::SeqCst) == 0,
+            "stops only on EIO"
+        );
+        stopped_rounds += usize::from(stopped);
         drop(spool);
         drop::<Arc<Mutex<File>>>(log);
         std::fs::remove_file(&log_path).unwrap();
         let acked = read_acks(&log_copy, &mut model, &mut in_flight);
         acked_total += acked;
-        eprintln!("round {round}: cut after {delay} ms (torn: {torn}, EIO: {eio}), {acked} acks");
+        eprintln!(
+            "round {round}: cut after {delay} ms (torn: {torn}, EIO: {eio}, stopped: {stopped}), \
+             {acked} acks"
+        );
         disk = Arc::new(Mutex::new(after));
     }
     let spool = boot(&spool_dir, &disk);
     verify_open(&spool, usize::MAX, &mut model, &in_flight).await;
     assert!(acked_total > 0);
+    assert!(
+        stopped_rounds > 0,
+        "an injected EIO stopped the spool in some round"
+    );
 }
 
 /// EIO on one fsync, then more writes (Linux would report the next fsync as a success), then
