@@ -37,5 +37,5 @@ pub mod render;
 pub mod server;
 
 pub use client::{AdminClient, ClientError};
-pub use metrics::{install_metrics_recorder, MetricsError, QUEUE_MESSAGES};
+pub use metrics::{install_metrics_recorder, MetricsError, QUARANTINED_RECORDS, QUEUE_MESSAGES};
 pub use server::{router, serve, AdminConfig, AdminConfigError, AdminState, ApiError};

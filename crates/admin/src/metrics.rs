@@ -4,6 +4,9 @@
 //! [`envoi_queue::events`]; this module adds the gauges:
 //! - [`QUEUE_MESSAGES`] `{state="active|deferred|held"}`: set at every scrape of `/metrics`
 //!   from the store's counts;
+//! - [`QUARANTINED_RECORDS`]: set at every scrape from the store's quarantine (records set
+//!   aside because they cannot be decoded or their body is missing; also listed by
+//!   `GET /v1/quarantine`);
 //!
 //! The SMTP edge declares its own (`envoi_smtp_sessions_active`, the open connections, and
 //! its counters) in `envoi_edge::events`; the binary describes them.
@@ -16,6 +19,9 @@ use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, Promet
 
 /// Gauge of queued messages, labelled `state`.
 pub const QUEUE_MESSAGES: &str = "envoi_queue_messages";
+
+/// Gauge of records the store set aside (quarantine).
+pub const QUARANTINED_RECORDS: &str = "envoi_quarantined_records";
 
 /// Buckets (seconds) for delivery attempts: network round trips, up to the relay timeouts.
 const ATTEMPT_BUCKETS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0];
@@ -51,6 +57,15 @@ pub fn install_metrics_recorder() -> Result<PrometheusHandle, MetricsError> {
 pub fn describe_metrics() {
     events::describe_metrics();
     metrics::describe_gauge!(QUEUE_MESSAGES, "Queued messages by state");
+    metrics::describe_gauge!(
+        QUARANTINED_RECORDS,
+        "Stored records set aside as unusable (see /v1/quarantine)"
+    );
+}
+
+/// Sets the [`QUARANTINED_RECORDS`] gauge.
+pub fn record_quarantined(records: usize) {
+    metrics::gauge!(QUARANTINED_RECORDS).set(records as f64);
 }
 
 /// Sets the [`QUEUE_MESSAGES`] gauges from the store's counts.

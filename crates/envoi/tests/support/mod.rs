@@ -133,6 +133,17 @@ impl Daemon {
 
     /// Like [`Daemon::start`] with chosen addresses.
     pub fn start_on(dir: &Path, extra: &str, smtp: SocketAddr, admin: SocketAddr) -> Self {
+        Self::start_with_env(dir, extra, smtp, admin, &[])
+    }
+
+    /// Like [`Daemon::start_on`] with extra environment variables.
+    pub fn start_with_env(
+        dir: &Path,
+        extra: &str,
+        smtp: SocketAddr,
+        admin: SocketAddr,
+        env: &[(&str, &str)],
+    ) -> Self {
         let config = dir.join("envoi.toml");
         let text = format!(
             "hostname = \"envoi.test\"\n\n[storage]\npath = \"{spool}\"\n\n[admin]\naddress = \"{admin}\"\n\n[smtp]\n[[smtp.listener]]\naddress = \"{smtp}\"\n\n{extra}\n",
@@ -147,6 +158,8 @@ impl Daemon {
             .args(["serve", "--config"])
             .arg(&config)
             .env("RUST_LOG", "info")
+            .env_remove("ENVOI_FAILPOINT")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -186,6 +199,12 @@ impl Daemon {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Waits for the process to exit on its own; returns its status.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("daemon running");
+        wait_for("envoi to exit", || child.try_wait().unwrap())
     }
 
     /// Sends a signal (`"HUP"`, `"TERM"`...) to the daemon.
