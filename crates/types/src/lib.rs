@@ -25,5 +25,5 @@ pub use address::{Address, AddressError, Sender};
 pub use envelope::{ClientInfo, Envelope};
 pub use message::{HeaderError, Message};
 pub use queue_id::{ParseQueueIdError, QueueId};
-pub use reply::{EnhancedCode, Reply, ReplyClass, ReplyParseError};
+pub use reply::{EnhancedCode, Reply, ReplyClass, ReplyLine, ReplyParseError};
 pub use status::{RecipientState, RecipientStatus};
