@@ -3,12 +3,15 @@
 //! The caller appends what it read with [`ReplyReader::feed`] and takes complete replies with
 //! [`ReplyReader::next_reply`]; `Ok(None)` means "need more bytes".
 //!
+//! Replies are bytes: a line is a code and a separator, then any octets, decoded lossily
+//! ([`ReplyLine`]). A peer that writes Latin-1 in its `250` has still accepted the message.
+//!
 //! # Layout
 //! - [`ReplyReader`]: the buffer and the line splitter.
 //! - [`ReadError`]: a reply that is malformed or too large.
 
 use bytes::{Buf, BytesMut};
-use envoi_types::{Reply, ReplyParseError};
+use envoi_types::{Reply, ReplyLine, ReplyParseError};
 
 /// Why the bytes cannot become a reply.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,29 +78,26 @@ impl ReplyReader {
             if end > self.max_line {
                 return Err(ReadError::TooLong);
             }
-            let line = self.buffer.split_to(end + 1);
-            let text = std::str::from_utf8(&line)
-                .map_err(|_| ReadError::Malformed(ReplyParseError::NotUtf8))?
-                .trim_end_matches(['\r', '\n']);
-            let (code, last, rest) = split(text)?;
+            let raw = self.buffer.split_to(end + 1);
+            let line = ReplyLine::parse(&raw)?;
             if let Some((first, _)) = self.lines.first() {
-                if *first != code {
+                if *first != line.code {
                     self.lines.clear();
                     return Err(ReadError::Malformed(ReplyParseError::MixedCodes));
                 }
             }
-            if last && self.lines.is_empty() {
+            if line.last && self.lines.is_empty() {
                 // Most replies are one line: no copy of it before the reply's own.
-                return Ok(Some(Reply::from_lines(code, &[rest])));
+                return Ok(Some(Reply::from_lines(line.code, &[&line.text])));
             }
             if self.lines.len() >= MAX_LINES {
                 return Err(ReadError::TooLong);
             }
-            self.lines.push((code, rest.to_owned()));
-            if last {
+            self.lines.push((line.code, line.text.into_owned()));
+            if line.last {
                 let lines = std::mem::take(&mut self.lines);
                 let raw: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();
-                return Ok(Some(Reply::from_lines(code, &raw)));
+                return Ok(Some(Reply::from_lines(line.code, &raw)));
             }
         }
     }
@@ -109,26 +109,10 @@ impl ReplyReader {
     }
 }
 
-fn split(line: &str) -> Result<(u16, bool, &str), ReadError> {
-    let bytes = line.as_bytes();
-    if bytes.len() < 3 || !bytes[..3].iter().all(u8::is_ascii_digit) {
-        return Err(ReplyParseError::BadCode.into());
-    }
-    let code: u16 = line[..3].parse().map_err(|_| ReplyParseError::BadCode)?;
-    if !(100..600).contains(&code) {
-        return Err(ReplyParseError::BadCode.into());
-    }
-    match bytes.get(3) {
-        None => Ok((code, true, "")),
-        Some(b' ') => Ok((code, true, &line[4..])),
-        Some(b'-') => Ok((code, false, &line[4..])),
-        Some(_) => Err(ReplyParseError::BadCode.into()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy as _;
 
     #[test]
     fn byte_by_byte_and_pipelined() {
@@ -158,5 +142,77 @@ mod tests {
         let mut reader = ReplyReader::new(512);
         reader.feed(b"250-a\r\n251 b\r\n");
         assert!(matches!(reader.next_reply(), Err(ReadError::Malformed(_))));
+    }
+
+    #[test]
+    fn octets_that_are_not_utf8_are_text() {
+        let mut reader = ReplyReader::new(512);
+        reader.feed(b"220 mx \xff\xfe ESMTP\r\n250-mx Gr\xfc\xdfe\r\n250 8BITMIME\r\n");
+        reader.feed(b"250 2.0.0 Ok: queued \xe0 la file\r\n");
+        let banner = reader.next_reply().unwrap().unwrap();
+        assert_eq!(banner.code, 220);
+        assert_eq!(banner.lines, vec!["mx \u{fffd}\u{fffd} ESMTP"]);
+        let ehlo = reader.next_reply().unwrap().unwrap();
+        assert_eq!(ehlo.lines, vec!["mx Gr\u{fffd}\u{fffd}e", "8BITMIME"]);
+        let queued = reader.next_reply().unwrap().unwrap();
+        assert_eq!(queued.to_string(), "250 2.0.0 Ok: queued \u{fffd} la file");
+        assert!(!reader.has_pending());
+    }
+
+    proptest::proptest! {
+        /// Any octets after a valid code are a reply with that code, however they are cut.
+        #[test]
+        fn any_text_after_a_code_is_a_reply(
+            code in 200u16..600,
+            texts in proptest::collection::vec(proptest::collection::vec(
+                proptest::num::u8::ANY.prop_filter("no LF", |b| *b != b'\n'), 0..60), 1..4),
+            cut in 0usize..200,
+        ) {
+            let mut wire = Vec::new();
+            for (i, text) in texts.iter().enumerate() {
+                let sep = if i + 1 == texts.len() { b' ' } else { b'-' };
+                wire.extend_from_slice(code.to_string().as_bytes());
+                wire.push(sep);
+                wire.extend_from_slice(text);
+                wire.extend_from_slice(b"\r\n");
+            }
+            let mut reader = ReplyReader::new(512);
+            let cut = cut.min(wire.len());
+            reader.feed(&wire[..cut]);
+            let mut replies = Vec::new();
+            while let Some(reply) = reader.next_reply().unwrap() {
+                replies.push(reply);
+            }
+            reader.feed(&wire[cut..]);
+            while let Some(reply) = reader.next_reply().unwrap() {
+                replies.push(reply);
+            }
+            proptest::prop_assert_eq!(replies.len(), 1);
+            proptest::prop_assert_eq!(replies[0].code, code);
+            proptest::prop_assert_eq!(replies[0].lines.len(), texts.len());
+            proptest::prop_assert!(!reader.has_pending());
+        }
+
+        /// Arbitrary bytes never panic, and never make the reader hold more than its bound.
+        #[test]
+        fn arbitrary_bytes_are_replies_or_errors(
+            chunks in proptest::collection::vec(
+                proptest::collection::vec(proptest::num::u8::ANY, 0..80), 0..8),
+        ) {
+            let mut reader = ReplyReader::new(64);
+            for chunk in &chunks {
+                reader.feed(chunk);
+                loop {
+                    match reader.next_reply() {
+                        Ok(Some(reply)) => proptest::prop_assert!((100..600).contains(&reply.code)),
+                        Ok(None) => {
+                            proptest::prop_assert!(reader.buffer.len() <= 64);
+                            break;
+                        }
+                        Err(_) => return Ok(()),
+                    }
+                }
+            }
+        }
     }
 }
