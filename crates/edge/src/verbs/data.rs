@@ -67,6 +67,7 @@ pub(crate) async fn finish(session: &mut Session, body: Bytes) -> Response {
         helo: session.info.helo.clone(),
         auth: session.info.auth.clone(),
         protocol,
+        ..ClientInfo::default()
     };
     envelope.receiver = session.shared.config.hostname.clone();
     if let Err(reply) = session
