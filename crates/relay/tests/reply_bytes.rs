@@ -23,8 +23,7 @@ fn latin1(script: Script) -> Script {
 #[tokio::test]
 async fn a_latin1_250_after_the_dot_is_delivered_once() {
     let peer = Peer::start(
-        latin1(Script::default())
-            .after_data(|_| vec!["250 2.0.0 Ok: queued à la file".to_owned()]),
+        latin1(Script::default()).after_data(|_| vec!["250 2.0.0 Ok: queued à la file".to_owned()]),
     )
     .await;
     let relay = relay_to(peer.port(), |_| {});
@@ -42,8 +41,7 @@ async fn a_latin1_250_after_the_dot_is_delivered_once() {
 #[tokio::test]
 async fn a_latin1_550_after_the_dot_fails_each_recipient_permanently() {
     let peer = Peer::start(
-        latin1(Script::default())
-            .after_data(|_| vec!["550 5.7.1 Message refusé".to_owned()]),
+        latin1(Script::default()).after_data(|_| vec!["550 5.7.1 Message refusé".to_owned()]),
     )
     .await;
     let relay = relay_to(peer.port(), |_| {});

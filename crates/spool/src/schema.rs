@@ -418,7 +418,9 @@ mod tests {
         row.extend(b"a@b.org");
         row.extend([1, 7]);
         row.extend(b"c@d.org");
-        row.extend([1, 0, 127, 0, 0, 1, 0, 0, 0, 0, 100, 5, 18, 0, 0, 0xc8, 1, 0, 0, 1, 7]);
+        row.extend([
+            1, 0, 127, 0, 0, 1, 0, 0, 0, 0, 100, 5, 18, 0, 0, 0xc8, 1, 0, 0, 1, 7,
+        ]);
         row.extend(b"c@d.org");
         row.extend([0, 0, 0]);
         row.extend(b"Subject: x\r\n\r\nhi\r\n");
@@ -440,7 +442,10 @@ mod tests {
             }
         );
         assert_eq!(record.arrival, UNIX_EPOCH + Duration::new(100, 5));
-        assert_eq!(record.meta.next_attempt, UNIX_EPOCH + Duration::from_secs(200));
+        assert_eq!(
+            record.meta.next_attempt,
+            UNIX_EPOCH + Duration::from_secs(200)
+        );
         assert_eq!(record.body, BodyPlace::Inline);
         // Cut short or lengthened, a version 2 row is refused like any other.
         assert!(MetaRecord::decode(&row[..row.len() - 1]).is_err());
