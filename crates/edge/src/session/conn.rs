@@ -226,127 +226,122 @@ pub(crate) async fn run(
     let mut exchange = None;
     // Every pass consumes client input or ends the session, so the client's input, the
     // timeouts and the error limit bound this loop.
-    let stop =
-        loop {
-            if session.state.is_idle() {
-                // No transaction, so no message content: give its memory back.
-                session.held.release();
+    let stop = loop {
+        if session.state.is_idle() {
+            // No transaction, so no message content: give its memory back.
+            session.held.release();
+        }
+        let idle = session.state.is_idle() && exchange.is_none();
+        if signals.hard.is_cancelled() || (idle && signals.shutdown.is_cancelled()) {
+            break Stop::Shutdown;
+        }
+        let event = match conn
+            .next_line(&mut lines, timeouts.command, idle, &signals)
+            .await
+        {
+            Ok(event) => event,
+            Err(stop) => break stop,
+        };
+        let step = match (event, exchange.take()) {
+            (LineEvent::Line(line), Some(pending)) => {
+                verbs::auth::respond(&mut session, pending, &line).await
             }
-            let idle = session.state.is_idle() && exchange.is_none();
-            if signals.hard.is_cancelled() || (idle && signals.shutdown.is_cancelled()) {
-                break Stop::Shutdown;
-            }
-            let event = match conn
-                .next_line(&mut lines, timeouts.command, idle, &signals)
-                .await
-            {
-                Ok(event) => event,
-                Err(stop) => break stop,
-            };
-            let step = match (event, exchange.take()) {
-                (LineEvent::Line(line), Some(pending)) => {
-                    verbs::auth::respond(&mut session, pending, &line).await
-                }
-                (LineEvent::Line(line), None) => {
-                    if line.len() + 2 > limits.max_command_line && !is_auth(&line) {
-                        Step::reply(replies::line_too_long())
-                    } else {
-                        match Command::parse(&line) {
-                            Ok(command) => verbs::dispatch(&mut session, command).await,
-                            Err(error) => Step::reply(verbs::parse_error(&error)),
-                        }
+            (LineEvent::Line(line), None) => {
+                if line.len() + 2 > limits.max_command_line && !is_auth(&line) {
+                    Step::reply(replies::line_too_long())
+                } else {
+                    match Command::parse(&line) {
+                        Ok(command) => verbs::dispatch(&mut session, command).await,
+                        Err(error) => Step::reply(verbs::parse_error(&error)),
                     }
-                }
-                (LineEvent::TooLong, _) => Step::reply(replies::line_too_long()),
-                (LineEvent::BareLineEnding, Some(_)) => Step::reply(verbs::auth::framing_error()),
-                (LineEvent::BareLineEnding, None) => Step::reply(replies::bare_line_ending()),
-            };
-            let mut answer = step.response;
-            match step.next {
-                Next::Continue => {}
-                Next::Close => {
-                    if let Some(response) = &answer {
-                        conn.queue(response);
-                    }
-                    break Stop::Closed;
-                }
-                Next::Auth(pending) => exchange = Some(pending),
-                Next::StartTls => {
-                    if let Some(response) = answer.take() {
-                        conn.queue(&response);
-                    }
-                    if conn.flush().await.is_err() {
-                        break Stop::Closed;
-                    }
-                    // CVE-2011-0411: nothing sent before the handshake may run after it.
-                    conn.input.clear();
-                    let Some(acceptor) = shared.tls.clone() else {
-                        break Stop::Closed;
-                    };
-                    let plain = std::mem::replace(&mut conn.io, Box::new(tokio::io::empty()));
-                    let negotiated =
-                        match tokio::time::timeout(timeouts.tls_handshake, acceptor.accept(plain))
-                            .await
-                        {
-                            Ok(Ok(stream)) => {
-                                let negotiated = tls::session_info(stream.get_ref().1);
-                                conn.io = Box::new(stream);
-                                negotiated
-                            }
-                            _ => {
-                                debug!(%peer, "STARTTLS handshake failed");
-                                break Stop::Closed;
-                            }
-                        };
-                    verbs::starttls::after_handshake(&mut session, negotiated);
-                }
-                Next::ReadData => {
-                    if let Some(response) = answer.take() {
-                        conn.queue(&response);
-                    }
-                    let budget = (&shared.memory, &mut session.held);
-                    let body = match conn
-                        .read_data(limits.max_message_size, budget, timeouts.data, &signals)
-                        .await
-                    {
-                        Ok(body) => body,
-                        Err(stop) => break stop,
-                    };
-                    let response = verbs::data::complete(&mut session, body).await;
-                    events::message_outcome(response.code);
-                    answer = Some(response);
-                }
-                Next::ReadChunk { size, last, refuse } => {
-                    let keep = refuse.is_none();
-                    let bytes = match conn.read_chunk(size, keep, timeouts.data, &signals).await {
-                        Ok(bytes) => bytes,
-                        Err(stop) => break stop,
-                    };
-                    let response = match refuse {
-                        Some(response) => response,
-                        None => verbs::bdat::chunk(&mut session, bytes, last).await,
-                    };
-                    if (keep && last) || response.code == 552 {
-                        events::message_outcome(response.code);
-                    }
-                    answer = Some(response);
                 }
             }
-            if let Some(response) = answer {
-                if response.is_error() {
-                    errors += 1;
+            (LineEvent::TooLong, _) => Step::reply(replies::line_too_long()),
+            (LineEvent::BareLineEnding, Some(_)) => Step::reply(verbs::auth::framing_error()),
+            (LineEvent::BareLineEnding, None) => Step::reply(replies::bare_line_ending()),
+        };
+        let mut answer = step.response;
+        match step.next {
+            Next::Continue => {}
+            Next::Close => {
+                if let Some(response) = &answer {
+                    conn.queue(response);
                 }
-                conn.queue(&response);
-                // 421 means the service closes the channel (RFC 5321 §3.8), whoever produced it.
-                if response.code == 421 {
-                    break Stop::Closed;
-                }
-            }
-            if errors >= limits.max_errors {
-                conn.queue(&replies::too_many_errors(&hostname));
                 break Stop::Closed;
             }
-        };
+            Next::Auth(pending) => exchange = Some(pending),
+            Next::StartTls => {
+                if let Some(response) = answer.take() {
+                    conn.queue(&response);
+                }
+                if conn.flush().await.is_err() {
+                    break Stop::Closed;
+                }
+                // CVE-2011-0411: nothing sent before the handshake may run after it.
+                conn.input.clear();
+                let Some(acceptor) = shared.tls.clone() else {
+                    break Stop::Closed;
+                };
+                let plain = std::mem::replace(&mut conn.io, Box::new(tokio::io::empty()));
+                match tokio::time::timeout(timeouts.tls_handshake, acceptor.accept(plain)).await {
+                    Ok(Ok(stream)) => {
+                        let negotiated = tls::session_info(stream.get_ref().1);
+                        verbs::starttls::after_handshake(&mut session, negotiated);
+                        conn.io = Box::new(stream);
+                    }
+                    _ => {
+                        debug!(%peer, "STARTTLS handshake failed");
+                        break Stop::Closed;
+                    }
+                }
+            }
+            Next::ReadData => {
+                if let Some(response) = answer.take() {
+                    conn.queue(&response);
+                }
+                let budget = (&shared.memory, &mut session.held);
+                let body = match conn
+                    .read_data(limits.max_message_size, budget, timeouts.data, &signals)
+                    .await
+                {
+                    Ok(body) => body,
+                    Err(stop) => break stop,
+                };
+                let response = verbs::data::complete(&mut session, body).await;
+                events::message_outcome(response.code);
+                answer = Some(response);
+            }
+            Next::ReadChunk { size, last, refuse } => {
+                let keep = refuse.is_none();
+                let bytes = match conn.read_chunk(size, keep, timeouts.data, &signals).await {
+                    Ok(bytes) => bytes,
+                    Err(stop) => break stop,
+                };
+                let response = match refuse {
+                    Some(response) => response,
+                    None => verbs::bdat::chunk(&mut session, bytes, last).await,
+                };
+                if (keep && last) || response.code == 552 {
+                    events::message_outcome(response.code);
+                }
+                answer = Some(response);
+            }
+        }
+        if let Some(response) = answer {
+            if response.is_error() {
+                errors += 1;
+            }
+            conn.queue(&response);
+            // 421 means the service closes the channel (RFC 5321 §3.8), whoever produced it.
+            if response.code == 421 {
+                break Stop::Closed;
+            }
+        }
+        if errors >= limits.max_errors {
+            conn.queue(&replies::too_many_errors(&hostname));
+            break Stop::Closed;
+        }
+    };
     match stop {
         Stop::Timeout => conn.queue(&replies::timeout(&hostname)),
         Stop::Shutdown => conn.queue(&replies::shutting_down(&hostname)),
