@@ -90,3 +90,14 @@ async fn a_latin1_lmtp_peer_answers_per_recipient() {
     assert_eq!(codes(&out), ["250 2.0.0", "250 2.0.0"]);
     assert_eq!(out[1].reply.text(), "<b@dest.test> livr\u{fffd}");
 }
+
+#[tokio::test]
+async fn an_over_long_250_after_the_dot_is_still_a_250() {
+    let long = format!("250 2.0.0 queued {}", "x".repeat(10_000));
+    let peer = Peer::start(Script::default().after_data(move |_| vec![long.clone()])).await;
+    let relay = relay_to(peer.port(), |_| {});
+    let out = attempt(&relay, &envelope(&["a@dest.test"], MESSAGE)).await;
+    assert_eq!(codes(&out), ["250 2.0.0"]);
+    assert!(out[0].reply.text().starts_with("queued xxx"));
+    assert_eq!(peer.transactions().len(), 1);
+}

@@ -8,7 +8,7 @@
 //!
 //! # Layout
 //! - [`ReplyReader`]: the buffer and the line splitter.
-//! - [`ReadError`]: a reply that is malformed or too large.
+//! - [`ReadError`]: a reply that is malformed.
 
 use bytes::{Buf, BytesMut};
 use envoi_types::{Reply, ReplyLine, ReplyParseError};
@@ -20,12 +20,10 @@ pub enum ReadError {
     /// A line is not a reply line.
     #[error("malformed reply: {0}")]
     Malformed(#[from] ReplyParseError),
-    /// A line, or a reply's line count, exceeds the bound.
-    #[error("reply too long")]
-    TooLong,
 }
 
-/// Most lines accepted in one reply (an EHLO reply has a dozen).
+/// Most lines kept of one reply (an EHLO reply has a dozen): further continuation lines are
+/// dropped, the last line is kept.
 const MAX_LINES: usize = 128;
 
 /// Accumulates bytes and yields complete replies.
@@ -34,15 +32,19 @@ pub struct ReplyReader {
     buffer: BytesMut,
     lines: Vec<(u16, String)>,
     max_line: usize,
+    /// The head of an over-long line was taken: drop octets up to its LF.
+    skipping: bool,
 }
 
 impl ReplyReader {
-    /// A reader accepting lines of at most `max_line` octets.
+    /// A reader keeping at most `max_line` octets of each line (at least 4: a code and its
+    /// separator).
     pub fn new(max_line: usize) -> Self {
         Self {
             buffer: BytesMut::new(),
             lines: Vec::new(),
-            max_line,
+            max_line: max_line.max(4),
+            skipping: false,
         }
     }
 
@@ -59,26 +61,22 @@ impl ReplyReader {
 
     /// True when unparsed bytes remain (a peer speaking out of turn, or pipelined replies).
     pub fn has_pending(&self) -> bool {
-        !self.buffer.is_empty() || !self.lines.is_empty()
+        !self.buffer.is_empty() || !self.lines.is_empty() || self.skipping
     }
 
     /// The next complete reply, `Ok(None)` when more bytes are needed.
     ///
+    /// A line longer than the bound keeps its first `max_line` octets (its code and the start
+    /// of its text); a reply of more than [`MAX_LINES`] lines keeps its first lines and its
+    /// last. Either way the code is read: a long `250` after the data is still a `250`.
+    ///
     /// # Errors
-    /// A [`ReadError`] when a line is malformed or the reply exceeds the bounds; the stream is
-    /// then unusable.
+    /// A [`ReadError`] when a line is malformed; the stream is then unusable.
     pub fn next_reply(&mut self) -> Result<Option<Reply>, ReadError> {
         loop {
-            let Some(end) = memchr::memchr(b'\n', &self.buffer) else {
-                if self.buffer.len() > self.max_line {
-                    return Err(ReadError::TooLong);
-                }
+            let Some(raw) = self.next_line() else {
                 return Ok(None);
             };
-            if end > self.max_line {
-                return Err(ReadError::TooLong);
-            }
-            let raw = self.buffer.split_to(end + 1);
             let line = ReplyLine::parse(&raw)?;
             if let Some((first, _)) = self.lines.first() {
                 if *first != line.code {
@@ -90,10 +88,9 @@ impl ReplyReader {
                 // Most replies are one line: no copy of it before the reply's own.
                 return Ok(Some(Reply::from_lines(line.code, &[&line.text])));
             }
-            if self.lines.len() >= MAX_LINES {
-                return Err(ReadError::TooLong);
+            if line.last || self.lines.len() < MAX_LINES - 1 {
+                self.lines.push((line.code, line.text.into_owned()));
             }
-            self.lines.push((line.code, line.text.into_owned()));
             if line.last {
                 let lines = std::mem::take(&mut self.lines);
                 let raw: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();
@@ -102,10 +99,37 @@ impl ReplyReader {
         }
     }
 
+    /// The next line (at most `max_line` octets of it), or `None` when more bytes are needed.
+    /// The rest of a longer line is dropped as it arrives, so the buffer stays bounded.
+    fn next_line(&mut self) -> Option<BytesMut> {
+        loop {
+            let end = memchr::memchr(b'\n', &self.buffer);
+            if self.skipping {
+                let Some(end) = end else {
+                    self.buffer.clear();
+                    return None;
+                };
+                self.buffer.advance(end + 1);
+                self.skipping = false;
+                continue;
+            }
+            return match end {
+                Some(end) if end <= self.max_line => Some(self.buffer.split_to(end + 1)),
+                None if self.buffer.len() <= self.max_line => None,
+                _ => {
+                    let head = self.buffer.split_to(self.max_line);
+                    self.skipping = true;
+                    Some(head)
+                }
+            };
+        }
+    }
+
     /// Drops whatever is buffered (after STARTTLS, bytes sent in plain text must not count).
     pub fn clear(&mut self) {
         self.buffer.advance(self.buffer.len());
         self.lines.clear();
+        self.skipping = false;
     }
 }
 
@@ -135,13 +159,49 @@ mod tests {
     fn bounds_and_garbage() {
         let mut reader = ReplyReader::new(16);
         reader.feed(&[b'2'; 40]);
-        assert_eq!(reader.next_reply(), Err(ReadError::TooLong));
+        assert!(matches!(reader.next_reply(), Err(ReadError::Malformed(_))));
         let mut reader = ReplyReader::new(512);
         reader.feed(b"hello\r\n");
         assert!(matches!(reader.next_reply(), Err(ReadError::Malformed(_))));
         let mut reader = ReplyReader::new(512);
         reader.feed(b"250-a\r\n251 b\r\n");
         assert!(matches!(reader.next_reply(), Err(ReadError::Malformed(_))));
+    }
+
+    #[test]
+    fn an_over_long_line_keeps_its_code() {
+        let mut wire = b"250 2.0.0 ".to_vec();
+        wire.extend([b'x'; 100]);
+        wire.extend(b"\r\n550 5.1.1 no\r\n");
+        for step in [wire.len(), 1] {
+            let mut reader = ReplyReader::new(32);
+            let mut replies = Vec::new();
+            for chunk in wire.chunks(step) {
+                reader.feed(chunk);
+                while let Some(reply) = reader.next_reply().unwrap() {
+                    replies.push(reply);
+                }
+            }
+            assert_eq!(replies.len(), 2, "fed {step} at a time");
+            assert_eq!(replies[0].code, 250);
+            assert_eq!(replies[0].text(), "x".repeat(22));
+            assert_eq!(replies[1].to_string(), "550 5.1.1 no");
+            assert!(!reader.has_pending());
+        }
+    }
+
+    #[test]
+    fn a_reply_of_too_many_lines_keeps_its_code_and_last_line() {
+        let mut reader = ReplyReader::new(512);
+        for i in 0..300 {
+            reader.feed(format!("250-line {i}\r\n").as_bytes());
+        }
+        reader.feed(b"250 2.0.0 queued\r\n");
+        let reply = reader.next_reply().unwrap().unwrap();
+        assert_eq!(reply.code, 250);
+        assert_eq!(reply.lines.len(), MAX_LINES);
+        assert_eq!(reply.lines.last().map(String::as_str), Some("2.0.0 queued"));
+        assert!(!reader.has_pending());
     }
 
     #[test]
