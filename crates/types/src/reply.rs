@@ -142,7 +142,8 @@ impl Reply {
     /// Parses a complete reply as read from the wire, one or more CRLF (or LF) terminated lines.
     ///
     /// Octets that are not UTF-8 do not make a reply malformed: the code is what counts, and
-    /// the text is decoded lossily (each invalid sequence becomes U+FFFD).
+    /// the text is decoded lossily (each invalid sequence, and each control character but TAB,
+    /// becomes U+FFFD).
     ///
     /// # Errors
     /// See [`ReplyParseError`].
@@ -266,8 +267,8 @@ pub struct ReplyLine<'a> {
     pub code: u16,
     /// True for the last line of the reply (`250 ` or a bare `250`), false for `250-`.
     pub last: bool,
-    /// The text after the separator, decoded lossily: octets that are not UTF-8 become
-    /// U+FFFD, so a peer's stray Latin-1 never hides its code.
+    /// The text after the separator, decoded lossily: octets that are not UTF-8, and control
+    /// characters but TAB, become U+FFFD, so a peer's stray Latin-1 never hides its code.
     pub text: Cow<'a, str>,
 }
 
@@ -301,9 +302,23 @@ impl<'a> ReplyLine<'a> {
         Ok(Self {
             code,
             last,
-            text: String::from_utf8_lossy(text),
+            text: printable(String::from_utf8_lossy(text)),
         })
     }
+}
+
+/// `text` with every control character but TAB replaced by U+FFFD: a peer's bare CR or escape
+/// sequence must not become a line break in a bounce or a log.
+fn printable(text: Cow<'_, str>) -> Cow<'_, str> {
+    let unprintable = |c: char| c.is_control() && c != '\t';
+    if !text.chars().any(unprintable) {
+        return text;
+    }
+    let cleaned = text
+        .chars()
+        .map(|c| if unprintable(c) { '\u{fffd}' } else { c })
+        .collect();
+    Cow::Owned(cleaned)
 }
 
 /// An enhanced code at the start of `text` whose class matches the reply code's class.
@@ -415,6 +430,16 @@ mod tests {
         assert_eq!(r.to_string(), "550 5.1.1 \u{fffd} unknown");
     }
 
+    #[test]
+    fn control_characters_in_the_text_are_replaced() {
+        // A bare CR would become a line break in a bounce (a forged DSN field) or a log.
+        let r = Reply::parse(b"550 5.1.1 no\rAction: delivered\x1b[31m\x00\tend\r\n").unwrap();
+        assert_eq!(
+            r.lines,
+            vec!["no\u{fffd}Action: delivered\u{fffd}[31m\u{fffd}\tend"]
+        );
+    }
+
     use proptest::strategy::Strategy as _;
 
     proptest::proptest! {
@@ -428,6 +453,8 @@ mod tests {
             wire.extend_from_slice(b"\r\n");
             let parsed = Reply::parse(&wire).unwrap();
             proptest::prop_assert_eq!(parsed.code, code);
+            let text = parsed.text();
+            proptest::prop_assert!(!text.chars().any(|c| c.is_control() && c != '\t'), "{:?}", text);
         }
 
         #[test]
