@@ -19,7 +19,8 @@ pub enum BodyType {
     SevenBit,
     /// `BODY=8BITMIME`.
     EightBitMime,
-    /// `BODY=BINARYMIME`.
+    /// `BODY=BINARYMIME`. The edge does not offer it; the relay sends such a message with
+    /// DATA, declared `8BITMIME`.
     BinaryMime,
 }
 

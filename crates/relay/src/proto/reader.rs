@@ -67,7 +67,7 @@ impl ReplyReader {
     /// The next complete reply, `Ok(None)` when more bytes are needed.
     ///
     /// A line longer than the bound keeps its first `max_line` octets (its code and the start
-    /// of its text); a reply of more than [`MAX_LINES`] lines keeps its first lines and its
+    /// of its text); a reply of more than 128 lines keeps its first lines and its
     /// last. Either way the code is read: a long `250` after the data is still a `250`.
     ///
     /// # Errors
