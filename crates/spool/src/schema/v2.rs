@@ -63,8 +63,8 @@ mod tests {
 
     use super::super::*;
 
-    /// The row docs/architecture.md gives as layout 2's example, as the version before the
-    /// client's declarations wrote it: from a@b.org to c@d.org, from 127.0.0.1, arrived at
+    /// The example row of docs/architecture.md as row format 2 wrote it, before the client's
+    /// declarations were recorded: from a@b.org to c@d.org, from 127.0.0.1, arrived at
     /// 100 s + 5 ns, due at 200 s, with an 18-octet inline body.
     fn version_2_row() -> Vec<u8> {
         let mut row = vec![2, 0, 0, 0, 0x31];
