@@ -25,6 +25,7 @@ use crate::memory::MemoryBudget;
 use crate::replies;
 use crate::session::conn::{self, Io, Signals};
 use crate::shared::Shared;
+use crate::tls;
 use crate::validate::{AcceptAll, Validator};
 
 /// Pause after a failed accept (EMFILE and the like) so the loop does not spin.
@@ -192,14 +193,17 @@ impl Server {
                 (ListenMode::ImplicitTls, Some(acceptor)) => {
                     let handshake = shared.config.timeouts.tls_handshake;
                     match tokio::time::timeout(handshake, acceptor.accept(io)).await {
-                        Ok(Ok(stream)) => (Box::new(stream) as Io, true),
+                        Ok(Ok(stream)) => {
+                            let negotiated = tls::session_info(stream.get_ref().1);
+                            (Box::new(stream) as Io, Some(negotiated))
+                        }
                         _ => {
                             debug!(%peer, "TLS handshake failed");
                             return;
                         }
                     }
                 }
-                _ => (io, false),
+                _ => (io, None),
             };
             let _active = events::ActiveSession::start();
             conn::run(shared, io, peer, tls, signals).await;

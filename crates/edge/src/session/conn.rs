@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
+use envoi_types::TlsInfo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
@@ -22,6 +23,7 @@ use crate::replies::{self, Response};
 use crate::session::state::State;
 use crate::session::{Next, Session, Step};
 use crate::shared::Shared;
+use crate::tls;
 use crate::validate::SessionInfo;
 use crate::verbs;
 
@@ -180,12 +182,12 @@ impl Conn {
     }
 }
 
-/// Runs one session to its end. `tls` is true on implicit-TLS listeners.
+/// Runs one session to its end. `tls` is the session of an implicit-TLS listener.
 pub(crate) async fn run(
     shared: Arc<Shared>,
     io: Io,
     peer: SocketAddr,
-    tls: bool,
+    tls: Option<TlsInfo>,
     signals: Signals,
 ) {
     let config = &shared.config;
@@ -204,7 +206,8 @@ pub(crate) async fn run(
             peer,
             helo: None,
             esmtp: false,
-            tls,
+            tls: tls.is_some(),
+            tls_session: tls,
             auth: None,
         },
         state: State::Connected,
@@ -281,13 +284,16 @@ pub(crate) async fn run(
                 };
                 let plain = std::mem::replace(&mut conn.io, Box::new(tokio::io::empty()));
                 match tokio::time::timeout(timeouts.tls_handshake, acceptor.accept(plain)).await {
-                    Ok(Ok(stream)) => conn.io = Box::new(stream),
+                    Ok(Ok(stream)) => {
+                        let negotiated = tls::session_info(stream.get_ref().1);
+                        verbs::starttls::after_handshake(&mut session, negotiated);
+                        conn.io = Box::new(stream);
+                    }
                     _ => {
                         debug!(%peer, "STARTTLS handshake failed");
                         break Stop::Closed;
                     }
                 }
-                verbs::starttls::after_handshake(&mut session);
             }
             Next::ReadData => {
                 if let Some(response) = answer.take() {
