@@ -154,6 +154,25 @@ mod tests {
     }
 
     #[test]
+    fn huge_or_non_finite_factors_are_capped_never_a_panic() {
+        for factor in [f64::INFINITY, f64::NAN, f64::MAX, -3.0] {
+            let capped = Exponential {
+                first: Duration::from_secs(60),
+                factor,
+                cap: Some(Duration::from_secs(3600)),
+                max_attempts: u32::MAX,
+            };
+            assert_eq!(
+                capped.delay(&env(), u32::MAX),
+                Some(Duration::from_secs(3600)),
+                "{factor}"
+            );
+            let uncapped = Exponential { cap: None, ..capped };
+            assert!(uncapped.delay(&env(), 1000).is_some(), "{factor}");
+        }
+    }
+
+    #[test]
     fn schedule_repeats_last() {
         let s = Schedule {
             delays: vec![Duration::from_secs(300), Duration::from_secs(600)],

@@ -18,6 +18,11 @@ pub const EXPIRED: &str = "envoi_messages_expired_total";
 pub const ATTEMPT_SECONDS: &str = "envoi_attempt_duration_seconds";
 /// Histogram of storage commit durations when enqueueing, seconds.
 pub const STORE_SECONDS: &str = "envoi_store_commit_duration_seconds";
+/// Gauge, labelled `state` (`accepting`, `full`, `failing`): 1 for the queue's current
+/// [`crate::Acceptance`], 0 for the others.
+pub const STORAGE_STATE: &str = "envoi_queue_storage_state";
+/// Gauge of attempt outcomes kept in memory because the store could not commit them.
+pub const UNCOMMITTED: &str = "envoi_queue_uncommitted_outcomes";
 
 /// Describes every metric once (help text for the Prometheus exporter).
 pub fn describe_metrics() {
@@ -28,6 +33,23 @@ pub fn describe_metrics() {
     metrics::describe_counter!(EXPIRED, "Messages expired after the maximum lifetime");
     metrics::describe_histogram!(ATTEMPT_SECONDS, "Duration of delivery attempts");
     metrics::describe_histogram!(STORE_SECONDS, "Duration of durable stores at enqueue");
+    metrics::describe_gauge!(
+        STORAGE_STATE,
+        "1 for the queue's storage state (accepting, full, failing), 0 for the others"
+    );
+    metrics::describe_gauge!(
+        UNCOMMITTED,
+        "Attempt outcomes kept in memory because the store could not commit them"
+    );
+}
+
+/// Sets the [`STORAGE_STATE`] and [`UNCOMMITTED`] gauges.
+pub(crate) fn storage_state(acceptance: &crate::Acceptance, uncommitted: usize) {
+    for state in ["accepting", "full", "failing"] {
+        let value = if acceptance.name() == state { 1.0 } else { 0.0 };
+        metrics::gauge!(STORAGE_STATE, "state" => state).set(value);
+    }
+    metrics::gauge!(UNCOMMITTED).set(uncommitted as f64);
 }
 
 /// What a recipient's attempt came to.
@@ -78,6 +100,11 @@ pub(crate) fn expired(id: QueueId, sender: &Sender, arrival: SystemTime, now: Sy
     metrics::counter!(EXPIRED).increment(1);
     let age = now.duration_since(arrival).unwrap_or_default();
     tracing::info!(event = "expired", id = %id, from = %sender, age = format!("{}s", age.as_secs()));
+}
+
+pub(crate) fn deleted_in_flight(id: QueueId) {
+    tracing::info!(event = "deleted-in-flight", id = %id,
+        reason = "deleted during its attempt: the attempt's outcome is not recorded and bounces nothing");
 }
 
 pub(crate) fn not_bounced(id: QueueId, recipient: &Address) {

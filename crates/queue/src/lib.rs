@@ -66,6 +66,7 @@
 //! - [`policy`]: prequeue policies.
 //! - [`clock`]: the time source shared with tests.
 //! - [`events`]: delivery log lines and metrics.
+//! - [`health`]: whether the queue takes new mail ([`Acceptance`]).
 //! - [`error`]: errors and their SMTP replies.
 //! - `testkit` (feature `testkit`): a scripted relay and the behaviour suite every store runs.
 
@@ -74,6 +75,7 @@ pub mod bounce;
 pub mod clock;
 pub mod error;
 pub mod events;
+pub mod health;
 pub mod policy;
 pub mod queue;
 pub mod relay;
@@ -88,6 +90,7 @@ pub use backoff::{Backoff, Exponential, Schedule};
 pub use bounce::{BounceFactory, DsnBounce, Failure};
 pub use clock::Clock;
 pub use error::{EnqueueError, QueueError};
+pub use health::Acceptance;
 pub use policy::PrequeuePolicy;
 pub use queue::{Queue, QueueBuilder};
 pub use relay::{Delivery, Outcome, Relay, RelayError};
