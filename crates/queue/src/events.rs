@@ -18,11 +18,6 @@ pub const EXPIRED: &str = "envoi_messages_expired_total";
 pub const ATTEMPT_SECONDS: &str = "envoi_attempt_duration_seconds";
 /// Histogram of storage commit durations when enqueueing, seconds.
 pub const STORE_SECONDS: &str = "envoi_store_commit_duration_seconds";
-/// Gauge, labelled `state` (`accepting`, `full`, `failing`): 1 for the queue's current
-/// [`crate::Acceptance`], 0 for the others.
-pub const STORAGE_STATE: &str = "envoi_queue_storage_state";
-/// Gauge of attempt outcomes kept in memory because the store could not commit them.
-pub const UNCOMMITTED: &str = "envoi_queue_uncommitted_outcomes";
 
 /// Describes every metric once (help text for the Prometheus exporter).
 pub fn describe_metrics() {
@@ -33,23 +28,6 @@ pub fn describe_metrics() {
     metrics::describe_counter!(EXPIRED, "Messages expired after the maximum lifetime");
     metrics::describe_histogram!(ATTEMPT_SECONDS, "Duration of delivery attempts");
     metrics::describe_histogram!(STORE_SECONDS, "Duration of durable stores at enqueue");
-    metrics::describe_gauge!(
-        STORAGE_STATE,
-        "1 for the queue's storage state (accepting, full, failing), 0 for the others"
-    );
-    metrics::describe_gauge!(
-        UNCOMMITTED,
-        "Attempt outcomes kept in memory because the store could not commit them"
-    );
-}
-
-/// Sets the [`STORAGE_STATE`] and [`UNCOMMITTED`] gauges.
-pub(crate) fn storage_state(acceptance: &crate::Acceptance, uncommitted: usize) {
-    for state in ["accepting", "full", "failing"] {
-        let value = if acceptance.name() == state { 1.0 } else { 0.0 };
-        metrics::gauge!(STORAGE_STATE, "state" => state).set(value);
-    }
-    metrics::gauge!(UNCOMMITTED).set(uncommitted as f64);
 }
 
 /// What a recipient's attempt came to.

@@ -179,7 +179,6 @@ impl QueueBuilder {
             attempts: TaskTracker::new(),
         });
         let queue = Queue { shared };
-        events::storage_state(&Acceptance::Accepting, 0);
         tracing::info!(messages = entries.len(), "queue started");
         let wake = queue.shared.wake.clone();
         let scheduler = scheduler::run(Arc::downgrade(&queue.shared), scheduler_stop, wake);

@@ -8,7 +8,6 @@ use std::collections::HashMap;
 
 use envoi_types::QueueId;
 
-use crate::events;
 use crate::health::Acceptance;
 use crate::storage::StorageError;
 
@@ -21,18 +20,12 @@ pub(super) struct Uncommitted {
 impl Uncommitted {
     /// Records that `id`'s outcome could not be stored; true when it was not waiting before.
     pub fn failed(&mut self, id: QueueId, error: StorageError) -> bool {
-        let first = self.waiting.insert(id, error).is_none();
-        self.publish();
-        first
+        self.waiting.insert(id, error).is_none()
     }
 
     /// Forgets `id` (stored, or given up); true when it was the last one waiting.
     pub fn settled(&mut self, id: QueueId) -> bool {
-        if self.waiting.remove(&id).is_none() {
-            return false;
-        }
-        self.publish();
-        self.waiting.is_empty()
+        self.waiting.remove(&id).is_some() && self.waiting.is_empty()
     }
 
     /// How many outcomes wait.
@@ -57,9 +50,5 @@ impl Uncommitted {
             Some(error) => Acceptance::from_error(error, self.waiting.len()),
             None => Acceptance::Accepting,
         }
-    }
-
-    fn publish(&self) {
-        events::storage_state(&self.acceptance(), self.waiting.len());
     }
 }
