@@ -39,6 +39,8 @@ impl Handoff for envoi_queue::Queue {
     /// Refused while an attempt's outcome waits for the store (see
     /// [`envoi_queue::Queue::accepting`]).
     fn accepting(&self) -> Result<(), Reply> {
-        envoi_queue::Queue::accepting(self).reply().map_or(Ok(()), Err)
+        envoi_queue::Queue::accepting(self)
+            .reply()
+            .map_or(Ok(()), Err)
     }
 }

@@ -87,7 +87,10 @@ async fn mail_data_and_bdat_are_refused_while_storage_cannot_take_mail() {
     );
     assert_eq!(relay.deliveries_to("x@dst.test"), 1);
     for mut client in [data_client, bdat_client, fresh] {
-        assert_eq!(client.cmd("QUIT").await, "221 2.0.0 mx.test closing connection\r\n");
+        assert_eq!(
+            client.cmd("QUIT").await,
+            "221 2.0.0 mx.test closing connection\r\n"
+        );
     }
     shutdown.cancel();
     task.await.unwrap().unwrap();

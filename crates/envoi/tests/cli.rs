@@ -116,7 +116,11 @@ fn every_queue_command_works_and_unknown_ids_are_clear() {
     wait_for("flushed messages attempted again", || {
         (deferrals(&daemon, &ids[0]) >= 2 && deferrals(&daemon, &ids[2]) >= 2).then_some(())
     });
-    assert_eq!(attempts(&daemon, &ids[1]), 1, "a forced attempt was counted");
+    assert_eq!(
+        attempts(&daemon, &ids[1]),
+        1,
+        "a forced attempt was counted"
+    );
 
     stdout(&daemon.queue_cli(&["delete", &ids[2]]));
     stdout(&daemon.queue_cli(&["bounce", &ids[1]]));

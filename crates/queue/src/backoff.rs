@@ -9,7 +9,10 @@ use envoi_types::Envelope;
 
 /// Decides when to retry after a transient failure.
 ///
-/// `attempts` counts failed attempts so far, this one included (1 after the first failure).
+/// `attempts` counts failed scheduled attempts so far, this one included (1 after the first
+/// failure). An attempt forced early by [`crate::Queue::flush`] or [`crate::Queue::retry`] that
+/// fails is not counted and does not ask the backoff: the next scheduled attempt stays as it was.
+/// A backoff that panics counts as a transient failure: the queue retries five minutes later.
 /// `None` means "no more": the queue fails the remaining recipients permanently and the bounce
 /// says "(Too many retries)". The queue gives up the same way, whatever the backoff says, when
 /// the next attempt would fall after the message's arrival plus the queue's maximum lifetime.
@@ -167,7 +170,10 @@ mod tests {
                 Some(Duration::from_secs(3600)),
                 "{factor}"
             );
-            let uncapped = Exponential { cap: None, ..capped };
+            let uncapped = Exponential {
+                cap: None,
+                ..capped
+            };
             assert!(uncapped.delay(&env(), 1000).is_some(), "{factor}");
         }
     }

@@ -120,7 +120,10 @@ async fn a_restart_loses_only_the_uncommitted_outcome() {
     run_for(Duration::from_secs(5)).await;
     queue.shutdown(Duration::from_secs(1)).await;
     let kept = memory.info(id).await.unwrap().expect("message lost");
-    assert_eq!(kept.attempts, 0, "the stored state is the one before the attempt");
+    assert_eq!(
+        kept.attempts, 0,
+        "the stored state is the one before the attempt"
+    );
 
     store.fail_commits(None);
     let queue = Queue::builder(store.clone(), relay.clone())

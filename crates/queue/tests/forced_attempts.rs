@@ -37,10 +37,17 @@ async fn flushes_during_an_outage_do_not_use_up_max_attempts() {
         queue.retry(id).unwrap();
         run_for(Duration::from_secs(1)).await;
     }
-    assert_eq!(relay.calls_for("a@dst.test").len(), 11, "every flush attempted");
+    assert_eq!(
+        relay.calls_for("a@dst.test").len(),
+        11,
+        "every flush attempted"
+    );
     let after = store.info(id).await.unwrap().expect("bounced early");
     assert_eq!(after.attempts, 1, "forced attempts were counted");
-    assert_eq!(after.next_attempt, before.next_attempt, "the schedule moved");
+    assert_eq!(
+        after.next_attempt, before.next_attempt,
+        "the schedule moved"
+    );
     assert!(relay.bounces_to("s@src.test").is_empty());
 
     // The scheduled attempts still run and end as the backoff says.

@@ -63,7 +63,11 @@ async fn a_panicking_backoff_is_a_transient_failure() {
     let info = store.info(id).await.unwrap().expect("message lost");
     assert_eq!(info.attempts, 1, "the failed attempt is counted");
     run_for(Duration::from_secs(3600)).await;
-    assert_eq!(relay.deliveries_to("a@dst.test"), 1, "never attempted again");
+    assert_eq!(
+        relay.deliveries_to("a@dst.test"),
+        1,
+        "never attempted again"
+    );
     assert!(store.is_empty());
     assert!(queue.is_empty());
 }
@@ -105,7 +109,11 @@ async fn a_panicking_store_leaves_no_message_in_flight() {
     // The retry reads the message back from the store, which panics once.
     store.panic_on_claims(1);
     run_for(Duration::from_secs(3600)).await;
-    assert_eq!(relay.deliveries_to("a@dst.test"), 1, "left in flight for ever");
+    assert_eq!(
+        relay.deliveries_to("a@dst.test"),
+        1,
+        "left in flight for ever"
+    );
     assert!(memory.info(id).await.unwrap().is_none());
     assert!(queue.is_empty());
 }

@@ -363,7 +363,11 @@ mod tests {
         assert_eq!(index.mark_deleted(a), Err(Refusal::InFlight));
         index.finish(a, Some(at(5)));
         assert_eq!(index.mark_deleted(a), Ok(DeleteMark::Idle));
-        assert_eq!(index.pop_due(at(10)), None, "taken while the store removes it");
+        assert_eq!(
+            index.pop_due(at(10)),
+            None,
+            "taken while the store removes it"
+        );
         index.put_back(a);
         assert_eq!(index.pop_due(at(10)), Some((a, false)));
     }

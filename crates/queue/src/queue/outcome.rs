@@ -18,8 +18,7 @@ use super::Shared;
 use crate::bounce::BounceContext;
 use crate::events::{self, Fate, RecipientEvent};
 use crate::storage::{
-    AttemptCommit, Disposition, MessageMeta, NewMessage, ScheduleEntry, StorageError,
-    StoredMessage,
+    AttemptCommit, Disposition, MessageMeta, NewMessage, ScheduleEntry, StorageError, StoredMessage,
 };
 
 /// The first wait before committing an outcome again; it doubles up to [`MAX_COMMIT_RETRY`].

@@ -56,7 +56,10 @@ impl RetryPolicy {
     ) -> Option<SystemTime> {
         let delay = catch_unwind(AssertUnwindSafe(|| self.backoff.delay(envelope, attempts)))
             .unwrap_or_else(|_| {
-                tracing::error!(attempts, "the backoff panicked; retrying after the fallback delay");
+                tracing::error!(
+                    attempts,
+                    "the backoff panicked; retrying after the fallback delay"
+                );
                 Some(FALLBACK_RETRY)
             })?;
         let age = now.duration_since(envelope.arrival).unwrap_or_default();

@@ -83,7 +83,9 @@ impl Storage for FaultyStore {
         // A runaway attempt loop becomes a failed assertion on `claims` instead of a test
         // that never ends (paused time does not advance while tasks stay busy).
         if self.claims.fetch_add(1, Ordering::SeqCst) >= RUNAWAY_CLAIMS {
-            return Err(StorageError::Unavailable("too many claims: runaway loop".into()));
+            return Err(StorageError::Unavailable(
+                "too many claims: runaway loop".into(),
+            ));
         }
         let panics = {
             let mut switches = self.lock();

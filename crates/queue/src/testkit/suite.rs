@@ -405,9 +405,15 @@ pub async fn flush_returns_at_once_and_failures_are_rescheduled(store: Arc<dyn S
         .await
         .expect("flushed message lost after failing again");
     assert_eq!(stored.attempts, 1, "a forced attempt was counted");
-    assert_eq!(stored.next_attempt, first.next_attempt, "the schedule moved");
     assert_eq!(
-        stored.recipients[0].last_reply.as_ref().map(|r| r.to_string()),
+        stored.next_attempt, first.next_attempt,
+        "the schedule moved"
+    );
+    assert_eq!(
+        stored.recipients[0]
+            .last_reply
+            .as_ref()
+            .map(|r| r.to_string()),
         Some("451 4.4.1 two".to_owned()),
         "the forced attempt's reply was not recorded"
     );
