@@ -127,7 +127,7 @@ impl Queue {
             (Some(DeleteMark::DuringAttempt), Err(_)) => self.shared.index().unmark_deleted(id),
             (Some(DeleteMark::DuringAttempt), Ok(_)) | (None, _) => {}
         }
-        if !removed? && mark.is_none() {
+        if !removed? {
             return Err(QueueError::NotFound(id));
         }
         tracing::info!(event = "deleted", id = %id);
