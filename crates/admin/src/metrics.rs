@@ -7,6 +7,9 @@
 //! - [`QUARANTINED_RECORDS`]: set at every scrape from the store's quarantine (records set
 //!   aside because they cannot be decoded or their body is missing; also listed by
 //!   `GET /v1/quarantine`);
+//! - [`STORAGE_STATE`] `{state="accepting|full|failing"}` (1 for the queue's current
+//!   [`envoi_queue::Acceptance`], 0 for the others) and [`UNCOMMITTED`] (attempt outcomes
+//!   waiting for the store): set at every scrape from the queue;
 //!
 //! The SMTP edge declares its own (`envoi_smtp_sessions_active`, the open connections, and
 //! its counters) in `envoi_edge::events`; the binary describes them.
@@ -14,11 +17,17 @@
 //! Histograms are rendered as true Prometheus histograms with the buckets below.
 
 use envoi_queue::events;
-use envoi_queue::StateCounts;
+use envoi_queue::{Acceptance, StateCounts};
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Gauge of queued messages, labelled `state`.
 pub const QUEUE_MESSAGES: &str = "envoi_queue_messages";
+/// Gauge, labelled `state` (`accepting`, `full`, `failing`): 1 for whether the queue takes
+/// new mail now, 0 for the other states. Not `accepting` while an attempt's outcome waits for
+/// the store (delivery is paused then, and the edge refuses mail at `MAIL`).
+pub const STORAGE_STATE: &str = "envoi_queue_storage_state";
+/// Gauge of attempt outcomes kept in memory because the store could not commit them yet.
+pub const UNCOMMITTED: &str = "envoi_queue_uncommitted_outcomes";
 
 /// Gauge of records the store set aside (quarantine).
 pub const QUARANTINED_RECORDS: &str = "envoi_quarantined_records";
@@ -61,6 +70,23 @@ pub fn describe_metrics() {
         QUARANTINED_RECORDS,
         "Stored records set aside as unusable (see /v1/quarantine)"
     );
+    metrics::describe_gauge!(
+        STORAGE_STATE,
+        "1 for whether the queue takes new mail (accepting, full, failing), 0 for the others"
+    );
+    metrics::describe_gauge!(
+        UNCOMMITTED,
+        "Attempt outcomes kept in memory because the store could not commit them yet"
+    );
+}
+
+/// Sets the [`STORAGE_STATE`] and [`UNCOMMITTED`] gauges from the queue's state.
+pub fn record_storage_state(acceptance: &Acceptance, uncommitted: usize) {
+    for state in ["accepting", "full", "failing"] {
+        let value = if acceptance.name() == state { 1.0 } else { 0.0 };
+        metrics::gauge!(STORAGE_STATE, "state" => state).set(value);
+    }
+    metrics::gauge!(UNCOMMITTED).set(uncommitted as f64);
 }
 
 /// Sets the [`QUARANTINED_RECORDS`] gauge.

@@ -35,6 +35,10 @@ async fn metrics_show_counters_after_a_delivery_and_queue_gauges() {
         "envoi_quarantined_records 0".to_owned(),
         format!("{}_count 2", events::STORE_SECONDS),
         format!("{}_count 2", events::ATTEMPT_SECONDS),
+        "envoi_queue_storage_state{state=\"accepting\"} 1".to_owned(),
+        "envoi_queue_storage_state{state=\"failing\"} 0".to_owned(),
+        "envoi_queue_storage_state{state=\"full\"} 0".to_owned(),
+        "envoi_queue_uncommitted_outcomes 0".to_owned(),
     ] {
         assert!(
             text.lines().any(|l| l == line),

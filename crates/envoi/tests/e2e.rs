@@ -90,7 +90,11 @@ fn a_deferral_is_logged_then_the_retry_delivers() {
     assert_eq!(messages[0]["attempts"], 1, "{page}");
 
     sink.wait_for(1);
-    let log = daemon.log_text();
+    // The sink stores the message before it answers 250; envoi logs after the 250.
+    let log = wait_for("the delivery in the log", || {
+        let log = daemon.log_text();
+        log.contains("event=\"delivered\"").then_some(log)
+    });
     let deferred = log.find("deferred").unwrap();
     let delivered = log
         .find("event=\"delivered\"")

@@ -17,7 +17,15 @@ pub(crate) fn bdat(session: &mut Session, size: u64, last: bool) -> Step {
     let refuse = match &session.state {
         State::Rcpt(t) | State::Chunking(t) => {
             let total = t.chunks.len() as u64 + size;
-            if total > limit {
+            // Asked at the first chunk, as DATA asks before its 354.
+            let storage = match &session.state {
+                State::Rcpt(_) => session.shared.handoff.accepting().err(),
+                _ => None,
+            };
+            if let Some(reply) = storage {
+                session.state.reset();
+                Some(Response::reply(&reply))
+            } else if total > limit {
                 session.state.reset();
                 Some(replies::too_big())
             } else if !session

@@ -14,10 +14,17 @@ use crate::replies::{self, Response};
 use crate::session::state::State;
 use crate::session::{Next, Session, Step};
 
-/// Answers 354 when recipients are known.
+/// Answers 354 when recipients are known and storage can take the message; a storage refusal
+/// ends the transaction.
 pub(crate) fn data(session: &mut Session) -> Step {
     match session.state {
-        State::Rcpt(_) => Step::then(replies::start_data(), Next::ReadData),
+        State::Rcpt(_) => match session.shared.handoff.accepting() {
+            Ok(()) => Step::then(replies::start_data(), Next::ReadData),
+            Err(reply) => {
+                session.state.reset();
+                Step::reply(Response::reply(&reply))
+            }
+        },
         State::Mail(_) => Step::reply(replies::bad_sequence("Need RCPT before DATA")),
         State::Chunking(_) => Step::reply(replies::bad_sequence("DATA not allowed after BDAT")),
         _ => Step::reply(replies::bad_sequence("Need MAIL before DATA")),

@@ -46,6 +46,10 @@ pub(crate) async fn mail(session: &mut Session, path: &str, params: &[Param]) ->
     if !smtputf8 && !path.is_ascii() {
         return Step::reply(replies::needs_smtputf8());
     }
+    // Refused before any body is sent when storage cannot take mail now.
+    if let Err(reply) = session.shared.handoff.accepting() {
+        return Step::reply(Response::reply(&reply));
+    }
     if let Err(reply) = session.shared.validator.mail(&session.info, &sender).await {
         return Step::reply(Response::reply(&reply));
     }

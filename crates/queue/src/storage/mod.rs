@@ -75,7 +75,8 @@ pub enum StorageError {
 /// The mutable state of one queued message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageMeta {
-    /// Failed (transient) attempts so far.
+    /// Scheduled attempts that failed transiently so far. An attempt forced early (flush,
+    /// retry) that fails is not counted: it does not use up the backoff.
     pub attempts: u32,
     /// When the next attempt is due.
     pub next_attempt: SystemTime,
@@ -163,7 +164,7 @@ pub enum Disposition {
     Retry {
         /// When to attempt again.
         next_attempt: SystemTime,
-        /// Failed attempts so far.
+        /// Failed scheduled attempts so far (see [`MessageMeta::attempts`]).
         attempts: u32,
         /// Every recipient's status (delivered ones are never attempted again).
         recipients: Vec<RecipientStatus>,
@@ -197,7 +198,7 @@ pub struct MessageInfo {
     pub sender: String,
     /// Every recipient's status.
     pub recipients: Vec<RecipientStatus>,
-    /// Failed attempts so far.
+    /// Failed scheduled attempts so far (see [`MessageMeta::attempts`]).
     pub attempts: u32,
     /// When the next attempt is due.
     pub next_attempt: SystemTime,

@@ -371,8 +371,9 @@ pub async fn restart_keeps_times_and_counts(store: Arc<dyn Storage>) {
     assert!(queue.is_empty());
 }
 
-/// Row "flush": returns at once while the scheduler sleeps; attempts unchanged; a flushed
-/// message that fails again is rescheduled (python-slimta loses it).
+/// Row "flush": returns at once while the scheduler sleeps; a flushed message that fails
+/// again keeps its attempt count and its scheduled retry (python-slimta loses it), so flushing
+/// never brings a bounce closer.
 pub async fn flush_returns_at_once_and_failures_are_rescheduled(store: Arc<dyn Storage>) {
     let relay = ScriptedRelay::new();
     relay.then("a@dst.test", &["451 4.4.1 one", "451 4.4.1 two"]);
@@ -387,7 +388,8 @@ pub async fn flush_returns_at_once_and_failures_are_rescheduled(store: Arc<dyn S
     .unwrap();
     let id = send(&queue, "s@src.test", &["a@dst.test"]).await;
     run_for(Duration::from_secs(10)).await;
-    assert_eq!(info(&store, id).await.unwrap().attempts, 1);
+    let first = info(&store, id).await.unwrap();
+    assert_eq!(first.attempts, 1);
     let before = tokio::time::Instant::now();
     assert_eq!(queue.flush(), 1);
     assert_eq!(tokio::time::Instant::now(), before, "flush blocked");
@@ -398,7 +400,19 @@ pub async fn flush_returns_at_once_and_failures_are_rescheduled(store: Arc<dyn S
     let stored = info(&store, id)
         .await
         .expect("flushed message lost after failing again");
-    assert_eq!(stored.attempts, 2);
+    assert_eq!(stored.attempts, 1, "a forced attempt was counted");
+    assert_eq!(
+        stored.next_attempt, first.next_attempt,
+        "the schedule moved"
+    );
+    assert_eq!(
+        stored.recipients[0]
+            .last_reply
+            .as_ref()
+            .map(|r| r.to_string()),
+        Some("451 4.4.1 two".to_owned()),
+        "the forced attempt's reply was not recorded"
+    );
     run_for(Duration::from_secs(3600)).await;
     assert_eq!(relay.deliveries_to("a@dst.test"), 1);
     assert!(info(&store, id).await.is_none());
@@ -545,7 +559,12 @@ pub async fn admin_retry_delete_bounce(store: Arc<dyn Storage>) {
     run_for(Duration::from_secs(1)).await;
     queue.retry(one).unwrap();
     run_for(Duration::from_secs(1)).await;
-    assert_eq!(info(&store, one).await.unwrap().attempts, 2);
+    assert_eq!(relay.calls().len(), 3, "retry did not attempt");
+    assert_eq!(
+        info(&store, one).await.unwrap().attempts,
+        1,
+        "a forced attempt was counted"
+    );
     assert_eq!(info(&store, two).await.unwrap().attempts, 1);
 
     queue.delete(two).await.unwrap();
