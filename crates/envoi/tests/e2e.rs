@@ -78,16 +78,19 @@ fn a_deferral_is_logged_then_the_retry_delivers() {
     wait_for("a deferral", || {
         daemon.log_text().contains("deferred").then_some(())
     });
-    let listed = daemon.queue_cli(&["list", "--json"]);
-    assert!(
-        listed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&listed.stderr)
-    );
-    let page: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    // The deferral is logged just before its outcome is committed: wait for the store.
+    let page = wait_for("the deferral in the queue", || {
+        let listed = daemon.queue_cli(&["list", "--json"]);
+        assert!(
+            listed.status.success(),
+            "{}",
+            String::from_utf8_lossy(&listed.stderr)
+        );
+        let page: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+        (page["messages"][0]["attempts"] == 1).then_some(page)
+    });
     let messages = page["messages"].as_array().expect("messages array");
     assert_eq!(messages.len(), 1, "{page}");
-    assert_eq!(messages[0]["attempts"], 1, "{page}");
 
     sink.wait_for(1);
     // The sink stores the message before it answers 250; envoi logs after the 250.
