@@ -273,6 +273,9 @@ async fn deliver_over(
         tracing::info!(remote = %remote, error = %failure, "session broke during delivery");
     }
     inner.pool.put_back(target, lease, outcome.reusable);
+    if let Some(refusal) = &outcome.refused_locally {
+        return all_failed(outcome.replies.len(), refusal, Some(remote));
+    }
     let broken = outcome
         .failure
         .unwrap_or_else(|| Failure::Config("no reply".to_owned()));

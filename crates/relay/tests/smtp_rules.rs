@@ -253,6 +253,8 @@ async fn size_is_declared_and_checked_before_sending() {
     let big = [MESSAGE, &[b'x'; 200][..]].concat();
     let out = attempt(&relay, &envelope(&["a@d.test"], &big)).await;
     assert_eq!(codes(&out), ["552 5.3.4"]);
+    // envoi wrote this refusal, not the peer: a bounce must not say `smtp;` for it.
+    assert_eq!(out[0].origin, envoi_queue::ReplyOrigin::Local);
     assert_eq!(
         peer.commands()
             .iter()
@@ -287,6 +289,9 @@ async fn smtputf8_needed_but_not_offered_is_5_6_7() {
     )
     .await;
     assert_eq!(codes(&out), ["553 5.6.7", "553 5.6.7"]);
+    assert!(out
+        .iter()
+        .all(|o| o.origin == envoi_queue::ReplyOrigin::Local));
     assert!(!peer.commands().iter().any(|c| c.starts_with("MAIL")));
 }
 

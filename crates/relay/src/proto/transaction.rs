@@ -61,6 +61,10 @@ pub struct TxOutcome {
     pub replies: Vec<Option<Reply>>,
     /// The failure that broke the session, if one did.
     pub failure: Option<Failure>,
+    /// Set when envoi refused the message itself before sending anything (SIZE above the
+    /// peer's limit, SMTPUTF8 needed and not offered): every reply is this failure's, and
+    /// they are envoi's words, not the peer's.
+    pub refused_locally: Option<Failure>,
     /// True when the session may carry another message.
     pub reusable: bool,
 }
@@ -141,6 +145,7 @@ pub struct Transaction<'a> {
     /// The pipelined window being written, built in place.
     out: Vec<u8>,
     failure: Option<Failure>,
+    refused_locally: Option<Failure>,
     reusable: bool,
 }
 
@@ -180,11 +185,12 @@ impl<'a> Transaction<'a> {
             round: Round::default(),
             out: Vec::new(),
             failure: None,
+            refused_locally: None,
             reusable: true,
         };
         match caps.size.filter(|limit| *limit > 0) {
-            Some(limit) if size > limit => tx.settle_all(&Failure::TooBig { size, limit }),
-            _ if smtputf8 && !caps.smtputf8 => tx.settle_all(&Failure::NoSmtpUtf8),
+            Some(limit) if size > limit => tx.refuse_locally(Failure::TooBig { size, limit }),
+            _ if smtputf8 && !caps.smtputf8 => tx.refuse_locally(Failure::NoSmtpUtf8),
             _ => {}
         }
         tx
@@ -305,17 +311,20 @@ impl<'a> Transaction<'a> {
         TxOutcome {
             replies: self.replies,
             failure: self.failure,
+            refused_locally: self.refused_locally,
             reusable: self.reusable,
         }
     }
 
-    fn settle_all(&mut self, failure: &Failure) {
+    /// Nothing is sent: every recipient gets `failure`'s reply, which envoi made.
+    fn refuse_locally(&mut self, failure: Failure) {
         let reply = failure.to_reply();
         for slot in &mut self.replies {
             *slot = Some(reply.clone());
         }
         self.pending.clear();
         self.step = Step::Done;
+        self.refused_locally = Some(failure);
     }
 
     /// The peer closes the session: every recipient without a reply gets its `421`.
