@@ -81,3 +81,14 @@ impl TlsSettings {
         TlsAcceptor::from(Arc::clone(&self.config))
     }
 }
+
+/// Logs an established TLS session: its protocol version and cipher suite.
+pub(crate) fn log_established(connection: &rustls::ServerConnection) {
+    let version = connection
+        .protocol_version()
+        .map_or_else(|| "unknown".to_owned(), |v| format!("{v:?}"));
+    let cipher = connection
+        .negotiated_cipher_suite()
+        .map_or_else(|| "unknown".to_owned(), |s| format!("{:?}", s.suite()));
+    crate::events::tls(&version, &cipher);
+}
