@@ -119,9 +119,9 @@ pub(crate) fn refused(refusal: &Refusal<'_>) {
         stage,
         code,
         dsn = enhanced.unwrap_or("none"),
-        reason = %Escaped(&reason),
         from = %Escaped(refusal.from.unwrap_or("none")),
         to = %Escaped(refusal.to.unwrap_or("none")),
+        reason = %Escaped(&reason),
     );
 }
 

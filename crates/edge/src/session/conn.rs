@@ -43,8 +43,12 @@ pub(crate) struct Signals {
 pub(crate) enum Stop {
     /// End of input or an I/O error: nothing more can be said.
     Closed,
-    /// A reply ended the session (QUIT, a `421`, too many errors).
-    Replied,
+    /// The client said QUIT.
+    Quit,
+    /// A refusal ended the session: a `421`, or the connect hook's reply.
+    Refused,
+    /// The client reached the error limit.
+    TooManyErrors,
     /// The client was too slow: a command or transfer deadline passed.
     Timeout,
     /// The session reached its longest duration.
@@ -58,7 +62,9 @@ impl Stop {
     pub(crate) fn reason(self) -> &'static str {
         match self {
             Self::Closed => "closed",
-            Self::Replied => "replied",
+            Self::Quit => "quit",
+            Self::Refused => "refused",
+            Self::TooManyErrors => "errors",
             Self::Timeout => "timeout",
             Self::SessionOver => "session-limit",
             Self::Shutdown => "shutdown",

@@ -73,7 +73,7 @@ async fn serve(conn: &mut Conn, session: &mut Session, signals: &Signals) -> Sto
             to: None,
         };
         say(conn, session, Response::reply(&reply), &about);
-        return Stop::Replied;
+        return Stop::Refused;
     }
     conn.queue(&replies::banner(&shared.config.hostname));
     // The reader allows AUTH-length lines; command lines are checked against the shorter
@@ -161,7 +161,7 @@ async fn serve(conn: &mut Conn, session: &mut Session, signals: &Signals) -> Sto
                 replies::too_many_errors(&shared.config.hostname),
                 &about,
             );
-            return Stop::Replied;
+            return Stop::TooManyErrors;
         }
     }
 }
@@ -183,7 +183,7 @@ async fn next(
             if let Some(response) = answer {
                 say(conn, session, response, about);
             }
-            return Some(Stop::Replied);
+            return Some(Stop::Quit);
         }
         Next::Auth(pending) => *exchange = Some(pending),
         Next::StartTls => {
@@ -214,7 +214,7 @@ async fn next(
     let closes = response.code == 421;
     say(conn, session, response, about);
     // 421 means the service closes the channel (RFC 5321 §3.8), whoever produced it.
-    closes.then_some(Stop::Replied)
+    closes.then_some(Stop::Refused)
 }
 
 /// Queues a reply, logging and counting it when it refuses.
@@ -240,7 +240,7 @@ fn end(conn: &mut Conn, session: &mut Session, stop: Stop, about: &About<'_>) ->
         Stop::Timeout => replies::timeout(host),
         Stop::SessionOver => replies::session_over(host),
         Stop::Shutdown => replies::shutting_down(host),
-        Stop::Closed | Stop::Replied => return stop,
+        Stop::Closed | Stop::Quit | Stop::Refused | Stop::TooManyErrors => return stop,
     };
     say(conn, session, response, about);
     stop
