@@ -97,7 +97,8 @@ pub struct Limits {
     /// Longest AUTH line in octets (RFC 4954 §4: at least 12288).
     #[cfg_attr(feature = "serde", serde(skip))]
     pub max_auth_line: usize,
-    /// Most messages in one session (bounds a client looping on one connection).
+    /// Most messages accepted in one session; the next MAIL gets `421 4.7.0` and the
+    /// connection closes (bounds a client looping on one connection).
     #[cfg_attr(feature = "serde", serde(skip))]
     pub max_messages_per_session: usize,
     /// Refused recipients one transaction may draw before each further refusal counts toward

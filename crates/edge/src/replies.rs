@@ -279,6 +279,16 @@ pub fn too_many_errors(host: &str) -> Response {
         &format!("{host} Too many errors, closing connection"),
     )
 }
+/// `421 4.7.0`: the session's message limit is reached.
+pub fn too_many_messages(host: &str) -> Response {
+    r(
+        421,
+        4,
+        7,
+        0,
+        &format!("{host} Too many messages in this session, closing connection"),
+    )
+}
 /// `421 4.3.2`: the server is shutting down.
 pub fn shutting_down(host: &str) -> Response {
     r(

@@ -216,3 +216,26 @@ async fn trusted_clients_still_count_toward_the_global_limit() {
     let mut second = connect(server.addr).await;
     assert_code(&second.rest().await, "421 4.7.0");
 }
+
+#[tokio::test]
+async fn the_message_limit_per_session_is_421_4_7_0_at_the_next_mail() {
+    let mut cfg = config();
+    cfg.limits.max_messages_per_session = 2;
+    let server = start(cfg).await;
+    let mut c = greeted(server.addr).await;
+    c.cmd("EHLO client.test").await;
+    for _ in 0..2 {
+        c.cmd("MAIL FROM:<a@src.test>").await;
+        c.cmd("RCPT TO:<b@example.org>").await;
+        c.cmd("DATA").await;
+        c.send(b"x\r\n.\r\n").await;
+        assert_code(&c.reply().await, "250 2.6.0");
+    }
+    assert_eq!(c.cmd("NOOP").await, "250 2.0.0 OK\r\n");
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@src.test>").await,
+        "421 4.7.0 mx.test Too many messages in this session, closing connection\r\n"
+    );
+    assert_eq!(c.rest().await, "");
+    assert_eq!(server.handoff.stored().len(), 2);
+}

@@ -115,7 +115,13 @@ async fn serve(conn: &mut Conn, session: &mut Session, signals: &Signals) -> Sto
                 (verbs::auth::respond(session, pending, &line).await, None)
             }
             (LineEvent::Line(line), None) => match parse(&line, limits.max_command_line) {
-                Ok(command) => (verbs::dispatch(session, &command).await, Some(command)),
+                Ok(command) => {
+                    let step = match over_message_limit(session, &command) {
+                        Some(response) => Step::reply(response),
+                        None => verbs::dispatch(session, &command).await,
+                    };
+                    (step, Some(command))
+                }
                 Err(response) => (Step::reply(response), None),
             },
             (LineEvent::TooLong, _) => (Step::reply(replies::line_too_long()), None),
@@ -317,6 +323,15 @@ fn finished(session: &mut Session, response: &Response) {
     if response.code == 250 {
         session.tally.messages = session.tally.messages.saturating_add(1);
     }
+}
+
+/// The `421` for a MAIL past the session's message limit (bounds a client looping on one
+/// connection; the messages already accepted stay accepted).
+fn over_message_limit(session: &Session, command: &Command) -> Option<Response> {
+    let config = &session.shared.config;
+    let over = session.tally.messages >= config.limits.max_messages_per_session;
+    (over && matches!(command, Command::Mail { .. }))
+        .then(|| replies::too_many_messages(&config.hostname))
 }
 
 /// A command line, checked against the command length limit (AUTH lines may be longer).
