@@ -103,3 +103,23 @@ async fn a_session_longer_than_its_limit_is_421_4_4_2() {
     );
     assert_eq!(c.rest().await, "");
 }
+
+#[tokio::test]
+async fn a_trickled_bdat_chunk_is_421_4_4_2() {
+    let mut cfg = config();
+    cfg.timeouts.data = Duration::from_millis(500);
+    cfg.timeouts.min_data_rate = 1000;
+    let server = start(cfg).await;
+    let mut c = greeted(server.addr).await;
+    c.envelope("a@src.test", "b@example.org").await;
+    c.send(b"BDAT 102 LAST\r\n").await;
+    let (reader, writer) = c.stream.into_split();
+    let mut chunk = "x".repeat(100).into_bytes();
+    chunk.extend_from_slice(b"\r\n");
+    let sender = tokio::spawn(dribble(writer, chunk, Duration::from_millis(25)));
+    let mut c = common::Client::new(reader);
+    assert_eq!(c.reply().await, TIMEOUT_REPLY);
+    assert_eq!(c.rest().await, "");
+    sender.abort();
+    assert!(server.handoff.stored().is_empty());
+}
