@@ -1,6 +1,7 @@
 //! The session loop: reads each command, runs its verb, answers, counts misbehaviour, logs
 //! every refusal, and ends the session with the right last word.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -58,8 +59,31 @@ pub(crate) async fn run(
 /// What a reply is about, for its log line.
 struct About<'a> {
     stage: Stage,
-    from: Option<&'a str>,
+    /// The reverse path as `<...>`.
+    from: Option<Cow<'a, str>>,
     to: Option<&'a str>,
+}
+
+impl<'a> About<'a> {
+    /// The replies to `command` (`None`: a line that is not one, or an AUTH continuation
+    /// when `in_exchange`), in the transaction of `sender`.
+    fn of(command: Option<&'a Command>, in_exchange: bool, sender: Option<&'a str>) -> Self {
+        Self {
+            stage: match command {
+                Some(command) => stage_of(command),
+                None if in_exchange => Stage::Auth,
+                None => Stage::Command,
+            },
+            from: match command {
+                Some(Command::Mail { path, .. }) => Some(Cow::Owned(format!("<{path}>"))),
+                _ => sender.map(Cow::Borrowed),
+            },
+            to: match command {
+                Some(Command::Rcpt { path, .. }) => Some(path.as_str()),
+                _ => None,
+            },
+        }
+    }
 }
 
 /// The banner, then commands until the session ends; returns why it ended.
@@ -96,7 +120,7 @@ async fn serve(conn: &mut Conn, session: &mut Session, signals: &Signals) -> Sto
             } else {
                 Stage::Command
             },
-            from: sender.as_deref(),
+            from: sender.as_deref().map(Cow::Borrowed),
             to: None,
         };
         let idle = session.state.is_idle() && exchange.is_none();
@@ -110,49 +134,12 @@ async fn serve(conn: &mut Conn, session: &mut Session, signals: &Signals) -> Sto
         };
         session.tally.commands = session.tally.commands.saturating_add(1);
         let in_exchange = exchange.is_some();
-        let (step, command) = match (event, exchange.take()) {
-            (LineEvent::Line(line), Some(pending)) => {
-                (verbs::auth::respond(session, pending, &line).await, None)
-            }
-            (LineEvent::Line(line), None) => match parse(&line, limits.max_command_line) {
-                Ok(command) => {
-                    let step = match over_message_limit(session, &command) {
-                        Some(response) => Step::reply(response),
-                        None => verbs::dispatch(session, &command).await,
-                    };
-                    (step, Some(command))
-                }
-                Err(response) => (Step::reply(response), None),
-            },
-            (LineEvent::TooLong, _) => (Step::reply(replies::line_too_long()), None),
-            (LineEvent::BareLineEnding, Some(_)) => {
-                (Step::reply(verbs::auth::framing_error()), None)
-            }
-            (LineEvent::BareLineEnding, None) => (Step::reply(replies::bare_line_ending()), None),
-        };
+        let (step, command) = respond(session, event, exchange.take()).await;
         if let (Some(Command::Mail { .. }), State::Mail(t)) = (&command, &session.state) {
             sender = Some(t.sender.to_string());
             session.refused_recipients = 0;
         }
-        let mail_path;
-        let about = About {
-            stage: match &command {
-                Some(command) => stage_of(command),
-                None if in_exchange => Stage::Auth,
-                None => Stage::Command,
-            },
-            from: match &command {
-                Some(Command::Mail { path, .. }) => {
-                    mail_path = format!("<{path}>");
-                    Some(mail_path.as_str())
-                }
-                _ => sender.as_deref(),
-            },
-            to: match &command {
-                Some(Command::Rcpt { path, .. }) => Some(path.as_str()),
-                _ => None,
-            },
-        };
+        let about = About::of(command.as_ref(), in_exchange, sender.as_deref());
         if let Some(stop) = next(conn, session, step, &about, &mut exchange, signals).await {
             return stop;
         }
@@ -169,6 +156,34 @@ async fn serve(conn: &mut Conn, session: &mut Session, signals: &Signals) -> Sto
             );
             return Stop::TooManyErrors;
         }
+    }
+}
+
+/// Runs what the client sent: an AUTH continuation, a command, or the reply to a line that is
+/// not one. Returns the verb's step and the command, if it was one.
+async fn respond(
+    session: &mut Session,
+    event: LineEvent,
+    exchange: Option<AuthExchange>,
+) -> (Step, Option<Command>) {
+    let max_command_line = session.shared.config.limits.max_command_line;
+    match (event, exchange) {
+        (LineEvent::Line(line), Some(pending)) => {
+            (verbs::auth::respond(session, pending, &line).await, None)
+        }
+        (LineEvent::Line(line), None) => match parse(&line, max_command_line) {
+            Ok(command) => {
+                let step = match over_message_limit(session, &command) {
+                    Some(response) => Step::reply(response),
+                    None => verbs::dispatch(session, &command).await,
+                };
+                (step, Some(command))
+            }
+            Err(response) => (Step::reply(response), None),
+        },
+        (LineEvent::TooLong, _) => (Step::reply(replies::line_too_long()), None),
+        (LineEvent::BareLineEnding, Some(_)) => (Step::reply(verbs::auth::framing_error()), None),
+        (LineEvent::BareLineEnding, None) => (Step::reply(replies::bare_line_ending()), None),
     }
 }
 
@@ -229,7 +244,7 @@ fn say(conn: &mut Conn, session: &mut Session, response: Response, about: &About
         events::refused(&Refusal {
             stage: about.stage,
             response: &response,
-            from: about.from,
+            from: about.from.as_deref(),
             to: about.to,
         });
     }
