@@ -135,6 +135,11 @@ pub(crate) fn tls(version: &str, cipher: &str) {
     tracing::info!(event = "tls", version, cipher);
 }
 
+/// A TLS handshake failed or timed out; the connection closes.
+pub(crate) fn tls_failed() {
+    tracing::info!(event = "tls", outcome = "failed");
+}
+
 /// An AUTH exchange ended with a verdict; `user` is the name the client gave.
 pub(crate) fn auth(mechanism: &str, user: &str, outcome: &str) {
     tracing::info!(event = "auth", mechanism, user = %Escaped(user), outcome);

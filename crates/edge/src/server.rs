@@ -211,7 +211,7 @@ impl Server {
                             (Box::new(stream) as Io, true)
                         }
                         _ => {
-                            tracing::info!(event = "tls", outcome = "failed");
+                            events::tls_failed();
                             return;
                         }
                     }

@@ -283,7 +283,7 @@ async fn start_tls(conn: &mut Conn, session: &mut Session) -> Result<(), Stop> {
             conn.io = Box::new(stream);
         }
         _ => {
-            tracing::info!(event = "tls", outcome = "failed");
+            events::tls_failed();
             return Err(Stop::Closed);
         }
     }
