@@ -102,6 +102,8 @@ impl fmt::Display for Escaped<'_> {
 pub(crate) struct Refusal<'a> {
     pub stage: Stage,
     pub response: &'a Response,
+    /// The name the client gave in EHLO or HELO, once given.
+    pub helo: Option<&'a str>,
     /// The reverse path as `<...>`, once MAIL gave one.
     pub from: Option<&'a str>,
     /// The forward path of a refused RCPT, as the client wrote it.
@@ -119,6 +121,7 @@ pub(crate) fn refused(refusal: &Refusal<'_>) {
         stage,
         code,
         dsn = enhanced.unwrap_or("none"),
+        helo = %Escaped(refusal.helo.unwrap_or("none")),
         from = %Escaped(refusal.from.unwrap_or("none")),
         to = %Escaped(refusal.to.unwrap_or("none")),
         reason = %Escaped(&reason),

@@ -237,6 +237,7 @@ async fn refuse(
     events::refused(&events::Refusal {
         stage: events::Stage::Connect,
         response: &reply,
+        helo: None,
         from: None,
         to: None,
     });

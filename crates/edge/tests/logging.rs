@@ -130,7 +130,7 @@ async fn a_session_is_logged_line_by_line_without_raw_control_characters() {
     let refused = log.lines("refused");
     assert_eq!(refused.len(), 2, "{text}");
     assert!(
-        refused[0].contains("stage=\"auth\" code=535 dsn=\"5.7.8\" from=none to=none reason=Authentication credentials invalid"),
+        refused[0].contains("stage=\"auth\" code=535 dsn=\"5.7.8\" helo=client.test from=none to=none reason=Authentication credentials invalid"),
         "{}",
         refused[0]
     );
@@ -169,7 +169,7 @@ async fn a_refused_rcpt_names_sender_and_recipient() {
     assert_eq!(refused.len(), 1);
     assert!(
         refused[0].contains(
-            "stage=\"rcpt\" code=554 dsn=\"5.7.1\" from=<a@src.test> to=b@elsewhere.test reason=Relay access denied"
+            "stage=\"rcpt\" code=554 dsn=\"5.7.1\" helo=client.test from=<a@src.test> to=b@elsewhere.test reason=Relay access denied"
         ),
         "{}",
         refused[0]

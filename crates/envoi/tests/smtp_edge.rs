@@ -111,6 +111,7 @@ fn a_session_logs_connect_each_refusal_and_disconnect_and_counts_refusals() {
         "stage=\"rcpt\"",
         "code=553",
         "dsn=\"5.1.3\"",
+        "helo=client.test",
         "from=<a@src.test>",
         "to=evil\\x1b[31m@example.org",
         "reason=Mailbox name not allowed",

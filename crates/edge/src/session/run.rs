@@ -244,6 +244,7 @@ fn say(conn: &mut Conn, session: &mut Session, response: Response, about: &About
         events::refused(&Refusal {
             stage: about.stage,
             response: &response,
+            helo: session.info.helo.as_deref(),
             from: about.from.as_deref(),
             to: about.to,
         });
