@@ -368,6 +368,47 @@ mod tests {
     }
 
     #[test]
+    fn only_misbehaviour_counts_as_an_error() {
+        let misbehaviour = [
+            unrecognized(),
+            not_implemented(),
+            syntax("X"),
+            bad_path(),
+            bad_sequence("X"),
+            unknown_param("X"),
+            line_too_long(),
+            bare_line_ending(),
+            invalid_bytes(),
+            auth_failed(),
+            auth_needs_tls(),
+            auth_malformed(),
+        ];
+        for response in misbehaviour {
+            assert!(response.is_misbehaviour(), "{}", response.wire);
+        }
+        let normal = [
+            too_many_recipients(),
+            relay_denied(),
+            bad_mailbox(),
+            needs_smtputf8(),
+            too_big(),
+            memory_exhausted(),
+            local_error(),
+            mail_loop(),
+            bare_line_ending_in_data(),
+            auth_unavailable(),
+            tls_failed(),
+        ];
+        for response in normal {
+            assert!(
+                response.is_error() && !response.is_misbehaviour(),
+                "{}",
+                response.wire
+            );
+        }
+    }
+
+    #[test]
     fn queued_matches_its_reply_form() {
         let ids = [QueueId::new(), QueueId::new()];
         for ids in [&ids[..0], &ids[..1], &ids[..]] {
