@@ -37,5 +37,8 @@ pub mod render;
 pub mod server;
 
 pub use client::{AdminClient, ClientError};
-pub use metrics::{install_metrics_recorder, MetricsError, QUEUE_MESSAGES};
+pub use metrics::{
+    install_metrics_recorder, MetricsError, QUARANTINED_RECORDS, QUEUE_MESSAGES, STORAGE_STATE,
+    UNCOMMITTED,
+};
 pub use server::{router, serve, AdminConfig, AdminConfigError, AdminState, ApiError};

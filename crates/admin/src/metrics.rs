@@ -4,6 +4,12 @@
 //! [`envoi_queue::events`]; this module adds the gauges:
 //! - [`QUEUE_MESSAGES`] `{state="active|deferred|held"}`: set at every scrape of `/metrics`
 //!   from the store's counts;
+//! - [`QUARANTINED_RECORDS`]: set at every scrape from the store's quarantine (records set
+//!   aside because they cannot be decoded or their body is missing; also listed by
+//!   `GET /v1/quarantine`);
+//! - [`STORAGE_STATE`] `{state="accepting|full|failing"}` (1 for the queue's current
+//!   [`envoi_queue::Acceptance`], 0 for the others) and [`UNCOMMITTED`] (attempt outcomes
+//!   waiting for the store): set at every scrape from the queue;
 //!
 //! The SMTP edge declares its own (`envoi_smtp_sessions_active`, the open connections, and
 //! its counters) in `envoi_edge::events`; the binary describes them.
@@ -11,11 +17,20 @@
 //! Histograms are rendered as true Prometheus histograms with the buckets below.
 
 use envoi_queue::events;
-use envoi_queue::StateCounts;
+use envoi_queue::{Acceptance, StateCounts};
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Gauge of queued messages, labelled `state`.
 pub const QUEUE_MESSAGES: &str = "envoi_queue_messages";
+/// Gauge, labelled `state` (`accepting`, `full`, `failing`): 1 for whether the queue takes
+/// new mail now, 0 for the other states. Not `accepting` while an attempt's outcome waits for
+/// the store (delivery is paused then, and the edge refuses mail at `MAIL`).
+pub const STORAGE_STATE: &str = "envoi_queue_storage_state";
+/// Gauge of attempt outcomes kept in memory because the store could not commit them yet.
+pub const UNCOMMITTED: &str = "envoi_queue_uncommitted_outcomes";
+
+/// Gauge of records the store set aside (quarantine).
+pub const QUARANTINED_RECORDS: &str = "envoi_quarantined_records";
 
 /// Buckets (seconds) for delivery attempts: network round trips, up to the relay timeouts.
 const ATTEMPT_BUCKETS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0];
@@ -51,6 +66,32 @@ pub fn install_metrics_recorder() -> Result<PrometheusHandle, MetricsError> {
 pub fn describe_metrics() {
     events::describe_metrics();
     metrics::describe_gauge!(QUEUE_MESSAGES, "Queued messages by state");
+    metrics::describe_gauge!(
+        QUARANTINED_RECORDS,
+        "Stored records set aside as unusable (see /v1/quarantine)"
+    );
+    metrics::describe_gauge!(
+        STORAGE_STATE,
+        "1 for whether the queue takes new mail (accepting, full, failing), 0 for the others"
+    );
+    metrics::describe_gauge!(
+        UNCOMMITTED,
+        "Attempt outcomes kept in memory because the store could not commit them yet"
+    );
+}
+
+/// Sets the [`STORAGE_STATE`] and [`UNCOMMITTED`] gauges from the queue's state.
+pub fn record_storage_state(acceptance: &Acceptance, uncommitted: usize) {
+    for state in ["accepting", "full", "failing"] {
+        let value = if acceptance.name() == state { 1.0 } else { 0.0 };
+        metrics::gauge!(STORAGE_STATE, "state" => state).set(value);
+    }
+    metrics::gauge!(UNCOMMITTED).set(uncommitted as f64);
+}
+
+/// Sets the [`QUARANTINED_RECORDS`] gauge.
+pub fn record_quarantined(records: usize) {
+    metrics::gauge!(QUARANTINED_RECORDS).set(records as f64);
 }
 
 /// Sets the [`QUEUE_MESSAGES`] gauges from the store's counts.

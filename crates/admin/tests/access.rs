@@ -49,6 +49,32 @@ async fn token_is_checked_on_every_route_but_healthz() {
 }
 
 #[tokio::test]
+async fn healthz_is_503_with_the_reason_while_an_outcome_waits_for_the_store() {
+    let (h, store) = common::start_faulty(AdminConfig::default()).await;
+    store.fail_commits(Some(envoi_queue::StorageError::Io("fsync failed".into())));
+    h.inject("s@src.example", &["a@dst.example"]).await;
+    common::wait_for("the failed commit", || async {
+        !h.queue.accepting().is_accepting()
+    })
+    .await;
+    let health = h.raw(Method::GET, "/healthz", None).send().await.unwrap();
+    assert_eq!(health.status(), 503);
+    let body: serde_json::Value = health.json().await.unwrap();
+    assert_eq!(body["status"], "unhealthy");
+    assert_eq!(
+        body["error"],
+        "not accepting mail: 1 attempt outcome(s) not yet stored: storage I/O failed: fsync failed"
+    );
+    store.fail_commits(None);
+    common::wait_for("the outcome stored", || async {
+        h.queue.accepting().is_accepting()
+    })
+    .await;
+    h.client.health().await.unwrap();
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn client_reports_a_refused_token_clearly() {
     let h = common::start(with_token("s3cret")).await;
     let anonymous = AdminClient::new(&h.base, None).unwrap();

@@ -89,7 +89,12 @@ async fn flush_with_a_filter_retries_only_the_matches() {
     };
     let result = h.client.flush(&filter).await.unwrap();
     assert_eq!((result.flushed, result.skipped), (1, 1));
-    h.wait_attempts(a, 2).await;
+    h.wait_calls("x@a.example", 2).await;
+    assert_eq!(
+        h.info(a).await.unwrap().attempts,
+        1,
+        "a forced attempt is not counted"
+    );
     assert_eq!(
         h.info(b).await.unwrap().attempts,
         1,

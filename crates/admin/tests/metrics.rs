@@ -1,5 +1,5 @@
 //! `/metrics`: the Prometheus text carries the queue's counters and histograms after a
-//! delivery, and the queue-size gauges. The recorder is process-global, so this file holds
+//! delivery, the queue-size gauges and the quarantine gauge. The recorder is process-global, so this file holds
 //! the only test that installs it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed assertion
@@ -32,8 +32,13 @@ async fn metrics_show_counters_after_a_delivery_and_queue_gauges() {
         "envoi_queue_messages{state=\"active\"} 0".to_owned(),
         "envoi_queue_messages{state=\"deferred\"} 1".to_owned(),
         "envoi_queue_messages{state=\"held\"} 0".to_owned(),
+        "envoi_quarantined_records 0".to_owned(),
         format!("{}_count 2", events::STORE_SECONDS),
         format!("{}_count 2", events::ATTEMPT_SECONDS),
+        "envoi_queue_storage_state{state=\"accepting\"} 1".to_owned(),
+        "envoi_queue_storage_state{state=\"failing\"} 0".to_owned(),
+        "envoi_queue_storage_state{state=\"full\"} 0".to_owned(),
+        "envoi_queue_uncommitted_outcomes 0".to_owned(),
     ] {
         assert!(
             text.lines().any(|l| l == line),

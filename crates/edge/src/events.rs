@@ -9,6 +9,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use envoi_types::TlsInfo;
+
 use crate::replies::Response;
 
 /// Counter of connections, labelled `outcome` = `served` | `over_limit`.
@@ -134,8 +136,12 @@ pub(crate) fn connect(peer: SocketAddr) {
 }
 
 /// A TLS session was established (implicit or after STARTTLS).
-pub(crate) fn tls(version: &str, cipher: &str) {
-    tracing::info!(event = "tls", version, cipher);
+pub(crate) fn tls(negotiated: &TlsInfo) {
+    tracing::info!(
+        event = "tls",
+        version = negotiated.version.as_str(),
+        cipher = negotiated.cipher.as_str()
+    );
 }
 
 /// A TLS handshake failed or timed out; the connection closes.

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use envoi_queue::EnqueueError;
-use envoi_types::{Envelope, QueueId};
+use envoi_types::{Envelope, QueueId, Reply};
 
 /// Takes responsibility for a received envelope.
 ///
@@ -16,6 +16,16 @@ pub trait Handoff: Send + Sync + 'static {
     /// # Errors
     /// An [`EnqueueError`] when nothing was stored.
     async fn enqueue(&self, envelope: Envelope) -> Result<Vec<QueueId>, EnqueueError>;
+
+    /// Whether a message would be taken now. The edge asks at `MAIL`, `DATA` and the first
+    /// `BDAT` chunk, before any body is read, and answers the reply when refused (`452 4.3.1`
+    /// when storage is full, `451 4.3.0` when it fails). Default: always taken.
+    ///
+    /// # Errors
+    /// The reply to give instead of taking the message.
+    fn accepting(&self) -> Result<(), Reply> {
+        Ok(())
+    }
 }
 
 /// The queue engine is the production hand-off: `enqueue` returns once every copy is durably
@@ -24,5 +34,13 @@ pub trait Handoff: Send + Sync + 'static {
 impl Handoff for envoi_queue::Queue {
     async fn enqueue(&self, envelope: Envelope) -> Result<Vec<QueueId>, EnqueueError> {
         envoi_queue::Queue::enqueue(self, envelope).await
+    }
+
+    /// Refused while an attempt's outcome waits for the store (see
+    /// [`envoi_queue::Queue::accepting`]).
+    fn accepting(&self) -> Result<(), Reply> {
+        envoi_queue::Queue::accepting(self)
+            .reply()
+            .map_or(Ok(()), Err)
     }
 }

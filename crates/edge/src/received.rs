@@ -60,6 +60,7 @@ mod tests {
             helo: helo.map(str::to_owned),
             esmtp: true,
             tls: false,
+            tls_session: None,
             auth: None,
         }
     }

@@ -207,8 +207,9 @@ impl Server {
                     let handshake = shared.config.timeouts.tls_handshake;
                     match tokio::time::timeout(handshake, acceptor.accept(io)).await {
                         Ok(Ok(stream)) => {
-                            tls::log_established(stream.get_ref().1);
-                            (Box::new(stream) as Io, true)
+                            let negotiated = tls::session_info(stream.get_ref().1);
+                            events::tls(&negotiated);
+                            (Box::new(stream) as Io, Some(negotiated))
                         }
                         _ => {
                             events::tls_failed();
@@ -216,7 +217,7 @@ impl Server {
                         }
                     }
                 }
-                _ => (io, false),
+                _ => (io, None),
             };
             let _active = events::ActiveSession::start();
             run::run(shared, io, peer, tls, signals).await;

@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
+use envoi_types::TlsInfo;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::ProtocolVersion;
 use tokio_rustls::TlsAcceptor;
 
 /// Why TLS settings cannot be built.
@@ -82,13 +84,18 @@ impl TlsSettings {
     }
 }
 
-/// Logs an established TLS session: its protocol version and cipher suite.
-pub(crate) fn log_established(connection: &rustls::ServerConnection) {
-    let version = connection
-        .protocol_version()
-        .map_or_else(|| "unknown".to_owned(), |v| format!("{v:?}"));
-    let cipher = connection
-        .negotiated_cipher_suite()
-        .map_or_else(|| "unknown".to_owned(), |s| format!("{:?}", s.suite()));
-    crate::events::tls(&version, &cipher);
+/// The version and cipher suite a finished handshake negotiated, as the envelope records
+/// them (`TLSv1.3`, `TLS13_AES_256_GCM_SHA384`).
+pub(crate) fn session_info(connection: &rustls::ServerConnection) -> TlsInfo {
+    let version = match connection.protocol_version() {
+        Some(ProtocolVersion::TLSv1_2) => "TLSv1.2".to_owned(),
+        Some(ProtocolVersion::TLSv1_3) => "TLSv1.3".to_owned(),
+        Some(other) => format!("{other:?}"),
+        None => "unknown".to_owned(),
+    };
+    let cipher = connection.negotiated_cipher_suite().map_or_else(
+        || "unknown".to_owned(),
+        |suite| format!("{:?}", suite.suite()),
+    );
+    TlsInfo { version, cipher }
 }

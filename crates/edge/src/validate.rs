@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 
 use async_trait::async_trait;
-use envoi_types::{Address, Envelope, Reply, Sender};
+use envoi_types::{Address, Envelope, Reply, Sender, TlsInfo};
 
 /// What is known about the client at a hook.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +20,8 @@ pub struct SessionInfo {
     pub esmtp: bool,
     /// True once the connection is encrypted.
     pub tls: bool,
+    /// The negotiated TLS version and cipher suite, once the connection is encrypted.
+    pub tls_session: Option<TlsInfo>,
     /// The authenticated identity, if the client authenticated.
     pub auth: Option<String>,
 }

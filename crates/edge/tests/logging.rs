@@ -111,7 +111,7 @@ async fn a_session_is_logged_line_by_line_without_raw_control_characters() {
     let tls = log.lines("tls");
     assert_eq!(tls.len(), 1, "{text}");
     assert!(
-        tls[0].contains("version=\"TLSv1_3\" cipher=\"TLS13_"),
+        tls[0].contains("version=\"TLSv1.3\" cipher=\"TLS13_"),
         "{}",
         tls[0]
     );

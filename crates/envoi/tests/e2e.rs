@@ -78,19 +78,26 @@ fn a_deferral_is_logged_then_the_retry_delivers() {
     wait_for("a deferral", || {
         daemon.log_text().contains("deferred").then_some(())
     });
-    let listed = daemon.queue_cli(&["list", "--json"]);
-    assert!(
-        listed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&listed.stderr)
-    );
-    let page: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    // The deferral is logged just before its outcome is committed: wait for the store.
+    let page = wait_for("the deferral in the queue", || {
+        let listed = daemon.queue_cli(&["list", "--json"]);
+        assert!(
+            listed.status.success(),
+            "{}",
+            String::from_utf8_lossy(&listed.stderr)
+        );
+        let page: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+        (page["messages"][0]["attempts"] == 1).then_some(page)
+    });
     let messages = page["messages"].as_array().expect("messages array");
     assert_eq!(messages.len(), 1, "{page}");
-    assert_eq!(messages[0]["attempts"], 1, "{page}");
 
     sink.wait_for(1);
-    let log = daemon.log_text();
+    // The sink stores the message before it answers 250; envoi logs after the 250.
+    let log = wait_for("the delivery in the log", || {
+        let log = daemon.log_text();
+        log.contains("event=\"delivered\"").then_some(log)
+    });
     let deferred = log.find("deferred").unwrap();
     let delivered = log
         .find("event=\"delivered\"")
@@ -134,7 +141,7 @@ fn a_rejected_message_bounces_to_the_sender_domain() {
     assert!(text.contains("Final-Recipient: rfc822; nobody@dst.test"));
     assert!(text.contains("Action: failed"));
     assert!(text.contains("Status: 5.1.1"));
-    assert!(text.contains("Remote-MTA: dns; 127.0.0.1"), "{text}");
+    assert!(text.contains("Remote-MTA: dns; 127.0.0.1\r\n"), "{text}");
     assert!(text.contains("Diagnostic-Code: smtp; 550 5.1.1"));
     assert!(text.contains("Subject: e2e-3"), "the original is returned");
     assert!(rejecting.messages().is_empty());

@@ -9,7 +9,10 @@ use envoi_types::Envelope;
 
 /// Decides when to retry after a transient failure.
 ///
-/// `attempts` counts failed attempts so far, this one included (1 after the first failure).
+/// `attempts` counts failed scheduled attempts so far, this one included (1 after the first
+/// failure). An attempt forced early by [`crate::Queue::flush`] or [`crate::Queue::retry`] that
+/// fails is not counted and does not ask the backoff: the next scheduled attempt stays as it was.
+/// A backoff that panics counts as a transient failure: the queue retries five minutes later.
 /// `None` means "no more": the queue fails the remaining recipients permanently and the bounce
 /// says "(Too many retries)". The queue gives up the same way, whatever the backoff says, when
 /// the next attempt would fall after the message's arrival plus the queue's maximum lifetime.
@@ -151,6 +154,28 @@ mod tests {
             .map(|n| b.delay(&env(), n).unwrap().as_secs())
             .collect();
         assert_eq!(got, vec![10, 20, 30, 30]);
+    }
+
+    #[test]
+    fn huge_or_non_finite_factors_are_capped_never_a_panic() {
+        for factor in [f64::INFINITY, f64::NAN, f64::MAX, -3.0] {
+            let capped = Exponential {
+                first: Duration::from_secs(60),
+                factor,
+                cap: Some(Duration::from_secs(3600)),
+                max_attempts: u32::MAX,
+            };
+            assert_eq!(
+                capped.delay(&env(), u32::MAX),
+                Some(Duration::from_secs(3600)),
+                "{factor}"
+            );
+            let uncapped = Exponential {
+                cap: None,
+                ..capped
+            };
+            assert!(uncapped.delay(&env(), 1000).is_some(), "{factor}");
+        }
     }
 
     #[test]

@@ -80,6 +80,11 @@ pub(crate) fn expired(id: QueueId, sender: &Sender, arrival: SystemTime, now: Sy
     tracing::info!(event = "expired", id = %id, from = %sender, age = format!("{}s", age.as_secs()));
 }
 
+pub(crate) fn deleted_in_flight(id: QueueId) {
+    tracing::info!(event = "deleted-in-flight", id = %id,
+        reason = "deleted during its attempt: the attempt's outcome is not recorded and bounces nothing");
+}
+
 pub(crate) fn not_bounced(id: QueueId, recipient: &Address) {
     tracing::info!(event = "not-bounced", id = %id, to = %recipient,
         reason = "null sender: a bounce is never bounced");

@@ -55,6 +55,20 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # When things fail
+//! - A relay error or panic, and a panicking [`Backoff`] or [`BounceFactory`], are transient
+//!   failures: the message is attempted again. No panic leaves a message in flight.
+//! - A store that cannot commit an attempt's outcome does not lose it: the queue keeps it and
+//!   commits it again until the store takes it, never calling the relay for that message
+//!   meanwhile. Delivery pauses and [`Queue::accepting`] refuses new mail
+//!   ([`Acceptance::StorageFull`] or [`Acceptance::StorageFailing`], with the reason) until
+//!   then. A restart loses only such an outcome; what was in flight may then be sent again.
+//! - `attempts` ([`MessageMeta::attempts`]) counts failed *scheduled* attempts: one forced by
+//!   [`Queue::flush`] or [`Queue::retry`] that fails is not counted, so it never brings a
+//!   bounce closer.
+//! - [`Queue::delete`] during an attempt makes that attempt store nothing and bounce nothing;
+//!   once the attempt is storing its outcome, the delete is refused as in flight.
+//!
 //! # Layout
 //! - [`queue`]: the [`Queue`] itself: enqueue, scheduler, attempts, expiry, administration,
 //!   inspection.
@@ -66,6 +80,7 @@
 //! - [`policy`]: prequeue policies.
 //! - [`clock`]: the time source shared with tests.
 //! - [`events`]: delivery log lines and metrics.
+//! - [`health`]: whether the queue takes new mail ([`Acceptance`]).
 //! - [`error`]: errors and their SMTP replies.
 //! - `testkit` (feature `testkit`): a scripted relay and the behaviour suite every store runs.
 
@@ -74,6 +89,7 @@ pub mod bounce;
 pub mod clock;
 pub mod error;
 pub mod events;
+pub mod health;
 pub mod policy;
 pub mod queue;
 pub mod relay;
@@ -88,9 +104,10 @@ pub use backoff::{Backoff, Exponential, Schedule};
 pub use bounce::{BounceFactory, DsnBounce, Failure};
 pub use clock::Clock;
 pub use error::{EnqueueError, QueueError};
+pub use health::Acceptance;
 pub use policy::PrequeuePolicy;
 pub use queue::{Queue, QueueBuilder};
-pub use relay::{Delivery, Outcome, Relay, RelayError};
+pub use relay::{Delivery, Outcome, Relay, RelayError, ReplyOrigin};
 pub use settings::QueueSettings;
 pub use storage::{
     AttemptCommit, Disposition, Lease, ListQuery, MemoryStore, MessageInfo, MessageMeta,

@@ -3,19 +3,65 @@
 use async_trait::async_trait;
 use envoi_types::{Envelope, Reply};
 
+/// Who wrote a reply: it decides how a bounce reports it (an `smtp` diagnostic is only ever
+/// the remote host's own words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReplyOrigin {
+    /// The remote host sent it (possibly with its code moved to another class, as RFC 5321
+    /// asks for `552` at RCPT).
+    Remote,
+    /// The relay or the queue made it: DNS, a refused or broken connection, a timeout, TLS, a
+    /// limit checked before sending, expiry, retries given up.
+    Local,
+}
+
 /// One reply about a delivery, with the host that gave it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Outcome {
     /// The reply (a relay turns network trouble into a reply too, e.g. `451 4.4.1`).
     pub reply: Reply,
-    /// The next hop that answered, when the reply came from the network.
+    /// The next hop the reply is about: the host that answered, or the one that could not be
+    /// reached; `None` when no host was involved (DNS).
     pub remote_host: Option<String>,
+    /// Who wrote `reply`.
+    pub origin: ReplyOrigin,
 }
 
 impl Outcome {
-    /// An outcome from a reply and an optional remote host.
+    /// An outcome from a reply and an optional remote host: a reply with a host is that host's
+    /// own ([`ReplyOrigin::Remote`]), one without is the relay's ([`ReplyOrigin::Local`]).
     pub fn new(reply: Reply, remote_host: Option<String>) -> Self {
-        Self { reply, remote_host }
+        let origin = if remote_host.is_some() {
+            ReplyOrigin::Remote
+        } else {
+            ReplyOrigin::Local
+        };
+        Self {
+            reply,
+            remote_host,
+            origin,
+        }
+    }
+
+    /// An outcome with every part given.
+    pub fn with_origin(reply: Reply, remote_host: Option<String>, origin: ReplyOrigin) -> Self {
+        Self {
+            reply,
+            remote_host,
+            origin,
+        }
+    }
+
+    /// A reply the relay made itself, about `remote_host` when one was involved (a refused
+    /// connection, say).
+    pub fn local(reply: Reply, remote_host: Option<String>) -> Self {
+        Self {
+            reply,
+            remote_host,
+            origin: ReplyOrigin::Local,
+        }
     }
 }
 

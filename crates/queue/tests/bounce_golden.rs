@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use envoi_queue::bounce::{BounceContext, BounceFactory, DsnBounce, Failure};
+use envoi_queue::ReplyOrigin;
 use envoi_types::{Address, EnhancedCode, Envelope, Message, QueueId, Reply, Sender};
 use mail_parser::{MessageParser, MimeHeaders};
 
@@ -39,7 +40,8 @@ fn failures() -> Vec<Failure> {
         .map(|r| Failure {
             recipient: Address::parse(r).unwrap(),
             reply: reply.clone(),
-            remote_host: Some("mx1.dst.test".into()),
+            remote_host: Some("mx1.dst.test[192.0.2.1]:25".into()),
+            origin: ReplyOrigin::Remote,
         })
         .collect()
 }

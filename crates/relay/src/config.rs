@@ -183,7 +183,8 @@ pub struct RelayConfig {
     /// STARTTLS policies and trust anchors.
     #[cfg_attr(feature = "serde", serde(skip))]
     pub tls: TlsSettings,
-    /// Longest reply line accepted from a peer: bounds memory.
+    /// Octets kept of each reply line from a peer (the rest of a longer line is dropped, its
+    /// code still counts): bounds memory.
     #[cfg_attr(feature = "serde", serde(skip))]
     pub max_reply_line: usize,
     /// Next hops one attempt talks to at once (an envelope whose recipients span many domains

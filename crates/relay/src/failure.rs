@@ -9,6 +9,7 @@
 
 use std::io;
 
+use envoi_queue::ReplyOrigin;
 use envoi_types::{EnhancedCode, Reply};
 
 /// The stage of a session a timeout or error happened in, for logs and reply text.
@@ -164,13 +165,25 @@ impl Failure {
                 "Authentication not offered by next hop".to_owned(),
             ),
             Self::Config(_) => (451, (4, 3, 5), "Relay configuration error".to_owned()),
-            Self::Peer(reply) => return reply.clone(),
+            // Only a refusal is an outcome: a session that never carried the message cannot
+            // have delivered it, whatever the peer said (a `250` greeting, say).
+            Self::Peer(reply) if reply.code >= 400 => return reply.clone(),
+            Self::Peer(_) => (451, (4, 5, 0), "Unexpected reply from next hop".to_owned()),
         };
         Reply::new(
             code,
             EnhancedCode::new(enhanced.0, enhanced.1, enhanced.2),
             &text,
         )
+    }
+
+    /// Who wrote the reply [`Failure::to_reply`] gives: the peer for its own refusal, the
+    /// relay for everything else.
+    pub fn origin(&self) -> ReplyOrigin {
+        match self {
+            Self::Peer(reply) if reply.code >= 400 => ReplyOrigin::Remote,
+            _ => ReplyOrigin::Local,
+        }
     }
 
     /// True when trying the next host of the same destination makes sense.

@@ -4,8 +4,16 @@
 //!
 //! Build a [`SmtpRelay`] from a [`RelayConfig`] and a [`Resolver`]; it implements the queue's
 //! [`envoi_queue::Relay`] trait and always answers [`envoi_queue::Delivery::PerRecipient`],
-//! in the envelope's recipient order, every outcome naming the host that answered (`None`
-//! only when no host was reached because DNS failed).
+//! in the envelope's recipient order, every outcome naming the host it is about (`None`
+//! only when DNS failed before any host) and saying whether that host wrote the reply
+//! ([`envoi_queue::ReplyOrigin`]: a refused connection or a timeout is the relay's).
+//!
+//! Each next hop's hosts (MX in preference order, shuffled among equals, or the configured
+//! hosts) are tried in order until one opens a session; that session's replies are the
+//! outcome, a `5xx` to RCPT or DATA included. When no host opens one, the recipients fail for
+//! good only if every host refused for good (`5xx` greeting, EHLO or AUTH); a refused
+//! connection, a timeout or a `4xx` on any host makes the outcome transient, so the shuffle
+//! never decides it.
 //!
 //! ```no_run
 //! # use std::sync::Arc;

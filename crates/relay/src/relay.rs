@@ -3,15 +3,18 @@
 //!
 //! Groups of one attempt run concurrently; within a group, hosts are tried in order until one
 //! session opens (a connection failure, a refusing greeting or an unmet TLS policy → the next
-//! host). Once a session carries the transaction, its replies are the outcome.
+//! host). Once a session carries the transaction, its replies are the outcome. When no host
+//! carries it, the group fails for good only if every host refused for good (`fallback`).
 //!
 //! # Layout
 //! - [`SmtpRelay`]: construction and the [`Relay`] implementation.
 //! - `deliver_group`: one next hop's recipients; `deliver_over`: the transaction over an open
 //!   session.
+//! - `fallback`: which host's failure decides when none carried the transaction.
 //! - `opening`: a session to one target (back-off, pool, opening, clear-text retry).
 //! - `candidates` / `targets`: route → hosts → socket addresses.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,7 +37,10 @@ use crate::resolver::{DnsError, Resolver, TimedResolver};
 use crate::routes::Route;
 use crate::tls::{TlsConfigError, TlsConnectors};
 
+mod fallback;
 mod opening;
+
+use fallback::Refusals;
 
 /// Why a relay cannot be built.
 #[derive(Debug, thiserror::Error)]
@@ -99,10 +105,15 @@ impl SmtpRelay {
         self.inner.pool.idle_count()
     }
 
-    /// Delivers once: one outcome per recipient, in the envelope's order.
+    /// Delivers once: one outcome per recipient, in the envelope's order. A mailbox named twice
+    /// is sent once and both get its outcome.
     pub async fn deliver(&self, envelope: &Envelope) -> Vec<Outcome> {
+        let first = first_occurrences(envelope);
         let mut groups: Vec<(Route, Vec<usize>)> = Vec::new();
         for (index, recipient) in envelope.recipients.iter().enumerate() {
+            if first[index] != index {
+                continue;
+            }
             let route = self.inner.config.routes.lookup(recipient.domain());
             match groups.iter_mut().find(|(r, _)| r.same_next_hops(&route)) {
                 Some((_, members)) => members.push(index),
@@ -139,18 +150,34 @@ impl SmtpRelay {
                 }
             }
         }
+        // A mailbox given twice was sent once: each copy gets the first one's outcome.
+        for (index, first) in first.into_iter().enumerate() {
+            if first != index {
+                outcomes[index] = outcomes[first].clone();
+            }
+        }
         outcomes
             .into_iter()
             .map(|o| {
                 o.unwrap_or_else(|| {
-                    Outcome::new(
-                        Failure::Config("delivery task failed".to_owned()).to_reply(),
-                        None,
-                    )
+                    failure_outcome(&Failure::Config("delivery task failed".to_owned()), None)
                 })
             })
             .collect()
     }
+}
+
+/// For each recipient, the index of the first recipient naming the same mailbox (itself when
+/// it is the first): the last guard against one mailbox getting a message twice (an LMTP
+/// target would deliver it twice).
+fn first_occurrences(envelope: &Envelope) -> Vec<usize> {
+    let mut seen: HashMap<(&str, String), usize> = HashMap::new();
+    envelope
+        .recipients
+        .iter()
+        .enumerate()
+        .map(|(index, recipient)| *seen.entry(recipient.mailbox_key()).or_insert(index))
+        .collect()
 }
 
 #[async_trait]
@@ -184,7 +211,13 @@ fn spawn_reaper(inner: std::sync::Weak<Inner>) {
 
 /// Every recipient of the group gets the same failure.
 fn all_failed(count: usize, failure: &Failure, remote: Option<String>) -> Vec<Outcome> {
-    vec![Outcome::new(failure.to_reply(), remote); count]
+    vec![failure_outcome(failure, remote); count]
+}
+
+/// The outcome for a failure about `remote`: the peer's own reply when it refused, else a
+/// reply the relay made.
+fn failure_outcome(failure: &Failure, remote: Option<String>) -> Outcome {
+    Outcome::with_origin(failure.to_reply(), remote, failure.origin())
 }
 
 /// One next hop's recipients: its hosts in order until one session opens, then the
@@ -195,29 +228,26 @@ async fn deliver_group(inner: &Inner, route: Route, part: &Envelope, wire: &[u8]
         Ok(c) => c,
         Err(failure) => return all_failed(count, &failure, None),
     };
-    let mut last: Option<(Failure, Option<String>)> = None;
+    let mut refusals = Refusals::default();
     for candidate in &candidates {
         let targets = match targets(inner, &candidate.host).await {
             Ok(targets) => targets,
             Err(failure) => {
-                last = Some((failure, None));
+                refusals.record(failure, None);
                 continue;
             }
         };
         for target in &targets {
             match opening::lease(inner, candidate, target).await {
                 Ok(lease) => return deliver_over(inner, target, lease, part, wire).await,
-                Err(failure) => {
-                    let next = failure.try_next_host();
-                    last = Some((failure, Some(target.remote())));
-                    if !next {
-                        return finish(count, last);
-                    }
+                Err(failure) if !failure.try_next_host() => {
+                    return finish(count, Some((failure, Some(target.remote()))));
                 }
+                Err(failure) => refusals.record(failure, Some(target.remote())),
             }
         }
     }
-    finish(count, last)
+    finish(count, refusals.decide())
 }
 
 /// The group's message over an open session, which then goes back to the pool: one outcome
@@ -243,15 +273,15 @@ async fn deliver_over(
         tracing::info!(remote = %remote, error = %failure, "session broke during delivery");
     }
     inner.pool.put_back(target, lease, outcome.reusable);
-    let fallback = outcome.failure.map(|f| f.to_reply());
+    let broken = outcome
+        .failure
+        .unwrap_or_else(|| Failure::Config("no reply".to_owned()));
     outcome
         .replies
         .into_iter()
-        .map(|reply| {
-            let reply = reply
-                .or_else(|| fallback.clone())
-                .unwrap_or_else(|| Failure::Config("no reply".to_owned()).to_reply());
-            Outcome::new(reply, Some(remote.clone()))
+        .map(|reply| match reply {
+            Some(reply) => Outcome::new(reply, Some(remote.clone())),
+            None => failure_outcome(&broken, Some(remote.clone())),
         })
         .collect()
 }

@@ -103,3 +103,60 @@ async fn lmtp_peer_gone_after_some_replies() {
     // The first recipient's reply stands; the others lost theirs with the connection.
     assert_eq!(codes(&out), ["250 2.0.0", "451 4.4.2", "451 4.4.2"]);
 }
+
+/// The RCPT commands the peer received.
+fn rcpt_commands(peer: &Peer) -> Vec<String> {
+    peer.commands()
+        .into_iter()
+        .filter(|c| c.starts_with("RCPT"))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_same_recipient_twice_gets_one_rcpt_and_one_delivery() {
+    let peer = Peer::start(lmtp_script()).await;
+    let relay = lmtp_relay(NextHop::lmtp_tcp("127.0.0.1", peer.port()));
+    // Domains compare case-insensitively, local parts exactly.
+    let env = envelope(&["a@d.test", "b@d.test", "a@D.TEST", "B@d.test"], MESSAGE);
+    let out = attempt(&relay, &env).await;
+    assert_eq!(
+        rcpt_commands(&peer),
+        [
+            "RCPT TO:<a@d.test>",
+            "RCPT TO:<b@d.test>",
+            "RCPT TO:<B@d.test>"
+        ]
+    );
+    assert_eq!(codes(&out), ["250 2.0.0"; 4]);
+    assert_eq!(
+        out[2], out[0],
+        "the duplicate shares its first occurrence's outcome"
+    );
+}
+
+#[tokio::test]
+async fn end_to_end_through_the_queue_the_same_recipient_twice_is_one_rcpt() {
+    use envoi_queue::{MemoryStore, Queue};
+    let peer = Peer::start(lmtp_script()).await;
+    let relay = lmtp_relay(NextHop::lmtp_tcp("127.0.0.1", peer.port()));
+    let store = MemoryStore::new();
+    let queue = Queue::builder(Arc::new(store.clone()), Arc::new(relay))
+        .start()
+        .await
+        .unwrap();
+    let ids = queue
+        .enqueue(envelope(&["a@d.test", "a@D.test", "a@d.test"], MESSAGE))
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 1);
+    for _ in 0..500 {
+        if store.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(store.is_empty(), "the message was not delivered");
+    assert_eq!(rcpt_commands(&peer), ["RCPT TO:<a@d.test>"]);
+    assert_eq!(peer.transactions().len(), 1);
+    queue.shutdown(Duration::from_secs(1)).await;
+}

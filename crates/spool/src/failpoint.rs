@@ -3,7 +3,8 @@
 //! Compiled only with the `failpoints` feature (off by default, so release builds carry none).
 //! `ENVOI_FAILPOINT=<name>:exit` exits the process with status [`EXIT_STATUS`] at that place
 //! without running destructors or flushing anything (like a crash); `<name>:panic` panics there
-//! (the writer thread dies and every later call fails with `Io`). The variable is read once.
+//! (on the writer thread: the spool stops for good, its group's callers get `Io` and every
+//! later call `Unavailable`; see `crate::handle`). The variable is read once.
 //!
 //! Names, in the order a call passes them: see [`NAMES`].
 

@@ -39,23 +39,36 @@
 //! but what was in flight).
 //!
 //! Failures: a failed write, fsync or commit fails every request of its group (`Full` for
-//! ENOSPC, else `Io`) and is never retried: the database is closed and reopened from what is
-//! durable on disk (redb refuses work after an I/O error), so the store works again once the
-//! cause is gone, without a restart. A request may have reached the disk even though its caller
-//! got `Err` (the kernel may still write pages whose fsync failed): that can only duplicate a
-//! message the client will resend, never lose one.
+//! ENOSPC, else `Io`) and is never retried. After a failed *write* (disk full, say) the
+//! database is closed and reopened from what is durable on disk (redb refuses work after an
+//! I/O error), so the store works again once the cause is gone, without a restart. After a
+//! failed *fsync* of the database it is not: Linux keeps the pages it failed to write readable
+//! in the page cache and reports the error once, so a reopen would read the failed commit back
+//! and acknowledge later commits built on pages a power cut loses. The spool then **stops for
+//! good** ([`Spool::failure`], [`Spool::stopped`]): every call fails with `Unavailable`, and
+//! `envoi serve` exits non-zero for a supervisor to restart it. Every open of the database
+//! first drops the file's clean cached pages (`POSIX_FADV_DONTNEED`), so the restarted process
+//! reads the disk. A panic in the writer thread stops the spool the same way: it may have
+//! unwound from inside redb mid-commit, and redb's in-memory state is then not trusted, not
+//! even to be dropped (its `Drop` writes allocator state). A request may have reached the disk
+//! even though its caller got `Err`: that can only duplicate a message the client will resend,
+//! never lose one.
 //!
 //! Start-up ([`Spool::open`]) reads the schedule index in due order — never a body, and no
 //! metadata record — and keeps it for the first [`envoi_queue::Storage::load_schedule`]. Each
 //! schedule row carries where its body is, so messages whose body file is missing go to the
-//! `quarantine` table (logged, listed by [`envoi_queue::Storage::quarantined`]) and body files
-//! without metadata are removed and logged, all before `open` returns. Every metadata record is
-//! then decoded by a background thread (or during `open` with
+//! `quarantine` table (logged, listed by [`envoi_queue::Storage::quarantined`]). When redb's
+//! row counts of the two tables differ, the metadata rows are scanned too: a readable record
+//! whose schedule row is damaged or missing gets it rebuilt, a schedule row naming no metadata
+//! row is removed. Body files that neither a message nor a quarantined record names are removed
+//! and logged, all before `open` returns: a quarantined message keeps its body file. Every
+//! metadata record is then decoded by a background thread (or during `open` with
 //! [`SpoolOptions::verify_at_open`]); undecodable ones are quarantined the same way. Until the
-//! check reaches one, a `get`/`claim` of it fails with `Corrupt`, never a panic. An inline body
-//! is the tail of its metadata row, so a body cut short or missing makes the row undecodable
-//! (its length is checked against the record's): that check finds it, and it reads inline
-//! bodies along with the records.
+//! check reaches one, a `get`/`claim` of it fails with `Corrupt`, never a panic; a `claim` that
+//! finds its message unusable (its body file missing, say) quarantines it at once. An inline
+//! body is the tail of its metadata row, so a body cut short or missing makes the row
+//! undecodable (its length is checked against the record's): that check finds it, and it reads
+//! inline bodies along with the records.
 //!
 //! The database records its layout version (table `format`); a database of another layout
 //! (one written before inline bodies moved into the metadata row has no such record) is
@@ -65,15 +78,21 @@
 //! - `spool`: the [`Spool`] handle, opening, the writer's lifetime.
 //! - `storage`: `impl Storage for Spool`.
 //! - `writer`: the group-commit writer thread.
+//! - `apply`: applying a group's ops inside one write transaction.
 //! - `schema`: the on-disk format in one place: file names, tables, layout version, row
 //!   layouts (metadata row with its inline body, big-endian schedule keys), quarantine entries.
 //! - `bodies`: body files.
 //! - `open`: directory checks and start-up reconciliation ([`StartupReport`]).
-//! - `handle`: the shared database handle and reopening after I/O errors.
+//! - `handle`: the shared database handle, reopening after I/O errors, and stopping for good
+//!   after a failed fsync or a writer panic.
+//! - `backend`: the database file under redb: dropping its cached pages at every open, and
+//!   noticing a failed fsync ([`SpoolBackend`]).
 //! - `error`: mapping I/O and redb errors to [`envoi_queue::StorageError`].
 //! - `options`: [`SpoolOptions`].
 //! - `failpoint`: crash-test failpoints (cargo feature `failpoints`).
 
+mod apply;
+mod backend;
 mod bodies;
 mod error;
 pub mod failpoint;
@@ -85,6 +104,7 @@ mod spool;
 mod storage;
 mod writer;
 
+pub use backend::SpoolBackend;
 pub use open::StartupReport;
 pub use options::SpoolOptions;
 pub use schema::DB_FILE;

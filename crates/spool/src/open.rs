@@ -1,9 +1,12 @@
 //! Opening a spool: checks on the directory, then the start-up reconciliation.
 //!
 //! Reconciliation reads the schedule index (never a body, and no metadata record unless asked):
-//! a message whose body file is missing, or whose schedule row is malformed, is moved to the
-//! `quarantine` table with its raw bytes and reported; a body file without metadata is removed
-//! (its write never committed, so no client was told it was stored) and reported. Metadata
+//! a message whose body file is missing is moved to the `quarantine` table with its raw bytes
+//! (its body file, if any, is kept) and reported. When the metadata rows outnumber the valid
+//! schedule rows (redb counts them without reading), the metadata rows are scanned: a readable
+//! record whose schedule row is damaged or missing gets it rebuilt, an unreadable one is
+//! quarantined. A body file that no message or quarantined record names is removed (its write
+//! never committed, so no client was told it was stored) and reported. Metadata
 //! records are checked for decodability either at open ([`crate::SpoolOptions::verify_at_open`])
 //! or by a background scan right after it; undecodable ones are quarantined the same way. The
 //! rest loads.
@@ -17,13 +20,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use envoi_queue::{QuarantinedRecord, ScheduleEntry, StorageError};
 use envoi_types::QueueId;
-use redb::{Database, DatabaseError, ReadableTable};
+use redb::{Database, DatabaseError, ReadableTable, ReadableTableMetadata};
 
 use crate::bodies::BodyDir;
 use crate::error;
 use crate::schema::{
     decode_schedule, encode_quarantined, id_key, key_id, quarantine_key, quarantined_reason,
-    schedule_key_id, BodyPlace, MetaRecord, META, QUARANTINE, SCHEDULE,
+    schedule_key, schedule_key_id, BodyPlace, MetaRecord, META, QUARANTINE, SCHEDULE,
 };
 
 /// What reconciliation found and did at start-up.
@@ -80,16 +83,16 @@ pub(crate) struct Bad {
 }
 
 /// Reconciles the database with the body directory (see the module docs), reading only the
-/// schedule index — and every metadata record too when `verify_records` is set. Returns the
-/// report and the schedule in due order, minus what was set aside.
+/// schedule index — plus the metadata rows when some have no valid schedule row (their count
+/// differs, which redb tells without reading them), and every one when `verify_records` is
+/// set. Returns the report and the schedule in due order, minus what was set aside.
 pub(crate) fn reconcile(
     db: &Database,
     bodies: &BodyDir,
     verify_records: bool,
 ) -> Result<(StartupReport, Vec<ScheduleEntry>), StorageError> {
     let (mut files, strangers) = bodies.scan()?;
-    let mut entries = Vec::new();
-    let mut bad = Vec::new();
+    let mut found = Found::default();
     {
         let read = db
             .begin_read()
@@ -100,45 +103,66 @@ pub(crate) fn reconcile(
         let schedule = read
             .open_table(SCHEDULE)
             .map_err(|e| error::redb_any("cannot open schedule table", e))?;
+        let mut scheduled = HashSet::new();
         for row in schedule
             .iter()
             .map_err(|e| error::db("cannot read schedule", e))?
         {
             let (key, value) = row.map_err(|e| error::db("cannot read schedule", e))?;
-            let problem = match decode_schedule(key.value(), value.value()) {
-                None => ("undecodable schedule row", schedule_key_id(key.value())),
-                Some(row) if row.body == BodyPlace::File && !files.remove(&row.entry.id) => {
-                    ("body file missing", Some(row.entry.id))
-                }
+            match decode_schedule(key.value(), value.value()) {
+                None => found.damaged.push(key.value().to_vec()),
                 Some(row) => {
-                    entries.push(row.entry);
-                    continue;
+                    scheduled.insert(row.entry.id);
+                    if row.body == BodyPlace::File && !files.remove(&row.entry.id) {
+                        found
+                            .bad
+                            .push(bad_record(&meta, row.entry.id, "body file missing")?);
+                    } else {
+                        found.entries.push(row.entry);
+                    }
                 }
-            };
-            // Rare: read the metadata record of the message being set aside.
-            let (reason, id) = problem;
-            let key = id.map_or_else(|| key.value().to_vec(), |id| id_key(id).to_vec());
-            let raw = meta
-                .get(key.as_slice())
-                .map_err(|e| error::db("cannot read meta table", e))?
-                .map(|v| v.value().to_vec())
-                .unwrap_or_default();
-            bad.push(Bad {
-                key,
-                id,
-                reason: reason.to_owned(),
-                raw,
-            });
+            }
+        }
+        let metas = meta
+            .len()
+            .map_err(|e| error::db("cannot read meta table", e))?;
+        if metas != scheduled.len() as u64 || !found.damaged.is_empty() {
+            let stored = unscheduled(&meta, &scheduled, &mut files, &mut found)?;
+            // Schedule rows naming no metadata row: nothing to deliver; removed.
+            let (kept, stale): (Vec<_>, Vec<_>) = std::mem::take(&mut found.entries)
+                .into_iter()
+                .partition(|e| stored.contains(&e.id));
+            found.entries = kept;
+            for entry in stale {
+                tracing::warn!(id = %entry.id, "spool schedule row without metadata removed");
+                found
+                    .damaged
+                    .push(schedule_key(entry.next_attempt, entry.id).to_vec());
+                if bodies.path_of(entry.id).exists() {
+                    files.insert(entry.id);
+                }
+            }
         }
         if verify_records {
-            bad.extend(undecodable(&meta, None)?);
+            found.bad.extend(undecodable(&meta, None)?);
         }
     }
+    let Found {
+        mut entries,
+        bad,
+        damaged,
+        rebuild,
+    } = found;
+    entries.extend(rebuild_schedule(db, damaged, rebuild)?);
+    entries.sort_by_key(|e| (e.next_attempt, e.id));
     let quarantined = quarantine(db, bad)?;
     let set_aside: HashSet<String> = quarantined.iter().map(|q| q.key.clone()).collect();
     if !set_aside.is_empty() {
         entries.retain(|e| !set_aside.contains(&format!("meta/{}", e.id)));
     }
+    // A quarantined message keeps its body file: the quarantine keeps everything.
+    let kept = quarantined_ids(db)?;
+    files.retain(|id| !kept.contains(id));
     let orphan_bodies = remove_orphans(bodies, files);
     for name in &strangers {
         tracing::warn!(file = %name, "unexpected file in the spool body directory, left alone");
@@ -150,6 +174,123 @@ pub(crate) fn reconcile(
         strangers,
     };
     Ok((report, entries))
+}
+
+/// What the start-up scan found.
+#[derive(Default)]
+struct Found {
+    /// Schedule entries that load as they are.
+    entries: Vec<ScheduleEntry>,
+    /// Records to quarantine.
+    bad: Vec<Bad>,
+    /// Schedule keys whose row does not decode, or names no metadata row: removed.
+    damaged: Vec<Vec<u8>>,
+    /// Readable records without a valid schedule row: their row is written again.
+    rebuild: Vec<(QueueId, MetaRecord)>,
+}
+
+/// The record of `id` to set aside for `reason`, with its raw row (empty when it has none).
+fn bad_record(
+    meta: &redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    id: QueueId,
+    reason: &str,
+) -> Result<Bad, StorageError> {
+    let key = id_key(id).to_vec();
+    let raw = meta
+        .get(key.as_slice())
+        .map_err(|e| error::db("cannot read meta table", e))?
+        .map(|v| v.value().to_vec())
+        .unwrap_or_default();
+    Ok(Bad {
+        key,
+        id: Some(id),
+        reason: reason.to_owned(),
+        raw,
+    })
+}
+
+/// Finds the metadata rows that no valid schedule row names: a readable one is rebuilt (its
+/// schedule row is derived from the record), one whose body file is missing or that does not
+/// decode is set aside. Returns the id of every metadata row.
+fn unscheduled(
+    meta: &redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    scheduled: &HashSet<QueueId>,
+    files: &mut HashSet<QueueId>,
+    found: &mut Found,
+) -> Result<HashSet<QueueId>, StorageError> {
+    let mut stored = HashSet::new();
+    for row in meta
+        .iter()
+        .map_err(|e| error::db("cannot read meta table", e))?
+    {
+        let (key, value) = row.map_err(|e| error::db("cannot read meta table", e))?;
+        let Some(id) = key_id(key.value()) else {
+            continue; // left to the record check, which quarantines it
+        };
+        stored.insert(id);
+        if scheduled.contains(&id) {
+            continue;
+        }
+        let reason = match MetaRecord::decode(value.value()) {
+            Ok((record, _)) if record.body == BodyPlace::File && !files.remove(&id) => {
+                "body file missing".to_owned()
+            }
+            Ok((record, _)) => {
+                tracing::warn!(%id, "spool schedule row missing or damaged; rebuilt from the record");
+                found.rebuild.push((id, record));
+                continue;
+            }
+            Err(reason) => reason,
+        };
+        found.bad.push(Bad {
+            key: key.value().to_vec(),
+            id: Some(id),
+            reason,
+            raw: value.value().to_vec(),
+        });
+    }
+    Ok(stored)
+}
+
+/// Removes the damaged schedule rows and writes the schedule rows of `rebuild`, in one commit;
+/// returns the rebuilt entries.
+fn rebuild_schedule(
+    db: &Database,
+    damaged: Vec<Vec<u8>>,
+    rebuild: Vec<(QueueId, MetaRecord)>,
+) -> Result<Vec<ScheduleEntry>, StorageError> {
+    if damaged.is_empty() && rebuild.is_empty() {
+        return Ok(Vec::new());
+    }
+    // redb's error is large but ends the whole commit; not worth boxing.
+    #[allow(clippy::result_large_err)]
+    let commit = || -> Result<(), redb::Error> {
+        let txn = db.begin_write()?;
+        {
+            let mut schedule = txn.open_table(SCHEDULE)?;
+            for key in &damaged {
+                schedule.remove(key.as_slice())?;
+            }
+            for (id, record) in &rebuild {
+                schedule.insert(
+                    record.schedule_key(*id).as_slice(),
+                    record.schedule_value().as_slice(),
+                )?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    };
+    commit().map_err(|e| error::redb_any("cannot rebuild spool schedule rows", e))?;
+    Ok(rebuild
+        .into_iter()
+        .map(|(id, record)| ScheduleEntry {
+            id,
+            next_attempt: record.meta.next_attempt,
+            arrival: record.arrival,
+            held: record.meta.held,
+        })
+        .collect())
 }
 
 /// Every metadata record that cannot be decoded. Stops early (returning what it found) when
@@ -248,6 +389,36 @@ fn remove_orphans(bodies: &BodyDir, orphans: HashSet<QueueId>) -> Vec<QueueId> {
         bodies.remove(*id);
     }
     orphans
+}
+
+/// Quarantines the message `id` found unusable at attempt time (`reason`), unless its row
+/// changed meanwhile; logs it. Its body file, if any, stays.
+pub(crate) fn quarantine_message(
+    db: &Database,
+    id: QueueId,
+    reason: &str,
+) -> Result<Vec<QuarantinedRecord>, StorageError> {
+    let bad = {
+        let read = db
+            .begin_read()
+            .map_err(|e| error::redb_any("cannot read spool", e))?;
+        let meta = read
+            .open_table(META)
+            .map_err(|e| error::redb_any("cannot open meta table", e))?;
+        bad_record(&meta, id, reason)?
+    };
+    if bad.raw.is_empty() {
+        return Ok(Vec::new()); // removed meanwhile
+    }
+    quarantine(db, vec![bad])
+}
+
+/// The ids of the quarantined messages (their body files are kept).
+fn quarantined_ids(db: &Database) -> Result<HashSet<QueueId>, StorageError> {
+    Ok(list_quarantine(db)?
+        .iter()
+        .filter_map(|q| q.key.strip_prefix("meta/")?.parse().ok())
+        .collect())
 }
 
 /// Every quarantined record.

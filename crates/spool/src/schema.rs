@@ -18,7 +18,9 @@
 //! A metadata row is a format version byte, the length of the postcard-encoded record (4 bytes,
 //! big-endian), the record, then the body when it is inline — one row, so storing or removing a
 //! small message is one B-tree insert or remove besides its schedule row. The version byte lets
-//! another layout be told apart from garbage. Schedule keys are big-endian so that redb's byte
+//! another layout be told apart from garbage, and an older record be read: rows are written in
+//! format 3; format 2 rows (before the client's declarations were recorded) are read with
+//! their defaults (`v2`). Schedule keys are big-endian so that redb's byte
 //! order is due order; schedule values are fixed-size so start-up decodes them without
 //! allocating.
 
@@ -30,6 +32,8 @@ use redb::{Database, ReadableTable, TableDefinition, TableHandle};
 use serde::{Deserialize, Serialize};
 
 use crate::error;
+
+mod v2;
 
 /// The database file inside the spool directory.
 pub const DB_FILE: &str = "spool.redb";
@@ -53,9 +57,11 @@ pub(crate) const LAYOUT: u64 = 2;
 /// ([`encode_quarantined`]).
 pub(crate) const QUARANTINE: TableDefinition<&str, &[u8]> = TableDefinition::new("quarantine");
 
-/// The metadata row layout. Version 1 (no longer read) kept inline bodies in a table of their
-/// own; a database of that layout is refused at open (see [`LAYOUT`]).
-const FORMAT_V2: u8 = 2;
+/// The metadata row format written: 3, the envelope with what the client declared (SMTPUTF8,
+/// `BODY=`, TLS). Format 2 rows are still read ([`v2`]); format 1 (no longer read) kept inline
+/// bodies in a table of their own, and a database of that layout is refused at open (see
+/// [`LAYOUT`]).
+const FORMAT_V3: u8 = 3;
 
 /// Length of a metadata row's header: version (1) and record length (4).
 const ROW_HEADER_LEN: usize = 5;
@@ -107,7 +113,7 @@ impl MetaRecord {
     /// else empty).
     pub fn encode(&self, inline: &[u8]) -> Result<Vec<u8>, String> {
         let mut out = Vec::with_capacity(ROW_HEADER_LEN + 128 + inline.len());
-        out.extend_from_slice(&[FORMAT_V2, 0, 0, 0, 0]);
+        out.extend_from_slice(&[FORMAT_V3, 0, 0, 0, 0]);
         postcard::to_io(self, &mut out).map_err(|e| format!("cannot encode metadata: {e}"))?;
         let len = u32::try_from(out.len() - ROW_HEADER_LEN)
             .map_err(|_| "metadata record too large".to_owned())?;
@@ -123,7 +129,7 @@ impl MetaRecord {
         let Some((&version, rest)) = bytes.split_first() else {
             return Err("empty metadata record".to_owned());
         };
-        if version != FORMAT_V2 {
+        if version != FORMAT_V3 && version != v2::FORMAT {
             return Err(format!("unknown metadata format {version}"));
         }
         let (len, rest) = rest
@@ -134,8 +140,12 @@ impl MetaRecord {
             return Err("metadata record truncated".to_owned());
         }
         let (encoded, body) = rest.split_at(len);
-        let (record, tail) = postcard::take_from_bytes::<Self>(encoded)
-            .map_err(|e| format!("undecodable metadata: {e}"))?;
+        let (record, tail) = if version == FORMAT_V3 {
+            postcard::take_from_bytes::<Self>(encoded)
+        } else {
+            postcard::take_from_bytes::<v2::Record>(encoded).map(|(old, tail)| (old.into(), tail))
+        }
+        .map_err(|e| format!("undecodable metadata: {e}"))?;
         if !tail.is_empty() {
             return Err(format!("{} trailing bytes after metadata", tail.len()));
         }
@@ -381,7 +391,7 @@ mod tests {
         assert_eq!((&decoded, inline), (&record, body));
         assert!(MetaRecord::decode(&[]).is_err());
         assert!(MetaRecord::decode(&[9, 1, 2]).is_err());
-        assert!(MetaRecord::decode(&[FORMAT_V2, 0, 0]).is_err());
+        assert!(MetaRecord::decode(&[FORMAT_V3, 0, 0]).is_err());
         // Truncated anywhere: in the body, or in the record.
         assert!(MetaRecord::decode(&bytes[..bytes.len() - 1]).is_err());
         assert!(MetaRecord::decode(&bytes[..ROW_HEADER_LEN + 3]).is_err());
@@ -397,6 +407,22 @@ mod tests {
         let bytes = file.encode(&[]).unwrap();
         assert_eq!(MetaRecord::decode(&bytes).unwrap(), (file.clone(), &[][..]));
         assert!(MetaRecord::decode(&file.encode(body).unwrap()).is_err());
+    }
+
+    #[test]
+    fn declarations_round_trip() {
+        let mut env = envelope();
+        env.client.smtputf8 = true;
+        env.client.body = envoi_types::BodyType::EightBitMime;
+        env.client.auth = Some("user".into());
+        env.client.tls = Some(envoi_types::TlsInfo {
+            version: "TLSv1.3".into(),
+            cipher: "TLS13_AES_256_GCM_SHA384".into(),
+        });
+        let record = MetaRecord::of(&env, MessageMeta::new(&env, env.arrival), BodyPlace::File);
+        let bytes = record.encode(&[]).unwrap();
+        let (decoded, _) = MetaRecord::decode(&bytes).unwrap();
+        assert_eq!(decoded.client, env.client);
     }
 
     #[test]

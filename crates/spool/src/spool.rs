@@ -25,10 +25,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use envoi_queue::{QuarantinedRecord, ScheduleEntry, StorageError};
-use redb::{Builder, Database, StorageBackend};
+use redb::{Builder, Database};
 use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::oneshot;
 
+use crate::backend::{DatabaseFile, SpoolBackend, Watched};
 use crate::bodies::BodyDir;
 use crate::error;
 use crate::handle::{Opener, Shared};
@@ -90,14 +91,20 @@ impl Spool {
             create_database(dir, &db_path)?;
         }
         let cache = options.cache_size;
-        let opener: Opener =
-            Box::new(move || Builder::new().set_cache_size(cache).create(&db_path));
-        Self::start(dir, options, opener)
+        let sync_failed = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&sync_failed);
+        let opener: Opener = Box::new(move || {
+            let file = Watched::new(DatabaseFile::open(&db_path)?, Arc::clone(&flag));
+            Builder::new()
+                .set_cache_size(cache)
+                .create_with_backend(file)
+        });
+        Self::start(dir, options, opener, sync_failed)
     }
 
-    /// Opens a spool whose database lives on a custom redb backend (`make_backend` is called
-    /// again to reopen after an I/O failure); body files still go to `dir`. For tests that
-    /// model power loss.
+    /// Opens a spool whose database lives on a custom backend (`make_backend` is called
+    /// again to reopen after an I/O failure; each new backend's cached pages are dropped before
+    /// redb reads it); body files still go to `dir`. For tests that model power loss.
     ///
     /// # Errors
     /// As [`Spool::open`].
@@ -107,20 +114,27 @@ impl Spool {
         make_backend: F,
     ) -> Result<Self, StorageError>
     where
-        B: StorageBackend,
+        B: SpoolBackend,
         F: Fn() -> B + Send + Sync + 'static,
     {
         open::check_dir(dir, options.create_dir)?;
         let cache = options.cache_size;
+        let sync_failed = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&sync_failed);
         let opener: Opener = Box::new(move || {
             Builder::new()
                 .set_cache_size(cache)
-                .create_with_backend(make_backend())
+                .create_with_backend(Watched::new(make_backend(), Arc::clone(&flag)))
         });
-        Self::start(dir, options, opener)
+        Self::start(dir, options, opener, sync_failed)
     }
 
-    fn start(dir: &Path, options: SpoolOptions, opener: Opener) -> Result<Self, StorageError> {
+    fn start(
+        dir: &Path,
+        options: SpoolOptions,
+        opener: Opener,
+        sync_failed: Arc<AtomicBool>,
+    ) -> Result<Self, StorageError> {
         let db = opener().map_err(|e| open::open_error(dir, e))?;
         let bodies = BodyDir::open(dir).map_err(|e| {
             StorageError::Unavailable(format!(
@@ -145,7 +159,7 @@ impl Spool {
             orphan_bodies = report.orphan_bodies.len(),
             "spool opened"
         );
-        let shared = Arc::new(Shared::new(db, opener, bodies));
+        let shared = Arc::new(Shared::new(db, opener, sync_failed, bodies));
         let (sender, receiver) = mpsc::sync_channel(options.queue_depth.max(1));
         let max_batch = options.max_batch.max(1);
         let writer_shared = Arc::clone(&shared);
@@ -195,6 +209,29 @@ impl Spool {
     /// `Io` when the database cannot be read or written.
     pub fn verify_records(&self) -> Result<Vec<QuarantinedRecord>, StorageError> {
         verify_records(&self.inner.shared, None)
+    }
+
+    /// Why the spool stopped for good, if it has: its writer thread panicked, or an fsync of
+    /// its database failed. A stopped spool answers every call with that error
+    /// (`Unavailable`); only a new process can open the directory again (see
+    /// docs/architecture.md, section 4, "Failures").
+    pub fn failure(&self) -> Option<StorageError> {
+        self.inner.shared.stopped()
+    }
+
+    /// Resolves when the spool stops for good, with the reason ([`Spool::failure`]). A daemon
+    /// waits on it to exit rather than stay up with a store that refuses everything.
+    pub async fn stopped(&self) -> StorageError {
+        let mut watch = self.inner.shared.watch_stopped();
+        loop {
+            if let Some(why) = watch.borrow_and_update().clone() {
+                return why;
+            }
+            if watch.changed().await.is_err() {
+                // The sender lives as long as the spool, which `self` keeps alive.
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// The schedule read at open, once, if no mutation happened since.

@@ -66,6 +66,10 @@ impl Spool {
     /// [`Spool::prepare`] without blocking an async worker: on this thread when every body is
     /// inline (encoding only), else on a blocking thread, where body files are written.
     async fn prepare_new(&self, messages: Vec<NewMessage>) -> Result<Vec<Prepared>, StorageError> {
+        // A stopped spool refuses before writing any body file.
+        if let Some(why) = self.inner.shared.stopped() {
+            return Err(why);
+        }
         let inline_max = self.inner.options.inline_max;
         if messages
             .iter()
@@ -194,7 +198,29 @@ impl Storage for Spool {
         _lease: &Lease,
     ) -> Result<Option<StoredMessage>, StorageError> {
         // One node per spool: the lease has nothing to guard against.
-        self.get(id).await
+        match self.get(id).await {
+            Err(StorageError::Corrupt {
+                id: Some(bad),
+                detail,
+            }) if bad == id => {
+                // The queue drops it from its schedule; set it aside now, not at the next
+                // start, so that the log, the admin API and the counts say so at once.
+                let spool = self.clone();
+                let reason = detail.clone();
+                let set_aside = blocking(move || {
+                    open::quarantine_message(&*spool.inner.shared.db()?, id, &reason)
+                })
+                .await;
+                if let Err(e) = set_aside {
+                    tracing::error!(%id, error = %e, "cannot quarantine an unusable message");
+                }
+                Err(StorageError::Corrupt {
+                    id: Some(id),
+                    detail,
+                })
+            }
+            other => other,
+        }
     }
 
     async fn commit_attempt(&self, id: QueueId, commit: AttemptCommit) -> Result<(), StorageError> {

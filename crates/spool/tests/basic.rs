@@ -191,3 +191,33 @@ async fn a_big_and_a_small_body_in_one_write() {
     assert_same(&spool.get(big.id).await.unwrap().unwrap(), &big);
     assert_same(&spool.get(small.id).await.unwrap().unwrap(), &small);
 }
+
+/// A reschedule the spool cannot encode (a due time before the epoch has no stored form) is
+/// refused as a whole: the message keeps its schedule row and its state, and the bounces of the
+/// refused commit are not stored either.
+#[tokio::test]
+async fn a_reschedule_that_cannot_be_encoded_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(dir.path(), options(4096)).unwrap();
+    let m = message(at(1));
+    spool.write(vec![m.clone()]).await.unwrap();
+    let bounce = message(at(1));
+    let commit = AttemptCommit {
+        bounces: vec![bounce.clone()],
+        disposition: Disposition::Retry {
+            next_attempt: std::time::UNIX_EPOCH - std::time::Duration::from_secs(1),
+            attempts: 1,
+            recipients: m.meta.recipients.clone(),
+        },
+    };
+    let error = spool.commit_attempt(m.id, commit).await.unwrap_err();
+    assert!(matches!(error, StorageError::Io(_)), "{error:?}");
+    drop(spool);
+
+    let spool = Spool::open(dir.path(), options(4096)).unwrap();
+    let schedule = spool.load_schedule().await.unwrap();
+    assert_eq!(schedule.iter().map(|e| e.id).collect::<Vec<_>>(), [m.id]);
+    assert_eq!(schedule[0].next_attempt, at(1));
+    assert_same(&spool.get(m.id).await.unwrap().unwrap(), &m);
+    assert!(spool.get(bounce.id).await.unwrap().is_none());
+}

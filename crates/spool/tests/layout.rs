@@ -10,7 +10,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use envoi_queue::{MessageMeta, NewMessage, Storage};
 use envoi_spool::{Spool, SpoolOptions, DB_FILE};
-use envoi_types::{Address, Envelope, QueueId, Sender};
+use envoi_types::{Address, BodyType, Envelope, QueueId, Sender, TlsInfo};
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("meta");
@@ -40,11 +40,18 @@ fn message() -> NewMessage {
 /// Stores `message()` in a fresh spool with this inline limit, closes it, and returns the raw
 /// meta row, schedule key and value, and the layout record.
 async fn stored(dir: &Path, inline_max: usize) -> (QueueId, Vec<u8>, Vec<u8>, Vec<u8>, u64) {
+    stored_message(dir, inline_max, message()).await
+}
+
+async fn stored_message(
+    dir: &Path,
+    inline_max: usize,
+    message: NewMessage,
+) -> (QueueId, Vec<u8>, Vec<u8>, Vec<u8>, u64) {
     let options = SpoolOptions {
         inline_max,
         ..SpoolOptions::default()
     };
-    let message = message();
     let id = message.id;
     let spool = Spool::open(dir, options).unwrap();
     spool.write(vec![message]).await.unwrap();
@@ -74,6 +81,11 @@ async fn stored(dir: &Path, inline_max: usize) -> (QueueId, Vec<u8>, Vec<u8>, Ve
 
 /// The postcard record of `message()`, its body kept at `place` (0 inline, 1 file).
 fn record(place: u8) -> Vec<u8> {
+    record_with(place, &[0, 0, 0]) // not SMTPUTF8, BODY undeclared, no TLS
+}
+
+/// The record with these bytes for the client's declarations (after `client.protocol`).
+fn record_with(place: u8, declarations: &[u8]) -> Vec<u8> {
     let mut r = Vec::new();
     r.extend([1, 7]); // sender: variant 1 (Address), 7 octets
     r.extend(b"a@b.org");
@@ -81,6 +93,7 @@ fn record(place: u8) -> Vec<u8> {
     r.extend(b"c@d.org");
     r.extend([1, 0, 127, 0, 0, 1]); // client.ip: Some, V4, 127.0.0.1
     r.extend([0, 0, 0]); // client.helo None, client.auth None, client.protocol ""
+    r.extend(declarations); // client.smtputf8, client.body, client.tls
     r.push(0); // receiver ""
     r.extend([100, 5]); // arrival: seconds 100, nanoseconds 5 (varints)
     r.extend([18, place]); // body_len 18, body place
@@ -94,8 +107,11 @@ fn record(place: u8) -> Vec<u8> {
 }
 
 fn expected_row(place: u8, tail: &[u8]) -> Vec<u8> {
-    let record = record(place);
-    let mut row = vec![2]; // row format 2
+    row_of(3, record(place), tail)
+}
+
+fn row_of(format: u8, record: Vec<u8>, tail: &[u8]) -> Vec<u8> {
+    let mut row = vec![format];
     row.extend(u32::try_from(record.len()).unwrap().to_be_bytes());
     row.extend(record);
     row.extend(tail);
@@ -138,4 +154,51 @@ async fn a_large_body_is_a_file_named_by_the_id() {
     assert_eq!((key, value), expected_schedule(id, 1));
     let file = dir.path().join("bodies").join(id.to_string());
     assert_eq!(std::fs::read(file).unwrap(), BODY);
+}
+
+#[tokio::test]
+async fn the_client_declarations_follow_the_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut message = message();
+    message.envelope.client.smtputf8 = true;
+    message.envelope.client.body = BodyType::EightBitMime;
+    message.envelope.client.tls = Some(TlsInfo {
+        version: "TLSv1.3".into(),
+        cipher: "X".into(),
+    });
+    let (_, row, _, _, _) = stored_message(dir.path(), 1024, message).await;
+    let mut declarations = vec![1, 2]; // smtputf8 true, body variant 2 (8BITMIME)
+    declarations.extend([1, 7]); // tls: Some, version of 7 octets
+    declarations.extend(b"TLSv1.3");
+    declarations.extend([1, b'X']); // cipher of 1 octet
+    assert_eq!(row, row_of(3, record_with(0, &declarations), BODY));
+}
+
+/// A row of format 2, as the envoi before the client's declarations wrote it, is read back with
+/// no declarations, and its message is delivered like any other.
+#[tokio::test]
+async fn a_format_2_row_is_read_with_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let (id, _, _, _, _) = stored(dir.path(), 1024).await;
+    let old = row_of(2, record_with(0, &[]), BODY);
+    {
+        let db = Database::open(dir.path().join(DB_FILE)).unwrap();
+        let write = db.begin_write().unwrap();
+        write
+            .open_table(META)
+            .unwrap()
+            .insert(&id.to_bytes()[..], &old[..])
+            .unwrap();
+        write.commit().unwrap();
+    }
+    let options = SpoolOptions {
+        verify_at_open: true,
+        ..SpoolOptions::default()
+    };
+    let spool = Spool::open(dir.path(), options).unwrap();
+    let stored = spool.get(id).await.unwrap().unwrap();
+    let expected = message();
+    assert_eq!(stored.envelope, expected.envelope);
+    assert_eq!(stored.envelope.client.body, BodyType::Undeclared);
+    assert!(spool.quarantined().await.unwrap().is_empty());
 }

@@ -94,6 +94,12 @@ impl Address {
     pub fn is_ascii(&self) -> bool {
         self.text.is_ascii()
     }
+
+    /// What makes two addresses the same mailbox: the local part exactly as written (it may be
+    /// case-sensitive, RFC 5321 §2.4) and the domain in lower case.
+    pub fn mailbox_key(&self) -> (&str, String) {
+        (self.local_part(), self.domain_lowercase())
+    }
 }
 
 impl fmt::Display for Address {

@@ -1,6 +1,6 @@
 //! The envelope: everything a queue must keep to deliver a message later.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 use std::time::SystemTime;
 
@@ -8,7 +8,47 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Address, Message, Sender};
 
-/// What is known about the client that handed the message to envoi.
+/// The `BODY=` parameter the client gave with MAIL (RFC 6152, RFC 3030).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum BodyType {
+    /// No `BODY=` given (or a message not received over SMTP): the content decides, and a
+    /// message with 8-bit octets is sent as `8BITMIME`.
+    #[default]
+    Undeclared,
+    /// `BODY=7BIT`.
+    SevenBit,
+    /// `BODY=8BITMIME`.
+    EightBitMime,
+    /// `BODY=BINARYMIME`. The edge does not offer it; the relay sends such a message with
+    /// DATA, declared `8BITMIME`.
+    BinaryMime,
+}
+
+impl BodyType {
+    /// The parameter's value as sent on the wire; `None` when undeclared.
+    pub fn keyword(self) -> Option<&'static str> {
+        match self {
+            Self::Undeclared => None,
+            Self::SevenBit => Some("7BIT"),
+            Self::EightBitMime => Some("8BITMIME"),
+            Self::BinaryMime => Some("BINARYMIME"),
+        }
+    }
+}
+
+/// The TLS session a message arrived over.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TlsInfo {
+    /// The protocol version, e.g. `TLSv1.3`.
+    pub version: String,
+    /// The cipher suite, by its IANA name, e.g. `TLS13_AES_256_GCM_SHA384`.
+    pub cipher: String,
+}
+
+/// What is known about the client that handed the message to envoi, and what it declared.
+///
+/// [`ClientInfo::default`] is a message without declarations: not SMTPUTF8, `BODY=`
+/// undeclared, no TLS, no authentication.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ClientInfo {
     /// The peer's IP address; `None` for messages injected locally.
@@ -19,6 +59,15 @@ pub struct ClientInfo {
     pub auth: Option<String>,
     /// The protocol keyword for the Received header: `SMTP`, `ESMTP`, `ESMTPS`, `ESMTPSA`, `HTTP`...
     pub protocol: String,
+    /// True when MAIL carried `SMTPUTF8` (RFC 6531): addresses and headers may be UTF-8.
+    #[serde(default)]
+    pub smtputf8: bool,
+    /// The `BODY=` the client declared.
+    #[serde(default)]
+    pub body: BodyType,
+    /// The TLS session the message arrived over; `None` for plain text.
+    #[serde(default)]
+    pub tls: Option<TlsInfo>,
 }
 
 /// An envelope and its message: the unit the queue stores and delivers.
@@ -78,13 +127,44 @@ impl Envelope {
             .collect()
     }
 
-    /// True when an address or the message needs SMTPUTF8 (RFC 6531) to be relayed as is.
+    /// Removes every recipient that names the same mailbox ([`Address::mailbox_key`]) as an
+    /// earlier one, keeping the first occurrence and the order; returns how many were removed.
+    pub fn dedup_recipients(&mut self) -> usize {
+        let before = self.recipients.len();
+        let mut seen = HashSet::new();
+        self.recipients.retain(|r| {
+            let (local, domain) = r.mailbox_key();
+            seen.insert((local.to_owned(), domain))
+        });
+        before - self.recipients.len()
+    }
+
+    /// True when the next hop must offer SMTPUTF8 (RFC 6531) for the message to be relayed as
+    /// is: an address is not ASCII, or the client declared SMTPUTF8 and the header section
+    /// is not ASCII (internationalized headers, RFC 6532).
+    ///
+    /// 8-bit headers that arrived without SMTPUTF8 are legacy 8-bit content: they need only
+    /// 8BITMIME ([`Envelope::needs_8bitmime`]), as other MTAs relay them. A message declared
+    /// SMTPUTF8 whose addresses and headers are all ASCII needs nothing either.
     pub fn needs_smtputf8(&self) -> bool {
         !self.sender.as_str().is_ascii()
             || self.recipients.iter().any(|r| !r.is_ascii())
-            || std::str::from_utf8(self.message.header_section())
-                .map(|headers| !headers.is_ascii())
-                .unwrap_or(false)
+            || (self.client.smtputf8 && !self.message.header_section().is_ascii())
+    }
+
+    /// True when MAIL should carry `SMTPUTF8` where the next hop offers it: the message needs
+    /// it, or the client declared it.
+    pub fn wants_smtputf8(&self) -> bool {
+        self.client.smtputf8 || self.needs_smtputf8()
+    }
+
+    /// True when MAIL should carry `BODY=8BITMIME` where the next hop offers it: the client
+    /// declared 8-bit content, or (whatever was declared) the message has 8-bit octets.
+    pub fn needs_8bitmime(&self) -> bool {
+        matches!(
+            self.client.body,
+            BodyType::EightBitMime | BodyType::BinaryMime
+        ) || self.message.has_8bit()
     }
 }
 
@@ -123,13 +203,46 @@ mod tests {
     }
 
     #[test]
+    fn dedup_keeps_first_of_each_mailbox() {
+        let mut env = sample();
+        env.recipients = vec![
+            addr("a@B.org"),
+            addr("a@b.ORG"),
+            addr("A@b.org"),
+            addr("a@B.org"),
+        ];
+        assert_eq!(env.dedup_recipients(), 2);
+        assert_eq!(env.recipients, vec![addr("a@B.org"), addr("A@b.org")]);
+    }
+
+    #[test]
     fn smtputf8_detection() {
         assert!(!sample().needs_smtputf8());
         let mut env = sample();
         env.recipients.push(addr("jörg@b.org"));
-        assert!(env.needs_smtputf8());
+        assert!(env.needs_smtputf8() && env.wants_smtputf8());
+        // UTF-8 headers without the declaration are 8-bit content, not SMTPUTF8.
         let mut env = sample();
         env.message = Message::new("Subject: ¡hola!\r\n\r\n".as_bytes().to_vec());
+        assert!(!env.needs_smtputf8() && !env.wants_smtputf8() && env.needs_8bitmime());
+        env.client.smtputf8 = true;
         assert!(env.needs_smtputf8());
+        // Declared but all ASCII: wanted, not needed.
+        let mut env = sample();
+        env.client.smtputf8 = true;
+        assert!(!env.needs_smtputf8() && env.wants_smtputf8());
+    }
+
+    #[test]
+    fn eight_bit_by_declaration_or_content() {
+        let mut env = sample();
+        assert!(!env.needs_8bitmime());
+        env.client.body = BodyType::EightBitMime;
+        assert!(env.needs_8bitmime());
+        env.client.body = BodyType::SevenBit;
+        env.message = Message::new(b"Subject: x\r\n\r\ncaf\xe9\r\n".to_vec());
+        assert!(env.needs_8bitmime());
+        assert_eq!(BodyType::default(), BodyType::Undeclared);
+        assert_eq!(BodyType::BinaryMime.keyword(), Some("BINARYMIME"));
     }
 }

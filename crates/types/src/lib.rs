@@ -7,7 +7,8 @@
 //! - [`address`]: mailbox addresses and the reverse path ([`Sender`], with the null sender `<>`).
 //! - [`mailbox`]: the RFC 5321 grammar addresses follow, and source routes.
 //! - [`message`]: the raw message bytes with cheap header access.
-//! - [`envelope`]: sender, recipients, message, client info and arrival time.
+//! - [`envelope`]: sender, recipients, message, client info (with what the client declared:
+//!   SMTPUTF8, `BODY=`, TLS, AUTH) and arrival time.
 //! - [`reply`]: SMTP replies with enhanced status codes.
 //! - [`queue_id`]: time-ordered unique message ids.
 //! - [`status`]: per-recipient delivery status.
@@ -24,8 +25,8 @@ pub mod reply;
 pub mod status;
 
 pub use address::{Address, AddressError, Sender};
-pub use envelope::{ClientInfo, Envelope};
+pub use envelope::{BodyType, ClientInfo, Envelope, TlsInfo};
 pub use message::{HeaderError, Message};
 pub use queue_id::{ParseQueueIdError, QueueId};
-pub use reply::{EnhancedCode, Reply, ReplyClass, ReplyParseError};
+pub use reply::{EnhancedCode, Reply, ReplyClass, ReplyLine, ReplyParseError};
 pub use status::{RecipientState, RecipientStatus};

@@ -1,5 +1,6 @@
 //! SMTP replies (RFC 5321 §4.2) with enhanced status codes (RFC 3463).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -104,9 +105,6 @@ pub enum ReplyParseError {
     /// The last line is a continuation line (`250-`), or there is no line at all.
     #[error("reply is incomplete")]
     Incomplete,
-    /// The reply is not valid UTF-8.
-    #[error("reply is not UTF-8")]
-    NotUtf8,
 }
 
 /// One SMTP reply: a code, an enhanced status code and one or more lines of text.
@@ -143,30 +141,33 @@ impl Reply {
 
     /// Parses a complete reply as read from the wire, one or more CRLF (or LF) terminated lines.
     ///
+    /// Octets that are not UTF-8 do not make a reply malformed: the code is what counts, and
+    /// the text is decoded lossily (each invalid sequence, and each control character but TAB,
+    /// becomes U+FFFD).
+    ///
     /// # Errors
     /// See [`ReplyParseError`].
     pub fn parse(wire: &[u8]) -> Result<Self, ReplyParseError> {
-        let text = std::str::from_utf8(wire).map_err(|_| ReplyParseError::NotUtf8)?;
         let mut code = None;
-        let mut raw_lines = Vec::new();
+        let mut texts = Vec::new();
         let mut complete = false;
-        for line in text.split_inclusive('\n') {
+        for raw in wire.split_inclusive(|&b| b == b'\n') {
             if complete {
                 return Err(ReplyParseError::Incomplete);
             }
-            let line = line.trim_end_matches(['\r', '\n']);
-            let (line_code, last, rest) = split_line(line)?;
-            if *code.get_or_insert(line_code) != line_code {
+            let line = ReplyLine::parse(raw)?;
+            if *code.get_or_insert(line.code) != line.code {
                 return Err(ReplyParseError::MixedCodes);
             }
-            raw_lines.push(rest);
-            complete = last;
+            complete = line.last;
+            texts.push(line.text);
         }
         let code = code.ok_or(ReplyParseError::Incomplete)?;
         if !complete {
             return Err(ReplyParseError::Incomplete);
         }
-        Ok(Self::from_lines(code, &raw_lines))
+        let texts: Vec<&str> = texts.iter().map(AsRef::as_ref).collect();
+        Ok(Self::from_lines(code, &texts))
     }
 
     /// Builds a reply from a code and the text of each line as sent (enhanced code possibly
@@ -259,21 +260,65 @@ impl fmt::Display for Reply {
     }
 }
 
-fn split_line(line: &str) -> Result<(u16, bool, &str), ReplyParseError> {
-    let bytes = line.as_bytes();
-    if bytes.len() < 3 || !bytes[..3].iter().all(u8::is_ascii_digit) {
-        return Err(ReplyParseError::BadCode);
+/// One line of a reply as read from the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyLine<'a> {
+    /// The three-digit code.
+    pub code: u16,
+    /// True for the last line of the reply (`250 ` or a bare `250`), false for `250-`.
+    pub last: bool,
+    /// The text after the separator, decoded lossily: octets that are not UTF-8, and control
+    /// characters but TAB, become U+FFFD, so a peer's stray Latin-1 never hides its code.
+    pub text: Cow<'a, str>,
+}
+
+impl<'a> ReplyLine<'a> {
+    /// Parses one line, with or without its CRLF (or LF): a code in 100..=599, then a space,
+    /// a hyphen or nothing, then any octets.
+    ///
+    /// # Errors
+    /// [`ReplyParseError::BadCode`] when the line does not start so.
+    pub fn parse(line: &'a [u8]) -> Result<Self, ReplyParseError> {
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some((digits, rest)) = line.split_first_chunk::<3>() else {
+            return Err(ReplyParseError::BadCode);
+        };
+        if !digits.iter().all(u8::is_ascii_digit) {
+            return Err(ReplyParseError::BadCode);
+        }
+        let code = digits
+            .iter()
+            .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+        if !(100..600).contains(&code) {
+            return Err(ReplyParseError::BadCode);
+        }
+        let (last, text) = match rest.split_first() {
+            None => (true, &[][..]),
+            Some((b' ', text)) => (true, text),
+            Some((b'-', text)) => (false, text),
+            Some(_) => return Err(ReplyParseError::BadCode),
+        };
+        Ok(Self {
+            code,
+            last,
+            text: printable(String::from_utf8_lossy(text)),
+        })
     }
-    let code: u16 = line[..3].parse().map_err(|_| ReplyParseError::BadCode)?;
-    if !(100..600).contains(&code) {
-        return Err(ReplyParseError::BadCode);
+}
+
+/// `text` with every control character but TAB replaced by U+FFFD: a peer's bare CR or escape
+/// sequence must not become a line break in a bounce or a log.
+fn printable(text: Cow<'_, str>) -> Cow<'_, str> {
+    let unprintable = |c: char| c.is_control() && c != '\t';
+    if !text.chars().any(unprintable) {
+        return text;
     }
-    match bytes.get(3) {
-        None => Ok((code, true, "")),
-        Some(b' ') => Ok((code, true, &line[4..])),
-        Some(b'-') => Ok((code, false, &line[4..])),
-        Some(_) => Err(ReplyParseError::BadCode),
-    }
+    let cleaned = text
+        .chars()
+        .map(|c| if unprintable(c) { '\u{fffd}' } else { c })
+        .collect();
+    Cow::Owned(cleaned)
 }
 
 /// An enhanced code at the start of `text` whose class matches the reply code's class.
@@ -375,7 +420,43 @@ mod tests {
         assert_eq!(EnhancedCode::parse("5.1000.1"), None);
     }
 
+    #[test]
+    fn octets_that_are_not_utf8_keep_the_reply() {
+        // Latin-1 "Grüße": the code counts, the text is decoded lossily.
+        let r = Reply::parse(b"250 2.0.0 Gr\xfc\xdfe, queued\r\n").unwrap();
+        assert_eq!((r.code, r.enhanced), (250, EnhancedCode::new(2, 0, 0)));
+        assert_eq!(r.lines, vec!["Gr\u{fffd}\u{fffd}e, queued"]);
+        let r = Reply::parse(b"550-5.1.1 \xe9\r\n550 5.1.1 unknown\r\n").unwrap();
+        assert_eq!(r.to_string(), "550 5.1.1 \u{fffd} unknown");
+    }
+
+    #[test]
+    fn control_characters_in_the_text_are_replaced() {
+        // A bare CR would become a line break in a bounce (a forged DSN field) or a log.
+        let r = Reply::parse(b"550 5.1.1 no\rAction: delivered\x1b[31m\x00\tend\r\n").unwrap();
+        assert_eq!(
+            r.lines,
+            vec!["no\u{fffd}Action: delivered\u{fffd}[31m\u{fffd}\tend"]
+        );
+    }
+
+    use proptest::strategy::Strategy as _;
+
     proptest::proptest! {
+        #[test]
+        fn any_octets_after_a_code_are_a_reply(code in 200u16..600,
+                                               text in proptest::collection::vec(
+                                                   proptest::num::u8::ANY.prop_filter(
+                                                       "no line end", |b| *b != b'\n'), 0..40)) {
+            let mut wire = format!("{code} ").into_bytes();
+            wire.extend_from_slice(&text);
+            wire.extend_from_slice(b"\r\n");
+            let parsed = Reply::parse(&wire).unwrap();
+            proptest::prop_assert_eq!(parsed.code, code);
+            let text = parsed.text();
+            proptest::prop_assert!(!text.chars().any(|c| c.is_control() && c != '\t'), "{:?}", text);
+        }
+
         #[test]
         fn wire_round_trip(code in 200u16..600, s in 0u16..8, d in 0u16..20,
                            lines in proptest::collection::vec("[a-zA-Z0-9 .]{0,30}", 1..4)) {

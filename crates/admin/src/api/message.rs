@@ -22,7 +22,8 @@ pub struct MessageView {
     pub sender: String,
     /// Every recipient with its status, in envelope order.
     pub recipients: Vec<RecipientView>,
-    /// Failed (transient) attempts so far.
+    /// Scheduled attempts that failed transiently so far (forced ones, by flush or retry,
+    /// are not counted).
     pub attempts: u32,
     /// When the next attempt is due (a held message waits for release as well).
     #[serde(with = "rfc3339")]

@@ -18,7 +18,7 @@ impl ErrorBody {
     }
 }
 
-/// `GET /healthz`: the daemon answers and its storage can be read.
+/// `GET /healthz`: the daemon answers, its storage can be read, and it takes new mail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
     /// `ok`, or `unhealthy` (then the answer is 503).

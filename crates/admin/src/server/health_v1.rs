@@ -1,5 +1,6 @@
-//! `GET /healthz`: 200 when the daemon answers and can read its storage, else 503. Needs no
-//! token, so load balancers and process supervisors can probe it.
+//! `GET /healthz`: 200 when the daemon answers, can read its storage and takes new mail, else
+//! 503 with the reason (storage unreadable, or an attempt's outcome waiting for a full or
+//! failing store). Needs no token, so load balancers and process supervisors can probe it.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -9,6 +10,17 @@ use super::AdminState;
 use crate::api::Health;
 
 pub(crate) async fn healthz(State(state): State<AdminState>) -> (StatusCode, Json<Health>) {
+    let acceptance = state.queue().accepting();
+    if let Some(reason) = acceptance.reason() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Health {
+                status: "unhealthy".into(),
+                queued: None,
+                error: Some(format!("not accepting mail: {reason}")),
+            }),
+        );
+    }
     match state.queue().count_by_state().await {
         Ok(counts) => (
             StatusCode::OK,

@@ -1,12 +1,14 @@
 //! `GET /metrics`: Prometheus text from the exporter's handle. The queue-size gauges are set
-//! from [`envoi_queue::Queue::count_by_state`] just before rendering.
+//! from [`envoi_queue::Queue::count_by_state`], the storage-state gauges from
+//! [`envoi_queue::Queue::accepting`], and the quarantine gauge from
+//! [`envoi_queue::Queue::quarantined`], just before rendering.
 
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 
 use super::{AdminState, ApiError};
-use crate::metrics::record_queue_size;
+use crate::metrics::{record_quarantined, record_queue_size, record_storage_state};
 
 /// The content type of the Prometheus text exposition format.
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -15,8 +17,11 @@ pub(crate) async fn metrics(State(state): State<AdminState>) -> Result<Response,
     let Some(handle) = state.metrics() else {
         return Err(ApiError::NoRoute("metrics are not enabled".into()));
     };
-    let counts = state.queue().count_by_state().await?;
+    let queue = state.queue();
+    record_storage_state(&queue.accepting(), queue.uncommitted());
+    let counts = queue.count_by_state().await?;
     record_queue_size(&counts);
+    record_quarantined(queue.quarantined().await?.len());
     handle.run_upkeep();
     Ok(([(CONTENT_TYPE, PROMETHEUS_TEXT)], handle.render()).into_response())
 }

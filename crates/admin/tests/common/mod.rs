@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use envoi_admin::{AdminClient, AdminConfig, AdminState};
-use envoi_queue::testkit::ScriptedRelay;
+use envoi_queue::testkit::{FaultyStore, ScriptedRelay};
 use envoi_queue::{MemoryStore, MessageInfo, Queue, Storage};
 use envoi_types::QueueId;
 use tokio::task::JoinHandle;
@@ -39,8 +39,26 @@ pub async fn start_with(
     adjust: impl FnOnce(AdminState) -> AdminState,
 ) -> Harness {
     let store = Arc::new(MemoryStore::new());
+    start_over(store.clone(), store, config, adjust).await
+}
+
+/// Starts over a [`FaultyStore`] wrapping the harness's memory store.
+pub async fn start_faulty(config: AdminConfig) -> (Harness, Arc<FaultyStore>) {
+    let store = Arc::new(MemoryStore::new());
+    let faulty = FaultyStore::new((*store).clone());
+    let harness = start_over(store, faulty.clone(), config, |state| state).await;
+    (harness, faulty)
+}
+
+/// Starts a queue over `queue_store`, which keeps its messages in `store`.
+async fn start_over(
+    store: Arc<MemoryStore>,
+    queue_store: Arc<dyn Storage>,
+    config: AdminConfig,
+    adjust: impl FnOnce(AdminState) -> AdminState,
+) -> Harness {
     let relay = ScriptedRelay::new();
-    let queue = Queue::builder(store.clone() as Arc<dyn Storage>, relay.clone())
+    let queue = Queue::builder(queue_store, relay.clone())
         .node("mta.test")
         .start()
         .await

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use envoi_types::TlsInfo;
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
@@ -20,12 +21,12 @@ use crate::shared::Shared;
 use crate::validate::SessionInfo;
 use crate::{tls, verbs};
 
-/// Runs one session to its end. `tls` is true on implicit-TLS listeners.
+/// Runs one session to its end. `tls` is the session of an implicit-TLS listener.
 pub(crate) async fn run(
     shared: Arc<Shared>,
     io: Io,
     peer: SocketAddr,
-    tls: bool,
+    tls: Option<TlsInfo>,
     signals: Signals,
 ) {
     let started = Instant::now();
@@ -37,7 +38,8 @@ pub(crate) async fn run(
             peer,
             helo: None,
             esmtp: false,
-            tls,
+            tls: tls.is_some(),
+            tls_session: tls,
             auth: None,
         },
         state: State::Connected,
@@ -280,7 +282,9 @@ async fn start_tls(conn: &mut Conn, session: &mut Session) -> Result<(), Stop> {
     let handshake = session.shared.config.timeouts.tls_handshake;
     match tokio::time::timeout(handshake, acceptor.accept(plain)).await {
         Ok(Ok(stream)) => {
-            tls::log_established(stream.get_ref().1);
+            let negotiated = tls::session_info(stream.get_ref().1);
+            events::tls(&negotiated);
+            verbs::starttls::after_handshake(session, negotiated);
             conn.io = Box::new(stream);
         }
         _ => {
@@ -288,7 +292,6 @@ async fn start_tls(conn: &mut Conn, session: &mut Session) -> Result<(), Stop> {
             return Err(Stop::Closed);
         }
     }
-    verbs::starttls::after_handshake(session);
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! The session's state, an explicit enum: which commands are in sequence is read off it.
 
 use bytes::BytesMut;
-use envoi_types::{Address, Sender};
+use envoi_types::{Address, BodyType, Sender};
 
 /// One mail transaction in progress: MAIL accepted, maybe recipients and BDAT chunks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +12,8 @@ pub struct Transaction {
     pub recipients: Vec<Address>,
     /// True when MAIL carried SMTPUTF8 (UTF-8 addresses allowed).
     pub smtputf8: bool,
+    /// The `BODY=` MAIL carried.
+    pub body: BodyType,
     /// BDAT content received so far (bounded by the size limit).
     pub chunks: BytesMut,
 }
@@ -23,6 +25,7 @@ impl Transaction {
             sender,
             recipients: Vec::new(),
             smtputf8,
+            body: BodyType::Undeclared,
             chunks: BytesMut::new(),
         }
     }

@@ -19,7 +19,15 @@ pub(crate) fn bdat(session: &mut Session, size: u64, last: bool) -> Step {
     let refuse = match &session.state {
         State::Rcpt(t) | State::Chunking(t) => {
             let total = t.chunks.len() as u64 + size;
-            if total > limit {
+            // Asked at the first chunk, as DATA asks before its 354.
+            let storage = match &session.state {
+                State::Rcpt(_) => session.shared.handoff.accepting().err(),
+                _ => None,
+            };
+            if let Some(reply) = storage {
+                session.state.reset();
+                Some(Response::reply(&reply))
+            } else if total > limit {
                 session.state.reset();
                 Some(replies::too_big())
             } else if !session
@@ -60,7 +68,8 @@ pub(crate) async fn chunk(session: &mut Session, bytes: Bytes, last: bool) -> Re
         State::Chunking(t) => std::mem::take(&mut t.chunks).freeze(),
         _ => return replies::bad_sequence("No transaction"),
     };
-    // The content's lines follow the rules of DATA's (no bare CR or LF, bounded length).
+    // The content's lines follow the rules of DATA's (no bare CR or LF, bounded length): BODY
+    // is 7BIT or 8BITMIME, BINARYMIME is not offered.
     let checked = check_text(&body, session.shared.config.limits.max_line_length).map(|()| body);
     data::complete(session, checked).await
 }

@@ -14,10 +14,17 @@ use crate::replies::{self, Response};
 use crate::session::state::State;
 use crate::session::{Next, Session, Step};
 
-/// Answers 354 when recipients are known.
+/// Answers 354 when recipients are known and storage can take the message; a storage refusal
+/// ends the transaction.
 pub(crate) fn data(session: &mut Session) -> Step {
     match session.state {
-        State::Rcpt(_) => Step::then(replies::start_data(), Next::ReadData),
+        State::Rcpt(_) => match session.shared.handoff.accepting() {
+            Ok(()) => Step::then(replies::start_data(), Next::ReadData),
+            Err(reply) => {
+                session.state.reset();
+                Step::reply(Response::reply(&reply))
+            }
+        },
         State::Mail(_) => Step::reply(replies::bad_sequence("Need RCPT before DATA")),
         State::Chunking(_) => Step::reply(replies::bad_sequence("DATA not allowed after BDAT")),
         _ => Step::reply(replies::bad_sequence("Need MAIL before DATA")),
@@ -69,6 +76,9 @@ pub(crate) async fn finish(session: &mut Session, body: Bytes) -> Response {
         helo: session.info.helo.clone(),
         auth: session.info.auth.clone(),
         protocol,
+        smtputf8: transaction.smtputf8,
+        body: transaction.body,
+        tls: session.info.tls_session.clone(),
     };
     envelope.receiver = session.shared.config.hostname.clone();
     if let Err(reply) = session
@@ -82,14 +92,37 @@ pub(crate) async fn finish(session: &mut Session, body: Bytes) -> Response {
     let sender = envelope.sender.to_string();
     let recipients = envelope.recipients.len();
     let size = envelope.message.len();
+    let declared = Declared::of(&envelope.client);
     match session.shared.handoff.enqueue(envelope).await {
         Ok(ids) => {
-            info!(peer = %session.info.peer, from = %sender, recipients, size, ids = %ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(","), "message accepted");
+            info!(peer = %session.info.peer, from = %sender, recipients, size, smtputf8 = declared.smtputf8, body = declared.body, tls = %declared.tls, ids = %ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(","), "message accepted");
             replies::queued(&ids)
         }
         Err(error) => {
             warn!(peer = %session.info.peer, from = %sender, %error, "message not stored");
             Response::reply(&error.reply())
+        }
+    }
+}
+
+/// What the client declared, as logged with an accepted message.
+struct Declared {
+    smtputf8: bool,
+    /// The `BODY=` keyword, `-` when none was given.
+    body: &'static str,
+    /// `version cipher`, or `none`.
+    tls: String,
+}
+
+impl Declared {
+    fn of(client: &ClientInfo) -> Self {
+        Self {
+            smtputf8: client.smtputf8,
+            body: client.body.keyword().unwrap_or("-"),
+            tls: client.tls.as_ref().map_or_else(
+                || "none".to_owned(),
+                |t| format!("{} {}", t.version, t.cipher),
+            ),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! MAIL FROM (RFC 5321 §4.1.1.2) with SIZE (RFC 1870), BODY (RFC 6152), SMTPUTF8 (RFC 6531)
 //! and AUTH (RFC 4954 §5) parameters.
 
-use envoi_types::Sender;
+use envoi_types::{BodyType, Sender};
 
 use crate::proto::Param;
 use crate::replies::{self, Response};
@@ -16,6 +16,7 @@ pub(crate) async fn mail(session: &mut Session, path: &str, params: &[Param]) ->
         _ => return Step::reply(replies::bad_sequence("Nested MAIL command")),
     }
     let mut smtputf8 = false;
+    let mut body = BodyType::Undeclared;
     for param in params {
         match (param.keyword.as_str(), param.value.as_deref()) {
             ("SIZE", Some(value)) => {
@@ -26,8 +27,11 @@ pub(crate) async fn mail(session: &mut Session, path: &str, params: &[Param]) ->
                     return Step::reply(replies::too_big());
                 }
             }
-            ("BODY", Some(value))
-                if value.eq_ignore_ascii_case("7BIT") || value.eq_ignore_ascii_case("8BITMIME") => {
+            ("BODY", Some(value)) if value.eq_ignore_ascii_case("7BIT") => {
+                body = BodyType::SevenBit;
+            }
+            ("BODY", Some(value)) if value.eq_ignore_ascii_case("8BITMIME") => {
+                body = BodyType::EightBitMime;
             }
             ("SMTPUTF8", None) => smtputf8 = true,
             // RFC 4954 §5: the AUTH parameter is accepted and not trusted.
@@ -42,10 +46,16 @@ pub(crate) async fn mail(session: &mut Session, path: &str, params: &[Param]) ->
     if !smtputf8 && !path.is_ascii() {
         return Step::reply(replies::needs_smtputf8());
     }
+    // Refused before any body is sent when storage cannot take mail now.
+    if let Err(reply) = session.shared.handoff.accepting() {
+        return Step::reply(Response::reply(&reply));
+    }
     if let Err(reply) = session.shared.validator.mail(&session.info, &sender).await {
         return Step::reply(Response::reply(&reply));
     }
-    session.state = State::Mail(Transaction::new(sender, smtputf8));
+    let mut transaction = Transaction::new(sender, smtputf8);
+    transaction.body = body;
+    session.state = State::Mail(transaction);
     Step::reply(replies::sender_ok())
 }
 

@@ -4,6 +4,8 @@
 //! (plaintext pipelined behind STARTTLS must never run after the handshake: CVE-2011-0411),
 //! runs the handshake, and resets the session to [`State::Connected`] so EHLO must come again.
 
+use envoi_types::TlsInfo;
+
 use crate::replies;
 use crate::session::state::State;
 use crate::session::{Next, Session, Step};
@@ -25,10 +27,12 @@ pub(crate) fn starttls(session: &mut Session) -> Step {
     }
 }
 
-/// Forgets everything learnt before the handshake (RFC 3207 §4.2).
-pub(crate) fn after_handshake(session: &mut Session) {
+/// Forgets everything learnt before the handshake (RFC 3207 §4.2), and records the session
+/// it negotiated.
+pub(crate) fn after_handshake(session: &mut Session, negotiated: TlsInfo) {
     session.state = State::Connected;
     session.info.tls = true;
+    session.info.tls_session = Some(negotiated);
     session.info.helo = None;
     session.info.esmtp = false;
     session.info.auth = None;

@@ -318,4 +318,18 @@ mod tests {
         let err = Config::parse("[admin]\naddress = \"0.0.0.0:8025\"\n").unwrap_err();
         assert!(matches!(err, ParseFailure::Invalid(m) if m.contains("admin.token")));
     }
+
+    #[test]
+    fn a_backoff_factor_must_be_finite_and_at_least_one() {
+        for factor in ["inf", "nan", "0.5", "-2.0"] {
+            let text = format!(
+                "[queue.backoff]\nkind = \"exponential\"\nfirst = \"60s\"\nfactor = {factor}\nmax_attempts = 5\n"
+            );
+            let err = Config::parse(&text).unwrap_err();
+            assert!(
+                matches!(&err, ParseFailure::Invalid(m) if m.contains("queue.backoff.factor")),
+                "factor {factor}: {err:?}"
+            );
+        }
+    }
 }

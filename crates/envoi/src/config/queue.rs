@@ -84,10 +84,10 @@ impl QueueSection {
     pub(super) fn validate(&self) -> Result<(), String> {
         match &self.backoff {
             Some(BackoffSection::Exponential { factor, .. })
-                if factor.is_nan() || *factor < 1.0 =>
+                if !factor.is_finite() || *factor < 1.0 =>
             {
                 return Err(format!(
-                    "queue.backoff.factor must be at least 1, not {factor}"
+                    "queue.backoff.factor must be a finite number, at least 1, not {factor}"
                 ));
             }
             Some(BackoffSection::Schedule { delays }) if delays.is_empty() => {

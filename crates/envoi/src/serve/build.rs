@@ -18,10 +18,32 @@ use crate::config::queue::{BackoffSection, PolicyName};
 use crate::config::relay::parse_hop;
 use crate::config::{Config, RelaySection, StorageKind};
 
+/// The configured store, and the spool itself when it is one (the daemon watches it stop).
+pub struct Store {
+    /// What the queue stores into.
+    pub storage: Arc<dyn Storage>,
+    /// The spool behind `storage`, when the store is a spool.
+    pub spool: Option<Spool>,
+}
+
+impl Store {
+    /// Resolves when the store has stopped for good (a spool whose writer panicked or whose
+    /// fsync failed), with the reason; never for a store that cannot stop.
+    pub async fn stopped(&self) -> envoi_queue::StorageError {
+        match &self.spool {
+            Some(spool) => spool.stopped().await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
 /// Opens the configured store; the spool directory is created when missing.
-pub async fn storage(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
+pub async fn storage(config: &Config) -> anyhow::Result<Store> {
     match config.storage.kind {
-        StorageKind::Memory => Ok(Arc::new(MemoryStore::new())),
+        StorageKind::Memory => Ok(Store {
+            storage: Arc::new(MemoryStore::new()),
+            spool: None,
+        }),
         StorageKind::Spool => {
             let path = config.storage.path.clone();
             let options = SpoolOptions {
@@ -32,7 +54,10 @@ pub async fn storage(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
                 .await
                 .context("spool opening task failed")?
                 .with_context(|| format!("cannot open spool {}", config.storage.path.display()))?;
-            Ok(Arc::new(spool))
+            Ok(Store {
+                storage: Arc::new(spool.clone()),
+                spool: Some(spool),
+            })
         }
     }
 }

@@ -1,5 +1,5 @@
 //! `envoi serve`: wires edge → queue → relay on the configured store, plus the admin API,
-//! and runs until SIGTERM or SIGINT.
+//! and runs until SIGTERM or SIGINT (exit 0), or until the store stops for good (exit 1).
 //!
 //! # Layout
 //! - `build`: configuration → store, relay, backoff, policies, edge settings.
@@ -51,20 +51,23 @@ pub async fn run(config: Config, args: crate::cli::ServeArgs) -> anyhow::Result<
         Swappable::new(Arc::new(build::relay(&config, &hostname)?));
     let backoff = Swappable::new(build::backoff(&config));
     let policies = Swappable::new(Arc::new(build::policies(&config, &hostname)?));
-    let queue = Queue::builder(store.clone(), Arc::new(SwappableRelay(relay.clone())))
-        .node(hostname.clone())
-        .backoff(SwappableBackoff(backoff.clone()))
-        .policy(SwappablePolicies(policies.clone()))
-        .max_lifetime(
-            config
-                .queue
-                .max_lifetime
-                .unwrap_or(envoi_queue::backoff::DEFAULT_LIFETIME),
-        )
-        .settings(&config.queue.settings)
-        .start()
-        .await
-        .context("cannot start the queue")?;
+    let queue = Queue::builder(
+        store.storage.clone(),
+        Arc::new(SwappableRelay(relay.clone())),
+    )
+    .node(hostname.clone())
+    .backoff(SwappableBackoff(backoff.clone()))
+    .policy(SwappablePolicies(policies.clone()))
+    .max_lifetime(
+        config
+            .queue
+            .max_lifetime
+            .unwrap_or(envoi_queue::backoff::DEFAULT_LIFETIME),
+    )
+    .settings(&config.queue.settings)
+    .start()
+    .await
+    .context("cannot start the queue")?;
 
     let edge_shutdown = CancellationToken::new();
     let edge_tasks = TaskTracker::new();
@@ -112,15 +115,36 @@ pub async fn run(config: Config, args: crate::cli::ServeArgs) -> anyhow::Result<
         backoff,
         policies,
     };
-    signals::wait_for_stop(|| reload(&reloadable)).await?;
+    // A store that stopped for good refuses every message and every outcome: staying up would
+    // answer 451 to everyone and deliver again what it cannot record as delivered. So the
+    // daemon stops as on SIGTERM and exits non-zero, for a supervisor to restart it.
+    let store_failure = tokio::select! {
+        stopped = signals::wait_for_stop(|| reload(&reloadable)) => {
+            stopped?;
+            None
+        }
+        why = store.stopped() => {
+            tracing::error!(error = %why, "the store stopped; envoi stops and exits non-zero");
+            Some(why)
+        }
+    };
 
+    if store_failure.is_some() {
+        // Nothing can be recorded any more: deliveries stop at once (one that finished now
+        // could not be marked delivered and would go again after the restart), then the edge,
+        // whose messages the store refuses anyway.
+        queue.shutdown(std::time::Duration::ZERO).await;
+    }
     tracing::info!("stopping: no new connections; open SMTP transactions may finish");
     edge_shutdown.cancel();
     edge_tasks.wait().await;
     queue.shutdown(config.queue.settings.shutdown_grace).await;
     admin_shutdown.cancel();
     tracing::info!("envoi stopped");
-    Ok(())
+    match store_failure {
+        None => Ok(()),
+        Some(why) => Err(anyhow::anyhow!("the store stopped: {why}")),
+    }
 }
 
 async fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {

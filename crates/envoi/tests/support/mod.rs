@@ -2,6 +2,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod hop;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -133,14 +135,25 @@ impl Daemon {
 
     /// Like [`Daemon::start`] with chosen addresses.
     pub fn start_on(dir: &Path, extra: &str, smtp: SocketAddr, admin: SocketAddr) -> Self {
-        Self::launch(dir, "", extra, (smtp, admin))
+        Self::start_with_env(dir, extra, smtp, admin, &[])
+    }
+
+    /// Like [`Daemon::start_on`] with extra environment variables.
+    pub fn start_with_env(
+        dir: &Path,
+        extra: &str,
+        smtp: SocketAddr,
+        admin: SocketAddr,
+        env: &[(&str, &str)],
+    ) -> Self {
+        Self::launch(dir, "", extra, (smtp, admin), env)
     }
 
     /// Like [`Daemon::start`] with `smtp_keys` added to the `[smtp]` table.
     pub fn start_smtp(dir: &Path, smtp_keys: &str, extra: &str) -> Self {
         let smtp = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        Self::launch(dir, smtp_keys, extra, (smtp, admin))
+        Self::launch(dir, smtp_keys, extra, (smtp, admin), &[])
     }
 
     fn launch(
@@ -148,6 +161,7 @@ impl Daemon {
         smtp_keys: &str,
         extra: &str,
         (smtp, admin): (SocketAddr, SocketAddr),
+        env: &[(&str, &str)],
     ) -> Self {
         let config = dir.join("envoi.toml");
         let text = format!(
@@ -163,6 +177,8 @@ impl Daemon {
             .args(["serve", "--config"])
             .arg(&config)
             .env("RUST_LOG", "info")
+            .env_remove("ENVOI_FAILPOINT")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -202,6 +218,12 @@ impl Daemon {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Waits for the process to exit on its own; returns its status.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("daemon running");
+        wait_for("envoi to exit", || child.try_wait().unwrap())
     }
 
     /// Sends a signal (`"HUP"`, `"TERM"`...) to the daemon.

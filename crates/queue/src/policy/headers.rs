@@ -105,6 +105,7 @@ mod tests {
             helo: Some("client.example".into()),
             auth: None,
             protocol: "ESMTP".into(),
+            ..ClientInfo::default()
         };
         e
     }

@@ -2,7 +2,8 @@
 
 use envoi_types::{EnhancedCode, QueueId, Reply};
 
-use super::index::Refusal;
+use super::index::{DeleteMark, Refusal};
+use super::outcome::Persist;
 use super::{attempt, Queue};
 use crate::error::QueueError;
 
@@ -15,15 +16,18 @@ fn refused(id: QueueId, refusal: Refusal) -> QueueError {
 }
 
 impl Queue {
-    /// Makes every waiting, unheld message due now, without changing attempt counts; returns
-    /// how many were waiting. Returns at once: the scheduler does the attempts.
+    /// Makes every waiting, unheld message due now; returns how many were waiting. Returns at
+    /// once: the scheduler does the attempts. Such a forced attempt that fails transiently
+    /// changes neither the attempt count nor the scheduled next attempt, so flushing during an
+    /// outage never brings a bounce closer.
     pub fn flush(&self) -> usize {
         let count = self.shared.index().flush(self.shared.clock.now());
         self.shared.wake.notify_one();
         count
     }
 
-    /// Makes one message due now (attempt count unchanged).
+    /// Makes one message due now. Like [`Queue::flush`], a forced attempt that fails
+    /// transiently leaves the attempt count and the schedule as they were.
     ///
     /// # Errors
     /// `NotFound`, `InFlight`, or `Held` (release it instead).
@@ -55,8 +59,10 @@ impl Queue {
 
     /// Holding marks the index before the store, so the scheduler cannot start an attempt
     /// while the store write is under way; releasing writes the store first, so an attempt
-    /// never finds the message still held in the store.
+    /// never finds the message still held in the store. Holds and releases run one at a
+    /// time, so the last one decides both the store's flag and the index's.
     async fn set_held(&self, id: QueueId, held: bool) -> Result<(), QueueError> {
+        let _one_at_a_time = self.shared.held_changes.lock().await;
         if held {
             self.mark_held(id, true)?;
             self.shared.fresh().forget(id);
@@ -93,19 +99,35 @@ impl Queue {
         Ok(())
     }
 
-    /// Deletes a message without bouncing it. A delivery in flight finishes but its outcome
-    /// is not recorded.
+    /// Deletes a message without bouncing it. During an attempt, the attempt stores nothing
+    /// and bounces nothing when it ends; once the attempt is storing its outcome, the delete
+    /// is refused as `InFlight` (try again when it ends). If the store fails to remove a
+    /// message whose attempt already saw the delete, that attempt removes it.
     ///
     /// # Errors
-    /// `NotFound`, or the storage error.
+    /// `NotFound`, `InFlight`, or the storage error.
     pub async fn delete(&self, id: QueueId) -> Result<(), QueueError> {
         self.shared.fresh().forget(id);
+        let mark = match self.shared.index().mark_deleted(id) {
+            Ok(mark) => Some(mark),
+            // Not in this node's schedule; a shared store may still hold it.
+            Err(Refusal::Unknown) => None,
+            Err(refusal) => return Err(refused(id, refusal)),
+        };
         let removed = self
             .shared
             .with_storage(self.shared.storage.remove(id))
-            .await?;
-        self.shared.index().delete(id);
-        if !removed {
+            .await;
+        match (mark, &removed) {
+            (Some(DeleteMark::Idle), Ok(_)) => self.shared.index().finish(id, None),
+            (Some(DeleteMark::Idle), Err(_)) => {
+                self.shared.index().put_back(id);
+                self.shared.wake.notify_one();
+            }
+            (Some(DeleteMark::DuringAttempt), Err(_)) => self.shared.index().unmark_deleted(id),
+            (Some(DeleteMark::DuringAttempt), Ok(_)) | (None, _) => {}
+        }
+        if !removed? {
             return Err(QueueError::NotFound(id));
         }
         tracing::info!(event = "deleted", id = %id);
@@ -121,11 +143,12 @@ impl Queue {
         self.shared.index().take(id).map_err(|r| refused(id, r))?;
         self.shared.fresh().forget(id);
         let result = self.bounce_taken(id).await;
-        let next = match &result {
-            Ok(next) => *next,
-            Err(_) => Some(self.shared.clock.now()),
-        };
-        self.shared.index().finish(id, next);
+        match &result {
+            Ok(next) => self.shared.index().finish(id, *next),
+            Err(QueueError::NotFound(_)) => self.shared.index().finish(id, None),
+            // Nothing changed: the message keeps its schedule.
+            Err(_) => self.shared.index().put_back(id),
+        }
         self.shared.wake.notify_one();
         result.map(|_| ())
     }
@@ -142,6 +165,6 @@ impl Queue {
             "Message bounced by the administrator",
         );
         tracing::info!(event = "admin-bounce", id = %id);
-        Ok(attempt::fail_pending(&self.shared, &message, &reply).await)
+        Ok(attempt::fail_pending(&self.shared, &message, &reply, Persist::Once).await?)
     }
 }

@@ -1,45 +1,80 @@
-//! One delivery attempt of one message, and the durable record of its outcome.
+//! One delivery attempt of one message, from claim to the relay's answer. Its outcome is
+//! stored by [`super::outcome`].
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use envoi_types::{Envelope, QueueId, Reply};
 
-use super::verdict::{group_by_reply, Verdict};
+use super::outcome::{record, Decision, Persist};
+use super::retry::FALLBACK_RETRY;
+use super::verdict::Verdict;
 use super::Shared;
-use crate::bounce::BounceContext;
-use crate::events::{self, Fate, RecipientEvent};
+use crate::events;
 use crate::relay::{Delivery, RelayError};
-use crate::storage::{
-    AttemptCommit, Disposition, Lease, MessageMeta, NewMessage, ScheduleEntry, StorageError,
-    StoredMessage,
-};
+use crate::storage::{Lease, StorageError, StoredMessage};
 
-/// After a storage failure, try the message again this much later (no attempt is counted).
-const STORAGE_RETRY: Duration = Duration::from_secs(60);
+/// After a failure to read a message, try it again this much later (no attempt is counted).
+pub(super) const STORAGE_RETRY: Duration = Duration::from_secs(60);
 
 /// The diagnostic appended when the backoff policy gives up.
 pub(super) const TOO_MANY_RETRIES: &str = " (Too many retries)";
 
-/// Runs one attempt and puts the message back in the index (or forgets it).
-pub(super) async fn run(shared: Arc<Shared>, id: QueueId) {
+/// Runs one attempt and puts the message back in the index (or forgets it). `forced` when a
+/// flush or retry made it due before its time.
+pub(super) async fn run(shared: Arc<Shared>, id: QueueId, forced: bool) {
+    let in_flight = InFlight {
+        shared: &shared,
+        id,
+        ended: false,
+    };
     tokio::select! {
-        next = attempt(&shared, id) => {
-            shared.index().finish(id, next);
-            shared.wake.notify_one();
-        }
+        next = attempt(&shared, id, forced) => in_flight.end(next),
         // Shutdown grace is over: drop the attempt. Nothing was committed, so the stored
         // state is the one before the attempt and a restart attempts it again.
         () = shared.abort.cancelled() => {}
     }
 }
 
+/// Ends every attempt: when the attempt is dropped without ending (a panic in a store, a
+/// policy or the queue itself), the message is due again after [`FALLBACK_RETRY`], as after
+/// any transient failure, rather than left in flight for ever.
+struct InFlight<'a> {
+    shared: &'a Shared,
+    id: QueueId,
+    ended: bool,
+}
+
+impl InFlight<'_> {
+    fn end(mut self, next: Option<SystemTime>) {
+        self.ended = true;
+        self.shared.index().finish(self.id, next);
+        self.shared.wake.notify_one();
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if self.ended {
+            return;
+        }
+        if std::thread::panicking() {
+            tracing::error!(id = %self.id, "attempt panicked; the message will be attempted again");
+        }
+        self.shared.uncommitted().settled(self.id);
+        let now = self.shared.clock.now();
+        let next = now.checked_add(FALLBACK_RETRY).unwrap_or(now);
+        self.shared.index().finish(self.id, Some(next));
+        self.shared.wake.notify_one();
+    }
+}
+
 /// Attempts `id` once; returns when it is next due, or `None` when it left the queue.
-async fn attempt(shared: &Shared, id: QueueId) -> Option<SystemTime> {
+async fn attempt(shared: &Shared, id: QueueId, forced: bool) -> Option<SystemTime> {
     let now = shared.clock.now();
     let lease = Lease {
         owner: shared.node.clone(),
-        until: now + shared.lease,
+        until: now.checked_add(shared.lease).unwrap_or(now),
     };
     let fresh = shared.fresh().take(id);
     let claimed = match fresh {
@@ -62,12 +97,18 @@ async fn attempt(shared: &Shared, id: QueueId) -> Option<SystemTime> {
     if shared.retry.is_expired(message.envelope.arrival, now) {
         events::expired(id, &message.envelope.sender, message.envelope.arrival, now);
         let reply = shared.retry.expired_reply();
-        return fail_pending(shared, &message, &reply).await;
+        return fail_pending(shared, &message, &reply, Persist::UntilStored)
+            .await
+            .unwrap_or(Some(now + STORAGE_RETRY));
     }
     if message.meta.held {
+        // Held in the store (by another node, or a hold the index has not seen): the index
+        // must say so too, or the message would be due again at once, in a loop.
+        let _ = shared.index().set_held(id, true);
         return Some(message.meta.next_attempt);
     }
-    deliver(shared, message).await
+    let early = forced && now < message.meta.next_attempt;
+    deliver(shared, message, early).await
 }
 
 /// Fails every pending recipient with `reply`, bounces and removes the message.
@@ -75,13 +116,20 @@ pub(super) async fn fail_pending(
     shared: &Shared,
     message: &StoredMessage,
     reply: &Reply,
-) -> Option<SystemTime> {
-    let verdict = Verdict::fail_pending(&message.meta.recipients, reply);
-    log_fates(shared, message, &verdict);
-    commit(shared, message, verdict, message.meta.attempts, None).await
+    persist: Persist,
+) -> Result<Option<SystemTime>, StorageError> {
+    let decision = Decision {
+        verdict: Verdict::fail_pending(&message.meta.recipients, reply),
+        attempts: message.meta.attempts,
+        next: None,
+    };
+    record(shared, message, decision, persist).await
 }
 
-async fn deliver(shared: &Shared, message: StoredMessage) -> Option<SystemTime> {
+/// Calls the relay and decides what becomes of each recipient. An `early` (forced) attempt
+/// that fails leaves the count and the schedule as they were: only scheduled attempts use up
+/// the backoff.
+async fn deliver(shared: &Shared, message: StoredMessage, early: bool) -> Option<SystemTime> {
     let attempted: Vec<usize> = message
         .meta
         .recipients
@@ -104,15 +152,26 @@ async fn deliver(shared: &Shared, message: StoredMessage) -> Option<SystemTime> 
     let mut attempts = message.meta.attempts;
     let mut next = None;
     if verdict.has_deferred() {
-        attempts += 1;
-        let now = shared.clock.now();
-        match shared.retry.next_attempt(&message.envelope, attempts, now) {
-            Some(at) => next = Some(at),
-            None => verdict.give_up(TOO_MANY_RETRIES),
+        if early {
+            next = Some(message.meta.next_attempt);
+        } else {
+            attempts = attempts.saturating_add(1);
+            let now = shared.clock.now();
+            match shared.retry.next_attempt(&message.envelope, attempts, now) {
+                Some(at) => next = Some(at),
+                None => verdict.give_up(TOO_MANY_RETRIES),
+            }
         }
     }
-    log_fates(shared, &message, &verdict);
-    commit(shared, &message, verdict, attempts, next).await
+    let decision = Decision {
+        verdict,
+        attempts,
+        next,
+    };
+    // Stored until the store takes it: the relay has acted on it.
+    record(shared, &message, decision, Persist::UntilStored)
+        .await
+        .unwrap_or_else(|_| Some(shared.clock.now() + STORAGE_RETRY))
 }
 
 /// Calls the relay in its own task, so that a panic becomes a transient failure.
@@ -138,119 +197,4 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
-}
-
-fn log_fates(shared: &Shared, message: &StoredMessage, verdict: &Verdict) {
-    let delay = shared
-        .clock
-        .now()
-        .duration_since(message.envelope.arrival)
-        .unwrap_or_default();
-    for &(index, fate) in &verdict.fates {
-        let Some(status) = verdict.recipients.get(index) else {
-            continue;
-        };
-        let Some(reply) = &status.last_reply else {
-            continue;
-        };
-        events::recipient(
-            fate,
-            &RecipientEvent {
-                id: message.id,
-                sender: &message.envelope.sender,
-                recipient: &status.recipient,
-                relay: status.remote_host.as_deref(),
-                delay,
-                attempt: message.meta.attempts + 1,
-                reply,
-            },
-        );
-        if fate == Fate::Bounced && message.envelope.sender.is_null() {
-            events::not_bounced(message.id, &status.recipient);
-        }
-    }
-}
-
-/// Stores the bounces and the message's new state durably, in that order.
-async fn commit(
-    shared: &Shared,
-    message: &StoredMessage,
-    mut verdict: Verdict,
-    attempts: u32,
-    next: Option<SystemTime>,
-) -> Option<SystemTime> {
-    let mut bounces = build_bounces(shared, message, &verdict);
-    let mut next = next;
-    if let (Some(bounce_queue), false) = (&shared.bounce_queue, bounces.is_empty()) {
-        // Another store: the bounce must be durable there before the original changes here.
-        if let Err(error) = bounce_queue.shared.store_messages(bounces).await {
-            tracing::error!(id = %message.id, %error, "bounce not stored; failed recipients stay pending");
-            verdict.revert_failures();
-            next = Some(shared.clock.now() + STORAGE_RETRY);
-        }
-        bounces = Vec::new();
-    }
-    let bounce_entries: Vec<ScheduleEntry> = bounces.iter().map(super::schedule_entry).collect();
-    let disposition = if verdict.has_pending() {
-        Disposition::Retry {
-            next_attempt: next.unwrap_or_else(|| shared.clock.now()),
-            attempts,
-            recipients: verdict.recipients,
-        }
-    } else {
-        Disposition::Remove
-    };
-    let next_due = match &disposition {
-        Disposition::Retry { next_attempt, .. } => Some(*next_attempt),
-        Disposition::Remove => None,
-    };
-    let commit = AttemptCommit {
-        bounces,
-        disposition,
-    };
-    match shared
-        .with_storage(shared.storage.commit_attempt(message.id, commit))
-        .await
-    {
-        Ok(()) => {
-            shared.schedule(&bounce_entries);
-            next_due
-        }
-        Err(StorageError::NotFound(_)) => {
-            // Deleted by an administrator during the attempt; the bounces were stored.
-            shared.schedule(&bounce_entries);
-            None
-        }
-        Err(error) => {
-            tracing::error!(id = %message.id, %error,
-                "attempt outcome not stored; the message keeps its previous state");
-            Some(shared.clock.now() + STORAGE_RETRY)
-        }
-    }
-}
-
-/// One bounce per distinct failure reply; none for the null sender.
-fn build_bounces(shared: &Shared, message: &StoredMessage, verdict: &Verdict) -> Vec<NewMessage> {
-    if message.envelope.sender.is_null() {
-        return Vec::new();
-    }
-    let now = shared.clock.now();
-    group_by_reply(verdict.failures())
-        .into_iter()
-        .map(|failures| {
-            let bounce_id = QueueId::new();
-            let envelope = shared.bounces.bounce(BounceContext {
-                original: &message.envelope,
-                original_id: message.id,
-                bounce_id,
-                failures: &failures,
-                now,
-            });
-            NewMessage {
-                id: bounce_id,
-                meta: MessageMeta::new(&envelope, now),
-                envelope,
-            }
-        })
-        .collect()
 }

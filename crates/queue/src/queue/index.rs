@@ -22,6 +22,10 @@ struct Entry {
     in_flight: bool,
     /// Deleted by an administrator while in flight: drop it when the attempt ends.
     deleted: bool,
+    /// In flight and storing its outcome: a delete now is refused (the outcome is decided).
+    committing: bool,
+    /// Made due before its next attempt by a flush or retry (a forced attempt).
+    forced: bool,
 }
 
 impl Entry {
@@ -40,6 +44,25 @@ pub(crate) enum Refusal {
     Unknown,
     InFlight,
     Held,
+}
+
+/// Where a message was when an administrator deleted it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DeleteMark {
+    /// Idle: now taken out of the due set until the delete ends ([`Index::finish`] or
+    /// [`Index::put_back`]).
+    Idle,
+    /// Being attempted: the attempt will store neither its outcome nor a bounce.
+    DuringAttempt,
+}
+
+/// What an attempt about to store its outcome must store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CommitKind {
+    /// Its outcome, as decided.
+    Outcome,
+    /// Nothing of it: the message was deleted meanwhile; only its removal.
+    Deleted,
 }
 
 /// The due index. Not thread-safe by itself: the queue keeps it under a std mutex that is
@@ -76,23 +99,28 @@ impl Index {
             held: entry.held,
             in_flight: false,
             deleted: false,
+            committing: false,
+            forced: false,
         };
         new.key = new.wake_key();
         self.due.insert((new.key, entry.id));
         self.entries.insert(entry.id, new);
     }
 
-    /// Takes the earliest entry due at `now` out of the due set and marks it in flight.
-    pub fn pop_due(&mut self, now: SystemTime) -> Option<QueueId> {
+    /// Takes the earliest entry due at `now` out of the due set and marks it in flight; true
+    /// with it when a flush or retry made it due early.
+    pub fn pop_due(&mut self, now: SystemTime) -> Option<(QueueId, bool)> {
         let &(key, id) = self.due.first()?;
         if key > millis(now) {
             return None;
         }
         self.due.remove(&(key, id));
+        let mut forced = false;
         if let Some(entry) = self.entries.get_mut(&id) {
             entry.in_flight = true;
+            forced = std::mem::take(&mut entry.forced);
         }
-        Some(id)
+        Some((id, forced))
     }
 
     /// Marks a message in flight for an administrative action, if it is idle.
@@ -119,6 +147,8 @@ impl Index {
             return;
         };
         entry.in_flight = false;
+        entry.committing = false;
+        entry.forced = false;
         match next {
             Some(next) if !entry.deleted => {
                 entry.next_attempt = millis(next);
@@ -143,6 +173,7 @@ impl Index {
             }
             if !entry.held && entry.key > now {
                 entry.key = now;
+                entry.forced = true;
                 count += 1;
             }
             rekeyed.insert((entry.key, *id));
@@ -160,7 +191,13 @@ impl Index {
         if entry.held {
             return Err(Refusal::Held);
         }
-        self.rekey(id, |e| e.key = millis(now).min(e.key));
+        self.rekey(id, |e| {
+            let now = millis(now);
+            if now < e.key {
+                e.key = now;
+                e.forced = true;
+            }
+        });
         Ok(())
     }
 
@@ -179,12 +216,55 @@ impl Index {
         self.entries.contains_key(&id)
     }
 
-    /// Forgets a message now, or when its attempt ends if it is in flight.
-    pub fn delete(&mut self, id: QueueId) {
+    /// Marks a message deleted before the store removes it. An idle one is taken out of the
+    /// due set so that no attempt starts meanwhile; one being attempted is marked so that its
+    /// attempt stores nothing. Refused while an attempt stores its outcome.
+    pub fn mark_deleted(&mut self, id: QueueId) -> Result<DeleteMark, Refusal> {
+        let entry = self.entries.get_mut(&id).ok_or(Refusal::Unknown)?;
+        if entry.committing {
+            return Err(Refusal::InFlight);
+        }
+        if entry.in_flight {
+            entry.deleted = true;
+            return Ok(DeleteMark::DuringAttempt);
+        }
+        self.take(id)?;
+        Ok(DeleteMark::Idle)
+    }
+
+    /// Withdraws a delete mark the store could not carry out, unless the attempt already
+    /// acted on it (then the attempt removes the message itself).
+    pub fn unmark_deleted(&mut self, id: QueueId) {
+        if let Some(entry) = self.entries.get_mut(&id) {
+            if !entry.committing {
+                entry.deleted = false;
+            }
+        }
+    }
+
+    /// Puts an entry taken by an administrative action back in the due set, unchanged.
+    pub fn put_back(&mut self, id: QueueId) {
+        if let Some(entry) = self.entries.get_mut(&id) {
+            entry.in_flight = false;
+            entry.key = entry.wake_key();
+            let key = entry.key;
+            self.due.insert((key, id));
+        }
+    }
+
+    /// An attempt is about to store its outcome: from now on a delete is refused. Says
+    /// whether a delete came first.
+    pub fn begin_commit(&mut self, id: QueueId) -> CommitKind {
         match self.entries.get_mut(&id) {
-            Some(entry) if entry.in_flight => entry.deleted = true,
-            Some(_) => self.unlink(id),
-            None => {}
+            Some(entry) => {
+                entry.committing = true;
+                if entry.deleted {
+                    CommitKind::Deleted
+                } else {
+                    CommitKind::Outcome
+                }
+            }
+            None => CommitKind::Outcome,
         }
     }
 
@@ -228,8 +308,8 @@ mod tests {
         index.insert(&entry(a, 20, false));
         index.insert(&entry(b, 10, false));
         assert_eq!(index.pop_due(at(5)), None);
-        assert_eq!(index.pop_due(at(30)), Some(b));
-        assert_eq!(index.pop_due(at(30)), Some(a));
+        assert_eq!(index.pop_due(at(30)), Some((b, false)));
+        assert_eq!(index.pop_due(at(30)), Some((a, false)));
         assert_eq!(index.pop_due(at(30)), None);
         index.insert(&entry(a, 0, false)); // ignored while in flight
         assert_eq!(index.pop_due(at(30)), None);
@@ -255,7 +335,9 @@ mod tests {
         let a = QueueId::new();
         index.insert(&entry(a, 500, false));
         assert_eq!(index.flush(at(20)), 1);
-        assert_eq!(index.pop_due(at(20)), Some(a));
+        assert_eq!(index.pop_due(at(20)), Some((a, true)), "a forced attempt");
+        index.finish(a, Some(at(500)));
+        assert_eq!(index.pop_due(at(500)), Some((a, false)), "a scheduled one");
     }
 
     #[test]
@@ -263,10 +345,30 @@ mod tests {
         let mut index = Index::new(Duration::from_secs(10_000));
         let a = QueueId::new();
         index.insert(&entry(a, 0, false));
-        assert_eq!(index.pop_due(at(1)), Some(a));
-        index.delete(a);
+        assert_eq!(index.pop_due(at(1)), Some((a, false)));
+        assert_eq!(index.mark_deleted(a), Ok(DeleteMark::DuringAttempt));
+        assert_eq!(index.begin_commit(a), CommitKind::Deleted);
         index.finish(a, Some(at(5)));
         assert!(!index.contains(a));
         assert_eq!(index.len(), 0);
+    }
+
+    #[test]
+    fn a_delete_is_refused_once_the_outcome_is_being_stored() {
+        let mut index = Index::new(Duration::from_secs(10_000));
+        let a = QueueId::new();
+        index.insert(&entry(a, 0, false));
+        assert_eq!(index.pop_due(at(1)), Some((a, false)));
+        assert_eq!(index.begin_commit(a), CommitKind::Outcome);
+        assert_eq!(index.mark_deleted(a), Err(Refusal::InFlight));
+        index.finish(a, Some(at(5)));
+        assert_eq!(index.mark_deleted(a), Ok(DeleteMark::Idle));
+        assert_eq!(
+            index.pop_due(at(10)),
+            None,
+            "taken while the store removes it"
+        );
+        index.put_back(a);
+        assert_eq!(index.pop_due(at(10)), Some((a, false)));
     }
 }

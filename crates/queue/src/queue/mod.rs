@@ -3,7 +3,9 @@
 //! # Layout
 //! - `index`: the in-memory due index (no bodies).
 //! - `scheduler`: the task that starts due attempts within the concurrency limit.
-//! - `attempt`: one attempt of one message and its durable outcome.
+//! - `attempt`: one attempt of one message, from claim to the relay's answer.
+//! - `outcome`: the durable record of an attempt's outcome, kept until the store takes it.
+//! - `uncommitted`: the outcomes waiting for the store, which pause delivery and new mail.
 //! - `retry`: the retry policy, the one owner of expiry.
 //! - `fresh`: messages just stored, kept for their first attempt.
 //! - `verdict`: per-recipient outcome rules (pure).
@@ -15,8 +17,10 @@ mod attempt;
 mod fresh;
 mod index;
 mod inspect;
+mod outcome;
 mod retry;
 mod scheduler;
+mod uncommitted;
 mod verdict;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -32,6 +36,7 @@ use crate::bounce::{BounceFactory, DsnBounce};
 use crate::clock::Clock;
 use crate::error::EnqueueError;
 use crate::events;
+use crate::health::Acceptance;
 use crate::policy::{apply_all, PrequeuePolicy};
 use crate::relay::Relay;
 use crate::settings::QueueSettings;
@@ -40,6 +45,7 @@ use crate::storage::{NewMessage, ScheduleEntry, Storage, StorageError};
 use fresh::Fresh;
 use index::Index;
 use retry::RetryPolicy;
+use uncommitted::Uncommitted;
 
 /// Builds a [`Queue`]. Every setting has a default but the storage and the relay.
 pub struct QueueBuilder {
@@ -162,6 +168,8 @@ impl QueueBuilder {
             lease: self.lease,
             index: Mutex::new(index),
             fresh: Mutex::new(Fresh::default()),
+            uncommitted: Mutex::new(Uncommitted::default()),
+            held_changes: tokio::sync::Mutex::new(()),
             wake: Arc::new(Notify::new()),
             deliveries: Arc::new(Semaphore::new(self.max_deliveries)),
             storage_ops: Semaphore::new(self.max_storage_ops),
@@ -194,6 +202,10 @@ struct Shared {
     index: Mutex<Index>,
     /// Messages just stored, for their first attempt (unshared stores only).
     fresh: Mutex<Fresh>,
+    /// Attempt outcomes the store has not taken yet; while any waits, delivery pauses.
+    uncommitted: Mutex<Uncommitted>,
+    /// Orders hold and release, so that the store and the index end with the same flag.
+    held_changes: tokio::sync::Mutex<()>,
     /// Wakes the scheduler: new work, a finished attempt, an admin change.
     wake: Arc<Notify>,
     deliveries: Arc<Semaphore>,
@@ -219,6 +231,13 @@ impl Shared {
     fn fresh(&self) -> MutexGuard<'_, Fresh> {
         // Fresh keeps its byte count beside its map in one method each; no panic in between.
         self.fresh
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn uncommitted(&self) -> MutexGuard<'_, Uncommitted> {
+        // Each method changes its map in one call; no panic in between.
+        self.uncommitted
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -350,9 +369,11 @@ impl Queue {
         }
     }
 
-    /// Takes responsibility for `envelope`: runs the prequeue policies, stores every resulting
-    /// envelope durably in one all-or-nothing write, schedules a first attempt for each now,
-    /// and returns their ids (none when the policies dropped the message).
+    /// Takes responsibility for `envelope`: runs the prequeue policies, keeps each mailbox once
+    /// per envelope (the first of the recipients [`envoi_types::Address::mailbox_key`] calls
+    /// the same), stores every resulting envelope durably in one all-or-nothing write,
+    /// schedules a first attempt for each now, and returns their ids (none when the policies
+    /// dropped the message).
     ///
     /// # Errors
     /// An [`EnqueueError`] (whose [`EnqueueError::reply`] is the SMTP answer); then nothing of
@@ -361,8 +382,30 @@ impl Queue {
         if self.shared.stop_new.is_cancelled() {
             return Err(EnqueueError::ShuttingDown);
         }
-        let envelopes = apply_all(&self.shared.policies, envelope);
+        let mut envelopes = apply_all(&self.shared.policies, envelope);
+        for envelope in &mut envelopes {
+            // One mailbox given twice (or made twice by aliases) is delivered once, as
+            // Postfix's cleanup does.
+            let removed = envelope.dedup_recipients();
+            if removed > 0 {
+                tracing::debug!(removed, "duplicate recipients dropped");
+            }
+        }
         self.shared.store_new(envelopes).await
+    }
+
+    /// Whether the queue takes new mail now. It does not while some attempt's outcome waits
+    /// for the store ([`Acceptance::StorageFull`] when the store said it is full, else
+    /// [`Acceptance::StorageFailing`]); delivery is paused meanwhile. An SMTP edge asks before
+    /// it reads a body and answers [`Acceptance::reply`].
+    pub fn accepting(&self) -> Acceptance {
+        self.shared.uncommitted().acceptance()
+    }
+
+    /// How many attempt outcomes wait for the store (kept in memory; a restart loses them,
+    /// and then what was in flight may be sent again).
+    pub fn uncommitted(&self) -> usize {
+        self.shared.uncommitted().len()
     }
 
     /// How many messages the scheduler knows about.

@@ -4,14 +4,21 @@
 //! (`4.4.7`, see [`RetryPolicy::expired_reply`]); after a transient failure it is retried
 //! after the backoff's delay unless the backoff gives up or that retry would fall after its
 //! expiry (then its pending recipients fail "(Too many retries)"). Times are the queue's
-//! [`crate::Clock`], never the wall clock, so paused-time tests see days pass.
+//! [`crate::Clock`], never the wall clock, so paused-time tests see days pass. A backoff that
+//! panics is a transient failure like any other: the message is retried after
+//! [`FALLBACK_RETRY`].
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use envoi_types::{EnhancedCode, Envelope, Reply};
 
 use crate::backoff::Backoff;
+
+/// The delay used when no other can be had: the backoff panicked, or a bounce could not be
+/// built or stored.
+pub(super) const FALLBACK_RETRY: Duration = Duration::from_secs(5 * 60);
 
 /// The backoff and the maximum lifetime, judged together.
 pub(super) struct RetryPolicy {
@@ -47,7 +54,14 @@ impl RetryPolicy {
         attempts: u32,
         now: SystemTime,
     ) -> Option<SystemTime> {
-        let delay = self.backoff.delay(envelope, attempts)?;
+        let delay = catch_unwind(AssertUnwindSafe(|| self.backoff.delay(envelope, attempts)))
+            .unwrap_or_else(|_| {
+                tracing::error!(
+                    attempts,
+                    "the backoff panicked; retrying after the fallback delay"
+                );
+                Some(FALLBACK_RETRY)
+            })?;
         let age = now.duration_since(envelope.arrival).unwrap_or_default();
         let within = age.checked_add(delay).is_some_and(|t| t <= self.lifetime);
         within.then(|| now.checked_add(delay)).flatten()
@@ -109,6 +123,18 @@ mod tests {
         );
         assert_eq!(forever.next_attempt(&arrived_at(t0), 1, t0), None);
         assert!(!forever.is_expired(t0, t0 + Duration::from_secs(1 << 40)));
+    }
+
+    #[test]
+    fn a_panicking_backoff_gives_the_fallback_delay() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        #[allow(clippy::panic)]
+        let panics = |_: &Envelope, _: u32| -> Option<Duration> { panic!("user bug") };
+        let retry = RetryPolicy::new(Arc::new(panics), Duration::from_secs(3600));
+        assert_eq!(
+            retry.next_attempt(&arrived_at(t0), 1, t0),
+            Some(t0 + FALLBACK_RETRY)
+        );
     }
 
     #[test]

@@ -48,10 +48,11 @@ async fn step(
         poll_shared(shared).await;
         *next_poll = tokio::time::Instant::now() + POLL_SHARED;
     }
-    let saturated = start_due(shared);
-    // With every delivery slot busy, only a finished attempt (which notifies) can make
-    // progress; sleeping until an already-past due time would spin.
-    let wake_at = if saturated {
+    // While an outcome waits for the store, start nothing: its commit notifies when the store
+    // takes it. With every delivery slot busy, only a finished attempt (which notifies) can
+    // make progress. Either way, sleeping until an already-past due time would spin.
+    let paused = shared.uncommitted().is_paused();
+    let wake_at = if paused || start_due(shared) {
         None
     } else {
         shared
@@ -73,13 +74,13 @@ fn start_due(shared: &Arc<Shared>) -> bool {
             return true;
         };
         let now = shared.clock.now();
-        let Some(id) = shared.index().pop_due(now) else {
+        let Some((id, forced)) = shared.index().pop_due(now) else {
             return false;
         };
         let task_shared = shared.clone();
         shared.attempts.spawn(async move {
             let _permit = permit;
-            attempt::run(task_shared, id).await;
+            attempt::run(task_shared, id, forced).await;
         });
     }
 }

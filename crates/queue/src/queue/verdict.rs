@@ -4,7 +4,7 @@ use envoi_types::{EnhancedCode, RecipientState, RecipientStatus, Reply};
 
 use crate::bounce::Failure;
 use crate::events::Fate;
-use crate::relay::{Delivery, Outcome, RelayError};
+use crate::relay::{Delivery, Outcome, RelayError, ReplyOrigin};
 
 /// The reply for a relay that failed or panicked: transient, as the contract promises.
 pub(crate) fn relay_failure_reply(detail: &str) -> Reply {
@@ -22,6 +22,9 @@ pub(crate) struct Verdict {
     pub recipients: Vec<RecipientStatus>,
     /// The recipients attempted (indices into `recipients`) and what became of each.
     pub fates: Vec<(usize, Fate)>,
+    /// The recipients (indices) whose reply envoi made itself rather than a remote host:
+    /// relay failures, expiry, retries given up.
+    local: Vec<usize>,
 }
 
 impl Verdict {
@@ -35,6 +38,7 @@ impl Verdict {
         let outcomes = outcomes_for(attempted.len(), answer);
         let mut recipients = statuses.to_vec();
         let mut fates = Vec::with_capacity(attempted.len());
+        let mut local = Vec::new();
         for (&index, outcome) in attempted.iter().zip(outcomes) {
             let Some(status) = recipients.get_mut(index) else {
                 continue;
@@ -50,12 +54,20 @@ impl Verdict {
             };
             status.last_reply = Some(outcome.reply);
             status.remote_host = outcome.remote_host;
+            if outcome.origin == ReplyOrigin::Local {
+                local.push(index);
+            }
             fates.push((index, fate));
         }
-        Self { recipients, fates }
+        Self {
+            recipients,
+            fates,
+            local,
+        }
     }
 
-    /// Fails every recipient this attempt deferred, their reply marked with `suffix`.
+    /// Fails every recipient this attempt deferred, their reply marked with `suffix`. The
+    /// failure is envoi's decision, whoever said the reply.
     pub fn give_up(&mut self, suffix: &str) {
         for (index, fate) in &mut self.fates {
             if *fate != Fate::Deferred {
@@ -65,11 +77,15 @@ impl Verdict {
                 status.state = RecipientState::Failed;
                 status.last_reply = status.last_reply.as_ref().map(|r| r.with_suffix(suffix));
                 *fate = Fate::Bounced;
+                if !self.local.contains(index) {
+                    self.local.push(*index);
+                }
             }
         }
     }
 
-    /// Fails every pending recipient with `reply` (expiry, administrative bounce).
+    /// Fails every pending recipient with `reply` (expiry, administrative bounce): envoi's
+    /// reply, about no remote host (the one of an earlier attempt said something else).
     pub fn fail_pending(statuses: &[RecipientStatus], reply: &Reply) -> Self {
         let mut recipients = statuses.to_vec();
         let mut fates = Vec::new();
@@ -77,10 +93,16 @@ impl Verdict {
             if status.is_pending() {
                 status.state = RecipientState::Failed;
                 status.last_reply = Some(reply.clone());
+                status.remote_host = None;
                 fates.push((index, Fate::Bounced));
             }
         }
-        Self { recipients, fates }
+        let local = fates.iter().map(|(index, _)| *index).collect();
+        Self {
+            recipients,
+            fates,
+            local,
+        }
     }
 
     /// Puts the recipients failed in this attempt back to pending (their bounce could not be
@@ -111,14 +133,19 @@ impl Verdict {
         self.fates
             .iter()
             .filter(|(_, fate)| *fate == Fate::Bounced)
-            .filter_map(|(index, _)| self.recipients.get(*index))
-            .map(|status| Failure {
+            .filter_map(|(index, _)| Some((*index, self.recipients.get(*index)?)))
+            .map(|(index, status)| Failure {
                 recipient: status.recipient.clone(),
                 reply: status
                     .last_reply
                     .clone()
                     .unwrap_or_else(|| Reply::with_default_code(550, "")),
                 remote_host: status.remote_host.clone(),
+                origin: if self.local.contains(&index) {
+                    ReplyOrigin::Local
+                } else {
+                    ReplyOrigin::Remote
+                },
             })
             .collect()
     }
@@ -138,18 +165,6 @@ fn outcomes_for(count: usize, answer: Result<Delivery, RelayError>) -> Vec<Outco
         }
         Err(error) => vec![Outcome::new(relay_failure_reply(&error.0), None); count],
     }
-}
-
-/// Groups failures by identical reply, keeping first-seen order: one bounce per group.
-pub(crate) fn group_by_reply(failures: Vec<Failure>) -> Vec<Vec<Failure>> {
-    let mut groups: Vec<Vec<Failure>> = Vec::new();
-    for failure in failures {
-        match groups.iter_mut().find(|g| g[0].reply == failure.reply) {
-            Some(group) => group.push(failure),
-            None => groups.push(vec![failure]),
-        }
-    }
-    groups
 }
 
 #[cfg(test)]
@@ -210,21 +225,5 @@ mod tests {
         v.give_up(" (Too many retries)");
         assert!(!v.has_pending());
         assert!(v.failures()[0].reply.text().ends_with("(Too many retries)"));
-    }
-
-    #[test]
-    fn groups_failures_by_reply() {
-        let f = |r: &str, code| Failure {
-            recipient: Address::parse(r).unwrap(),
-            reply: Reply::with_default_code(code, "x"),
-            remote_host: None,
-        };
-        let groups = group_by_reply(vec![
-            f("a@x.org", 550),
-            f("b@x.org", 551),
-            f("c@x.org", 550),
-        ]);
-        assert_eq!(groups.len(), 2);
-        assert_eq!(groups[0].len(), 2);
     }
 }

@@ -8,7 +8,15 @@
 //! Every mutating call is durable when it returns `Ok`: a crash (or power loss) afterwards
 //! cannot undo it. A call that returns `Err` has had no effect, or an effect that a later
 //! reader cannot tell from none (for example an unreferenced temporary file). Mutations of one
-//! message are applied in the order their calls return.
+//! message are applied in the order their calls return. A store never retries a failed fsync
+//! into a success, and never builds on what a failed fsync may have lost: a store that can no
+//! longer trust what it reads back stops for good and answers every call with
+//! [`StorageError::Unavailable`] (the daemon then exits, to be restarted).
+//!
+//! # Quarantine
+//! A record a store cannot use (it does not decode, or its body is missing) is set aside with
+//! all its bytes, never deleted: [`Storage::claim`] of it answers [`StorageError::Corrupt`],
+//! after which the queue drops it from its schedule, and [`Storage::quarantined`] lists it.
 //!
 //! # Shared stores
 //! A store shared by several nodes implements [`Storage::claim`] with a lease, so that two
@@ -57,7 +65,9 @@ pub enum StorageError {
         /// What is wrong with it.
         detail: String,
     },
-    /// The store cannot be used at all (missing directory, locked by another process...).
+    /// The store cannot be used at all (missing directory, locked by another process...), or
+    /// has stopped for good after a failure this process cannot recover from (a failed fsync,
+    /// a panic in its writer): only a restart opens it again.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
 }
@@ -65,7 +75,8 @@ pub enum StorageError {
 /// The mutable state of one queued message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageMeta {
-    /// Failed (transient) attempts so far.
+    /// Scheduled attempts that failed transiently so far. An attempt forced early (flush,
+    /// retry) that fails is not counted: it does not use up the backoff.
     pub attempts: u32,
     /// When the next attempt is due.
     pub next_attempt: SystemTime,
@@ -153,7 +164,7 @@ pub enum Disposition {
     Retry {
         /// When to attempt again.
         next_attempt: SystemTime,
-        /// Failed attempts so far.
+        /// Failed scheduled attempts so far (see [`MessageMeta::attempts`]).
         attempts: u32,
         /// Every recipient's status (delivered ones are never attempted again).
         recipients: Vec<RecipientStatus>,
@@ -187,7 +198,7 @@ pub struct MessageInfo {
     pub sender: String,
     /// Every recipient's status.
     pub recipients: Vec<RecipientStatus>,
-    /// Failed attempts so far.
+    /// Failed scheduled attempts so far (see [`MessageMeta::attempts`]).
     pub attempts: u32,
     /// When the next attempt is due.
     pub next_attempt: SystemTime,

@@ -2,12 +2,15 @@
 //!
 //! # Layout
 //! - [`relay`]: [`ScriptedRelay`], answers chosen replies per recipient and attempt.
+//! - [`faulty`]: [`FaultyStore`], the memory store with faults switched on and off.
 //! - [`store`]: suite rows about the store alone (duplicate ids).
 //! - [`suite`]: the behaviour suite (docs/architecture.md, section 5), generic over the store; run it with
 //!   [`crate::behaviour_suite!`].
 
+pub mod faulty;
 pub mod relay;
 pub mod store;
 pub mod suite;
 
+pub use faulty::FaultyStore;
 pub use relay::{Call, ScriptedRelay};

@@ -62,7 +62,7 @@ pub struct SessionParams<'a> {
     pub timeouts: &'a Timeouts,
     /// TLS connectors.
     pub tls: &'a TlsConnectors,
-    /// Longest reply line accepted.
+    /// Octets kept of each reply line.
     pub max_reply_line: usize,
 }
 

@@ -14,8 +14,11 @@
 //!   (`451`, the peer's text kept), the reply to the last one is not looked at;
 //! - PIPELINING (RFC 2920) when offered: MAIL, the RCPTs and DATA go in windows of
 //!   [`PIPELINE_WINDOW`] commands; otherwise one command at a time;
-//! - SIZE is checked before anything is sent, SMTPUTF8 is required when the message needs it
-//!   (`5.6.7` otherwise), `BODY=8BITMIME` is declared when the peer offers it;
+//! - SIZE is checked before anything is sent; SMTPUTF8 is required only when the message
+//!   needs it ([`Envelope::needs_smtputf8`]: non-ASCII addresses, or UTF-8 headers that
+//!   arrived with SMTPUTF8; `5.6.7` otherwise) and declared whenever the peer offers it and
+//!   the client declared it; `BODY=8BITMIME` is declared when the peer offers it and the
+//!   message has 8-bit octets or arrived declared 8-bit ([`Envelope::needs_8bitmime`]);
 //! - LMTP reads one reply per accepted recipient after the final dot (RFC 2033 §4.2).
 //!
 //! Nothing here touches a socket or a clock. [`Transaction::next_action`] says what to do —
@@ -165,8 +168,8 @@ impl<'a> Transaction<'a> {
             window: if caps.pipelining { PIPELINE_WINDOW } else { 1 },
             params: MailParams {
                 size: caps.size.map(|_| size),
-                eight_bit: caps.eight_bit_mime && envelope.message.has_8bit(),
-                smtputf8,
+                eight_bit: caps.eight_bit_mime && envelope.needs_8bitmime(),
+                smtputf8: caps.smtputf8 && envelope.wants_smtputf8(),
             },
             replies: vec![None; count],
             pending: (0..count).collect(),

@@ -63,6 +63,9 @@ pub struct Script {
     /// Answer STARTTLS with 220, then hang up instead of a handshake.
     pub broken_tls: bool,
     pub lmtp: bool,
+    /// Write replies in Latin-1 (each char up to U+00FF as one octet), as peers that are not
+    /// UTF-8 clean do.
+    pub latin1: bool,
 }
 
 impl Default for Script {
@@ -82,6 +85,7 @@ impl Default for Script {
             tls: None,
             broken_tls: false,
             lmtp: false,
+            latin1: false,
         }
     }
 }
@@ -218,7 +222,25 @@ async fn serve_tcp(stream: tokio::net::TcpStream, script: Script, log: Arc<Mutex
     close_conn(&log);
 }
 
-async fn send<S: AsyncWrite + Unpin>(w: &mut S, reply: &str) -> std::io::Result<bool> {
+/// A reply as octets: UTF-8, or Latin-1 when the script says so.
+fn encode(reply: &str, latin1: bool) -> Vec<u8> {
+    let mut bytes: Vec<u8> = if latin1 {
+        reply
+            .chars()
+            .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+            .collect()
+    } else {
+        reply.as_bytes().to_vec()
+    };
+    bytes.extend_from_slice(b"\r\n");
+    bytes
+}
+
+async fn send<S: AsyncWrite + Unpin>(
+    w: &mut S,
+    reply: &str,
+    latin1: bool,
+) -> std::io::Result<bool> {
     if reply == "CLOSE" {
         return Ok(false);
     }
@@ -227,7 +249,7 @@ async fn send<S: AsyncWrite + Unpin>(w: &mut S, reply: &str) -> std::io::Result<
         tokio::time::sleep(Duration::from_secs(60)).await;
         return Ok(false);
     }
-    w.write_all(format!("{reply}\r\n").as_bytes()).await?;
+    w.write_all(&encode(reply, latin1)).await?;
     w.flush().await?;
     Ok(true)
 }
@@ -239,7 +261,7 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
     log: &Mutex<Log>,
     index: usize,
 ) -> std::io::Result<Option<BufReader<S>>> {
-    if !script.banner.is_empty() && !send(reader.get_mut(), &script.banner).await? {
+    if !script.banner.is_empty() && !send(reader.get_mut(), &script.banner, script.latin1).await? {
         return Ok(None);
     }
     let mut txn = Txn::default();
@@ -280,11 +302,11 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
             },
             "HELO" => "250 peer.test".to_owned(),
             "STARTTLS" if script.broken_tls => {
-                send(reader.get_mut(), "220 2.0.0 ready for TLS").await?;
+                send(reader.get_mut(), "220 2.0.0 ready for TLS", script.latin1).await?;
                 return Ok(None);
             }
             "STARTTLS" if script.tls.is_some() && index_plain(&script.banner) => {
-                send(reader.get_mut(), "220 2.0.0 ready for TLS").await?;
+                send(reader.get_mut(), "220 2.0.0 ready for TLS", script.latin1).await?;
                 return Ok(Some(reader));
             }
             "AUTH" => {
@@ -317,7 +339,7 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 } else if !script.data.starts_with("354") {
                     script.data.clone()
                 } else {
-                    if !send(reader.get_mut(), &script.data).await? {
+                    if !send(reader.get_mut(), &script.data, script.latin1).await? {
                         return Ok(None);
                     }
                     // Read data to the final dot.
@@ -348,7 +370,7 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                     in_txn = false;
                     let last = replies.len();
                     for (i, reply) in replies.into_iter().enumerate() {
-                        if !send(reader.get_mut(), &reply).await? {
+                        if !send(reader.get_mut(), &reply, script.latin1).await? {
                             return Ok(None);
                         }
                         if i + 1 == last {
@@ -364,12 +386,12 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 "250 2.0.0 reset".to_owned()
             }
             "QUIT" => {
-                send(reader.get_mut(), "221 2.0.0 bye").await?;
+                send(reader.get_mut(), "221 2.0.0 bye", script.latin1).await?;
                 return Ok(None);
             }
             _ => "500 5.5.2 unknown command".to_owned(),
         };
-        if !send(reader.get_mut(), &reply).await? {
+        if !send(reader.get_mut(), &reply, script.latin1).await? {
             return Ok(None);
         }
         if reply.starts_with("421") {

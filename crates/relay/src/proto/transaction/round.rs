@@ -7,7 +7,7 @@
 
 use envoi_types::Reply;
 
-use crate::failure::{with_code, Stage};
+use crate::failure::{with_code, Failure, Stage};
 
 /// One command of a round, by position: MAIL, the batch's RCPTs, DATA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +95,12 @@ impl Round {
             }
             Cmd::Data if reply.code == 354 => self.data_go = true,
             Cmd::Data => {
+                // A success without 354 sent nothing: it must not read as a delivery.
+                let reply = if reply.is_success() {
+                    Failure::Peer(reply).to_reply()
+                } else {
+                    reply
+                };
                 for index in &self.accepted {
                     replies[*index] = Some(reply.clone());
                 }

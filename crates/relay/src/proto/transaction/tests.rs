@@ -80,7 +80,7 @@ fn run(case: &Case) -> Result<Run, String> {
     if case.caps.eight_bit_mime && case.eight_bit {
         mail_line += " BODY=8BITMIME";
     }
-    if envelope.needs_smtputf8() {
+    if case.caps.smtputf8 && envelope.wants_smtputf8() {
         mail_line += " SMTPUTF8";
     }
     let recipients = ADDRESSES[..case.recipients]

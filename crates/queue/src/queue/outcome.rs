@@ -1,0 +1,240 @@
+//! Recording an attempt's outcome: its bounces built, then one durable commit.
+//!
+//! Once the relay has answered, the outcome is kept until the store takes it: a commit that
+//! fails is retried with a growing delay, the message stays in flight (so the relay is never
+//! called for it again meanwhile, and a delete is refused), and the queue pauses delivery and
+//! refuses new mail ([`super::uncommitted`]). Only a restart loses such an outcome; then what
+//! was in flight may be sent again, as after a crash.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, SystemTime};
+
+use envoi_types::QueueId;
+
+use super::index::CommitKind;
+use super::retry::FALLBACK_RETRY;
+use super::verdict::Verdict;
+use super::Shared;
+use crate::bounce::BounceContext;
+use crate::events::{self, Fate, RecipientEvent};
+use crate::storage::{
+    AttemptCommit, Disposition, MessageMeta, NewMessage, ScheduleEntry, StorageError, StoredMessage,
+};
+
+/// The first wait before committing an outcome again; it doubles up to [`MAX_COMMIT_RETRY`].
+const FIRST_COMMIT_RETRY: Duration = Duration::from_secs(1);
+/// The longest wait between two tries of one commit.
+const MAX_COMMIT_RETRY: Duration = Duration::from_secs(60);
+
+/// How hard to try storing an outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Persist {
+    /// Until the store takes it: the relay has acted on it.
+    UntilStored,
+    /// Once (an administrative bounce): on failure the caller is told and nothing changed.
+    Once,
+}
+
+/// What an attempt decided, before it is stored.
+pub(super) struct Decision {
+    /// Every recipient's new status.
+    pub verdict: Verdict,
+    /// Failed attempts, this one included when it counted.
+    pub attempts: u32,
+    /// When to attempt again, if some recipient stays pending.
+    pub next: Option<SystemTime>,
+}
+
+/// Stores the outcome of an attempt of `message`: its bounces and its new state, in one
+/// commit. Returns when the message is next due, or `None` when it left the queue. With
+/// [`Persist::Once`], a storage failure is returned and nothing was stored.
+pub(super) async fn record(
+    shared: &Shared,
+    message: &StoredMessage,
+    decision: Decision,
+    persist: Persist,
+) -> Result<Option<SystemTime>, StorageError> {
+    if shared.index().begin_commit(message.id) == CommitKind::Deleted {
+        // Deleted by an administrator during the attempt: no bounce, no state; the removal
+        // is repeated here in case the administrator's failed.
+        events::deleted_in_flight(message.id);
+        let removal = AttemptCommit {
+            bounces: Vec::new(),
+            disposition: Disposition::Remove,
+        };
+        return match store(shared, message.id, removal, persist).await {
+            Ok(()) | Err(StorageError::NotFound(_) | StorageError::Corrupt { .. }) => Ok(None),
+            Err(error) => Err(error),
+        };
+    }
+    let Decision {
+        mut verdict,
+        attempts,
+        mut next,
+    } = decision;
+    let mut bounces = match build_bounces(shared, message, &verdict) {
+        Some(bounces) => bounces,
+        None => {
+            tracing::error!(id = %message.id, "the bounce factory panicked; failed recipients stay pending");
+            verdict.revert_failures();
+            next = Some(fallback(shared, next));
+            Vec::new()
+        }
+    };
+    if let (Some(bounce_queue), false) = (&shared.bounce_queue, bounces.is_empty()) {
+        // Another store: the bounce must be durable there before the original changes here.
+        if let Err(error) = bounce_queue.shared.store_messages(bounces).await {
+            tracing::error!(id = %message.id, %error, "bounce not stored; failed recipients stay pending");
+            verdict.revert_failures();
+            next = Some(fallback(shared, next));
+        }
+        bounces = Vec::new();
+    }
+    log_fates(shared, message, &verdict);
+    let bounce_entries: Vec<ScheduleEntry> = bounces.iter().map(super::schedule_entry).collect();
+    let disposition = if verdict.has_pending() {
+        Disposition::Retry {
+            next_attempt: next.unwrap_or_else(|| shared.clock.now()),
+            attempts,
+            recipients: verdict.recipients,
+        }
+    } else {
+        Disposition::Remove
+    };
+    let next_due = match &disposition {
+        Disposition::Retry { next_attempt, .. } => Some(*next_attempt),
+        Disposition::Remove => None,
+    };
+    let commit = AttemptCommit {
+        bounces,
+        disposition,
+    };
+    match store(shared, message.id, commit, persist).await {
+        Ok(()) => {
+            shared.schedule(&bounce_entries);
+            Ok(next_due)
+        }
+        Err(StorageError::NotFound(_)) => {
+            // Gone meanwhile (another node, or a store-level removal); the bounces were stored.
+            shared.schedule(&bounce_entries);
+            Ok(None)
+        }
+        Err(error @ StorageError::Corrupt { .. }) => {
+            tracing::error!(id = %message.id, %error, "outcome not stored: the record is corrupt; left to the store's quarantine");
+            Ok(None)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// The next attempt after a failure that has no delay of its own: the fallback delay, or the
+/// one already decided if sooner.
+fn fallback(shared: &Shared, next: Option<SystemTime>) -> SystemTime {
+    let now = shared.clock.now();
+    let soon = now.checked_add(FALLBACK_RETRY).unwrap_or(now);
+    next.map_or(soon, |next| next.min(soon))
+}
+
+/// Commits `commit`; with [`Persist::UntilStored`], again and again while the store fails
+/// (any error but `NotFound` and `Corrupt`, which retrying cannot change).
+async fn store(
+    shared: &Shared,
+    id: QueueId,
+    commit: AttemptCommit,
+    persist: Persist,
+) -> Result<(), StorageError> {
+    let mut delay = FIRST_COMMIT_RETRY;
+    loop {
+        let result = shared
+            .with_storage(shared.storage.commit_attempt(id, commit.clone()))
+            .await;
+        match result {
+            Err(error) if persist == Persist::UntilStored && retryable(&error) => {
+                tracing::error!(id = %id, %error, retry_in = ?delay,
+                    "attempt outcome not stored; kept in memory, delivery paused, new mail refused");
+                shared.uncommitted().failed(id, error);
+                tokio::time::sleep(delay).await;
+                delay = delay.saturating_mul(2).min(MAX_COMMIT_RETRY);
+            }
+            other => {
+                if shared.uncommitted().settled(id) {
+                    tracing::info!("every attempt outcome is stored; delivery resumes");
+                    shared.wake.notify_one();
+                }
+                return other;
+            }
+        }
+    }
+}
+
+fn retryable(error: &StorageError) -> bool {
+    !matches!(
+        error,
+        StorageError::NotFound(_) | StorageError::Corrupt { .. }
+    )
+}
+
+fn log_fates(shared: &Shared, message: &StoredMessage, verdict: &Verdict) {
+    let delay = shared
+        .clock
+        .now()
+        .duration_since(message.envelope.arrival)
+        .unwrap_or_default();
+    for &(index, fate) in &verdict.fates {
+        let Some(status) = verdict.recipients.get(index) else {
+            continue;
+        };
+        let Some(reply) = &status.last_reply else {
+            continue;
+        };
+        events::recipient(
+            fate,
+            &RecipientEvent {
+                id: message.id,
+                sender: &message.envelope.sender,
+                recipient: &status.recipient,
+                relay: status.remote_host.as_deref(),
+                delay,
+                attempt: message.meta.attempts.saturating_add(1),
+                reply,
+            },
+        );
+        if fate == Fate::Bounced && message.envelope.sender.is_null() {
+            events::not_bounced(message.id, &status.recipient);
+        }
+    }
+}
+
+/// One bounce listing every recipient that failed in this attempt; none for the null sender
+/// or when nothing failed. `None` when the bounce
+/// factory panicked.
+fn build_bounces(
+    shared: &Shared,
+    message: &StoredMessage,
+    verdict: &Verdict,
+) -> Option<Vec<NewMessage>> {
+    if message.envelope.sender.is_null() {
+        return Some(Vec::new());
+    }
+    let failures = verdict.failures();
+    if failures.is_empty() {
+        return Some(Vec::new());
+    }
+    let now = shared.clock.now();
+    catch_unwind(AssertUnwindSafe(|| {
+        let bounce_id = QueueId::new();
+        let envelope = shared.bounces.bounce(BounceContext {
+            original: &message.envelope,
+            original_id: message.id,
+            bounce_id,
+            failures: &failures,
+            now,
+        });
+        vec![NewMessage {
+            id: bounce_id,
+            meta: MessageMeta::new(&envelope, now),
+            envelope,
+        }]
+    }))
+    .ok()
+}

@@ -1,0 +1,389 @@
+//! Applying a group's ops inside one redb write transaction.
+//!
+//! Each op checks everything that can refuse it (unknown or undecodable id, duplicate id, a
+//! row that cannot be encoded) before its first change, so a refused op leaves no trace and
+//! fails alone while the rest of its group commits.
+
+// redb's error is large; it only ever ends a whole commit (a rare, slow path), so it is passed
+// as is rather than boxed at every `?`.
+#![allow(clippy::result_large_err)]
+
+use envoi_queue::{Disposition, StorageError};
+use envoi_types::QueueId;
+use redb::{ReadableTable, Table, WriteTransaction};
+
+use crate::error;
+use crate::schema::{
+    id_key, schedule_key_id, BodyPlace, MetaRecord, META, SCHEDULE, SCHEDULE_KEY_LEN,
+    SCHEDULE_VALUE_LEN,
+};
+use crate::writer::{Done, Op, Outcome, Prepared, Request};
+
+/// The outcome of one op inside the transaction: `Err` is fatal for the whole transaction.
+type Applied = Result<Outcome, redb::Error>;
+
+/// Applies every op of `batch` in `txn`, in order; one outcome per op.
+pub(crate) fn apply_all(
+    txn: &WriteTransaction,
+    batch: &[Request],
+) -> Result<Vec<Outcome>, redb::Error> {
+    let mut tables = Tables {
+        meta: txn.open_table(META)?,
+        schedule: txn.open_table(SCHEDULE)?,
+    };
+    batch.iter().map(|r| apply(&mut tables, &r.op)).collect()
+}
+
+struct Tables<'t> {
+    meta: Table<'t, &'static [u8], &'static [u8]>,
+    schedule: Table<'t, &'static [u8], &'static [u8]>,
+}
+
+/// Applies one op; returns its outcome and the body files to unlink once committed (those of
+/// removed messages, and those the op wrote itself when it was refused). Each op checks
+/// everything before changing anything, so a refused op leaves no trace.
+fn apply(t: &mut Tables<'_>, op: &Op) -> Applied {
+    match op {
+        Op::Write(messages) => {
+            if let Some(refusal) = check_new(t, messages)? {
+                return Ok((Err(refusal), op.new_files().collect()));
+            }
+            insert_new(t, messages)?;
+            Ok((Ok(Done::Ok), Vec::new()))
+        }
+        Op::Attempt {
+            id,
+            bounces,
+            disposition: Disposition::Remove,
+        } if bounces.is_empty() => {
+            // A delivered message, the common case: one B-tree walk instead of a read and a
+            // remove; an undecodable row is put back, so the refusal leaves no trace.
+            match take(t, *id)? {
+                Taken::Missing => Ok((Err(StorageError::NotFound(*id)), Vec::new())),
+                Taken::Record(record) => Ok((Ok(Done::Ok), delete_rest(t, *id, &record)?)),
+                Taken::Undecodable(row, detail) => {
+                    t.meta.insert(id_key(*id).as_slice(), row.as_slice())?;
+                    Ok((Err(error::corrupt(*id, detail)), Vec::new()))
+                }
+            }
+        }
+        Op::Attempt {
+            id,
+            bounces,
+            disposition,
+        } => {
+            let existing = match read_record(t, *id)? {
+                Ok(existing) => existing,
+                Err(e) => return Ok((Err(e), op.new_files().collect())),
+            };
+            if let Some(refusal) = check_new(t, bounces)? {
+                return Ok((Err(refusal), op.new_files().collect()));
+            }
+            // Everything that can refuse the op runs before the first change: the new rows of
+            // a reschedule are encoded before the bounces go in or the old schedule row goes.
+            let change = match (existing, disposition) {
+                (None, _) => None,
+                (Some((record, _)), Disposition::Remove) => Some(Change::Delete(record)),
+                (Some((record, body)), Disposition::Retry { .. }) => {
+                    match Rescheduled::new(*id, record, &body, disposition) {
+                        Ok(rescheduled) => Some(Change::Reschedule(rescheduled)),
+                        Err(e) => return Ok((Err(e), op.new_files().collect())),
+                    }
+                }
+            };
+            insert_new(t, bounces)?;
+            match change {
+                // The bounces are stored all the same (the contract): their files stay.
+                None => Ok((Err(StorageError::NotFound(*id)), Vec::new())),
+                Some(Change::Delete(record)) => Ok((Ok(Done::Ok), delete(t, *id, &record)?)),
+                Some(Change::Reschedule(rescheduled)) => {
+                    rescheduled.apply(t, *id)?;
+                    Ok((Ok(Done::Ok), Vec::new()))
+                }
+            }
+        }
+        Op::Remove(id) => match take(t, *id)? {
+            Taken::Missing => Ok((Ok(Done::Removed(false)), Vec::new())),
+            Taken::Record(record) => Ok((Ok(Done::Removed(true)), delete_rest(t, *id, &record)?)),
+            Taken::Undecodable(..) => {
+                // It escaped the start-up check: remove the rest by its id alone.
+                remove_schedule_by_id(t, *id)?;
+                Ok((Ok(Done::Removed(true)), vec![*id]))
+            }
+        },
+        Op::SetHeld(id, held) => match read_record(t, *id)? {
+            Ok(Some((mut record, body))) => {
+                record.meta.held = *held;
+                Ok((update(t, *id, &record, &body)?, Vec::new()))
+            }
+            Ok(None) => Ok((Err(StorageError::NotFound(*id)), Vec::new())),
+            Err(e) => Ok((Err(e), Vec::new())),
+        },
+    }
+}
+
+/// A stored record and its inline body (empty when the body is in a file).
+type Existing = (MetaRecord, Vec<u8>);
+
+/// What a checked attempt commit does to its message.
+// Built and matched once per op, never stored.
+#[allow(clippy::large_enum_variant)]
+enum Change {
+    Delete(MetaRecord),
+    Reschedule(Rescheduled),
+}
+
+/// A reschedule with its new rows already encoded, so applying it cannot fail halfway.
+struct Rescheduled {
+    old_key: [u8; SCHEDULE_KEY_LEN],
+    new_key: [u8; SCHEDULE_KEY_LEN],
+    new_value: [u8; SCHEDULE_VALUE_LEN],
+    row: Vec<u8>,
+}
+
+impl Rescheduled {
+    /// Encodes `record` (with its inline `body`) as `disposition` leaves it; `Io` when it has
+    /// no stored form.
+    fn new(
+        id: QueueId,
+        mut record: MetaRecord,
+        body: &[u8],
+        disposition: &Disposition,
+    ) -> Result<Self, StorageError> {
+        let old_key = record.schedule_key(id);
+        if let Disposition::Retry {
+            next_attempt,
+            attempts,
+            recipients,
+        } = disposition
+        {
+            record.meta.next_attempt = *next_attempt;
+            record.meta.attempts = *attempts;
+            record.meta.recipients.clone_from(recipients);
+        }
+        let row = record.encode(body).map_err(StorageError::Io)?;
+        Ok(Self {
+            old_key,
+            new_key: record.schedule_key(id),
+            new_value: record.schedule_value(),
+            row,
+        })
+    }
+
+    /// Replaces the metadata row and the schedule row.
+    fn apply(&self, t: &mut Tables<'_>, id: QueueId) -> Result<(), redb::Error> {
+        t.schedule.remove(self.old_key.as_slice())?;
+        t.meta.insert(id_key(id).as_slice(), self.row.as_slice())?;
+        t.schedule
+            .insert(self.new_key.as_slice(), self.new_value.as_slice())?;
+        Ok(())
+    }
+}
+
+/// The stored record of `id` and its inline body (empty when the body is in a file):
+/// `Ok(Err(Corrupt))` when it cannot be decoded.
+fn read_record(
+    t: &Tables<'_>,
+    id: QueueId,
+) -> Result<Result<Option<Existing>, StorageError>, redb::Error> {
+    let Some(bytes) = t.meta.get(id_key(id).as_slice())? else {
+        return Ok(Ok(None));
+    };
+    Ok(MetaRecord::decode(bytes.value())
+        .map(|(record, body)| Some((record, body.to_vec())))
+        .map_err(|detail| error::corrupt(id, detail)))
+}
+
+/// Refuses a set of new messages when one of their ids is stored or repeated.
+fn check_new(t: &Tables<'_>, messages: &[Prepared]) -> Result<Option<StorageError>, redb::Error> {
+    for (i, message) in messages.iter().enumerate() {
+        let repeated = messages[..i].iter().any(|m| m.id == message.id);
+        if repeated || t.meta.get(id_key(message.id).as_slice())?.is_some() {
+            return Ok(Some(StorageError::DuplicateId(message.id)));
+        }
+    }
+    Ok(None)
+}
+
+fn insert_new(t: &mut Tables<'_>, messages: &[Prepared]) -> Result<(), redb::Error> {
+    for message in messages {
+        t.meta
+            .insert(id_key(message.id).as_slice(), message.row.as_slice())?;
+        t.schedule.insert(
+            message.record.schedule_key(message.id).as_slice(),
+            message.record.schedule_value().as_slice(),
+        )?;
+    }
+    Ok(())
+}
+
+/// Rewrites the metadata row of a stored message with `record` and its inline `body`, and
+/// writes its schedule row.
+fn update(
+    t: &mut Tables<'_>,
+    id: QueueId,
+    record: &MetaRecord,
+    body: &[u8],
+) -> Result<Result<Done, StorageError>, redb::Error> {
+    let row = match record.encode(body) {
+        Ok(row) => row,
+        Err(e) => return Ok(Err(StorageError::Io(e))),
+    };
+    t.meta.insert(id_key(id).as_slice(), row.as_slice())?;
+    t.schedule.insert(
+        record.schedule_key(id).as_slice(),
+        record.schedule_value().as_slice(),
+    )?;
+    Ok(Ok(Done::Ok))
+}
+
+/// Deletes every row of `id`; returns the body file to unlink after the commit.
+fn delete(
+    t: &mut Tables<'_>,
+    id: QueueId,
+    record: &MetaRecord,
+) -> Result<Vec<QueueId>, redb::Error> {
+    t.meta.remove(id_key(id).as_slice())?;
+    delete_rest(t, id, record)
+}
+
+/// Deletes the schedule row of `id`, whose metadata row is gone; returns the body file to
+/// unlink after the commit.
+fn delete_rest(
+    t: &mut Tables<'_>,
+    id: QueueId,
+    record: &MetaRecord,
+) -> Result<Vec<QueueId>, redb::Error> {
+    t.schedule.remove(record.schedule_key(id).as_slice())?;
+    match record.body {
+        BodyPlace::Inline => Ok(Vec::new()),
+        BodyPlace::File => Ok(vec![id]),
+    }
+}
+
+/// What [`take`] removed.
+// Returned once per op and matched at once, never stored: boxing the record would only add
+// an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Taken {
+    Missing,
+    Record(MetaRecord),
+    /// The raw row (to put back if the op is refused) and why it does not decode.
+    Undecodable(Vec<u8>, String),
+}
+
+/// Removes the metadata row of `id` and decodes it, in one B-tree walk.
+fn take(t: &mut Tables<'_>, id: QueueId) -> Result<Taken, redb::Error> {
+    let Some(row) = t.meta.remove(id_key(id).as_slice())? else {
+        return Ok(Taken::Missing);
+    };
+    let row = row.value();
+    Ok(match MetaRecord::decode(row) {
+        Ok((record, _)) => Taken::Record(record),
+        Err(detail) => Taken::Undecodable(row.to_vec(), detail),
+    })
+}
+
+/// Removes the schedule row of `id` without knowing its due time (a full scan; rare).
+fn remove_schedule_by_id(t: &mut Tables<'_>, id: QueueId) -> Result<(), redb::Error> {
+    let mut found = Vec::new();
+    for row in t.schedule.iter()? {
+        let (key, _) = row?;
+        if key.value().len() == SCHEDULE_KEY_LEN && schedule_key_id(key.value()) == Some(id) {
+            found.push(key.value().to_vec());
+        }
+    }
+    for key in found {
+        t.schedule.remove(key.as_slice())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // tests: a panic is a failed assertion
+
+    use super::*;
+    use envoi_queue::MessageMeta;
+    use envoi_types::{Address, Envelope, Sender};
+
+    fn with_tables(test: impl FnOnce(&mut Tables<'_>)) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = redb::Database::create(dir.path().join("t.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut t = Tables {
+                meta: txn.open_table(META).unwrap(),
+                schedule: txn.open_table(SCHEDULE).unwrap(),
+            };
+            test(&mut t);
+        }
+        txn.abort().unwrap();
+    }
+
+    fn stored(t: &mut Tables<'_>) -> (QueueId, MetaRecord) {
+        let env = Envelope::new(
+            Sender::parse("a@b.org").unwrap(),
+            vec![Address::parse("c@d.org").unwrap()],
+            b"Subject: x\r\n\r\nhi\r\n".to_vec(),
+        );
+        let record = MetaRecord::of(&env, MessageMeta::new(&env, env.arrival), BodyPlace::Inline);
+        let id = QueueId::new();
+        let row = record.encode(env.message.as_bytes()).unwrap();
+        let prepared = Prepared {
+            id,
+            record: record.clone(),
+            row,
+        };
+        insert_new(t, &[prepared]).unwrap();
+        (id, record)
+    }
+
+    fn delivered(id: QueueId) -> Op {
+        Op::Attempt {
+            id,
+            bounces: Vec::new(),
+            disposition: Disposition::Remove,
+        }
+    }
+
+    #[test]
+    fn a_delivered_message_loses_every_row() {
+        with_tables(|t| {
+            let (id, record) = stored(t);
+            let (outcome, unlink) = apply(t, &delivered(id)).unwrap();
+            assert_eq!(outcome, Ok(Done::Ok));
+            assert!(unlink.is_empty());
+            assert!(t.meta.get(id_key(id).as_slice()).unwrap().is_none());
+            let key = record.schedule_key(id);
+            assert!(t.schedule.get(key.as_slice()).unwrap().is_none());
+            let (outcome, _) = apply(t, &delivered(id)).unwrap();
+            assert_eq!(outcome, Err(StorageError::NotFound(id)));
+        });
+    }
+
+    #[test]
+    fn an_undecodable_row_is_refused_and_left_as_it_was() {
+        with_tables(|t| {
+            let (id, _) = stored(t);
+            let garbage = [2u8, 0, 0, 0, 1, 0xff];
+            t.meta
+                .insert(id_key(id).as_slice(), garbage.as_slice())
+                .unwrap();
+            let (outcome, unlink) = apply(t, &delivered(id)).unwrap();
+            assert!(
+                matches!(outcome, Err(StorageError::Corrupt { .. })),
+                "{outcome:?}"
+            );
+            assert!(unlink.is_empty());
+            let row = t.meta.get(id_key(id).as_slice()).unwrap().unwrap();
+            assert_eq!(row.value(), garbage);
+            drop(row);
+            // A plain remove takes it, and its schedule row, by id.
+            let (outcome, _) = apply(t, &Op::Remove(id)).unwrap();
+            assert_eq!(outcome, Ok(Done::Removed(true)));
+            assert!(t.meta.get(id_key(id).as_slice()).unwrap().is_none());
+            assert_eq!(t.schedule.iter().unwrap().count(), 0);
+        });
+    }
+}
