@@ -77,8 +77,16 @@ pub struct Limits {
     pub max_errors: usize,
     /// Most simultaneous connections over all listeners of one server.
     pub max_connections: usize,
-    /// Most simultaneous connections from one IP address.
+    /// Most simultaneous connections from one client: one IPv4 address, or one IPv6 /64
+    /// (a single host commonly holds a whole /64).
     pub max_connections_per_ip: usize,
+    /// Clients in the trusted networks are not held to `max_connections_per_ip` (as Postfix
+    /// exempts `$mynetworks`); they still count toward `max_connections`.
+    pub per_ip_limit_exempts_trusted: bool,
+    /// Longest text line of a message in octets, CRLF included and the dot added for
+    /// transparency not counted (RFC 5321 §4.5.3.1.6: 1000). A message with a longer line is
+    /// refused whole with `554 5.6.0`.
+    pub max_line_length: usize,
     /// Most message octets held in memory by all sessions of a server together; a message
     /// that finds no room is discarded with `452 4.3.1`.
     #[cfg_attr(feature = "serde", serde(skip))]
@@ -89,9 +97,15 @@ pub struct Limits {
     /// Longest AUTH line in octets (RFC 4954 §4: at least 12288).
     #[cfg_attr(feature = "serde", serde(skip))]
     pub max_auth_line: usize,
-    /// Most messages in one session (bounds a client looping on one connection).
+    /// Most messages accepted in one session; the next MAIL gets `421 4.7.0` and the
+    /// connection closes (bounds a client looping on one connection).
     #[cfg_attr(feature = "serde", serde(skip))]
     pub max_messages_per_session: usize,
+    /// Refused recipients one transaction may draw before each further refusal counts toward
+    /// `max_errors` (as Postfix's `smtpd_recipient_overshoot_limit`): refusals are a normal
+    /// part of a big transaction, an endless stream of them is not.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub max_refused_recipients: usize,
 }
 
 impl Default for Limits {
@@ -103,10 +117,13 @@ impl Default for Limits {
             max_errors: 10,
             max_connections: 512,
             max_connections_per_ip: 16,
+            per_ip_limit_exempts_trusted: true,
+            max_line_length: 1000,
             max_buffered_bytes: 512 * 1024 * 1024,
             max_command_line: 512,
             max_auth_line: 12288,
             max_messages_per_session: 1000,
+            max_refused_recipients: 1000,
         }
     }
 }
@@ -116,18 +133,32 @@ impl Default for Limits {
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct Timeouts {
-    /// For the next command line (RFC 5321 §4.5.3.2.7: at least 5 minutes).
+    /// For the first octet of the next command, and again from that octet to the command's
+    /// CRLF: a deadline for the whole line, so a client dribbling one octet at a time cannot
+    /// hold it open (RFC 5321 §4.5.3.2.7: at least 5 minutes).
     #[cfg_attr(
         feature = "serde",
         serde(rename = "command_timeout", with = "envoi_types::duration")
     )]
     pub command: Duration,
-    /// For each read of DATA or BDAT content (RFC 5321 §4.5.3.2.6: 3 minutes).
+    /// The budget of a DATA section or BDAT chunk (RFC 5321 §4.5.3.2.6: 3 minutes). It starts
+    /// full, time spent waiting uses it up, and each octet received earns `1 / min_data_rate`
+    /// seconds back, never above this value (Postfix's `smtpd_min_data_rate`). So a big
+    /// message on a slow link passes and a trickle runs out.
     #[cfg_attr(
         feature = "serde",
         serde(rename = "data_timeout", with = "envoi_types::duration")
     )]
     pub data: Duration,
+    /// Octets per second a DATA or BDAT transfer must keep up on average to go on past
+    /// `data`; 0 makes `data` a deadline for the whole transfer.
+    pub min_data_rate: u64,
+    /// Longest session, from connection to close, whatever the client does.
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "session_timeout", with = "envoi_types::duration")
+    )]
+    pub session: Duration,
     /// For the TLS handshake.
     #[cfg_attr(feature = "serde", serde(skip))]
     pub tls_handshake: Duration,
@@ -144,6 +175,8 @@ impl Default for Timeouts {
         Self {
             command: Duration::from_secs(300),
             data: Duration::from_secs(180),
+            min_data_rate: 500,
+            session: Duration::from_secs(3600),
             tls_handshake: Duration::from_secs(30),
             write: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(30),

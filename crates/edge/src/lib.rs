@@ -5,7 +5,8 @@
 //! through one narrow call ([`Handoff`]) and answers `250` only once the queue has stored it.
 //! Every byte a client can send gets a defined reply. Memory is bounded: per session by the
 //! line limit and the message size limit, and over all sessions by a message-memory budget
-//! ([`Limits::max_buffered_bytes`]); connections are capped overall and per client IP.
+//! ([`Limits::max_buffered_bytes`]); connections are capped overall and per client (an IPv4
+//! address or an IPv6 /64); a command, a transfer and a session each have a deadline.
 //!
 //! Shutdown: cancel the token given to [`Server::serve`]; the server stops accepting, idle
 //! sessions get `421 4.3.2`, open transactions may finish within
@@ -28,7 +29,7 @@
 //! - [`config`]: [`EdgeConfig`] and its parts (limits, timeouts, auth policy).
 //! - [`server`]: [`Server`]: accept loop, connection limits, graceful shutdown.
 //! - `shared`: what every session of a server shares (configuration, collaborators).
-//! - `session`: one session: the state enum and the tokio loop owning socket and timeouts.
+//! - `session`: one session: the state enum, the command loop, the socket and its deadlines.
 //! - `verbs`: one file per SMTP verb, dispatched from [`proto::Command`].
 //! - [`proto`]: the sans-IO core: line framing, command parsing, the DATA reader.
 //! - [`replies`]: every reply the edge sends, with its code and enhanced code.
@@ -38,7 +39,7 @@
 //! - [`tls`]: [`TlsSettings`] from a caller-given certificate and key.
 //! - [`net`]: [`IpNet`] for trusted networks.
 //! - [`received`]: the Received header.
-//! - [`events`]: metrics (call [`events::describe_metrics`] once at start-up).
+//! - [`events`]: log lines and metrics (call [`events::describe_metrics`] once at start-up).
 
 pub mod config;
 pub mod credentials;

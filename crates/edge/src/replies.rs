@@ -52,9 +52,17 @@ impl Response {
         }
     }
 
-    /// True for 4xx and 5xx: counts towards the session's error limit.
+    /// True for 4xx and 5xx: a refusal, logged and counted by stage.
     pub fn is_error(&self) -> bool {
         self.code >= 400
+    }
+
+    /// True when the reply answers client misbehaviour, which counts toward the session's
+    /// error limit: syntax and sequence errors (RFC 5321 §4.2.2: 500-504, 555) and failed or
+    /// misplaced AUTH (530, 535, 538). Refusals RFC 5321 makes part of a normal transaction
+    /// (`452 4.5.3`, refused recipients, policy, size and storage replies) are not.
+    pub fn is_misbehaviour(&self) -> bool {
+        matches!(self.code, 500..=504 | 555 | 530 | 535 | 538)
     }
 }
 
@@ -221,14 +229,14 @@ pub fn bare_line_ending_in_data() -> Response {
         "Message refused: bare CR or LF in data, use CRLF",
     )
 }
-/// `554 5.6.0`: a text line over 1000 octets.
-pub fn data_line_too_long() -> Response {
+/// `554 5.6.0`: a text line over `limit` octets (CRLF included).
+pub fn data_line_too_long(limit: usize) -> Response {
     r(
         554,
         5,
         6,
         0,
-        "Message refused: line longer than 1000 octets",
+        &format!("Message refused: line longer than {limit} octets"),
     )
 }
 /// `421 4.4.2`: the client was silent too long.
@@ -239,6 +247,16 @@ pub fn timeout(host: &str) -> Response {
         4,
         2,
         &format!("{host} Timeout waiting for client, closing connection"),
+    )
+}
+/// `421 4.4.2`: the session reached its longest duration.
+pub fn session_over(host: &str) -> Response {
+    r(
+        421,
+        4,
+        4,
+        2,
+        &format!("{host} Session time limit reached, closing connection"),
     )
 }
 /// `421 4.7.0`: too many connections (overall or from this address).
@@ -259,6 +277,16 @@ pub fn too_many_errors(host: &str) -> Response {
         7,
         0,
         &format!("{host} Too many errors, closing connection"),
+    )
+}
+/// `421 4.7.0`: the session's message limit is reached.
+pub fn too_many_messages(host: &str) -> Response {
+    r(
+        421,
+        4,
+        7,
+        0,
+        &format!("{host} Too many messages in this session, closing connection"),
     )
 }
 /// `421 4.3.2`: the server is shutting down.
@@ -337,6 +365,47 @@ mod tests {
             start_data(),
             Response::plain(354, &["End data with <CR><LF>.<CR><LF>".to_owned()])
         );
+    }
+
+    #[test]
+    fn only_misbehaviour_counts_as_an_error() {
+        let misbehaviour = [
+            unrecognized(),
+            not_implemented(),
+            syntax("X"),
+            bad_path(),
+            bad_sequence("X"),
+            unknown_param("X"),
+            line_too_long(),
+            bare_line_ending(),
+            invalid_bytes(),
+            auth_failed(),
+            auth_needs_tls(),
+            auth_malformed(),
+        ];
+        for response in misbehaviour {
+            assert!(response.is_misbehaviour(), "{}", response.wire);
+        }
+        let normal = [
+            too_many_recipients(),
+            relay_denied(),
+            bad_mailbox(),
+            needs_smtputf8(),
+            too_big(),
+            memory_exhausted(),
+            local_error(),
+            mail_loop(),
+            bare_line_ending_in_data(),
+            auth_unavailable(),
+            tls_failed(),
+        ];
+        for response in normal {
+            assert!(
+                response.is_error() && !response.is_misbehaviour(),
+                "{}",
+                response.wire
+            );
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, warn, Instrument};
+use tracing::{warn, Instrument};
 
 use crate::config::EdgeConfig;
 use crate::credentials::Authenticator;
@@ -23,7 +23,8 @@ use crate::handoff::Handoff;
 use crate::limiter::{ConnGuard, ConnLimiter};
 use crate::memory::MemoryBudget;
 use crate::replies;
-use crate::session::conn::{self, Io, Signals};
+use crate::session::conn::{Io, Signals};
+use crate::session::run;
 use crate::shared::Shared;
 use crate::tls;
 use crate::validate::{AcceptAll, Validator};
@@ -81,7 +82,16 @@ impl ServerBuilder {
     /// The server.
     pub fn build(self) -> Server {
         let limits = &self.config.limits;
-        let limiter = ConnLimiter::new(limits.max_connections, limits.max_connections_per_ip);
+        let exempt = if limits.per_ip_limit_exempts_trusted {
+            self.config.trusted_networks.clone()
+        } else {
+            Vec::new()
+        };
+        let limiter = ConnLimiter::new(
+            limits.max_connections,
+            limits.max_connections_per_ip,
+            exempt,
+        );
         let tls = self.config.tls.as_ref().map(|t| t.acceptor());
         let memory = MemoryBudget::new(limits.max_buffered_bytes);
         Server {
@@ -145,15 +155,17 @@ impl Server {
                             tracker.spawn(task);
                         }
                         None => {
-                            debug!(%peer, "connection refused: limit reached");
                             metrics::counter!(events::CONNECTIONS, "outcome" => "over_limit")
                                 .increment(1);
                             let config = &self.shared.config;
-                            tracker.spawn(refuse(
+                            let span = tracing::info_span!("smtp", %peer);
+                            let task = refuse(
                                 stream,
+                                peer,
                                 config.hostname.clone(),
                                 config.timeouts.write,
-                            ));
+                            );
+                            tracker.spawn(task.instrument(span));
                         }
                     }
                 }
@@ -188,6 +200,7 @@ impl Server {
         let span = tracing::info_span!("smtp", %peer);
         let session = async move {
             let _guard = guard;
+            events::connect(peer);
             let io: Io = Box::new(stream);
             let (io, tls) = match (mode, shared.tls.clone()) {
                 (ListenMode::ImplicitTls, Some(acceptor)) => {
@@ -195,10 +208,11 @@ impl Server {
                     match tokio::time::timeout(handshake, acceptor.accept(io)).await {
                         Ok(Ok(stream)) => {
                             let negotiated = tls::session_info(stream.get_ref().1);
+                            events::tls(&negotiated);
                             (Box::new(stream) as Io, Some(negotiated))
                         }
                         _ => {
-                            debug!(%peer, "TLS handshake failed");
+                            events::tls_failed();
                             return;
                         }
                     }
@@ -206,15 +220,28 @@ impl Server {
                 _ => (io, None),
             };
             let _active = events::ActiveSession::start();
-            conn::run(shared, io, peer, tls, signals).await;
+            run::run(shared, io, peer, tls, signals).await;
         };
         session.instrument(span)
     }
 }
 
 /// Tells a client over the connection limit to come back later, and closes.
-async fn refuse(mut stream: TcpStream, hostname: String, write_timeout: Duration) {
+async fn refuse(
+    mut stream: TcpStream,
+    peer: std::net::SocketAddr,
+    hostname: String,
+    write_timeout: Duration,
+) {
     let reply = replies::too_many_connections(&hostname);
+    events::connect(peer);
+    events::refused(&events::Refusal {
+        stage: events::Stage::Connect,
+        response: &reply,
+        helo: None,
+        from: None,
+        to: None,
+    });
     let write = async {
         stream.write_all(reply.wire.as_bytes()).await?;
         stream.shutdown().await

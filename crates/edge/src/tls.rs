@@ -83,6 +83,7 @@ impl TlsSettings {
         TlsAcceptor::from(Arc::clone(&self.config))
     }
 }
+
 /// The version and cipher suite a finished handshake negotiated, as the envelope records
 /// them (`TLSv1.3`, `TLS13_AES_256_GCM_SHA384`).
 pub(crate) fn session_info(connection: &rustls::ServerConnection) -> TlsInfo {

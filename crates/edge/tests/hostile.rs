@@ -281,3 +281,148 @@ async fn too_many_errors_is_421_and_close() {
         "421 4.7.0 mx.test Too many errors, closing connection\r\n"
     );
 }
+
+#[tokio::test]
+async fn an_unquoted_local_part_with_at_is_553_5_1_3() {
+    let server = start(config()).await;
+    let mut c = greeted(server.addr).await;
+    c.cmd("EHLO client.test").await;
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@b@src.test>").await,
+        "553 5.1.3 Mailbox name not allowed\r\n"
+    );
+    assert_code(&c.cmd("MAIL FROM:<a@src.test>").await, "250 2.1.0");
+    // Never taken as a recipient at the last domain, which this server receives for.
+    for path in [
+        "x@elsewhere.test@example.org",
+        "x@example.org@example.org",
+        "a..b@example.org",
+        ".a@example.org",
+        "a.@example.org",
+        "\"unterminated@example.org",
+        "@relay.test:",
+        "@:u@example.org",
+        "@relay..test:u@example.org",
+    ] {
+        assert_eq!(
+            c.cmd(&format!("RCPT TO:<{path}>")).await,
+            "553 5.1.3 Mailbox name not allowed\r\n",
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn quoted_local_parts_literals_and_source_routes_keep_working() {
+    let server = start(config()).await;
+    let mut c = greeted(server.addr).await;
+    c.cmd("EHLO client.test").await;
+    assert_code(&c.cmd("MAIL FROM:<u@[192.0.2.1]>").await, "250 2.1.0");
+    for path in [
+        "\"a@b\"@example.org",
+        "\"a b\\\"c\"@example.org",
+        "@relay.test,@[192.0.2.1]:route@example.org",
+        "first.last+tag@example.org",
+    ] {
+        assert_code(&c.cmd(&format!("RCPT TO:<{path}>")).await, "250 2.1.5");
+    }
+    // Relay control judges the final domain, after any quoted `@`.
+    assert_eq!(
+        c.cmd("RCPT TO:<\"x@example.org\"@elsewhere.test>").await,
+        "554 5.7.1 Relay access denied\r\n"
+    );
+    c.cmd("DATA").await;
+    c.send(b"x\r\n.\r\n").await;
+    assert_code(&c.reply().await, "250 2.6.0");
+    let stored = server.handoff.stored();
+    let recipients: Vec<String> = stored[0]
+        .recipients
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        recipients,
+        [
+            "\"a@b\"@example.org",
+            "\"a b\\\"c\"@example.org",
+            "route@example.org",
+            "first.last+tag@example.org"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_dot_stuffed_line_of_998_octets_is_accepted() {
+    let server = start(config()).await;
+    let mut c = greeted(server.addr).await;
+    c.envelope("a@src.test", "b@example.org").await;
+    c.cmd("DATA").await;
+    // 998 octets of content that start with a dot: 999 on the wire with the stuffing dot.
+    let line = format!(".{}", "z".repeat(997));
+    c.send(format!(".{line}\r\n.\r\n").as_bytes()).await;
+    assert_code(&c.reply().await, "250 2.6.0");
+    let stored = server.handoff.stored();
+    assert!(stored[0]
+        .message
+        .as_bytes()
+        .ends_with(format!("\r\n{line}\r\n").as_bytes()));
+}
+
+#[tokio::test]
+async fn the_text_line_limit_is_configurable() {
+    let mut cfg = config();
+    cfg.limits.max_line_length = 100;
+    let server = start(cfg).await;
+    let mut c = greeted(server.addr).await;
+    c.envelope("a@src.test", "b@example.org").await;
+    c.cmd("DATA").await;
+    c.send(format!("{}\r\n.\r\n", "y".repeat(98)).as_bytes())
+        .await;
+    assert_code(&c.reply().await, "250 2.6.0");
+    c.cmd("MAIL FROM:<a@src.test>").await;
+    c.cmd("RCPT TO:<b@example.org>").await;
+    c.cmd("DATA").await;
+    c.send(format!("{}\r\n.\r\n", "y".repeat(99)).as_bytes())
+        .await;
+    assert_eq!(
+        c.reply().await,
+        "554 5.6.0 Message refused: line longer than 100 octets\r\n"
+    );
+    assert_eq!(server.handoff.stored().len(), 1);
+}
+
+#[tokio::test]
+async fn bdat_content_with_bare_cr_or_lf_is_refused_as_data_is() {
+    let server = start(config()).await;
+    let mut c = greeted(server.addr).await;
+    c.cmd("EHLO client.test").await;
+    for content in [&b"a\nb\r\n"[..], b"a\rb\r\n", b"a\r\n.\n", b"a\r"] {
+        c.cmd("MAIL FROM:<a@src.test>").await;
+        c.cmd("RCPT TO:<b@example.org>").await;
+        let mut command = format!("BDAT {} LAST\r\n", content.len()).into_bytes();
+        command.extend_from_slice(content);
+        c.send(&command).await;
+        assert_eq!(
+            c.reply().await,
+            "554 5.6.0 Message refused: bare CR or LF in data, use CRLF\r\n",
+            "{content:?}"
+        );
+    }
+    // A CRLF split across two chunks is a line ending like any other.
+    c.cmd("MAIL FROM:<a@src.test>").await;
+    c.cmd("RCPT TO:<b@example.org>").await;
+    c.send(b"BDAT 2\r\na\rBDAT 1 LAST\r\n\n").await;
+    assert_code(&c.reply().await, "250 2.0.0");
+    assert_code(&c.reply().await, "250 2.6.0");
+    // Lines over the limit are refused too.
+    c.cmd("MAIL FROM:<a@src.test>").await;
+    c.cmd("RCPT TO:<b@example.org>").await;
+    let long = format!("{}\r\n", "y".repeat(999));
+    c.send(format!("BDAT {} LAST\r\n{long}", long.len()).as_bytes())
+        .await;
+    assert_eq!(
+        c.reply().await,
+        "554 5.6.0 Message refused: line longer than 1000 octets\r\n"
+    );
+    assert_eq!(server.handoff.stored().len(), 1);
+}

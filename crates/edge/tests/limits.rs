@@ -148,7 +148,9 @@ async fn memory_budget_spent_is_452_4_3_1_and_released_after() {
     let mut a = greeted(server.addr).await;
     a.envelope("a@src.test", "b@example.org").await;
     // A holds 3000 octets (three of the four KiB units) of an unfinished BDAT message.
-    a.send(format!("BDAT 3000\r\n{}", "a".repeat(3000)).as_bytes())
+    // (BDAT content follows DATA's line rules: lines of 100 octets.)
+    let text = |c: &str| format!("{}\r\n", c.repeat(98)).repeat(30);
+    a.send(format!("BDAT 3000\r\n{}", text("a")).as_bytes())
         .await;
     assert_eq!(a.reply().await, "250 2.0.0 3000 octets received\r\n");
 
@@ -175,8 +177,65 @@ async fn memory_budget_spent_is_452_4_3_1_and_released_after() {
     assert_code(&a.reply().await, "250 2.6.0");
     b.cmd("MAIL FROM:<a@src.test>").await;
     b.cmd("RCPT TO:<b@example.org>").await;
-    b.send(format!("BDAT 3000 LAST\r\n{}", "c".repeat(3000)).as_bytes())
+    b.send(format!("BDAT 3000 LAST\r\n{}", text("c")).as_bytes())
         .await;
     assert_code(&b.reply().await, "250 2.6.0");
+    assert_eq!(server.handoff.stored().len(), 2);
+}
+
+#[tokio::test]
+async fn trusted_networks_are_exempt_from_the_per_ip_limit() {
+    let mut cfg = config();
+    cfg.limits.max_connections_per_ip = 1;
+    cfg.trusted_networks = vec!["127.0.0.0/8".parse().unwrap()];
+    let server = start(cfg).await;
+    let _first = greeted(server.addr).await;
+    let mut second = greeted(server.addr).await;
+    assert_eq!(second.cmd("NOOP").await, "250 2.0.0 OK\r\n");
+}
+
+#[tokio::test]
+async fn the_exemption_of_trusted_networks_can_be_turned_off() {
+    let mut cfg = config();
+    cfg.limits.max_connections_per_ip = 1;
+    cfg.limits.per_ip_limit_exempts_trusted = false;
+    cfg.trusted_networks = vec!["127.0.0.0/8".parse().unwrap()];
+    let server = start(cfg).await;
+    let _first = greeted(server.addr).await;
+    let mut second = connect(server.addr).await;
+    assert_code(&second.rest().await, "421 4.7.0");
+}
+
+#[tokio::test]
+async fn trusted_clients_still_count_toward_the_global_limit() {
+    let mut cfg = config();
+    cfg.limits.max_connections = 1;
+    cfg.trusted_networks = vec!["127.0.0.0/8".parse().unwrap()];
+    let server = start(cfg).await;
+    let _first = greeted(server.addr).await;
+    let mut second = connect(server.addr).await;
+    assert_code(&second.rest().await, "421 4.7.0");
+}
+
+#[tokio::test]
+async fn the_message_limit_per_session_is_421_4_7_0_at_the_next_mail() {
+    let mut cfg = config();
+    cfg.limits.max_messages_per_session = 2;
+    let server = start(cfg).await;
+    let mut c = greeted(server.addr).await;
+    c.cmd("EHLO client.test").await;
+    for _ in 0..2 {
+        c.cmd("MAIL FROM:<a@src.test>").await;
+        c.cmd("RCPT TO:<b@example.org>").await;
+        c.cmd("DATA").await;
+        c.send(b"x\r\n.\r\n").await;
+        assert_code(&c.reply().await, "250 2.6.0");
+    }
+    assert_eq!(c.cmd("NOOP").await, "250 2.0.0 OK\r\n");
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@src.test>").await,
+        "421 4.7.0 mx.test Too many messages in this session, closing connection\r\n"
+    );
+    assert_eq!(c.rest().await, "");
     assert_eq!(server.handoff.stored().len(), 2);
 }

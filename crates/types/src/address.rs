@@ -1,8 +1,11 @@
-//! Mailbox addresses (`local@domain`) and the reverse path.
+//! Mailbox addresses (`local@domain`) and the reverse path. The grammar they follow is in
+//! [`crate::mailbox`].
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+use crate::mailbox;
 
 /// Why a string is not a usable mailbox address.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -14,10 +17,15 @@ pub enum AddressError {
     /// The local part is empty.
     #[error("address has an empty local part")]
     EmptyLocalPart,
+    /// The local part is neither a dot-string (atoms joined by single dots, so no `@`) nor a
+    /// quoted string.
+    #[error("address has an invalid local part")]
+    BadLocalPart,
     /// The domain is empty or not a valid domain or address literal.
     #[error("address has an invalid domain")]
     BadDomain,
-    /// The address contains whitespace, control characters or angle brackets.
+    /// The address contains control characters, or whitespace or angle brackets outside
+    /// quotes.
     #[error("address contains a forbidden character")]
     ForbiddenCharacter,
     /// The address is longer than RFC 5321 allows (256 octets for a path).
@@ -25,7 +33,9 @@ pub enum AddressError {
     TooLong,
 }
 
-/// A mailbox address `local-part@domain`, as used in SMTP paths.
+/// A mailbox address `local-part@domain`, as used in SMTP paths: the local part is a
+/// dot-string or a quoted string, the domain a name or an address literal (RFC 5321 §4.1.2).
+/// It prints exactly as it was parsed, so the printed form parses to the same address.
 ///
 /// The local part keeps its case (RFC 5321 §2.4: it may be case-sensitive); the domain is
 /// compared case-insensitively by [`Address::domain_lowercase`]. UTF-8 in either part is allowed
@@ -41,7 +51,8 @@ pub struct Address {
 const MAX_ADDRESS_LEN: usize = 254;
 
 impl Address {
-    /// Parses `local@domain` (without angle brackets).
+    /// Parses `local@domain` (without angle brackets or source route). An unquoted local
+    /// part cannot hold `@`: `a@b@c` is refused, never read as `a@b` at `c`.
     ///
     /// # Errors
     /// Returns an [`AddressError`] naming what is wrong with the text.
@@ -49,17 +60,8 @@ impl Address {
         if text.len() > MAX_ADDRESS_LEN {
             return Err(AddressError::TooLong);
         }
-        if text
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace() || c == '<' || c == '>')
-        {
-            return Err(AddressError::ForbiddenCharacter);
-        }
-        let at = text.rfind('@').ok_or(AddressError::NoDomain)?;
-        if at == 0 {
-            return Err(AddressError::EmptyLocalPart);
-        }
-        if !valid_domain(&text[at + 1..]) {
+        let at = mailbox::local_part_len(text)?;
+        if !mailbox::is_domain(&text[at + 1..]) {
             return Err(AddressError::BadDomain);
         }
         Ok(Self {
@@ -73,12 +75,12 @@ impl Address {
         &self.text
     }
 
-    /// The part before the last `@`.
+    /// The local part, quotes and all when quoted.
     pub fn local_part(&self) -> &str {
         &self.text[..self.at]
     }
 
-    /// The part after the last `@`, as written.
+    /// The domain (or address literal) after the local part's `@`, as written.
     pub fn domain(&self) -> &str {
         &self.text[self.at + 1..]
     }
@@ -98,24 +100,6 @@ impl Address {
     pub fn mailbox_key(&self) -> (&str, String) {
         (self.local_part(), self.domain_lowercase())
     }
-}
-
-fn valid_domain(domain: &str) -> bool {
-    if domain.is_empty() {
-        return false;
-    }
-    if let Some(literal) = domain.strip_prefix('[') {
-        return literal.ends_with(']') && literal.len() > 1;
-    }
-    domain.split('.').all(|label| {
-        !label.is_empty()
-            && label.len() <= 63
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-            && label
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '-' || !c.is_ascii())
-    })
 }
 
 impl fmt::Display for Address {
@@ -203,6 +187,8 @@ impl From<Address> for Sender {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -247,6 +233,138 @@ mod tests {
     #[test]
     fn address_literal_domain() {
         assert!(Address::parse("postmaster@[127.0.0.1]").is_ok());
+        assert!(Address::parse("postmaster@[IPv6:2001:db8::1]").is_ok());
+        assert!(Address::parse("postmaster@[x-tag:abc]").is_ok());
+        for bad in [
+            "a@[]",
+            "a@[127.0.0]",
+            "a@[IPv6:nothing]",
+            "a@[127.0.0.1",
+            "a@[:x]",
+        ] {
+            assert_eq!(Address::parse(bad), Err(AddressError::BadDomain), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_unquoted_local_part_is_a_dot_string() {
+        assert_eq!(Address::parse("a@b@c.org"), Err(AddressError::BadDomain));
+        for bad in [
+            "a..b@c.org",
+            ".a@c.org",
+            "a.@c.org",
+            "a(b)@c.org",
+            "a\\b@c.org",
+        ] {
+            assert_eq!(
+                Address::parse(bad),
+                Err(AddressError::BadLocalPart),
+                "{bad}"
+            );
+        }
+        let a = Address::parse("o'hara+tag/x=y@c.org").unwrap();
+        assert_eq!((a.local_part(), a.domain()), ("o'hara+tag/x=y", "c.org"));
+    }
+
+    #[test]
+    fn quoted_local_parts() {
+        let a = Address::parse("\"a b\\\"c@d\"@example.org").unwrap();
+        assert_eq!(a.local_part(), "\"a b\\\"c@d\"");
+        assert_eq!(a.domain(), "example.org");
+        assert!(Address::parse("\"\"@example.org").is_ok());
+        assert_eq!(
+            Address::parse("\"a\"b@c.org"),
+            Err(AddressError::BadLocalPart)
+        );
+        assert_eq!(Address::parse("\"a@c.org"), Err(AddressError::BadLocalPart));
+        assert_eq!(Address::parse("\"a\""), Err(AddressError::NoDomain));
+        assert_eq!(
+            Address::parse("\"a\tb\"@c.org"),
+            Err(AddressError::ForbiddenCharacter)
+        );
+    }
+
+    #[test]
+    fn source_routes_are_stripped_when_well_formed() {
+        use crate::mailbox::strip_source_route;
+        assert_eq!(strip_source_route("@a.org,@b.org:u@c.org"), Some("u@c.org"));
+        assert_eq!(strip_source_route("@[IPv6:::1]:u@c.org"), Some("u@c.org"));
+        for bad in [
+            "@:u@c.org",
+            "@a..org:u@c.org",
+            "@a.org",
+            "@a.org;u@c.org",
+            "a@b",
+        ] {
+            assert_eq!(strip_source_route(bad), None, "{bad}");
+        }
+    }
+
+    /// Text built from the characters that matter to the grammar.
+    fn tricky() -> impl Strategy<Value = String> {
+        let pieces = proptest::sample::select(vec![
+            "a",
+            "Z",
+            "0",
+            "@",
+            ".",
+            "\"",
+            "\\",
+            " ",
+            "-",
+            "[",
+            "]",
+            ":",
+            "+",
+            "é",
+            "\u{85}",
+            "\t",
+            "(",
+            "IPv6:",
+            "::1",
+            "127.0.0.1",
+            "example",
+            "org",
+        ]);
+        proptest::collection::vec(pieces, 0..16).prop_map(|p| p.concat())
+    }
+
+    proptest! {
+        /// Anything accepted prints back to text that parses to the same address, and splits
+        /// where the grammar says: an unquoted local part never holds `@`.
+        #[test]
+        fn what_is_accepted_prints_back_to_the_same_address(text in tricky()) {
+            if let Ok(address) = Address::parse(&text) {
+                let printed = address.to_string();
+                prop_assert_eq!(Address::parse(&printed), Ok(address.clone()));
+                prop_assert_eq!(
+                    format!("{}@{}", address.local_part(), address.domain()),
+                    printed
+                );
+                prop_assert!(address.local_part().starts_with('"')
+                    || !address.local_part().contains('@'));
+                prop_assert!(!address.domain().contains('@'));
+            }
+        }
+
+        /// Addresses made by the grammar are all accepted, and split where they were joined.
+        #[test]
+        fn grammatical_addresses_are_accepted(
+            atoms in proptest::collection::vec("[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]{1,5}", 1..4),
+            quoted in proptest::option::of("([ !#-\\[\\]-~]|\\\\[ -~]){0,8}"),
+            labels in proptest::collection::vec("[a-z0-9]([a-z0-9-]{0,4}[a-z0-9])?", 1..4),
+        ) {
+            let local = match quoted {
+                Some(q) => format!("\"{q}\""),
+                None => atoms.join("."),
+            };
+            let domain = labels.join(".");
+            let address = Address::parse(&format!("{local}@{domain}"));
+            prop_assert!(address.is_ok(), "{local}@{domain}: {address:?}");
+            let address = address.unwrap();
+            prop_assert_eq!(address.local_part(), local.as_str());
+            prop_assert_eq!(address.domain(), domain.as_str());
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //!
 //! # Layout
 //! - [`address`]: mailbox addresses and the reverse path ([`Sender`], with the null sender `<>`).
+//! - [`mailbox`]: the RFC 5321 grammar addresses follow, and source routes.
 //! - [`message`]: the raw message bytes with cheap header access.
 //! - [`envelope`]: sender, recipients, message, client info (with what the client declared:
 //!   SMTPUTF8, `BODY=`, TLS, AUTH) and arrival time.
@@ -17,6 +18,7 @@ pub mod address;
 #[cfg(feature = "serde-duration")]
 pub mod duration;
 pub mod envelope;
+pub mod mailbox;
 pub mod message;
 pub mod queue_id;
 pub mod reply;

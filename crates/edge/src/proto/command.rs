@@ -180,12 +180,10 @@ fn path_arg(
     if !tail.is_empty() && !tail.starts_with(' ') {
         return Err(CommandError::BadPath);
     }
-    // RFC 5321 §4.1.1.3: a source route `@a,@b:` is accepted and ignored.
+    // RFC 5321 Appendix C: a source route `@a,@b:` is accepted and ignored. A malformed one
+    // stays, and the verb refuses the path as a mailbox (`553 5.1.3`).
     if path.starts_with('@') {
-        path = path
-            .split_once(':')
-            .map(|(_, p)| p)
-            .ok_or(CommandError::BadPath)?;
+        path = envoi_types::mailbox::strip_source_route(path).unwrap_or(path);
     }
     let params = tail
         .split(' ')

@@ -9,10 +9,14 @@
 //!
 //! Memory is bounded by the size limit: past it the reader keeps scanning for the end but
 //! stores nothing more, and reports [`DataProblem::TooBig`].
+//!
+//! Line length counts content: the dot a client adds for transparency (RFC 5321 §4.5.2) is not
+//! part of the line, so a line of exactly the limit that starts with a dot is accepted
+//! (RFC 5321 §4.5.3.1.6). [`check_text`] applies the same line rules to BDAT content.
 
 use bytes::{Bytes, BytesMut};
 
-/// Longest text line RFC 5321 §4.5.3.1.6 allows, CRLF included.
+/// Longest text line RFC 5321 §4.5.3.1.6 allows, CRLF included: the default limit.
 pub const MAX_TEXT_LINE: usize = 1000;
 
 /// Why a complete message must be refused.
@@ -22,7 +26,7 @@ pub enum DataProblem {
     TooBig,
     /// A bare CR or LF appeared in the data: refused as a whole.
     BareLineEnding,
-    /// A line exceeds 1000 octets including CRLF.
+    /// A line exceeds the line limit (1000 octets including CRLF unless set otherwise).
     LineTooLong,
     /// The caller stopped the reader from keeping content ([`DataReader::stop_keeping`]),
     /// e.g. because the server's memory budget is spent: `452 4.3.1`.
@@ -50,6 +54,7 @@ pub struct DataReader {
     scan: Scan,
     body: BytesMut,
     limit: usize,
+    max_line: usize,
     line_len: usize,
     /// Octets of message seen (unstuffed), kept or not: what the size limit applies to.
     size: usize,
@@ -67,6 +72,7 @@ impl DataReader {
             scan: Scan::LineStart,
             body: BytesMut::new(),
             limit,
+            max_line: MAX_TEXT_LINE,
             line_len: 0,
             size: 0,
             too_big: false,
@@ -75,6 +81,13 @@ impl DataReader {
             long_line: false,
             done: false,
         }
+    }
+
+    /// The same reader with lines of at most `octets` (CRLF included, a transparency dot not).
+    #[must_use]
+    pub fn with_max_line(mut self, octets: usize) -> Self {
+        self.max_line = octets;
+        self
     }
 
     /// Scans `input`; returns how many octets belong to the data (all of them unless the end
@@ -133,7 +146,7 @@ impl DataReader {
             if rest[end] == b'\r' && rest.get(end + 1) == Some(&b'\n') {
                 // Line lengths only grow within a line, so checking at its end is enough.
                 self.line_len += end + 2;
-                if self.line_len > MAX_TEXT_LINE {
+                if self.line_len > self.max_line {
                     self.long_line = true;
                 }
                 self.end_line();
@@ -148,7 +161,7 @@ impl DataReader {
                 break;
             }
         }
-        if self.line_len > MAX_TEXT_LINE {
+        if self.line_len > self.max_line {
             self.long_line = true;
         }
         if at > 0 {
@@ -203,12 +216,17 @@ impl DataReader {
     }
 
     fn step(&mut self, b: u8) {
+        if (self.scan, b) == (Scan::LineStart, b'.') {
+            // A dot at a line start is transparency (or the end), never content: it does not
+            // count toward the line's length.
+            self.scan = Scan::Dot;
+            return;
+        }
         self.line_len += 1;
-        if self.line_len > MAX_TEXT_LINE {
+        if self.line_len > self.max_line {
             self.long_line = true;
         }
         match (self.scan, b) {
-            (Scan::LineStart, b'.') => self.scan = Scan::Dot,
             (Scan::Cr, b'\n') => {
                 self.push(b"\r\n");
                 self.end_line();
@@ -268,6 +286,33 @@ impl DataReader {
     }
 }
 
+/// Checks content that arrived without dot-stuffing (BDAT) by DATA's line rules: every CR and
+/// LF is part of a CRLF, and no line is longer than `max_line` octets, CRLF included.
+///
+/// # Errors
+/// [`DataProblem::BareLineEnding`] first, else [`DataProblem::LineTooLong`].
+pub fn check_text(content: &[u8], max_line: usize) -> Result<(), DataProblem> {
+    let mut long = false;
+    let mut line_start = 0;
+    let mut at = 0;
+    // Each pass moves past one CR or LF.
+    while let Some(found) = memchr::memchr2(b'\r', b'\n', &content[at..]) {
+        let end = at + found;
+        if content[end] != b'\r' || content.get(end + 1) != Some(&b'\n') {
+            return Err(DataProblem::BareLineEnding);
+        }
+        long |= end + 2 - line_start > max_line;
+        line_start = end + 2;
+        at = line_start;
+    }
+    long |= content.len() - line_start > max_line;
+    if long {
+        Err(DataProblem::LineTooLong)
+    } else {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -288,7 +333,7 @@ mod tests {
                     .unwrap_or(input.len() - i);
                 if run > 0 {
                     reader.line_len += run;
-                    if reader.line_len > MAX_TEXT_LINE {
+                    if reader.line_len > reader.max_line {
                         reader.long_line = true;
                     }
                     reader.push(&input[i..i + run]);
@@ -443,6 +488,40 @@ mod tests {
         let mut input = vec![b'x'; 998];
         input.extend_from_slice(b"\r\n.\r\n");
         assert!(read(&input, 10_000).2.is_ok());
+    }
+
+    #[test]
+    fn the_transparency_dot_is_not_counted() {
+        let mut input = b"..".to_vec();
+        input.extend_from_slice(&[b'x'; 997]);
+        input.extend_from_slice(b"\r\n.\r\n");
+        let mut expected = b".".to_vec();
+        expected.extend_from_slice(&[b'x'; 997]);
+        expected.extend_from_slice(b"\r\n");
+        assert_eq!(read(&input, 10_000).2, Ok(Bytes::from(expected)));
+        let short = DataReader::new(100).with_max_line(10);
+        let mut short = short;
+        short.feed(b"..23456789\r\n.123456789\r\n.\r\n");
+        assert_eq!(short.finish(), Err(DataProblem::LineTooLong));
+    }
+
+    #[test]
+    fn check_text_applies_the_line_rules_of_data() {
+        assert_eq!(check_text(b"a\r\nb\r\n", 1000), Ok(()));
+        assert_eq!(check_text(b"", 1000), Ok(()));
+        assert_eq!(check_text(b"no line end", 1000), Ok(()));
+        for bare in [&b"a\nb"[..], b"a\rb", b"a\r", b"\n", b"a\r\r\n"] {
+            assert_eq!(check_text(bare, 1000), Err(DataProblem::BareLineEnding));
+        }
+        assert_eq!(check_text(b"12345678\r\n", 10), Ok(()));
+        assert_eq!(
+            check_text(b"123456789\r\n", 10),
+            Err(DataProblem::LineTooLong)
+        );
+        assert_eq!(
+            check_text(b"a\r\n12345678901", 10),
+            Err(DataProblem::LineTooLong)
+        );
     }
 
     proptest! {

@@ -44,6 +44,11 @@ impl LineReader {
         self.limit
     }
 
+    /// True while an over-long line is being dropped: part of a line has arrived.
+    pub fn is_discarding(&self) -> bool {
+        self.discarding
+    }
+
     /// Changes the line limit (AUTH exchanges allow longer lines than commands).
     pub fn set_limit(&mut self, limit: usize) {
         self.limit = limit;

@@ -2,16 +2,21 @@
 //!
 //! # Layout
 //! - [`state`]: the explicit state enum, the open transaction and where an AUTH exchange stands.
-//! - `conn`: the tokio loop that owns the socket, the timeouts, flushing and STARTTLS.
+//! - `run`: the loop over commands: replies, the error limit, refusal logging, STARTTLS.
+//! - `conn`: the socket and buffers: flushing, reading lines, DATA and BDAT content.
+//! - `deadline`: the command, transfer and session deadlines, as plain arithmetic.
 //!
 //! The verbs (in `crate::verbs`) take a `&mut Session`, change its state and say what reply
 //! to send and what the loop must do next ([`Step`]).
 
 pub(crate) mod conn;
+mod deadline;
+pub(crate) mod run;
 pub mod state;
 
 use std::sync::Arc;
 
+use crate::events::Tally;
 use crate::memory::Held;
 use crate::replies::Response;
 use crate::shared::Shared;
@@ -28,6 +33,10 @@ pub(crate) struct Session {
     pub state: State,
     /// Message memory reserved from the server's budget for the open transaction.
     pub held: Held,
+    /// Commands, messages and errors so far.
+    pub tally: Tally,
+    /// Recipients refused in the open transaction.
+    pub refused_recipients: usize,
 }
 
 impl Session {

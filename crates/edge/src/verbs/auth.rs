@@ -8,6 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
 use crate::credentials::AuthVerdict;
+use crate::events;
 use crate::replies::{self, Response};
 use crate::session::state::{AuthExchange, State};
 use crate::session::{Next, Session, Step};
@@ -57,7 +58,7 @@ pub(crate) async fn respond(session: &mut Session, exchange: AuthExchange, line:
         AuthExchange::Plain => plain(session, line).await,
         AuthExchange::LoginUser => login_user(line),
         AuthExchange::LoginPassword { user } => match decode(line) {
-            Some(password) => check(session, "", &user, &password).await,
+            Some(password) => check(session, "LOGIN", ("", &user), &password).await,
             None => Step::reply(replies::auth_malformed()),
         },
     }
@@ -84,21 +85,29 @@ async fn plain(session: &mut Session, response: &str) -> Step {
     else {
         return Step::reply(replies::auth_malformed());
     };
-    check(session, authzid, user, password).await
+    check(session, "PLAIN", (authzid, user), password).await
 }
 
-async fn check(session: &mut Session, authzid: &str, user: &str, password: &str) -> Step {
+/// Asks the authenticator and logs the verdict with the user name (never the password).
+async fn check(
+    session: &mut Session,
+    mechanism: &str,
+    (authzid, user): (&str, &str),
+    password: &str,
+) -> Step {
     let Some(authenticator) = session.shared.authenticator.clone() else {
         return Step::reply(replies::not_implemented());
     };
-    match authenticator.check(authzid, user, password).await {
+    let (outcome, step) = match authenticator.check(authzid, user, password).await {
         AuthVerdict::Accepted(identity) => {
             session.info.auth = Some(identity);
-            Step::reply(replies::auth_ok())
+            ("accepted", Step::reply(replies::auth_ok()))
         }
-        AuthVerdict::Rejected => Step::reply(replies::auth_failed()),
-        AuthVerdict::Unavailable => Step::reply(replies::auth_unavailable()),
-    }
+        AuthVerdict::Rejected => ("rejected", Step::reply(replies::auth_failed())),
+        AuthVerdict::Unavailable => ("unavailable", Step::reply(replies::auth_unavailable())),
+    };
+    events::auth(mechanism, user, outcome);
+    step
 }
 
 /// Base64 to UTF-8 text; `=` is the empty response (RFC 4954 §4).

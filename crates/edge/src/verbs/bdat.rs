@@ -2,10 +2,12 @@
 //!
 //! A chunk's octets are always read, even when the command is refused, so they can never be
 //! taken for commands. Content over the size limit is discarded unread-into-memory and the
-//! transaction ends with `552 5.3.4`; later chunks of it get `503 5.5.1`.
+//! transaction ends with `552 5.3.4`; later chunks of it get `503 5.5.1`. At LAST the whole
+//! content is checked as DATA's is: a bare CR or LF, or a line over the limit, refuses it.
 
 use bytes::Bytes;
 
+use crate::proto::data::check_text;
 use crate::replies::{self, Response};
 use crate::session::state::State;
 use crate::session::{Next, Session, Step};
@@ -66,5 +68,8 @@ pub(crate) async fn chunk(session: &mut Session, bytes: Bytes, last: bool) -> Re
         State::Chunking(t) => std::mem::take(&mut t.chunks).freeze(),
         _ => return replies::bad_sequence("No transaction"),
     };
-    data::finish(session, body).await
+    // The content's lines follow the rules of DATA's (no bare CR or LF, bounded length): BODY
+    // is 7BIT or 8BITMIME, BINARYMIME is not offered.
+    let checked = check_text(&body, session.shared.config.limits.max_line_length).map(|()| body);
+    data::complete(session, checked).await
 }

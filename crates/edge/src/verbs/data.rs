@@ -40,7 +40,9 @@ pub(crate) async fn complete(session: &mut Session, body: Result<Bytes, DataProb
             match problem {
                 DataProblem::TooBig => replies::too_big(),
                 DataProblem::BareLineEnding => replies::bare_line_ending_in_data(),
-                DataProblem::LineTooLong => replies::data_line_too_long(),
+                DataProblem::LineTooLong => {
+                    replies::data_line_too_long(session.shared.config.limits.max_line_length)
+                }
                 DataProblem::NotKept => replies::memory_exhausted(),
             }
         }

@@ -26,14 +26,14 @@ use crate::replies::{self, Response};
 use crate::session::{Session, Step};
 
 /// Runs one parsed command.
-pub(crate) async fn dispatch(session: &mut Session, command: Command) -> Step {
+pub(crate) async fn dispatch(session: &mut Session, command: &Command) -> Step {
     match command {
-        Command::Ehlo(name) => ehlo::ehlo(session, name).await,
-        Command::Helo(name) => ehlo::helo(session, name).await,
-        Command::Mail { path, params } => mail::mail(session, &path, &params).await,
-        Command::Rcpt { path, params } => rcpt::rcpt(session, &path, &params).await,
+        Command::Ehlo(name) => ehlo::ehlo(session, name.clone()).await,
+        Command::Helo(name) => ehlo::helo(session, name.clone()).await,
+        Command::Mail { path, params } => mail::mail(session, path, params).await,
+        Command::Rcpt { path, params } => rcpt::rcpt(session, path, params).await,
         Command::Data => data::data(session),
-        Command::Bdat { size, last } => bdat::bdat(session, size, last),
+        Command::Bdat { size, last } => bdat::bdat(session, *size, *last),
         Command::Rset => rset::rset(session),
         Command::Noop => noop::noop(),
         Command::Quit => quit::quit(session),
@@ -41,7 +41,7 @@ pub(crate) async fn dispatch(session: &mut Session, command: Command) -> Step {
         Command::Help => help::help(),
         Command::StartTls => starttls::starttls(session),
         Command::Auth { mechanism, initial } => {
-            auth::auth(session, &mechanism, initial.as_deref()).await
+            auth::auth(session, mechanism, initial.as_deref()).await
         }
     }
 }

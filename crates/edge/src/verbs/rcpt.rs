@@ -13,8 +13,21 @@ use crate::replies::{self, Response};
 use crate::session::state::State;
 use crate::session::{Session, Step};
 
-/// Adds a recipient to the open transaction.
+/// Adds a recipient to the open transaction. Refusals are a normal part of a big transaction
+/// (RFC 5321 §4.5.3.1.10), so only those past `max_refused_recipients` count as errors.
 pub(crate) async fn rcpt(session: &mut Session, path: &str, params: &[Param]) -> Step {
+    let step = add(session, path, params).await;
+    let refused = step.response.as_ref().is_some_and(Response::is_error);
+    if refused && !session.state.is_idle() {
+        session.refused_recipients = session.refused_recipients.saturating_add(1);
+        if session.refused_recipients > session.shared.config.limits.max_refused_recipients {
+            session.tally.errors = session.tally.errors.saturating_add(1);
+        }
+    }
+    step
+}
+
+async fn add(session: &mut Session, path: &str, params: &[Param]) -> Step {
     let transaction = match &session.state {
         State::Mail(t) | State::Rcpt(t) => t,
         State::Chunking(_) => {

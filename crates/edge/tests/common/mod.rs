@@ -128,19 +128,17 @@ pub async fn greeted(addr: SocketAddr) -> Client<TcpStream> {
     client
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
+impl<S> Client<S> {
     pub fn new(stream: S) -> Self {
         Self {
             stream,
             buf: Vec::new(),
         }
     }
+}
 
-    pub async fn send(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).await.unwrap();
-        self.stream.flush().await.unwrap();
-    }
-
+/// What needs only the reading side (a split stream's read half too).
+impl<S: AsyncRead + Unpin> Client<S> {
     /// Reads one complete reply (all its lines); empty string at end of stream.
     pub async fn reply(&mut self) -> String {
         tokio::time::timeout(SAFETY, self.reply_inner())
@@ -168,12 +166,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         }
     }
 
-    /// Sends `line` with CRLF and returns the reply.
-    pub async fn cmd(&mut self, line: &str) -> String {
-        self.send(format!("{line}\r\n").as_bytes()).await;
-        self.reply().await
-    }
-
     /// Everything until the server closes.
     pub async fn rest(&mut self) -> String {
         let mut out = std::mem::take(&mut self.buf);
@@ -182,6 +174,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             .expect("server did not close within the safety net")
             .ok();
         String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
+    pub async fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.unwrap();
+        self.stream.flush().await.unwrap();
+    }
+
+    /// Sends `line` with CRLF and returns the reply.
+    pub async fn cmd(&mut self, line: &str) -> String {
+        self.send(format!("{line}\r\n").as_bytes()).await;
+        self.reply().await
     }
 
     /// EHLO, MAIL, RCPT: ready for DATA or BDAT.

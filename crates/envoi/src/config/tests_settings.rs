@@ -57,7 +57,9 @@ fn every_embedded_key_lands_in_its_field() {
     let config = Config::parse(
         "[smtp]\nmax_message_size = 1\nmax_recipients = 2\nmax_received_headers = 3\n\
          max_errors = 4\nmax_connections = 5\nmax_connections_per_ip = 6\n\
+         per_ip_limit_exempts_trusted = false\nmax_line_length = 77\n\
          command_timeout = \"7s\"\ndata_timeout = \"8s\"\nshutdown_grace = \"9s\"\n\
+         min_data_rate = 78\nsession_timeout = \"79s\"\n\
          [smtp.auth]\nallow_plaintext = true\n\
          [queue]\nmax_deliveries = 10\nmax_storage_ops = 11\nshutdown_grace = \"12s\"\n\
          [relay]\nmx_port = 13\nmax_messages_per_connection = 14\nidle_timeout = \"15s\"\n\
@@ -75,9 +77,13 @@ fn every_embedded_key_lands_in_its_field() {
         limits.max_connections_per_ip,
     ];
     assert_eq!(counts, [1, 2, 3, 4, 5, 6]);
+    assert!(!limits.per_ip_limit_exempts_trusted);
+    assert_eq!(limits.max_line_length, 77);
     let timeouts = &config.smtp.timeouts;
     let waits = [timeouts.command, timeouts.data, timeouts.shutdown_grace];
     assert_eq!(waits, [7, 8, 9].map(Duration::from_secs));
+    assert_eq!(timeouts.min_data_rate, 78);
+    assert_eq!(timeouts.session, Duration::from_secs(79));
     assert!(config.smtp.auth.policy.allow_plaintext);
     let queue = &config.queue.settings;
     assert_eq!((queue.max_deliveries, queue.max_storage_ops), (10, 11));

@@ -146,9 +146,26 @@ impl Daemon {
         admin: SocketAddr,
         env: &[(&str, &str)],
     ) -> Self {
+        Self::launch(dir, "", extra, (smtp, admin), env)
+    }
+
+    /// Like [`Daemon::start`] with `smtp_keys` added to the `[smtp]` table.
+    pub fn start_smtp(dir: &Path, smtp_keys: &str, extra: &str) -> Self {
+        let smtp = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        Self::launch(dir, smtp_keys, extra, (smtp, admin), &[])
+    }
+
+    fn launch(
+        dir: &Path,
+        smtp_keys: &str,
+        extra: &str,
+        (smtp, admin): (SocketAddr, SocketAddr),
+        env: &[(&str, &str)],
+    ) -> Self {
         let config = dir.join("envoi.toml");
         let text = format!(
-            "hostname = \"envoi.test\"\n\n[storage]\npath = \"{spool}\"\n\n[admin]\naddress = \"{admin}\"\n\n[smtp]\n[[smtp.listener]]\naddress = \"{smtp}\"\n\n{extra}\n",
+            "hostname = \"envoi.test\"\n\n[storage]\npath = \"{spool}\"\n\n[admin]\naddress = \"{admin}\"\n\n[smtp]\n{smtp_keys}\n[[smtp.listener]]\naddress = \"{smtp}\"\n\n{extra}\n",
             spool = dir.join("spool").display(),
         );
         std::fs::write(&config, text).unwrap();
