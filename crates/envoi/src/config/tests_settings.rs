@@ -64,7 +64,8 @@ fn every_embedded_key_lands_in_its_field() {
          [queue]\nmax_deliveries = 10\nmax_storage_ops = 11\nshutdown_grace = \"12s\"\n\
          [relay]\nmx_port = 13\nmax_messages_per_connection = 14\nidle_timeout = \"15s\"\n\
          max_connections_per_destination = 16\nmax_recipients_per_transaction = 17\n\
-         tls = \"required\"\n[relay.timeouts]\nconnect = \"18s\"\nfinal_dot = \"19s\"\n",
+         tls = \"required\"\n[relay.timeouts]\nconnect = \"18s\"\nfinal_dot = \"19s\"\n\
+         [storage]\nmin_free = 20\n",
     )
     .unwrap();
     let limits = &config.smtp.limits;
@@ -191,6 +192,7 @@ fn the_examples_load_to_their_settings() {
         config.relay.tls_domains["bank.example.com"],
         TlsPolicy::Required
     );
+    assert_eq!(config.storage.spool, SpoolOptions::default());
 
     let demo = Config::load(&examples.join("demo.toml")).unwrap();
     assert_eq!(demo.smtp.limits, Limits::default());

@@ -10,7 +10,7 @@ use envoi_types::QueueId;
 
 use crate::storage::{
     AttemptCommit, Lease, ListQuery, MemoryStore, MessageInfo, NewMessage, ScheduleEntry,
-    StateCounts, StoreHealth, Storage, StorageError, StoredMessage,
+    StateCounts, Storage, StorageError, StoreHealth, StoredMessage,
 };
 
 /// After this many claims every claim fails.
