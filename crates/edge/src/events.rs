@@ -130,9 +130,13 @@ pub(crate) fn refused(refusal: &Refusal<'_>) {
     );
 }
 
-/// A new connection, before anything is said.
-pub(crate) fn connect(peer: SocketAddr) {
-    tracing::info!(event = "connect", client = %peer.ip(), port = peer.port());
+/// A new connection, before anything is said: `client=name[addr]` as Postfix writes it, the
+/// name `unknown` when the client has no confirmed one (it is a checked host name, see
+/// [`crate::rdns`], so it needs no escaping).
+pub(crate) fn connect(peer: SocketAddr, name: Option<&str>) {
+    let name = name.unwrap_or("unknown");
+    let ip = peer.ip().to_canonical();
+    tracing::info!(event = "connect", client = %format_args!("{name}[{ip}]"), port = peer.port());
 }
 
 /// A TLS session was established (implicit or after STARTTLS).

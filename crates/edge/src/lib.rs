@@ -39,6 +39,7 @@
 //! - [`tls`]: [`TlsSettings`] from a caller-given certificate and key.
 //! - [`net`]: [`IpNet`] for trusted networks.
 //! - [`received`]: the Received header.
+//! - [`rdns`]: the client's forward-confirmed host name at connect ([`ReverseDns`]).
 //! - [`events`]: log lines and metrics (call [`events::describe_metrics`] once at start-up).
 
 pub mod config;
@@ -49,6 +50,7 @@ mod limiter;
 mod memory;
 pub mod net;
 pub mod proto;
+pub mod rdns;
 pub mod received;
 pub mod replies;
 pub mod server;
@@ -62,6 +64,7 @@ pub use config::{AuthPolicy, EdgeConfig, Limits, Timeouts};
 pub use credentials::{AuthVerdict, Authenticator};
 pub use handoff::Handoff;
 pub use net::{IpNet, ParseIpNetError};
+pub use rdns::ReverseDns;
 pub use server::{ListenMode, ServeError, Server, ServerBuilder};
 pub use tls::{TlsError, TlsSettings};
 pub use validate::{AcceptAll, SessionInfo, Validator};
