@@ -1,7 +1,7 @@
 //! The edge's log lines and metrics, declared beside each other; labels are bounded.
 //!
-//! One line per event, `key=value`, as an operator reads a maillog: `connect`, `tls`, `auth`,
-//! `refused` (every 4xx/5xx reply) and `disconnect`. Anything the client chose (names,
+//! One line per event, `key=value`, as an operator reads a maillog: `connect`
+//! (`client=name[addr]`), `tls`, `auth`, `refused` (every 4xx/5xx reply) and `disconnect`. Anything the client chose (names,
 //! addresses, reply texts that quote them) goes through [`Escaped`], so a log line never holds
 //! a raw control character from the network. Passwords are never logged.
 

@@ -12,13 +12,19 @@
 //! sessions get `421 4.3.2`, open transactions may finish within
 //! [`Timeouts::shutdown_grace`], then the rest get `421` too, and `serve` returns.
 //!
+//! Client names: with a [`ReverseDns`] ([`ServerBuilder::reverse_dns`]) each client's host name
+//! is looked up at connect and forward-confirmed, within [`Timeouts::reverse_dns`]; it names
+//! the client in the `connect` log line (`client=name[addr]`, `unknown` without one) and in the
+//! Received header. Without one no lookup is made.
+//!
 //! ```no_run
 //! # use std::sync::Arc;
 //! # async fn demo(handoff: Arc<dyn envoi_edge::Handoff>) -> Result<(), Box<dyn std::error::Error>> {
 //! use envoi_edge::{EdgeConfig, ListenMode, Server};
 //! let mut config = EdgeConfig::new("mx.example.org");
 //! config.receiving_domains = vec!["example.org".into()];
-//! let server = Server::builder(config, handoff).build(); // .validator(..), .authenticator(..)
+//! // .validator(..), .authenticator(..), .reverse_dns(..)
+//! let server = Server::builder(config, handoff).build();
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:2525").await?;
 //! let shutdown = tokio_util::sync::CancellationToken::new();
 //! server.serve(listener, ListenMode::Plain, shutdown).await?;

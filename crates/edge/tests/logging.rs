@@ -7,8 +7,8 @@ mod common;
 use std::sync::Arc;
 
 use base64::Engine;
-use common::tls::{cert, settings, wrap, Users};
 use common::log::Captured;
+use common::tls::{cert, settings, wrap, Users};
 use common::{config, greeted, start_with, Client};
 use envoi_edge::ListenMode;
 

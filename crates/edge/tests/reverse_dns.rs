@@ -78,7 +78,9 @@ fn assert_client(connect: &str, received: &str, name: &str, tcp_info: &str) {
         "{connect}"
     );
     assert!(
-        received.starts_with(&format!("Received: from client.test ({tcp_info}) by mx.test")),
+        received.starts_with(&format!(
+            "Received: from client.test ({tcp_info}) by mx.test"
+        )),
         "{received}"
     );
 }
@@ -93,7 +95,12 @@ async fn a_confirmed_name_is_logged_and_shown_in_the_received_header() {
     };
     let server = serve_with(Arc::new(dns)).await;
     let (connect, received) = session(&server, &log).await;
-    assert_client(&connect, &received, "mail.client.test", "mail.client.test [127.0.0.1]");
+    assert_client(
+        &connect,
+        &received,
+        "mail.client.test",
+        "mail.client.test [127.0.0.1]",
+    );
 }
 
 #[tokio::test]
