@@ -230,6 +230,7 @@ class Envoi:
 [smtp]
 max_connections = {sessions + 64}
 max_connections_per_ip = {sessions + 16}
+reverse_dns = false
 
 [[smtp.listener]]
 address = "127.0.0.1:{port}"

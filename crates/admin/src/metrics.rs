@@ -23,8 +23,10 @@ use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, Promet
 /// Gauge of queued messages, labelled `state`.
 pub const QUEUE_MESSAGES: &str = "envoi_queue_messages";
 /// Gauge, labelled `state` (`accepting`, `full`, `failing`): 1 for whether the queue takes
-/// new mail now, 0 for the other states. Not `accepting` while an attempt's outcome waits for
-/// the store (delivery is paused then, and the edge refuses mail at `MAIL`).
+/// new mail now, 0 for the other states: what `Queue::accepting` says, so not `accepting`
+/// while an attempt's outcome waits for the store (delivery is paused then), while the store
+/// reports itself full or failing, or just after a write failed; the edge then refuses mail
+/// at `MAIL`.
 pub const STORAGE_STATE: &str = "envoi_queue_storage_state";
 /// Gauge of attempt outcomes kept in memory because the store could not commit them yet.
 pub const UNCOMMITTED: &str = "envoi_queue_uncommitted_outcomes";

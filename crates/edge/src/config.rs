@@ -168,6 +168,14 @@ pub struct Timeouts {
     /// After shutdown starts, how long an open transaction may run before `421`.
     #[cfg_attr(feature = "serde", serde(with = "envoi_types::duration"))]
     pub shutdown_grace: Duration,
+    /// For the client's name at connect (PTR and forward lookups together, with a
+    /// [`crate::ReverseDns`]): past it the client is `unknown`, so a slow name server delays
+    /// the greeting by this much at most.
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "reverse_dns_timeout", with = "envoi_types::duration")
+    )]
+    pub reverse_dns: Duration,
 }
 
 impl Default for Timeouts {
@@ -180,6 +188,7 @@ impl Default for Timeouts {
             tls_handshake: Duration::from_secs(30),
             write: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(30),
+            reverse_dns: Duration::from_secs(3),
         }
     }
 }

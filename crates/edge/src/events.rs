@@ -1,7 +1,7 @@
 //! The edge's log lines and metrics, declared beside each other; labels are bounded.
 //!
-//! One line per event, `key=value`, as an operator reads a maillog: `connect`, `tls`, `auth`,
-//! `refused` (every 4xx/5xx reply) and `disconnect`. Anything the client chose (names,
+//! One line per event, `key=value`, as an operator reads a maillog: `connect`
+//! (`client=name[addr]`), `tls`, `auth`, `refused` (every 4xx/5xx reply) and `disconnect`. Anything the client chose (names,
 //! addresses, reply texts that quote them) goes through [`Escaped`], so a log line never holds
 //! a raw control character from the network. Passwords are never logged.
 
@@ -130,9 +130,13 @@ pub(crate) fn refused(refusal: &Refusal<'_>) {
     );
 }
 
-/// A new connection, before anything is said.
-pub(crate) fn connect(peer: SocketAddr) {
-    tracing::info!(event = "connect", client = %peer.ip(), port = peer.port());
+/// A new connection, before anything is said: `client=name[addr]` as Postfix writes it, the
+/// name `unknown` when the client has no confirmed one (it is a checked host name, see
+/// [`crate::rdns`], so it needs no escaping).
+pub(crate) fn connect(peer: SocketAddr, name: Option<&str>) {
+    let name = name.unwrap_or("unknown");
+    let ip = peer.ip().to_canonical();
+    tracing::info!(event = "connect", client = %format_args!("{name}[{ip}]"), port = peer.port());
 }
 
 /// A TLS session was established (implicit or after STARTTLS).

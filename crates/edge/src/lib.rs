@@ -12,13 +12,19 @@
 //! sessions get `421 4.3.2`, open transactions may finish within
 //! [`Timeouts::shutdown_grace`], then the rest get `421` too, and `serve` returns.
 //!
+//! Client names: with a [`ReverseDns`] ([`ServerBuilder::reverse_dns`]) each client's host name
+//! is looked up at connect and forward-confirmed, within [`Timeouts::reverse_dns`]; it names
+//! the client in the `connect` log line (`client=name[addr]`, `unknown` without one) and in the
+//! Received header. Without one no lookup is made.
+//!
 //! ```no_run
 //! # use std::sync::Arc;
 //! # async fn demo(handoff: Arc<dyn envoi_edge::Handoff>) -> Result<(), Box<dyn std::error::Error>> {
 //! use envoi_edge::{EdgeConfig, ListenMode, Server};
 //! let mut config = EdgeConfig::new("mx.example.org");
 //! config.receiving_domains = vec!["example.org".into()];
-//! let server = Server::builder(config, handoff).build(); // .validator(..), .authenticator(..)
+//! // .validator(..), .authenticator(..), .reverse_dns(..)
+//! let server = Server::builder(config, handoff).build();
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:2525").await?;
 //! let shutdown = tokio_util::sync::CancellationToken::new();
 //! server.serve(listener, ListenMode::Plain, shutdown).await?;
@@ -39,6 +45,7 @@
 //! - [`tls`]: [`TlsSettings`] from a caller-given certificate and key.
 //! - [`net`]: [`IpNet`] for trusted networks.
 //! - [`received`]: the Received header.
+//! - [`rdns`]: the client's forward-confirmed host name at connect ([`ReverseDns`]).
 //! - [`events`]: log lines and metrics (call [`events::describe_metrics`] once at start-up).
 
 pub mod config;
@@ -49,6 +56,7 @@ mod limiter;
 mod memory;
 pub mod net;
 pub mod proto;
+pub mod rdns;
 pub mod received;
 pub mod replies;
 pub mod server;
@@ -62,6 +70,7 @@ pub use config::{AuthPolicy, EdgeConfig, Limits, Timeouts};
 pub use credentials::{AuthVerdict, Authenticator};
 pub use handoff::Handoff;
 pub use net::{IpNet, ParseIpNetError};
+pub use rdns::ReverseDns;
 pub use server::{ListenMode, ServeError, Server, ServerBuilder};
 pub use tls::{TlsError, TlsSettings};
 pub use validate::{AcceptAll, SessionInfo, Validator};

@@ -8,7 +8,8 @@ use envoi_types::Address;
 use crate::validate::SessionInfo;
 
 /// The value of `Received:` for one message, on one line:
-/// `from HELO ([IP]) by HOST (envoi) with PROTOCOL [for <RCPT>]; DATE`.
+/// `from HELO (NAME [IP]) by HOST (envoi) with PROTOCOL [for <RCPT>]; DATE`, NAME being the
+/// client's forward-confirmed host name when it has one (RFC 5321's TCP-info), else absent.
 ///
 /// The `for` clause is given only for a single recipient, so a message to many does not list
 /// them all to each. The HELO name is the client's own claim, shown as given: it reached here
@@ -37,7 +38,11 @@ fn write_value(
     recipients: &[Address],
 ) -> fmt::Result {
     let helo = session.helo.as_deref().unwrap_or("unknown");
-    write!(out, "from {helo} ([")?;
+    write!(out, "from {helo} (")?;
+    if let Some(name) = &session.client_name {
+        write!(out, "{name} ")?;
+    }
+    out.write_str("[")?;
     // A dual-stack listener reports IPv4 clients as ::ffff:a.b.c.d; show them as IPv4.
     match session.peer.ip().to_canonical() {
         IpAddr::V4(v4) => write!(out, "{v4}")?,
@@ -57,6 +62,7 @@ mod tests {
     fn info(peer: &str, helo: Option<&str>) -> SessionInfo {
         SessionInfo {
             peer: peer.parse().unwrap(),
+            client_name: None,
             helo: helo.map(str::to_owned),
             esmtp: true,
             tls: false,

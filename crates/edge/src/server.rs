@@ -22,6 +22,7 @@ use crate::events;
 use crate::handoff::Handoff;
 use crate::limiter::{ConnGuard, ConnLimiter};
 use crate::memory::MemoryBudget;
+use crate::rdns::{self, ReverseDns};
 use crate::replies;
 use crate::session::conn::{Io, Signals};
 use crate::session::run;
@@ -64,6 +65,7 @@ pub struct ServerBuilder {
     handoff: Arc<dyn Handoff>,
     validator: Arc<dyn Validator>,
     authenticator: Option<Arc<dyn Authenticator>>,
+    reverse_dns: Option<Arc<dyn ReverseDns>>,
 }
 
 impl ServerBuilder {
@@ -76,6 +78,14 @@ impl ServerBuilder {
     /// Enables AUTH PLAIN and LOGIN, checked by `authenticator`.
     pub fn authenticator(mut self, authenticator: Arc<dyn Authenticator>) -> Self {
         self.authenticator = Some(authenticator);
+        self
+    }
+
+    /// Looks up each client's host name at connect (forward-confirmed, bounded by
+    /// [`crate::Timeouts::reverse_dns`]) for the `connect` log line and the Received header.
+    /// Without it no lookup is made and every client is `unknown`.
+    pub fn reverse_dns(mut self, dns: Arc<dyn ReverseDns>) -> Self {
+        self.reverse_dns = Some(dns);
         self
     }
 
@@ -100,6 +110,7 @@ impl ServerBuilder {
                 handoff: self.handoff,
                 validator: self.validator,
                 authenticator: self.authenticator,
+                reverse_dns: self.reverse_dns,
                 tls,
                 memory,
             }),
@@ -116,6 +127,7 @@ impl Server {
             handoff,
             validator: Arc::new(AcceptAll),
             authenticator: None,
+            reverse_dns: None,
         }
     }
 
@@ -200,7 +212,14 @@ impl Server {
         let span = tracing::info_span!("smtp", %peer);
         let session = async move {
             let _guard = guard;
-            events::connect(peer);
+            let client_name = match &shared.reverse_dns {
+                Some(dns) => {
+                    let timeout = shared.config.timeouts.reverse_dns;
+                    rdns::client_name(dns.as_ref(), peer.ip(), timeout).await
+                }
+                None => None,
+            };
+            events::connect(peer, client_name.as_deref());
             let io: Io = Box::new(stream);
             let (io, tls) = match (mode, shared.tls.clone()) {
                 (ListenMode::ImplicitTls, Some(acceptor)) => {
@@ -220,7 +239,7 @@ impl Server {
                 _ => (io, None),
             };
             let _active = events::ActiveSession::start();
-            run::run(shared, io, peer, tls, signals).await;
+            run::run(shared, io, (peer, client_name), tls, signals).await;
         };
         session.instrument(span)
     }
@@ -234,7 +253,8 @@ async fn refuse(
     write_timeout: Duration,
 ) {
     let reply = replies::too_many_connections(&hostname);
-    events::connect(peer);
+    // No lookup for a client refused at once: it would only delay the refusal.
+    events::connect(peer, None);
     events::refused(&events::Refusal {
         stage: events::Stage::Connect,
         response: &reply,

@@ -11,6 +11,7 @@ use crate::config::EdgeConfig;
 use crate::credentials::Authenticator;
 use crate::handoff::Handoff;
 use crate::memory::MemoryBudget;
+use crate::rdns::ReverseDns;
 use crate::validate::Validator;
 
 /// Configuration and collaborators shared by every session.
@@ -20,5 +21,7 @@ pub(crate) struct Shared {
     pub validator: Arc<dyn Validator>,
     pub authenticator: Option<Arc<dyn Authenticator>>,
     pub tls: Option<TlsAcceptor>,
+    /// Looks up each client's name at connect; `None`: every client is `unknown`.
+    pub reverse_dns: Option<Arc<dyn ReverseDns>>,
     pub memory: MemoryBudget,
 }

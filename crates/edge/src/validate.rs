@@ -14,6 +14,8 @@ use envoi_types::{Address, Envelope, Reply, Sender, TlsInfo};
 pub struct SessionInfo {
     /// The client's address.
     pub peer: SocketAddr,
+    /// The client's forward-confirmed host name, when a [`crate::ReverseDns`] found one.
+    pub client_name: Option<String>,
     /// The name given in EHLO/HELO, once given.
     pub helo: Option<String>,
     /// True after EHLO (as opposed to HELO).

@@ -4,53 +4,13 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use base64::Engine;
+use common::log::Captured;
 use common::tls::{cert, settings, wrap, Users};
 use common::{config, greeted, start_with, Client};
 use envoi_edge::ListenMode;
-
-/// Everything logged while it is the thread's subscriber (tests run on one thread).
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn install(&self) -> tracing::subscriber::DefaultGuard {
-        let writer = self.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .with_target(false)
-            .finish();
-        tracing::subscriber::set_default(subscriber)
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-
-    /// The lines of one event.
-    fn lines(&self, event: &str) -> Vec<String> {
-        let tag = format!("event=\"{event}\"");
-        self.text()
-            .lines()
-            .filter(|l| l.contains(&tag))
-            .map(str::to_owned)
-            .collect()
-    }
-}
 
 fn b64(text: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(text)
@@ -104,7 +64,7 @@ async fn a_session_is_logged_line_by_line_without_raw_control_characters() {
     let connect = log.lines("connect");
     assert_eq!(connect.len(), 1, "{text}");
     assert!(
-        connect[0].contains("client=127.0.0.1 port="),
+        connect[0].contains("client=unknown[127.0.0.1] port="),
         "{}",
         connect[0]
     );

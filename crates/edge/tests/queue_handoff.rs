@@ -74,11 +74,6 @@ async fn real_queue_stores_before_250_and_delivers() {
         send_one(&mut c).await,
         "452 4.3.1 Insufficient system storage, try again later\r\n"
     );
-    store.fail_next_write(StorageError::Io("fsync failed".into()));
-    assert_eq!(
-        send_one(&mut c).await,
-        "451 4.3.0 Local error in processing, try again later\r\n"
-    );
     assert_eq!(store.len(), 1);
 
     queue.shutdown(Duration::from_secs(1)).await;
@@ -87,6 +82,36 @@ async fn real_queue_stores_before_250_and_delivers() {
         "421 4.3.2 Service shutting down, try again later\r\n"
     );
     assert_eq!(c.rest().await, "", "421 closes the connection");
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_failed_write_refuses_the_next_mail_before_its_body() {
+    let store = MemoryStore::new();
+    let queue = Queue::builder(Arc::new(store.clone()), ScriptedRelay::new())
+        .start()
+        .await
+        .unwrap();
+    let server = Server::builder(config(), Arc::new(queue.clone())).build();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let token = shutdown.clone();
+    let task = tokio::spawn(async move { server.serve(listener, ListenMode::Plain, token).await });
+
+    let mut c = greeted(addr).await;
+    store.fail_next_write(StorageError::Io("fsync failed".into()));
+    assert_eq!(
+        send_one(&mut c).await,
+        "451 4.3.0 Local error in processing, try again later\r\n"
+    );
+    // The store failed: the next sender is refused at MAIL, before it sends a body.
+    assert_eq!(
+        c.cmd("MAIL FROM:<a@src.test>").await,
+        "451 4.3.0 Local error in processing, try again later\r\n"
+    );
+    assert!(store.is_empty());
     shutdown.cancel();
     task.await.unwrap().unwrap();
 }

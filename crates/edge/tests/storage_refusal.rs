@@ -1,6 +1,6 @@
 //! Refusing early: while the queue cannot store (an attempt's outcome waits for a failing
-//! store), MAIL, DATA and BDAT's first chunk are answered `452 4.3.1` (full) or `451 4.3.0`
-//! (failing) before any body is read.
+//! store, or the store reports itself full or failing), MAIL, DATA and BDAT's first chunk are
+//! answered `452 4.3.1` (full) or `451 4.3.0` (failing) before any body is read.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -12,7 +12,7 @@ use common::{config, greeted, Client};
 use envoi_edge::{ListenMode, Server};
 use envoi_queue::testkit::suite::envelope;
 use envoi_queue::testkit::{FaultyStore, ScriptedRelay};
-use envoi_queue::{MemoryStore, Queue, StorageError};
+use envoi_queue::{MemoryStore, Queue, StorageError, StoreHealth};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
@@ -92,6 +92,47 @@ async fn mail_data_and_bdat_are_refused_while_storage_cannot_take_mail() {
             "221 2.0.0 mx.test closing connection\r\n"
         );
     }
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_store_that_reports_full_refuses_mail_before_any_body_is_sent() {
+    let memory = MemoryStore::new();
+    let store = FaultyStore::new(memory.clone());
+    let queue = Queue::builder(store.clone(), ScriptedRelay::new())
+        .start()
+        .await
+        .unwrap();
+    let server = Server::builder(config(), Arc::new(queue.clone())).build();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let token = shutdown.clone();
+    let task = tokio::spawn(async move { server.serve(listener, ListenMode::Plain, token).await });
+
+    store.report_health(StoreHealth::Full("10 MiB free, below 64 MiB".into()));
+    let mut client = greeted(addr).await;
+    assert!(client.cmd("EHLO client.test").await.starts_with("250-"));
+    assert_eq!(client.cmd("MAIL FROM:<a@src.test>").await, FULL);
+
+    store.report_health(StoreHealth::Failing("database gone".into()));
+    assert_eq!(client.cmd("MAIL FROM:<a@src.test>").await, FAILING);
+
+    store.report_health(StoreHealth::Ok);
+    client.envelope("a@src.test", "b@example.org").await;
+    assert_eq!(
+        client.cmd("DATA").await,
+        "354 End data with <CR><LF>.<CR><LF>\r\n"
+    );
+    client.send(b"Subject: t\r\n\r\nbody\r\n.\r\n").await;
+    let accepted = client.reply().await;
+    assert!(accepted.starts_with("250 2.6.0"), "{accepted}");
+    assert_eq!(memory.len(), 1);
+    assert_eq!(
+        client.cmd("QUIT").await,
+        "221 2.0.0 mx.test closing connection\r\n"
+    );
     shutdown.cancel();
     task.await.unwrap().unwrap();
 }

@@ -105,7 +105,7 @@ fn a_session_logs_connect_each_refusal_and_disconnect_and_counts_refusals() {
             .to_owned()
     };
     let connect = find("connect");
-    assert!(connect.contains("client=127.0.0.1"), "{connect}");
+    assert!(connect.contains("client=unknown[127.0.0.1]"), "{connect}");
     let refused = find("refused");
     for part in [
         "stage=\"rcpt\"",

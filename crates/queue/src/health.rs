@@ -1,13 +1,27 @@
 //! Whether the queue can take new mail: what the edge asks before it reads a body, and what
 //! `/healthz` and the metrics report.
 //!
-//! The queue stops accepting while some attempt's outcome cannot be stored: the relay has
-//! already acted on it, so the outcome is kept in memory and committing it is retried (see
-//! `queue/attempt.rs`); delivery pauses meanwhile. Storing new mail would fail the same way.
+//! The queue stops accepting, first reason first:
+//! 1. while some attempt's outcome cannot be stored: the relay has already acted on it, so the
+//!    outcome is kept in memory and committing it is retried (see `queue/attempt.rs`);
+//!    delivery pauses meanwhile. Storing new mail would fail the same way;
+//! 2. while the store reports itself full or failing ([`crate::Storage::health`]: a spool
+//!    whose filesystem is nearly full), so that no client sends a body that cannot be kept;
+//! 3. for [`FAILED_WRITE_HOLD`] after a write of new mail failed with an I/O error, unless a
+//!    later write succeeds first.
+
+use std::time::Duration;
 
 use envoi_types::{EnhancedCode, Reply};
+use tokio::time::Instant;
 
-use crate::storage::StorageError;
+use crate::storage::{StorageError, StoreHealth};
+
+/// How long a failed write of new mail keeps the queue refusing mail, unless a later write
+/// succeeds first. Every `MAIL` is refused meanwhile, so no write could end the state; this
+/// ends it. Long enough that a burst of clients is not each made to send a body the store will
+/// refuse, short enough that a passing fault costs little.
+pub const FAILED_WRITE_HOLD: Duration = Duration::from_secs(10);
 
 /// Whether the queue takes new mail, and if not, why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +48,15 @@ impl Acceptance {
         match error {
             StorageError::Full(_) => Self::StorageFull { reason },
             _ => Self::StorageFailing { reason },
+        }
+    }
+
+    /// The state for what the store says of itself.
+    pub(crate) fn from_store(health: StoreHealth) -> Self {
+        match health {
+            StoreHealth::Ok => Self::Accepting,
+            StoreHealth::Full(reason) => Self::StorageFull { reason },
+            StoreHealth::Failing(reason) => Self::StorageFailing { reason },
         }
     }
 
@@ -75,6 +98,35 @@ impl Acceptance {
                 EnhancedCode::new(4, 3, 0),
                 "Local error in processing, try again later",
             )),
+        }
+    }
+}
+
+/// The last failed write of new mail, while it still refuses mail (see [`FAILED_WRITE_HOLD`]).
+#[derive(Debug, Default)]
+pub(crate) struct FailedWrite {
+    last: Option<(Instant, String)>,
+}
+
+impl FailedWrite {
+    /// Records a write's result. Only I/O errors count: `Full` is one message too large for
+    /// what is left (the store's [`crate::Storage::health`] says when the store is full), a
+    /// duplicate id is a caller's mistake, and `Unavailable` stops the daemon anyway.
+    pub fn record(&mut self, result: Result<(), &StorageError>) {
+        match result {
+            Ok(()) => self.last = None,
+            Err(StorageError::Io(detail)) => self.last = Some((Instant::now(), detail.clone())),
+            Err(_) => {}
+        }
+    }
+
+    /// Failing while the last write failed less than [`FAILED_WRITE_HOLD`] ago.
+    pub fn acceptance(&self) -> Acceptance {
+        match &self.last {
+            Some((at, detail)) if at.elapsed() < FAILED_WRITE_HOLD => Acceptance::StorageFailing {
+                reason: format!("the last write of new mail failed: {detail}"),
+            },
+            _ => Acceptance::Accepting,
         }
     }
 }

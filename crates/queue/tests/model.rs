@@ -125,8 +125,9 @@ async fn run(ops: Vec<Op>) {
             Op::Restart => {
                 // A restart while an outcome waits for the store may send it again (allowed,
                 // at-least-once); the model counts exact deliveries, so the store heals first
-                // and every kept outcome is stored.
-                if failing {
+                // and every kept outcome is stored. An outcome may still wait after the store
+                // healed (its next retry is up to 60 s away), so the kept count decides.
+                if failing || queue.uncommitted() > 0 {
                     faulty.fail_commits(None);
                     failing = false;
                     run_for(Duration::from_secs(61)).await;

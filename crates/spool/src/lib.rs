@@ -89,6 +89,7 @@
 //!   noticing a failed fsync ([`SpoolBackend`]).
 //! - `error`: mapping I/O and redb errors to [`envoi_queue::StorageError`].
 //! - `options`: [`SpoolOptions`].
+//! - `space`: whether the filesystem has room for mail ([`SpoolOptions::min_free`]).
 //! - `failpoint`: crash-test failpoints (cargo feature `failpoints`).
 
 mod apply;
@@ -100,6 +101,7 @@ mod handle;
 mod open;
 mod options;
 mod schema;
+mod space;
 mod spool;
 mod storage;
 mod writer;

@@ -1,8 +1,9 @@
 //! Tuning knobs of a [`crate::Spool`].
 //!
 //! With the `serde` feature, [`SpoolOptions`] deserialises from a configuration file's keys, a
-//! missing key keeping the field's `Default`. No field is a key yet (each is `serde(skip)`):
-//! dropping a field's `skip` makes it one, with its default still written only here.
+//! missing key keeping the field's `Default`. Only [`SpoolOptions::min_free`] is a key (the
+//! others are `serde(skip)`): dropping a field's `skip` makes it one, with its default still
+//! written only here.
 
 /// How a spool is opened and where it keeps bodies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +34,12 @@ pub struct SpoolOptions {
     /// metadata size (docs/architecture.md, section 4, "Start-up and quarantine").
     #[cfg_attr(feature = "serde", serde(skip))]
     pub verify_at_open: bool,
+    /// The spool reports itself full ([`envoi_queue::StoreHealth::Full`], so the edge answers
+    /// `MAIL` with `452 4.3.1` before any body is sent) while its filesystem has fewer octets
+    /// free than this; 0 turns the check off. Default 64 MiB: room for two messages of the
+    /// default maximum size (25 MiB) and for the database to grow. Raising
+    /// `max_message_size`, keep this at least 1.5 times it, as Postfix does.
+    pub min_free: u64,
 }
 
 impl Default for SpoolOptions {
@@ -44,6 +51,7 @@ impl Default for SpoolOptions {
             queue_depth: 1024,
             cache_size: 64 * 1024 * 1024,
             verify_at_open: false,
+            min_free: 64 * 1024 * 1024,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::ops::Bound;
 use async_trait::async_trait;
 use envoi_queue::{
     AttemptCommit, Lease, ListQuery, MessageInfo, MessageState, NewMessage, QuarantinedRecord,
-    ScheduleEntry, StateCounts, Storage, StorageError, StoredMessage,
+    ScheduleEntry, StateCounts, Storage, StorageError, StoreHealth, StoredMessage,
 };
 use envoi_types::{Message, QueueId};
 use redb::{ReadTransaction, ReadableTable};
@@ -14,6 +14,7 @@ use redb::{ReadTransaction, ReadableTable};
 use crate::error;
 use crate::open;
 use crate::schema::{decode_schedule, id_key, key_id, BodyPlace, MetaRecord, META, SCHEDULE};
+use crate::space;
 use crate::spool::{blocking, Spool};
 use crate::writer::{Done, Op, Prepared};
 
@@ -312,5 +313,18 @@ impl Storage for Spool {
     async fn quarantined(&self) -> Result<Vec<QuarantinedRecord>, StorageError> {
         let spool = self.clone();
         blocking(move || open::list_quarantine(&*spool.inner.shared.db()?)).await
+    }
+
+    /// `Failing` once the spool has stopped for good; `Full` while its filesystem has less
+    /// than [`crate::SpoolOptions::min_free`] free (one `statvfs`); else `Ok`.
+    fn health(&self) -> StoreHealth {
+        if let Some(why) = self.inner.shared.stopped() {
+            return StoreHealth::Failing(why.to_string());
+        }
+        space::check(
+            &self.inner.dir,
+            self.inner.options.min_free,
+            space::free_octets,
+        )
     }
 }

@@ -221,3 +221,27 @@ async fn a_reschedule_that_cannot_be_encoded_changes_nothing() {
     assert_same(&spool.get(m.id).await.unwrap().unwrap(), &m);
     assert!(spool.get(bounce.id).await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn a_spool_with_less_free_space_than_its_minimum_reports_full() {
+    use envoi_queue::StoreHealth;
+    let dir = tempfile::tempdir().unwrap();
+    // No filesystem has u64::MAX octets free: the real statvfs says full, nothing is filled.
+    let greedy = SpoolOptions {
+        min_free: u64::MAX,
+        ..SpoolOptions::default()
+    };
+    let spool = Spool::open(dir.path(), greedy).unwrap();
+    let StoreHealth::Full(reason) = spool.health() else {
+        panic!("not full: {:?}", spool.health());
+    };
+    assert!(reason.contains("(storage.min_free)"), "{reason}");
+    drop(spool);
+
+    let unchecked = SpoolOptions {
+        min_free: 0,
+        ..SpoolOptions::default()
+    };
+    let spool = Spool::open(dir.path(), unchecked).unwrap();
+    assert_eq!(spool.health(), StoreHealth::Ok);
+}

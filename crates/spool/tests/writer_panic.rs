@@ -11,7 +11,7 @@ mod common;
 use std::time::Duration;
 
 use common::{at, message};
-use envoi_queue::{AttemptCommit, Disposition, Storage, StorageError};
+use envoi_queue::{AttemptCommit, Disposition, Storage, StorageError, StoreHealth};
 use envoi_spool::{Spool, SpoolOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,6 +39,7 @@ async fn a_writer_panic_stops_the_spool_for_good() {
     assert!(why.to_string().contains("spool writer panicked"), "{why}");
     assert!(matches!(why, StorageError::Unavailable(_)), "{why:?}");
     assert_eq!(spool.failure(), Some(why.clone()));
+    assert_eq!(spool.health(), StoreHealth::Failing(why.to_string()));
     let refused = spool.write(vec![message(at(2))]).await.unwrap_err();
     assert_eq!(refused, why, "later calls fail at once with the reason");
     assert_eq!(spool.get(stored.id).await.unwrap_err(), why);

@@ -1,6 +1,7 @@
 //! `GET /healthz`: 200 when the daemon answers, can read its storage and takes new mail, else
-//! 503 with the reason (storage unreadable, or an attempt's outcome waiting for a full or
-//! failing store). Needs no token, so load balancers and process supervisors can probe it.
+//! 503 with the reason (storage unreadable, or `Queue::accepting` refusing: an attempt's
+//! outcome waiting for a full or failing store, a store that reports itself full or failing, a
+//! write that has just failed). Needs no token, so load balancers and process supervisors can probe it.
 
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -21,11 +21,12 @@ use crate::shared::Shared;
 use crate::validate::SessionInfo;
 use crate::{tls, verbs};
 
-/// Runs one session to its end. `tls` is the session of an implicit-TLS listener.
+/// Runs one session to its end. `client` is the client's address and confirmed name; `tls`
+/// the session of an implicit-TLS listener.
 pub(crate) async fn run(
     shared: Arc<Shared>,
     io: Io,
-    peer: SocketAddr,
+    (peer, client_name): (SocketAddr, Option<String>),
     tls: Option<TlsInfo>,
     signals: Signals,
 ) {
@@ -36,6 +37,7 @@ pub(crate) async fn run(
         shared,
         info: SessionInfo {
             peer,
+            client_name,
             helo: None,
             esmtp: false,
             tls: tls.is_some(),

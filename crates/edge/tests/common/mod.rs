@@ -14,6 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub mod log;
 pub mod tls;
 
 /// A safety net so a broken server fails a test instead of hanging it; never an assertion.

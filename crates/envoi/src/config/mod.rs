@@ -103,7 +103,7 @@ pub struct StorageSection {
     /// The spool directory.
     #[serde(default = "default_spool")]
     pub path: PathBuf,
-    /// The spool's tuning; none of its fields is a key of this table yet.
+    /// The spool's tuning; its keyed fields (`min_free`) are keys of this table.
     #[serde(skip)]
     pub spool: SpoolOptions,
 }

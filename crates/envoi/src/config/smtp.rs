@@ -37,6 +37,15 @@ pub struct SmtpSection {
     /// AUTH settings and users.
     #[serde(default, deserialize_with = "super::table::section")]
     pub auth: AuthSection,
+    /// Look up each client's host name at connect (forward-confirmed, within
+    /// `reverse_dns_timeout`) for the `connect` log line and the Received header, asking the
+    /// relay's name servers. Default on; off, every client is `unknown`.
+    #[serde(default = "default_reverse_dns")]
+    pub reverse_dns: bool,
+}
+
+fn default_reverse_dns() -> bool {
+    true
 }
 
 impl Embeds for SmtpSection {
@@ -127,6 +136,7 @@ impl Default for SmtpSection {
             receiving_domains: Vec::new(),
             trusted_networks: default_trusted(),
             auth: AuthSection::default(),
+            reverse_dns: default_reverse_dns(),
         }
     }
 }

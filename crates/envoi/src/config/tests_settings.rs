@@ -59,12 +59,14 @@ fn every_embedded_key_lands_in_its_field() {
          max_errors = 4\nmax_connections = 5\nmax_connections_per_ip = 6\n\
          per_ip_limit_exempts_trusted = false\nmax_line_length = 77\n\
          command_timeout = \"7s\"\ndata_timeout = \"8s\"\nshutdown_grace = \"9s\"\n\
-         min_data_rate = 78\nsession_timeout = \"79s\"\n\
+         min_data_rate = 78\nsession_timeout = \"79s\"\nreverse_dns_timeout = \"80s\"\n\
+         reverse_dns = false\n\
          [smtp.auth]\nallow_plaintext = true\n\
          [queue]\nmax_deliveries = 10\nmax_storage_ops = 11\nshutdown_grace = \"12s\"\n\
          [relay]\nmx_port = 13\nmax_messages_per_connection = 14\nidle_timeout = \"15s\"\n\
          max_connections_per_destination = 16\nmax_recipients_per_transaction = 17\n\
-         tls = \"required\"\n[relay.timeouts]\nconnect = \"18s\"\nfinal_dot = \"19s\"\n",
+         tls = \"required\"\n[relay.timeouts]\nconnect = \"18s\"\nfinal_dot = \"19s\"\n\
+         [storage]\nmin_free = 20\n",
     )
     .unwrap();
     let limits = &config.smtp.limits;
@@ -84,6 +86,8 @@ fn every_embedded_key_lands_in_its_field() {
     assert_eq!(waits, [7, 8, 9].map(Duration::from_secs));
     assert_eq!(timeouts.min_data_rate, 78);
     assert_eq!(timeouts.session, Duration::from_secs(79));
+    assert_eq!(timeouts.reverse_dns, Duration::from_secs(80));
+    assert!(!config.smtp.reverse_dns);
     assert!(config.smtp.auth.policy.allow_plaintext);
     let queue = &config.queue.settings;
     assert_eq!((queue.max_deliveries, queue.max_storage_ops), (10, 11));
@@ -177,6 +181,7 @@ fn the_examples_load_to_their_settings() {
     assert_eq!(config.smtp.limits, Limits::default());
     assert_eq!(config.smtp.timeouts, EdgeTimeouts::default());
     assert!(!config.smtp.auth.policy.allow_plaintext);
+    assert!(config.smtp.reverse_dns);
     assert_eq!(config.queue.settings, QueueSettings::default());
     assert_eq!(
         config.queue.max_lifetime,
@@ -191,6 +196,7 @@ fn the_examples_load_to_their_settings() {
         config.relay.tls_domains["bank.example.com"],
         TlsPolicy::Required
     );
+    assert_eq!(config.storage.spool, SpoolOptions::default());
 
     let demo = Config::load(&examples.join("demo.toml")).unwrap();
     assert_eq!(demo.smtp.limits, Limits::default());

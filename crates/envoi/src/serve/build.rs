@@ -65,12 +65,7 @@ pub async fn storage(config: &Config) -> anyhow::Result<Store> {
 /// The relay for the `[relay]` section.
 pub fn relay(config: &Config, hostname: &str) -> anyhow::Result<SmtpRelay> {
     let section = &config.relay;
-    let dns = if section.dns.is_empty() {
-        system_name_servers()
-    } else {
-        section.dns.clone()
-    };
-    let resolver = Arc::new(HickoryResolver::new(&dns));
+    let resolver = Arc::new(HickoryResolver::new(&name_servers(section)));
     SmtpRelay::new(relay_config(section, hostname)?, resolver).context("cannot build the relay")
 }
 
@@ -146,6 +141,15 @@ fn read_pem_certs(path: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
 }
 
 /// The name servers of /etc/resolv.conf (127.0.0.1:53 when it lists none).
+/// The name servers of `relay.dns`, else the system's: the relay's and the edge's lookups.
+pub fn name_servers(section: &RelaySection) -> Vec<std::net::SocketAddr> {
+    if section.dns.is_empty() {
+        system_name_servers()
+    } else {
+        section.dns.clone()
+    }
+}
+
 fn system_name_servers() -> Vec<std::net::SocketAddr> {
     let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let servers: Vec<std::net::SocketAddr> = text

@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - `build`: configuration → store, relay, backoff, policies, edge settings.
+//! - `rdns`: the edge's client-name lookups over hickory-resolver.
 //! - `reload`: the parts SIGHUP can replace.
 //! - `users`: AUTH users with Argon2 hashes.
 //! - `logging`: text or JSON log lines.
@@ -10,6 +11,7 @@
 
 pub mod build;
 pub mod logging;
+pub mod rdns;
 pub mod reload;
 pub mod signals;
 pub mod users;
@@ -77,6 +79,12 @@ pub async fn run(config: Config, args: crate::cli::ServeArgs) -> anyhow::Result<
         server
     } else {
         server.authenticator(Arc::new(users::UserTable::new(&config.smtp.auth.users)))
+    };
+    let server = if config.smtp.reverse_dns {
+        let dns = build::name_servers(&config.relay);
+        server.reverse_dns(Arc::new(rdns::HickoryReverseDns::new(&dns)))
+    } else {
+        server
     }
     .build();
     for listener in &config.smtp.listeners {

@@ -165,7 +165,7 @@ impl Daemon {
     ) -> Self {
         let config = dir.join("envoi.toml");
         let text = format!(
-            "hostname = \"envoi.test\"\n\n[storage]\npath = \"{spool}\"\n\n[admin]\naddress = \"{admin}\"\n\n[smtp]\n{smtp_keys}\n[[smtp.listener]]\naddress = \"{smtp}\"\n\n{extra}\n",
+            "hostname = \"envoi.test\"\n\n[storage]\npath = \"{spool}\"\n\n[admin]\naddress = \"{admin}\"\n\n[smtp]\nreverse_dns = false\n{smtp_keys}\n[[smtp.listener]]\naddress = \"{smtp}\"\n\n{extra}\n",
             spool = dir.join("spool").display(),
         );
         std::fs::write(&config, text).unwrap();

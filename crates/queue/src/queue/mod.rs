@@ -36,7 +36,7 @@ use crate::bounce::{BounceFactory, DsnBounce};
 use crate::clock::Clock;
 use crate::error::EnqueueError;
 use crate::events;
-use crate::health::Acceptance;
+use crate::health::{Acceptance, FailedWrite};
 use crate::policy::{apply_all, PrequeuePolicy};
 use crate::relay::Relay;
 use crate::settings::QueueSettings;
@@ -169,6 +169,7 @@ impl QueueBuilder {
             index: Mutex::new(index),
             fresh: Mutex::new(Fresh::default()),
             uncommitted: Mutex::new(Uncommitted::default()),
+            failed_write: Mutex::new(FailedWrite::default()),
             held_changes: tokio::sync::Mutex::new(()),
             wake: Arc::new(Notify::new()),
             deliveries: Arc::new(Semaphore::new(self.max_deliveries)),
@@ -204,6 +205,8 @@ struct Shared {
     fresh: Mutex<Fresh>,
     /// Attempt outcomes the store has not taken yet; while any waits, delivery pauses.
     uncommitted: Mutex<Uncommitted>,
+    /// The last write of new mail that failed, while it refuses mail.
+    failed_write: Mutex<FailedWrite>,
     /// Orders hold and release, so that the store and the index end with the same flag.
     held_changes: tokio::sync::Mutex<()>,
     /// Wakes the scheduler: new work, a finished attempt, an admin change.
@@ -240,6 +243,20 @@ impl Shared {
         self.uncommitted
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn failed_write(&self) -> MutexGuard<'_, FailedWrite> {
+        // One assignment per method; no panic in between.
+        self.failed_write
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Writes new messages, remembering whether the write failed.
+    async fn write(&self, messages: Vec<NewMessage>) -> Result<(), StorageError> {
+        let result = self.with_storage(self.storage.write(messages)).await;
+        self.failed_write().record(result.as_ref().map(|_| ()));
+        result
     }
 
     /// Runs a storage call within the storage concurrency limit.
@@ -288,12 +305,12 @@ impl Shared {
             .collect();
         let started = Instant::now();
         if self.storage.is_shared() {
-            self.with_storage(self.storage.write(messages)).await?;
+            self.write(messages).await?;
         } else {
             // Kept before the write (the store takes the messages) and only if it succeeds:
             // the scheduler may start the first attempt as soon as the entries are indexed.
             let kept: Vec<_> = messages.iter().map(fresh::as_stored).collect();
-            self.with_storage(self.storage.write(messages)).await?;
+            self.write(messages).await?;
             let mut fresh = self.fresh();
             for message in kept {
                 fresh.keep(message);
@@ -394,12 +411,23 @@ impl Queue {
         self.shared.store_new(envelopes).await
     }
 
-    /// Whether the queue takes new mail now. It does not while some attempt's outcome waits
-    /// for the store ([`Acceptance::StorageFull`] when the store said it is full, else
-    /// [`Acceptance::StorageFailing`]); delivery is paused meanwhile. An SMTP edge asks before
-    /// it reads a body and answers [`Acceptance::reply`].
+    /// Whether the queue takes new mail now. It does not, first reason first: while some
+    /// attempt's outcome waits for the store ([`Acceptance::StorageFull`] when the store said
+    /// it is full, else [`Acceptance::StorageFailing`]; delivery is paused meanwhile); while
+    /// the store reports itself full or failing ([`Storage::health`]); for
+    /// [`crate::health::FAILED_WRITE_HOLD`] after a write of new mail failed with an I/O
+    /// error, unless a later write succeeded. An SMTP edge asks before it reads a body and
+    /// answers [`Acceptance::reply`].
     pub fn accepting(&self) -> Acceptance {
-        self.shared.uncommitted().acceptance()
+        let waiting = self.shared.uncommitted().acceptance();
+        if !waiting.is_accepting() {
+            return waiting;
+        }
+        let store = Acceptance::from_store(self.shared.storage.health());
+        if !store.is_accepting() {
+            return store;
+        }
+        self.shared.failed_write().acceptance()
     }
 
     /// How many attempt outcomes wait for the store (kept in memory; a restart loses them,

@@ -72,6 +72,18 @@ pub enum StorageError {
     Unavailable(String),
 }
 
+/// What a store says of itself before any write: see [`Storage::health`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreHealth {
+    /// It can take mail, as far as it can tell.
+    Ok,
+    /// It has no room for mail (the edge answers `452 4.3.1`).
+    Full(String),
+    /// It cannot store mail now (the edge answers `451 4.3.0`).
+    Failing(String),
+}
+
 /// The mutable state of one queued message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageMeta {
@@ -259,6 +271,8 @@ pub struct QuarantinedRecord {
 ///   administrators ([`crate::Queue::list`] and its neighbours):
 ///   [`info`](Storage::info), [`list`](Storage::list),
 ///   [`count_by_state`](Storage::count_by_state), [`quarantined`](Storage::quarantined).
+/// - **Health** (default: always well): [`health`](Storage::health), what the store can
+///   tell of its state before a write fails (a full disk, a lost connection).
 /// - **Shared stores only** (defaults fit a local store): [`is_shared`](Storage::is_shared),
 ///   [`poll_due`](Storage::poll_due).
 ///
@@ -318,6 +332,19 @@ pub trait Storage: Send + Sync + 'static {
     /// Records set aside because they could not be decoded. Empty for stores that cannot have any.
     async fn quarantined(&self) -> Result<Vec<QuarantinedRecord>, StorageError> {
         Ok(Vec::new())
+    }
+
+    // ----- Health: what the queue asks before taking mail -----
+
+    /// Whether the store can take new mail now, as far as it can tell without writing: a
+    /// spool whose filesystem is nearly full says [`StoreHealth::Full`], a store that lost its
+    /// database says [`StoreHealth::Failing`]. Called for every `MAIL` (through
+    /// [`crate::Queue::accepting`]), so it must be cheap and must not block for long: a
+    /// syscall or a cached flag, never a round trip. A store that cannot tell keeps the
+    /// default, [`StoreHealth::Ok`]; its write errors still refuse mail for a while (see
+    /// [`crate::Acceptance`]).
+    fn health(&self) -> StoreHealth {
+        StoreHealth::Ok
     }
 
     // ----- Shared stores only (the defaults are a local store's answers) -----

@@ -1,5 +1,5 @@
 //! A store that fails on command: the memory store behind switches that make `commit_attempt`
-//! fail, slow `set_held` down, or count claims.
+//! fail, slow `set_held` down, count claims, or report a health.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -10,7 +10,7 @@ use envoi_types::QueueId;
 
 use crate::storage::{
     AttemptCommit, Lease, ListQuery, MemoryStore, MessageInfo, NewMessage, ScheduleEntry,
-    StateCounts, Storage, StorageError, StoredMessage,
+    StateCounts, Storage, StorageError, StoreHealth, StoredMessage,
 };
 
 /// After this many claims every claim fails.
@@ -21,6 +21,7 @@ struct Switches {
     commit_error: Option<StorageError>,
     held_latency: Vec<Duration>,
     panic_claims: usize,
+    health: Option<StoreHealth>,
 }
 
 /// The [`MemoryStore`] with faults switched on and off by the test.
@@ -58,6 +59,11 @@ impl FaultyStore {
     /// The next `n` claims panic (a store bug).
     pub fn panic_on_claims(&self, n: usize) {
         self.lock().panic_claims = n;
+    }
+
+    /// [`Storage::health`] answers `health` (`Ok` again once called with `StoreHealth::Ok`).
+    pub fn report_health(&self, health: StoreHealth) {
+        self.lock().health = Some(health);
     }
 
     /// How many `claim` calls were made.
@@ -128,6 +134,9 @@ impl Storage for FaultyStore {
     }
     async fn count_by_state(&self) -> Result<StateCounts, StorageError> {
         self.inner.count_by_state().await
+    }
+    fn health(&self) -> StoreHealth {
+        self.lock().health.clone().unwrap_or(StoreHealth::Ok)
     }
     async fn poll_due(
         &self,
