@@ -1,0 +1,393 @@
+//! [`Storage`] for [`PgStore`]: each call is one short transaction or statement.
+
+use std::collections::HashSet;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
+use envoi_queue::storage::{
+    AttemptCommit, Disposition, Lease, ListQuery, MessageInfo, MessageState, NewMessage,
+    QuarantinedRecord, ScheduleEntry, StateCounts, StoredMessage,
+};
+use envoi_queue::{Storage, StorageError};
+use envoi_types::QueueId;
+
+use crate::codec::{encode_envelope, encode_recipients, id_bytes, nanos};
+use crate::error::{is_duplicate, PgError};
+use crate::rows;
+use crate::sql;
+use crate::store::{Inner, PgStore};
+
+fn millis(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// When a lease taken now without a caller's deadline lapses.
+fn own_lease_until(inner: &Inner) -> i64 {
+    let now = SystemTime::now();
+    nanos(now.checked_add(inner.options.lease).unwrap_or(now))
+}
+
+/// Inserts `messages` (row and body each) leased to this node, in the caller's transaction.
+pub(crate) async fn insert<C: GenericClient>(
+    client: &C,
+    inner: &Inner,
+    messages: &[NewMessage],
+) -> Result<(), StorageError> {
+    let mut seen = HashSet::new();
+    if let Some(twice) = messages.iter().find(|m| !seen.insert(m.id)) {
+        return Err(StorageError::DuplicateId(twice.id));
+    }
+    let insert_message = client
+        .prepare_cached(sql::INSERT_MESSAGE)
+        .await
+        .map_err(PgError::from)?;
+    let insert_body = client
+        .prepare_cached(sql::INSERT_BODY)
+        .await
+        .map_err(PgError::from)?;
+    let until = own_lease_until(inner);
+    for message in messages {
+        let id = id_bytes(message.id);
+        let recipients = encode_recipients(&message.meta.recipients).map_err(StorageError::Io)?;
+        let envelope = encode_envelope(&message.envelope).map_err(StorageError::Io)?;
+        let attempts = i32::try_from(message.meta.attempts).unwrap_or(i32::MAX);
+        let size = i64::try_from(message.envelope.message.len()).unwrap_or(i64::MAX);
+        let row = client
+            .execute(
+                &insert_message,
+                &[
+                    &id,
+                    &nanos(message.envelope.arrival),
+                    &nanos(message.meta.next_attempt),
+                    &attempts,
+                    &message.meta.held,
+                    &message.envelope.sender.as_str(),
+                    &size,
+                    &recipients,
+                    &inner.options.node,
+                    &until,
+                ],
+            )
+            .await;
+        match row {
+            Err(error) if is_duplicate(&error) => {
+                return Err(StorageError::DuplicateId(message.id))
+            }
+            other => other.map_err(PgError::from)?,
+        };
+        client
+            .execute(&insert_body, &[&id, &envelope])
+            .await
+            .map_err(PgError::from)?;
+    }
+    Ok(())
+}
+
+/// Claims `id` for this node; sets a record it cannot use aside.
+async fn claim(
+    inner: &Inner,
+    id: QueueId,
+    until: i64,
+) -> Result<Option<StoredMessage>, StorageError> {
+    let session = inner.session().await?;
+    let key = id_bytes(id);
+    let now = nanos(SystemTime::now());
+    let row = session
+        .query_opt(
+            sql::CLAIM,
+            &[
+                &key,
+                &inner.options.node,
+                &until,
+                &now,
+                &millis(inner.options.node_timeout),
+            ],
+        )
+        .await
+        .map_err(PgError::from)?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let fence: i64 = row.get(0);
+    match rows::stored(id, &row, 1) {
+        Ok(message) => {
+            inner.fences().insert(id, fence);
+            Ok(Some(message))
+        }
+        Err(detail) => {
+            let body: Option<&[u8]> = row.get(5);
+            session
+                .execute(sql::QUARANTINE, &[&key, &id.to_string(), &detail, &body])
+                .await
+                .map_err(PgError::from)?;
+            tracing::error!(%id, %detail, "message set aside in the quarantine table");
+            Err(StorageError::Corrupt {
+                id: Some(id),
+                detail,
+            })
+        }
+    }
+}
+
+/// Applies an attempt's outcome under this node's lease; see [`Storage::commit_attempt`].
+async fn commit(inner: &Inner, id: QueueId, commit: AttemptCommit) -> Result<(), StorageError> {
+    let fence = inner.fences().get(&id).copied();
+    let mut session = inner.session().await?;
+    let tx = session.transaction().await.map_err(PgError::from)?;
+    insert(&tx, inner, &commit.bounces).await?;
+    let key = id_bytes(id);
+    let node = &inner.options.node;
+    let changed = match &commit.disposition {
+        Disposition::Remove => tx.execute(sql::FINISH, &[&key, node, &fence]).await,
+        Disposition::Retry {
+            next_attempt,
+            attempts,
+            recipients,
+        } => {
+            let recipients = encode_recipients(recipients).map_err(StorageError::Io)?;
+            let attempts = i32::try_from(*attempts).unwrap_or(i32::MAX);
+            tx.execute(
+                sql::RESCHEDULE,
+                &[
+                    &key,
+                    &nanos(*next_attempt),
+                    &attempts,
+                    &recipients,
+                    node,
+                    &fence,
+                ],
+            )
+            .await
+        }
+    }
+    .map_err(PgError::from)?;
+    if changed == 0
+        && tx
+            .query_opt(sql::EXISTS, &[&key])
+            .await
+            .map_err(PgError::from)?
+            .is_some()
+    {
+        // Another node claimed it since (our lease lapsed): its state is newer than this
+        // attempt's, so nothing of this attempt is written. The stale fence stays: a later
+        // commit from this node without a new claim is refused too.
+        drop(tx);
+        tracing::warn!(%id, "attempt outcome refused: this node's lease on the message was lost");
+        return Err(StorageError::NotFound(id));
+    }
+    tx.commit().await.map_err(PgError::from)?;
+    inner.fences().remove(&id);
+    if changed == 0 {
+        return Err(StorageError::NotFound(id));
+    }
+    Ok(())
+}
+
+async fn list(inner: &Inner, query: &ListQuery) -> Result<Vec<MessageInfo>, StorageError> {
+    const CHUNK: i64 = 500;
+    let session = inner.session().await?;
+    let mut after = query.after.map(id_bytes).unwrap_or_default();
+    let mut found = Vec::new();
+    loop {
+        let page = session
+            .query(sql::LIST_PAGE, &[&after, &CHUNK])
+            .await
+            .map_err(PgError::from)?;
+        let Some(last) = page.last() else {
+            return Ok(found);
+        };
+        after = last.get::<_, Vec<u8>>(0);
+        for row in &page {
+            let info = rows::info(row)?;
+            if query.matches(&info) {
+                found.push(info);
+                if found.len() >= query.page_size() {
+                    return Ok(found);
+                }
+            }
+        }
+    }
+}
+
+async fn counts(inner: &Inner) -> Result<StateCounts, StorageError> {
+    let session = inner.session().await?;
+    let mut counts = StateCounts::default();
+    for row in session
+        .query(sql::COUNTS, &[])
+        .await
+        .map_err(PgError::from)?
+    {
+        let n = u64::try_from(row.get::<_, i64>(2)).unwrap_or(0);
+        match MessageState::of(row.get(0), u32::from(row.get::<_, bool>(1))) {
+            MessageState::Active => counts.active += n,
+            MessageState::Deferred => counts.deferred += n,
+            MessageState::Held => counts.held += n,
+        }
+    }
+    Ok(counts)
+}
+
+async fn poll_due(
+    inner: &Inner,
+    now: SystemTime,
+    limit: usize,
+) -> Result<Vec<ScheduleEntry>, StorageError> {
+    let session = inner.session().await?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = session
+        .query(
+            sql::CLAIM_DUE,
+            &[
+                &nanos(now),
+                &nanos(SystemTime::now()),
+                &limit,
+                &inner.options.node,
+                &own_lease_until(inner),
+                &millis(inner.options.node_timeout),
+            ],
+        )
+        .await
+        .map_err(PgError::from)?;
+    let mut entries = rows
+        .iter()
+        .map(rows::schedule_entry)
+        .collect::<Result<Vec<_>, _>>()?;
+    entries.sort_by_key(|e| (e.next_attempt, e.id));
+    Ok(entries)
+}
+
+#[async_trait]
+impl Storage for PgStore {
+    async fn write(&self, messages: Vec<NewMessage>) -> Result<(), StorageError> {
+        self.run(move |inner| async move {
+            let mut session = inner.session().await?;
+            let tx = session.transaction().await?;
+            if let Err(error) = insert(&tx, &inner, &messages).await {
+                return Ok(Err(error));
+            }
+            tx.commit().await?;
+            Ok(Ok(()))
+        })
+        .await?
+    }
+
+    async fn load_schedule(&self) -> Result<Vec<ScheduleEntry>, StorageError> {
+        self.run(|inner| async move {
+            let session = inner.session().await?;
+            let rows = session.query(sql::SCHEDULE, &[]).await?;
+            Ok(rows.iter().map(rows::schedule_entry).collect())
+        })
+        .await?
+    }
+
+    async fn claim(
+        &self,
+        id: QueueId,
+        lease: &Lease,
+    ) -> Result<Option<StoredMessage>, StorageError> {
+        let until = nanos(lease.until);
+        self.run(move |inner| async move { Ok(claim(&inner, id, until).await) })
+            .await?
+    }
+
+    async fn commit_attempt(
+        &self,
+        id: QueueId,
+        outcome: AttemptCommit,
+    ) -> Result<(), StorageError> {
+        self.run(move |inner| async move { Ok(commit(&inner, id, outcome).await) })
+            .await?
+    }
+
+    async fn remove(&self, id: QueueId) -> Result<bool, StorageError> {
+        self.run(move |inner| async move {
+            let session = inner.session().await?;
+            let removed = session.execute(sql::DELETE, &[&id_bytes(id)]).await?;
+            inner.fences().remove(&id);
+            Ok(removed > 0)
+        })
+        .await
+        .map_err(StorageError::from)
+    }
+
+    async fn set_held(&self, id: QueueId, held: bool) -> Result<(), StorageError> {
+        let changed = self
+            .run(move |inner| async move {
+                let session = inner.session().await?;
+                Ok(session
+                    .execute(sql::SET_HELD, &[&id_bytes(id), &held])
+                    .await?)
+            })
+            .await?;
+        if changed == 0 {
+            return Err(StorageError::NotFound(id));
+        }
+        Ok(())
+    }
+
+    async fn get(&self, id: QueueId) -> Result<Option<StoredMessage>, StorageError> {
+        self.run(move |inner| async move {
+            let session = inner.session().await?;
+            let row = session.query_opt(sql::GET, &[&id_bytes(id)]).await?;
+            Ok(row.map(|row| {
+                rows::stored(id, &row, 0).map_err(|detail| StorageError::Corrupt {
+                    id: Some(id),
+                    detail,
+                })
+            }))
+        })
+        .await?
+        .transpose()
+    }
+
+    async fn info(&self, id: QueueId) -> Result<Option<MessageInfo>, StorageError> {
+        self.run(move |inner| async move {
+            let session = inner.session().await?;
+            let row = session.query_opt(sql::INFO, &[&id_bytes(id)]).await?;
+            Ok(row.as_ref().map(rows::info))
+        })
+        .await?
+        .transpose()
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Vec<MessageInfo>, StorageError> {
+        let query = query.clone();
+        self.run(move |inner| async move { Ok(list(&inner, &query).await) })
+            .await?
+    }
+
+    async fn count_by_state(&self) -> Result<StateCounts, StorageError> {
+        self.run(|inner| async move { Ok(counts(&inner).await) })
+            .await?
+    }
+
+    async fn quarantined(&self) -> Result<Vec<QuarantinedRecord>, StorageError> {
+        self.run(|inner| async move {
+            let session = inner.session().await?;
+            let rows = session.query(sql::QUARANTINED, &[]).await?;
+            Ok(rows
+                .iter()
+                .map(|row| QuarantinedRecord {
+                    key: row.get(0),
+                    reason: row.get(1),
+                })
+                .collect())
+        })
+        .await
+        .map_err(StorageError::from)
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    async fn poll_due(
+        &self,
+        now: SystemTime,
+        limit: usize,
+    ) -> Result<Vec<ScheduleEntry>, StorageError> {
+        self.run(move |inner| async move { Ok(poll_due(&inner, now, limit).await) })
+            .await?
+    }
+}
