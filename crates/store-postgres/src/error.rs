@@ -59,3 +59,15 @@ impl From<PgError> for StorageError {
 pub(crate) fn is_duplicate(error: &tokio_postgres::Error) -> bool {
     error.code() == Some(&SqlState::UNIQUE_VIOLATION)
 }
+
+/// The id a unique-key violation names (`Key (id)=(\x…) already exists.`), when it does.
+pub(crate) fn duplicate_key(error: &tokio_postgres::Error) -> Option<envoi_types::QueueId> {
+    let detail = error.as_db_error()?.detail()?;
+    let start = detail.find("=(\\x")? + 4;
+    let hex = detail.get(start..start + 32)?;
+    let mut bytes = [0u8; 16];
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(envoi_types::QueueId::from_bytes(bytes))
+}

@@ -22,23 +22,27 @@
 //! - [`options`]: the settings, [`PgOptions`].
 //! - [`store`]: the store, [`PgStore`]: its pool and runtime.
 //! - [`storage`]: the [`envoi_queue::Storage`] implementation.
+//! - `writer`: group commit of new messages.
+//! - `insert`: new messages as column arrays, one insert per table.
 //! - [`migrate`]: versioned schema migrations.
-//! - [`sql`]: every statement.
-//! - [`rows`], [`codec`]: rows to the queue's types and back.
-//! - [`heartbeat`]: this node's heartbeat.
-//! - [`connect`]: the pool's sessions (settings, TLS).
+//! - `sql`: every statement.
+//! - `rows`, `codec`: rows to the queue's types and back.
+//! - `heartbeat`: this node's heartbeat.
+//! - `connect`: the pool's sessions (settings, TLS).
 //! - [`error`]: [`PgError`] and its mapping to [`envoi_queue::StorageError`].
 
 mod codec;
 mod connect;
 pub mod error;
 mod heartbeat;
+mod insert;
 pub mod migrate;
 pub mod options;
 mod rows;
 mod sql;
 pub mod storage;
 pub mod store;
+mod writer;
 
 pub use error::PgError;
 pub use options::PgOptions;

@@ -1,13 +1,17 @@
 //! Every statement the store runs, in one place (each is prepared once per session).
 
-/// A message row; leased by the writing node from the start, so that its first attempt
-/// needs no claim by another node to be safe.
-pub(crate) const INSERT_MESSAGE: &str = "INSERT INTO envoi_message
+/// Message rows from column arrays, in one statement; leased by the writing node from the
+/// start, so that its first attempt needs no claim by another node to be safe.
+pub(crate) const INSERT_MESSAGES: &str = "INSERT INTO envoi_message
     (id, arrival_ns, next_ns, attempts, held, sender, size, recipients, lease_owner, lease_until_ns)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+    SELECT id, arrival_ns, next_ns, attempts, held, sender, size, recipients, $9, $10
+      FROM unnest($1::bytea[], $2::bigint[], $3::bigint[], $4::integer[], $5::boolean[],
+                  $6::text[], $7::bigint[], $8::bytea[])
+           AS r (id, arrival_ns, next_ns, attempts, held, sender, size, recipients)";
 
-/// A body: written once, never updated, deleted with its message.
-pub(crate) const INSERT_BODY: &str = "INSERT INTO envoi_body (id, envelope) VALUES ($1, $2)";
+/// Bodies from column arrays: written once, never updated, deleted with their message.
+pub(crate) const INSERT_BODIES: &str =
+    "INSERT INTO envoi_body (id, envelope) SELECT * FROM unnest($1::bytea[], $2::bytea[])";
 
 /// Every entry for the scheduler, without bodies.
 pub(crate) const SCHEDULE: &str =

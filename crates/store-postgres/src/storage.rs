@@ -1,6 +1,5 @@
 //! [`Storage`] for [`PgStore`]: each call is one short transaction or statement.
 
-use std::collections::HashSet;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
@@ -12,8 +11,9 @@ use envoi_queue::storage::{
 use envoi_queue::{Storage, StorageError};
 use envoi_types::QueueId;
 
-use crate::codec::{encode_envelope, encode_recipients, id_bytes, nanos};
-use crate::error::{is_duplicate, PgError};
+use crate::codec::{encode_recipients, id_bytes, nanos};
+use crate::error::PgError;
+use crate::insert::Columns;
 use crate::rows;
 use crate::sql;
 use crate::store::{Inner, PgStore};
@@ -26,62 +26,6 @@ fn millis(d: std::time::Duration) -> i64 {
 fn own_lease_until(inner: &Inner) -> i64 {
     let now = SystemTime::now();
     nanos(now.checked_add(inner.options.lease).unwrap_or(now))
-}
-
-/// Inserts `messages` (row and body each) leased to this node, in the caller's transaction.
-pub(crate) async fn insert<C: GenericClient>(
-    client: &C,
-    inner: &Inner,
-    messages: &[NewMessage],
-) -> Result<(), StorageError> {
-    let mut seen = HashSet::new();
-    if let Some(twice) = messages.iter().find(|m| !seen.insert(m.id)) {
-        return Err(StorageError::DuplicateId(twice.id));
-    }
-    let insert_message = client
-        .prepare_cached(sql::INSERT_MESSAGE)
-        .await
-        .map_err(PgError::from)?;
-    let insert_body = client
-        .prepare_cached(sql::INSERT_BODY)
-        .await
-        .map_err(PgError::from)?;
-    let until = own_lease_until(inner);
-    for message in messages {
-        let id = id_bytes(message.id);
-        let recipients = encode_recipients(&message.meta.recipients).map_err(StorageError::Io)?;
-        let envelope = encode_envelope(&message.envelope).map_err(StorageError::Io)?;
-        let attempts = i32::try_from(message.meta.attempts).unwrap_or(i32::MAX);
-        let size = i64::try_from(message.envelope.message.len()).unwrap_or(i64::MAX);
-        let row = client
-            .execute(
-                &insert_message,
-                &[
-                    &id,
-                    &nanos(message.envelope.arrival),
-                    &nanos(message.meta.next_attempt),
-                    &attempts,
-                    &message.meta.held,
-                    &message.envelope.sender.as_str(),
-                    &size,
-                    &recipients,
-                    &inner.options.node,
-                    &until,
-                ],
-            )
-            .await;
-        match row {
-            Err(error) if is_duplicate(&error) => {
-                return Err(StorageError::DuplicateId(message.id))
-            }
-            other => other.map_err(PgError::from)?,
-        };
-        client
-            .execute(&insert_body, &[&id, &envelope])
-            .await
-            .map_err(PgError::from)?;
-    }
-    Ok(())
 }
 
 /// Claims `id` for this node; sets a record it cannot use aside.
@@ -135,7 +79,11 @@ async fn commit(inner: &Inner, id: QueueId, commit: AttemptCommit) -> Result<(),
     let fence = inner.fences().get(&id).copied();
     let mut session = inner.session().await?;
     let tx = session.transaction().await.map_err(PgError::from)?;
-    insert(&tx, inner, &commit.bounces).await?;
+    let now = SystemTime::now();
+    let until = now.checked_add(inner.options.lease).unwrap_or(now);
+    Columns::of(&commit.bounces)?
+        .insert(&tx, &inner.options.node, until)
+        .await?;
     let key = id_bytes(id);
     let node = &inner.options.node;
     let changed = match &commit.disposition {
@@ -260,16 +208,13 @@ async fn poll_due(
 #[async_trait]
 impl Storage for PgStore {
     async fn write(&self, messages: Vec<NewMessage>) -> Result<(), StorageError> {
-        self.run(move |inner| async move {
-            let mut session = inner.session().await?;
-            let tx = session.transaction().await?;
-            if let Err(error) = insert(&tx, &inner, &messages).await {
-                return Ok(Err(error));
-            }
-            tx.commit().await?;
-            Ok(Ok(()))
-        })
-        .await?
+        let columns = Columns::of(&messages)?;
+        if columns.is_empty() {
+            return Ok(());
+        }
+        let writer = self.writer.clone();
+        self.run(move |_| async move { Ok(writer.write(columns, messages.len()).await) })
+            .await?
     }
 
     async fn load_schedule(&self) -> Result<Vec<ScheduleEntry>, StorageError> {

@@ -17,11 +17,13 @@ use crate::error::PgError;
 use crate::heartbeat;
 use crate::migrate;
 use crate::options::PgOptions;
+use crate::writer::Writer;
 
 /// The PostgreSQL queue store. Cheap to clone: clones share the pool.
 #[derive(Clone)]
 pub struct PgStore {
     pub(crate) inner: Arc<Inner>,
+    pub(crate) writer: Arc<Writer>,
     runtime: Arc<StoreRuntime>,
 }
 
@@ -71,12 +73,15 @@ impl PgStore {
             let _context = runtime.enter();
             connect::pool(&options)?
         };
+        let inner = Arc::new(Inner {
+            pool,
+            options,
+            fences: Mutex::new(HashMap::new()),
+        });
+        let writer = Arc::new(Writer::spawn(runtime.handle(), Arc::downgrade(&inner)));
         let store = Self {
-            inner: Arc::new(Inner {
-                pool,
-                options,
-                fences: Mutex::new(HashMap::new()),
-            }),
+            inner,
+            writer,
             runtime: Arc::new(StoreRuntime(Some(runtime))),
         };
         store
