@@ -9,6 +9,7 @@
 //! - `envoi_body`: the envelope and body, written once and deleted with its message.
 //! - `envoi_quarantine`: records that could not be decoded, with their bytes.
 //! - `envoi_node`: each node's heartbeat.
+//! - `envoi_count`: message counts per admin state, kept by triggers (the admin summary).
 //! - `envoi_schema`: the schema version ([`migrate`]).
 //!
 //! # Leases and fencing

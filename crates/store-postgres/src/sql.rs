@@ -83,9 +83,10 @@ pub(crate) const LIST_PAGE: &str =
     "SELECT id, sender, recipients, attempts, next_ns, arrival_ns, held, size
       FROM envoi_message WHERE id > $1 ORDER BY id LIMIT $2";
 
-/// Counts per admin state.
-pub(crate) const COUNTS: &str = "SELECT held, attempts > 0, count(*) FROM envoi_message
-     GROUP BY 1, 2";
+/// Counts per admin state, from the 16 counter rows the triggers keep (never a count of the
+/// queue itself).
+pub(crate) const COUNTS: &str =
+    "SELECT sum(active)::bigint, sum(deferred)::bigint, sum(held)::bigint FROM envoi_count";
 
 /// Sets a record aside with its bytes and removes it from the queue.
 pub(crate) const QUARANTINE: &str =

@@ -5,8 +5,8 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use envoi_queue::storage::{
-    AttemptCommit, Disposition, Lease, ListQuery, MessageInfo, MessageState, NewMessage,
-    QuarantinedRecord, ScheduleEntry, StateCounts, StoredMessage,
+    AttemptCommit, Disposition, Lease, ListQuery, MessageInfo, NewMessage, QuarantinedRecord,
+    ScheduleEntry, StateCounts, StoredMessage,
 };
 use envoi_queue::{Storage, StorageError};
 use envoi_types::QueueId;
@@ -160,20 +160,16 @@ async fn list(inner: &Inner, query: &ListQuery) -> Result<Vec<MessageInfo>, Stor
 
 async fn counts(inner: &Inner) -> Result<StateCounts, StorageError> {
     let session = inner.session().await?;
-    let mut counts = StateCounts::default();
-    for row in session
-        .query(sql::COUNTS, &[])
+    let row = session
+        .query_one(sql::COUNTS, &[])
         .await
-        .map_err(PgError::from)?
-    {
-        let n = u64::try_from(row.get::<_, i64>(2)).unwrap_or(0);
-        match MessageState::of(row.get(0), u32::from(row.get::<_, bool>(1))) {
-            MessageState::Active => counts.active += n,
-            MessageState::Deferred => counts.deferred += n,
-            MessageState::Held => counts.held += n,
-        }
-    }
-    Ok(counts)
+        .map_err(PgError::from)?;
+    let count = |i: usize| u64::try_from(row.get::<_, Option<i64>>(i).unwrap_or(0)).unwrap_or(0);
+    Ok(StateCounts {
+        active: count(0),
+        deferred: count(1),
+        held: count(2),
+    })
 }
 
 async fn poll_due(

@@ -149,19 +149,37 @@ async fn nodes_starting_together_migrate_once_and_newer_schemas_are_refused() {
     a.unwrap();
     b.unwrap();
     let versions = schema.query("SELECT version FROM envoi_schema ORDER BY version");
-    assert_eq!(versions, vec![Some("1".to_owned())]);
+    assert_eq!(versions, vec![Some("1".to_owned()), Some("2".to_owned())]);
 
-    schema.sql("INSERT INTO envoi_schema (version) VALUES (2)");
+    schema.sql("INSERT INTO envoi_schema (version) VALUES (3)");
     let refused = PgStore::open(schema.options("node-c"))
         .await
         .err()
         .expect("refused");
     assert!(
-        matches!(refused, PgError::NewerSchema { found: 2, known: 1 }),
+        matches!(refused, PgError::NewerSchema { found: 3, known: 2 }),
         "{refused}"
     );
     assert_eq!(
         refused.to_string(),
-        "the database's envoi schema is version 2, newer than this binary's 1: upgrade envoi on this node"
+        "the database's envoi schema is version 3, newer than this binary's 2: upgrade envoi on this node"
     );
+}
+
+#[tokio::test]
+async fn counts_follow_writes_holds_retries_and_removals_without_counting_the_queue() {
+    let Some(url) = common::url() else { return };
+    let schema = common::Schema::create(&url);
+    let a = common::node(&schema, "node-a").await;
+    let b = common::node(&schema, "node-b").await;
+    let messages: Vec<_> = (0..5).map(|_| message(SystemTime::now())).collect();
+    a.write(messages[..3].to_vec()).await.unwrap();
+    b.write(messages[3..].to_vec()).await.unwrap();
+    a.set_held(messages[0].id, true).await.unwrap();
+    let id = messages[1].id;
+    assert!(a.claim(id, &lease("node-a")).await.unwrap().is_some());
+    a.commit_attempt(id, retry(1, &messages[1])).await.unwrap();
+    b.remove(messages[4].id).await.unwrap();
+    let counts = b.count_by_state().await.unwrap();
+    assert_eq!((counts.active, counts.deferred, counts.held), (2, 1, 1));
 }

@@ -146,10 +146,28 @@ impl Daemon {
         admin: SocketAddr,
         env: &[(&str, &str)],
     ) -> Self {
+        let storage = format!("path = \"{}\"", dir.join("spool").display());
+        Self::launch(dir, &storage, extra, smtp, admin, env)
+    }
+
+    /// Starts envoi with `storage` as the body of its `[storage]` table.
+    pub fn start_with_storage(dir: &Path, storage: &str, extra: &str) -> Self {
+        let smtp = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        Self::launch(dir, storage, extra, smtp, admin, &[])
+    }
+
+    fn launch(
+        dir: &Path,
+        storage: &str,
+        extra: &str,
+        smtp: SocketAddr,
+        admin: SocketAddr,
+        env: &[(&str, &str)],
+    ) -> Self {
         let config = dir.join("envoi.toml");
         let text = format!(
-            "hostname = \"envoi.test\"\n\n[storage]\npath = \"{spool}\"\n\n[admin]\naddress = \"{admin}\"\n\n[smtp]\n[[smtp.listener]]\naddress = \"{smtp}\"\n\n{extra}\n",
-            spool = dir.join("spool").display(),
+            "hostname = \"envoi.test\"\n\n[storage]\n{storage}\n\n[admin]\naddress = \"{admin}\"\n\n[smtp]\n[[smtp.listener]]\naddress = \"{smtp}\"\n\n{extra}\n",
         );
         std::fs::write(&config, text).unwrap();
         let log = dir.join(format!(
