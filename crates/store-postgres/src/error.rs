@@ -22,7 +22,7 @@ pub enum PgError {
         known: usize,
     },
     /// The server answered with an error, or the connection failed.
-    #[error("PostgreSQL: {0}")]
+    #[error("PostgreSQL: {}", describe(.0))]
     Db(#[from] tokio_postgres::Error),
     /// No connection could be had from the pool.
     #[error("PostgreSQL connection pool: {0}")]
@@ -70,4 +70,16 @@ pub(crate) fn duplicate_key(error: &tokio_postgres::Error) -> Option<envoi_types
         *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
     }
     Some(envoi_types::QueueId::from_bytes(bytes))
+}
+
+/// The server's own words for a database error (the bare error says only "db error"), or the
+/// connection failure and its cause.
+fn describe(error: &tokio_postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        return format!("{} ({}): {}", db.message(), db.code().code(), db.severity());
+    }
+    match std::error::Error::source(error) {
+        Some(cause) => format!("{error}: {cause}"),
+        None => error.to_string(),
+    }
 }

@@ -18,10 +18,13 @@ pub(crate) const SCHEDULE: &str =
     "SELECT id, next_ns, arrival_ns, held FROM envoi_message ORDER BY next_ns, id";
 
 /// Takes the lease on one message (free, ours, or lapsed: `$4` is now), bumps its fencing
-/// counter, and returns it with its body in the same round trip.
+/// counter, and returns it with its body in the same round trip. A held message is returned
+/// unleased: it is not attempted, and the node that releases it must be able to take it.
 pub(crate) const CLAIM: &str = "WITH claimed AS (
         UPDATE envoi_message
-           SET lease_owner = $2, lease_until_ns = $3, fence = fence + 1
+           SET lease_owner = CASE WHEN held THEN NULL ELSE $2::text END,
+               lease_until_ns = CASE WHEN held THEN NULL ELSE $3::bigint END,
+               fence = fence + 1
          WHERE id = $1
            AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until_ns < $4
                 OR lease_owner IN (SELECT name FROM envoi_node

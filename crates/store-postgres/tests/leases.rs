@@ -183,3 +183,50 @@ async fn counts_follow_writes_holds_retries_and_removals_without_counting_the_qu
     let counts = b.count_by_state().await.unwrap();
     assert_eq!((counts.active, counts.deferred, counts.held), (2, 1, 1));
 }
+
+#[tokio::test]
+async fn claiming_a_held_message_leaves_it_free_for_the_node_that_releases_it() {
+    let Some(url) = common::url() else { return };
+    let schema = common::Schema::create(&url);
+    let a = common::node(&schema, "node-a").await;
+    let b = common::node(&schema, "node-b").await;
+    let new = message(SystemTime::now());
+    let id = new.id;
+    a.write(vec![new.clone()]).await.unwrap();
+    assert!(a.claim(id, &lease("node-a")).await.unwrap().is_some());
+    a.commit_attempt(id, retry(1, &new)).await.unwrap();
+    b.set_held(id, true).await.unwrap();
+    // node-a's retry finds it held and leaves it (the queue then waits for a release).
+    let held = a
+        .claim(id, &lease("node-a"))
+        .await
+        .unwrap()
+        .expect("still stored");
+    assert!(held.meta.held);
+    b.set_held(id, false).await.unwrap();
+    let due = b
+        .poll_due(SystemTime::now() + Duration::from_secs(3600), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        due.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![id],
+        "a held message stayed leased"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_statement_reports_the_servers_reason() {
+    let Some(url) = common::url() else { return };
+    let schema = common::Schema::create(&url);
+    let a = common::node(&schema, "node-a").await;
+    schema.sql("DROP TABLE envoi_body");
+    let error = a.write(vec![message(SystemTime::now())]).await.unwrap_err();
+    let StorageError::Io(text) = error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(
+        text,
+        "PostgreSQL: relation \"envoi_body\" does not exist (42P01): ERROR"
+    );
+}
