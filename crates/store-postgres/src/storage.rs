@@ -56,7 +56,13 @@ async fn claim(
     let fence: i64 = row.get(0);
     match rows::stored(id, &row, 1) {
         Ok(message) => {
-            inner.fences().insert(id, fence);
+            // A held message is returned unleased: its commit (an expiry) must not be held to
+            // a lease it never had.
+            if message.meta.held {
+                inner.fences().remove(&id);
+            } else {
+                inner.fences().insert(id, fence);
+            }
             Ok(Some(message))
         }
         Err(detail) => {
