@@ -38,7 +38,12 @@ LOADS = [
 ]
 SYSTEMS = ["ceiling", "envoi", "postfix"]
 # Also accepted by --systems: "envoi-mem", envoi with [storage] kind = "memory" (no durability):
-# an experiment that shows what the durable spool costs, not a fair comparison.
+# an experiment that shows what the durable spool costs, not a fair comparison; "envoi-pg",
+# envoi with [storage] kind = "postgres" on the server ENVOI_BENCH_POSTGRES_URL names (default
+# the machine's, 127.0.0.1:5432 database test), in a schema of its own per run; its record
+# adds the server's CPU per message (pg_cpu_ms_per_msg).
+PG_URL = os.environ.get("ENVOI_BENCH_POSTGRES_URL",
+                        "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
 
 LIVE = []  # objects with .stop(), stopped in reverse order on exit
 
@@ -106,6 +111,12 @@ def run_one(args, system, load, rnd, workroot):
         if system in ("envoi", "envoi-mem"):
             srv = mta.Envoi(args.envoi, work, mta.free_port(), sink_port, sessions,
                             storage="memory" if system == "envoi-mem" else "spool")
+        elif system == "envoi-pg":
+            schema = "bench_" + os.path.basename(work).replace("-", "_").lower()
+            mta.psql(PG_URL, f"CREATE SCHEMA {schema}")
+            keys = f'url = "{PG_URL}"\nschema = "{schema}"\nnode = "bench-1"\npool_size = 32'
+            srv = mta.Envoi(args.envoi, work, mta.free_port(), sink_port, sessions,
+                            storage="postgres", storage_keys=keys)
         elif system == "postfix":
             srv = mta.Postfix(work, mta.free_port(), sink_port, sessions, maillog=args.postfix_log)
         if srv:
@@ -120,6 +131,7 @@ def run_one(args, system, load, rnd, workroot):
             sampler.sample()
             sampler.start()
             cpu0 = srv.cpu()
+        pg_cpu0 = mta.postgres_cpu()
         sink_cpu0 = sink.cpu()
         count0 = sink.count
         sess0 = sink.sessions
@@ -157,6 +169,7 @@ def run_one(args, system, load, rnd, workroot):
         target = count0 + n + pres["ok"]
         t_done = sink.wait_for(target, args.deliver_timeout if src.returncode == 0 else 10)
         cpu1 = srv.cpu() if srv else 0.0
+        pg_cpu1 = mta.postgres_cpu()
         sink_cpu1 = sink.cpu()
         time.sleep(args.settle)
         final = sink.count - count0
@@ -194,6 +207,8 @@ def run_one(args, system, load, rnd, workroot):
                 rec["vm_hwm_mb"] = round(mta.rss_pss(srv.proc.pid)[1] / 2**20, 1)
             if system == "postfix":
                 rec["left_in_queue"] = srv.queued()
+            if system == "envoi-pg":
+                rec["pg_cpu_ms_per_msg"] = round(1000 * (pg_cpu1 - pg_cpu0) / expected, 4)
         errors = []
         if src.returncode != 0:
             errors.append(f"smtp-source exit {src.returncode}: {src_err[-300:]}")
@@ -213,6 +228,9 @@ def run_one(args, system, load, rnd, workroot):
                     LIVE.remove(obj)
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+            if system == "envoi-pg":
+                schema = "bench_" + os.path.basename(work).replace("-", "_").lower()
+                mta.psql(PG_URL, f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         os.sync()
     return rec
 
@@ -245,7 +263,7 @@ def main():
         args.source_timeout = min(args.source_timeout, 180)
         args.deliver_timeout = min(args.deliver_timeout, 120)
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
-    if "envoi" in systems and not os.access(args.envoi, os.X_OK):
+    if any(s.startswith("envoi") for s in systems) and not os.access(args.envoi, os.X_OK):
         sys.exit(f"no envoi binary at {args.envoi} (run.sh builds it)")
 
     atexit.register(stop_all)

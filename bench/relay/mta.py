@@ -217,7 +217,7 @@ class Sink:
 
 class Envoi:
     def __init__(self, binary, workdir, port, sink_port, sessions, extra_env=None, wrapper=None,
-                 storage="spool"):
+                 storage="spool", storage_keys=""):
         self.port = port
         self.dir = os.path.join(workdir, "envoi")
         os.makedirs(self.dir, exist_ok=True)
@@ -246,6 +246,7 @@ max_connections_per_destination = {conc}
 [storage]
 kind = "{storage}"
 path = "{self.dir}/spool"
+{storage_keys}
 
 [admin]
 address = "127.0.0.1:{admin}"
@@ -436,3 +437,32 @@ class Postfix:
                 os.kill(self.master, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+# ---------------------------------------------------------------- postgres
+
+def postgres_cpu():
+    """CPU seconds (user + system) of every running `postgres` process: the server's share of a
+    run is the difference over it (envoi's pooled sessions live through the whole run)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.find("(") + 1:stat.rfind(")")]
+        if name != "postgres" and not name.startswith("postgres:"):
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def psql(url, sql):
+    subprocess.run(["psql", url, "-qAt", "-v", "ON_ERROR_STOP=1", "-c", sql], check=True,
+                   env=dict(os.environ, PGOPTIONS="-c client_min_messages=warning"),
+                   stdout=subprocess.DEVNULL)

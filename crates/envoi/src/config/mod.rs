@@ -8,6 +8,7 @@
 //!
 //! # Layout
 //! - `duration`: "30s", "5m", "4h", "5d".
+//! - `postgres`: the `[storage]` keys of the PostgreSQL store.
 //! - `table`: one TOML table read into a section and the library structs it embeds.
 //! - `smtp`: listeners, limits, timeouts, access control, auth users.
 //! - `queue`: lifetime, concurrency, backoff, prequeue policies.
@@ -16,6 +17,7 @@
 //!   overrides.
 
 pub mod duration;
+pub mod postgres;
 pub mod queue;
 pub mod relay;
 pub mod smtp;
@@ -30,6 +32,7 @@ use envoi_spool::SpoolOptions;
 use serde::Deserialize;
 
 use crate::cli::ServeArgs;
+use postgres::PostgresKeys;
 use table::Embeds;
 
 pub use queue::QueueSection;
@@ -97,7 +100,8 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageSection {
-    /// `"spool"` (durable, default) or `"memory"` (lost at exit).
+    /// `"spool"` (durable, default), `"postgres"` (shared by several nodes) or `"memory"`
+    /// (lost at exit).
     #[serde(default)]
     pub kind: StorageKind,
     /// The spool directory.
@@ -106,13 +110,20 @@ pub struct StorageSection {
     /// The spool's tuning; its keyed fields (`min_free`) are keys of this table.
     #[serde(skip)]
     pub spool: SpoolOptions,
+    /// The PostgreSQL store's keys (`url`, `node`, ...).
+    #[serde(skip)]
+    pub postgres: PostgresKeys,
 }
 
 impl Embeds for StorageSection {
-    type Parts = (SpoolOptions,);
+    type Parts = (SpoolOptions, PostgresKeys);
 
-    fn with_parts(self, (spool,): Self::Parts) -> Self {
-        Self { spool, ..self }
+    fn with_parts(self, (spool, postgres): Self::Parts) -> Self {
+        Self {
+            spool,
+            postgres,
+            ..self
+        }
     }
 }
 
@@ -125,6 +136,8 @@ pub enum StorageKind {
     Spool,
     /// In memory; for tests and throw-away setups.
     Memory,
+    /// A PostgreSQL database several nodes share.
+    Postgres,
 }
 
 fn default_spool() -> PathBuf {
@@ -137,6 +150,7 @@ impl Default for StorageSection {
             kind: StorageKind::Spool,
             path: default_spool(),
             spool: SpoolOptions::default(),
+            postgres: PostgresKeys::default(),
         }
     }
 }
@@ -224,6 +238,9 @@ impl Config {
         self.smtp.validate()?;
         self.queue.validate()?;
         self.relay.validate()?;
+        if self.storage.kind == StorageKind::Postgres {
+            self.storage.postgres.options("")?;
+        }
         if !self.admin.address.ip().is_loopback() && self.admin.token.is_none() {
             return Err(format!(
                 "admin.address {} is not loopback: set admin.token so the API is not open to the network",

@@ -12,6 +12,7 @@ use envoi_queue::policy::{AddDateHeader, AddMessageIdHeader, Forward, SplitByDom
 use envoi_queue::{Backoff, Exponential, MemoryStore, PrequeuePolicy, Schedule, Storage};
 use envoi_relay::{HickoryResolver, PoolConfig, RelayConfig, RouteTable, SmtpRelay};
 use envoi_spool::{Spool, SpoolOptions};
+use envoi_store_postgres::PgStore;
 use envoi_types::Address;
 
 use crate::config::queue::{BackoffSection, PolicyName};
@@ -27,6 +28,18 @@ pub struct Store {
 }
 
 impl Store {
+    /// What the start-up log says of the store: the spool's directory, the PostgreSQL node.
+    pub fn describe(&self, config: &Config, hostname: &str) -> String {
+        match config.storage.kind {
+            StorageKind::Spool => config.storage.path.display().to_string(),
+            StorageKind::Memory => "memory".into(),
+            StorageKind::Postgres => format!(
+                "postgres node {}",
+                config.storage.postgres.node.as_deref().unwrap_or(hostname)
+            ),
+        }
+    }
+
     /// Resolves when the store has stopped for good (a spool whose writer panicked or whose
     /// fsync failed), with the reason; never for a store that cannot stop.
     pub async fn stopped(&self) -> envoi_queue::StorageError {
@@ -37,8 +50,9 @@ impl Store {
     }
 }
 
-/// Opens the configured store; the spool directory is created when missing.
-pub async fn storage(config: &Config) -> anyhow::Result<Store> {
+/// Opens the configured store; the spool directory is created when missing. A PostgreSQL
+/// store connects and brings its schema up to date; `hostname` is its node name by default.
+pub async fn storage(config: &Config, hostname: &str) -> anyhow::Result<Store> {
     match config.storage.kind {
         StorageKind::Memory => Ok(Store {
             storage: Arc::new(MemoryStore::new()),
@@ -57,6 +71,21 @@ pub async fn storage(config: &Config) -> anyhow::Result<Store> {
             Ok(Store {
                 storage: Arc::new(spool.clone()),
                 spool: Some(spool),
+            })
+        }
+        StorageKind::Postgres => {
+            let options = config
+                .storage
+                .postgres
+                .options(hostname)
+                .map_err(anyhow::Error::msg)?;
+            let node = options.node.clone();
+            let store = PgStore::open(options)
+                .await
+                .with_context(|| format!("cannot open the PostgreSQL store as node {node}"))?;
+            Ok(Store {
+                storage: Arc::new(store),
+                spool: None,
             })
         }
     }

@@ -47,7 +47,7 @@ struct Reloadable {
 pub async fn run(config: Config, args: crate::cli::ServeArgs) -> anyhow::Result<()> {
     let hostname = config.hostname.clone().unwrap_or_else(system_hostname);
     let metrics = crate::admin::install_metrics();
-    let store = build::storage(&config).await?;
+    let store = build::storage(&config, &hostname).await?;
 
     let relay: Arc<Swappable<dyn Relay>> =
         Swappable::new(Arc::new(build::relay(&config, &hostname)?));
@@ -110,7 +110,7 @@ pub async fn run(config: Config, args: crate::cli::ServeArgs) -> anyhow::Result<
     tracing::info!(
         smtp = ?smtp_addresses,
         admin = %admin_address,
-        storage = %config.storage.path.display(),
+        storage = %store.describe(&config, &hostname),
         hostname = %hostname,
         "envoi ready"
     );

@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod hop;
+pub mod private_pg;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -146,18 +147,28 @@ impl Daemon {
         admin: SocketAddr,
         env: &[(&str, &str)],
     ) -> Self {
-        Self::launch(dir, "", extra, (smtp, admin), env)
+        let storage = format!("path = \"{}\"", dir.join("spool").display());
+        Self::launch(dir, &storage, "", extra, (smtp, admin), env)
     }
 
     /// Like [`Daemon::start`] with `smtp_keys` added to the `[smtp]` table.
     pub fn start_smtp(dir: &Path, smtp_keys: &str, extra: &str) -> Self {
         let smtp = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        Self::launch(dir, smtp_keys, extra, (smtp, admin), &[])
+        let storage = format!("path = \"{}\"", dir.join("spool").display());
+        Self::launch(dir, &storage, smtp_keys, extra, (smtp, admin), &[])
+    }
+
+    /// Starts envoi with `storage` as the body of its `[storage]` table.
+    pub fn start_with_storage(dir: &Path, storage: &str, extra: &str) -> Self {
+        let smtp = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        Self::launch(dir, storage, "", extra, (smtp, admin), &[])
     }
 
     fn launch(
         dir: &Path,
+        storage: &str,
         smtp_keys: &str,
         extra: &str,
         (smtp, admin): (SocketAddr, SocketAddr),
@@ -165,8 +176,7 @@ impl Daemon {
     ) -> Self {
         let config = dir.join("envoi.toml");
         let text = format!(
-            "hostname = \"envoi.test\"\n\n[storage]\npath = \"{spool}\"\n\n[admin]\naddress = \"{admin}\"\n\n[smtp]\nreverse_dns = false\n{smtp_keys}\n[[smtp.listener]]\naddress = \"{smtp}\"\n\n{extra}\n",
-            spool = dir.join("spool").display(),
+            "hostname = \"envoi.test\"\n\n[storage]\n{storage}\n\n[admin]\naddress = \"{admin}\"\n\n[smtp]\nreverse_dns = false\n{smtp_keys}\n[[smtp.listener]]\naddress = \"{smtp}\"\n\n{extra}\n",
         );
         std::fs::write(&config, text).unwrap();
         let log = dir.join(format!(

@@ -1,0 +1,71 @@
+//! How values are kept in columns: ids as 16 bytes, times as nanoseconds since the epoch,
+//! envelopes and recipient states as postcard.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use envoi_types::{Envelope, QueueId, RecipientStatus};
+
+/// The id's 16 bytes (a ULID: byte order is arrival order).
+pub(crate) fn id_bytes(id: QueueId) -> Vec<u8> {
+    id.to_bytes().to_vec()
+}
+
+/// The id stored in `bytes`, or why it is not one.
+pub(crate) fn id_from(bytes: &[u8]) -> Result<QueueId, String> {
+    let array: [u8; 16] = bytes
+        .try_into()
+        .map_err(|_| format!("an id of {} bytes", bytes.len()))?;
+    Ok(QueueId::from_bytes(array))
+}
+
+/// Nanoseconds since the epoch, saturated to the column's range (times before 1970 are 0).
+pub(crate) fn nanos(time: SystemTime) -> i64 {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since.as_nanos()).unwrap_or(i64::MAX)
+}
+
+/// The time `nanos` after the epoch (negative values are the epoch).
+pub(crate) fn time(nanos: i64) -> SystemTime {
+    let nanos = u64::try_from(nanos).unwrap_or(0);
+    UNIX_EPOCH + Duration::from_nanos(nanos)
+}
+
+/// The envelope as stored in the body table.
+pub(crate) fn encode_envelope(envelope: &Envelope) -> Result<Vec<u8>, String> {
+    postcard::to_stdvec(envelope).map_err(|e| format!("cannot encode envelope: {e}"))
+}
+
+/// The envelope stored as `bytes`.
+pub(crate) fn decode_envelope(bytes: &[u8]) -> Result<Envelope, String> {
+    postcard::from_bytes(bytes).map_err(|e| format!("envelope does not decode: {e}"))
+}
+
+/// Recipient states as stored in the message row.
+pub(crate) fn encode_recipients(recipients: &[RecipientStatus]) -> Result<Vec<u8>, String> {
+    postcard::to_stdvec(recipients).map_err(|e| format!("cannot encode recipients: {e}"))
+}
+
+/// Recipient states stored as `bytes`.
+pub(crate) fn decode_recipients(bytes: &[u8]) -> Result<Vec<RecipientStatus>, String> {
+    postcard::from_bytes(bytes).map_err(|e| format!("recipient states do not decode: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn times_keep_nanoseconds() {
+        let t = UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789);
+        assert_eq!(time(nanos(t)), t);
+        assert_eq!(time(-5), UNIX_EPOCH);
+    }
+
+    #[test]
+    fn ids_round_trip_and_bad_lengths_are_refused() {
+        let id = QueueId::new();
+        assert_eq!(id_from(&id_bytes(id)).unwrap(), id);
+        assert!(id_from(&[1, 2, 3]).is_err());
+    }
+}

@@ -1,0 +1,37 @@
+//! This node's heartbeat: other nodes release the leases of a node whose heartbeat is older
+//! than [`crate::PgOptions::node_timeout`].
+
+use std::sync::{Arc, Weak};
+
+use crate::error::PgError;
+use crate::sql;
+use crate::store::Inner;
+
+/// Writes this node's heartbeat now.
+pub(crate) async fn beat(inner: &Inner) -> Result<(), PgError> {
+    let session = inner.session().await?;
+    session
+        .execute(sql::HEARTBEAT, &[&inner.options.node])
+        .await?;
+    Ok(())
+}
+
+/// Beats every [`crate::PgOptions::heartbeat`] until the store is dropped. A failed beat is
+/// logged and tried again at the next tick: while the database is away nobody can claim.
+pub(crate) fn spawn(runtime: &tokio::runtime::Handle, inner: &Arc<Inner>) {
+    let weak: Weak<Inner> = Arc::downgrade(inner);
+    let period = inner.options.heartbeat;
+    runtime.spawn(async move {
+        let mut ticks = tokio::time::interval(period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let Some(inner) = weak.upgrade() else {
+                return;
+            };
+            if let Err(error) = beat(&inner).await {
+                tracing::warn!(%error, "cannot write this node's heartbeat");
+            }
+        }
+    });
+}

@@ -1,0 +1,340 @@
+//! [`Storage`] for [`PgStore`]: each call is one short transaction or statement.
+
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
+use envoi_queue::storage::{
+    AttemptCommit, Disposition, Lease, ListQuery, MessageInfo, NewMessage, QuarantinedRecord,
+    ScheduleEntry, StateCounts, StoredMessage,
+};
+use envoi_queue::{Storage, StorageError};
+use envoi_types::QueueId;
+
+use crate::codec::{encode_recipients, id_bytes, nanos};
+use crate::error::PgError;
+use crate::insert::Columns;
+use crate::rows;
+use crate::sql;
+use crate::store::{Inner, PgStore};
+
+fn millis(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// When a lease taken now without a caller's deadline lapses.
+fn own_lease_until(inner: &Inner) -> i64 {
+    let now = SystemTime::now();
+    nanos(now.checked_add(inner.options.lease).unwrap_or(now))
+}
+
+/// Claims `id` for this node; sets a record it cannot use aside.
+async fn claim(
+    inner: &Inner,
+    id: QueueId,
+    until: i64,
+) -> Result<Option<StoredMessage>, StorageError> {
+    let session = inner.session().await?;
+    let key = id_bytes(id);
+    let now = nanos(SystemTime::now());
+    let row = session
+        .query_opt(
+            sql::CLAIM,
+            &[
+                &key,
+                &inner.options.node,
+                &until,
+                &now,
+                &millis(inner.options.node_timeout),
+            ],
+        )
+        .await
+        .map_err(PgError::from)?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let fence: i64 = row.get(0);
+    match rows::stored(id, &row, 1) {
+        Ok(message) => {
+            // A held message is returned unleased: its commit (an expiry) must not be held to
+            // a lease it never had.
+            if message.meta.held {
+                inner.fences().remove(&id);
+            } else {
+                inner.fences().insert(id, fence);
+            }
+            Ok(Some(message))
+        }
+        Err(detail) => {
+            let body: Option<&[u8]> = row.get(5);
+            session
+                .execute(sql::QUARANTINE, &[&key, &id.to_string(), &detail, &body])
+                .await
+                .map_err(PgError::from)?;
+            tracing::error!(%id, %detail, "message set aside in the quarantine table");
+            Err(StorageError::Corrupt {
+                id: Some(id),
+                detail,
+            })
+        }
+    }
+}
+
+/// Applies an attempt's outcome under this node's lease; see [`Storage::commit_attempt`].
+async fn commit(inner: &Inner, id: QueueId, commit: AttemptCommit) -> Result<(), StorageError> {
+    let fence = inner.fences().get(&id).copied();
+    let mut session = inner.session().await?;
+    let tx = session.transaction().await.map_err(PgError::from)?;
+    let now = SystemTime::now();
+    let until = now.checked_add(inner.options.lease).unwrap_or(now);
+    Columns::of(&commit.bounces)?
+        .insert(&tx, &inner.options.node, until)
+        .await?;
+    let key = id_bytes(id);
+    let node = &inner.options.node;
+    let changed = match &commit.disposition {
+        Disposition::Remove => tx.execute(sql::FINISH, &[&key, node, &fence]).await,
+        Disposition::Retry {
+            next_attempt,
+            attempts,
+            recipients,
+        } => {
+            let recipients = encode_recipients(recipients).map_err(StorageError::Io)?;
+            let attempts = i32::try_from(*attempts).unwrap_or(i32::MAX);
+            tx.execute(
+                sql::RESCHEDULE,
+                &[
+                    &key,
+                    &nanos(*next_attempt),
+                    &attempts,
+                    &recipients,
+                    node,
+                    &fence,
+                ],
+            )
+            .await
+        }
+    }
+    .map_err(PgError::from)?;
+    if changed == 0
+        && tx
+            .query_opt(sql::EXISTS, &[&key])
+            .await
+            .map_err(PgError::from)?
+            .is_some()
+    {
+        // Another node claimed it since (our lease lapsed): its state is newer than this
+        // attempt's, so nothing of this attempt is written. The stale fence stays: a later
+        // commit from this node without a new claim is refused too.
+        drop(tx);
+        tracing::warn!(%id, "attempt outcome refused: this node's lease on the message was lost");
+        return Err(StorageError::NotFound(id));
+    }
+    tx.commit().await.map_err(PgError::from)?;
+    inner.fences().remove(&id);
+    if changed == 0 {
+        return Err(StorageError::NotFound(id));
+    }
+    Ok(())
+}
+
+async fn list(inner: &Inner, query: &ListQuery) -> Result<Vec<MessageInfo>, StorageError> {
+    const CHUNK: i64 = 500;
+    let session = inner.session().await?;
+    let mut after = query.after.map(id_bytes).unwrap_or_default();
+    let mut found = Vec::new();
+    loop {
+        let page = session
+            .query(sql::LIST_PAGE, &[&after, &CHUNK])
+            .await
+            .map_err(PgError::from)?;
+        let Some(last) = page.last() else {
+            return Ok(found);
+        };
+        after = last.get::<_, Vec<u8>>(0);
+        for row in &page {
+            let info = rows::info(row)?;
+            if query.matches(&info) {
+                found.push(info);
+                if found.len() >= query.page_size() {
+                    return Ok(found);
+                }
+            }
+        }
+    }
+}
+
+async fn counts(inner: &Inner) -> Result<StateCounts, StorageError> {
+    let session = inner.session().await?;
+    let row = session
+        .query_one(sql::COUNTS, &[])
+        .await
+        .map_err(PgError::from)?;
+    let count = |i: usize| u64::try_from(row.get::<_, Option<i64>>(i).unwrap_or(0)).unwrap_or(0);
+    Ok(StateCounts {
+        active: count(0),
+        deferred: count(1),
+        held: count(2),
+    })
+}
+
+async fn poll_due(
+    inner: &Inner,
+    now: SystemTime,
+    limit: usize,
+) -> Result<Vec<ScheduleEntry>, StorageError> {
+    let session = inner.session().await?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = session
+        .query(
+            sql::CLAIM_DUE,
+            &[
+                &nanos(now),
+                &nanos(SystemTime::now()),
+                &limit,
+                &inner.options.node,
+                &own_lease_until(inner),
+                &millis(inner.options.node_timeout),
+            ],
+        )
+        .await
+        .map_err(PgError::from)?;
+    let mut entries = rows
+        .iter()
+        .map(rows::schedule_entry)
+        .collect::<Result<Vec<_>, _>>()?;
+    entries.sort_by_key(|e| (e.next_attempt, e.id));
+    Ok(entries)
+}
+
+#[async_trait]
+impl Storage for PgStore {
+    async fn write(&self, messages: Vec<NewMessage>) -> Result<(), StorageError> {
+        let columns = Columns::of(&messages)?;
+        if columns.is_empty() {
+            return Ok(());
+        }
+        let writer = self.writer.clone();
+        self.run(move |_| async move { Ok(writer.write(columns, messages.len()).await) })
+            .await?
+    }
+
+    async fn load_schedule(&self) -> Result<Vec<ScheduleEntry>, StorageError> {
+        self.run(|inner| async move {
+            let session = inner.session().await?;
+            let rows = session.query(sql::SCHEDULE, &[]).await?;
+            Ok(rows.iter().map(rows::schedule_entry).collect())
+        })
+        .await?
+    }
+
+    async fn claim(
+        &self,
+        id: QueueId,
+        lease: &Lease,
+    ) -> Result<Option<StoredMessage>, StorageError> {
+        let until = nanos(lease.until);
+        self.run(move |inner| async move { Ok(claim(&inner, id, until).await) })
+            .await?
+    }
+
+    async fn commit_attempt(
+        &self,
+        id: QueueId,
+        outcome: AttemptCommit,
+    ) -> Result<(), StorageError> {
+        self.run(move |inner| async move { Ok(commit(&inner, id, outcome).await) })
+            .await?
+    }
+
+    async fn remove(&self, id: QueueId) -> Result<bool, StorageError> {
+        self.run(move |inner| async move {
+            let session = inner.session().await?;
+            let removed = session.execute(sql::DELETE, &[&id_bytes(id)]).await?;
+            inner.fences().remove(&id);
+            Ok(removed > 0)
+        })
+        .await
+        .map_err(StorageError::from)
+    }
+
+    async fn set_held(&self, id: QueueId, held: bool) -> Result<(), StorageError> {
+        let changed = self
+            .run(move |inner| async move {
+                let session = inner.session().await?;
+                Ok(session
+                    .execute(sql::SET_HELD, &[&id_bytes(id), &held])
+                    .await?)
+            })
+            .await?;
+        if changed == 0 {
+            return Err(StorageError::NotFound(id));
+        }
+        Ok(())
+    }
+
+    async fn get(&self, id: QueueId) -> Result<Option<StoredMessage>, StorageError> {
+        self.run(move |inner| async move {
+            let session = inner.session().await?;
+            let row = session.query_opt(sql::GET, &[&id_bytes(id)]).await?;
+            Ok(row.map(|row| {
+                rows::stored(id, &row, 0).map_err(|detail| StorageError::Corrupt {
+                    id: Some(id),
+                    detail,
+                })
+            }))
+        })
+        .await?
+        .transpose()
+    }
+
+    async fn info(&self, id: QueueId) -> Result<Option<MessageInfo>, StorageError> {
+        self.run(move |inner| async move {
+            let session = inner.session().await?;
+            let row = session.query_opt(sql::INFO, &[&id_bytes(id)]).await?;
+            Ok(row.as_ref().map(rows::info))
+        })
+        .await?
+        .transpose()
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Vec<MessageInfo>, StorageError> {
+        let query = query.clone();
+        self.run(move |inner| async move { Ok(list(&inner, &query).await) })
+            .await?
+    }
+
+    async fn count_by_state(&self) -> Result<StateCounts, StorageError> {
+        self.run(|inner| async move { Ok(counts(&inner).await) })
+            .await?
+    }
+
+    async fn quarantined(&self) -> Result<Vec<QuarantinedRecord>, StorageError> {
+        self.run(|inner| async move {
+            let session = inner.session().await?;
+            let rows = session.query(sql::QUARANTINED, &[]).await?;
+            Ok(rows
+                .iter()
+                .map(|row| QuarantinedRecord {
+                    key: row.get(0),
+                    reason: row.get(1),
+                })
+                .collect())
+        })
+        .await
+        .map_err(StorageError::from)
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    async fn poll_due(
+        &self,
+        now: SystemTime,
+        limit: usize,
+    ) -> Result<Vec<ScheduleEntry>, StorageError> {
+        self.run(move |inner| async move { Ok(poll_due(&inner, now, limit).await) })
+            .await?
+    }
+}

@@ -1,0 +1,121 @@
+//! [`PgStore`]: the pool, the node's fences, and the runtime the store's I/O runs on.
+//!
+//! The store's sessions live on a small runtime of its own. Each call hands its work to that
+//! runtime from a blocking task: the connections' timers never depend on the caller's clock
+//! (the queue's tests pause it), and a paused clock does not jump ahead while a statement is
+//! on the wire (a blocking task holds automatic advance back).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use deadpool_postgres::{Object, Pool};
+use envoi_types::QueueId;
+
+use crate::connect;
+use crate::error::PgError;
+use crate::heartbeat;
+use crate::migrate;
+use crate::options::PgOptions;
+use crate::writer::Writer;
+
+/// The PostgreSQL queue store. Cheap to clone: clones share the pool.
+#[derive(Clone)]
+pub struct PgStore {
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) writer: Arc<Writer>,
+    runtime: Arc<StoreRuntime>,
+}
+
+/// What every call needs.
+pub(crate) struct Inner {
+    pub(crate) pool: Pool,
+    pub(crate) options: PgOptions,
+    /// The fencing counter of each lease this node holds from a claim: its commit is refused
+    /// if the row's counter has moved on (another node claimed it since).
+    fences: Mutex<HashMap<QueueId, i64>>,
+}
+
+impl Inner {
+    /// A pooled session.
+    pub(crate) async fn session(&self) -> Result<Object, PgError> {
+        Ok(self.pool.get().await?)
+    }
+
+    pub(crate) fn fences(&self) -> MutexGuard<'_, HashMap<QueueId, i64>> {
+        self.fences.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The store's runtime, shut down without waiting when the last clone goes (it may be dropped
+/// inside another runtime, where waiting is not allowed).
+struct StoreRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for StoreRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl PgStore {
+    /// Connects, applies missing schema migrations (under an advisory lock, so nodes starting
+    /// together are safe) and refuses a database newer than this binary.
+    pub async fn open(options: PgOptions) -> Result<Self, PgError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("envoi-pg")
+            .enable_all()
+            .build()
+            .map_err(|e| PgError::Runtime(e.to_string()))?;
+        let pool = {
+            let _context = runtime.enter();
+            connect::pool(&options)?
+        };
+        let inner = Arc::new(Inner {
+            pool,
+            options,
+            fences: Mutex::new(HashMap::new()),
+        });
+        let writer = Arc::new(Writer::spawn(runtime.handle(), Arc::downgrade(&inner)));
+        let store = Self {
+            inner,
+            writer,
+            runtime: Arc::new(StoreRuntime(Some(runtime))),
+        };
+        store
+            .run(|inner| async move {
+                let mut session = inner.session().await?;
+                migrate::migrate(&mut session).await?;
+                heartbeat::beat(&inner).await
+            })
+            .await?;
+        if let Some(runtime) = &store.runtime.0 {
+            heartbeat::spawn(runtime.handle(), &store.inner);
+        }
+        Ok(store)
+    }
+
+    /// This node's name, as its leases carry it.
+    pub fn node(&self) -> &str {
+        &self.inner.options.node
+    }
+
+    /// Runs `work` on the store's runtime and waits for it from a blocking task.
+    pub(crate) async fn run<T, F, Fut>(&self, work: F) -> Result<T, PgError>
+    where
+        F: FnOnce(Arc<Inner>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, PgError>> + Send,
+        T: Send + 'static,
+    {
+        let handle = match &self.runtime.0 {
+            Some(runtime) => runtime.handle().clone(),
+            None => return Err(PgError::Runtime("the store is closed".into())),
+        };
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || handle.block_on(work(inner)))
+            .await
+            .map_err(|e| PgError::Runtime(format!("store task failed: {e}")))?
+    }
+}
