@@ -13,6 +13,9 @@ use std::time::Duration;
 pub struct QueueSettings {
     /// At most this many attempts run at once (default 64; 0 counts as 1).
     pub max_deliveries: usize,
+    /// At most this many attempts run to one destination at once (default 20; 0 counts as
+    /// 1). A destination at its limit takes none of the `max_deliveries` slots.
+    pub max_per_destination: usize,
     /// At most this many storage calls run at once (default 256; 0 counts as 1).
     pub max_storage_ops: usize,
     /// At shutdown, how long attempts in flight may finish before they are dropped (default
@@ -25,6 +28,7 @@ impl Default for QueueSettings {
     fn default() -> Self {
         Self {
             max_deliveries: 64,
+            max_per_destination: 20,
             max_storage_ops: 256,
             shutdown_grace: Duration::from_secs(30),
         }

@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use envoi_queue::{Delivery, Outcome, Relay, RelayError};
-use envoi_types::Envelope;
+use envoi_queue::{Delivery, Destination, Outcome, Relay, RelayError};
+use envoi_types::{Address, Envelope};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -184,6 +184,15 @@ fn first_occurrences(envelope: &Envelope) -> Vec<usize> {
 impl Relay for SmtpRelay {
     async fn attempt(&self, envelope: &Envelope, _attempt: u32) -> Result<Delivery, RelayError> {
         Ok(Delivery::PerRecipient(self.deliver(envelope).await))
+    }
+
+    /// The route table's key for routed recipients (a domain, `.parent` or `*` for the
+    /// smarthost or fallback hosts), the recipient domain for MX delivery.
+    fn destination(&self, recipient: &Address) -> Destination {
+        match self.inner.config.routes.lookup(recipient.domain()) {
+            Route::Mx { domain } => Destination::new(&domain),
+            Route::Hosts { key, .. } => Destination::new(&key),
+        }
     }
 }
 

@@ -104,6 +104,9 @@ impl QueueSection {
         if self.settings.max_deliveries == 0 {
             return Err("queue.max_deliveries must be at least 1".into());
         }
+        if self.settings.max_per_destination == 0 {
+            return Err("queue.max_per_destination must be at least 1".into());
+        }
         Ok(())
     }
 }

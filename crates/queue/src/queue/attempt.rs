@@ -107,8 +107,29 @@ async fn attempt(shared: &Shared, id: QueueId, forced: bool) -> Option<SystemTim
         let _ = shared.index().set_held(id, true);
         return Some(message.meta.next_attempt);
     }
+    if !sort(shared, &message) {
+        // Its destination has no slot free: due again as it was, when one is.
+        return Some(message.meta.next_attempt);
+    }
     let early = forced && now < message.meta.next_attempt;
     deliver(shared, message, early).await
+}
+
+/// Puts the message in the lane of its first pending recipient's destination (it may have
+/// been unsorted, or that recipient delivered); false when that destination has no slot.
+fn sort(shared: &Shared, message: &StoredMessage) -> bool {
+    let first = message
+        .meta
+        .recipients
+        .iter()
+        .find(|status| status.is_pending());
+    match first {
+        Some(status) => {
+            let dest = shared.relay.destination(&status.recipient);
+            shared.index().sort(message.id, &dest)
+        }
+        None => true,
+    }
 }
 
 /// Fails every pending recipient with `reply`, bounces and removes the message.

@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - `index`: the in-memory due index (no bodies).
+//! - `lanes`: per-destination ready queues, served round-robin.
 //! - `scheduler`: the task that starts due attempts within the concurrency limit.
 //! - `attempt`: one attempt of one message, from claim to the relay's answer.
 //! - `outcome`: the durable record of an attempt's outcome, kept until the store takes it.
@@ -17,6 +18,7 @@ mod attempt;
 mod fresh;
 mod index;
 mod inspect;
+mod lanes;
 mod outcome;
 mod retry;
 mod scheduler;
@@ -34,6 +36,7 @@ use tokio_util::task::TaskTracker;
 use crate::backoff::{Backoff, Schedule, DEFAULT_LIFETIME};
 use crate::bounce::{BounceFactory, DsnBounce};
 use crate::clock::Clock;
+use crate::destination::Destination;
 use crate::error::EnqueueError;
 use crate::events;
 use crate::health::Acceptance;
@@ -56,6 +59,7 @@ pub struct QueueBuilder {
     bounce_queue: Option<Queue>,
     policies: Vec<Box<dyn PrequeuePolicy>>,
     max_deliveries: usize,
+    max_per_destination: usize,
     max_storage_ops: usize,
     lifetime: Duration,
     clock: Clock,
@@ -105,12 +109,21 @@ impl QueueBuilder {
     /// for [`Queue::shutdown`].
     pub fn settings(self, settings: &QueueSettings) -> Self {
         self.max_deliveries(settings.max_deliveries)
+            .max_per_destination(settings.max_per_destination)
             .max_storage_ops(settings.max_storage_ops)
     }
 
     /// At most this many attempts run at once (default: [`QueueSettings`]'s, 64).
     pub fn max_deliveries(mut self, n: usize) -> Self {
         self.max_deliveries = n.max(1);
+        self
+    }
+
+    /// At most this many attempts run to one destination at once (default: [`QueueSettings`]'s,
+    /// 20). A destination at its limit takes no delivery slot: its due messages wait in its
+    /// lane while other destinations' messages start.
+    pub fn max_per_destination(mut self, n: usize) -> Self {
+        self.max_per_destination = n.max(1);
         self
     }
 
@@ -152,9 +165,10 @@ impl QueueBuilder {
         let scheduler_stop = stop_new.child_token();
         let retry = RetryPolicy::new(self.backoff, self.lifetime);
         // The index keys held and waiting messages by their expiry: the policy's lifetime.
-        let mut index = Index::new(retry.lifetime());
+        let mut index = Index::new(retry.lifetime(), self.max_per_destination);
         for entry in &entries {
-            index.insert(entry);
+            // Sorted into its destination's lane at its first claim.
+            index.insert(entry, Destination::unsorted());
         }
         let shared = Arc::new(Shared {
             storage: self.storage,
@@ -274,7 +288,10 @@ impl Shared {
         if messages.is_empty() {
             return Ok(Vec::new());
         }
-        let entries: Vec<ScheduleEntry> = messages.iter().map(schedule_entry).collect();
+        let entries: Vec<(ScheduleEntry, Destination)> = messages
+            .iter()
+            .map(|m| (schedule_entry(m), self.destination_of(&m.envelope)))
+            .collect();
         let summaries: Vec<_> = messages
             .iter()
             .map(|m| {
@@ -304,17 +321,25 @@ impl Shared {
         for (id, sender, rcpts, size) in &summaries {
             events::accepted(*id, sender, *rcpts, *size);
         }
-        Ok(entries.iter().map(|e| e.id).collect())
+        Ok(entries.iter().map(|(e, _)| e.id).collect())
     }
 
-    /// Adds entries to the index and wakes the scheduler.
-    fn schedule(&self, entries: &[ScheduleEntry]) {
+    /// The destination a message is scheduled under: its first recipient's.
+    fn destination_of(&self, envelope: &Envelope) -> Destination {
+        envelope
+            .recipients
+            .first()
+            .map_or_else(Destination::unsorted, |r| self.relay.destination(r))
+    }
+
+    /// Adds entries to the index, each in its destination's lane, and wakes the scheduler.
+    fn schedule(&self, entries: &[(ScheduleEntry, Destination)]) {
         if entries.is_empty() {
             return;
         }
         let mut index = self.index();
-        for entry in entries {
-            index.insert(entry);
+        for (entry, dest) in entries {
+            index.insert(entry, dest.clone());
         }
         drop(index);
         self.wake.notify_one();
@@ -361,6 +386,7 @@ impl Queue {
             bounce_queue: None,
             policies: Vec::new(),
             max_deliveries: settings.max_deliveries,
+            max_per_destination: settings.max_per_destination,
             max_storage_ops: settings.max_storage_ops,
             lifetime: DEFAULT_LIFETIME,
             clock: Clock::new(),

@@ -42,6 +42,8 @@ struct Script {
     max_in_flight_per_message: usize,
     max_in_flight: usize,
     current: usize,
+    /// Latency per recipient domain (lower case), instead of the common one.
+    latency_for: HashMap<String, Duration>,
 }
 
 /// A relay answering per recipient: first from that recipient's queued replies, then its
@@ -90,6 +92,14 @@ impl ScriptedRelay {
     /// Waits this long (tokio time) in every attempt before answering.
     pub fn set_latency(&self, latency: Duration) {
         *self.latency.lock().unwrap_or_else(|p| p.into_inner()) = latency;
+    }
+
+    /// Waits this long (tokio time) in every attempt whose first recipient is at `domain`,
+    /// instead of the common latency: a slow next hop.
+    pub fn set_latency_for(&self, domain: &str, latency: Duration) {
+        self.lock()
+            .latency_for
+            .insert(domain.to_lowercase(), latency);
     }
 
     /// Every call so far.
@@ -177,7 +187,10 @@ impl Relay for ScriptedRelay {
     async fn attempt(&self, envelope: &Envelope, attempt: u32) -> Result<Delivery, RelayError> {
         let key = format!("{:?}{:?}", envelope.recipients, envelope.message.as_bytes());
         let misbehaviour = self.enter(&key);
-        let latency = *self.latency.lock().unwrap_or_else(|p| p.into_inner());
+        let domain = envelope.recipients.first().map(Address::domain_lowercase);
+        let special = domain.and_then(|d| self.lock().latency_for.get(&d).copied());
+        let common = *self.latency.lock().unwrap_or_else(|p| p.into_inner());
+        let latency = special.unwrap_or(common);
         tokio::time::sleep(latency).await;
         self.leave(&key);
         match misbehaviour {

@@ -1,0 +1,189 @@
+//! Per-destination ready queues ("lanes"), served round-robin.
+//!
+//! Each lane holds the idle, unheld messages of one destination in due order (the key is the
+//! time the message is due, in ms, then its id) and counts the attempts it has in flight. A
+//! lane can start a delivery when its first message is due and it has a free slot; the lanes
+//! that can are served in turn, starting after the one served last, so a backlog in one lane
+//! cannot starve the others. Within a lane the due order is kept.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+
+use envoi_types::QueueId;
+
+use crate::destination::Destination;
+
+/// One destination's ready queue and its attempts in flight.
+#[derive(Debug, Default)]
+struct Lane {
+    waiting: BTreeSet<(u64, QueueId)>,
+    in_flight: usize,
+}
+
+impl Lane {
+    fn is_idle(&self) -> bool {
+        self.waiting.is_empty() && self.in_flight == 0
+    }
+}
+
+/// Every destination's lane, and whose turn is next.
+#[derive(Debug)]
+pub(crate) struct Lanes {
+    lanes: BTreeMap<Destination, Lane>,
+    /// The lane served last: the next turn starts after it.
+    cursor: Option<Destination>,
+    /// Attempts in flight per destination at most ([`Destination::unsorted`] has no limit:
+    /// its attempts only learn their destination).
+    per_destination: usize,
+}
+
+impl Lanes {
+    pub fn new(per_destination: usize) -> Self {
+        Self {
+            lanes: BTreeMap::new(),
+            cursor: None,
+            per_destination: per_destination.max(1),
+        }
+    }
+
+    /// Puts a message in its destination's lane, due at `key` (ms).
+    pub fn link(&mut self, dest: &Destination, key: u64, id: QueueId) {
+        match self.lanes.get_mut(dest) {
+            Some(lane) => {
+                lane.waiting.insert((key, id));
+            }
+            None => {
+                let mut lane = Lane::default();
+                lane.waiting.insert((key, id));
+                self.lanes.insert(dest.clone(), lane);
+            }
+        }
+    }
+
+    /// Takes a message out of its lane (if it is there).
+    pub fn unlink(&mut self, dest: &Destination, key: u64, id: QueueId) {
+        if let Some(lane) = self.lanes.get_mut(dest) {
+            lane.waiting.remove(&(key, id));
+            self.forget_if_idle(dest);
+        }
+    }
+
+    /// The next message to deliver at `now` (ms): the first due message of the first lane,
+    /// in turn, that has a free slot. Takes the slot.
+    pub fn pop(&mut self, now: u64) -> Option<(Destination, QueueId)> {
+        let dest = self.next_ready(now)?;
+        let lane = self.lanes.get_mut(&dest)?;
+        let (_, id) = lane.waiting.pop_first()?;
+        lane.in_flight += 1;
+        self.cursor = Some(dest.clone());
+        Some((dest, id))
+    }
+
+    /// Takes a slot of `dest` for a message that learnt its destination in flight; false when
+    /// the destination has none free.
+    pub fn try_acquire(&mut self, dest: &Destination) -> bool {
+        let limit = self.limit(dest);
+        let lane = self.lanes.entry(dest.clone()).or_default();
+        if lane.in_flight >= limit {
+            self.forget_if_idle(dest);
+            return false;
+        }
+        lane.in_flight += 1;
+        true
+    }
+
+    /// Gives back a slot of `dest`.
+    pub fn release(&mut self, dest: &Destination) {
+        if let Some(lane) = self.lanes.get_mut(dest) {
+            lane.in_flight = lane.in_flight.saturating_sub(1);
+            self.forget_if_idle(dest);
+        }
+    }
+
+    /// The earliest time (ms) some lane with a free slot has a message due. Lanes without a
+    /// free slot wake the scheduler when an attempt ends.
+    pub fn next_wake(&self) -> Option<u64> {
+        self.lanes
+            .iter()
+            .filter(|(dest, lane)| lane.in_flight < self.limit(dest))
+            .filter_map(|(_, lane)| lane.waiting.first().map(|&(key, _)| key))
+            .min()
+    }
+
+    /// Attempts in flight to `dest`.
+    #[cfg(test)]
+    pub fn in_flight(&self, dest: &Destination) -> usize {
+        self.lanes.get(dest).map_or(0, |lane| lane.in_flight)
+    }
+
+    fn limit(&self, dest: &Destination) -> usize {
+        if dest.is_unsorted() {
+            usize::MAX
+        } else {
+            self.per_destination
+        }
+    }
+
+    /// The first lane, in turn from the cursor, that can start a delivery at `now`.
+    fn next_ready(&self, now: u64) -> Option<Destination> {
+        let can_start = |(dest, lane): &(&Destination, &Lane)| {
+            lane.in_flight < self.limit(dest)
+                && lane.waiting.first().is_some_and(|&(key, _)| key <= now)
+        };
+        let found = match &self.cursor {
+            Some(cursor) => self
+                .lanes
+                .range::<Destination, _>((Bound::Excluded(cursor), Bound::Unbounded))
+                .chain(self.lanes.range::<Destination, _>(..=cursor))
+                .find(can_start),
+            None => self.lanes.iter().find(can_start),
+        };
+        found.map(|(dest, _)| dest.clone())
+    }
+
+    fn forget_if_idle(&mut self, dest: &Destination) {
+        if self.lanes.get(dest).is_some_and(Lane::is_idle) {
+            self.lanes.remove(dest);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lanes_take_turns_and_keep_their_own_order() {
+        let (a, b) = (Destination::new("a.test"), Destination::new("b.test"));
+        let mut lanes = Lanes::new(10);
+        let ids: Vec<QueueId> = (0..4).map(|_| QueueId::new()).collect();
+        lanes.link(&a, 1, ids[0]);
+        lanes.link(&a, 2, ids[1]);
+        lanes.link(&a, 3, ids[2]);
+        lanes.link(&b, 9, ids[3]);
+        assert_eq!(lanes.pop(10), Some((a.clone(), ids[0])));
+        assert_eq!(lanes.pop(10), Some((b.clone(), ids[3])));
+        assert_eq!(lanes.pop(10), Some((a.clone(), ids[1])));
+        assert_eq!(lanes.pop(10), Some((a.clone(), ids[2])));
+        assert_eq!(lanes.pop(10), None);
+    }
+
+    #[test]
+    fn a_full_lane_starts_nothing_until_a_slot_is_released() {
+        let a = Destination::new("a.test");
+        let mut lanes = Lanes::new(1);
+        let (x, y) = (QueueId::new(), QueueId::new());
+        lanes.link(&a, 0, x);
+        lanes.link(&a, 0, y);
+        assert_eq!(lanes.pop(5), Some((a.clone(), x)));
+        assert_eq!(lanes.pop(5), None);
+        assert_eq!(lanes.next_wake(), None, "a full lane wakes on release");
+        assert!(!lanes.try_acquire(&a));
+        lanes.release(&a);
+        assert_eq!(lanes.next_wake(), Some(0));
+        assert_eq!(lanes.pop(5), Some((a.clone(), y)));
+        lanes.release(&a);
+        assert_eq!(lanes.in_flight(&a), 0);
+        assert!(lanes.lanes.is_empty(), "idle lanes are forgotten");
+    }
+}

@@ -1,0 +1,71 @@
+//! Destinations are first-class in the scheduler: per-destination ready queues served
+//! round-robin, and a delivery slot taken only when the destination can start.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed assertion
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use envoi_queue::testkit::suite::{run_for, send};
+use envoi_queue::testkit::ScriptedRelay;
+use envoi_queue::{MemoryStore, Queue};
+
+/// Hop A answers after 5 s, hop B at once: 300 messages for A, then 1 for B. B must not wait
+/// behind A's backlog (with 64 slots all taken by A it would wait about 25 s).
+#[tokio::test(start_paused = true)]
+async fn a_slow_destination_does_not_hold_up_the_others() {
+    let store = MemoryStore::new();
+    let relay = ScriptedRelay::new();
+    relay.set_latency_for("slow.test", Duration::from_secs(5));
+    let queue = Queue::builder(Arc::new(store), relay.clone())
+        .start()
+        .await
+        .unwrap();
+    for n in 0..300 {
+        send(&queue, "s@src.test", &[&format!("r{n}@slow.test")]).await;
+    }
+    send(&queue, "s@src.test", &["b@fast.test"]).await;
+    run_for(Duration::from_secs(2)).await;
+    assert_eq!(relay.deliveries_to("b@fast.test"), 1, "B waited behind A");
+    assert!(
+        relay.max_concurrent() <= 21,
+        "A took more than its destination's share: {}",
+        relay.max_concurrent()
+    );
+    run_for(Duration::from_secs(120)).await;
+    assert!(queue.is_empty(), "A's backlog was not delivered");
+    for n in 0..300 {
+        assert_eq!(relay.deliveries_to(&format!("r{n}@slow.test")), 1);
+    }
+}
+
+/// With every destination backlogged, each gets delivery slots in turn: a destination
+/// enqueued last still starts among the first.
+#[tokio::test(start_paused = true)]
+async fn destinations_are_served_round_robin() {
+    let relay = ScriptedRelay::new();
+    relay.set_latency(Duration::from_secs(1));
+    let queue = Queue::builder(Arc::new(MemoryStore::new()), relay.clone())
+        .max_deliveries(4)
+        .start()
+        .await
+        .unwrap();
+    for n in 0..20 {
+        send(&queue, "s@src.test", &[&format!("r{n}@one.test")]).await;
+    }
+    for n in 0..20 {
+        send(&queue, "s@src.test", &[&format!("r{n}@two.test")]).await;
+    }
+    run_for(Duration::from_millis(1500)).await;
+    let first: Vec<String> = relay
+        .calls()
+        .iter()
+        .map(|c| c.envelope.recipients[0].domain().to_owned())
+        .collect();
+    assert_eq!(first.len(), 4, "{first:?}");
+    assert_eq!(
+        first.iter().filter(|d| *d == "two.test").count(),
+        2,
+        "{first:?}"
+    );
+}
