@@ -126,7 +126,9 @@ async fn run(ops: Vec<Op>) {
                 // A restart while an outcome waits for the store may send it again (allowed,
                 // at-least-once); the model counts exact deliveries, so the store heals first
                 // and every kept outcome is stored.
-                if failing {
+                // Healed just before (StoreFails(false)), a kept outcome may still wait for its
+                // next commit retry: wait for it too.
+                if failing || queue.uncommitted() > 0 {
                     faulty.fail_commits(None);
                     failing = false;
                     run_for(Duration::from_secs(61)).await;
