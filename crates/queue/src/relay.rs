@@ -29,6 +29,10 @@ pub struct Outcome {
     pub remote_host: Option<String>,
     /// Who wrote `reply`.
     pub origin: ReplyOrigin,
+    /// No host of the recipient's destination could be connected to (refused, timed out):
+    /// the queue backs the destination off and does not count the attempt. Set it only with
+    /// a transient reply.
+    pub unreachable: bool,
 }
 
 impl Outcome {
@@ -44,6 +48,7 @@ impl Outcome {
             reply,
             remote_host,
             origin,
+            unreachable: false,
         }
     }
 
@@ -53,6 +58,18 @@ impl Outcome {
             reply,
             remote_host,
             origin,
+            unreachable: false,
+        }
+    }
+
+    /// A transient reply the relay made because no host of the destination could be
+    /// connected to (`remote_host`: the last one tried): see [`Outcome::unreachable`].
+    pub fn unreachable(reply: Reply, remote_host: Option<String>) -> Self {
+        Self {
+            reply,
+            remote_host,
+            origin: ReplyOrigin::Local,
+            unreachable: true,
         }
     }
 
@@ -63,6 +80,7 @@ impl Outcome {
             reply,
             remote_host,
             origin: ReplyOrigin::Local,
+            unreachable: false,
         }
     }
 }

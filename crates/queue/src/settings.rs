@@ -16,6 +16,14 @@ pub struct QueueSettings {
     /// At most this many attempts run to one destination at once (default 20; 0 counts as
     /// 1). A destination at its limit takes none of the `max_deliveries` slots.
     pub max_per_destination: usize,
+    /// A destination that cannot be reached (no host accepts a connection) is backed off
+    /// this long after its first failure, doubling per consecutive failure (default 60 s).
+    /// Its messages wait without spending attempts; a flush lifts it.
+    #[cfg_attr(feature = "serde", serde(with = "envoi_types::duration"))]
+    pub destination_backoff: Duration,
+    /// The longest such back-off (default 30 min).
+    #[cfg_attr(feature = "serde", serde(with = "envoi_types::duration"))]
+    pub destination_backoff_max: Duration,
     /// At most this many storage calls run at once (default 256; 0 counts as 1).
     pub max_storage_ops: usize,
     /// At shutdown, how long attempts in flight may finish before they are dropped (default
@@ -29,6 +37,8 @@ impl Default for QueueSettings {
         Self {
             max_deliveries: 64,
             max_per_destination: 20,
+            destination_backoff: Duration::from_secs(60),
+            destination_backoff_max: Duration::from_secs(30 * 60),
             max_storage_ops: 256,
             shutdown_grace: Duration::from_secs(30),
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use envoi_queue::testkit::suite::{run_for, send};
 use envoi_queue::testkit::ScriptedRelay;
-use envoi_queue::{MemoryStore, Queue};
+use envoi_queue::{MemoryStore, Queue, Storage};
 
 /// Hop A answers after 5 s, hop B at once: 300 messages for A, then 1 for B. B must not wait
 /// behind A's backlog (with 64 slots all taken by A it would wait about 25 s).
@@ -68,4 +68,70 @@ async fn destinations_are_served_round_robin() {
         2,
         "{first:?}"
     );
+}
+
+/// The hop is down: the destination is backed off once for all its messages, whose attempts
+/// are not spent. It comes back; a flush clears the back-off and delivers everything at once.
+#[tokio::test(start_paused = true)]
+async fn a_flush_after_an_outage_delivers_at_once_without_spending_attempts() {
+    let store = MemoryStore::new();
+    let relay = ScriptedRelay::new();
+    relay.set_unreachable("down.test", true);
+    let queue = Queue::builder(Arc::new(store.clone()), relay.clone())
+        .start()
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for n in 0..50 {
+        ids.push(send(&queue, "s@src.test", &[&format!("r{n}@down.test")]).await);
+    }
+    run_for(Duration::from_secs(1)).await;
+    let tried = relay.calls().len();
+    assert!(tried <= 20, "the back-off did not stop the others: {tried}");
+    run_for(Duration::from_secs(30)).await;
+    assert_eq!(relay.calls().len(), tried, "tried again while backed off");
+    for id in &ids {
+        let info = store.info(*id).await.unwrap().unwrap();
+        assert_eq!(
+            info.attempts, 0,
+            "an unreachable destination spent an attempt"
+        );
+    }
+
+    relay.set_unreachable("down.test", false);
+    assert_eq!(queue.flush(), 50);
+    run_for(Duration::from_secs(3)).await;
+    assert!(queue.is_empty(), "not all delivered after the flush");
+    for n in 0..50 {
+        let rcpt = format!("r{n}@down.test");
+        assert_eq!(relay.deliveries_to(&rcpt), 1);
+        assert!(
+            relay.calls_for(&rcpt).len() <= 2,
+            "{rcpt} tried more than twice"
+        );
+    }
+}
+
+/// Without a flush the destination is tried again when its back-off ends, and the back-off
+/// doubles while it stays down.
+#[tokio::test(start_paused = true)]
+async fn the_back_off_ends_by_itself_and_doubles() {
+    let relay = ScriptedRelay::new();
+    relay.set_unreachable("down.test", true);
+    let queue = Queue::builder(Arc::new(MemoryStore::new()), relay.clone())
+        .max_per_destination(1)
+        .start()
+        .await
+        .unwrap();
+    send(&queue, "s@src.test", &["a@down.test"]).await;
+    run_for(Duration::from_secs(1)).await;
+    assert_eq!(relay.calls().len(), 1);
+    run_for(Duration::from_secs(60)).await; // 60 s back-off over
+    assert_eq!(relay.calls().len(), 2);
+    run_for(Duration::from_secs(100)).await; // now 120 s
+    assert_eq!(relay.calls().len(), 2);
+    relay.set_unreachable("down.test", false);
+    run_for(Duration::from_secs(30)).await;
+    assert_eq!(relay.calls().len(), 3);
+    assert!(queue.is_empty());
 }

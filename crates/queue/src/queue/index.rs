@@ -14,7 +14,7 @@ use std::time::SystemTime;
 
 use envoi_types::QueueId;
 
-use super::lanes::Lanes;
+use super::lanes::{BackoffSteps, Lanes};
 use crate::clock::{from_millis, millis};
 use crate::destination::Destination;
 use crate::storage::ScheduleEntry;
@@ -81,12 +81,17 @@ pub(crate) struct Index {
 
 impl Index {
     /// An empty index: messages expire `lifetime` after arrival; at most `per_destination`
-    /// attempts run to one destination at once.
-    pub fn new(lifetime: std::time::Duration, per_destination: usize) -> Self {
+    /// attempts run to one destination at once, and one that cannot be reached is backed
+    /// off by `backoff`.
+    pub fn new(
+        lifetime: std::time::Duration,
+        per_destination: usize,
+        backoff: BackoffSteps,
+    ) -> Self {
         Self {
             entries: HashMap::new(),
             expiries: BTreeSet::new(),
-            lanes: Lanes::new(per_destination),
+            lanes: Lanes::new(per_destination, backoff),
             lifetime_ms: u64::try_from(lifetime.as_millis()).unwrap_or(u64::MAX),
         }
     }
@@ -168,7 +173,7 @@ impl Index {
     /// A message in flight learnt its destination from its claim: moves it to `dest`'s lane
     /// and holds a slot there. False when `dest` has no slot free: then the attempt must not
     /// call the relay, and the message ends due as it was (see [`Index::finish`]).
-    pub fn sort(&mut self, id: QueueId, dest: &Destination) -> bool {
+    pub fn sort(&mut self, id: QueueId, dest: &Destination, now: SystemTime) -> bool {
         let Some(entry) = self.entries.get_mut(&id) else {
             return true;
         };
@@ -179,7 +184,7 @@ impl Index {
             self.lanes.release(&entry.dest);
         }
         entry.dest = dest.clone();
-        entry.slot = self.lanes.try_acquire(dest);
+        entry.slot = self.lanes.try_acquire(dest, millis(now));
         entry.requeued = !entry.slot;
         entry.slot
     }
@@ -215,11 +220,33 @@ impl Index {
         }
     }
 
-    /// Makes every idle, unheld message due at `now`; returns how many.
+    /// What the relay said about the destination of message `id` (in flight): `Some(error)`
+    /// when it could not be reached at `now` (the destination is backed off), `None` when it
+    /// was reached.
+    pub fn destination_result(&mut self, id: QueueId, now: SystemTime, error: Option<String>) {
+        let Some(dest) = self.entries.get(&id).map(|e| e.dest.clone()) else {
+            return;
+        };
+        match error {
+            Some(error) => self.lanes.unreachable(&dest, millis(now), error),
+            None => self.lanes.reachable(&dest),
+        }
+    }
+
+    /// Makes every idle, unheld message due at `now` and lifts every destination's back-off;
+    /// returns how many messages were waiting (for their time or their destination).
     pub fn flush(&mut self, now: SystemTime) -> usize {
+        let lifted = self.lanes.lift_backoff(None);
         let ids: Vec<QueueId> = self.entries.keys().copied().collect();
         ids.into_iter()
-            .filter(|&id| self.force(id, millis(now)))
+            .filter(|&id| {
+                let forced = self.force(id, millis(now));
+                forced
+                    || self
+                        .entries
+                        .get(&id)
+                        .is_some_and(|e| !e.in_flight && !e.held && lifted.contains(&e.dest))
+            })
             .count()
     }
 
@@ -348,6 +375,11 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    const STEPS: BackoffSteps = BackoffSteps {
+        base: Duration::from_secs(60),
+        max: Duration::from_secs(1800),
+    };
+
     impl Index {
         fn insert_any(&mut self, entry: &ScheduleEntry) {
             self.insert(entry, Destination::new("dst.test"));
@@ -369,7 +401,7 @@ mod tests {
 
     #[test]
     fn pops_in_due_order_and_never_twice() {
-        let mut index = Index::new(Duration::from_secs(1000), 20);
+        let mut index = Index::new(Duration::from_secs(1000), 20, STEPS);
         let (a, b) = (QueueId::new(), QueueId::new());
         index.insert_any(&entry(a, 20, false));
         index.insert_any(&entry(b, 10, false));
@@ -385,7 +417,7 @@ mod tests {
 
     #[test]
     fn held_entries_wake_only_at_expiry() {
-        let mut index = Index::new(Duration::from_secs(100), 20);
+        let mut index = Index::new(Duration::from_secs(100), 20, STEPS);
         let a = QueueId::new();
         index.insert_any(&entry(a, 10, true));
         assert_eq!(index.next_wake(), Some(at(100)));
@@ -397,7 +429,7 @@ mod tests {
 
     #[test]
     fn flush_makes_deferred_due_now() {
-        let mut index = Index::new(Duration::from_secs(10_000), 20);
+        let mut index = Index::new(Duration::from_secs(10_000), 20, STEPS);
         let a = QueueId::new();
         index.insert_any(&entry(a, 500, false));
         assert_eq!(index.flush(at(20)), 1);
@@ -408,7 +440,7 @@ mod tests {
 
     #[test]
     fn delete_in_flight_forgets_at_finish() {
-        let mut index = Index::new(Duration::from_secs(10_000), 20);
+        let mut index = Index::new(Duration::from_secs(10_000), 20, STEPS);
         let a = QueueId::new();
         index.insert_any(&entry(a, 0, false));
         assert_eq!(index.pop_due(at(1)), Some((a, false)));
@@ -421,7 +453,7 @@ mod tests {
 
     #[test]
     fn a_delete_is_refused_once_the_outcome_is_being_stored() {
-        let mut index = Index::new(Duration::from_secs(10_000), 20);
+        let mut index = Index::new(Duration::from_secs(10_000), 20, STEPS);
         let a = QueueId::new();
         index.insert_any(&entry(a, 0, false));
         assert_eq!(index.pop_due(at(1)), Some((a, false)));

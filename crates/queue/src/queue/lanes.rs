@@ -5,24 +5,61 @@
 //! lane can start a delivery when its first message is due and it has a free slot; the lanes
 //! that can are served in turn, starting after the one served last, so a backlog in one lane
 //! cannot starve the others. Within a lane the due order is kept.
+//!
+//! A lane also remembers its destination's health: after an attempt that could not connect
+//! it is backed off (nothing starts until then, expiries aside), for `base` doubling per
+//! consecutive failure up to `max`; a reachable attempt or a flush clears it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
+
+use std::time::Duration;
 
 use envoi_types::QueueId;
 
 use crate::destination::Destination;
 
-/// One destination's ready queue and its attempts in flight.
+/// One destination's ready queue, its attempts in flight and its health.
 #[derive(Debug, Default)]
 struct Lane {
     waiting: BTreeSet<(u64, QueueId)>,
     in_flight: usize,
+    /// Consecutive attempts that could not connect.
+    failures: u32,
+    /// Backed off until then (ms): nothing starts before.
+    backed_off_until: Option<u64>,
+    /// The last failure's reply, for administrators.
+    last_error: Option<String>,
 }
 
 impl Lane {
     fn is_idle(&self) -> bool {
-        self.waiting.is_empty() && self.in_flight == 0
+        self.waiting.is_empty()
+            && self.in_flight == 0
+            && self.failures == 0
+            && self.last_error.is_none()
+    }
+
+    fn is_backed_off(&self, now: u64) -> bool {
+        self.backed_off_until.is_some_and(|until| now < until)
+    }
+}
+
+/// How long a destination that could not be reached is backed off.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BackoffSteps {
+    /// After the first failure.
+    pub base: Duration,
+    /// At most.
+    pub max: Duration,
+}
+
+impl BackoffSteps {
+    /// The back-off after `failures` consecutive failures (at least one), in ms.
+    fn after(self, failures: u32) -> u64 {
+        let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(16));
+        let delay = self.base.saturating_mul(factor).min(self.max);
+        u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)
     }
 }
 
@@ -35,15 +72,52 @@ pub(crate) struct Lanes {
     /// Attempts in flight per destination at most ([`Destination::unsorted`] has no limit:
     /// its attempts only learn their destination).
     per_destination: usize,
+    backoff: BackoffSteps,
 }
 
 impl Lanes {
-    pub fn new(per_destination: usize) -> Self {
+    pub fn new(per_destination: usize, backoff: BackoffSteps) -> Self {
         Self {
             lanes: BTreeMap::new(),
             cursor: None,
             per_destination: per_destination.max(1),
+            backoff,
         }
+    }
+
+    /// An attempt to `dest` could not connect at `now` (ms): backs it off, `error` saying why.
+    pub fn unreachable(&mut self, dest: &Destination, now: u64, error: String) {
+        if dest.is_unsorted() {
+            return;
+        }
+        let steps = self.backoff;
+        let lane = self.lanes.entry(dest.clone()).or_default();
+        lane.failures = lane.failures.saturating_add(1);
+        lane.backed_off_until = Some(now.saturating_add(steps.after(lane.failures)));
+        lane.last_error = Some(error);
+    }
+
+    /// An attempt to `dest` reached it: its back-off and last error are cleared.
+    pub fn reachable(&mut self, dest: &Destination) {
+        if let Some(lane) = self.lanes.get_mut(dest) {
+            lane.failures = 0;
+            lane.backed_off_until = None;
+            lane.last_error = None;
+            self.forget_if_idle(dest);
+        }
+    }
+
+    /// Lifts the back-off of `dest`, or of every destination (a flush): they may start now.
+    /// Their failure count stays, so a destination still down backs off longer. Returns the
+    /// destinations that were backed off.
+    pub fn lift_backoff(&mut self, dest: Option<&Destination>) -> Vec<Destination> {
+        let mut lifted = Vec::new();
+        for (name, lane) in &mut self.lanes {
+            if dest.is_none_or(|d| d == name) && lane.backed_off_until.take().is_some() {
+                lifted.push(name.clone());
+            }
+        }
+        lifted
     }
 
     /// Puts a message in its destination's lane, due at `key` (ms).
@@ -81,10 +155,10 @@ impl Lanes {
 
     /// Takes a slot of `dest` for a message that learnt its destination in flight; false when
     /// the destination has none free.
-    pub fn try_acquire(&mut self, dest: &Destination) -> bool {
+    pub fn try_acquire(&mut self, dest: &Destination, now: u64) -> bool {
         let limit = self.limit(dest);
         let lane = self.lanes.entry(dest.clone()).or_default();
-        if lane.in_flight >= limit {
+        if lane.in_flight >= limit || lane.is_backed_off(now) {
             self.forget_if_idle(dest);
             return false;
         }
@@ -100,13 +174,16 @@ impl Lanes {
         }
     }
 
-    /// The earliest time (ms) some lane with a free slot has a message due. Lanes without a
-    /// free slot wake the scheduler when an attempt ends.
+    /// The earliest time (ms) some lane with a free slot has a message due (or its back-off
+    /// ends, if later). Lanes without a free slot wake the scheduler when an attempt ends.
     pub fn next_wake(&self) -> Option<u64> {
         self.lanes
             .iter()
             .filter(|(dest, lane)| lane.in_flight < self.limit(dest))
-            .filter_map(|(_, lane)| lane.waiting.first().map(|&(key, _)| key))
+            .filter_map(|(_, lane)| {
+                let due = lane.waiting.first().map(|&(key, _)| key)?;
+                Some(due.max(lane.backed_off_until.unwrap_or(0)))
+            })
             .min()
     }
 
@@ -128,6 +205,7 @@ impl Lanes {
     fn next_ready(&self, now: u64) -> Option<Destination> {
         let can_start = |(dest, lane): &(&Destination, &Lane)| {
             lane.in_flight < self.limit(dest)
+                && !lane.is_backed_off(now)
                 && lane.waiting.first().is_some_and(|&(key, _)| key <= now)
         };
         let found = match &self.cursor {
@@ -152,10 +230,35 @@ impl Lanes {
 mod tests {
     use super::*;
 
+    const STEPS: BackoffSteps = BackoffSteps {
+        base: Duration::from_secs(10),
+        max: Duration::from_secs(25),
+    };
+
+    #[test]
+    fn a_backed_off_lane_waits_doubling_up_to_the_maximum_and_a_lift_ends_it() {
+        let a = Destination::new("a.test");
+        let mut lanes = Lanes::new(10, STEPS);
+        let x = QueueId::new();
+        lanes.link(&a, 0, x);
+        lanes.unreachable(&a, 1_000, "451 down".into());
+        assert_eq!(lanes.pop(5_000), None);
+        assert_eq!(lanes.next_wake(), Some(11_000));
+        lanes.unreachable(&a, 11_000, "451 down".into());
+        assert_eq!(lanes.next_wake(), Some(31_000), "20 s");
+        lanes.unreachable(&a, 31_000, "451 down".into());
+        assert_eq!(lanes.next_wake(), Some(56_000), "capped at 25 s");
+        lanes.lift_backoff(None);
+        assert_eq!(lanes.pop(31_000), Some((a.clone(), x)));
+        lanes.reachable(&a);
+        lanes.release(&a);
+        assert!(lanes.lanes.is_empty(), "a healthy idle lane is forgotten");
+    }
+
     #[test]
     fn lanes_take_turns_and_keep_their_own_order() {
         let (a, b) = (Destination::new("a.test"), Destination::new("b.test"));
-        let mut lanes = Lanes::new(10);
+        let mut lanes = Lanes::new(10, STEPS);
         let ids: Vec<QueueId> = (0..4).map(|_| QueueId::new()).collect();
         lanes.link(&a, 1, ids[0]);
         lanes.link(&a, 2, ids[1]);
@@ -171,14 +274,14 @@ mod tests {
     #[test]
     fn a_full_lane_starts_nothing_until_a_slot_is_released() {
         let a = Destination::new("a.test");
-        let mut lanes = Lanes::new(1);
+        let mut lanes = Lanes::new(1, STEPS);
         let (x, y) = (QueueId::new(), QueueId::new());
         lanes.link(&a, 0, x);
         lanes.link(&a, 0, y);
         assert_eq!(lanes.pop(5), Some((a.clone(), x)));
         assert_eq!(lanes.pop(5), None);
         assert_eq!(lanes.next_wake(), None, "a full lane wakes on release");
-        assert!(!lanes.try_acquire(&a));
+        assert!(!lanes.try_acquire(&a, 5));
         lanes.release(&a);
         assert_eq!(lanes.next_wake(), Some(0));
         assert_eq!(lanes.pop(5), Some((a.clone(), y)));

@@ -60,6 +60,7 @@ pub struct QueueBuilder {
     policies: Vec<Box<dyn PrequeuePolicy>>,
     max_deliveries: usize,
     max_per_destination: usize,
+    destination_backoff: lanes::BackoffSteps,
     max_storage_ops: usize,
     lifetime: Duration,
     clock: Clock,
@@ -110,6 +111,10 @@ impl QueueBuilder {
     pub fn settings(self, settings: &QueueSettings) -> Self {
         self.max_deliveries(settings.max_deliveries)
             .max_per_destination(settings.max_per_destination)
+            .destination_backoff(
+                settings.destination_backoff,
+                settings.destination_backoff_max,
+            )
             .max_storage_ops(settings.max_storage_ops)
     }
 
@@ -124,6 +129,14 @@ impl QueueBuilder {
     /// lane while other destinations' messages start.
     pub fn max_per_destination(mut self, n: usize) -> Self {
         self.max_per_destination = n.max(1);
+        self
+    }
+
+    /// A destination that cannot be reached is backed off `base` after its first failure,
+    /// doubling up to `max` (default: [`QueueSettings`]'s, 60 s and 30 min). Its messages
+    /// wait without spending attempts; [`Queue::flush`] lifts it.
+    pub fn destination_backoff(mut self, base: Duration, max: Duration) -> Self {
+        self.destination_backoff = lanes::BackoffSteps { base, max };
         self
     }
 
@@ -165,7 +178,11 @@ impl QueueBuilder {
         let scheduler_stop = stop_new.child_token();
         let retry = RetryPolicy::new(self.backoff, self.lifetime);
         // The index keys held and waiting messages by their expiry: the policy's lifetime.
-        let mut index = Index::new(retry.lifetime(), self.max_per_destination);
+        let mut index = Index::new(
+            retry.lifetime(),
+            self.max_per_destination,
+            self.destination_backoff,
+        );
         for entry in &entries {
             // Sorted into its destination's lane at its first claim.
             index.insert(entry, Destination::unsorted());
@@ -387,6 +404,10 @@ impl Queue {
             policies: Vec::new(),
             max_deliveries: settings.max_deliveries,
             max_per_destination: settings.max_per_destination,
+            destination_backoff: lanes::BackoffSteps {
+                base: settings.destination_backoff,
+                max: settings.destination_backoff_max,
+            },
             max_storage_ops: settings.max_storage_ops,
             lifetime: DEFAULT_LIFETIME,
             clock: Clock::new(),

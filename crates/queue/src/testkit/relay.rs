@@ -44,6 +44,8 @@ struct Script {
     current: usize,
     /// Latency per recipient domain (lower case), instead of the common one.
     latency_for: HashMap<String, Duration>,
+    /// Recipient domains (lower case) whose next hop cannot be connected to.
+    unreachable: std::collections::HashSet<String>,
 }
 
 /// A relay answering per recipient: first from that recipient's queued replies, then its
@@ -100,6 +102,17 @@ impl ScriptedRelay {
         self.lock()
             .latency_for
             .insert(domain.to_lowercase(), latency);
+    }
+
+    /// While `down`, recipients at `domain` get `451 4.4.1 Connection to next hop failed`,
+    /// marked [`Outcome::unreachable`] (their scripted replies are not used).
+    pub fn set_unreachable(&self, domain: &str, down: bool) {
+        let mut s = self.lock();
+        if down {
+            s.unreachable.insert(domain.to_lowercase());
+        } else {
+            s.unreachable.remove(&domain.to_lowercase());
+        }
     }
 
     /// Every call so far.
@@ -198,7 +211,23 @@ impl Relay for ScriptedRelay {
             Some(Misbehaviour::Error) => return Err(RelayError("scripted error".into())),
             None => {}
         }
-        let replies: Vec<Reply> = envelope.recipients.iter().map(|r| self.answer(r)).collect();
+        let down: Vec<bool> = {
+            let s = self.lock();
+            let domains = envelope.recipients.iter().map(Address::domain_lowercase);
+            domains.map(|d| s.unreachable.contains(&d)).collect()
+        };
+        let replies: Vec<Reply> = envelope
+            .recipients
+            .iter()
+            .zip(&down)
+            .map(|(r, &down)| {
+                if down {
+                    reply("451 4.4.1 Connection to next hop failed")
+                } else {
+                    self.answer(r)
+                }
+            })
+            .collect();
         self.lock().calls.push(Call {
             at: Instant::now(),
             envelope: envelope.clone(),
@@ -207,7 +236,15 @@ impl Relay for ScriptedRelay {
         });
         let outcomes = replies
             .into_iter()
-            .map(|r| Outcome::new(r, Some("mx.test".to_owned())))
+            .zip(down)
+            .map(|(r, down)| {
+                let host = Some("mx.test".to_owned());
+                if down {
+                    Outcome::unreachable(r, host)
+                } else {
+                    Outcome::new(r, host)
+                }
+            })
             .collect();
         Ok(Delivery::PerRecipient(outcomes))
     }
