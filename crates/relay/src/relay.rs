@@ -11,7 +11,7 @@
 //! - `deliver_group`: one next hop's recipients; `deliver_over`: the transaction over an open
 //!   session.
 //! - `fallback`: which host's failure decides when none carried the transaction.
-//! - `opening`: a session to one target (back-off, pool, opening, clear-text retry).
+//! - `opening`: a session to one target (pool, opening, clear-text retry).
 //! - `candidates` / `targets`: route → hosts → socket addresses.
 
 use std::collections::HashMap;
@@ -246,9 +246,9 @@ async fn deliver_group(inner: &Inner, route: Route, part: &Envelope, wire: &[u8]
                 continue;
             }
         };
-        for target in &targets {
-            match opening::lease(inner, candidate, target).await {
-                Ok(lease) => return deliver_over(inner, target, lease, part, wire).await,
+        for target in alive_first(inner, targets) {
+            match opening::lease(inner, candidate, &target).await {
+                Ok(lease) => return deliver_over(inner, &target, lease, part, wire).await,
                 Err(failure) if !failure.try_next_host() => {
                     return finish(count, Some((failure, Some(target.remote()))));
                 }
@@ -256,7 +256,22 @@ async fn deliver_group(inner: &Inner, route: Route, part: &Envelope, wire: &[u8]
             }
         }
     }
-    finish(count, refusals.decide())
+    let unreachable = refusals.unreachable();
+    match refusals.decide() {
+        Some((failure, remote)) if unreachable => {
+            vec![Outcome::unreachable(failure.to_reply(), remote); count]
+        }
+        decided => finish(count, decided),
+    }
+}
+
+/// The targets in order, those that failed to connect recently last: a dead address is still
+/// tried (the queue decides when a destination is tried again), after the others.
+fn alive_first(inner: &Inner, targets: Vec<Target>) -> Vec<Target> {
+    let (alive, dead): (Vec<Target>, Vec<Target>) = targets
+        .into_iter()
+        .partition(|t| !inner.pool.is_backed_off(t));
+    alive.into_iter().chain(dead).collect()
 }
 
 /// The group's message over an open session, which then goes back to the pool: one outcome
