@@ -142,5 +142,5 @@ pub use settings::QueueSettings;
 pub use storage::{
     AttemptCommit, Disposition, Lease, ListQuery, MemoryStore, MessageInfo, MessageMeta,
     MessageState, NewMessage, QuarantinedRecord, ScheduleEntry, StateCounts, Storage, StorageError,
-    StoredMessage,
+    StoredMessage, Suspension,
 };

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use envoi_queue::testkit::suite::{run_for, send};
 use envoi_queue::testkit::ScriptedRelay;
-use envoi_queue::{MemoryStore, Queue, Storage};
+use envoi_queue::{Clock, MemoryStore, Queue, QueueError, Storage};
 
 /// Hop A answers after 5 s, hop B at once: 300 messages for A, then 1 for B. B must not wait
 /// behind A's backlog (with 64 slots all taken by A it would wait about 25 s).
@@ -133,5 +133,88 @@ async fn the_back_off_ends_by_itself_and_doubles() {
     relay.set_unreachable("down.test", false);
     run_for(Duration::from_secs(30)).await;
     assert_eq!(relay.calls().len(), 3);
+    assert!(queue.is_empty());
+}
+
+/// A suspended destination gets no attempt, across a restart too; a resume delivers its
+/// mail; other destinations are not affected.
+#[tokio::test(start_paused = true)]
+async fn a_suspension_survives_a_restart_and_a_resume_delivers() {
+    let store = MemoryStore::new();
+    let relay = ScriptedRelay::new();
+    let clock = Clock::new();
+    let start = || {
+        Queue::builder(Arc::new(store.clone()), relay.clone())
+            .clock(clock)
+            .start()
+    };
+    let queue = start().await.unwrap();
+    let suspension = queue
+        .suspend("Held.test", None, "maintenance")
+        .await
+        .unwrap();
+    assert_eq!(suspension.destination, "held.test");
+    for bad in ["", "a b", "x\r\n"] {
+        let refused = queue.suspend(bad, None, "").await;
+        assert_eq!(refused, Err(QueueError::InvalidDestination(bad.into())));
+    }
+    send(&queue, "s@src.test", &["a@held.test"]).await;
+    send(&queue, "s@src.test", &["b@other.test"]).await;
+    run_for(Duration::from_secs(10)).await;
+    assert_eq!(relay.deliveries_to("b@other.test"), 1);
+    assert!(
+        relay.calls_for("a@held.test").is_empty(),
+        "attempted while suspended"
+    );
+    assert_eq!(queue.flush(), 0, "a flush does not resume");
+    run_for(Duration::from_secs(10)).await;
+    assert!(relay.calls_for("a@held.test").is_empty());
+
+    queue.shutdown(Duration::from_secs(1)).await;
+    let queue = start().await.unwrap();
+    run_for(Duration::from_secs(3600)).await;
+    assert!(
+        relay.calls_for("a@held.test").is_empty(),
+        "the restart lost it"
+    );
+    let listed = queue.suspensions().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].reason, "maintenance");
+
+    assert!(queue.resume("held.test").await.unwrap());
+    run_for(Duration::from_secs(1)).await;
+    assert_eq!(relay.deliveries_to("a@held.test"), 1);
+    assert!(queue.is_empty());
+    assert!(queue.suspensions().await.unwrap().is_empty());
+    assert!(!queue.resume("held.test").await.unwrap());
+}
+
+/// A suspension for a while ends by itself; a suspended message still expires at its
+/// lifetime, without an attempt.
+#[tokio::test(start_paused = true)]
+async fn a_suspension_ends_by_itself_and_suspended_mail_still_expires() {
+    let relay = ScriptedRelay::new();
+    let queue = Queue::builder(Arc::new(MemoryStore::new()), relay.clone())
+        .max_lifetime(Duration::from_secs(3600))
+        .start()
+        .await
+        .unwrap();
+    queue
+        .suspend("short.test", Some(Duration::from_secs(60)), "")
+        .await
+        .unwrap();
+    queue.suspend("long.test", None, "").await.unwrap();
+    send(&queue, "s@src.test", &["a@short.test"]).await;
+    send(&queue, "s@src.test", &["b@long.test"]).await;
+    run_for(Duration::from_secs(30)).await;
+    assert!(relay.calls().is_empty());
+    run_for(Duration::from_secs(40)).await;
+    assert_eq!(relay.deliveries_to("a@short.test"), 1);
+    run_for(Duration::from_secs(3600)).await;
+    assert!(
+        relay.calls_for("b@long.test").is_empty(),
+        "attempted while suspended"
+    );
+    assert_eq!(relay.bounces_to("s@src.test").len(), 1, "did not expire");
     assert!(queue.is_empty());
 }

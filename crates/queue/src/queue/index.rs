@@ -233,6 +233,16 @@ impl Index {
         }
     }
 
+    /// Suspends `dest` until `until` (`None`: until resumed).
+    pub fn suspend(&mut self, dest: &Destination, until: Option<SystemTime>, reason: String) {
+        self.lanes.suspend(dest, until.map(millis), reason);
+    }
+
+    /// Ends the suspension of `dest`; false when there was none.
+    pub fn resume(&mut self, dest: &Destination) -> bool {
+        self.lanes.resume(dest)
+    }
+
     /// Makes every idle, unheld message due at `now` and lifts every destination's back-off;
     /// returns how many messages were waiting (for their time or their destination).
     pub fn flush(&mut self, now: SystemTime) -> usize {

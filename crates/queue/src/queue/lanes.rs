@@ -8,7 +8,8 @@
 //!
 //! A lane also remembers its destination's health: after an attempt that could not connect
 //! it is backed off (nothing starts until then, expiries aside), for `base` doubling per
-//! consecutive failure up to `max`; a reachable attempt or a flush clears it.
+//! consecutive failure up to `max`; a reachable attempt or a flush clears it. An
+//! administrator may suspend a lane (for a while, or until resumed): nothing starts either.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
@@ -30,6 +31,8 @@ struct Lane {
     backed_off_until: Option<u64>,
     /// The last failure's reply, for administrators.
     last_error: Option<String>,
+    /// Suspended by an administrator: until then (ms; `None`: until resumed), and why.
+    suspension: Option<(Option<u64>, String)>,
 }
 
 impl Lane {
@@ -38,10 +41,32 @@ impl Lane {
             && self.in_flight == 0
             && self.failures == 0
             && self.last_error.is_none()
+            && self.suspension.is_none()
     }
 
     fn is_backed_off(&self, now: u64) -> bool {
         self.backed_off_until.is_some_and(|until| now < until)
+    }
+
+    /// True while no delivery may start for a reason other than the slots: back-off or
+    /// suspension.
+    fn is_stopped(&self, now: u64) -> bool {
+        let suspended = self
+            .suspension
+            .as_ref()
+            .is_some_and(|(until, _)| until.is_none_or(|until| now < until));
+        suspended || self.is_backed_off(now)
+    }
+
+    /// When the lane may start again, as far as back-off and suspension say (0: now);
+    /// `None` while suspended until resumed.
+    fn open_at(&self) -> Option<u64> {
+        let backoff = self.backed_off_until.unwrap_or(0);
+        match &self.suspension {
+            Some((None, _)) => None,
+            Some((Some(until), _)) => Some(backoff.max(*until)),
+            None => Some(backoff),
+        }
     }
 }
 
@@ -95,6 +120,22 @@ impl Lanes {
         lane.failures = lane.failures.saturating_add(1);
         lane.backed_off_until = Some(now.saturating_add(steps.after(lane.failures)));
         lane.last_error = Some(error);
+    }
+
+    /// Suspends `dest` until `until` (ms; `None`: until resumed), replacing any suspension.
+    pub fn suspend(&mut self, dest: &Destination, until: Option<u64>, reason: String) {
+        let lane = self.lanes.entry(dest.clone()).or_default();
+        lane.suspension = Some((until, reason));
+    }
+
+    /// Ends the suspension of `dest`; false when there was none.
+    pub fn resume(&mut self, dest: &Destination) -> bool {
+        let Some(lane) = self.lanes.get_mut(dest) else {
+            return false;
+        };
+        let was = lane.suspension.take().is_some();
+        self.forget_if_idle(dest);
+        was
     }
 
     /// An attempt to `dest` reached it: its back-off and last error are cleared.
@@ -158,7 +199,7 @@ impl Lanes {
     pub fn try_acquire(&mut self, dest: &Destination, now: u64) -> bool {
         let limit = self.limit(dest);
         let lane = self.lanes.entry(dest.clone()).or_default();
-        if lane.in_flight >= limit || lane.is_backed_off(now) {
+        if lane.in_flight >= limit || lane.is_stopped(now) {
             self.forget_if_idle(dest);
             return false;
         }
@@ -175,14 +216,15 @@ impl Lanes {
     }
 
     /// The earliest time (ms) some lane with a free slot has a message due (or its back-off
-    /// ends, if later). Lanes without a free slot wake the scheduler when an attempt ends.
+    /// or suspension ends, if later). Lanes without a free slot wake the scheduler when an
+    /// attempt ends; a lane suspended until resumed, at the resume.
     pub fn next_wake(&self) -> Option<u64> {
         self.lanes
             .iter()
             .filter(|(dest, lane)| lane.in_flight < self.limit(dest))
             .filter_map(|(_, lane)| {
                 let due = lane.waiting.first().map(|&(key, _)| key)?;
-                Some(due.max(lane.backed_off_until.unwrap_or(0)))
+                Some(due.max(lane.open_at()?))
             })
             .min()
     }
@@ -205,7 +247,7 @@ impl Lanes {
     fn next_ready(&self, now: u64) -> Option<Destination> {
         let can_start = |(dest, lane): &(&Destination, &Lane)| {
             lane.in_flight < self.limit(dest)
-                && !lane.is_backed_off(now)
+                && !lane.is_stopped(now)
                 && lane.waiting.first().is_some_and(|&(key, _)| key <= now)
         };
         let found = match &self.cursor {
@@ -253,6 +295,28 @@ mod tests {
         lanes.reachable(&a);
         lanes.release(&a);
         assert!(lanes.lanes.is_empty(), "a healthy idle lane is forgotten");
+    }
+
+    #[test]
+    fn a_suspended_lane_starts_nothing_until_its_end_or_a_resume() {
+        let (a, b) = (Destination::new("a.test"), Destination::new("b.test"));
+        let mut lanes = Lanes::new(10, STEPS);
+        let (x, y) = (QueueId::new(), QueueId::new());
+        lanes.link(&a, 0, x);
+        lanes.link(&b, 0, y);
+        lanes.suspend(&a, None, "maintenance".into());
+        lanes.suspend(&b, Some(9_000), String::new());
+        assert_eq!(lanes.pop(5_000), None);
+        assert_eq!(lanes.next_wake(), Some(9_000), "a waits for its resume");
+        assert_eq!(
+            lanes.lift_backoff(None),
+            Vec::new(),
+            "a flush does not resume"
+        );
+        assert_eq!(lanes.pop(9_000), Some((b.clone(), y)));
+        assert!(lanes.resume(&a));
+        assert!(!lanes.resume(&a));
+        assert_eq!(lanes.pop(9_000), Some((a.clone(), x)));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! - `fresh`: messages just stored, kept for their first attempt.
 //! - `verdict`: per-recipient outcome rules (pure).
 //! - `admin`: flush, retry, hold, release, delete, bounce.
+//! - `suspend`: suspending and resuming a destination (stored, applied to its lane).
 //! - `inspect`: read-only listings, counts and messages for administrators.
 
 mod admin;
@@ -22,6 +23,7 @@ mod lanes;
 mod outcome;
 mod retry;
 mod scheduler;
+mod suspend;
 mod uncommitted;
 mod verdict;
 
@@ -187,6 +189,8 @@ impl QueueBuilder {
             // Sorted into its destination's lane at its first claim.
             index.insert(entry, Destination::unsorted());
         }
+        // Before the scheduler starts: nothing may start to a suspended destination.
+        let suspended = suspend::load(self.storage.as_ref(), &mut index, self.clock.now()).await?;
         let shared = Arc::new(Shared {
             storage: self.storage,
             relay: self.relay,
@@ -210,7 +214,7 @@ impl QueueBuilder {
             attempts: TaskTracker::new(),
         });
         let queue = Queue { shared };
-        tracing::info!(messages = entries.len(), "queue started");
+        tracing::info!(messages = entries.len(), suspended, "queue started");
         let wake = queue.shared.wake.clone();
         let scheduler = scheduler::run(Arc::downgrade(&queue.shared), scheduler_stop, wake);
         tokio::spawn(scheduler);

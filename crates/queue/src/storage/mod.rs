@@ -70,6 +70,21 @@ pub enum StorageError {
     /// a panic in its writer): only a restart opens it again.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// The store does not offer this (an optional method it does not implement).
+    #[error("not supported by this store: {0}")]
+    Unsupported(String),
+}
+
+/// A destination whose delivery an administrator stopped: nothing is attempted to it until
+/// `until` (for ever when `None`) or a resume. Its messages still expire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suspension {
+    /// The destination's name ([`crate::Destination::as_str`]): a domain or a route name.
+    pub destination: String,
+    /// When it ends by itself; `None`: at a resume only.
+    pub until: Option<SystemTime>,
+    /// Why, as the administrator said it (may be empty).
+    pub reason: String,
 }
 
 /// The mutable state of one queued message.
@@ -259,6 +274,9 @@ pub struct QuarantinedRecord {
 ///   administrators ([`crate::Queue::list`] and its neighbours):
 ///   [`info`](Storage::info), [`list`](Storage::list),
 ///   [`count_by_state`](Storage::count_by_state), [`quarantined`](Storage::quarantined).
+/// - **Destination controls** (optional; the defaults keep nothing and refuse to suspend):
+///   [`suspensions`](Storage::suspensions), [`suspend`](Storage::suspend),
+///   [`resume`](Storage::resume).
 /// - **Shared stores only** (defaults fit a local store): [`is_shared`](Storage::is_shared),
 ///   [`poll_due`](Storage::poll_due).
 ///
@@ -318,6 +336,25 @@ pub trait Storage: Send + Sync + 'static {
     /// Records set aside because they could not be decoded. Empty for stores that cannot have any.
     async fn quarantined(&self) -> Result<Vec<QuarantinedRecord>, StorageError> {
         Ok(Vec::new())
+    }
+
+    // ----- Destination controls (optional: a store without them refuses to suspend) -----
+
+    /// Every stored suspension (ended ones included; the queue ignores those).
+    async fn suspensions(&self) -> Result<Vec<Suspension>, StorageError> {
+        Ok(Vec::new())
+    }
+
+    /// Stores `suspension` durably, replacing one of the same destination.
+    async fn suspend(&self, suspension: Suspension) -> Result<(), StorageError> {
+        let _ = suspension;
+        Err(StorageError::Unsupported("suspending destinations".into()))
+    }
+
+    /// Removes the suspension of `destination` durably; false when there was none.
+    async fn resume(&self, destination: &str) -> Result<bool, StorageError> {
+        let _ = destination;
+        Err(StorageError::Unsupported("suspending destinations".into()))
     }
 
     // ----- Shared stores only (the defaults are a local store's answers) -----
