@@ -138,7 +138,7 @@ pub use health::Acceptance;
 pub use policy::PrequeuePolicy;
 pub use queue::{Queue, QueueBuilder};
 pub use relay::{Delivery, Outcome, Relay, RelayError, ReplyOrigin};
-pub use settings::QueueSettings;
+pub use settings::{DestinationLimits, QueueSettings};
 pub use storage::{
     AttemptCommit, Disposition, Lease, ListQuery, MemoryStore, MessageInfo, MessageMeta,
     MessageState, NewMessage, QuarantinedRecord, ScheduleEntry, StateCounts, Storage, StorageError,

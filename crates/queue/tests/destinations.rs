@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use envoi_queue::testkit::suite::{run_for, send};
 use envoi_queue::testkit::ScriptedRelay;
-use envoi_queue::{Clock, MemoryStore, Queue, QueueError, Storage};
+use envoi_queue::{Clock, DestinationLimits, MemoryStore, Queue, QueueError, Storage};
 
 /// Hop A answers after 5 s, hop B at once: 300 messages for A, then 1 for B. B must not wait
 /// behind A's backlog (with 64 slots all taken by A it would wait about 25 s).
@@ -217,4 +217,76 @@ async fn a_suspension_ends_by_itself_and_suspended_mail_still_expires() {
     );
     assert_eq!(relay.bounces_to("s@src.test").len(), 1, "did not expire");
     assert!(queue.is_empty());
+}
+
+/// A destination limited to 10 messages a second gets 100 messages in about 10 s, in their
+/// due order, none twice; another destination is not slowed.
+#[tokio::test(start_paused = true)]
+async fn a_rate_limit_spaces_a_destination_out_in_due_order() {
+    let relay = ScriptedRelay::new();
+    let limits = DestinationLimits {
+        max_in_flight: None,
+        messages_per_second: Some(10.0),
+    };
+    let queue = Queue::builder(Arc::new(MemoryStore::new()), relay.clone())
+        .destination_limits("limited.test", limits)
+        .start()
+        .await
+        .unwrap();
+    let t0 = tokio::time::Instant::now();
+    for n in 0..100 {
+        send(&queue, "s@src.test", &[&format!("r{n:03}@limited.test")]).await;
+    }
+    send(&queue, "s@src.test", &["b@free.test"]).await;
+    run_for(Duration::from_millis(500)).await;
+    assert_eq!(
+        relay.deliveries_to("b@free.test"),
+        1,
+        "the limit slowed another"
+    );
+    run_for(Duration::from_secs(15)).await;
+    let calls: Vec<_> = relay
+        .calls()
+        .into_iter()
+        .filter(|c| c.envelope.recipients[0].domain() == "limited.test")
+        .collect();
+    assert_eq!(calls.len(), 100, "each once");
+    let last = calls.last().unwrap().at - t0;
+    assert!(
+        last >= Duration::from_secs(9) && last <= Duration::from_secs(11),
+        "100 messages took {last:?}"
+    );
+    let order: Vec<String> = calls
+        .iter()
+        .map(|c| c.envelope.recipients[0].to_string())
+        .collect();
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(order, sorted, "the due order was not kept");
+    // No more than one a tenth of a second (with 1 ms of rounding).
+    for pair in calls.windows(2) {
+        assert!(pair[1].at - pair[0].at >= Duration::from_millis(99));
+    }
+}
+
+/// A destination's own concurrency limit replaces the default one.
+#[tokio::test(start_paused = true)]
+async fn a_destination_may_have_its_own_concurrency_limit() {
+    let relay = ScriptedRelay::new();
+    relay.set_latency(Duration::from_secs(1));
+    let limits = DestinationLimits {
+        max_in_flight: Some(2),
+        messages_per_second: None,
+    };
+    let queue = Queue::builder(Arc::new(MemoryStore::new()), relay.clone())
+        .destination_limits("narrow.test", limits)
+        .start()
+        .await
+        .unwrap();
+    for n in 0..10 {
+        send(&queue, "s@src.test", &[&format!("r{n}@narrow.test")]).await;
+    }
+    run_for(Duration::from_secs(20)).await;
+    assert!(queue.is_empty());
+    assert_eq!(relay.max_concurrent(), 2);
 }

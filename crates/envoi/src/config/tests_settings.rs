@@ -59,7 +59,7 @@ fn every_embedded_key_lands_in_its_field() {
          max_errors = 4\nmax_connections = 5\nmax_connections_per_ip = 6\n\
          command_timeout = \"7s\"\ndata_timeout = \"8s\"\nshutdown_grace = \"9s\"\n\
          [smtp.auth]\nallow_plaintext = true\n\
-         [queue]\nmax_deliveries = 10\nmax_per_destination = 9\ndestination_backoff = \"8s\"\ndestination_backoff_max = \"7m\"\nmax_storage_ops = 11\nshutdown_grace = \"12s\"\n\
+         [queue]\nmax_deliveries = 10\nmax_per_destination = 9\ndestination_backoff = \"8s\"\ndestination_backoff_max = \"7m\"\nmessages_per_second = 2.5\nmax_storage_ops = 11\nshutdown_grace = \"12s\"\n\
          [relay]\nmx_port = 13\nmax_messages_per_connection = 14\nidle_timeout = \"15s\"\n\
          max_connections_per_destination = 16\nmax_recipients_per_transaction = 17\n\
          tls = \"required\"\n[relay.timeouts]\nconnect = \"18s\"\nfinal_dot = \"19s\"\n",
@@ -84,6 +84,7 @@ fn every_embedded_key_lands_in_its_field() {
     assert_eq!(queue.max_per_destination, 9);
     assert_eq!(queue.destination_backoff, Duration::from_secs(8));
     assert_eq!(queue.destination_backoff_max, Duration::from_secs(420));
+    assert_eq!(queue.messages_per_second, Some(2.5));
     assert_eq!(queue.shutdown_grace, Duration::from_secs(12));
     let relay = &config.relay;
     assert_eq!(relay.settings.mx_port, 13);
@@ -142,6 +143,12 @@ fn a_bad_embedded_value_names_its_line_and_what_was_expected() {
         &["command_timeout", "\"30s\""],
     );
     refused_at("[queue]\nmax_deliveries = -1\n", 2, &["usize"]);
+    // serde reports an unknown key of a nested table at the table's header.
+    refused_at(
+        "[queue.destinations.\"a.test\"]\nmax_connections = 1\n",
+        1,
+        &["unknown field `max_connections`"],
+    );
     refused_at("[relay]\ntls = \"sometimes\"\n", 2, &["opportunistic"]);
 }
 

@@ -15,6 +15,7 @@ use std::time::SystemTime;
 use envoi_types::QueueId;
 
 use super::lanes::{BackoffSteps, Lanes};
+use super::limits::Limits;
 use crate::clock::{from_millis, millis};
 use crate::destination::Destination;
 use crate::storage::ScheduleEntry;
@@ -80,18 +81,14 @@ pub(crate) struct Index {
 }
 
 impl Index {
-    /// An empty index: messages expire `lifetime` after arrival; at most `per_destination`
-    /// attempts run to one destination at once, and one that cannot be reached is backed
-    /// off by `backoff`.
-    pub fn new(
-        lifetime: std::time::Duration,
-        per_destination: usize,
-        backoff: BackoffSteps,
-    ) -> Self {
+    /// An empty index: messages expire `lifetime` after arrival; deliveries start within
+    /// each destination's `limits`, and one that cannot be reached is backed off by
+    /// `backoff`.
+    pub fn new(lifetime: std::time::Duration, limits: Limits, backoff: BackoffSteps) -> Self {
         Self {
             entries: HashMap::new(),
             expiries: BTreeSet::new(),
-            lanes: Lanes::new(per_destination, backoff),
+            lanes: Lanes::new(limits, backoff),
             lifetime_ms: u64::try_from(lifetime.as_millis()).unwrap_or(u64::MAX),
         }
     }
@@ -390,6 +387,10 @@ mod tests {
         max: Duration::from_secs(1800),
     };
 
+    fn no_limits() -> Limits {
+        Limits::new(20, None, &std::collections::BTreeMap::new())
+    }
+
     impl Index {
         fn insert_any(&mut self, entry: &ScheduleEntry) {
             self.insert(entry, Destination::new("dst.test"));
@@ -411,7 +412,7 @@ mod tests {
 
     #[test]
     fn pops_in_due_order_and_never_twice() {
-        let mut index = Index::new(Duration::from_secs(1000), 20, STEPS);
+        let mut index = Index::new(Duration::from_secs(1000), no_limits(), STEPS);
         let (a, b) = (QueueId::new(), QueueId::new());
         index.insert_any(&entry(a, 20, false));
         index.insert_any(&entry(b, 10, false));
@@ -427,7 +428,7 @@ mod tests {
 
     #[test]
     fn held_entries_wake_only_at_expiry() {
-        let mut index = Index::new(Duration::from_secs(100), 20, STEPS);
+        let mut index = Index::new(Duration::from_secs(100), no_limits(), STEPS);
         let a = QueueId::new();
         index.insert_any(&entry(a, 10, true));
         assert_eq!(index.next_wake(), Some(at(100)));
@@ -439,7 +440,7 @@ mod tests {
 
     #[test]
     fn flush_makes_deferred_due_now() {
-        let mut index = Index::new(Duration::from_secs(10_000), 20, STEPS);
+        let mut index = Index::new(Duration::from_secs(10_000), no_limits(), STEPS);
         let a = QueueId::new();
         index.insert_any(&entry(a, 500, false));
         assert_eq!(index.flush(at(20)), 1);
@@ -450,7 +451,7 @@ mod tests {
 
     #[test]
     fn delete_in_flight_forgets_at_finish() {
-        let mut index = Index::new(Duration::from_secs(10_000), 20, STEPS);
+        let mut index = Index::new(Duration::from_secs(10_000), no_limits(), STEPS);
         let a = QueueId::new();
         index.insert_any(&entry(a, 0, false));
         assert_eq!(index.pop_due(at(1)), Some((a, false)));
@@ -463,7 +464,7 @@ mod tests {
 
     #[test]
     fn a_delete_is_refused_once_the_outcome_is_being_stored() {
-        let mut index = Index::new(Duration::from_secs(10_000), 20, STEPS);
+        let mut index = Index::new(Duration::from_secs(10_000), no_limits(), STEPS);
         let a = QueueId::new();
         index.insert_any(&entry(a, 0, false));
         assert_eq!(index.pop_due(at(1)), Some((a, false)));

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use envoi_types::QueueId;
 
+use super::limits::Limits;
 use crate::destination::Destination;
 
 /// One destination's ready queue, its attempts in flight and its health.
@@ -33,11 +34,15 @@ struct Lane {
     last_error: Option<String>,
     /// Suspended by an administrator: until then (ms; `None`: until resumed), and why.
     suspension: Option<(Option<u64>, String)>,
+    /// With a rate limit: no start before then (µs). One token, no burst.
+    next_start_us: u64,
 }
 
 impl Lane {
-    fn is_idle(&self) -> bool {
-        self.waiting.is_empty()
+    /// True when forgetting the lane loses nothing: `now` (ms) is past its rate spacing.
+    fn is_idle(&self, now: u64) -> bool {
+        self.next_start_us <= now.saturating_mul(1000)
+            && self.waiting.is_empty()
             && self.in_flight == 0
             && self.failures == 0
             && self.last_error.is_none()
@@ -58,10 +63,26 @@ impl Lane {
         suspended || self.is_backed_off(now)
     }
 
-    /// When the lane may start again, as far as back-off and suspension say (0: now);
+    /// True when its rate limit lets a delivery start at `now` (ms).
+    fn rate_allows(&self, now: u64) -> bool {
+        self.next_start_us <= now.saturating_mul(1000)
+    }
+
+    /// A delivery starts at `now` (ms): the next may start `interval_us` later.
+    fn started(&mut self, now: u64, interval_us: u64) {
+        if interval_us > 0 {
+            let base = self.next_start_us.max(now.saturating_mul(1000));
+            self.next_start_us = base.saturating_add(interval_us);
+        }
+    }
+
+    /// When the lane may start again, as far as back-off, suspension and rate say (0: now);
     /// `None` while suspended until resumed.
     fn open_at(&self) -> Option<u64> {
-        let backoff = self.backed_off_until.unwrap_or(0);
+        let backoff = self
+            .backed_off_until
+            .unwrap_or(0)
+            .max(self.next_start_us.div_ceil(1000));
         match &self.suspension {
             Some((None, _)) => None,
             Some((Some(until), _)) => Some(backoff.max(*until)),
@@ -94,19 +115,21 @@ pub(crate) struct Lanes {
     lanes: BTreeMap<Destination, Lane>,
     /// The lane served last: the next turn starts after it.
     cursor: Option<Destination>,
-    /// Attempts in flight per destination at most ([`Destination::unsorted`] has no limit:
-    /// its attempts only learn their destination).
-    per_destination: usize,
+    /// Attempts in flight and starts per second, per destination.
+    limits: Limits,
     backoff: BackoffSteps,
+    /// The latest time (ms) a start was asked for: lanes idle by then may be forgotten.
+    now: u64,
 }
 
 impl Lanes {
-    pub fn new(per_destination: usize, backoff: BackoffSteps) -> Self {
+    pub fn new(limits: Limits, backoff: BackoffSteps) -> Self {
         Self {
             lanes: BTreeMap::new(),
             cursor: None,
-            per_destination: per_destination.max(1),
+            limits,
             backoff,
+            now: 0,
         }
     }
 
@@ -186,10 +209,17 @@ impl Lanes {
     /// The next message to deliver at `now` (ms): the first due message of the first lane,
     /// in turn, that has a free slot. Takes the slot.
     pub fn pop(&mut self, now: u64) -> Option<(Destination, QueueId)> {
-        let dest = self.next_ready(now)?;
+        self.now = self.now.max(now);
+        let Some(dest) = self.next_ready(now) else {
+            // Nothing to start: a good moment to forget lanes whose rate spacing has passed.
+            self.lanes.retain(|_, lane| !lane.is_idle(now));
+            return None;
+        };
+        let interval = self.limits.of(&dest).interval_us;
         let lane = self.lanes.get_mut(&dest)?;
         let (_, id) = lane.waiting.pop_first()?;
         lane.in_flight += 1;
+        lane.started(now, interval);
         self.cursor = Some(dest.clone());
         Some((dest, id))
     }
@@ -197,13 +227,16 @@ impl Lanes {
     /// Takes a slot of `dest` for a message that learnt its destination in flight; false when
     /// the destination has none free.
     pub fn try_acquire(&mut self, dest: &Destination, now: u64) -> bool {
-        let limit = self.limit(dest);
+        self.now = self.now.max(now);
+        let limits = self.limits.of(dest);
         let lane = self.lanes.entry(dest.clone()).or_default();
-        if lane.in_flight >= limit || lane.is_stopped(now) {
+        if lane.in_flight >= limits.max_in_flight || lane.is_stopped(now) || !lane.rate_allows(now)
+        {
             self.forget_if_idle(dest);
             return false;
         }
         lane.in_flight += 1;
+        lane.started(now, limits.interval_us);
         true
     }
 
@@ -236,11 +269,7 @@ impl Lanes {
     }
 
     fn limit(&self, dest: &Destination) -> usize {
-        if dest.is_unsorted() {
-            usize::MAX
-        } else {
-            self.per_destination
-        }
+        self.limits.of(dest).max_in_flight
     }
 
     /// The first lane, in turn from the cursor, that can start a delivery at `now`.
@@ -248,6 +277,7 @@ impl Lanes {
         let can_start = |(dest, lane): &(&Destination, &Lane)| {
             lane.in_flight < self.limit(dest)
                 && !lane.is_stopped(now)
+                && lane.rate_allows(now)
                 && lane.waiting.first().is_some_and(|&(key, _)| key <= now)
         };
         let found = match &self.cursor {
@@ -262,7 +292,8 @@ impl Lanes {
     }
 
     fn forget_if_idle(&mut self, dest: &Destination) {
-        if self.lanes.get(dest).is_some_and(Lane::is_idle) {
+        let now = self.now;
+        if self.lanes.get(dest).is_some_and(|lane| lane.is_idle(now)) {
             self.lanes.remove(dest);
         }
     }
@@ -272,6 +303,35 @@ impl Lanes {
 mod tests {
     use super::*;
 
+    fn limits(max_in_flight: usize) -> Limits {
+        Limits::new(max_in_flight, None, &std::collections::BTreeMap::new())
+    }
+
+    #[test]
+    fn a_rate_limited_lane_spaces_its_starts_in_order() {
+        let a = Destination::new("a.test");
+        let mut lanes = Lanes::new(Limits::new(10, Some(4.0), &Default::default()), STEPS);
+        let ids: Vec<QueueId> = (0..3).map(|_| QueueId::new()).collect();
+        for (n, id) in ids.iter().enumerate() {
+            lanes.link(&a, n as u64, *id);
+        }
+        assert_eq!(lanes.pop(1_000), Some((a.clone(), ids[0])));
+        assert_eq!(lanes.pop(1_100), None, "250 ms apart");
+        assert_eq!(lanes.next_wake(), Some(1_250));
+        assert_eq!(lanes.pop(1_250), Some((a.clone(), ids[1])));
+        assert_eq!(lanes.pop(1_600), Some((a.clone(), ids[2])));
+        lanes.release(&a);
+        lanes.release(&a);
+        lanes.release(&a);
+        assert!(!lanes.lanes.is_empty(), "its spacing is remembered");
+        assert!(!lanes.try_acquire(&a, 1_700));
+        assert_eq!(lanes.pop(1_900), None);
+        assert!(
+            lanes.lanes.is_empty(),
+            "forgotten once the spacing has passed"
+        );
+    }
+
     const STEPS: BackoffSteps = BackoffSteps {
         base: Duration::from_secs(10),
         max: Duration::from_secs(25),
@@ -280,7 +340,7 @@ mod tests {
     #[test]
     fn a_backed_off_lane_waits_doubling_up_to_the_maximum_and_a_lift_ends_it() {
         let a = Destination::new("a.test");
-        let mut lanes = Lanes::new(10, STEPS);
+        let mut lanes = Lanes::new(limits(10), STEPS);
         let x = QueueId::new();
         lanes.link(&a, 0, x);
         lanes.unreachable(&a, 1_000, "451 down".into());
@@ -300,7 +360,7 @@ mod tests {
     #[test]
     fn a_suspended_lane_starts_nothing_until_its_end_or_a_resume() {
         let (a, b) = (Destination::new("a.test"), Destination::new("b.test"));
-        let mut lanes = Lanes::new(10, STEPS);
+        let mut lanes = Lanes::new(limits(10), STEPS);
         let (x, y) = (QueueId::new(), QueueId::new());
         lanes.link(&a, 0, x);
         lanes.link(&b, 0, y);
@@ -322,7 +382,7 @@ mod tests {
     #[test]
     fn lanes_take_turns_and_keep_their_own_order() {
         let (a, b) = (Destination::new("a.test"), Destination::new("b.test"));
-        let mut lanes = Lanes::new(10, STEPS);
+        let mut lanes = Lanes::new(limits(10), STEPS);
         let ids: Vec<QueueId> = (0..4).map(|_| QueueId::new()).collect();
         lanes.link(&a, 1, ids[0]);
         lanes.link(&a, 2, ids[1]);
@@ -338,7 +398,7 @@ mod tests {
     #[test]
     fn a_full_lane_starts_nothing_until_a_slot_is_released() {
         let a = Destination::new("a.test");
-        let mut lanes = Lanes::new(1, STEPS);
+        let mut lanes = Lanes::new(limits(1), STEPS);
         let (x, y) = (QueueId::new(), QueueId::new());
         lanes.link(&a, 0, x);
         lanes.link(&a, 0, y);

@@ -3,6 +3,7 @@
 //! # Layout
 //! - `index`: the in-memory due index (no bodies).
 //! - `lanes`: per-destination ready queues, served round-robin.
+//! - `limits`: per-destination limits (in flight, starts per second) and their defaults.
 //! - `scheduler`: the task that starts due attempts within the concurrency limit.
 //! - `attempt`: one attempt of one message, from claim to the relay's answer.
 //! - `outcome`: the durable record of an attempt's outcome, kept until the store takes it.
@@ -20,6 +21,7 @@ mod fresh;
 mod index;
 mod inspect;
 mod lanes;
+mod limits;
 mod outcome;
 mod retry;
 mod scheduler;
@@ -27,6 +29,7 @@ mod suspend;
 mod uncommitted;
 mod verdict;
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -44,7 +47,7 @@ use crate::events;
 use crate::health::Acceptance;
 use crate::policy::{apply_all, PrequeuePolicy};
 use crate::relay::Relay;
-use crate::settings::QueueSettings;
+use crate::settings::{DestinationLimits, QueueSettings};
 use crate::storage::{NewMessage, ScheduleEntry, Storage, StorageError};
 
 use fresh::Fresh;
@@ -62,6 +65,8 @@ pub struct QueueBuilder {
     policies: Vec<Box<dyn PrequeuePolicy>>,
     max_deliveries: usize,
     max_per_destination: usize,
+    messages_per_second: Option<f64>,
+    named_limits: BTreeMap<String, DestinationLimits>,
     destination_backoff: lanes::BackoffSteps,
     max_storage_ops: usize,
     lifetime: Duration,
@@ -113,6 +118,8 @@ impl QueueBuilder {
     pub fn settings(self, settings: &QueueSettings) -> Self {
         self.max_deliveries(settings.max_deliveries)
             .max_per_destination(settings.max_per_destination)
+            .messages_per_second(settings.messages_per_second)
+            .all_destination_limits(settings.destinations.clone())
             .destination_backoff(
                 settings.destination_backoff,
                 settings.destination_backoff_max,
@@ -131,6 +138,27 @@ impl QueueBuilder {
     /// lane while other destinations' messages start.
     pub fn max_per_destination(mut self, n: usize) -> Self {
         self.max_per_destination = n.max(1);
+        self
+    }
+
+    /// Deliveries started per second to one destination at most (default: no limit; a rate
+    /// that is not positive and finite is none). The rate is smooth (no burst); due messages
+    /// over it wait in their lane, in due order.
+    pub fn messages_per_second(mut self, rate: Option<f64>) -> Self {
+        self.messages_per_second = rate;
+        self
+    }
+
+    /// `destination`'s own limits (a domain or route name, as the relay names destinations),
+    /// in place of the queue-wide ones field by field.
+    pub fn destination_limits(mut self, destination: &str, limits: DestinationLimits) -> Self {
+        self.named_limits.insert(destination.to_owned(), limits);
+        self
+    }
+
+    /// Every named destination's own limits, replacing those given before.
+    pub fn all_destination_limits(mut self, limits: BTreeMap<String, DestinationLimits>) -> Self {
+        self.named_limits = limits;
         self
     }
 
@@ -180,11 +208,12 @@ impl QueueBuilder {
         let scheduler_stop = stop_new.child_token();
         let retry = RetryPolicy::new(self.backoff, self.lifetime);
         // The index keys held and waiting messages by their expiry: the policy's lifetime.
-        let mut index = Index::new(
-            retry.lifetime(),
+        let limits = limits::Limits::new(
             self.max_per_destination,
-            self.destination_backoff,
+            self.messages_per_second,
+            &self.named_limits,
         );
+        let mut index = Index::new(retry.lifetime(), limits, self.destination_backoff);
         for entry in &entries {
             // Sorted into its destination's lane at its first claim.
             index.insert(entry, Destination::unsorted());
@@ -408,6 +437,8 @@ impl Queue {
             policies: Vec::new(),
             max_deliveries: settings.max_deliveries,
             max_per_destination: settings.max_per_destination,
+            messages_per_second: settings.messages_per_second,
+            named_limits: settings.destinations,
             destination_backoff: lanes::BackoffSteps {
                 base: settings.destination_backoff,
                 max: settings.destination_backoff_max,
