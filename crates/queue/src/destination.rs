@@ -3,6 +3,9 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::storage::Suspension;
 
 /// The name of one destination: the route or smarthost the relay will use, or the recipient
 /// domain for MX delivery (lower case). The relay names it ([`crate::Relay::destination`]).
@@ -40,4 +43,26 @@ impl fmt::Display for Destination {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// What the queue knows of one destination now, for administrators and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DestinationStatus {
+    /// Its name.
+    pub destination: Destination,
+    /// Messages scheduled under it, waiting or in flight (held ones excluded).
+    pub queued: usize,
+    /// Attempts to it in flight.
+    pub in_flight: usize,
+    /// The arrival of its oldest queued message.
+    pub oldest_arrival: Option<SystemTime>,
+    /// Consecutive attempts that could not connect.
+    pub connection_failures: u32,
+    /// The last such failure's reply.
+    pub last_error: Option<String>,
+    /// Backed off until then after connection failures.
+    pub backed_off_until: Option<SystemTime>,
+    /// Its suspension, when in force.
+    pub suspension: Option<Suspension>,
 }

@@ -132,7 +132,7 @@ pub mod testkit;
 pub use backoff::{Backoff, Exponential, Schedule};
 pub use bounce::{BounceFactory, DsnBounce, Failure};
 pub use clock::Clock;
-pub use destination::Destination;
+pub use destination::{Destination, DestinationStatus};
 pub use error::{EnqueueError, QueueError};
 pub use health::Acceptance;
 pub use policy::PrequeuePolicy;

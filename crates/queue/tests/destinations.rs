@@ -102,6 +102,10 @@ async fn a_flush_after_an_outage_delivers_at_once_without_spending_attempts() {
     assert_eq!(queue.flush(), 50);
     run_for(Duration::from_secs(3)).await;
     assert!(queue.is_empty(), "not all delivered after the flush");
+    assert!(
+        queue.destinations().is_empty(),
+        "a healthy, empty destination is forgotten"
+    );
     for n in 0..50 {
         let rcpt = format!("r{n}@down.test");
         assert_eq!(relay.deliveries_to(&rcpt), 1);
@@ -180,6 +184,15 @@ async fn a_suspension_survives_a_restart_and_a_resume_delivers() {
     let listed = queue.suspensions().await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].reason, "maintenance");
+    // Loaded unsorted, sorted at its claim into the suspended destination, not attempted.
+    let shown = queue.destinations();
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert_eq!(
+        (shown[0].destination.as_str(), shown[0].queued),
+        ("held.test", 1)
+    );
+    let shown_reason = shown[0].suspension.as_ref().map(|s| s.reason.as_str());
+    assert_eq!(shown_reason, Some("maintenance"));
 
     assert!(queue.resume("held.test").await.unwrap());
     run_for(Duration::from_secs(1)).await;
@@ -289,4 +302,22 @@ async fn a_destination_may_have_its_own_concurrency_limit() {
     run_for(Duration::from_secs(20)).await;
     assert!(queue.is_empty());
     assert_eq!(relay.max_concurrent(), 2);
+}
+
+/// A retry of one message is an attempt now: it lifts its destination's back-off (as a
+/// selective flush, which retries each match, does).
+#[tokio::test(start_paused = true)]
+async fn a_retry_attempts_now_despite_the_back_off() {
+    let relay = ScriptedRelay::new();
+    relay.set_unreachable("down.test", true);
+    let queue = Queue::builder(Arc::new(MemoryStore::new()), relay.clone())
+        .start()
+        .await
+        .unwrap();
+    let id = send(&queue, "s@src.test", &["a@down.test"]).await;
+    run_for(Duration::from_secs(1)).await;
+    relay.set_unreachable("down.test", false);
+    queue.retry(id).unwrap();
+    run_for(Duration::from_secs(1)).await;
+    assert_eq!(relay.deliveries_to("a@down.test"), 1);
 }

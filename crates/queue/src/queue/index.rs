@@ -14,7 +14,7 @@ use std::time::SystemTime;
 
 use envoi_types::QueueId;
 
-use super::lanes::{BackoffSteps, Lanes};
+use super::lanes::{BackoffSteps, LaneHealth, Lanes};
 use super::limits::Limits;
 use crate::clock::{from_millis, millis};
 use crate::destination::Destination;
@@ -257,7 +257,8 @@ impl Index {
             .count()
     }
 
-    /// Makes one idle message due at `now`.
+    /// Makes one idle message due at `now`, and lifts its destination's back-off: an
+    /// administrator asked for an attempt now.
     pub fn retry(&mut self, id: QueueId, now: SystemTime) -> Result<(), Refusal> {
         let entry = self.entries.get(&id).ok_or(Refusal::Unknown)?;
         if entry.in_flight {
@@ -266,8 +267,26 @@ impl Index {
         if entry.held {
             return Err(Refusal::Held);
         }
+        let dest = entry.dest.clone();
+        self.lanes.lift_backoff(Some(&dest));
         self.force(id, millis(now));
         Ok(())
+    }
+
+    /// Every destination with messages or state: lane health at `now`, and per destination
+    /// the queued (unheld) count and the oldest arrival (ms).
+    pub fn destinations(
+        &self,
+        now: SystemTime,
+    ) -> (Vec<LaneHealth>, HashMap<Destination, (usize, u64)>) {
+        let mut queued: HashMap<Destination, (usize, u64)> = HashMap::new();
+        for entry in self.entries.values().filter(|e| !e.held) {
+            let arrival = entry.expiry.saturating_sub(self.lifetime_ms);
+            let counts = queued.entry(entry.dest.clone()).or_insert((0, arrival));
+            counts.0 += 1;
+            counts.1 = counts.1.min(arrival);
+        }
+        (self.lanes.health(millis(now)), queued)
     }
 
     /// Makes an idle, unheld message due at `now` (ms) if it is due later; true if it was.

@@ -91,6 +91,17 @@ impl Lane {
     }
 }
 
+/// One lane's state for administrators (times in ms).
+#[derive(Debug, Clone)]
+pub(crate) struct LaneHealth {
+    pub dest: Destination,
+    pub in_flight: usize,
+    pub failures: u32,
+    pub last_error: Option<String>,
+    pub backed_off_until: Option<u64>,
+    pub suspension: Option<(Option<u64>, String)>,
+}
+
 /// How long a destination that could not be reached is backed off.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BackoffSteps {
@@ -260,6 +271,26 @@ impl Lanes {
                 Some(due.max(lane.open_at()?))
             })
             .min()
+    }
+
+    /// The administrators' view of every lane with something to show at `now` (ms): its
+    /// name, in flight, failures, last error, back-off end and suspension (end, reason).
+    pub fn health(&self, now: u64) -> Vec<LaneHealth> {
+        self.lanes
+            .iter()
+            .filter(|(dest, _)| !dest.is_unsorted())
+            .map(|(dest, lane)| LaneHealth {
+                dest: dest.clone(),
+                in_flight: lane.in_flight,
+                failures: lane.failures,
+                last_error: lane.last_error.clone(),
+                backed_off_until: lane.backed_off_until.filter(|&until| now < until),
+                suspension: lane
+                    .suspension
+                    .clone()
+                    .filter(|(until, _)| until.is_none_or(|until| now < until)),
+            })
+            .collect()
     }
 
     /// Attempts in flight to `dest`.

@@ -12,6 +12,7 @@
 //! - `fresh`: messages just stored, kept for their first attempt.
 //! - `verdict`: per-recipient outcome rules (pure).
 //! - `admin`: flush, retry, hold, release, delete, bounce.
+//! - `status`: the per-destination view for administrators and metrics.
 //! - `suspend`: suspending and resuming a destination (stored, applied to its lane).
 //! - `inspect`: read-only listings, counts and messages for administrators.
 
@@ -25,6 +26,7 @@ mod limits;
 mod outcome;
 mod retry;
 mod scheduler;
+mod status;
 mod suspend;
 mod uncommitted;
 mod verdict;
