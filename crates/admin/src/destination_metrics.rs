@@ -21,6 +21,9 @@ pub const TOP: usize = 20;
 /// The label of the series summing every other destination (not a valid destination name).
 pub const OTHER: &str = "(other)";
 
+/// One gauge: name suffix, help text, and its value in a row.
+type Gauge = (&'static str, &'static str, fn(&Row) -> String);
+
 /// One destination's (or the rest's) values.
 #[derive(Debug, Default, Clone)]
 struct Row {
@@ -79,7 +82,7 @@ pub fn render(statuses: &[DestinationStatus], now: SystemTime) -> String {
         rows.push((OTHER.to_owned(), rest));
     }
     let mut out = String::new();
-    let gauges: [(&str, &str, fn(&Row) -> String); 6] = [
+    let gauges: [Gauge; 6] = [
         ("queued", "Queued messages per destination", |r| {
             r.queued.to_string()
         }),
