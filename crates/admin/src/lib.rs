@@ -27,11 +27,13 @@
 //! - [`api`]: request and response types shared by server and client.
 //! - [`server`]: routes, one file per endpoint group; auth; error mapping; [`serve`].
 //! - [`metrics`]: the Prometheus recorder and the admin-owned gauges.
+//! - [`destination_metrics`]: the per-destination gauges (top N, then "other").
 //! - [`client`]: [`AdminClient`] and [`ClientError`].
 //! - [`render`]: tables and lines for people.
 
 pub mod api;
 pub mod client;
+pub mod destination_metrics;
 pub mod metrics;
 pub mod render;
 pub mod server;

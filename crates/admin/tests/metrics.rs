@@ -33,6 +33,8 @@ async fn metrics_show_counters_after_a_delivery_and_queue_gauges() {
         "envoi_queue_messages{state=\"deferred\"} 1".to_owned(),
         "envoi_queue_messages{state=\"held\"} 0".to_owned(),
         "envoi_quarantined_records 0".to_owned(),
+        "envoi_destination_queued{destination=\"b.example\"} 1".to_owned(),
+        "envoi_destination_in_flight{destination=\"b.example\"} 0".to_owned(),
         format!("{}_count 2", events::STORE_SECONDS),
         format!("{}_count 2", events::ATTEMPT_SECONDS),
         "envoi_queue_storage_state{state=\"accepting\"} 1".to_owned(),

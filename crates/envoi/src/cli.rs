@@ -146,6 +146,25 @@ pub enum QueueCommand {
         /// Queue id.
         id: String,
     },
+    /// Destinations (route, smarthost or MX domain): queued, in flight, oldest, connection
+    /// failures, back-off, suspension, last error.
+    Destinations,
+    /// Stop delivery to a destination (its mail is kept, and still expires).
+    Suspend {
+        /// A domain or a route name, as `destinations` shows it.
+        destination: String,
+        /// For how long ("30m", "2h", "1d"); default: until resumed.
+        #[arg(long = "for", value_name = "DURATION")]
+        duration: Option<String>,
+        /// Why, shown with the destination.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Resume delivery to a suspended destination.
+    Resume {
+        /// A domain or a route name.
+        destination: String,
+    },
 }
 
 /// `envoi config ...`.

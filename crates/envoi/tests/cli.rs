@@ -6,17 +6,25 @@ mod support;
 
 use std::process::Command;
 
+use support::hop::{Hop, HopScript};
 use support::{free_port, message, send, wait_for, Daemon};
 
-/// A daemon whose next hop refuses connections, so messages stay deferred for an hour.
-fn deferring_daemon(dir: &std::path::Path, extra: &str) -> Daemon {
-    let closed = free_port();
-    Daemon::start(
+/// A daemon whose next hop answers every message `451 4.4.1`, so messages stay deferred for
+/// an hour, each attempt counted (a hop that refuses connections would count none: the
+/// destination is backed off instead). Keep the hop as long as the daemon.
+fn deferring_daemon(dir: &std::path::Path, extra: &str) -> (Daemon, Hop) {
+    let hop = Hop::start(HopScript::new(
+        &["PIPELINING"],
+        b"451 4.4.1 try again later",
+    ));
+    let daemon = Daemon::start(
         dir,
         &format!(
-            "{extra}\n[relay]\nsmarthost = \"smtp://127.0.0.1:{closed}\"\n\n[queue.backoff]\nkind = \"schedule\"\ndelays = [\"1h\"]\n"
+            "{extra}\n[relay]\ntls = \"none\"\nsmarthost = \"smtp://127.0.0.1:{}\"\n\n[queue.backoff]\nkind = \"schedule\"\ndelays = [\"1h\"]\n",
+            hop.port
         ),
-    )
+    );
+    (daemon, hop)
 }
 
 /// How many deferrals of `id` the daemon logged.
@@ -60,7 +68,7 @@ fn attempts(daemon: &Daemon, id: &str) -> u64 {
 #[test]
 fn every_queue_command_works_and_unknown_ids_are_clear() {
     let dir = tempfile::tempdir().unwrap();
-    let daemon = deferring_daemon(dir.path(), "");
+    let (daemon, _hop) = deferring_daemon(dir.path(), "");
     for i in 0..3 {
         let reply = send(
             daemon.smtp,

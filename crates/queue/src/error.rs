@@ -56,6 +56,9 @@ pub enum QueueError {
     /// The store failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// Not a destination name (empty, or with white space or control characters).
+    #[error("{0:?} is not a destination name (a domain or a route name)")]
+    InvalidDestination(String),
 }
 
 #[cfg(test)]

@@ -69,6 +69,33 @@
 //! - [`Queue::delete`] during an attempt makes that attempt store nothing and bounce nothing;
 //!   once the attempt is storing its outcome, the delete is refused as in flight.
 //!
+//! # Destinations
+//! The scheduler is fair between *destinations* ([`Destination`]): the route or smarthost
+//! the relay will use, or the recipient domain for MX delivery, as the relay names them
+//! ([`Relay::destination`]).
+//!
+//! - Each message is scheduled under the destination of its first pending recipient. The
+//!   queue learns it at enqueue; a message loaded at start (or brought in from a shared
+//!   store) is *unsorted* until its first claim names it, and then moves to its lane before
+//!   the relay is called. After a partial delivery the next claim sorts it again.
+//! - A message with recipients at several destinations (not split by a prequeue policy) is
+//!   delivered as before: the relay sends every group in one attempt, and each recipient
+//!   gets its own outcome once. Only the scheduling (its turn and its slot) follows its first
+//!   pending recipient. Splitting by domain at enqueue makes every message single-destination.
+//! - Due messages wait in their destination's *lane*, in due order. A delivery slot (one of
+//!   [`QueueSettings::max_deliveries`]) is taken only for a message whose destination can
+//!   start now: it is due and the destination has fewer than
+//!   [`QueueSettings::max_per_destination`] attempts in flight. A destination at its limit
+//!   holds no slot, so a slow destination's backlog cannot keep the others waiting.
+//! - Lanes are served round-robin, starting after the lane served last.
+//! - Expiry comes first: a message past its lifetime is started whatever its destination's
+//!   state (its attempt expires it without calling the relay).
+//!
+//! Invariants the tests check (`tests/destinations.rs` and the index's unit tests): a fast
+//! destination's message is delivered while a slow one's backlog fills its own limit; two
+//! backlogged destinations alternate; a lane keeps its due order; no message is attempted
+//! twice at once or delivered twice.
+//!
 //! # Layout
 //! - [`queue`]: the [`Queue`] itself: enqueue, scheduler, attempts, expiry, administration,
 //!   inspection.
@@ -78,6 +105,7 @@
 //! - [`settings`]: concurrency limits and the shutdown grace, as plain data.
 //! - [`bounce`]: RFC 3464 bounces.
 //! - [`policy`]: prequeue policies.
+//! - [`destination`]: the unit of fair scheduling, limits and back-off.
 //! - [`clock`]: the time source shared with tests.
 //! - [`events`]: delivery log lines and metrics.
 //! - [`health`]: whether the queue takes new mail ([`Acceptance`]).
@@ -87,6 +115,7 @@
 pub mod backoff;
 pub mod bounce;
 pub mod clock;
+pub mod destination;
 pub mod error;
 pub mod events;
 pub mod health;
@@ -103,14 +132,15 @@ pub mod testkit;
 pub use backoff::{Backoff, Exponential, Schedule};
 pub use bounce::{BounceFactory, DsnBounce, Failure};
 pub use clock::Clock;
+pub use destination::{Destination, DestinationStatus};
 pub use error::{EnqueueError, QueueError};
 pub use health::Acceptance;
 pub use policy::PrequeuePolicy;
 pub use queue::{Queue, QueueBuilder};
 pub use relay::{Delivery, Outcome, Relay, RelayError, ReplyOrigin};
-pub use settings::QueueSettings;
+pub use settings::{DestinationLimits, QueueSettings};
 pub use storage::{
     AttemptCommit, Disposition, Lease, ListQuery, MemoryStore, MessageInfo, MessageMeta,
     MessageState, NewMessage, QuarantinedRecord, ScheduleEntry, StateCounts, Storage, StorageError,
-    StoreHealth, StoredMessage,
+    StoreHealth, StoredMessage, Suspension,
 };

@@ -1,7 +1,9 @@
 //! The relay contract: one delivery attempt of one envelope.
 
 use async_trait::async_trait;
-use envoi_types::{Envelope, Reply};
+use envoi_types::{Address, Envelope, Reply};
+
+use crate::destination::Destination;
 
 /// Who wrote a reply: it decides how a bounce reports it (an `smtp` diagnostic is only ever
 /// the remote host's own words).
@@ -27,6 +29,10 @@ pub struct Outcome {
     pub remote_host: Option<String>,
     /// Who wrote `reply`.
     pub origin: ReplyOrigin,
+    /// No host of the recipient's destination could be connected to (refused, timed out):
+    /// the queue backs the destination off and does not count the attempt. Set it only with
+    /// a transient reply.
+    pub unreachable: bool,
 }
 
 impl Outcome {
@@ -42,6 +48,7 @@ impl Outcome {
             reply,
             remote_host,
             origin,
+            unreachable: false,
         }
     }
 
@@ -51,6 +58,18 @@ impl Outcome {
             reply,
             remote_host,
             origin,
+            unreachable: false,
+        }
+    }
+
+    /// A transient reply the relay made because no host of the destination could be
+    /// connected to (`remote_host`: the last one tried): see [`Outcome::unreachable`].
+    pub fn unreachable(reply: Reply, remote_host: Option<String>) -> Self {
+        Self {
+            reply,
+            remote_host,
+            origin: ReplyOrigin::Local,
+            unreachable: true,
         }
     }
 
@@ -61,6 +80,7 @@ impl Outcome {
             reply,
             remote_host,
             origin: ReplyOrigin::Local,
+            unreachable: false,
         }
     }
 }
@@ -93,4 +113,13 @@ pub trait Relay: Send + Sync + 'static {
     /// A [`RelayError`] when the relay cannot say anything meaningful; a relay should prefer
     /// returning a reply that says what went wrong.
     async fn attempt(&self, envelope: &Envelope, attempt: u32) -> Result<Delivery, RelayError>;
+
+    /// The destination `recipient` is delivered to: the route or smarthost this relay will
+    /// use for it, or its domain for MX delivery. The queue schedules, limits and backs off
+    /// per destination; a message is scheduled under the destination of its first pending
+    /// recipient (see the queue's docs). Must be cheap and must not wait (no DNS): it is
+    /// asked on every enqueue and claim. Default: the recipient's domain.
+    fn destination(&self, recipient: &Address) -> Destination {
+        Destination::new(recipient.domain())
+    }
 }

@@ -3,16 +3,33 @@
 //! With the `serde` feature, [`QueueSettings`] deserialises from a configuration file's keys; a
 //! missing key keeps the field's `Default`, so each default is written only here.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Concurrency limits and the shutdown grace of a [`crate::Queue`]. Apply the limits with
 /// [`crate::QueueBuilder::settings`]; pass `shutdown_grace` to [`crate::Queue::shutdown`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct QueueSettings {
     /// At most this many attempts run at once (default 64; 0 counts as 1).
     pub max_deliveries: usize,
+    /// At most this many attempts run to one destination at once (default 20; 0 counts as
+    /// 1). A destination at its limit takes none of the `max_deliveries` slots.
+    pub max_per_destination: usize,
+    /// Deliveries started per second to one destination at most (default: no limit). Due
+    /// messages over the rate wait in their destination's lane, in due order.
+    pub messages_per_second: Option<f64>,
+    /// Limits of named destinations (a domain or a route name), in place of the two above.
+    pub destinations: BTreeMap<String, DestinationLimits>,
+    /// A destination that cannot be reached (no host accepts a connection) is backed off
+    /// this long after its first failure, doubling per consecutive failure (default 60 s).
+    /// Its messages wait without spending attempts; a flush lifts it.
+    #[cfg_attr(feature = "serde", serde(with = "envoi_types::duration"))]
+    pub destination_backoff: Duration,
+    /// The longest such back-off (default 30 min).
+    #[cfg_attr(feature = "serde", serde(with = "envoi_types::duration"))]
+    pub destination_backoff_max: Duration,
     /// At most this many storage calls run at once (default 256; 0 counts as 1).
     pub max_storage_ops: usize,
     /// At shutdown, how long attempts in flight may finish before they are dropped (default
@@ -21,10 +38,27 @@ pub struct QueueSettings {
     pub shutdown_grace: Duration,
 }
 
+/// One destination's own limits; a field left out keeps the queue-wide value.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+pub struct DestinationLimits {
+    /// Attempts in flight at once (in place of `max_per_destination`).
+    pub max_in_flight: Option<usize>,
+    /// Deliveries started per second (in place of `messages_per_second`). Must be positive
+    /// and finite; the rate is smooth (a token bucket holding one token: no burst).
+    pub messages_per_second: Option<f64>,
+}
+
 impl Default for QueueSettings {
     fn default() -> Self {
         Self {
             max_deliveries: 64,
+            max_per_destination: 20,
+            messages_per_second: None,
+            destinations: BTreeMap::new(),
+            destination_backoff: Duration::from_secs(60),
+            destination_backoff_max: Duration::from_secs(30 * 60),
             max_storage_ops: 256,
             shutdown_grace: Duration::from_secs(30),
         }

@@ -8,7 +8,7 @@
 //! # Layout
 //! - [`RelayConfig`]: everything one relay needs.
 //! - [`Timeouts`]: per-stage timeouts (RFC 5321 §4.5.3.2 defaults).
-//! - [`PoolConfig`]: connection reuse, per-destination concurrency and dead-destination back-off.
+//! - [`PoolConfig`]: connection reuse, per-destination concurrency and dead-address memory.
 //! - [`TlsSettings`]: STARTTLS policies by default and per domain, and trust anchors.
 //!
 //! One next hop ([`NextHop`], [`TlsPolicy`]) is `crate::hop`'s; the route table is
@@ -110,11 +110,13 @@ pub struct PoolConfig {
     pub max_idle_per_destination: usize,
     /// Open connections (busy or idle) per destination.
     pub max_connections_per_destination: usize,
-    /// First back-off after a destination could not be reached; it doubles per further
-    /// failure up to `dead_backoff_max`, and a successful connection clears it.
+    /// How long an address that could not be connected to is tried after the others of its
+    /// host list; it doubles per further failure up to `dead_backoff_max`, and a successful
+    /// connection clears it. It only orders addresses: when a destination is tried again is
+    /// the queue's decision (its destination back-off).
     #[cfg_attr(feature = "serde", serde(skip))]
     pub dead_backoff: Duration,
-    /// Longest dead-destination back-off.
+    /// Longest such memory of a dead address.
     #[cfg_attr(feature = "serde", serde(skip))]
     pub dead_backoff_max: Duration,
     /// Recipients sent in one transaction before the rest go in a further one.

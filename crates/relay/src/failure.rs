@@ -63,9 +63,6 @@ pub enum Failure {
     /// The connection could not be opened (refused, unreachable, or connect timed out).
     #[error("connection failed: {0}")]
     Connect(#[source] io::Error),
-    /// The destination failed recently and is in back-off.
-    #[error("destination is in back-off after recent connection failures")]
-    BackedOff,
     /// No reply within the stage's timeout.
     #[error("timeout at {}", .0.name())]
     Timeout(Stage),
@@ -124,11 +121,6 @@ impl Failure {
     pub fn to_reply(&self) -> Reply {
         let (code, enhanced, text) = match self {
             Self::Connect(_) => (451, (4, 4, 1), "Connection to next hop failed".to_owned()),
-            Self::BackedOff => (
-                451,
-                (4, 4, 1),
-                "Next hop recently unreachable, not retried yet".to_owned(),
-            ),
             Self::Timeout(stage) => (
                 451,
                 (4, 4, 2),
@@ -184,6 +176,12 @@ impl Failure {
             Self::Peer(reply) if reply.code >= 400 => ReplyOrigin::Remote,
             _ => ReplyOrigin::Local,
         }
+    }
+
+    /// True when no connection could be made (refused, unroutable, timed out): the host is
+    /// unreachable, as opposed to one that answered.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, Self::Connect(_) | Self::Timeout(Stage::Connect))
     }
 
     /// True when trying the next host of the same destination makes sense.

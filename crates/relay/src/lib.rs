@@ -36,7 +36,7 @@
 //! - [`proto`]: sans-IO reply reading, EHLO capabilities, DATA encoding, command lines.
 //! - [`client`]: the tokio side: stream, connection, session opening, transactions.
 //! - [`tls`]: verifying and opportunistic TLS connectors.
-//! - [`pool`]: idle connections, per-destination concurrency, dead-destination back-off.
+//! - [`pool`]: idle connections, per-destination concurrency, dead addresses tried last.
 //! - [`failure`]: every non-reply failure and its one mapping to a reply.
 //! - [`relay`]: [`SmtpRelay`], grouping by next hop, host fallback.
 

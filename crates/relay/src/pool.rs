@@ -8,9 +8,10 @@
 //! - A semaphore per destination bounds open connections, busy or idle (an idle connection
 //!   keeps its permit). A task waiting for a permit is also woken when a connection is put
 //!   back, so it can take that one instead.
-//! - A destination that could not be reached is in back-off, doubling per failure up to a
-//!   maximum, and cleared by the next successful connection: queued messages do not all
-//!   hammer a dead host.
+//! - An address that could not be connected to is remembered as dead for a while, doubling
+//!   per failure up to a maximum, and cleared by the next successful connection. This only
+//!   orders a host list (dead addresses last); when a destination is tried again is the
+//!   queue's decision, so a flush after an outage reaches the hop at once.
 //!
 //! State sits behind a std `Mutex` that is never held across an `.await`.
 //!

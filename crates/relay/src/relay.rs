@@ -11,7 +11,7 @@
 //! - `deliver_group`: one next hop's recipients; `deliver_over`: the transaction over an open
 //!   session.
 //! - `fallback`: which host's failure decides when none carried the transaction.
-//! - `opening`: a session to one target (back-off, pool, opening, clear-text retry).
+//! - `opening`: a session to one target (pool, opening, clear-text retry).
 //! - `candidates` / `targets`: route → hosts → socket addresses.
 
 use std::collections::HashMap;
@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use envoi_queue::{Delivery, Outcome, Relay, RelayError};
-use envoi_types::Envelope;
+use envoi_queue::{Delivery, Destination, Outcome, Relay, RelayError};
+use envoi_types::{Address, Envelope};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -185,6 +185,15 @@ impl Relay for SmtpRelay {
     async fn attempt(&self, envelope: &Envelope, _attempt: u32) -> Result<Delivery, RelayError> {
         Ok(Delivery::PerRecipient(self.deliver(envelope).await))
     }
+
+    /// The route table's key for routed recipients (a domain, `.parent` or `*` for the
+    /// smarthost or fallback hosts), the recipient domain for MX delivery.
+    fn destination(&self, recipient: &Address) -> Destination {
+        match self.inner.config.routes.lookup(recipient.domain()) {
+            Route::Mx { domain } => Destination::new(&domain),
+            Route::Hosts { key, .. } => Destination::new(&key),
+        }
+    }
 }
 
 /// Closes expired idle connections now and then, for as long as the relay lives (the task
@@ -237,9 +246,9 @@ async fn deliver_group(inner: &Inner, route: Route, part: &Envelope, wire: &[u8]
                 continue;
             }
         };
-        for target in &targets {
-            match opening::lease(inner, candidate, target).await {
-                Ok(lease) => return deliver_over(inner, target, lease, part, wire).await,
+        for target in alive_first(inner, targets) {
+            match opening::lease(inner, candidate, &target).await {
+                Ok(lease) => return deliver_over(inner, &target, lease, part, wire).await,
                 Err(failure) if !failure.try_next_host() => {
                     return finish(count, Some((failure, Some(target.remote()))));
                 }
@@ -247,7 +256,22 @@ async fn deliver_group(inner: &Inner, route: Route, part: &Envelope, wire: &[u8]
             }
         }
     }
-    finish(count, refusals.decide())
+    let unreachable = refusals.unreachable();
+    match refusals.decide() {
+        Some((failure, remote)) if unreachable => {
+            vec![Outcome::unreachable(failure.to_reply(), remote); count]
+        }
+        decided => finish(count, decided),
+    }
+}
+
+/// The targets in order, those that failed to connect recently last: a dead address is still
+/// tried (the queue decides when a destination is tried again), after the others.
+fn alive_first(inner: &Inner, targets: Vec<Target>) -> Vec<Target> {
+    let (alive, dead): (Vec<Target>, Vec<Target>) = targets
+        .into_iter()
+        .partition(|t| !inner.pool.is_backed_off(t));
+    alive.into_iter().chain(dead).collect()
 }
 
 /// The group's message over an open session, which then goes back to the pool: one outcome

@@ -309,3 +309,26 @@ async fn groups_of_one_attempt_respect_the_parallel_bound() {
     assert_eq!(peer.connections(), 1);
     assert_eq!(peer.log.lock().unwrap().max_concurrent, 1);
 }
+
+#[tokio::test]
+async fn destinations_are_the_route_key_or_the_mx_domain() {
+    use envoi_queue::Relay;
+    let relay = mx_relay(25, StaticResolver::new(), |c| {
+        c.routes
+            .add("corp.test", vec![NextHop::smtp("10.0.0.1", 25)])
+            .add(".sub.test", vec![NextHop::smtp("10.0.0.2", 25)]);
+    });
+    let name = |a: &str| {
+        relay
+            .destination(&envoi_types::Address::parse(a).unwrap())
+            .to_string()
+    };
+    assert_eq!(name("a@CORP.test"), "corp.test");
+    assert_eq!(name("a@x.sub.test"), ".sub.test");
+    assert_eq!(name("a@Other.Example"), "other.example");
+    let smarthost = mx_relay(25, StaticResolver::new(), |c| {
+        c.routes = envoi_relay::RouteTable::fixed(vec![NextHop::smtp("10.0.0.3", 25)]);
+    });
+    let recipient = envoi_types::Address::parse("a@any.test").unwrap();
+    assert_eq!(smarthost.destination(&recipient).as_str(), "*");
+}

@@ -14,8 +14,8 @@ use redb::{ReadableTable, Table, WriteTransaction};
 
 use crate::error;
 use crate::schema::{
-    id_key, schedule_key_id, BodyPlace, MetaRecord, META, SCHEDULE, SCHEDULE_KEY_LEN,
-    SCHEDULE_VALUE_LEN,
+    id_key, schedule_key_id, suspension, BodyPlace, MetaRecord, META, SCHEDULE, SCHEDULE_KEY_LEN,
+    SCHEDULE_VALUE_LEN, SUSPENSIONS,
 };
 use crate::writer::{Done, Op, Outcome, Prepared, Request};
 
@@ -30,6 +30,7 @@ pub(crate) fn apply_all(
     let mut tables = Tables {
         meta: txn.open_table(META)?,
         schedule: txn.open_table(SCHEDULE)?,
+        suspensions: txn.open_table(SUSPENSIONS)?,
     };
     batch.iter().map(|r| apply(&mut tables, &r.op)).collect()
 }
@@ -37,6 +38,7 @@ pub(crate) fn apply_all(
 struct Tables<'t> {
     meta: Table<'t, &'static [u8], &'static [u8]>,
     schedule: Table<'t, &'static [u8], &'static [u8]>,
+    suspensions: Table<'t, &'static str, &'static [u8]>,
 }
 
 /// Applies one op; returns its outcome and the body files to unlink once committed (those of
@@ -119,6 +121,16 @@ fn apply(t: &mut Tables<'_>, op: &Op) -> Applied {
             Ok(None) => Ok((Err(StorageError::NotFound(*id)), Vec::new())),
             Err(e) => Ok((Err(e), Vec::new())),
         },
+        Op::Suspend(s) => {
+            let value = suspension::encode(s);
+            t.suspensions
+                .insert(s.destination.as_str(), value.as_slice())?;
+            Ok((Ok(Done::Ok), Vec::new()))
+        }
+        Op::Resume(destination) => {
+            let was = t.suspensions.remove(destination.as_str())?.is_some();
+            Ok((Ok(Done::Removed(was)), Vec::new()))
+        }
     }
 }
 
@@ -315,6 +327,7 @@ mod tests {
             let mut t = Tables {
                 meta: txn.open_table(META).unwrap(),
                 schedule: txn.open_table(SCHEDULE).unwrap(),
+                suspensions: txn.open_table(SUSPENSIONS).unwrap(),
             };
             test(&mut t);
         }

@@ -13,6 +13,8 @@
 //!   start-up reads without touching a metadata row.
 //! - [`FORMAT`]: [`LAYOUT_KEY`] → the layout version, [`LAYOUT`].
 //! - [`QUARANTINE`]: `meta/<id>` (or `meta/<hex key>`) → postcard `(reason, raw row, None)`.
+//! - [`SUSPENSIONS`]: destination name → end and reason (`suspension`): the destinations an
+//!   administrator suspended. Added within layout 2: an older build ignores the table.
 //!
 //! # Rows
 //! A metadata row is a format version byte, the length of the postcard-encoded record (4 bytes,
@@ -33,6 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error;
 
+pub(crate) mod suspension;
 mod v2;
 
 /// The database file inside the spool directory.
@@ -56,6 +59,9 @@ pub(crate) const LAYOUT: u64 = 2;
 /// Records set aside at start: key text ([`quarantine_key`]) → postcard (reason, raw bytes)
 /// ([`encode_quarantined`]).
 pub(crate) const QUARANTINE: TableDefinition<&str, &[u8]> = TableDefinition::new("quarantine");
+
+/// Suspended destinations: name → end and reason ([`suspension::encode`]).
+pub(crate) const SUSPENSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("suspensions");
 
 /// The metadata row format written: 3, the envelope with what the client declared (SMTPUTF8,
 /// `BODY=`, TLS). Format 2 rows are still read ([`v2`]); format 1 (no longer read) kept inline
@@ -364,6 +370,8 @@ pub(crate) fn create_tables(db: &Database) -> Result<(), StorageError> {
             .map_err(|e| error::redb_any("cannot create spool table", e))?;
     }
     txn.open_table(QUARANTINE)
+        .map_err(|e| error::redb_any("cannot create spool table", e))?;
+    txn.open_table(SUSPENSIONS)
         .map_err(|e| error::redb_any("cannot create spool table", e))?;
     txn.commit()
         .map_err(|e| error::redb_any("cannot create spool tables", e))

@@ -6,14 +6,16 @@ use std::ops::Bound;
 use async_trait::async_trait;
 use envoi_queue::{
     AttemptCommit, Lease, ListQuery, MessageInfo, MessageState, NewMessage, QuarantinedRecord,
-    ScheduleEntry, StateCounts, Storage, StorageError, StoreHealth, StoredMessage,
+    ScheduleEntry, StateCounts, Storage, StorageError, StoreHealth, StoredMessage, Suspension,
 };
 use envoi_types::{Message, QueueId};
 use redb::{ReadTransaction, ReadableTable};
 
 use crate::error;
 use crate::open;
-use crate::schema::{decode_schedule, id_key, key_id, BodyPlace, MetaRecord, META, SCHEDULE};
+use crate::schema::{
+    decode_schedule, id_key, key_id, suspension, BodyPlace, MetaRecord, META, SCHEDULE, SUSPENSIONS,
+};
 use crate::space;
 use crate::spool::{blocking, Spool};
 use crate::writer::{Done, Op, Prepared};
@@ -308,6 +310,38 @@ impl Storage for Spool {
             Ok(counts)
         })
         .await
+    }
+
+    async fn suspensions(&self) -> Result<Vec<Suspension>, StorageError> {
+        self.read(|_, txn| {
+            let table = match txn.open_table(SUSPENSIONS) {
+                Ok(table) => table,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+                Err(e) => return Err(error::redb_any("cannot open suspensions table", e)),
+            };
+            let mut out = Vec::new();
+            for row in table
+                .iter()
+                .map_err(|e| error::db("cannot read suspensions", e))?
+            {
+                let (key, value) = row.map_err(|e| error::db("cannot read suspensions", e))?;
+                let decoded = suspension::decode(key.value(), value.value());
+                out.push(decoded.map_err(|detail| StorageError::Corrupt { id: None, detail })?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn suspend(&self, suspension: Suspension) -> Result<(), StorageError> {
+        done(self.submit(Op::Suspend(suspension)).await?)
+    }
+
+    async fn resume(&self, destination: &str) -> Result<bool, StorageError> {
+        match self.submit(Op::Resume(destination.to_owned())).await? {
+            Done::Removed(was) => Ok(was),
+            Done::Ok => Ok(true),
+        }
     }
 
     async fn quarantined(&self) -> Result<Vec<QuarantinedRecord>, StorageError> {

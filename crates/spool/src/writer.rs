@@ -18,7 +18,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 
-use envoi_queue::{Disposition, StorageError};
+use envoi_queue::{Disposition, StorageError, Suspension};
 use envoi_types::QueueId;
 use tokio::sync::oneshot;
 
@@ -49,6 +49,8 @@ pub(crate) enum Op {
     },
     Remove(QueueId),
     SetHeld(QueueId, bool),
+    Suspend(Suspension),
+    Resume(String),
 }
 
 impl Op {
@@ -58,6 +60,8 @@ impl Op {
             Op::Attempt { .. } => "commit_attempt",
             Op::Remove(_) => "remove",
             Op::SetHeld(..) => "set_held",
+            Op::Suspend(_) => "suspend",
+            Op::Resume(_) => "resume",
         }
     }
 

@@ -202,3 +202,38 @@ async fn a_format_2_row_is_read_with_defaults() {
     assert_eq!(stored.envelope.client.body, BodyType::Undeclared);
     assert!(spool.quarantined().await.unwrap().is_empty());
 }
+
+/// A suspension is one row of `suspensions`: the destination's name → end flag, end seconds
+/// and nanoseconds (big-endian), the reason in UTF-8.
+#[tokio::test]
+async fn a_suspension_is_one_row_named_by_its_destination() {
+    const SUSPENSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("suspensions");
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(dir.path(), SpoolOptions::default()).unwrap();
+    let until = UNIX_EPOCH + Duration::new(0x0102_0304, 7);
+    let timed = envoi_queue::Suspension {
+        destination: "example.com".into(),
+        until: Some(until),
+        reason: "é".into(),
+    };
+    spool.suspend(timed).await.unwrap();
+    let open = envoi_queue::Suspension {
+        destination: "*".into(),
+        until: None,
+        reason: String::new(),
+    };
+    spool.suspend(open).await.unwrap();
+    drop(spool);
+    let db = Database::open(dir.path().join(DB_FILE)).unwrap();
+    let read = db.begin_read().unwrap();
+    let table = read.open_table(SUSPENSIONS).unwrap();
+    assert_eq!(table.len().unwrap(), 2);
+    let row = table.get("example.com").unwrap().unwrap().value().to_vec();
+    assert_eq!(
+        row,
+        [1, 0, 0, 0, 0, 1, 2, 3, 4, 0, 0, 0, 7, 0xc3, 0xa9],
+        "flag, seconds, nanoseconds, reason"
+    );
+    let row = table.get("*").unwrap().unwrap().value().to_vec();
+    assert_eq!(row, [0; 13]);
+}

@@ -11,10 +11,13 @@
 //! - [`message`]: [`MessageView`], [`RecipientView`], [`ReplyView`], [`MessagePage`].
 //! - [`filter`]: [`MessageFilter`], the listing and flush filters as query parameters.
 //! - [`action`]: [`Action`], [`ActionResult`], [`FlushResult`].
+//! - [`destination`]: [`DestinationList`], [`DestinationView`], [`SuspendRequest`],
+//!   [`SuspensionView`], [`ResumeResult`].
 //! - [`inject`]: [`InjectRequest`], [`InjectResponse`].
 //! - [`status`]: [`Health`], [`QuarantineList`], [`ErrorBody`].
 
 pub mod action;
+pub mod destination;
 pub mod filter;
 pub mod inject;
 pub mod message;
@@ -23,6 +26,9 @@ pub mod summary;
 pub mod time;
 
 pub use action::{Action, ActionResult, FlushResult};
+pub use destination::{
+    DestinationList, DestinationView, ResumeResult, SuspendRequest, SuspensionView,
+};
 pub use envoi_queue::{MessageState, StateCounts};
 pub use envoi_types::RecipientState;
 pub use filter::{MessageFilter, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};

@@ -32,6 +32,41 @@ pub mod rfc3339 {
     }
 }
 
+/// Serializes an optional [`SystemTime`] as RFC 3339 text, or nothing
+/// (`#[serde(default, with = "time::opt_rfc3339")]`).
+pub mod opt_rfc3339 {
+    use super::*;
+
+    /// Writes the time as RFC 3339 text, or nothing.
+    ///
+    /// # Errors
+    /// Only the serializer's own errors.
+    pub fn serialize<S: Serializer>(
+        time: &Option<SystemTime>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match time {
+            Some(time) => serializer.serialize_some(&format(*time)),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    /// Reads RFC 3339 text, or nothing.
+    ///
+    /// # Errors
+    /// When the text is not an RFC 3339 time.
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<SystemTime>, D::Error> {
+        let text: Option<String> = Option::deserialize(deserializer)?;
+        text.map(|text| {
+            humantime::parse_rfc3339_weak(&text)
+                .map_err(|e| serde::de::Error::custom(format!("invalid time {text:?}: {e}")))
+        })
+        .transpose()
+    }
+}
+
 /// Serializes an optional [`Duration`] as humantime text such as `30m` or `1h 30m`
 /// (`#[serde(default, with = "time::opt_duration")]`).
 pub mod opt_duration {

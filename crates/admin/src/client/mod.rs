@@ -17,8 +17,9 @@ use serde::de::DeserializeOwned;
 pub use error::ClientError;
 
 use crate::api::{
-    Action, ActionResult, FlushResult, Health, InjectRequest, InjectResponse, MessageFilter,
-    MessagePage, MessageView, QuarantineList, Summary, MAX_PAGE_SIZE,
+    Action, ActionResult, DestinationList, FlushResult, Health, InjectRequest, InjectResponse,
+    MessageFilter, MessagePage, MessageView, QuarantineList, ResumeResult, Summary, SuspendRequest,
+    SuspensionView, MAX_PAGE_SIZE,
 };
 
 /// How long to wait for a connection to the daemon.
@@ -199,6 +200,39 @@ impl AdminClient {
         let request = self
             .request(Method::POST, &["v1", "messages"])?
             .json(message);
+        self.call(request).await
+    }
+
+    /// `GET /v1/destinations`.
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn destinations(&self) -> Result<DestinationList, ClientError> {
+        self.call(self.request(Method::GET, &["v1", "destinations"])?)
+            .await
+    }
+
+    /// `POST /v1/destinations/{name}/suspend`.
+    ///
+    /// # Errors
+    /// [`ClientError::BadRequest`] for a name that is not a destination's; see [`ClientError`].
+    pub async fn suspend(
+        &self,
+        name: &str,
+        request: &SuspendRequest,
+    ) -> Result<SuspensionView, ClientError> {
+        let request = self
+            .request(Method::POST, &["v1", "destinations", name, "suspend"])?
+            .json(request);
+        self.call(request).await
+    }
+
+    /// `POST /v1/destinations/{name}/resume`.
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn resume(&self, name: &str) -> Result<ResumeResult, ClientError> {
+        let request = self.request(Method::POST, &["v1", "destinations", name, "resume"])?;
         self.call(request).await
     }
 

@@ -7,15 +7,18 @@
 //! - [`table`]: left-aligned columns.
 //! - [`human`]: short durations, relative times, sizes.
 //! - `summary`: [`summary`].
+//! - `destinations`: [`destinations`], [`suspension`], [`resumed`].
 //! - `messages`: [`list`] and [`show`].
 //! - `results`: [`action`], [`flush`], [`injected`], [`quarantine`], [`health`].
 
+mod destinations;
 pub mod human;
 mod messages;
 mod results;
 mod summary;
 pub mod table;
 
+pub use destinations::{destinations, resumed, suspension};
 pub use messages::{list, show};
 pub use results::{action, flush, health, injected, quarantine};
 pub use summary::summary;

@@ -93,6 +93,7 @@ impl From<QueueError> for ApiError {
             QueueError::InFlight(_) => Self::Conflict(format!("{text}; try again in a moment")),
             QueueError::Held(_) => Self::Conflict(format!("{text}; release it first")),
             QueueError::Storage(storage) => storage.into(),
+            QueueError::InvalidDestination(_) => Self::BadRequest(text),
             // A variant added later: a server-side failure until it gets its own answer, as
             // the other store errors below.
             _ => Self::Internal(text),
@@ -105,6 +106,8 @@ impl From<StorageError> for ApiError {
         match error {
             StorageError::NotFound(id) => Self::NotFound(QueueError::NotFound(id).to_string()),
             StorageError::Unavailable(_) => Self::Unavailable(error.to_string()),
+            // The store cannot keep what was asked (suspensions): the request cannot succeed.
+            StorageError::Unsupported(_) => Self::Conflict(error.to_string()),
             other => Self::Internal(other.to_string()),
         }
     }

@@ -1,7 +1,8 @@
 //! `GET /metrics`: Prometheus text from the exporter's handle. The queue-size gauges are set
 //! from [`envoi_queue::Queue::count_by_state`], the storage-state gauges from
 //! [`envoi_queue::Queue::accepting`], and the quarantine gauge from
-//! [`envoi_queue::Queue::quarantined`], just before rendering.
+//! [`envoi_queue::Queue::quarantined`], just before rendering; the per-destination gauges
+//! follow, rendered from [`envoi_queue::Queue::destinations`] (`crate::destination_metrics`).
 
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
@@ -23,5 +24,11 @@ pub(crate) async fn metrics(State(state): State<AdminState>) -> Result<Response,
     record_queue_size(&counts);
     record_quarantined(queue.quarantined().await?.len());
     handle.run_upkeep();
-    Ok(([(CONTENT_TYPE, PROMETHEUS_TEXT)], handle.render()).into_response())
+    let mut text = handle.render();
+    let now = queue.clock().now();
+    text.push_str(&crate::destination_metrics::render(
+        &queue.destinations(),
+        now,
+    ));
+    Ok(([(CONTENT_TYPE, PROMETHEUS_TEXT)], text).into_response())
 }

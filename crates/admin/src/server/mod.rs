@@ -10,6 +10,7 @@
 //! | `GET /v1/messages`, `GET /v1/messages/{id}` | `messages_v1` |
 //! | `POST /v1/flush`, `POST /v1/messages/{id}/{retry,hold,release,bounce}`, `DELETE /v1/messages/{id}` | `actions_v1` |
 //! | `POST /v1/messages` | `inject_v1` |
+//! | `GET /v1/destinations`, `POST /v1/destinations/{name}/{suspend,resume}` | `destinations_v1` |
 //! | `GET /v1/quarantine` | `quarantine_v1` |
 //! | `GET /metrics` | `metrics_v1` |
 //! | `GET /healthz` | `health_v1` |
@@ -27,6 +28,7 @@ pub mod error;
 pub mod state;
 
 mod actions_v1;
+mod destinations_v1;
 mod extract;
 mod health_v1;
 mod inject_v1;
@@ -67,6 +69,15 @@ pub fn router(state: AdminState) -> Router {
         .route("/v1/messages/{id}/release", post(actions_v1::release))
         .route("/v1/messages/{id}/bounce", post(actions_v1::bounce))
         .route("/v1/flush", post(actions_v1::flush))
+        .route("/v1/destinations", get(destinations_v1::list))
+        .route(
+            "/v1/destinations/{name}/suspend",
+            post(destinations_v1::suspend),
+        )
+        .route(
+            "/v1/destinations/{name}/resume",
+            post(destinations_v1::resume),
+        )
         .route("/v1/quarantine", get(quarantine_v1::quarantine))
         .route("/metrics", get(metrics_v1::metrics))
         .route_layer(middleware::from_fn_with_state(

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use anyhow::Context;
-use envoi_admin::api::MessageFilter;
+use envoi_admin::api::{MessageFilter, SuspendRequest};
 use envoi_admin::{render, AdminClient};
 use envoi_queue::MessageState;
 use serde::Serialize;
@@ -54,6 +54,29 @@ pub async fn run(args: QueueArgs) -> anyhow::Result<ExitCode> {
         QueueCommand::Release { id } => action(json, client.release(&id).await?)?,
         QueueCommand::Delete { id } => action(json, client.delete(&id).await?)?,
         QueueCommand::Bounce { id } => action(json, client.bounce(&id).await?)?,
+        QueueCommand::Destinations => {
+            let list = client.destinations().await?;
+            show(json, &list, || render::destinations(&list, now))?
+        }
+        QueueCommand::Suspend {
+            destination,
+            duration,
+            reason,
+        } => {
+            let duration = duration
+                .as_deref()
+                .map(|text| {
+                    crate::config::duration::parse(text).map_err(|e| anyhow::anyhow!("--for: {e}"))
+                })
+                .transpose()?;
+            let request = SuspendRequest { duration, reason };
+            let suspension = client.suspend(&destination, &request).await?;
+            show(json, &suspension, || render::suspension(&suspension, now))?
+        }
+        QueueCommand::Resume { destination } => {
+            let result = client.resume(&destination).await?;
+            show(json, &result, || render::resumed(&result))?
+        }
     };
     print!("{output}");
     if !output.ends_with('\n') {

@@ -104,6 +104,89 @@ impl QueueSection {
         if self.settings.max_deliveries == 0 {
             return Err("queue.max_deliveries must be at least 1".into());
         }
+        if self.settings.max_per_destination == 0 {
+            return Err("queue.max_per_destination must be at least 1".into());
+        }
+        check_rate(
+            "queue.messages_per_second",
+            self.settings.messages_per_second,
+        )?;
+        for (name, own) in &self.settings.destinations {
+            let key = format!("queue.destinations.{name:?}");
+            if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(format!(
+                    "{key}: not a destination name (a domain or a route name)"
+                ));
+            }
+            if own.max_in_flight == Some(0) {
+                return Err(format!("{key}.max_in_flight must be at least 1"));
+            }
+            check_rate(
+                &format!("{key}.messages_per_second"),
+                own.messages_per_second,
+            )?;
+        }
         Ok(())
+    }
+}
+
+/// A rate, when given, is a positive finite number.
+fn check_rate(key: &str, rate: Option<f64>) -> Result<(), String> {
+    match rate {
+        Some(rate) if !rate.is_finite() || rate <= 0.0 => {
+            Err(format!("{key} must be a positive number, not {rate}"))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use envoi_queue::DestinationLimits;
+
+    fn with(settings: QueueSettings) -> Result<(), String> {
+        QueueSection {
+            settings,
+            ..QueueSection::default()
+        }
+        .validate()
+    }
+
+    #[test]
+    fn destination_limits_are_checked_and_named() {
+        let mut settings = QueueSettings {
+            messages_per_second: Some(0.0),
+            ..QueueSettings::default()
+        };
+        let message = with(settings.clone()).unwrap_err();
+        assert!(message.contains("queue.messages_per_second"), "{message}");
+        settings.messages_per_second = Some(10.0);
+        let own = DestinationLimits {
+            max_in_flight: Some(0),
+            messages_per_second: None,
+        };
+        settings.destinations.insert("slow.example".into(), own);
+        let message = with(settings.clone()).unwrap_err();
+        assert!(
+            message.contains("queue.destinations.\"slow.example\".max_in_flight"),
+            "{message}"
+        );
+        let own = DestinationLimits {
+            max_in_flight: Some(2),
+            messages_per_second: Some(f64::INFINITY),
+        };
+        settings.destinations.insert("slow.example".into(), own);
+        let message = with(settings.clone()).unwrap_err();
+        assert!(message.contains("messages_per_second"), "{message}");
+        settings.destinations.clear();
+        settings
+            .destinations
+            .insert("a b".into(), DestinationLimits::default());
+        assert!(with(settings.clone())
+            .unwrap_err()
+            .contains("not a destination name"));
+        settings.destinations.clear();
+        assert_eq!(with(settings), Ok(()));
     }
 }

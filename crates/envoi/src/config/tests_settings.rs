@@ -62,7 +62,7 @@ fn every_embedded_key_lands_in_its_field() {
          min_data_rate = 78\nsession_timeout = \"79s\"\nreverse_dns_timeout = \"80s\"\n\
          reverse_dns = false\n\
          [smtp.auth]\nallow_plaintext = true\n\
-         [queue]\nmax_deliveries = 10\nmax_storage_ops = 11\nshutdown_grace = \"12s\"\n\
+         [queue]\nmax_deliveries = 10\nmax_per_destination = 9\ndestination_backoff = \"8s\"\ndestination_backoff_max = \"7m\"\nmessages_per_second = 2.5\nmax_storage_ops = 11\nshutdown_grace = \"12s\"\n\
          [relay]\nmx_port = 13\nmax_messages_per_connection = 14\nidle_timeout = \"15s\"\n\
          max_connections_per_destination = 16\nmax_recipients_per_transaction = 17\n\
          tls = \"required\"\n[relay.timeouts]\nconnect = \"18s\"\nfinal_dot = \"19s\"\n\
@@ -91,6 +91,10 @@ fn every_embedded_key_lands_in_its_field() {
     assert!(config.smtp.auth.policy.allow_plaintext);
     let queue = &config.queue.settings;
     assert_eq!((queue.max_deliveries, queue.max_storage_ops), (10, 11));
+    assert_eq!(queue.max_per_destination, 9);
+    assert_eq!(queue.destination_backoff, Duration::from_secs(8));
+    assert_eq!(queue.destination_backoff_max, Duration::from_secs(420));
+    assert_eq!(queue.messages_per_second, Some(2.5));
     assert_eq!(queue.shutdown_grace, Duration::from_secs(12));
     let relay = &config.relay;
     assert_eq!(relay.settings.mx_port, 13);
@@ -149,6 +153,12 @@ fn a_bad_embedded_value_names_its_line_and_what_was_expected() {
         &["command_timeout", "\"30s\""],
     );
     refused_at("[queue]\nmax_deliveries = -1\n", 2, &["usize"]);
+    // serde reports an unknown key of a nested table at the table's header.
+    refused_at(
+        "[queue.destinations.\"a.test\"]\nmax_connections = 1\n",
+        1,
+        &["unknown field `max_connections`"],
+    );
     refused_at("[relay]\ntls = \"sometimes\"\n", 2, &["opportunistic"]);
 }
 

@@ -6,8 +6,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use envoi_queue::{Backoff, Delivery, PrequeuePolicy, Relay, RelayError};
-use envoi_types::Envelope;
+use envoi_queue::{Backoff, Delivery, Destination, PrequeuePolicy, Relay, RelayError};
+use envoi_types::{Address, Envelope};
 
 /// A value that can be replaced at run time.
 pub struct Swappable<T: ?Sized> {
@@ -48,6 +48,11 @@ impl Relay for SwappableRelay {
         let relay = self.0.get();
         relay.attempt(envelope, attempt).await
     }
+
+    // Every method is forwarded: a default here would name destinations the relay does not.
+    fn destination(&self, recipient: &Address) -> Destination {
+        self.0.get().destination(recipient)
+    }
 }
 
 /// A backoff handle whose policy SIGHUP can replace.
@@ -72,3 +77,32 @@ impl PrequeuePolicy for SwappablePolicies {
 pub const RELOADED: &str = "relay (smarthost, routes, TLS policy, timeouts, limits), queue.backoff, queue.policies, queue.aliases";
 /// What a reload cannot change.
 pub const NOT_RELOADED: &str = "hostname, smtp (listeners, limits, timeouts, TLS, access, users), storage, admin, log, queue.max_lifetime, queue.max_deliveries";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Named;
+
+    #[async_trait]
+    impl Relay for Named {
+        async fn attempt(&self, _: &Envelope, _: u32) -> Result<Delivery, RelayError> {
+            Err(RelayError("unused".into()))
+        }
+
+        fn destination(&self, _: &Address) -> Destination {
+            Destination::new("route-of-the-relay")
+        }
+    }
+
+    #[test]
+    fn the_swappable_relay_names_destinations_as_its_relay_does() {
+        let relay: Arc<dyn Relay> = Arc::new(Named);
+        let swappable = SwappableRelay(Swappable::new(relay));
+        let recipient = Address::parse("a@example.org").unwrap();
+        assert_eq!(
+            swappable.destination(&recipient).as_str(),
+            "route-of-the-relay"
+        );
+    }
+}

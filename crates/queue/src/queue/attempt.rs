@@ -107,8 +107,29 @@ async fn attempt(shared: &Shared, id: QueueId, forced: bool) -> Option<SystemTim
         let _ = shared.index().set_held(id, true);
         return Some(message.meta.next_attempt);
     }
+    if !sort(shared, &message) {
+        // Its destination has no slot free: due again as it was, when one is.
+        return Some(message.meta.next_attempt);
+    }
     let early = forced && now < message.meta.next_attempt;
     deliver(shared, message, early).await
+}
+
+/// Puts the message in the lane of its first pending recipient's destination (it may have
+/// been unsorted, or that recipient delivered); false when that destination has no slot.
+fn sort(shared: &Shared, message: &StoredMessage) -> bool {
+    let first = message
+        .meta
+        .recipients
+        .iter()
+        .find(|status| status.is_pending());
+    match first {
+        Some(status) => {
+            let dest = shared.relay.destination(&status.recipient);
+            shared.index().sort(message.id, &dest, shared.clock.now())
+        }
+        None => true,
+    }
 }
 
 /// Fails every pending recipient with `reply`, bounces and removes the message.
@@ -148,11 +169,14 @@ async fn deliver(shared: &Shared, message: StoredMessage, early: bool) -> Option
     let answer = call_relay(shared, envelope, message.meta.attempts).await;
     metrics::histogram!(events::ATTEMPT_SECONDS).record(started.elapsed().as_secs_f64());
 
+    let unreachable = report_destination(shared, message.id, &answer);
     let mut verdict = Verdict::judge(&message.meta.recipients, &attempted, answer);
     let mut attempts = message.meta.attempts;
     let mut next = None;
     if verdict.has_deferred() {
-        if early {
+        // An unreachable destination is backed off as a whole; its messages keep their
+        // attempts, which count only attempts that reached a host.
+        if early || unreachable {
             next = Some(message.meta.next_attempt);
         } else {
             attempts = attempts.saturating_add(1);
@@ -172,6 +196,27 @@ async fn deliver(shared: &Shared, message: StoredMessage, early: bool) -> Option
     record(shared, &message, decision, Persist::UntilStored)
         .await
         .unwrap_or_else(|_| Some(shared.clock.now() + STORAGE_RETRY))
+}
+
+/// Tells the index whether the message's destination was reached; true when it was not:
+/// every outcome says no host could be connected to.
+fn report_destination(shared: &Shared, id: QueueId, answer: &Result<Delivery, RelayError>) -> bool {
+    let outcomes = match answer {
+        Ok(Delivery::Whole(outcome)) => std::slice::from_ref(outcome),
+        Ok(Delivery::PerRecipient(outcomes)) => outcomes.as_slice(),
+        // The relay could say nothing about the destination.
+        Err(_) => return false,
+    };
+    let unreachable = outcomes
+        .iter()
+        .all(|o| o.unreachable && o.reply.is_transient());
+    let error = outcomes
+        .first()
+        .filter(|_| unreachable)
+        .map(|o| o.reply.to_string());
+    let now = shared.clock.now();
+    shared.index().destination_result(id, now, error);
+    unreachable && !outcomes.is_empty()
 }
 
 /// Calls the relay in its own task, so that a panic becomes a transient failure.

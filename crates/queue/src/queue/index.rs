@@ -1,20 +1,28 @@
 //! The scheduler's in-memory index: one small entry per queued message, no body, no addresses.
 //!
-//! Each entry sits in a due set keyed by its wake time: `min(next attempt, expiry)` for a
-//! scheduled message, its expiry for a held one (held messages still expire). An entry being
-//! attempted is out of the due set, which is what keeps two attempts of one message apart.
+//! Every idle message sits in the expiry set, keyed by its expiry (held messages still
+//! expire); every idle, unheld one also sits in its destination's lane (see `lanes`), keyed
+//! by when it is due: its next attempt, or the time a flush or retry forced it. An entry
+//! being attempted is in neither, which is what keeps two attempts of one message apart.
+//!
+//! The next message to start is the first one past its expiry (its attempt only expires it,
+//! with no relay call), else the next from the lanes, in turn, whose destination has a slot
+//! free: the slot is taken then, never before.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::SystemTime;
 
 use envoi_types::QueueId;
 
+use super::lanes::{BackoffSteps, LaneHealth, Lanes};
+use super::limits::Limits;
 use crate::clock::{from_millis, millis};
+use crate::destination::Destination;
 use crate::storage::ScheduleEntry;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Entry {
-    /// Position in the due set, in ms; meaningless while in flight.
+    /// Position in its lane, in ms: its next attempt, or when it was forced.
     key: u64,
     next_attempt: u64,
     expiry: u64,
@@ -26,16 +34,13 @@ struct Entry {
     committing: bool,
     /// Made due before its next attempt by a flush or retry (a forced attempt).
     forced: bool,
-}
-
-impl Entry {
-    fn wake_key(&self) -> u64 {
-        if self.held {
-            self.expiry
-        } else {
-            self.next_attempt.min(self.expiry)
-        }
-    }
+    /// The lane it waits in.
+    dest: Destination,
+    /// In flight holding a slot of its destination.
+    slot: bool,
+    /// In flight but put back before the relay was called: its destination had no slot free.
+    /// It ends with its key and forced flag as they were.
+    requeued: bool,
 }
 
 /// Why an index operation on one message was refused.
@@ -67,18 +72,24 @@ pub(crate) enum CommitKind {
 
 /// The due index. Not thread-safe by itself: the queue keeps it under a std mutex that is
 /// never held across an await.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Index {
     entries: HashMap<QueueId, Entry>,
-    due: BTreeSet<(u64, QueueId)>,
+    expiries: BTreeSet<(u64, QueueId)>,
+    lanes: Lanes,
     lifetime_ms: u64,
 }
 
 impl Index {
-    pub fn new(lifetime: std::time::Duration) -> Self {
+    /// An empty index: messages expire `lifetime` after arrival; deliveries start within
+    /// each destination's `limits`, and one that cannot be reached is backed off by
+    /// `backoff`.
+    pub fn new(lifetime: std::time::Duration, limits: Limits, backoff: BackoffSteps) -> Self {
         Self {
+            entries: HashMap::new(),
+            expiries: BTreeSet::new(),
+            lanes: Lanes::new(limits, backoff),
             lifetime_ms: u64::try_from(lifetime.as_millis()).unwrap_or(u64::MAX),
-            ..Self::default()
         }
     }
 
@@ -86,75 +97,119 @@ impl Index {
         self.entries.len()
     }
 
-    /// Adds (or replaces, unless in flight) a message's entry.
-    pub fn insert(&mut self, entry: &ScheduleEntry) {
+    /// Adds (or replaces, unless in flight) a message's entry, in `dest`'s lane.
+    pub fn insert(&mut self, entry: &ScheduleEntry, dest: Destination) {
         if self.entries.get(&entry.id).is_some_and(|e| e.in_flight) {
             return;
         }
-        self.unlink(entry.id);
-        let mut new = Entry {
-            key: 0,
-            next_attempt: millis(entry.next_attempt),
+        if let Some(old) = self.entries.remove(&entry.id) {
+            self.unlink(entry.id, &old);
+        }
+        let next_attempt = millis(entry.next_attempt);
+        let new = Entry {
+            key: next_attempt,
+            next_attempt,
             expiry: millis(entry.arrival).saturating_add(self.lifetime_ms),
             held: entry.held,
             in_flight: false,
             deleted: false,
             committing: false,
             forced: false,
+            dest,
+            slot: false,
+            requeued: false,
         };
-        new.key = new.wake_key();
-        self.due.insert((new.key, entry.id));
+        self.link(entry.id, &new);
         self.entries.insert(entry.id, new);
     }
 
-    /// Takes the earliest entry due at `now` out of the due set and marks it in flight; true
-    /// with it when a flush or retry made it due early.
+    /// Takes the next message to start at `now` out of the index's sets and marks it in
+    /// flight (see the module docs for which); true with it when a flush or retry made it
+    /// due early.
     pub fn pop_due(&mut self, now: SystemTime) -> Option<(QueueId, bool)> {
-        let &(key, id) = self.due.first()?;
-        if key > millis(now) {
-            return None;
+        let now = millis(now);
+        let expired = self.expiries.first().filter(|&&(expiry, _)| expiry <= now);
+        let (id, slot) = match expired {
+            Some(&(_, id)) => (id, false),
+            None => (self.lanes.pop(now)?.1, true),
+        };
+        let entry = self.entries.get(&id)?.clone();
+        if slot {
+            // The lane gave it up already; the expiry set still has it.
+            self.expiries.remove(&(entry.expiry, id));
+        } else {
+            self.unlink(id, &entry);
         }
-        self.due.remove(&(key, id));
-        let mut forced = false;
-        if let Some(entry) = self.entries.get_mut(&id) {
-            entry.in_flight = true;
-            forced = std::mem::take(&mut entry.forced);
-        }
-        Some((id, forced))
+        let entry = self.entries.get_mut(&id)?;
+        entry.in_flight = true;
+        entry.slot = slot;
+        // Cleared when the attempt ends: a requeued attempt stays forced.
+        Some((id, entry.forced))
     }
 
     /// Marks a message in flight for an administrative action, if it is idle.
     pub fn take(&mut self, id: QueueId) -> Result<(), Refusal> {
-        let entry = self.entries.get_mut(&id).ok_or(Refusal::Unknown)?;
+        let entry = self.entries.get(&id).ok_or(Refusal::Unknown)?.clone();
         if entry.in_flight {
             return Err(Refusal::InFlight);
         }
-        entry.in_flight = true;
-        let key = entry.key;
-        self.due.remove(&(key, id));
+        self.unlink(id, &entry);
+        if let Some(entry) = self.entries.get_mut(&id) {
+            entry.in_flight = true;
+        }
         Ok(())
     }
 
     /// The earliest wake time, if any entry waits.
     pub fn next_wake(&self) -> Option<SystemTime> {
-        self.due.first().map(|&(key, _)| from_millis(key))
+        let expiry = self.expiries.first().map(|&(key, _)| key);
+        let due = self.lanes.next_wake();
+        expiry.into_iter().chain(due).min().map(from_millis)
+    }
+
+    /// A message in flight learnt its destination from its claim: moves it to `dest`'s lane
+    /// and holds a slot there. False when `dest` has no slot free: then the attempt must not
+    /// call the relay, and the message ends due as it was (see [`Index::finish`]).
+    pub fn sort(&mut self, id: QueueId, dest: &Destination, now: SystemTime) -> bool {
+        let Some(entry) = self.entries.get_mut(&id) else {
+            return true;
+        };
+        if entry.slot && entry.dest == *dest {
+            return true;
+        }
+        if entry.slot {
+            self.lanes.release(&entry.dest);
+        }
+        entry.dest = dest.clone();
+        entry.slot = self.lanes.try_acquire(dest, millis(now));
+        entry.requeued = !entry.slot;
+        entry.slot
     }
 
     /// Ends an attempt: `Some(next)` keeps the message due at `next` (held flag as the index
-    /// has it now, since an admin may have changed it meanwhile); `None` forgets it.
+    /// has it now, since an admin may have changed it meanwhile); `None` forgets it. A
+    /// requeued message keeps its key (and a forced one stays forced).
     pub fn finish(&mut self, id: QueueId, next: Option<SystemTime>) {
         let Some(entry) = self.entries.get_mut(&id) else {
             return;
         };
+        if std::mem::take(&mut entry.slot) {
+            self.lanes.release(&entry.dest);
+        }
         entry.in_flight = false;
         entry.committing = false;
-        entry.forced = false;
+        let requeued = std::mem::take(&mut entry.requeued);
+        if !requeued {
+            entry.forced = false;
+        }
         match next {
             Some(next) if !entry.deleted => {
                 entry.next_attempt = millis(next);
-                entry.key = entry.wake_key();
-                let key = entry.key;
-                self.due.insert((key, id));
+                if !(requeued && entry.forced) {
+                    entry.key = entry.next_attempt;
+                }
+                let entry = entry.clone();
+                self.link(id, &entry);
             }
             _ => {
                 self.entries.remove(&id);
@@ -162,27 +217,48 @@ impl Index {
         }
     }
 
-    /// Makes every idle, unheld message due at `now`; returns how many.
-    pub fn flush(&mut self, now: SystemTime) -> usize {
-        let now = millis(now);
-        let mut count = 0;
-        let mut rekeyed = BTreeSet::new();
-        for (id, entry) in &mut self.entries {
-            if entry.in_flight {
-                continue;
-            }
-            if !entry.held && entry.key > now {
-                entry.key = now;
-                entry.forced = true;
-                count += 1;
-            }
-            rekeyed.insert((entry.key, *id));
+    /// What the relay said about the destination of message `id` (in flight): `Some(error)`
+    /// when it could not be reached at `now` (the destination is backed off), `None` when it
+    /// was reached.
+    pub fn destination_result(&mut self, id: QueueId, now: SystemTime, error: Option<String>) {
+        let Some(dest) = self.entries.get(&id).map(|e| e.dest.clone()) else {
+            return;
+        };
+        match error {
+            Some(error) => self.lanes.unreachable(&dest, millis(now), error),
+            None => self.lanes.reachable(&dest),
         }
-        self.due = rekeyed;
-        count
     }
 
-    /// Makes one idle message due at `now`.
+    /// Suspends `dest` until `until` (`None`: until resumed).
+    pub fn suspend(&mut self, dest: &Destination, until: Option<SystemTime>, reason: String) {
+        self.lanes.suspend(dest, until.map(millis), reason);
+    }
+
+    /// Ends the suspension of `dest`; false when there was none.
+    pub fn resume(&mut self, dest: &Destination) -> bool {
+        self.lanes.resume(dest)
+    }
+
+    /// Makes every idle, unheld message due at `now` and lifts every destination's back-off;
+    /// returns how many messages were waiting (for their time or their destination).
+    pub fn flush(&mut self, now: SystemTime) -> usize {
+        let lifted = self.lanes.lift_backoff(None);
+        let ids: Vec<QueueId> = self.entries.keys().copied().collect();
+        ids.into_iter()
+            .filter(|&id| {
+                let forced = self.force(id, millis(now));
+                forced
+                    || self
+                        .entries
+                        .get(&id)
+                        .is_some_and(|e| !e.in_flight && !e.held && lifted.contains(&e.dest))
+            })
+            .count()
+    }
+
+    /// Makes one idle message due at `now`, and lifts its destination's back-off: an
+    /// administrator asked for an attempt now.
     pub fn retry(&mut self, id: QueueId, now: SystemTime) -> Result<(), Refusal> {
         let entry = self.entries.get(&id).ok_or(Refusal::Unknown)?;
         if entry.in_flight {
@@ -191,22 +267,60 @@ impl Index {
         if entry.held {
             return Err(Refusal::Held);
         }
-        self.rekey(id, |e| {
-            let now = millis(now);
-            if now < e.key {
-                e.key = now;
-                e.forced = true;
-            }
-        });
+        let dest = entry.dest.clone();
+        self.lanes.lift_backoff(Some(&dest));
+        self.force(id, millis(now));
         Ok(())
+    }
+
+    /// Every destination with messages or state: lane health at `now`, and per destination
+    /// the queued (unheld) count and the oldest arrival (ms).
+    pub fn destinations(
+        &self,
+        now: SystemTime,
+    ) -> (Vec<LaneHealth>, HashMap<Destination, (usize, u64)>) {
+        let mut queued: HashMap<Destination, (usize, u64)> = HashMap::new();
+        for entry in self.entries.values().filter(|e| !e.held) {
+            let arrival = entry.expiry.saturating_sub(self.lifetime_ms);
+            let counts = queued.entry(entry.dest.clone()).or_insert((0, arrival));
+            counts.0 += 1;
+            counts.1 = counts.1.min(arrival);
+        }
+        (self.lanes.health(millis(now)), queued)
+    }
+
+    /// Makes an idle, unheld message due at `now` (ms) if it is due later; true if it was.
+    fn force(&mut self, id: QueueId, now: u64) -> bool {
+        let Some(entry) = self.entries.get(&id).cloned() else {
+            return false;
+        };
+        if entry.in_flight || entry.held || entry.key <= now {
+            return false;
+        }
+        self.unlink(id, &entry);
+        let Some(stored) = self.entries.get_mut(&id) else {
+            return false;
+        };
+        stored.key = now;
+        stored.forced = true;
+        let stored = stored.clone();
+        self.link(id, &stored);
+        true
     }
 
     /// Sets the held flag (wherever the message is).
     pub fn set_held(&mut self, id: QueueId, held: bool) -> Result<(), Refusal> {
-        let entry = self.entries.get_mut(&id).ok_or(Refusal::Unknown)?;
-        entry.held = held;
+        let entry = self.entries.get(&id).ok_or(Refusal::Unknown)?.clone();
         if !entry.in_flight {
-            self.rekey(id, |e| e.key = e.wake_key());
+            self.unlink(id, &entry);
+        }
+        let Some(stored) = self.entries.get_mut(&id) else {
+            return Err(Refusal::Unknown);
+        };
+        stored.held = held;
+        if !entry.in_flight {
+            let stored = stored.clone();
+            self.link(id, &stored);
         }
         Ok(())
     }
@@ -242,13 +356,12 @@ impl Index {
         }
     }
 
-    /// Puts an entry taken by an administrative action back in the due set, unchanged.
+    /// Puts an entry taken by an administrative action back, unchanged.
     pub fn put_back(&mut self, id: QueueId) {
         if let Some(entry) = self.entries.get_mut(&id) {
             entry.in_flight = false;
-            entry.key = entry.wake_key();
-            let key = entry.key;
-            self.due.insert((key, id));
+            let entry = entry.clone();
+            self.link(id, &entry);
         }
     }
 
@@ -268,18 +381,18 @@ impl Index {
         }
     }
 
-    fn rekey(&mut self, id: QueueId, change: impl FnOnce(&mut Entry)) {
-        if let Some(entry) = self.entries.get_mut(&id) {
-            self.due.remove(&(entry.key, id));
-            change(entry);
-            self.due.insert((entry.key, id));
+    /// Puts an idle entry in the expiry set and, unless held, its lane.
+    fn link(&mut self, id: QueueId, entry: &Entry) {
+        self.expiries.insert((entry.expiry, id));
+        if !entry.held {
+            self.lanes.link(&entry.dest, entry.key, id);
         }
     }
 
-    fn unlink(&mut self, id: QueueId) {
-        if let Some(old) = self.entries.remove(&id) {
-            self.due.remove(&(old.key, id));
-        }
+    /// Takes an entry out of the expiry set and its lane.
+    fn unlink(&mut self, id: QueueId, entry: &Entry) {
+        self.expiries.remove(&(entry.expiry, id));
+        self.lanes.unlink(&entry.dest, entry.key, id);
     }
 }
 
@@ -287,6 +400,21 @@ impl Index {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    const STEPS: BackoffSteps = BackoffSteps {
+        base: Duration::from_secs(60),
+        max: Duration::from_secs(1800),
+    };
+
+    fn no_limits() -> Limits {
+        Limits::new(20, None, &std::collections::BTreeMap::new())
+    }
+
+    impl Index {
+        fn insert_any(&mut self, entry: &ScheduleEntry) {
+            self.insert(entry, Destination::new("dst.test"));
+        }
+    }
 
     fn at(s: u64) -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(s)
@@ -303,15 +431,15 @@ mod tests {
 
     #[test]
     fn pops_in_due_order_and_never_twice() {
-        let mut index = Index::new(Duration::from_secs(1000));
+        let mut index = Index::new(Duration::from_secs(1000), no_limits(), STEPS);
         let (a, b) = (QueueId::new(), QueueId::new());
-        index.insert(&entry(a, 20, false));
-        index.insert(&entry(b, 10, false));
+        index.insert_any(&entry(a, 20, false));
+        index.insert_any(&entry(b, 10, false));
         assert_eq!(index.pop_due(at(5)), None);
         assert_eq!(index.pop_due(at(30)), Some((b, false)));
         assert_eq!(index.pop_due(at(30)), Some((a, false)));
         assert_eq!(index.pop_due(at(30)), None);
-        index.insert(&entry(a, 0, false)); // ignored while in flight
+        index.insert_any(&entry(a, 0, false)); // ignored while in flight
         assert_eq!(index.pop_due(at(30)), None);
         index.finish(a, Some(at(40)));
         assert_eq!(index.next_wake(), Some(at(40)));
@@ -319,9 +447,9 @@ mod tests {
 
     #[test]
     fn held_entries_wake_only_at_expiry() {
-        let mut index = Index::new(Duration::from_secs(100));
+        let mut index = Index::new(Duration::from_secs(100), no_limits(), STEPS);
         let a = QueueId::new();
-        index.insert(&entry(a, 10, true));
+        index.insert_any(&entry(a, 10, true));
         assert_eq!(index.next_wake(), Some(at(100)));
         assert_eq!(index.flush(at(20)), 0);
         assert_eq!(index.retry(a, at(20)), Err(Refusal::Held));
@@ -331,9 +459,9 @@ mod tests {
 
     #[test]
     fn flush_makes_deferred_due_now() {
-        let mut index = Index::new(Duration::from_secs(10_000));
+        let mut index = Index::new(Duration::from_secs(10_000), no_limits(), STEPS);
         let a = QueueId::new();
-        index.insert(&entry(a, 500, false));
+        index.insert_any(&entry(a, 500, false));
         assert_eq!(index.flush(at(20)), 1);
         assert_eq!(index.pop_due(at(20)), Some((a, true)), "a forced attempt");
         index.finish(a, Some(at(500)));
@@ -342,9 +470,9 @@ mod tests {
 
     #[test]
     fn delete_in_flight_forgets_at_finish() {
-        let mut index = Index::new(Duration::from_secs(10_000));
+        let mut index = Index::new(Duration::from_secs(10_000), no_limits(), STEPS);
         let a = QueueId::new();
-        index.insert(&entry(a, 0, false));
+        index.insert_any(&entry(a, 0, false));
         assert_eq!(index.pop_due(at(1)), Some((a, false)));
         assert_eq!(index.mark_deleted(a), Ok(DeleteMark::DuringAttempt));
         assert_eq!(index.begin_commit(a), CommitKind::Deleted);
@@ -355,9 +483,9 @@ mod tests {
 
     #[test]
     fn a_delete_is_refused_once_the_outcome_is_being_stored() {
-        let mut index = Index::new(Duration::from_secs(10_000));
+        let mut index = Index::new(Duration::from_secs(10_000), no_limits(), STEPS);
         let a = QueueId::new();
-        index.insert(&entry(a, 0, false));
+        index.insert_any(&entry(a, 0, false));
         assert_eq!(index.pop_due(at(1)), Some((a, false)));
         assert_eq!(index.begin_commit(a), CommitKind::Outcome);
         assert_eq!(index.mark_deleted(a), Err(Refusal::InFlight));

@@ -2,6 +2,8 @@
 //!
 //! # Layout
 //! - `index`: the in-memory due index (no bodies).
+//! - `lanes`: per-destination ready queues, served round-robin.
+//! - `limits`: per-destination limits (in flight, starts per second) and their defaults.
 //! - `scheduler`: the task that starts due attempts within the concurrency limit.
 //! - `attempt`: one attempt of one message, from claim to the relay's answer.
 //! - `outcome`: the durable record of an attempt's outcome, kept until the store takes it.
@@ -10,6 +12,8 @@
 //! - `fresh`: messages just stored, kept for their first attempt.
 //! - `verdict`: per-recipient outcome rules (pure).
 //! - `admin`: flush, retry, hold, release, delete, bounce.
+//! - `status`: the per-destination view for administrators and metrics.
+//! - `suspend`: suspending and resuming a destination (stored, applied to its lane).
 //! - `inspect`: read-only listings, counts and messages for administrators.
 
 mod admin;
@@ -17,12 +21,17 @@ mod attempt;
 mod fresh;
 mod index;
 mod inspect;
+mod lanes;
+mod limits;
 mod outcome;
 mod retry;
 mod scheduler;
+mod status;
+mod suspend;
 mod uncommitted;
 mod verdict;
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -34,12 +43,13 @@ use tokio_util::task::TaskTracker;
 use crate::backoff::{Backoff, Schedule, DEFAULT_LIFETIME};
 use crate::bounce::{BounceFactory, DsnBounce};
 use crate::clock::Clock;
+use crate::destination::Destination;
 use crate::error::EnqueueError;
 use crate::events;
 use crate::health::{Acceptance, FailedWrite};
 use crate::policy::{apply_all, PrequeuePolicy};
 use crate::relay::Relay;
-use crate::settings::QueueSettings;
+use crate::settings::{DestinationLimits, QueueSettings};
 use crate::storage::{NewMessage, ScheduleEntry, Storage, StorageError};
 
 use fresh::Fresh;
@@ -56,6 +66,10 @@ pub struct QueueBuilder {
     bounce_queue: Option<Queue>,
     policies: Vec<Box<dyn PrequeuePolicy>>,
     max_deliveries: usize,
+    max_per_destination: usize,
+    messages_per_second: Option<f64>,
+    named_limits: BTreeMap<String, DestinationLimits>,
+    destination_backoff: lanes::BackoffSteps,
     max_storage_ops: usize,
     lifetime: Duration,
     clock: Clock,
@@ -105,12 +119,56 @@ impl QueueBuilder {
     /// for [`Queue::shutdown`].
     pub fn settings(self, settings: &QueueSettings) -> Self {
         self.max_deliveries(settings.max_deliveries)
+            .max_per_destination(settings.max_per_destination)
+            .messages_per_second(settings.messages_per_second)
+            .all_destination_limits(settings.destinations.clone())
+            .destination_backoff(
+                settings.destination_backoff,
+                settings.destination_backoff_max,
+            )
             .max_storage_ops(settings.max_storage_ops)
     }
 
     /// At most this many attempts run at once (default: [`QueueSettings`]'s, 64).
     pub fn max_deliveries(mut self, n: usize) -> Self {
         self.max_deliveries = n.max(1);
+        self
+    }
+
+    /// At most this many attempts run to one destination at once (default: [`QueueSettings`]'s,
+    /// 20). A destination at its limit takes no delivery slot: its due messages wait in its
+    /// lane while other destinations' messages start.
+    pub fn max_per_destination(mut self, n: usize) -> Self {
+        self.max_per_destination = n.max(1);
+        self
+    }
+
+    /// Deliveries started per second to one destination at most (default: no limit; a rate
+    /// that is not positive and finite is none). The rate is smooth (no burst); due messages
+    /// over it wait in their lane, in due order.
+    pub fn messages_per_second(mut self, rate: Option<f64>) -> Self {
+        self.messages_per_second = rate;
+        self
+    }
+
+    /// `destination`'s own limits (a domain or route name, as the relay names destinations),
+    /// in place of the queue-wide ones field by field.
+    pub fn destination_limits(mut self, destination: &str, limits: DestinationLimits) -> Self {
+        self.named_limits.insert(destination.to_owned(), limits);
+        self
+    }
+
+    /// Every named destination's own limits, replacing those given before.
+    pub fn all_destination_limits(mut self, limits: BTreeMap<String, DestinationLimits>) -> Self {
+        self.named_limits = limits;
+        self
+    }
+
+    /// A destination that cannot be reached is backed off `base` after its first failure,
+    /// doubling up to `max` (default: [`QueueSettings`]'s, 60 s and 30 min). Its messages
+    /// wait without spending attempts; [`Queue::flush`] lifts it.
+    pub fn destination_backoff(mut self, base: Duration, max: Duration) -> Self {
+        self.destination_backoff = lanes::BackoffSteps { base, max };
         self
     }
 
@@ -152,10 +210,18 @@ impl QueueBuilder {
         let scheduler_stop = stop_new.child_token();
         let retry = RetryPolicy::new(self.backoff, self.lifetime);
         // The index keys held and waiting messages by their expiry: the policy's lifetime.
-        let mut index = Index::new(retry.lifetime());
+        let limits = limits::Limits::new(
+            self.max_per_destination,
+            self.messages_per_second,
+            &self.named_limits,
+        );
+        let mut index = Index::new(retry.lifetime(), limits, self.destination_backoff);
         for entry in &entries {
-            index.insert(entry);
+            // Sorted into its destination's lane at its first claim.
+            index.insert(entry, Destination::unsorted());
         }
+        // Before the scheduler starts: nothing may start to a suspended destination.
+        let suspended = suspend::load(self.storage.as_ref(), &mut index, self.clock.now()).await?;
         let shared = Arc::new(Shared {
             storage: self.storage,
             relay: self.relay,
@@ -180,7 +246,7 @@ impl QueueBuilder {
             attempts: TaskTracker::new(),
         });
         let queue = Queue { shared };
-        tracing::info!(messages = entries.len(), "queue started");
+        tracing::info!(messages = entries.len(), suspended, "queue started");
         let wake = queue.shared.wake.clone();
         let scheduler = scheduler::run(Arc::downgrade(&queue.shared), scheduler_stop, wake);
         tokio::spawn(scheduler);
@@ -291,7 +357,10 @@ impl Shared {
         if messages.is_empty() {
             return Ok(Vec::new());
         }
-        let entries: Vec<ScheduleEntry> = messages.iter().map(schedule_entry).collect();
+        let entries: Vec<(ScheduleEntry, Destination)> = messages
+            .iter()
+            .map(|m| (schedule_entry(m), self.destination_of(&m.envelope)))
+            .collect();
         let summaries: Vec<_> = messages
             .iter()
             .map(|m| {
@@ -321,17 +390,25 @@ impl Shared {
         for (id, sender, rcpts, size) in &summaries {
             events::accepted(*id, sender, *rcpts, *size);
         }
-        Ok(entries.iter().map(|e| e.id).collect())
+        Ok(entries.iter().map(|(e, _)| e.id).collect())
     }
 
-    /// Adds entries to the index and wakes the scheduler.
-    fn schedule(&self, entries: &[ScheduleEntry]) {
+    /// The destination a message is scheduled under: its first recipient's.
+    fn destination_of(&self, envelope: &Envelope) -> Destination {
+        envelope
+            .recipients
+            .first()
+            .map_or_else(Destination::unsorted, |r| self.relay.destination(r))
+    }
+
+    /// Adds entries to the index, each in its destination's lane, and wakes the scheduler.
+    fn schedule(&self, entries: &[(ScheduleEntry, Destination)]) {
         if entries.is_empty() {
             return;
         }
         let mut index = self.index();
-        for entry in entries {
-            index.insert(entry);
+        for (entry, dest) in entries {
+            index.insert(entry, dest.clone());
         }
         drop(index);
         self.wake.notify_one();
@@ -378,6 +455,13 @@ impl Queue {
             bounce_queue: None,
             policies: Vec::new(),
             max_deliveries: settings.max_deliveries,
+            max_per_destination: settings.max_per_destination,
+            messages_per_second: settings.messages_per_second,
+            named_limits: settings.destinations,
+            destination_backoff: lanes::BackoffSteps {
+                base: settings.destination_backoff,
+                max: settings.destination_backoff_max,
+            },
             max_storage_ops: settings.max_storage_ops,
             lifetime: DEFAULT_LIFETIME,
             clock: Clock::new(),

@@ -18,7 +18,7 @@ use super::Shared;
 use crate::bounce::BounceContext;
 use crate::events::{self, Fate, RecipientEvent};
 use crate::storage::{
-    AttemptCommit, Disposition, MessageMeta, NewMessage, ScheduleEntry, StorageError, StoredMessage,
+    AttemptCommit, Disposition, MessageMeta, NewMessage, StorageError, StoredMessage,
 };
 
 /// The first wait before committing an outcome again; it doubles up to [`MAX_COMMIT_RETRY`].
@@ -91,7 +91,10 @@ pub(super) async fn record(
         bounces = Vec::new();
     }
     log_fates(shared, message, &verdict);
-    let bounce_entries: Vec<ScheduleEntry> = bounces.iter().map(super::schedule_entry).collect();
+    let bounce_entries: Vec<_> = bounces
+        .iter()
+        .map(|b| (super::schedule_entry(b), shared.destination_of(&b.envelope)))
+        .collect();
     let disposition = if verdict.has_pending() {
         Disposition::Retry {
             next_attempt: next.unwrap_or_else(|| shared.clock.now()),

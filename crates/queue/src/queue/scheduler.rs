@@ -1,4 +1,6 @@
-//! The scheduler task: starts due attempts, within the delivery limit, until shutdown.
+//! The scheduler task: starts due attempts, within the delivery limit, until shutdown. A
+//! delivery slot is taken only for a message the index gives, which is one whose destination
+//! can start now (see `index`).
 //!
 //! It holds the queue's state only weakly, as the relay's pool reaper does: once the last
 //! [`super::Queue`] handle is dropped and the attempts in flight have ended, the state is
@@ -11,6 +13,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::{attempt, Shared};
+use crate::destination::Destination;
 
 /// How often a shared store is asked for work other nodes enqueued.
 const POLL_SHARED: Duration = Duration::from_secs(5);
@@ -102,7 +105,7 @@ async fn poll_shared(shared: &Shared) {
             let mut index = shared.index();
             for entry in &entries {
                 if !index.contains(entry.id) {
-                    index.insert(entry);
+                    index.insert(entry, Destination::unsorted());
                 }
             }
         }

@@ -4,7 +4,7 @@
 //! this store", which is all a restart within one process (a new [`crate::Queue`] on the same
 //! store) needs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -12,12 +12,13 @@ use envoi_types::{Envelope, QueueId};
 
 use super::{
     AttemptCommit, Disposition, Lease, ListQuery, MessageInfo, MessageMeta, NewMessage,
-    ScheduleEntry, StateCounts, Storage, StorageError, StoredMessage,
+    ScheduleEntry, StateCounts, Storage, StorageError, StoredMessage, Suspension,
 };
 
 #[derive(Debug, Default)]
 struct Inner {
     messages: BTreeMap<QueueId, (Envelope, MessageMeta)>,
+    suspensions: HashMap<String, Suspension>,
     fail_next: Option<StorageError>,
 }
 
@@ -199,5 +200,27 @@ impl Storage for MemoryStore {
             counts.add(super::MessageState::of(meta.held, meta.attempts));
         }
         Ok(counts)
+    }
+
+    async fn suspensions(&self) -> Result<Vec<Suspension>, StorageError> {
+        Ok(self.lock().suspensions.values().cloned().collect())
+    }
+
+    async fn suspend(&self, suspension: Suspension) -> Result<(), StorageError> {
+        let mut inner = self.lock();
+        if let Some(error) = inner.fail_next.take() {
+            return Err(error);
+        }
+        let name = suspension.destination.clone();
+        inner.suspensions.insert(name, suspension);
+        Ok(())
+    }
+
+    async fn resume(&self, destination: &str) -> Result<bool, StorageError> {
+        let mut inner = self.lock();
+        if let Some(error) = inner.fail_next.take() {
+            return Err(error);
+        }
+        Ok(inner.suspensions.remove(destination).is_some())
     }
 }

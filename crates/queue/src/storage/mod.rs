@@ -70,6 +70,21 @@ pub enum StorageError {
     /// a panic in its writer): only a restart opens it again.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// The store does not offer this (an optional method it does not implement).
+    #[error("not supported by this store: {0}")]
+    Unsupported(String),
+}
+
+/// A destination whose delivery an administrator stopped: nothing is attempted to it until
+/// `until` (for ever when `None`) or a resume. Its messages still expire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suspension {
+    /// The destination's name ([`crate::Destination::as_str`]): a domain or a route name.
+    pub destination: String,
+    /// When it ends by itself; `None`: at a resume only.
+    pub until: Option<SystemTime>,
+    /// Why, as the administrator said it (may be empty).
+    pub reason: String,
 }
 
 /// What a store says of itself before any write: see [`Storage::health`].
@@ -273,6 +288,9 @@ pub struct QuarantinedRecord {
 ///   [`count_by_state`](Storage::count_by_state), [`quarantined`](Storage::quarantined).
 /// - **Health** (default: always well): [`health`](Storage::health), what the store can
 ///   tell of its state before a write fails (a full disk, a lost connection).
+/// - **Destination controls** (optional; the defaults keep nothing and refuse to suspend):
+///   [`suspensions`](Storage::suspensions), [`suspend`](Storage::suspend),
+///   [`resume`](Storage::resume).
 /// - **Shared stores only** (defaults fit a local store): [`is_shared`](Storage::is_shared),
 ///   [`poll_due`](Storage::poll_due).
 ///
@@ -345,6 +363,25 @@ pub trait Storage: Send + Sync + 'static {
     /// [`crate::Acceptance`]).
     fn health(&self) -> StoreHealth {
         StoreHealth::Ok
+    }
+
+    // ----- Destination controls (optional: a store without them refuses to suspend) -----
+
+    /// Every stored suspension (ended ones included; the queue ignores those).
+    async fn suspensions(&self) -> Result<Vec<Suspension>, StorageError> {
+        Ok(Vec::new())
+    }
+
+    /// Stores `suspension` durably, replacing one of the same destination.
+    async fn suspend(&self, suspension: Suspension) -> Result<(), StorageError> {
+        let _ = suspension;
+        Err(StorageError::Unsupported("suspending destinations".into()))
+    }
+
+    /// Removes the suspension of `destination` durably; false when there was none.
+    async fn resume(&self, destination: &str) -> Result<bool, StorageError> {
+        let _ = destination;
+        Err(StorageError::Unsupported("suspending destinations".into()))
     }
 
     // ----- Shared stores only (the defaults are a local store's answers) -----

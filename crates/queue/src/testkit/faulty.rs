@@ -10,7 +10,7 @@ use envoi_types::QueueId;
 
 use crate::storage::{
     AttemptCommit, Lease, ListQuery, MemoryStore, MessageInfo, NewMessage, ScheduleEntry,
-    StateCounts, Storage, StorageError, StoreHealth, StoredMessage,
+    StateCounts, Storage, StorageError, StoreHealth, StoredMessage, Suspension,
 };
 
 /// After this many claims every claim fails.
@@ -112,6 +112,15 @@ impl Storage for FaultyStore {
     }
     async fn remove(&self, id: QueueId) -> Result<bool, StorageError> {
         self.inner.remove(id).await
+    }
+    async fn suspensions(&self) -> Result<Vec<Suspension>, StorageError> {
+        self.inner.suspensions().await
+    }
+    async fn suspend(&self, suspension: Suspension) -> Result<(), StorageError> {
+        self.inner.suspend(suspension).await
+    }
+    async fn resume(&self, destination: &str) -> Result<bool, StorageError> {
+        self.inner.resume(destination).await
     }
     async fn set_held(&self, id: QueueId, held: bool) -> Result<(), StorageError> {
         let delay = {

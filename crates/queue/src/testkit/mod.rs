@@ -4,9 +4,11 @@
 //! - [`relay`]: [`ScriptedRelay`], answers chosen replies per recipient and attempt.
 //! - [`faulty`]: [`FaultyStore`], the memory store with faults switched on and off.
 //! - [`store`]: suite rows about the store alone (duplicate ids).
+//! - [`destinations`]: suite rows about destinations (suspensions kept, back-off uncounted).
 //! - [`suite`]: the behaviour suite (docs/architecture.md, section 5), generic over the store; run it with
 //!   [`crate::behaviour_suite!`].
 
+pub mod destinations;
 pub mod faulty;
 pub mod relay;
 pub mod store;

@@ -42,6 +42,10 @@ struct Script {
     max_in_flight_per_message: usize,
     max_in_flight: usize,
     current: usize,
+    /// Latency per recipient domain (lower case), instead of the common one.
+    latency_for: HashMap<String, Duration>,
+    /// Recipient domains (lower case) whose next hop cannot be connected to.
+    unreachable: std::collections::HashSet<String>,
 }
 
 /// A relay answering per recipient: first from that recipient's queued replies, then its
@@ -90,6 +94,25 @@ impl ScriptedRelay {
     /// Waits this long (tokio time) in every attempt before answering.
     pub fn set_latency(&self, latency: Duration) {
         *self.latency.lock().unwrap_or_else(|p| p.into_inner()) = latency;
+    }
+
+    /// Waits this long (tokio time) in every attempt whose first recipient is at `domain`,
+    /// instead of the common latency: a slow next hop.
+    pub fn set_latency_for(&self, domain: &str, latency: Duration) {
+        self.lock()
+            .latency_for
+            .insert(domain.to_lowercase(), latency);
+    }
+
+    /// While `down`, recipients at `domain` get `451 4.4.1 Connection to next hop failed`,
+    /// marked [`Outcome::unreachable`] (their scripted replies are not used).
+    pub fn set_unreachable(&self, domain: &str, down: bool) {
+        let mut s = self.lock();
+        if down {
+            s.unreachable.insert(domain.to_lowercase());
+        } else {
+            s.unreachable.remove(&domain.to_lowercase());
+        }
     }
 
     /// Every call so far.
@@ -177,7 +200,10 @@ impl Relay for ScriptedRelay {
     async fn attempt(&self, envelope: &Envelope, attempt: u32) -> Result<Delivery, RelayError> {
         let key = format!("{:?}{:?}", envelope.recipients, envelope.message.as_bytes());
         let misbehaviour = self.enter(&key);
-        let latency = *self.latency.lock().unwrap_or_else(|p| p.into_inner());
+        let domain = envelope.recipients.first().map(Address::domain_lowercase);
+        let special = domain.and_then(|d| self.lock().latency_for.get(&d).copied());
+        let common = *self.latency.lock().unwrap_or_else(|p| p.into_inner());
+        let latency = special.unwrap_or(common);
         tokio::time::sleep(latency).await;
         self.leave(&key);
         match misbehaviour {
@@ -185,7 +211,23 @@ impl Relay for ScriptedRelay {
             Some(Misbehaviour::Error) => return Err(RelayError("scripted error".into())),
             None => {}
         }
-        let replies: Vec<Reply> = envelope.recipients.iter().map(|r| self.answer(r)).collect();
+        let down: Vec<bool> = {
+            let s = self.lock();
+            let domains = envelope.recipients.iter().map(Address::domain_lowercase);
+            domains.map(|d| s.unreachable.contains(&d)).collect()
+        };
+        let replies: Vec<Reply> = envelope
+            .recipients
+            .iter()
+            .zip(&down)
+            .map(|(r, &down)| {
+                if down {
+                    reply("451 4.4.1 Connection to next hop failed")
+                } else {
+                    self.answer(r)
+                }
+            })
+            .collect();
         self.lock().calls.push(Call {
             at: Instant::now(),
             envelope: envelope.clone(),
@@ -194,7 +236,15 @@ impl Relay for ScriptedRelay {
         });
         let outcomes = replies
             .into_iter()
-            .map(|r| Outcome::new(r, Some("mx.test".to_owned())))
+            .zip(down)
+            .map(|(r, down)| {
+                let host = Some("mx.test".to_owned());
+                if down {
+                    Outcome::unreachable(r, host)
+                } else {
+                    Outcome::new(r, host)
+                }
+            })
             .collect();
         Ok(Delivery::PerRecipient(outcomes))
     }

@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use envoi_types::{Address, Envelope, Message, RecipientState, Sender};
 
+pub use super::destinations::{
+    suspension_survives_a_restart, unreachable_destination_spends_no_attempt,
+};
 use super::relay::{Misbehaviour, ScriptedRelay};
 pub use super::store::write_refuses_duplicate_ids;
 use crate::backoff::{Backoff, Exponential};
@@ -54,7 +57,9 @@ macro_rules! behaviour_suite {
             shutdown_lets_attempts_finish_or_leaves_them_stored,
             admin_retry_delete_bounce,
             separate_bounce_queue_gets_bounces,
-            write_refuses_duplicate_ids);
+            write_refuses_duplicate_ids,
+            suspension_survives_a_restart,
+            unreachable_destination_spends_no_attempt);
     };
     (@tests $store:expr; $($name:ident),*) => {
         $(

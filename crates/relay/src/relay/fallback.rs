@@ -2,7 +2,7 @@
 //!
 //! A message fails for good only when every host tried refused it for good (a `5xx` greeting,
 //! EHLO or AUTH): then that is the receiving side's answer. Any transient failure on any host
-//! (a refused connection, a timeout, a `4xx` greeting, a host in back-off) means another
+//! (a refused connection, a timeout, a `4xx` greeting) means another
 //! attempt may find a host that works, so the outcome is transient. The order the hosts were
 //! tried in (random among equal MX preferences) therefore never changes the outcome's class.
 
@@ -15,11 +15,14 @@ pub(super) struct Refusals {
     transient: Option<(Failure, Option<String>)>,
     /// The last permanent failure and the host it came from.
     permanent: Option<(Failure, Option<String>)>,
+    /// Some host answered, or failed otherwise than by not connecting.
+    reached: bool,
 }
 
 impl Refusals {
     /// Records one host's failure.
     pub fn record(&mut self, failure: Failure, remote: Option<String>) {
+        self.reached |= !failure.is_unreachable();
         if failure.to_reply().is_permanent() {
             self.permanent = Some((failure, remote));
         } else {
@@ -31,6 +34,12 @@ impl Refusals {
     /// any, else the last permanent one; `None` when no host was tried.
     pub fn decide(self) -> Option<(Failure, Option<String>)> {
         self.transient.or(self.permanent)
+    }
+
+    /// True when hosts were tried and none could be connected to: the destination is
+    /// unreachable (the queue backs it off as a whole).
+    pub fn unreachable(&self) -> bool {
+        !self.reached && self.transient.is_some()
     }
 }
 
@@ -76,5 +85,16 @@ mod tests {
             Some("451 4.4.1 Connection to next hop failed")
         );
         assert_eq!(decided(vec![]), None);
+    }
+
+    #[test]
+    fn unreachable_only_when_no_host_could_be_connected_to() {
+        let mut refusals = Refusals::default();
+        assert!(!refusals.unreachable(), "nothing tried");
+        refusals.record(refused(), None);
+        refusals.record(Failure::Timeout(crate::failure::Stage::Connect), None);
+        assert!(refusals.unreachable());
+        refusals.record(peer("421 4.3.2 busy"), None);
+        assert!(!refusals.unreachable(), "a host answered");
     }
 }

@@ -1,5 +1,4 @@
-//! A session to one target, ready for MAIL FROM: the dead-destination back-off, a pooled
-//! connection (RSET on reuse) or a new one (connect, greeting, EHLO/HELO or LHLO, STARTTLS,
+//! A session to one target, ready for MAIL FROM: a pooled connection (RSET on reuse) or a new one (connect, greeting, EHLO/HELO or LHLO, STARTTLS,
 //! AUTH), the clear-text retry when opportunistic TLS breaks, and what the pool learns about
 //! the destination.
 //!
@@ -9,23 +8,20 @@
 
 use super::{Candidate, Inner};
 use crate::client::session::{self, SessionParams, Target};
-use crate::failure::{Failure, Stage};
+use crate::failure::Failure;
 use crate::hop::TlsPolicy;
 use crate::pool::Lease;
 
 /// A session to `target` for `candidate`'s deliveries.
 ///
 /// # Errors
-/// [`Failure::BackedOff`] while the destination is in back-off (nothing is tried), or why the
-/// session could not be opened; a failed connect puts the destination in back-off.
+/// Why the session could not be opened; a failed connect marks the target dead in the pool,
+/// which only orders the targets (the queue decides when a destination is tried again).
 pub(super) async fn lease(
     inner: &Inner,
     candidate: &Candidate,
     target: &Target,
 ) -> Result<Lease, Failure> {
-    if inner.pool.is_backed_off(target) {
-        return Err(Failure::BackedOff);
-    }
     let params = SessionParams {
         helo_name: &inner.config.helo_name,
         protocol: candidate.protocol,
@@ -59,10 +55,7 @@ pub(super) async fn lease(
             Ok(lease)
         }
         Err(failure) => {
-            if matches!(
-                failure,
-                Failure::Connect(_) | Failure::Timeout(Stage::Connect)
-            ) {
+            if failure.is_unreachable() {
                 inner.pool.mark_dead(target);
             } else {
                 inner.pool.mark_alive(target);
