@@ -11,7 +11,7 @@ use deadpool_postgres::Object;
 use crate::error::PgError;
 
 /// The schema, version by version (version = index + 1). Never edit a released entry: add one.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// Version 1: message rows (small, updated), bodies (written once), quarantine, nodes.
 ///
@@ -159,3 +159,12 @@ async fn apply_missing(client: &mut Object) -> Result<usize, PgError> {
     }
     Ok(MIGRATIONS.len())
 }
+
+/// Version 3: destinations an administrator suspended, cluster-wide (a handful of rows).
+const V3: &str = r#"
+CREATE TABLE envoi_suspension (
+    destination text   PRIMARY KEY,
+    until_nanos bigint,
+    reason      text   NOT NULL
+);
+"#;

@@ -101,6 +101,19 @@ pub(crate) const QUARANTINE: &str =
 /// The records set aside.
 pub(crate) const QUARANTINED: &str = "SELECT key, reason FROM envoi_quarantine ORDER BY key";
 
+/// Every suspension.
+pub(crate) const SUSPENSIONS: &str =
+    "SELECT destination, until_nanos, reason FROM envoi_suspension ORDER BY destination";
+
+/// Stores a suspension, replacing one of the same destination.
+pub(crate) const SUSPEND: &str =
+    "INSERT INTO envoi_suspension (destination, until_nanos, reason) VALUES ($1, $2, $3)
+    ON CONFLICT (destination) DO UPDATE
+    SET until_nanos = excluded.until_nanos, reason = excluded.reason";
+
+/// Removes a suspension.
+pub(crate) const RESUME: &str = "DELETE FROM envoi_suspension WHERE destination = $1";
+
 /// This node's heartbeat.
 pub(crate) const HEARTBEAT: &str =
     "INSERT INTO envoi_node (name, heartbeat) VALUES ($1, clock_timestamp())

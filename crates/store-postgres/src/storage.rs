@@ -8,10 +8,10 @@ use envoi_queue::storage::{
     AttemptCommit, Disposition, Lease, ListQuery, MessageInfo, NewMessage, QuarantinedRecord,
     ScheduleEntry, StateCounts, StoredMessage,
 };
-use envoi_queue::{Storage, StorageError};
+use envoi_queue::{Storage, StorageError, Suspension};
 use envoi_types::QueueId;
 
-use crate::codec::{encode_recipients, id_bytes, nanos};
+use crate::codec::{self, encode_recipients, id_bytes, nanos};
 use crate::error::PgError;
 use crate::insert::Columns;
 use crate::rows;
@@ -320,6 +320,49 @@ impl Storage for PgStore {
                     reason: row.get(1),
                 })
                 .collect())
+        })
+        .await
+        .map_err(StorageError::from)
+    }
+
+    async fn suspensions(&self) -> Result<Vec<Suspension>, StorageError> {
+        self.run(|inner| async move {
+            let session = inner.session().await?;
+            let rows = session.query(sql::SUSPENSIONS, &[]).await?;
+            Ok(rows
+                .iter()
+                .map(|row| Suspension {
+                    destination: row.get(0),
+                    until: row.get::<_, Option<i64>>(1).map(codec::time),
+                    reason: row.get(2),
+                })
+                .collect())
+        })
+        .await
+        .map_err(StorageError::from)
+    }
+
+    async fn suspend(&self, suspension: Suspension) -> Result<(), StorageError> {
+        self.run(move |inner| async move {
+            let session = inner.session().await?;
+            let until = suspension.until.map(codec::nanos);
+            session
+                .execute(
+                    sql::SUSPEND,
+                    &[&suspension.destination, &until, &suspension.reason],
+                )
+                .await?;
+            Ok(())
+        })
+        .await
+        .map_err(StorageError::from)
+    }
+
+    async fn resume(&self, destination: &str) -> Result<bool, StorageError> {
+        let destination = destination.to_owned();
+        self.run(move |inner| async move {
+            let session = inner.session().await?;
+            Ok(session.execute(sql::RESUME, &[&destination]).await? > 0)
         })
         .await
         .map_err(StorageError::from)

@@ -149,20 +149,27 @@ async fn nodes_starting_together_migrate_once_and_newer_schemas_are_refused() {
     a.unwrap();
     b.unwrap();
     let versions = schema.query("SELECT version FROM envoi_schema ORDER BY version");
-    assert_eq!(versions, vec![Some("1".to_owned()), Some("2".to_owned())]);
+    assert_eq!(
+        versions,
+        vec![
+            Some("1".to_owned()),
+            Some("2".to_owned()),
+            Some("3".to_owned())
+        ]
+    );
 
-    schema.sql("INSERT INTO envoi_schema (version) VALUES (3)");
+    schema.sql("INSERT INTO envoi_schema (version) VALUES (4)");
     let refused = PgStore::open(schema.options("node-c"))
         .await
         .err()
         .expect("refused");
     assert!(
-        matches!(refused, PgError::NewerSchema { found: 3, known: 2 }),
+        matches!(refused, PgError::NewerSchema { found: 4, known: 3 }),
         "{refused}"
     );
     assert_eq!(
         refused.to_string(),
-        "the database's envoi schema is version 3, newer than this binary's 2: upgrade envoi on this node"
+        "the database's envoi schema is version 4, newer than this binary's 3: upgrade envoi on this node"
     );
 }
 

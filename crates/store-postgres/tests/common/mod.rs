@@ -11,7 +11,7 @@ use envoi_queue::storage::{
     AttemptCommit, Lease, ListQuery, MessageInfo, NewMessage, QuarantinedRecord, ScheduleEntry,
     StateCounts, StoredMessage,
 };
-use envoi_queue::{Storage, StorageError};
+use envoi_queue::{Storage, StorageError, StoreHealth, Suspension};
 use envoi_store_postgres::{PgOptions, PgStore};
 use envoi_types::QueueId;
 
@@ -185,6 +185,18 @@ impl Storage for ScratchStore {
     }
     async fn quarantined(&self) -> Result<Vec<QuarantinedRecord>, StorageError> {
         self.store.quarantined().await
+    }
+    fn health(&self) -> StoreHealth {
+        self.store.health()
+    }
+    async fn suspensions(&self) -> Result<Vec<Suspension>, StorageError> {
+        self.store.suspensions().await
+    }
+    async fn suspend(&self, s: Suspension) -> Result<(), StorageError> {
+        self.store.suspend(s).await
+    }
+    async fn resume(&self, destination: &str) -> Result<bool, StorageError> {
+        self.store.resume(destination).await
     }
     fn is_shared(&self) -> bool {
         self.store.is_shared()
