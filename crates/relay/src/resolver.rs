@@ -56,6 +56,21 @@ pub trait Resolver: Send + Sync + 'static {
     async fn ips(&self, host: &str) -> Result<Vec<IpAddr>, DnsError>;
 }
 
+/// A hickory resolver asking exactly these name servers (UDP with TCP fallback), reading no
+/// system file; for other lookups (the edge's client names) over the relay's name servers.
+pub fn hickory_for(name_servers: &[SocketAddr]) -> TokioAsyncResolver {
+    let mut group = NameServerConfigGroup::new();
+    for addr in name_servers {
+        group.merge(NameServerConfigGroup::from_ips_clear(
+            &[addr.ip()],
+            addr.port(),
+            true,
+        ));
+    }
+    let config = ResolverConfig::from_parts(None, vec![], group);
+    TokioAsyncResolver::tokio(config, ResolverOpts::default())
+}
+
 /// hickory-resolver asking the given name servers (UDP with TCP fallback).
 pub struct HickoryResolver {
     inner: TokioAsyncResolver,
@@ -65,16 +80,7 @@ impl HickoryResolver {
     /// A resolver asking these name servers (e.g. `127.0.0.53:53`). The daemon decides where
     /// they come from; this crate reads no system files.
     pub fn new(name_servers: &[SocketAddr]) -> Self {
-        let mut group = NameServerConfigGroup::new();
-        for addr in name_servers {
-            group.merge(NameServerConfigGroup::from_ips_clear(
-                &[addr.ip()],
-                addr.port(),
-                true,
-            ));
-        }
-        let config = ResolverConfig::from_parts(None, vec![], group);
-        Self::from_hickory(TokioAsyncResolver::tokio(config, ResolverOpts::default()))
+        Self::from_hickory(hickory_for(name_servers))
     }
 
     /// Wraps an already configured hickory resolver (e.g. from the system configuration).

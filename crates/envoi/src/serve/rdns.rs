@@ -5,7 +5,6 @@ use std::net::{IpAddr, SocketAddr};
 
 use async_trait::async_trait;
 use envoi_edge::ReverseDns;
-use hickory_resolver::config::{NameServerConfigGroup, ResolverConfig, ResolverOpts};
 use hickory_resolver::TokioAsyncResolver;
 
 /// PTR and address lookups through hickory; failures answer empty (the client is `unknown`).
@@ -16,17 +15,8 @@ pub struct HickoryReverseDns {
 impl HickoryReverseDns {
     /// Asks these name servers (UDP with TCP fallback); reads no system file.
     pub fn new(name_servers: &[SocketAddr]) -> Self {
-        let mut group = NameServerConfigGroup::new();
-        for addr in name_servers {
-            group.merge(NameServerConfigGroup::from_ips_clear(
-                &[addr.ip()],
-                addr.port(),
-                true,
-            ));
-        }
-        let config = ResolverConfig::from_parts(None, vec![], group);
         Self {
-            inner: TokioAsyncResolver::tokio(config, ResolverOpts::default()),
+            inner: envoi_relay::resolver::hickory_for(name_servers),
         }
     }
 }
