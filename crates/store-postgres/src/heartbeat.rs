@@ -17,7 +17,8 @@ pub(crate) async fn beat(inner: &Inner) -> Result<(), PgError> {
 }
 
 /// Beats every [`crate::PgOptions::heartbeat`] until the store is dropped. A failed beat is
-/// logged and tried again at the next tick: while the database is away nobody can claim.
+/// logged, makes the store report itself failing until a beat succeeds, and is tried again
+/// at the next tick: while the database is away nobody can claim.
 pub(crate) fn spawn(runtime: &tokio::runtime::Handle, inner: &Arc<Inner>) {
     let weak: Weak<Inner> = Arc::downgrade(inner);
     let period = inner.options.heartbeat;
@@ -29,8 +30,12 @@ pub(crate) fn spawn(runtime: &tokio::runtime::Handle, inner: &Arc<Inner>) {
             let Some(inner) = weak.upgrade() else {
                 return;
             };
-            if let Err(error) = beat(&inner).await {
-                tracing::warn!(%error, "cannot write this node's heartbeat");
+            match beat(&inner).await {
+                Ok(()) => inner.set_unreachable(None),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot write this node's heartbeat");
+                    inner.set_unreachable(Some(error.to_string()));
+                }
             }
         }
     });

@@ -8,7 +8,7 @@ use envoi_queue::storage::{
     AttemptCommit, Disposition, Lease, ListQuery, MessageInfo, NewMessage, QuarantinedRecord,
     ScheduleEntry, StateCounts, StoredMessage,
 };
-use envoi_queue::{Storage, StorageError, Suspension};
+use envoi_queue::{Storage, StorageError, StoreHealth, Suspension};
 use envoi_types::QueueId;
 
 use crate::codec::{self, encode_recipients, id_bytes, nanos};
@@ -366,6 +366,13 @@ impl Storage for PgStore {
         })
         .await
         .map_err(StorageError::from)
+    }
+
+    fn health(&self) -> StoreHealth {
+        match self.inner.unreachable() {
+            Some(reason) => StoreHealth::Failing(format!("database unreachable: {reason}")),
+            None => StoreHealth::Ok,
+        }
     }
 
     fn is_shared(&self) -> bool {

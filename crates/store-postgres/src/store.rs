@@ -34,6 +34,9 @@ pub(crate) struct Inner {
     /// The fencing counter of each lease this node holds from a claim: its commit is refused
     /// if the row's counter has moved on (another node claimed it since).
     fences: Mutex<HashMap<QueueId, i64>>,
+    /// Why the last heartbeat failed; `None` once one succeeds. The heartbeat is the store's
+    /// probe, so [`envoi_queue::Storage::health`] answers without a round trip.
+    unreachable: Mutex<Option<String>>,
 }
 
 impl Inner {
@@ -44,6 +47,19 @@ impl Inner {
 
     pub(crate) fn fences(&self) -> MutexGuard<'_, HashMap<QueueId, i64>> {
         self.fences.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records the outcome of a heartbeat.
+    pub(crate) fn set_unreachable(&self, reason: Option<String>) {
+        *self.unreachable.lock().unwrap_or_else(|p| p.into_inner()) = reason;
+    }
+
+    /// Why the last heartbeat failed, if it did.
+    pub(crate) fn unreachable(&self) -> Option<String> {
+        self.unreachable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -77,6 +93,7 @@ impl PgStore {
             pool,
             options,
             fences: Mutex::new(HashMap::new()),
+            unreachable: Mutex::new(None),
         });
         let writer = Arc::new(Writer::spawn(runtime.handle(), Arc::downgrade(&inner)));
         let store = Self {
