@@ -26,7 +26,7 @@ use crate::bodies::BodyDir;
 use crate::error;
 use crate::schema::{
     decode_schedule, encode_quarantined, id_key, key_id, quarantine_key, quarantined_reason,
-    schedule_key, schedule_key_id, BodyPlace, MetaRecord, META, QUARANTINE, SCHEDULE,
+    read_meta, schedule_key, schedule_key_id, BodyPlace, MetaRecord, META, QUARANTINE, SCHEDULE,
 };
 
 /// What reconciliation found and did at start-up.
@@ -97,9 +97,7 @@ pub(crate) fn reconcile(
         let read = db
             .begin_read()
             .map_err(|e| error::redb_any("cannot read spool", e))?;
-        let meta = read
-            .open_table(META)
-            .map_err(|e| error::redb_any("cannot open meta table", e))?;
+        let meta = read_meta(&read)?;
         let schedule = read
             .open_table(SCHEDULE)
             .map_err(|e| error::redb_any("cannot open schedule table", e))?;
@@ -402,9 +400,7 @@ pub(crate) fn quarantine_message(
         let read = db
             .begin_read()
             .map_err(|e| error::redb_any("cannot read spool", e))?;
-        let meta = read
-            .open_table(META)
-            .map_err(|e| error::redb_any("cannot open meta table", e))?;
+        let meta = read_meta(&read)?;
         bad_record(&meta, id, reason)?
     };
     if bad.raw.is_empty() {

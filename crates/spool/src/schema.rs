@@ -46,6 +46,14 @@ pub(crate) const NEW_DB_FILE: &str = "spool.redb.new";
 /// Metadata rows by id (16 bytes, big-endian ULID): the record, then the body when it is
 /// inline ([`MetaRecord::encode`]).
 pub(crate) const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("meta");
+
+/// The [`META`] table in a read transaction, with the spool's error for a failure.
+pub(crate) fn read_meta(
+    txn: &redb::ReadTransaction,
+) -> Result<redb::ReadOnlyTable<&'static [u8], &'static [u8]>, StorageError> {
+    txn.open_table(META)
+        .map_err(|e| error::redb_any("cannot open meta table", e))
+}
 /// The schedule index: (next attempt, id) → (arrival, held, attempts, body place)
 /// ([`schedule_key`], [`MetaRecord::schedule_value`]).
 pub(crate) const SCHEDULE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("schedule");

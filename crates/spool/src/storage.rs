@@ -14,7 +14,8 @@ use redb::{ReadTransaction, ReadableTable};
 use crate::error;
 use crate::open;
 use crate::schema::{
-    decode_schedule, id_key, key_id, suspension, BodyPlace, MetaRecord, META, SCHEDULE, SUSPENSIONS,
+    decode_schedule, id_key, key_id, read_meta, suspension, BodyPlace, MetaRecord, SCHEDULE,
+    SUSPENSIONS,
 };
 use crate::space;
 use crate::spool::{blocking, Spool};
@@ -107,9 +108,7 @@ fn with_row<T>(
     id: QueueId,
     decode: impl FnOnce(MetaRecord, &[u8]) -> Result<T, StorageError>,
 ) -> Result<Option<T>, StorageError> {
-    let meta = txn
-        .open_table(META)
-        .map_err(|e| error::redb_any("cannot open meta table", e))?;
+    let meta = read_meta(txn)?;
     let Some(row) = meta
         .get(id_key(id).as_slice())
         .map_err(|e| error::db("cannot read meta table", e))?
@@ -259,9 +258,7 @@ impl Storage for Spool {
     async fn list(&self, query: &ListQuery) -> Result<Vec<MessageInfo>, StorageError> {
         let query = query.clone();
         self.read(move |_, txn| {
-            let meta = txn
-                .open_table(META)
-                .map_err(|e| error::redb_any("cannot open meta table", e))?;
+            let meta = read_meta(txn)?;
             let after = query.after.map(id_key);
             let start = match &after {
                 Some(key) => Bound::Excluded(key.as_slice()),
