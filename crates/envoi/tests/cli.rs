@@ -267,6 +267,24 @@ fn config_check_names_the_key_and_the_line() {
 }
 
 #[test]
+fn config_check_refuses_an_unknown_log_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("level.toml");
+    std::fs::write(&bad, "[log]\nlevel = \"verbose\"\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_envoi"))
+        .args(["config", "check"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("log.level") && stderr.contains("unknown level \"verbose\""),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn the_example_configurations_are_valid() {
     for name in ["envoi.toml", "demo.toml"] {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
