@@ -106,8 +106,8 @@ pub enum QueueCommand {
         /// Start after this queue id (the last of the previous page).
         #[arg(long, value_name = "ID")]
         after: Option<String>,
-        /// At most this many.
-        #[arg(long, default_value_t = 100)]
+        /// At most this many (1 to 1000).
+        #[arg(long, default_value_t = 100, value_parser = page_limit)]
         limit: usize,
     },
     /// One message: envelope, per-recipient status, attempts, next attempt, last reply.
@@ -178,4 +178,19 @@ pub enum ConfigCommand {
     /// Read a password from standard input and print its Argon2 hash for
     /// `[[smtp.auth.user]] password_hash`.
     HashPassword,
+}
+
+/// `--limit`: a page size the admin API serves, refused (not capped) outside its range.
+fn page_limit(text: &str) -> Result<usize, String> {
+    let limit: usize = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    if (1..=envoi_admin::api::MAX_PAGE_SIZE).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(format!(
+            "{limit} is out of range: a page holds 1 to {} messages (page on with --after)",
+            envoi_admin::api::MAX_PAGE_SIZE
+        ))
+    }
 }

@@ -285,6 +285,88 @@ fn config_check_refuses_an_unknown_log_level() {
 }
 
 #[test]
+fn a_list_limit_out_of_range_is_an_error_not_a_cap() {
+    for bad in ["0", "1001"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_envoi"))
+            .args(["queue", "list", "--limit", bad])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{bad}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("--limit") && stderr.contains("1 to 1000"),
+            "{stderr}"
+        );
+    }
+}
+
+/// Drives `envoi config hash-password` on a pseudo-terminal: waits for each prompt and for echo
+/// to be off before typing, and prints everything the terminal showed.
+const TYPE_ON_A_TERMINAL: &str = r#"
+import os, pty, select, signal, sys, termios, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "config", "hash-password"])
+seen = b""
+def until(token):
+    global seen
+    deadline = time.time() + 10
+    while token not in seen:
+        if time.time() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            sys.stdout.write("no prompt " + repr(token) + "; saw: " + seen.decode())
+            sys.exit(1)
+        if select.select([fd], [], [], 0.1)[0]:
+            seen += os.read(fd, 1024)
+def type_when_silent(text):
+    deadline = time.time() + 10
+    while termios.tcgetattr(fd)[3] & termios.ECHO and time.time() < deadline:
+        time.sleep(0.01)
+    os.write(fd, text)
+until(b"Password: ")
+type_when_silent(b"s3cret-word\n")
+until(b"Again: ")
+type_when_silent(b"s3cret-word\n")
+try:
+    while True:
+        chunk = os.read(fd, 1024)
+        if not chunk:
+            break
+        seen += chunk
+except OSError:
+    pass
+os.waitpid(pid, 0)
+sys.stdout.write(seen.decode())
+"#;
+
+#[test]
+fn hash_password_does_not_echo_on_a_terminal() {
+    let output = Command::new("python3")
+        .args(["-c", TYPE_ON_A_TERMINAL, env!("CARGO_BIN_EXE_envoi")])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(shown.contains("$argon2"), "{shown}");
+    assert!(!shown.contains("s3cret-word"), "{shown}");
+
+    let mut piped = Command::new(env!("CARGO_BIN_EXE_envoi"))
+        .args(["config", "hash-password"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    piped
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"s3cret-word\n")
+        .unwrap();
+    let output = piped.wait_with_output().unwrap();
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("$argon2"));
+}
+
+#[test]
 fn the_example_configurations_are_valid() {
     for name in ["envoi.toml", "demo.toml"] {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
