@@ -175,8 +175,8 @@ pub enum ConfigCommand {
         /// The file.
         file: PathBuf,
     },
-    /// Read a password from standard input and print its Argon2 hash for
-    /// `[[smtp.auth.user]] password_hash`.
+    /// Print the Argon2 hash of a password for `[[smtp.auth.user]] password_hash`; the password
+    /// is asked twice without echo on a terminal, or read as the first line of standard input.
     HashPassword,
 }
 
