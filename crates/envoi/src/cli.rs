@@ -1,4 +1,5 @@
-//! Command-line interface: `envoi serve`, `envoi queue ...`, `envoi config ...`.
+//! Command-line interface: `envoi serve`, `envoi queue ...`, `envoi config ...`, and the
+//! generators of completions and man pages from these definitions.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -25,6 +26,16 @@ pub enum Command {
     /// Check a configuration file, or hash a password for it.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to standard output.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages (envoi.1 and one per subcommand) into a directory.
+    Manpages {
+        /// The directory (created when missing).
+        dir: PathBuf,
+    },
 }
 
 /// `envoi serve` flags; each overrides the configuration file.
