@@ -84,7 +84,25 @@ pub struct QueueArgs {
     pub command: QueueCommand,
 }
 
-/// Filters shared by `list` and `flush`.
+/// Which messages an action concerns: queue ids (`-` reads more from standard input, one per
+/// line), or the listing's filters, or `--all`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct BulkArgs {
+    /// Queue ids; `-` reads ids from standard input.
+    #[arg(value_name = "ID")]
+    pub ids: Vec<String>,
+    /// Or every message these filters select.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Or every message in the queue.
+    #[arg(long)]
+    pub all: bool,
+    /// Confirms `delete` or `bounce` by filter or `--all`.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+/// Filters shared by `list`, `flush` and the actions.
 #[derive(Debug, Clone, Default, Args)]
 pub struct FilterArgs {
     /// Only messages in this state: active, deferred, held.
@@ -132,31 +150,16 @@ pub enum QueueCommand {
         #[command(flatten)]
         filter: FilterArgs,
     },
-    /// Attempt one message now.
-    Retry {
-        /// Queue id.
-        id: String,
-    },
-    /// Hold a message: no attempt until released (it still expires).
-    Hold {
-        /// Queue id.
-        id: String,
-    },
-    /// Release a held message.
-    Release {
-        /// Queue id.
-        id: String,
-    },
-    /// Delete a message without a bounce.
-    Delete {
-        /// Queue id.
-        id: String,
-    },
-    /// Fail a message now: bounce it to its sender and remove it.
-    Bounce {
-        /// Queue id.
-        id: String,
-    },
+    /// Attempt messages now (their attempt count is unchanged).
+    Retry(BulkArgs),
+    /// Hold messages: no attempt until released (they still expire).
+    Hold(BulkArgs),
+    /// Release held messages.
+    Release(BulkArgs),
+    /// Delete messages without a bounce.
+    Delete(BulkArgs),
+    /// Fail messages now: bounce them to their senders and remove them.
+    Bounce(BulkArgs),
     /// Destinations (route, smarthost or MX domain): queued, in flight, oldest, connection
     /// failures, back-off, suspension, last error.
     Destinations,
