@@ -249,7 +249,10 @@ mod tests {
         };
         let text = list_long(&page, now);
         assert!(text.lines().next().unwrap().ends_with("REASON"), "{text}");
-        assert!(text.lines().nth(1).unwrap().ends_with("+1  451 4.4.1 busy"), "{text}");
+        assert!(
+            text.lines().nth(1).unwrap().ends_with("+1  451 4.4.1 busy"),
+            "{text}"
+        );
         m.held = true;
         let page = MessagePage {
             next: None,
