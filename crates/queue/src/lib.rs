@@ -136,7 +136,7 @@ pub use destination::{Destination, DestinationStatus};
 pub use error::{EnqueueError, QueueError};
 pub use health::Acceptance;
 pub use policy::PrequeuePolicy;
-pub use queue::{Queue, QueueBuilder};
+pub use queue::{DestinationCounters, DestinationCounts, Queue, QueueBuilder};
 pub use relay::{Delivery, Outcome, Relay, RelayError, ReplyOrigin};
 pub use settings::{DestinationLimits, QueueSettings};
 pub use storage::{
