@@ -150,9 +150,10 @@ def run_one(args, system, load, rnd, workroot):
         count0 = sink.count
         sess0 = sink.sessions
         stop_file = os.path.join(work, "probe.stop")
-        src_cmd = [mta.SOURCE, "-d", "-s", str(sessions), "-m", str(n), "-l", str(size),
+        src_cmd = [mta.SOURCE, *mta.source_reuse(n, sessions), "-s", str(sessions), "-m", str(n), "-l", str(size),
                    "-f", "source@bench.test", "-t", "rcpt@dest.test", "-M", "source.bench.test",
                    f"127.0.0.1:{port}"]
+        rec["source_d"] = "-d" in src_cmd
         probe_cmd = [sys.executable, os.path.join(HERE, "probe.py"), "--port", str(port),
                      "--size", str(size), "--interval-ms", str(args.probe_interval_ms),
                      "--max", str(min(args.probe_max, max(20, n // 20))), "--max-seconds", str(args.source_timeout),

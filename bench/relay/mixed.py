@@ -51,7 +51,7 @@ def run(args, system, load, rnd, workroot, live):
         count0 = sink.count
 
         def source(s, m, rcpt):
-            cmd = [mta.SOURCE, "-d", "-s", str(s), "-m", str(m), "-l", str(size),
+            cmd = [mta.SOURCE, *mta.source_reuse(m, s), "-s", str(s), "-m", str(m), "-l", str(size),
                    "-f", "source@bench.test", "-t", rcpt, "-M", "source.bench.test",
                    f"127.0.0.1:{srv.port}"]
             return subprocess.Popen(["timeout", str(args.source_timeout)] + cmd,

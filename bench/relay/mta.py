@@ -30,6 +30,17 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 # ---------------------------------------------------------------- helpers
 
+# envoi's edge ends a session after 1000 messages (421 4.7.0, not configurable), and
+# smtp-source spreads messages unevenly over its sessions: above this many messages per
+# session, each message goes over a connection of its own (no -d).
+REUSE_MAX_PER_SESSION = 900
+
+
+def source_reuse(messages, sessions):
+    """smtp-source's -d (several messages per connection) when the edge's limit allows."""
+    return ["-d"] if messages <= REUSE_MAX_PER_SESSION * sessions else []
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
