@@ -143,3 +143,35 @@ async fn a_connection_rate_spaces_new_connections_and_keeps_the_due_order() {
     assert_eq!(txns.iter().map(|t| t.conn).collect::<Vec<_>>(), [0, 1, 2]);
     queue.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test]
+async fn a_delivery_waiting_for_a_connection_token_takes_a_connection_put_back() {
+    let peer = Peer::start(Script::default()).await;
+    // One connection every 10 s: the second and third messages would wait 10 and 20 s for a
+    // token of their own, but the first one's connection comes back long before.
+    let own = ConnectionLimits {
+        max_messages_per_connection: None,
+        connections_per_second: Some(0.1),
+    };
+    let relay = relay_with(peer.port(), "paced.test", own);
+    let queue = Queue::builder(Arc::new(MemoryStore::new()), Arc::new(relay))
+        .start()
+        .await
+        .unwrap();
+    // Suspended while they are queued, so that all three start together at the resume.
+    queue.suspend("paced.test", None, "").await.unwrap();
+    let paced: Vec<String> = (0..3).map(|i| format!("paced {i}")).collect();
+    send_in_order(&queue, "a@paced.test", &paced).await;
+    assert!(queue.resume("paced.test").await.unwrap());
+    until_empty(&queue).await;
+    assert_eq!(peer.connections(), 1);
+    let txns = peer.transactions();
+    assert_eq!(
+        subjects(&txns),
+        paced
+            .iter()
+            .map(|s| format!("Subject: {s}"))
+            .collect::<Vec<_>>()
+    );
+    queue.shutdown(Duration::from_secs(5)).await;
+}
