@@ -183,10 +183,12 @@ fn log_fates(shared: &Shared, message: &StoredMessage, verdict: &Verdict) {
         .now()
         .duration_since(message.envelope.arrival)
         .unwrap_or_default();
+    let mut counted = Vec::with_capacity(verdict.fates.len());
     for &(index, fate) in &verdict.fates {
         let Some(status) = verdict.recipients.get(index) else {
             continue;
         };
+        counted.push((shared.relay.destination(&status.recipient), fate));
         let Some(reply) = &status.last_reply else {
             continue;
         };
@@ -205,6 +207,10 @@ fn log_fates(shared: &Shared, message: &StoredMessage, verdict: &Verdict) {
         if fate == Fate::Bounced && message.envelope.sender.is_null() {
             events::not_bounced(message.id, &status.recipient);
         }
+    }
+    let mut tallies = shared.tallies();
+    for (dest, fate) in &counted {
+        tallies.fate(dest, *fate);
     }
 }
 
