@@ -47,6 +47,7 @@ pub fn install_metrics() -> Option<PrometheusHandle> {
     match envoi_admin::install_metrics_recorder() {
         Ok(handle) => {
             envoi_edge::events::describe_metrics();
+            envoi_edge::events::register_metrics();
             Some(handle)
         }
         Err(error) => {

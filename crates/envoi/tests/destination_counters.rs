@@ -5,24 +5,8 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-
 use support::hop::{Hop, HopScript};
-use support::{free_port, message, send, wait_for, Daemon, PATIENCE};
-
-fn http_get(addr: SocketAddr, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
-}
+use support::{free_port, http_get, message, send, wait_for, Daemon};
 
 fn series(counter: &str, destination: &str, value: u64) -> String {
     format!("envoi_destination_{counter}_total{{destination=\"{destination}\"}} {value}")

@@ -161,3 +161,20 @@ fn logs_go_to_syslog_with_facility_mail_or_to_a_file() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn every_known_series_is_on_metrics_before_its_first_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path(), "");
+    let text = support::http_get(daemon.admin, "/metrics");
+    for line in [
+        "envoi_smtp_connections_total{outcome=\"over_limit\"} 0",
+        "envoi_smtp_messages_total{outcome=\"refused\"} 0",
+        "envoi_messages_accepted_total 0",
+        "envoi_recipients_bounced_total 0",
+        "envoi_queue_oldest_message_age_seconds 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+    }
+    assert!(text.contains("envoi_build_info{version=\""), "{text}");
+}

@@ -274,6 +274,20 @@ impl Drop for Daemon {
     }
 }
 
+/// A minimal HTTP/1.1 GET: the whole response, status line and headers included.
+pub fn http_get(addr: SocketAddr, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
 /// A minimal SMTP client: sends one message, returns the reply to the final dot.
 pub fn send(addr: SocketAddr, from: &str, to: &[&str], message: &[u8]) -> String {
     let mut stream = TcpStream::connect(addr).unwrap();
