@@ -23,6 +23,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Inspect and manage the running daemon's queue through its admin API.
     Queue(QueueArgs),
+    /// Make the running daemon re-read its configuration file (as SIGHUP does) and say which
+    /// changed keys are in effect and which need a restart.
+    Reload(AdminArgs),
     /// Check a configuration file, or hash a password for it.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -59,6 +62,25 @@ pub struct ServeArgs {
     /// Host name for the banner, Received headers and bounces.
     #[arg(long, value_name = "NAME")]
     pub hostname: Option<String>,
+}
+
+/// How to reach the daemon's admin API.
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// The daemon's admin API.
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "http://127.0.0.1:8025",
+        env = "ENVOI_ADMIN_URL"
+    )]
+    pub admin: String,
+    /// Bearer token for the admin API.
+    #[arg(long, value_name = "TOKEN", env = "ENVOI_ADMIN_TOKEN")]
+    pub token: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `envoi queue` and its connection options.

@@ -9,6 +9,7 @@
 //! - [`time`]: serde helpers for RFC 3339 times and humantime durations.
 //! - [`summary`]: [`Summary`]: counts by state and by destination domain.
 //! - [`message`]: [`MessageView`], [`RecipientView`], [`ReplyView`], [`MessagePage`].
+//! - [`reload`]: [`ReloadReport`], [`Reloader`].
 //! - [`shape`]: [`Shape`], [`ShapeQuery`]: the queue by domain, reply or sender, and by age.
 //! - [`filter`]: [`MessageFilter`], the listing and flush filters as query parameters.
 //! - [`action`]: [`Action`], [`ActionResult`], [`FlushResult`].
@@ -24,6 +25,7 @@ pub mod destination;
 pub mod filter;
 pub mod inject;
 pub mod message;
+pub mod reload;
 pub mod shape;
 pub mod status;
 pub mod summary;
@@ -39,6 +41,7 @@ pub use envoi_types::RecipientState;
 pub use filter::{MessageFilter, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 pub use inject::{InjectRequest, InjectResponse};
 pub use message::{MessagePage, MessageView, RecipientView, ReplyView};
+pub use reload::{ReloadReport, Reloader};
 pub use shape::{Shape, ShapeBy, ShapeQuery, ShapeRow, AGE_COLUMNS_MINUTES};
 pub use status::{ErrorBody, Health, QuarantineEntry, QuarantineList};
 pub use summary::{DomainCount, Summary};

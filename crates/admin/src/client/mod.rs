@@ -19,7 +19,8 @@ pub use error::ClientError;
 use crate::api::{
     Action, ActionResult, BulkRequest, BulkResult, DestinationList, FlushResult, Health,
     InjectRequest, InjectResponse, MessageFilter, MessagePage, MessageView, QuarantineList,
-    ResumeResult, Shape, ShapeQuery, Summary, SuspendRequest, SuspensionView, MAX_PAGE_SIZE,
+    ReloadReport, ResumeResult, Shape, ShapeQuery, Summary, SuspendRequest, SuspensionView,
+    MAX_PAGE_SIZE,
 };
 
 /// How long to wait for a connection to the daemon.
@@ -74,6 +75,15 @@ impl AdminClient {
     pub async fn summary(&self) -> Result<Summary, ClientError> {
         self.call(self.request(Method::GET, &["v1", "summary"])?)
             .await
+    }
+
+    /// `POST /v1/reload`: the daemon re-reads its configuration, as on SIGHUP.
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn reload(&self) -> Result<ReloadReport, ClientError> {
+        let request = self.request(Method::POST, &["v1", "reload"])?;
+        self.call(request).await
     }
 
     /// `GET /v1/shape`: the queue by domain, last reply or sender, and by age.

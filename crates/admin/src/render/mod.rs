@@ -10,7 +10,7 @@
 //! - `destinations`: [`destinations`], [`suspension`], [`resumed`].
 //! - `messages`: [`list`], [`list_long`] and [`show`].
 //! - `shape`: [`shape`], qshape's table.
-//! - `results`: [`action`], [`bulk`], [`flush`], [`injected`], [`quarantine`], [`health`].
+//! - `results`: [`action`], [`bulk`], [`reload`], [`flush`], [`injected`], [`quarantine`], [`health`].
 
 mod destinations;
 pub mod human;
@@ -22,6 +22,6 @@ pub mod table;
 
 pub use destinations::{destinations, resumed, suspension};
 pub use messages::{list, list_long, show};
-pub use results::{action, bulk, flush, health, injected, quarantine};
+pub use results::{action, bulk, flush, health, injected, quarantine, reload};
 pub use shape::shape;
 pub use summary::summary;

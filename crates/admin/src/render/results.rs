@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use super::table::table;
 use crate::api::{
     Action, ActionResult, BulkResult, FlushResult, Health, InjectResponse, QuarantineList,
+    ReloadReport,
 };
 
 /// `message ID held` (or `deleted`, `released`, ...).
@@ -35,6 +36,28 @@ pub fn bulk(result: &BulkResult) -> String {
             skipped.count,
             skipped.reason,
             examples.join(", ")
+        );
+    }
+    out
+}
+
+/// What a reload changed, or why it was refused.
+pub fn reload(report: &ReloadReport) -> String {
+    if let Some(why) = &report.refused {
+        return format!("reload refused, the running configuration is kept: {why}\n");
+    }
+    if report.applied.is_empty() && report.needs_restart.is_empty() {
+        return "reloaded: nothing changed\n".to_owned();
+    }
+    let mut out = String::new();
+    if !report.applied.is_empty() {
+        let _ = writeln!(out, "applied: {}", report.applied.join(", "));
+    }
+    if !report.needs_restart.is_empty() {
+        let _ = writeln!(
+            out,
+            "changed, needs a restart: {}",
+            report.needs_restart.join(", ")
         );
     }
     out

@@ -14,6 +14,7 @@
 //! | `POST /v1/messages` | `inject_v1` |
 //! | `GET /v1/destinations`, `POST /v1/destinations/{name}/{suspend,resume}` | `destinations_v1` |
 //! | `GET /v1/quarantine` | `quarantine_v1` |
+//! | `POST /v1/reload` | `reload_v1` |
 //! | `GET /metrics` | `metrics_v1` |
 //! | `GET /healthz` | `health_v1` |
 //!
@@ -41,6 +42,7 @@ mod limit;
 mod messages_v1;
 mod metrics_v1;
 mod quarantine_v1;
+mod reload_v1;
 mod select;
 mod shape_v1;
 mod summary_v1;
@@ -88,6 +90,7 @@ pub fn router(state: AdminState) -> Router {
             post(destinations_v1::resume),
         )
         .route("/v1/quarantine", get(quarantine_v1::quarantine))
+        .route("/v1/reload", post(reload_v1::reload))
         .route("/metrics", get(metrics_v1::metrics))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

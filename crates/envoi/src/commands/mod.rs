@@ -5,3 +5,4 @@ pub mod bulk;
 pub mod config;
 pub mod docs;
 pub mod queue;
+pub mod reload;

@@ -253,6 +253,16 @@ impl Daemon {
         assert!(status.success());
     }
 
+    /// Runs `envoi reload` against this daemon.
+    pub fn reload_cli(&self) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_envoi"))
+            .arg("reload")
+            .arg("--admin")
+            .arg(format!("http://{}", self.admin))
+            .output()
+            .unwrap()
+    }
+
     /// Runs `envoi queue ARGS` against this daemon.
     pub fn queue_cli(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_envoi"))
