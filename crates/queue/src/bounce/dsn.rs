@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
-use envoi_types::{ClientInfo, Envelope, Message, Sender};
+use envoi_types::{ClientInfo, DsnRequest, Envelope, Message, Sender};
 
 use super::{BounceContext, BounceFactory, Failure};
 use crate::relay::ReplyOrigin;
@@ -253,6 +253,7 @@ impl BounceFactory for DsnBounce {
             },
             receiver: self.reporting_mta.clone(),
             arrival: context.now,
+            dsn: DsnRequest::default(),
         }
     }
 }
