@@ -8,7 +8,8 @@
 //! # Layout
 //! - [`time`]: serde helpers for RFC 3339 times and humantime durations.
 //! - [`summary`]: [`Summary`]: counts by state and by destination domain.
-//! - [`message`]: [`MessageView`], [`RecipientView`], [`ReplyView`], [`MessagePage`].
+//! - [`message`]: [`MessageView`], [`RecipientView`], [`ReplyView`], [`AttemptView`],
+//!   [`MessagePage`].
 //! - [`filter`]: [`MessageFilter`], the listing and flush filters as query parameters.
 //! - [`action`]: [`Action`], [`ActionResult`], [`FlushResult`].
 //! - [`destination`]: [`DestinationList`], [`DestinationView`], [`SuspendRequest`],
@@ -33,6 +34,8 @@ pub use envoi_queue::{MessageState, StateCounts};
 pub use envoi_types::RecipientState;
 pub use filter::{MessageFilter, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 pub use inject::{InjectRequest, InjectResponse};
-pub use message::{MessagePage, MessageView, RecipientView, ReplyView};
+pub use message::{
+    AttemptReplyView, AttemptView, MessagePage, MessageView, RecipientView, ReplyView,
+};
 pub use status::{ErrorBody, Health, QuarantineEntry, QuarantineList};
 pub use summary::{DomainCount, Summary};
