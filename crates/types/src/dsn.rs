@@ -318,7 +318,7 @@ mod tests {
         });
         assert_eq!(request.notify(&a), Notify::NEVER);
         assert_eq!(request.notify(&b), Notify::DEFAULT);
-        request.retain_recipients(&[b.clone()]);
+        request.retain_recipients(std::slice::from_ref(&b));
         assert!(request.is_empty());
     }
 }
