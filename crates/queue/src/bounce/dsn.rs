@@ -107,7 +107,8 @@ impl DsnBounce {
         let _ = write!(out, "--{boundary}\r\n");
         let mut bytes = out.into_bytes();
         let whole = action == Action::Failed && original.dsn.ret != Some(Ret::Headers);
-        self.original_part(&mut bytes, &original.message, whole);
+        let delivered = matches!(action, Action::Delivered | Action::Relayed);
+        self.original_part(&mut bytes, &original.message, whole, delivered);
         bytes.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
         bytes
     }
@@ -173,24 +174,22 @@ impl DsnBounce {
         out.push_str("\r\n");
     }
 
-    /// The original: whole when `whole` and within the size limit, else its headers.
-    fn original_part(&self, out: &mut Vec<u8>, message: &Message, whole: bool) {
+    /// The original: whole when `whole` and within the size limit, else its headers;
+    /// described as delivered or undelivered.
+    fn original_part(&self, out: &mut Vec<u8>, message: &Message, whole: bool, delivered: bool) {
         let whole = whole && message.len() <= self.headers_only_above;
         // RFC 6532 §3.7, RFC 6533 §6.3: a message with UTF-8 headers travels as message/global.
         let global = !message.header_section().is_ascii();
-        let (content_type, description, bytes) = match (whole, global) {
-            (true, false) => ("message/rfc822", "Undelivered Message", message.as_bytes()),
-            (true, true) => ("message/global", "Undelivered Message", message.as_bytes()),
-            (false, false) => (
-                "text/rfc822-headers",
-                "Undelivered Message Headers",
-                message.header_section(),
-            ),
-            (false, true) => (
-                "message/global-headers",
-                "Undelivered Message Headers",
-                message.header_section(),
-            ),
+        let (content_type, bytes) = match (whole, global) {
+            (true, false) => ("message/rfc822", message.as_bytes()),
+            (true, true) => ("message/global", message.as_bytes()),
+            (false, false) => ("text/rfc822-headers", message.header_section()),
+            (false, true) => ("message/global-headers", message.header_section()),
+        };
+        let description = match (delivered, whole) {
+            (false, true) => "Undelivered Message",
+            (false, false) => "Undelivered Message Headers",
+            (true, _) => "Delivered Message Headers",
         };
         let encoding = if bytes.is_ascii() {
             ""
@@ -322,5 +321,42 @@ mod tests {
         let headers_only = String::from_utf8(headers_only).unwrap();
         assert!(headers_only.contains("Content-Type: message/global-headers\r\n"));
         assert!(!headers_only.contains("hi\r\n"));
+    }
+
+    #[test]
+    fn a_delay_warning_says_until_when_and_returns_headers_only() {
+        let reply = Reply::new(451, EnhancedCode::new(4, 2, 0), "busy");
+        let mut delayed = failure(reply, Some("mx.test[192.0.2.1]:25"), ReplyOrigin::Remote);
+        delayed.action = Action::Delayed;
+        let original = Envelope::new(
+            Sender::parse("s@src.test").unwrap(),
+            vec![delayed.recipient.clone()],
+            b"Subject: x\r\n\r\nthe body\r\n".to_vec(),
+        );
+        let text = DsnBounce::new("mx.envoi.test").render(&BounceContext {
+            original: &original,
+            original_id: QueueId::from_bytes([1; 16]),
+            bounce_id: QueueId::from_bytes([2; 16]),
+            failures: &[delayed],
+            now: SystemTime::UNIX_EPOCH,
+            will_retry_until: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(86400)),
+        });
+        let text = String::from_utf8(text).unwrap();
+        assert!(text.contains("Subject: Delayed Mail (still being retried)\r\n"));
+        assert!(
+            text.contains(
+                "Action: delayed\r\nStatus: 4.2.0\r\n\
+                 Remote-MTA: dns; mx.test\r\n\
+                 Diagnostic-Code: smtp; 451 4.2.0 busy\r\n\
+                 Last-Attempt-Date: Thu, 01 Jan 1970 00:00:00 +0000\r\n\
+                 Will-Retry-Until: Fri, 02 Jan 1970 00:00:00 +0000\r\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("Content-Type: text/rfc822-headers\r\n"),
+            "{text}"
+        );
+        assert!(!text.contains("the body"), "{text}");
     }
 }
