@@ -130,6 +130,18 @@ fn bounces_honour_ret_envid_orcpt_and_notify_and_success_is_reported_as_relayed(
     );
     // The original to ok@, then the bounce and the success report to the sender.
     let txns = hop.wait_for(3);
+    let log = daemon.log_text();
+    assert!(
+        log.contains("event=\"not-bounced\"")
+            && log.contains("to=reject-b@dst.test reason=\"the sender's NOTIFY excludes FAILURE\""),
+        "{log}"
+    );
+    for action in ["failed", "relayed"] {
+        assert!(
+            log.contains(&format!("action=\"{action}\" rcpts=1")),
+            "{log}"
+        );
+    }
     assert_eq!(txns[0].mail, "MAIL FROM:<sender@src.test>");
     assert_eq!(txns[0].rcpts, ["ok@dst.test"]);
 

@@ -222,6 +222,8 @@ fn log_fates(shared: &Shared, message: &StoredMessage, verdict: &Verdict) {
         );
         if fate == Fate::Bounced && message.envelope.sender.is_null() {
             events::not_bounced(message.id, &status.recipient);
+        } else if fate == Fate::Bounced && !message.envelope.dsn.notify(&status.recipient).failure {
+            events::not_bounced_by_notify(message.id, &status.recipient);
         }
     }
 }
@@ -312,6 +314,8 @@ fn build_bounces(
                     now,
                     will_retry_until: *will_retry_until,
                 });
+                let action = listed.first().map_or("failed", |f| f.action.keyword());
+                events::reported(message.id, bounce_id, action, listed.len());
                 NewMessage {
                     id: bounce_id,
                     meta: MessageMeta::new(&envelope, now),
