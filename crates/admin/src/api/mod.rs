@@ -12,12 +12,14 @@
 //!   [`MessagePage`].
 //! - [`filter`]: [`MessageFilter`], the listing and flush filters as query parameters.
 //! - [`action`]: [`Action`], [`ActionResult`], [`FlushResult`].
+//! - [`bulk`]: [`BulkRequest`], [`BulkResult`], [`BulkSkipped`].
 //! - [`destination`]: [`DestinationList`], [`DestinationView`], [`SuspendRequest`],
 //!   [`SuspensionView`], [`ResumeResult`].
 //! - [`inject`]: [`InjectRequest`], [`InjectResponse`].
 //! - [`status`]: [`Health`], [`QuarantineList`], [`ErrorBody`].
 
 pub mod action;
+pub mod bulk;
 pub mod destination;
 pub mod filter;
 pub mod inject;
@@ -27,6 +29,7 @@ pub mod summary;
 pub mod time;
 
 pub use action::{Action, ActionResult, FlushResult};
+pub use bulk::{BulkRequest, BulkResult, BulkSkipped, MAX_BULK_IDS};
 pub use destination::{
     DestinationList, DestinationView, ResumeResult, SuspendRequest, SuspensionView,
 };

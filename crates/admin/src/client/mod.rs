@@ -17,9 +17,9 @@ use serde::de::DeserializeOwned;
 pub use error::ClientError;
 
 use crate::api::{
-    Action, ActionResult, DestinationList, FlushResult, Health, InjectRequest, InjectResponse,
-    MessageFilter, MessagePage, MessageView, QuarantineList, ResumeResult, Summary, SuspendRequest,
-    SuspensionView, MAX_PAGE_SIZE,
+    Action, ActionResult, BulkRequest, BulkResult, DestinationList, FlushResult, Health,
+    InjectRequest, InjectResponse, MessageFilter, MessagePage, MessageView, QuarantineList,
+    ResumeResult, Summary, SuspendRequest, SuspensionView, MAX_PAGE_SIZE,
 };
 
 /// How long to wait for a connection to the daemon.
@@ -188,6 +188,22 @@ impl AdminClient {
             Action::Delete => self.request(Method::DELETE, &["v1", "messages", id])?,
             other => self.request(Method::POST, &["v1", "messages", id, other.name()])?,
         };
+        self.call(request).await
+    }
+
+    /// `POST /v1/bulk/{action}`: `action` on the messages `request` selects.
+    ///
+    /// # Errors
+    /// [`ClientError::BadRequest`] naming what is wrong with the selection; see
+    /// [`ClientError`].
+    pub async fn bulk(
+        &self,
+        action: Action,
+        request: &BulkRequest,
+    ) -> Result<BulkResult, ClientError> {
+        let request = self
+            .request(Method::POST, &["v1", "bulk", action.name()])?
+            .json(request);
         self.call(request).await
     }
 

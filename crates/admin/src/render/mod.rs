@@ -9,7 +9,7 @@
 //! - `summary`: [`summary`].
 //! - `destinations`: [`destinations`], [`suspension`], [`resumed`].
 //! - `messages`: [`list`] and [`show`].
-//! - `results`: [`action`], [`flush`], [`injected`], [`quarantine`], [`health`].
+//! - `results`: [`action`], [`bulk`], [`flush`], [`injected`], [`quarantine`], [`health`].
 
 mod destinations;
 pub mod human;
@@ -20,5 +20,5 @@ pub mod table;
 
 pub use destinations::{destinations, resumed, suspension};
 pub use messages::{list, show};
-pub use results::{action, flush, health, injected, quarantine};
+pub use results::{action, bulk, flush, health, injected, quarantine};
 pub use summary::summary;

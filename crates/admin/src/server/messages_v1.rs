@@ -13,7 +13,7 @@ pub(crate) async fn list(
     filter: Result<Query<MessageFilter>, QueryRejection>,
 ) -> Result<Json<MessagePage>, ApiError> {
     let filter = extract::query(filter)?;
-    let size = filter.page_size();
+    let size = filter.page_size().map_err(ApiError::BadRequest)?;
     let now = state.queue().clock().now();
     // One more than the page tells whether there is a next page.
     let query = filter.to_query(now, filter.after, size + 1);

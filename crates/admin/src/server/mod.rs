@@ -9,6 +9,7 @@
 //! | `GET /v1/summary` | `summary_v1` |
 //! | `GET /v1/messages`, `GET /v1/messages/{id}` | `messages_v1` |
 //! | `POST /v1/flush`, `POST /v1/messages/{id}/{retry,hold,release,bounce}`, `DELETE /v1/messages/{id}` | `actions_v1` |
+//! | `POST /v1/bulk/{action}` | `bulk_v1` |
 //! | `POST /v1/messages` | `inject_v1` |
 //! | `GET /v1/destinations`, `POST /v1/destinations/{name}/{suspend,resume}` | `destinations_v1` |
 //! | `GET /v1/quarantine` | `quarantine_v1` |
@@ -20,7 +21,9 @@
 //! - [`auth`]: the bearer-token middleware.
 //! - [`error`]: [`ApiError`], the one place errors become status codes and `{"error": ...}`.
 //! - `limit`: the listener that bounds open connections.
-//! - `extract`: ids, query strings and JSON bodies parsed into 400s that name the problem.
+//! - `extract`: ids, query strings and JSON bodies parsed into 400s that name the problem;
+//!   the client's address for action logs.
+//! - `select`: the ids a filter selects, page by page.
 //! - `*_v1`: one file per endpoint group, as in the table above.
 
 pub mod auth;
@@ -28,6 +31,7 @@ pub mod error;
 pub mod state;
 
 mod actions_v1;
+mod bulk_v1;
 mod destinations_v1;
 mod extract;
 mod health_v1;
@@ -36,6 +40,7 @@ mod limit;
 mod messages_v1;
 mod metrics_v1;
 mod quarantine_v1;
+mod select;
 mod summary_v1;
 
 use axum::extract::DefaultBodyLimit;
@@ -69,6 +74,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/v1/messages/{id}/release", post(actions_v1::release))
         .route("/v1/messages/{id}/bounce", post(actions_v1::bounce))
         .route("/v1/flush", post(actions_v1::flush))
+        .route("/v1/bulk/{action}", post(bulk_v1::bulk))
         .route("/v1/destinations", get(destinations_v1::list))
         .route(
             "/v1/destinations/{name}/suspend",
@@ -115,7 +121,8 @@ pub async fn serve(
         tracing::info!(%addr, "admin API listening");
     }
     let listener = limit::LimitedListener::new(listener, state.config().max_connections);
-    axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<extract::PeerAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
 }

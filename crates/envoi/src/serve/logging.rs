@@ -6,10 +6,11 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-/// Installs the global subscriber. `RUST_LOG` overrides the configured level.
-pub fn init(format: LogFormat, level: Option<&str>) {
+/// Installs the global subscriber. `RUST_LOG` overrides the configured filter (which
+/// `envoi config check` has validated).
+pub fn init(format: LogFormat, filter: &str) {
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(level.unwrap_or("info")))
+        .or_else(|_| EnvFilter::try_new(filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

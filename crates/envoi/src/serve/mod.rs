@@ -8,9 +8,11 @@
 //! - `users`: AUTH users with Argon2 hashes.
 //! - `logging`: text or JSON log lines.
 //! - `signals`: stop and reload.
+//! - `notify`: readiness, reload and stop for systemd.
 
 pub mod build;
 pub mod logging;
+pub mod notify;
 pub mod rdns;
 pub mod reload;
 pub mod signals;
@@ -114,6 +116,9 @@ pub async fn run(config: Config, args: crate::cli::ServeArgs) -> anyhow::Result<
         hostname = %hostname,
         "envoi ready"
     );
+    notify::ready(&format!(
+        "SMTP on {smtp_addresses:?}, admin on {admin_address}"
+    ));
 
     let reloadable = Reloadable {
         config_path: args.config.clone(),
@@ -143,6 +148,7 @@ pub async fn run(config: Config, args: crate::cli::ServeArgs) -> anyhow::Result<
         // whose messages the store refuses anyway.
         queue.shutdown(std::time::Duration::ZERO).await;
     }
+    notify::stopping();
     tracing::info!("stopping: no new connections; open SMTP transactions may finish");
     edge_shutdown.cancel();
     edge_tasks.wait().await;
@@ -161,8 +167,15 @@ async fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen on {address}"))
 }
 
-/// SIGHUP: re-reads the configuration and swaps what can be swapped.
+/// SIGHUP: re-reads the configuration and swaps what can be swapped, telling systemd.
 fn reload(parts: &Reloadable) {
+    notify::reloading();
+    swap_parts(parts);
+    notify::ready("configuration reloaded or refused (see the log)");
+}
+
+/// Re-reads the configuration and swaps what can be swapped; a bad one changes nothing.
+fn swap_parts(parts: &Reloadable) {
     let config = match crate::config::load_config(parts.config_path.as_deref(), &parts.overrides) {
         Ok(config) => config,
         Err(error) => {

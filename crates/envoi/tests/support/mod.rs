@@ -4,6 +4,7 @@
 
 pub mod hop;
 pub mod private_pg;
+pub mod queue_cli;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -1,0 +1,96 @@
+//! What a service manager sees: systemd's readiness protocol (`NOTIFY_SOCKET`), and the man
+//! pages and completions generated from the CLI.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::os::unix::net::UnixDatagram;
+use std::process::Command;
+use std::time::Duration;
+
+use support::Daemon;
+
+/// The next notification, as its lines.
+fn next_notification(socket: &UnixDatagram) -> Vec<String> {
+    let mut buffer = [0u8; 4096];
+    let len = socket
+        .recv(&mut buffer)
+        .expect("a notification within 30 s");
+    String::from_utf8_lossy(&buffer[..len])
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn systemd_hears_ready_once_listening_then_reloading_and_stopping() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let path = socket_path.to_str().unwrap().to_owned();
+    let smtp = std::net::SocketAddr::from(([127, 0, 0, 1], support::free_port()));
+    let admin = std::net::SocketAddr::from(([127, 0, 0, 1], support::free_port()));
+    let mut daemon =
+        Daemon::start_with_env(dir.path(), "", smtp, admin, &[("NOTIFY_SOCKET", &path)]);
+
+    let ready = next_notification(&socket);
+    assert_eq!(ready[0], "READY=1", "{ready:?}");
+    assert!(ready[1].starts_with("STATUS=SMTP on"), "{ready:?}");
+    // Ready means listening: the banner is there at once.
+    let stream = TcpStream::connect(daemon.smtp).unwrap();
+    let mut banner = String::new();
+    BufReader::new(stream).read_line(&mut banner).unwrap();
+    assert!(banner.starts_with("220 "), "{banner}");
+
+    daemon.signal("HUP");
+    let reloading = next_notification(&socket);
+    assert_eq!(reloading[0], "RELOADING=1", "{reloading:?}");
+    assert!(reloading[1].starts_with("MONOTONIC_USEC="), "{reloading:?}");
+    assert_eq!(next_notification(&socket)[0], "READY=1");
+
+    assert!(daemon.terminate().success());
+    assert_eq!(next_notification(&socket), vec!["STOPPING=1".to_owned()]);
+}
+
+#[test]
+fn man_pages_and_completions_come_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_envoi"))
+        .arg("manpages")
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for page in [
+        "envoi.1",
+        "envoi-serve.1",
+        "envoi-queue-list.1",
+        "envoi-config-check.1",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(page)).unwrap();
+        assert!(text.starts_with(".ie \\n(.g .ds Aq"), "{page}: {text}");
+    }
+    let list = std::fs::read_to_string(dir.path().join("envoi-queue-list.1")).unwrap();
+    assert!(list.contains("\\-\\-min\\-age"), "{list}");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_envoi"))
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    let script = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        script.contains("_envoi()") && script.contains("hash-password"),
+        "{script}"
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_envoi"))
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
