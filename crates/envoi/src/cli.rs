@@ -84,6 +84,17 @@ pub struct QueueArgs {
     pub command: QueueCommand,
 }
 
+/// `envoi queue shape --by`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ShapeByArg {
+    /// Recipient domain.
+    Domain,
+    /// Last reply.
+    Reply,
+    /// Sender domain.
+    Sender,
+}
+
 /// Which messages an action concerns: queue ids (`-` reads more from standard input, one per
 /// line), or the listing's filters, or `--all`.
 #[derive(Debug, Clone, Default, Args)]
@@ -127,6 +138,20 @@ pub struct FilterArgs {
 pub enum QueueCommand {
     /// Counts by state and by destination domain.
     Summary,
+    /// Where mail waits and for how long (Postfix's qshape): messages per recipient domain,
+    /// last reply or sender domain, by age in minutes.
+    Shape {
+        /// Group by: domain (recipient domain, the default), reply (last reply, addresses
+        /// removed) or sender (sender domain).
+        #[arg(long, value_enum, default_value_t = ShapeByArg::Domain)]
+        by: ShapeByArg,
+        /// Group by sender domain (the same as --by sender).
+        #[arg(long, conflicts_with = "by")]
+        sender: bool,
+        /// Rows shown, the largest first (1 to 1000).
+        #[arg(long, default_value_t = 20, value_parser = page_limit)]
+        top: usize,
+    },
     /// Queued messages, oldest first.
     List {
         /// Filters.
@@ -194,7 +219,7 @@ pub enum ConfigCommand {
     HashPassword,
 }
 
-/// `--limit`: a page size the admin API serves, refused (not capped) outside its range.
+/// `--limit` and `--top`: a count the admin API serves, refused (not capped) outside its range.
 fn page_limit(text: &str) -> Result<usize, String> {
     let limit: usize = text
         .parse()

@@ -10,6 +10,7 @@
 //! - [`summary`]: [`Summary`]: counts by state and by destination domain.
 //! - [`message`]: [`MessageView`], [`RecipientView`], [`ReplyView`], [`AttemptView`],
 //!   [`MessagePage`].
+//! - [`shape`]: [`Shape`], [`ShapeQuery`]: the queue by domain, reply or sender, and by age.
 //! - [`filter`]: [`MessageFilter`], the listing and flush filters as query parameters.
 //! - [`action`]: [`Action`], [`ActionResult`], [`FlushResult`].
 //! - [`bulk`]: [`BulkRequest`], [`BulkResult`], [`BulkSkipped`].
@@ -24,6 +25,7 @@ pub mod destination;
 pub mod filter;
 pub mod inject;
 pub mod message;
+pub mod shape;
 pub mod status;
 pub mod summary;
 pub mod time;
@@ -40,5 +42,6 @@ pub use inject::{InjectRequest, InjectResponse};
 pub use message::{
     AttemptReplyView, AttemptView, MessagePage, MessageView, RecipientView, ReplyView,
 };
+pub use shape::{Shape, ShapeBy, ShapeQuery, ShapeRow, AGE_COLUMNS_MINUTES};
 pub use status::{ErrorBody, Health, QuarantineEntry, QuarantineList};
 pub use summary::{DomainCount, Summary};

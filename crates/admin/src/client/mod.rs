@@ -19,7 +19,7 @@ pub use error::ClientError;
 use crate::api::{
     Action, ActionResult, BulkRequest, BulkResult, DestinationList, FlushResult, Health,
     InjectRequest, InjectResponse, MessageFilter, MessagePage, MessageView, QuarantineList,
-    ResumeResult, Summary, SuspendRequest, SuspensionView, MAX_PAGE_SIZE,
+    ResumeResult, Shape, ShapeQuery, Summary, SuspendRequest, SuspensionView, MAX_PAGE_SIZE,
 };
 
 /// How long to wait for a connection to the daemon.
@@ -74,6 +74,15 @@ impl AdminClient {
     pub async fn summary(&self) -> Result<Summary, ClientError> {
         self.call(self.request(Method::GET, &["v1", "summary"])?)
             .await
+    }
+
+    /// `GET /v1/shape`: the queue by domain, last reply or sender, and by age.
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn shape(&self, query: &ShapeQuery) -> Result<Shape, ClientError> {
+        let request = self.request(Method::GET, &["v1", "shape"])?.query(query);
+        self.call(request).await
     }
 
     /// `GET /v1/messages` with `filter` (and its paging cursor).

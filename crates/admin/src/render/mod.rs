@@ -9,16 +9,19 @@
 //! - `summary`: [`summary`].
 //! - `destinations`: [`destinations`], [`suspension`], [`resumed`].
 //! - `messages`: [`list`] and [`show`].
+//! - `shape`: [`shape`], qshape's table.
 //! - `results`: [`action`], [`bulk`], [`flush`], [`injected`], [`quarantine`], [`health`].
 
 mod destinations;
 pub mod human;
 mod messages;
 mod results;
+mod shape;
 mod summary;
 pub mod table;
 
 pub use destinations::{destinations, resumed, suspension};
 pub use messages::{list, show};
 pub use results::{action, bulk, flush, health, injected, quarantine};
+pub use shape::shape;
 pub use summary::summary;

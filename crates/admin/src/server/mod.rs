@@ -7,6 +7,7 @@
 //! | route | file |
 //! |---|---|
 //! | `GET /v1/summary` | `summary_v1` |
+//! | `GET /v1/shape` | `shape_v1` |
 //! | `GET /v1/messages`, `GET /v1/messages/{id}` | `messages_v1` |
 //! | `POST /v1/flush`, `POST /v1/messages/{id}/{retry,hold,release,bounce}`, `DELETE /v1/messages/{id}` | `actions_v1` |
 //! | `POST /v1/bulk/{action}` | `bulk_v1` |
@@ -41,6 +42,7 @@ mod messages_v1;
 mod metrics_v1;
 mod quarantine_v1;
 mod select;
+mod shape_v1;
 mod summary_v1;
 
 use axum::extract::DefaultBodyLimit;
@@ -61,6 +63,7 @@ pub fn router(state: AdminState) -> Router {
     let body_limit = state.config().max_message_bytes;
     let protected = Router::new()
         .route("/v1/summary", get(summary_v1::summary))
+        .route("/v1/shape", get(shape_v1::shape))
         .route(
             "/v1/messages",
             get(messages_v1::list).post(inject_v1::inject),

@@ -4,13 +4,13 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use anyhow::Context;
-use envoi_admin::api::{Action, MessageFilter, SuspendRequest};
+use envoi_admin::api::{Action, MessageFilter, ShapeBy, ShapeQuery, SuspendRequest};
 use envoi_admin::{render, AdminClient};
 use envoi_queue::MessageState;
 use serde::Serialize;
 
 use super::bulk::Answer;
-use crate::cli::{BulkArgs, FilterArgs, QueueArgs, QueueCommand};
+use crate::cli::{BulkArgs, FilterArgs, QueueArgs, QueueCommand, ShapeByArg};
 
 /// Runs a queue subcommand against the daemon's admin API.
 ///
@@ -25,6 +25,16 @@ pub async fn run(args: QueueArgs) -> anyhow::Result<ExitCode> {
         QueueCommand::Summary => {
             let summary = client.summary().await?;
             show(json, &summary, || render::summary(&summary))?
+        }
+        QueueCommand::Shape { by, sender, top } => {
+            let by = match (by, sender) {
+                (_, true) | (ShapeByArg::Sender, _) => ShapeBy::Sender,
+                (ShapeByArg::Domain, false) => ShapeBy::Domain,
+                (ShapeByArg::Reply, false) => ShapeBy::Reply,
+            };
+            let query = ShapeQuery { by, top: Some(top) };
+            let shape = client.shape(&query).await?;
+            show(json, &shape, || render::shape(&shape))?
         }
         QueueCommand::List {
             filter,
