@@ -163,6 +163,9 @@ pub enum QueueCommand {
         /// At most this many (1 to 1000).
         #[arg(long, default_value_t = 100, value_parser = page_limit)]
         limit: usize,
+        /// Add a REASON column: the last reply of the first pending recipient.
+        #[arg(long)]
+        long: bool,
     },
     /// One message: envelope, per-recipient status, attempts, next attempt, last reply.
     Show {

@@ -41,7 +41,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => {
             let config = config::load_config(args.config.as_deref(), &args)?;
-            serve::logging::init(config.log.format, &config.log.filter());
+            serve::logging::init(&config.log)?;
             runtime.block_on(serve::run(config, args))?;
             Ok(ExitCode::SUCCESS)
         }

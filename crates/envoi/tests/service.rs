@@ -94,3 +94,70 @@ fn man_pages_and_completions_come_from_the_cli() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// Starts `envoi serve` with `log` as its `[log]` table (and loopback ports); the caller
+/// waits for its readiness in the log's destination.
+fn serve_logging_to(dir: &std::path::Path, log: &str) -> std::process::Child {
+    let config = dir.join("envoi.toml");
+    let text = format!(
+        "hostname = \"envoi.test\"\n[storage]\npath = \"{}\"\n[admin]\naddress = \"127.0.0.1:{}\"\n\
+         [smtp]\nreverse_dns = false\n[[smtp.listener]]\naddress = \"127.0.0.1:{}\"\n[log]\n{log}\n",
+        dir.join("spool").display(),
+        support::free_port(),
+        support::free_port(),
+    );
+    std::fs::write(&config, text).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_envoi"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn logs_go_to_syslog_with_facility_mail_or_to_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket_path = dir.path().join("log.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut child = serve_logging_to(
+        dir.path(),
+        &format!(
+            "output = \"syslog\"\nsyslog_socket = \"{}\"",
+            socket_path.display()
+        ),
+    );
+    let ready = loop {
+        let mut buffer = [0u8; 8192];
+        let len = socket.recv(&mut buffer).expect("syslog messages");
+        let message = String::from_utf8_lossy(&buffer[..len]).into_owned();
+        if message.contains("envoi ready") {
+            break message;
+        }
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // mail.info: facility 2 × 8 + severity 6.
+    assert!(ready.starts_with("<22>"), "{ready}");
+    assert!(
+        ready.contains(&format!("envoi[{}]: ", child.id())),
+        "{ready}"
+    );
+
+    let file = dir.path().join("envoi.log");
+    let mut child = serve_logging_to(
+        dir.path(),
+        &format!("output = \"file\"\npath = \"{}\"", file.display()),
+    );
+    support::wait_for("envoi ready in the log file", || {
+        std::fs::read_to_string(&file)
+            .ok()
+            .filter(|text| text.contains("envoi ready"))
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -32,6 +32,7 @@ use crate::config::RelayConfig;
 use crate::failure::Failure;
 use crate::hop::{Credentials, Endpoint, Protocol, TlsPolicy};
 use crate::mx::mx_hosts;
+use crate::pace::{Pace, Pacing};
 use crate::pool::{Lease, Pool};
 use crate::proto::data;
 use crate::resolver::{DnsError, Resolver, TimedResolver};
@@ -65,6 +66,7 @@ struct Inner {
     resolver: Arc<dyn Resolver>,
     tls: TlsConnectors,
     pool: Pool,
+    pacing: Pacing,
 }
 
 /// One host to try: where and how.
@@ -84,6 +86,7 @@ impl SmtpRelay {
     pub fn new(config: RelayConfig, resolver: Arc<dyn Resolver>) -> Result<Self, BuildError> {
         let tls = TlsConnectors::new(&config.tls)?;
         let pool = Pool::new(config.pool.clone(), config.timeouts.command);
+        let pacing = Pacing::new(&config.pool);
         let resolver: Arc<dyn Resolver> =
             Arc::new(TimedResolver::new(resolver, config.timeouts.dns));
         let inner = Arc::new(Inner {
@@ -91,6 +94,7 @@ impl SmtpRelay {
             resolver,
             tls,
             pool,
+            pacing,
         });
         spawn_reaper(Arc::downgrade(&inner));
         Ok(Self { inner })
@@ -190,10 +194,18 @@ impl Relay for SmtpRelay {
     /// The route table's key for routed recipients (a domain, `.parent` or `*` for the
     /// smarthost or fallback hosts), the recipient domain for MX delivery.
     fn destination(&self, recipient: &Address) -> Destination {
-        match self.inner.config.routes.lookup(recipient.domain()) {
-            Route::Mx { domain } => Destination::new(&domain),
-            Route::Hosts { key, .. } => Destination::new(&key),
-        }
+        Destination::new(destination_name(
+            &self.inner.config.routes.lookup(recipient.domain()),
+        ))
+    }
+}
+
+/// The name of the destination a route serves, as the queue knows it: the route key, or the
+/// domain for MX delivery.
+fn destination_name(route: &Route) -> &str {
+    match route {
+        Route::Mx { domain } => domain,
+        Route::Hosts { key, .. } => key,
     }
 }
 
@@ -212,7 +224,10 @@ fn spawn_reaper(inner: std::sync::Weak<Inner>) {
             };
             tokio::time::sleep(period).await;
             match inner.upgrade() {
-                Some(inner) => inner.pool.reap(false),
+                Some(inner) => {
+                    inner.pool.reap(false);
+                    inner.pacing.reap();
+                }
                 None => return,
             }
         }
@@ -234,6 +249,7 @@ fn failure_outcome(failure: &Failure, remote: Option<String>) -> Outcome {
 /// transaction over it.
 async fn deliver_group(inner: &Inner, route: Route, part: &Envelope, wire: &[u8]) -> Vec<Outcome> {
     let count = part.recipients.len();
+    let pace = inner.pacing.of(destination_name(&route));
     let candidates = match candidates(inner, &route).await {
         Ok(c) => c,
         Err(failure) => return all_failed(count, &failure, None),
@@ -248,8 +264,10 @@ async fn deliver_group(inner: &Inner, route: Route, part: &Envelope, wire: &[u8]
             }
         };
         for target in alive_first(inner, targets) {
-            match opening::lease(inner, candidate, &target).await {
-                Ok(lease) => return deliver_over(inner, &target, lease, part, wire).await,
+            match opening::lease(inner, candidate, &target, &pace).await {
+                Ok(lease) => {
+                    return deliver_over(inner, &target, lease, &pace, part, wire).await;
+                }
                 Err(failure) if !failure.try_next_host() => {
                     return finish(count, Some((failure, Some(target.remote()))));
                 }
@@ -281,6 +299,7 @@ async fn deliver_over(
     inner: &Inner,
     target: &Target,
     mut lease: Lease,
+    pace: &Pace,
     part: &Envelope,
     wire: &[u8],
 ) -> Vec<Outcome> {
@@ -304,7 +323,9 @@ async fn deliver_over(
         (false, Protocol::Lmtp) => Some(Action::Delivered),
         (false, Protocol::Smtp) => Some(Action::Relayed),
     };
-    inner.pool.put_back(target, lease, outcome.reusable);
+    inner
+        .pool
+        .put_back(target, lease, outcome.reusable, pace.max_messages);
     if let Some(refusal) = &outcome.refused_locally {
         return all_failed(outcome.replies.len(), refusal, Some(remote));
     }

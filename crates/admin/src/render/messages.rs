@@ -12,18 +12,55 @@ use crate::api::{time, AttemptView, MessagePage, MessageView, RecipientView};
 
 /// The page as a table: id, state, age, failed attempts, next attempt, size, sender, recipients.
 pub fn list(page: &MessagePage, now: SystemTime) -> String {
+    list_table(page, now, false)
+}
+
+/// Like [`list`], with a `REASON` column: the last reply of the first pending recipient (or
+/// `on hold`, or `not attempted yet`).
+pub fn list_long(page: &MessagePage, now: SystemTime) -> String {
+    list_table(page, now, true)
+}
+
+fn list_table(page: &MessagePage, now: SystemTime, long: bool) -> String {
     if page.messages.is_empty() {
         return "no messages match\n".to_owned();
     }
-    let rows: Vec<Vec<String>> = page.messages.iter().map(|m| list_row(m, now)).collect();
-    let mut out = table(
-        &["ID", "STATE", "AGE", "TRIES", "NEXT", "SIZE", "FROM", "TO"],
-        &rows,
-    );
+    let mut headers = vec!["ID", "STATE", "AGE", "TRIES", "NEXT", "SIZE", "FROM", "TO"];
+    if long {
+        headers.push("REASON");
+    }
+    let rows: Vec<Vec<String>> = page
+        .messages
+        .iter()
+        .map(|m| {
+            let mut row = list_row(m, now);
+            if long {
+                row.push(reason(m));
+            }
+            row
+        })
+        .collect();
+    let mut out = table(&headers, &rows);
     if let Some(next) = page.next {
         let _ = writeln!(out, "(more: --after {next})");
     }
     out
+}
+
+/// Why the message is still queued, in one cell.
+fn reason(m: &MessageView) -> String {
+    let pending = m
+        .recipients
+        .iter()
+        .find(|r| r.state == RecipientState::Pending);
+    match pending.and_then(|r| r.last_reply.as_ref()) {
+        _ if m.held => "on hold".to_owned(),
+        Some(reply) => {
+            let text = format!("{} {} {}", reply.code, reply.enhanced, reply.text);
+            text.chars().take(70).collect()
+        }
+        None => "not attempted yet".to_owned(),
+    }
 }
 
 fn list_row(m: &MessageView, now: SystemTime) -> Vec<String> {
@@ -226,6 +263,28 @@ mod tests {
         assert!(lines[1].contains("in 4m"), "{text}");
         assert!(lines[1].ends_with("carol@dst.example +1"), "{text}");
         assert_eq!(lines[2], "(more: --after 01JDQ3Z0000000000000000000)");
+    }
+
+    #[test]
+    fn the_long_list_gives_the_reason() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let mut m = view(now);
+        let page = MessagePage {
+            next: None,
+            messages: vec![m.clone()],
+        };
+        let text = list_long(&page, now);
+        assert!(text.lines().next().unwrap().ends_with("REASON"), "{text}");
+        assert!(
+            text.lines().nth(1).unwrap().ends_with("+1  451 4.4.1 busy"),
+            "{text}"
+        );
+        m.held = true;
+        let page = MessagePage {
+            next: None,
+            messages: vec![m],
+        };
+        assert!(list_long(&page, now).trim_end().ends_with("on hold"));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! - [`human`]: short durations, relative times, sizes.
 //! - `summary`: [`summary`].
 //! - `destinations`: [`destinations`], [`suspension`], [`resumed`].
-//! - `messages`: [`list`] and [`show`].
+//! - `messages`: [`list`], [`list_long`] and [`show`].
 //! - `shape`: [`shape`], qshape's table.
 //! - `results`: [`action`], [`bulk`], [`flush`], [`injected`], [`quarantine`], [`health`].
 
@@ -21,7 +21,7 @@ mod summary;
 pub mod table;
 
 pub use destinations::{destinations, resumed, suspension};
-pub use messages::{list, show};
+pub use messages::{list, list_long, show};
 pub use results::{action, bulk, flush, health, injected, quarantine};
 pub use shape::shape;
 pub use summary::summary;

@@ -2,7 +2,9 @@
 //! from [`envoi_queue::Queue::count_by_state`], the storage-state gauges from
 //! [`envoi_queue::Queue::accepting`], and the quarantine gauge from
 //! [`envoi_queue::Queue::quarantined`], just before rendering; the per-destination gauges
-//! follow, rendered from [`envoi_queue::Queue::destinations`] (`crate::destination_metrics`).
+//! follow, rendered from [`envoi_queue::Queue::destinations`] (`crate::destination_metrics`),
+//! then the per-destination counters from [`envoi_queue::Queue::destination_counters`]
+//! (`crate::destination_counters`).
 
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
@@ -29,6 +31,9 @@ pub(crate) async fn metrics(State(state): State<AdminState>) -> Result<Response,
     text.push_str(&crate::destination_metrics::render(
         &queue.destinations(),
         now,
+    ));
+    text.push_str(&crate::destination_counters::render(
+        &queue.destination_counters(),
     ));
     Ok(([(CONTENT_TYPE, PROMETHEUS_TEXT)], text).into_response())
 }

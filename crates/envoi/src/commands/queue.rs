@@ -40,6 +40,7 @@ pub async fn run(args: QueueArgs) -> anyhow::Result<ExitCode> {
             filter,
             after,
             limit,
+            long,
         } => {
             let mut filter = message_filter(&filter)?;
             filter.after = after
@@ -50,7 +51,12 @@ pub async fn run(args: QueueArgs) -> anyhow::Result<ExitCode> {
                 .transpose()?;
             filter.limit = Some(limit);
             let page = client.list(&filter).await?;
-            show(json, &page, || render::list(&page, now))?
+            let table = if long {
+                render::list_long
+            } else {
+                render::list
+            };
+            show(json, &page, || table(&page, now))?
         }
         QueueCommand::Show { id } => {
             let message = client.show(&id, true).await?;

@@ -1,4 +1,6 @@
-//! `[log]`: the line format and the level filter.
+//! `[log]`: the line format, the level filter and where lines go.
+
+use std::path::PathBuf;
 
 use serde::Deserialize;
 use tracing_subscriber::EnvFilter;
@@ -15,6 +17,27 @@ pub struct LogSection {
     pub format: LogFormat,
     /// A tracing filter, e.g. `"info"` or `"info,envoi_relay=debug"`. Default `info`.
     pub level: Option<String>,
+    /// Where lines go: `"stderr"` (default), `"file"` (appended to `path`) or `"syslog"`
+    /// (facility mail, to `syslog_socket`; journald reads the same socket).
+    #[serde(default)]
+    pub output: LogOutput,
+    /// The file for `output = "file"`.
+    pub path: Option<PathBuf>,
+    /// The local syslog socket for `output = "syslog"`. Default `/dev/log`.
+    pub syslog_socket: Option<PathBuf>,
+}
+
+/// Where log lines go.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogOutput {
+    /// Standard error (systemd's journal when run as a service).
+    #[default]
+    Stderr,
+    /// Appended to `[log] path`.
+    File,
+    /// The local syslog daemon, facility mail.
+    Syslog,
 }
 
 /// Log line format.
@@ -35,6 +58,9 @@ impl LogSection {
     /// `verbose`", which silences every line envoi writes; so each directive is either a level
     /// or `target=level`.
     pub(super) fn validate(&self) -> Result<(), String> {
+        if self.output == LogOutput::File && self.path.is_none() {
+            return Err("log.output = \"file\" needs log.path".to_owned());
+        }
         let Some(level) = &self.level else {
             return Ok(());
         };
@@ -91,8 +117,8 @@ mod tests {
 
     fn check(level: &str) -> Result<(), String> {
         LogSection {
-            format: LogFormat::Text,
             level: Some(level.to_owned()),
+            ..LogSection::default()
         }
         .validate()
     }
@@ -120,5 +146,17 @@ mod tests {
         assert!(message.contains("empty directive"), "{message}");
         let message = check("=debug").unwrap_err();
         assert!(message.contains("names no target"), "{message}");
+    }
+
+    #[test]
+    fn a_file_output_needs_a_path() {
+        let section = LogSection {
+            output: LogOutput::File,
+            ..LogSection::default()
+        };
+        assert_eq!(
+            section.validate(),
+            Err("log.output = \"file\" needs log.path".to_owned())
+        );
     }
 }

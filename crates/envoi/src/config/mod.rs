@@ -8,7 +8,7 @@
 //!
 //! # Layout
 //! - `duration`: "30s", "5m", "4h", "5d".
-//! - `log`: the `[log]` section: format and level filter.
+//! - `log`: the `[log]` section: format, level filter, output.
 //! - `postgres`: the `[storage]` keys of the PostgreSQL store.
 //! - `table`: one TOML table read into a section and the library structs it embeds.
 //! - `smtp`: listeners, limits, timeouts, access control, auth users.
@@ -37,7 +37,7 @@ use crate::cli::ServeArgs;
 use postgres::PostgresKeys;
 use table::Embeds;
 
-pub use log::{LogFormat, LogSection};
+pub use log::{LogFormat, LogOutput, LogSection};
 pub use queue::QueueSection;
 pub use relay::RelaySection;
 pub use smtp::{Listener, ListenerTls, SmtpSection};

@@ -6,7 +6,7 @@
 //! - `rdns`: the edge's client-name lookups over hickory-resolver.
 //! - `reload`: the parts SIGHUP can replace.
 //! - `users`: AUTH users with Argon2 hashes.
-//! - `logging`: text or JSON log lines.
+//! - `logging`: text or JSON log lines to standard error, a file or syslog.
 //! - `signals`: stop and reload.
 //! - `notify`: readiness, reload and stop for systemd.
 

@@ -217,7 +217,11 @@ fn report_destination(shared: &Shared, id: QueueId, answer: &Result<Delivery, Re
         .filter(|_| unreachable)
         .map(|o| o.reply.to_string());
     let now = shared.clock.now();
-    shared.index().destination_result(id, now, error);
+    let failed = error.is_some();
+    let dest = shared.index().destination_result(id, now, error);
+    if let (true, Some(dest)) = (failed, dest) {
+        shared.tallies().connection_failure(&dest);
+    }
     unreachable && !outcomes.is_empty()
 }
 

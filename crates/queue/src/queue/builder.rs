@@ -251,6 +251,7 @@ impl QueueBuilder {
             fresh: Mutex::new(Fresh::default()),
             uncommitted: Mutex::new(Uncommitted::default()),
             failed_write: Mutex::new(FailedWrite::default()),
+            tallies: Mutex::new(super::Tallies::default()),
             held_changes: tokio::sync::Mutex::new(()),
             wake: Arc::new(Notify::new()),
             deliveries: Arc::new(Semaphore::new(self.max_deliveries)),

@@ -201,10 +201,12 @@ fn log_fates(shared: &Shared, message: &StoredMessage, verdict: &Verdict) {
         .now()
         .duration_since(message.envelope.arrival)
         .unwrap_or_default();
+    let mut counted = Vec::with_capacity(verdict.fates.len());
     for &(index, fate) in &verdict.fates {
         let Some(status) = verdict.recipients.get(index) else {
             continue;
         };
+        counted.push((shared.relay.destination(&status.recipient), fate));
         let Some(reply) = &status.last_reply else {
             continue;
         };
@@ -225,6 +227,10 @@ fn log_fates(shared: &Shared, message: &StoredMessage, verdict: &Verdict) {
         } else if fate == Fate::Bounced && !message.envelope.dsn.notify(&status.recipient).failure {
             events::not_bounced_by_notify(message.id, &status.recipient);
         }
+    }
+    let mut tallies = shared.tallies();
+    for (dest, fate) in &counted {
+        tallies.fate(dest, *fate);
     }
 }
 
