@@ -106,3 +106,13 @@ pub(crate) fn not_bounced(id: QueueId, recipient: &Address) {
     tracing::info!(event = "not-bounced", id = %id, to = %recipient,
         reason = "null sender: a bounce is never bounced");
 }
+
+pub(crate) fn not_bounced_by_notify(id: QueueId, recipient: &Address) {
+    tracing::info!(event = "not-bounced", id = %id, to = %recipient,
+        reason = "the sender's NOTIFY excludes FAILURE");
+}
+
+/// A report to the sender was built: a bounce, a delay warning or a success report.
+pub(crate) fn reported(id: QueueId, report: QueueId, action: &str, recipients: usize) {
+    tracing::info!(event = "reported", id = %id, report = %report, action, rcpts = recipients);
+}

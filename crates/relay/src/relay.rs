@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use envoi_queue::bounce::Action;
 use envoi_queue::{Delivery, Destination, Outcome, Relay, RelayError};
 use envoi_types::{Address, Envelope};
 use tokio::sync::Semaphore;
@@ -315,6 +316,13 @@ async fn deliver_over(
     if let Some(failure) = &outcome.failure {
         tracing::info!(remote = %remote, error = %failure, "session broke during delivery");
     }
+    // RFC 3461 §5.2: a hop without DSN cannot report on success, so envoi does (relayed);
+    // an LMTP delivery is final (delivered), unless the server reports itself.
+    let success_action = match (lease.conn.caps.dsn, lease.conn.protocol) {
+        (true, _) => None,
+        (false, Protocol::Lmtp) => Some(Action::Delivered),
+        (false, Protocol::Smtp) => Some(Action::Relayed),
+    };
     inner
         .pool
         .put_back(target, lease, outcome.reusable, pace.max_messages);
@@ -328,7 +336,9 @@ async fn deliver_over(
         .replies
         .into_iter()
         .map(|reply| match reply {
-            Some(reply) => Outcome::new(reply, Some(remote.clone())),
+            Some(reply) => {
+                Outcome::new(reply, Some(remote.clone())).with_success_action(success_action)
+            }
             None => failure_outcome(&broken, Some(remote.clone())),
         })
         .collect()

@@ -8,7 +8,8 @@
 //! # Layout
 //! - [`time`]: serde helpers for RFC 3339 times and humantime durations.
 //! - [`summary`]: [`Summary`]: counts by state and by destination domain.
-//! - [`message`]: [`MessageView`], [`RecipientView`], [`ReplyView`], [`MessagePage`].
+//! - [`message`]: [`MessageView`], [`RecipientView`], [`ReplyView`], [`AttemptView`],
+//!   [`MessagePage`].
 //! - [`reload`]: [`ReloadReport`], [`Reloader`].
 //! - [`shape`]: [`Shape`], [`ShapeQuery`]: the queue by domain, reply or sender, and by age.
 //! - [`filter`]: [`MessageFilter`], the listing and flush filters as query parameters.
@@ -40,7 +41,9 @@ pub use envoi_queue::{MessageState, StateCounts};
 pub use envoi_types::RecipientState;
 pub use filter::{MessageFilter, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 pub use inject::{InjectRequest, InjectResponse};
-pub use message::{MessagePage, MessageView, RecipientView, ReplyView};
+pub use message::{
+    AttemptReplyView, AttemptView, MessagePage, MessageView, RecipientView, ReplyView,
+};
 pub use reload::{ReloadReport, Reloader};
 pub use shape::{Shape, ShapeBy, ShapeQuery, ShapeRow, AGE_COLUMNS_MINUTES};
 pub use status::{ErrorBody, Health, QuarantineEntry, QuarantineList};

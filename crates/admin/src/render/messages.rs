@@ -8,7 +8,7 @@ use envoi_types::RecipientState;
 
 use super::human;
 use super::table::table;
-use crate::api::{time, MessagePage, MessageView, RecipientView};
+use crate::api::{time, AttemptView, MessagePage, MessageView, RecipientView};
 
 /// The page as a table: id, state, age, failed attempts, next attempt, size, sender, recipients.
 pub fn list(page: &MessagePage, now: SystemTime) -> String {
@@ -147,6 +147,13 @@ pub fn show(m: &MessageView, now: SystemTime) -> String {
     }
     out.push('\n');
     out.push_str(&recipient_table(&m.recipients));
+    if !m.history.is_empty() {
+        out.push_str("\nattempts (oldest first):\n");
+        out.push_str(&history_table(&m.history));
+    }
+    if m.delay_warnings_sent > 0 {
+        let _ = writeln!(out, "\ndelay warnings sent: {}", m.delay_warnings_sent);
+    }
     if let Some(headers) = &m.headers {
         out.push_str("\nheaders:\n");
         for line in headers.lines().filter(|l| !l.is_empty()) {
@@ -171,6 +178,23 @@ fn recipient_table(recipients: &[RecipientView]) -> String {
         })
         .collect();
     table(&["RECIPIENT", "STATUS", "REMOTE HOST", "LAST REPLY"], &rows)
+}
+
+fn history_table(history: &[AttemptView]) -> String {
+    let rows: Vec<Vec<String>> = history
+        .iter()
+        .flat_map(|attempt| {
+            attempt.replies.iter().map(|r| {
+                vec![
+                    time::format(attempt.at),
+                    r.recipient.clone(),
+                    r.remote_host.clone().unwrap_or_else(|| "-".to_owned()),
+                    r.reply.to_string(),
+                ]
+            })
+        })
+        .collect();
+    table(&["TIME", "RECIPIENT", "REMOTE HOST", "REPLY"], &rows)
 }
 
 fn recipient_state(state: RecipientState) -> &'static str {
@@ -219,6 +243,8 @@ mod tests {
             size: 2048,
             held: false,
             headers: Some("Subject: hi\r\nFrom: a\r\n".into()),
+            history: Vec::new(),
+            delay_warnings_sent: 0,
         }
     }
 
@@ -278,6 +304,36 @@ mod tests {
             text.ends_with("headers:\n  Subject: hi\n  From: a\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn show_lists_the_attempts_oldest_first() {
+        use crate::api::AttemptReplyView;
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let mut m = view(now);
+        m.headers = None;
+        m.delay_warnings_sent = 1;
+        m.history = [600, 300]
+            .into_iter()
+            .map(|ago| AttemptView {
+                at: now - Duration::from_secs(ago),
+                replies: vec![AttemptReplyView {
+                    recipient: "carol@dst.example".into(),
+                    remote_host: Some("mx.dst.example".into()),
+                    reply: ReplyView {
+                        code: 451,
+                        enhanced: "4.4.1".into(),
+                        text: format!("busy {ago}"),
+                    },
+                }],
+            })
+            .collect();
+        let text = show(&m, now);
+        let first = text.find("451 4.4.1 busy 600").expect("first attempt");
+        let second = text.find("451 4.4.1 busy 300").expect("second attempt");
+        assert!(first < second, "{text}");
+        assert!(text.contains("\nattempts (oldest first):\nTIME"), "{text}");
+        assert!(text.ends_with("\ndelay warnings sent: 1\n"), "{text}");
     }
 
     #[test]

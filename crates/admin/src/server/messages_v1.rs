@@ -48,9 +48,10 @@ pub(crate) async fn show(
     let queue = state.queue();
     let not_found = || ApiError::from(envoi_queue::QueueError::NotFound(id));
     let info = queue.info(id).await?.ok_or_else(not_found)?;
-    let mut view = MessageView::from(&info);
+    // The history lives with the message's state, which the summary leaves out.
+    let message = queue.message(id).await?.ok_or_else(not_found)?;
+    let mut view = MessageView::from(&info).with_history(&message.meta.history);
     if params.headers {
-        let message = queue.message(id).await?.ok_or_else(not_found)?;
         let headers = message.envelope.message.header_section();
         view.headers = Some(String::from_utf8_lossy(headers).into_owned());
     }

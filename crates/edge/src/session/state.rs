@@ -1,7 +1,7 @@
 //! The session's state, an explicit enum: which commands are in sequence is read off it.
 
 use bytes::BytesMut;
-use envoi_types::{Address, BodyType, Sender};
+use envoi_types::{Address, BodyType, DsnRequest, Sender};
 
 /// One mail transaction in progress: MAIL accepted, maybe recipients and BDAT chunks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +14,8 @@ pub struct Transaction {
     pub smtputf8: bool,
     /// The `BODY=` MAIL carried.
     pub body: BodyType,
+    /// The DSN parameters of MAIL (`RET`, `ENVID`) and of each accepted RCPT (RFC 3461).
+    pub dsn: DsnRequest,
     /// BDAT content received so far (bounded by the size limit).
     pub chunks: BytesMut,
 }
@@ -26,6 +28,7 @@ impl Transaction {
             recipients: Vec::new(),
             smtputf8,
             body: BodyType::Undeclared,
+            dsn: DsnRequest::default(),
             chunks: BytesMut::new(),
         }
     }

@@ -224,3 +224,25 @@ fn the_examples_load_to_their_settings() {
     assert_eq!(demo.relay.max_idle_per_destination, None);
     assert_eq!(demo.relay.tls, TlsPolicy::Opportunistic);
 }
+
+/// `delay_warnings` is a list of durations (empty: none) and `history_limit` a count, both
+/// keys of `[queue]`; a bad duration names its line.
+#[test]
+fn delay_warnings_and_history_limit_are_queue_keys() {
+    let config =
+        Config::parse("[queue]\ndelay_warnings = [\"1h\", \"1d\"]\nhistory_limit = 3\n").unwrap();
+    assert_eq!(
+        config.queue.settings.delay_warnings,
+        [Duration::from_secs(3600), Duration::from_secs(86400)]
+    );
+    assert_eq!(config.queue.settings.history_limit, 3);
+    let off = Config::parse("[queue]\ndelay_warnings = []\n").unwrap();
+    assert!(off.queue.settings.delay_warnings.is_empty());
+    assert_eq!(
+        QueueSettings::default().delay_warnings,
+        [Duration::from_secs(4 * 3600)]
+    );
+    let message = syntax("[queue]\ndelay_warnings = [\"soon\"]\n");
+    assert!(message.contains("line 2"), "{message}");
+    assert!(message.contains("\"30s\""), "{message}");
+}

@@ -143,6 +143,7 @@ pub(super) async fn fail_pending(
         verdict: Verdict::fail_pending(&message.meta.recipients, reply),
         attempts: message.meta.attempts,
         next: None,
+        attempted: false,
     };
     record(shared, message, decision, persist).await
 }
@@ -191,6 +192,7 @@ async fn deliver(shared: &Shared, message: StoredMessage, early: bool) -> Option
         verdict,
         attempts,
         next,
+        attempted: true,
     };
     // Stored until the store takes it: the relay has acted on it.
     record(shared, &message, decision, Persist::UntilStored)

@@ -73,6 +73,8 @@ struct Shared {
     clock: Clock,
     node: String,
     lease: Duration,
+    /// Delay warnings and attempt history.
+    reports: Reports,
     index: Mutex<Index>,
     /// Messages just stored, for their first attempt (unshared stores only).
     fresh: Mutex<Fresh>,
@@ -96,6 +98,15 @@ struct Shared {
     /// Cancelled when the shutdown grace period ends: attempts still running are dropped.
     abort: CancellationToken,
     attempts: TaskTracker,
+}
+
+/// What the queue reports beyond failures: delay warnings, and the attempts it remembers.
+#[derive(Debug, Clone)]
+pub(super) struct Reports {
+    /// The delay-warning thresholds (see [`crate::QueueSettings::delay_warnings`]).
+    pub delay_warnings: Vec<Duration>,
+    /// Attempts kept per message.
+    pub history_limit: usize,
 }
 
 impl Shared {

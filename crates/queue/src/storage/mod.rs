@@ -24,9 +24,11 @@
 //! work other nodes enqueued. Local stores use the defaults. The queue is the same either way.
 //!
 //! # Layout
+//! - [`history`]: [`MessageHistory`], the last attempts and the delay warnings sent.
 //! - [`memory`]: [`MemoryStore`], the in-memory store (no persistence).
 //! - [`query`]: admin listing filters shared by every store.
 
+pub mod history;
 pub mod memory;
 pub mod query;
 
@@ -36,6 +38,7 @@ use async_trait::async_trait;
 use envoi_types::{Envelope, QueueId, RecipientState, RecipientStatus};
 use serde::{Deserialize, Serialize};
 
+pub use history::{AttemptRecord, AttemptReply, MessageHistory};
 pub use memory::MemoryStore;
 pub use query::{ListQuery, MessageState, StateCounts};
 
@@ -111,6 +114,8 @@ pub struct MessageMeta {
     pub held: bool,
     /// One status per envelope recipient, in the envelope's order.
     pub recipients: Vec<RecipientStatus>,
+    /// The last attempts and the delay warnings sent.
+    pub history: MessageHistory,
 }
 
 impl MessageMeta {
@@ -126,6 +131,7 @@ impl MessageMeta {
                 .cloned()
                 .map(RecipientStatus::pending)
                 .collect(),
+            history: MessageHistory::default(),
         }
     }
 
@@ -195,6 +201,8 @@ pub enum Disposition {
         attempts: u32,
         /// Every recipient's status (delivered ones are never attempted again).
         recipients: Vec<RecipientStatus>,
+        /// The message's history with this attempt recorded.
+        history: MessageHistory,
     },
 }
 

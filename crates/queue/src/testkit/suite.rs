@@ -14,6 +14,9 @@ pub use super::destinations::{
     suspension_survives_a_restart, unreachable_destination_spends_no_attempt,
 };
 use super::relay::{Misbehaviour, ScriptedRelay};
+pub use super::reports::{
+    delay_warnings_once_per_threshold_across_a_restart, notify_decides_every_report,
+};
 pub use super::store::write_refuses_duplicate_ids;
 use crate::backoff::{Backoff, Exponential};
 use crate::clock::Clock;
@@ -59,7 +62,9 @@ macro_rules! behaviour_suite {
             separate_bounce_queue_gets_bounces,
             write_refuses_duplicate_ids,
             suspension_survives_a_restart,
-            unreachable_destination_spends_no_attempt);
+            unreachable_destination_spends_no_attempt,
+            delay_warnings_once_per_threshold_across_a_restart,
+            notify_decides_every_report);
     };
     (@tests $store:expr; $($name:ident),*) => {
         $(
