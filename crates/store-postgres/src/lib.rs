@@ -13,7 +13,9 @@
 //! - `envoi_schema`: the schema version ([`migrate`]).
 //!
 //! # Leases and fencing
-//! A message is leased to the node that stored it. A claim takes the lease when it is free,
+//! A message is leased to the node that stored it, with fencing counter 0, in the write's own
+//! commit: that node's queue runs the first attempt without a claim
+//! ([`envoi_queue::Storage::write_lease`]). A claim takes the lease when it is free,
 //! ours, lapsed, or held by a node whose heartbeat is older than
 //! [`PgOptions::node_timeout`], and bumps the row's fencing counter. An attempt's outcome is
 //! written only while the row still carries this node's lease with the counter its claim
@@ -24,6 +26,7 @@
 //! - [`store`]: the store, [`PgStore`]: its pool and runtime.
 //! - [`storage`]: the [`envoi_queue::Storage`] implementation.
 //! - `writer`: group commit of new messages.
+//! - `completer`: batched commits of attempts' outcomes.
 //! - `insert`: new messages as column arrays, one insert per table.
 //! - [`migrate`]: versioned schema migrations.
 //! - `sql`: every statement.
@@ -33,6 +36,7 @@
 //! - [`error`]: [`PgError`] and its mapping to [`envoi_queue::StorageError`].
 
 mod codec;
+mod completer;
 mod connect;
 pub mod error;
 mod heartbeat;

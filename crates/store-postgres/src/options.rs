@@ -36,7 +36,7 @@ impl PgOptions {
             node: node.into(),
             schema: None,
             pool_size: 16,
-            lease: Duration::from_secs(600),
+            lease: Duration::from_secs(20 * 60),
             heartbeat: Duration::from_secs(3),
             node_timeout: Duration::from_secs(15),
             statement_timeout: Duration::from_secs(30),

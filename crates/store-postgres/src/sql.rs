@@ -50,21 +50,48 @@ pub(crate) const CLAIM_DUE: &str = "WITH due AS (
       FROM due WHERE m.id = due.id
     RETURNING m.id, m.next_ns, m.arrival_ns, m.held";
 
-/// Reschedules after an attempt, only under the lease it was claimed with (fencing). Without
-/// a claim (an administrator's bounce reads the message unclaimed), only while no other node
-/// holds it.
-pub(crate) const RESCHEDULE: &str = "UPDATE envoi_message
-       SET next_ns = $2, attempts = $3, recipients = $4, lease_owner = NULL, lease_until_ns = NULL
-     WHERE id = $1 AND (lease_owner = $5 AND fence = $6
-            OR $6::bigint IS NULL AND (lease_owner IS NULL OR lease_owner = $5))";
+/// Which of an outcome's conditions hold for row `m` and request `r`: this node's lease with
+/// the counter its claim or write read (fencing); without a lease (an administrator's bounce
+/// reads the message unclaimed), only while no other node holds it.
+/// `$node` is the parameter naming this node.
+macro_rules! under_lease {
+    ($node:literal) => {
+        concat!(
+            "(m.lease_owner = ",
+            $node,
+            " AND m.fence = r.fence OR r.fence IS NULL AND (m.lease_owner IS NULL OR m.lease_owner = ",
+            $node,
+            "))"
+        )
+    };
+}
 
-/// Removes after an attempt, under the same condition as [`RESCHEDULE`].
-pub(crate) const FINISH: &str = "DELETE FROM envoi_message
-     WHERE id = $1 AND (lease_owner = $2 AND fence = $3
-            OR $3::bigint IS NULL AND (lease_owner IS NULL OR lease_owner = $2))";
+/// Removes the messages of a batch of outcomes (`$1` ids, `$2` fences, `$3` this node), each
+/// only under its lease; returns the ids removed.
+pub(crate) const FINISH_MANY: &str = concat!(
+    "DELETE FROM envoi_message m
+      USING unnest($1::bytea[], $2::bigint[]) AS r (id, fence)
+      WHERE m.id = r.id AND ",
+    under_lease!("$3"),
+    " RETURNING m.id"
+);
 
-/// Whether a message is stored at all.
-pub(crate) const EXISTS: &str = "SELECT 1 FROM envoi_message WHERE id = $1";
+/// Reschedules the messages of a batch of outcomes (`$1` ids, `$2` fences, `$3` next attempts,
+/// `$4` attempts, `$5` recipient states, `$6` this node) and releases their leases, each only
+/// under its lease; returns the ids rescheduled.
+pub(crate) const RESCHEDULE_MANY: &str = concat!(
+    "UPDATE envoi_message m
+        SET next_ns = r.next_ns, attempts = r.attempts, recipients = r.recipients,
+            lease_owner = NULL, lease_until_ns = NULL
+       FROM unnest($1::bytea[], $2::bigint[], $3::bigint[], $4::integer[], $5::bytea[])
+            AS r (id, fence, next_ns, attempts, recipients)
+      WHERE m.id = r.id AND ",
+    under_lease!("$6"),
+    " RETURNING m.id"
+);
+
+/// Which of the ids `$1` are stored.
+pub(crate) const STORED_OF: &str = "SELECT id FROM envoi_message WHERE id = ANY($1::bytea[])";
 
 /// Admin delete (the body goes with it).
 pub(crate) const DELETE: &str = "DELETE FROM envoi_message WHERE id = $1";

@@ -5,13 +5,13 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use envoi_queue::storage::{
-    AttemptCommit, Disposition, Lease, ListQuery, MessageInfo, NewMessage, QuarantinedRecord,
-    ScheduleEntry, StateCounts, StoredMessage,
+    AttemptCommit, Lease, ListQuery, MessageInfo, NewMessage, QuarantinedRecord, ScheduleEntry,
+    StateCounts, StoredMessage,
 };
 use envoi_queue::{Storage, StorageError, StoreHealth, Suspension};
 use envoi_types::QueueId;
 
-use crate::codec::{self, encode_recipients, id_bytes, nanos};
+use crate::codec::{self, id_bytes, nanos};
 use crate::error::PgError;
 use crate::insert::Columns;
 use crate::rows;
@@ -78,64 +78,6 @@ async fn claim(
             })
         }
     }
-}
-
-/// Applies an attempt's outcome under this node's lease; see [`Storage::commit_attempt`].
-async fn commit(inner: &Inner, id: QueueId, commit: AttemptCommit) -> Result<(), StorageError> {
-    let fence = inner.fences().get(&id).copied();
-    let mut session = inner.session().await?;
-    let tx = session.transaction().await.map_err(PgError::from)?;
-    let now = SystemTime::now();
-    let until = now.checked_add(inner.options.lease).unwrap_or(now);
-    Columns::of(&commit.bounces)?
-        .insert(&tx, &inner.options.node, until)
-        .await?;
-    let key = id_bytes(id);
-    let node = &inner.options.node;
-    let changed = match &commit.disposition {
-        Disposition::Remove => tx.execute(sql::FINISH, &[&key, node, &fence]).await,
-        Disposition::Retry {
-            next_attempt,
-            attempts,
-            recipients,
-        } => {
-            let recipients = encode_recipients(recipients).map_err(StorageError::Io)?;
-            let attempts = i32::try_from(*attempts).unwrap_or(i32::MAX);
-            tx.execute(
-                sql::RESCHEDULE,
-                &[
-                    &key,
-                    &nanos(*next_attempt),
-                    &attempts,
-                    &recipients,
-                    node,
-                    &fence,
-                ],
-            )
-            .await
-        }
-    }
-    .map_err(PgError::from)?;
-    if changed == 0
-        && tx
-            .query_opt(sql::EXISTS, &[&key])
-            .await
-            .map_err(PgError::from)?
-            .is_some()
-    {
-        // Another node claimed it since (our lease lapsed): its state is newer than this
-        // attempt's, so nothing of this attempt is written. The stale fence stays: a later
-        // commit from this node without a new claim is refused too.
-        drop(tx);
-        tracing::warn!(%id, "attempt outcome refused: this node's lease on the message was lost");
-        return Err(StorageError::NotFound(id));
-    }
-    tx.commit().await.map_err(PgError::from)?;
-    inner.fences().remove(&id);
-    if changed == 0 {
-        return Err(StorageError::NotFound(id));
-    }
-    Ok(())
 }
 
 async fn list(inner: &Inner, query: &ListQuery) -> Result<Vec<MessageInfo>, StorageError> {
@@ -243,8 +185,12 @@ impl Storage for PgStore {
         id: QueueId,
         outcome: AttemptCommit,
     ) -> Result<(), StorageError> {
-        self.run(move |inner| async move { Ok(commit(&inner, id, outcome).await) })
-            .await?
+        let completer = self.completer.clone();
+        self.run(move |inner| async move {
+            let fence = inner.fences().get(&id).copied();
+            Ok(completer.complete(id, fence, outcome).await)
+        })
+        .await?
     }
 
     async fn remove(&self, id: QueueId) -> Result<bool, StorageError> {
@@ -377,6 +323,12 @@ impl Storage for PgStore {
 
     fn is_shared(&self) -> bool {
         true
+    }
+
+    /// The writer leases each new message to this node for [`crate::PgOptions::lease`], with
+    /// fencing counter 0, in the write's own commit.
+    fn write_lease(&self) -> Option<std::time::Duration> {
+        Some(self.inner.options.lease)
     }
 
     async fn poll_due(

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use deadpool_postgres::{Object, Pool};
 use envoi_types::QueueId;
 
+use crate::completer::Completer;
 use crate::connect;
 use crate::error::PgError;
 use crate::heartbeat;
@@ -24,6 +25,7 @@ use crate::writer::Writer;
 pub struct PgStore {
     pub(crate) inner: Arc<Inner>,
     pub(crate) writer: Arc<Writer>,
+    pub(crate) completer: Arc<Completer>,
     runtime: Arc<StoreRuntime>,
 }
 
@@ -31,8 +33,8 @@ pub struct PgStore {
 pub(crate) struct Inner {
     pub(crate) pool: Pool,
     pub(crate) options: PgOptions,
-    /// The fencing counter of each lease this node holds from a claim: its commit is refused
-    /// if the row's counter has moved on (another node claimed it since).
+    /// The fencing counter of each lease this node holds from a claim or a write (0): its
+    /// commit is refused if the row's counter has moved on (another node claimed it since).
     fences: Mutex<HashMap<QueueId, i64>>,
     /// Why the last heartbeat failed; `None` once one succeeds. The heartbeat is the store's
     /// probe, so [`envoi_queue::Storage::health`] answers without a round trip.
@@ -96,9 +98,11 @@ impl PgStore {
             unreachable: Mutex::new(None),
         });
         let writer = Arc::new(Writer::spawn(runtime.handle(), Arc::downgrade(&inner)));
+        let completer = Arc::new(Completer::spawn(runtime.handle(), Arc::downgrade(&inner)));
         let store = Self {
             inner,
             writer,
+            completer,
             runtime: Arc::new(StoreRuntime(Some(runtime))),
         };
         store

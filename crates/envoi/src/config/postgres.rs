@@ -21,7 +21,8 @@ pub struct PostgresKeys {
     /// Connections in the pool.
     #[serde(default)]
     pub pool_size: Option<usize>,
-    /// How long a lease taken on a new message or a batch of due ones lasts.
+    /// How long a lease taken on a new message or a batch of due ones lasts. The first attempt
+    /// of a message this node stored needs no claim only while this lease outlasts an attempt's.
     #[serde(default, deserialize_with = "super::duration::option")]
     pub lease: Option<Duration>,
     /// How often the node writes its heartbeat.

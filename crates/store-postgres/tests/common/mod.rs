@@ -201,6 +201,9 @@ impl Storage for ScratchStore {
     fn is_shared(&self) -> bool {
         self.store.is_shared()
     }
+    fn write_lease(&self) -> Option<std::time::Duration> {
+        self.store.write_lease()
+    }
     async fn poll_due(
         &self,
         now: SystemTime,
