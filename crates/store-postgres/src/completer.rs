@@ -249,7 +249,21 @@ async fn apply(inner: &Inner, batch: &[Prepared]) -> Result<Vec<Applied>, Storag
     let until = now.checked_add(inner.options.lease).unwrap_or(now);
     bounces.insert(&tx, node, until).await?;
     tx.commit().await.map_err(PgError::from)?;
+    announce_retries(inner, batch, &applied);
     Ok(applied)
+}
+
+/// Tells the other nodes when the earliest retry of the batch is due (sent debounced).
+fn announce_retries(inner: &Inner, batch: &[Prepared], applied: &[Applied]) {
+    let earliest = batch
+        .iter()
+        .zip(applied)
+        .filter(|(_, applied)| **applied == Applied::Done)
+        .filter_map(|(p, _)| p.retry.as_ref().map(|r| r.0))
+        .min();
+    if let Some(nanos) = earliest {
+        inner.notices.announce(nanos);
+    }
 }
 
 /// Fences of the batch's leases, by request.

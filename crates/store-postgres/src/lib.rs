@@ -32,6 +32,7 @@
 //! - `sql`: every statement.
 //! - `rows`, `codec`: rows to the queue's types and back.
 //! - `heartbeat`: this node's heartbeat.
+//! - `notices`: debounced notices of due work between nodes (`NOTIFY`/`LISTEN`).
 //! - `connect`: the pool's sessions (settings, TLS).
 //! - [`error`]: [`PgError`] and its mapping to [`envoi_queue::StorageError`].
 
@@ -42,6 +43,7 @@ pub mod error;
 mod heartbeat;
 mod insert;
 pub mod migrate;
+mod notices;
 pub mod options;
 mod rows;
 mod sql;

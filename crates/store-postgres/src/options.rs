@@ -26,6 +26,8 @@ pub struct PgOptions {
     pub idle_in_transaction_timeout: Duration,
     /// How long a call waits for a connection before it fails (the database is down).
     pub connect_timeout: Duration,
+    /// At most one notice of due work (a `NOTIFY`) is sent per this interval.
+    pub notify_interval: Duration,
 }
 
 impl PgOptions {
@@ -42,6 +44,7 @@ impl PgOptions {
             statement_timeout: Duration::from_secs(30),
             idle_in_transaction_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(5),
+            notify_interval: Duration::from_secs(1),
         }
     }
 }

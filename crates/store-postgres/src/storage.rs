@@ -216,6 +216,10 @@ impl Storage for PgStore {
         if changed == 0 {
             return Err(StorageError::NotFound(id));
         }
+        if !held {
+            // Released: due now or at its time; another node may take it.
+            self.inner.notices.announce(nanos(SystemTime::now()));
+        }
         Ok(())
     }
 
@@ -329,6 +333,10 @@ impl Storage for PgStore {
     /// fencing counter 0, in the write's own commit.
     fn write_lease(&self) -> Option<std::time::Duration> {
         Some(self.inner.options.lease)
+    }
+
+    async fn due_notice(&self) -> SystemTime {
+        self.inner.notices.next().await
     }
 
     async fn poll_due(

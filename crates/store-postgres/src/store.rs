@@ -17,6 +17,7 @@ use crate::connect;
 use crate::error::PgError;
 use crate::heartbeat;
 use crate::migrate;
+use crate::notices::{self, Notices};
 use crate::options::PgOptions;
 use crate::writer::Writer;
 
@@ -39,6 +40,8 @@ pub(crate) struct Inner {
     /// Why the last heartbeat failed; `None` once one succeeds. The heartbeat is the store's
     /// probe, so [`envoi_queue::Storage::health`] answers without a round trip.
     unreachable: Mutex<Option<String>>,
+    /// Notices of due work to send to the other nodes, and heard from them.
+    pub(crate) notices: Notices,
 }
 
 impl Inner {
@@ -96,6 +99,7 @@ impl PgStore {
             options,
             fences: Mutex::new(HashMap::new()),
             unreachable: Mutex::new(None),
+            notices: Notices::default(),
         });
         let writer = Arc::new(Writer::spawn(runtime.handle(), Arc::downgrade(&inner)));
         let completer = Arc::new(Completer::spawn(runtime.handle(), Arc::downgrade(&inner)));
@@ -114,6 +118,7 @@ impl PgStore {
             .await?;
         if let Some(runtime) = &store.runtime.0 {
             heartbeat::spawn(runtime.handle(), &store.inner);
+            notices::spawn(runtime.handle(), &store.inner);
         }
         Ok(store)
     }

@@ -6,6 +6,7 @@
 //! - `lanes`: per-destination ready queues, served round-robin.
 //! - `limits`: per-destination limits (in flight, starts per second) and their defaults.
 //! - `scheduler`: the task that starts due attempts within the concurrency limit.
+//! - `poll`: when a shared store is polled for work other nodes made due.
 //! - `attempt`: one attempt of one message, from claim to the relay's answer.
 //! - `outcome`: the durable record of an attempt's outcome, kept until the store takes it.
 //! - `uncommitted`: the outcomes waiting for the store, which pause delivery and new mail.
@@ -26,6 +27,7 @@ mod inspect;
 mod lanes;
 mod limits;
 mod outcome;
+mod poll;
 mod retry;
 mod scheduler;
 mod status;

@@ -292,7 +292,8 @@ pub struct QuarantinedRecord {
 ///   [`suspensions`](Storage::suspensions), [`suspend`](Storage::suspend),
 ///   [`resume`](Storage::resume).
 /// - **Shared stores only** (defaults fit a local store): [`is_shared`](Storage::is_shared),
-///   [`write_lease`](Storage::write_lease), [`poll_due`](Storage::poll_due).
+///   [`write_lease`](Storage::write_lease), [`due_notice`](Storage::due_notice),
+///   [`poll_due`](Storage::poll_due).
 ///
 /// A local store implements the first two groups; a store several nodes share also overrides
 /// the third and records leases in `claim`. Every store runs the behaviour suite
@@ -401,6 +402,14 @@ pub trait Storage: Send + Sync + 'static {
     /// attempt claims first. Local stores ignore it: nobody else can take their messages.
     fn write_lease(&self) -> Option<std::time::Duration> {
         None
+    }
+
+    /// Shared stores: waits for another node's notice that work is due at the returned time
+    /// (a retry it rescheduled, a message it released), so that an idle node polls then
+    /// rather than at the end of its back-off. A store sends such notices debounced, at most
+    /// one per interval, never one per message or per commit. The default never returns.
+    async fn due_notice(&self) -> SystemTime {
+        std::future::pending().await
     }
 
     /// Shared stores: entries due by `now` that this node has not seen (enqueued elsewhere, or

@@ -204,6 +204,9 @@ impl Storage for ScratchStore {
     fn write_lease(&self) -> Option<std::time::Duration> {
         self.store.write_lease()
     }
+    async fn due_notice(&self) -> SystemTime {
+        self.store.due_notice().await
+    }
     async fn poll_due(
         &self,
         now: SystemTime,
