@@ -10,6 +10,7 @@
 //! - `envoi_quarantine`: records that could not be decoded, with their bytes.
 //! - `envoi_node`: each node's heartbeat.
 //! - `envoi_count`: message counts per admin state, kept by triggers (the admin summary).
+//!   Listings filtered by state read partial indexes of the held and the deferred rows.
 //! - `envoi_schema`: the schema version ([`migrate`]).
 //!
 //! # Leases and fencing
@@ -45,6 +46,8 @@ mod insert;
 pub mod migrate;
 mod notices;
 pub mod options;
+#[cfg(test)]
+mod plans;
 mod rows;
 mod sql;
 pub mod storage;

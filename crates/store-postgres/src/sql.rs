@@ -108,10 +108,33 @@ pub(crate) const INFO: &str =
     "SELECT id, sender, recipients, attempts, next_ns, arrival_ns, held, size
       FROM envoi_message WHERE id = $1";
 
-/// A page of admin columns in id order after `$1`.
-pub(crate) const LIST_PAGE: &str =
-    "SELECT id, sender, recipients, attempts, next_ns, arrival_ns, held, size
-      FROM envoi_message WHERE id > $1 ORDER BY id LIMIT $2";
+/// The admin columns listed.
+macro_rules! list_columns {
+    () => {
+        "SELECT id, sender, recipients, attempts, next_ns, arrival_ns, held, size FROM envoi_message "
+    };
+}
+
+/// A page of admin columns in id order after `$1`, at most `$2` rows.
+pub(crate) const LIST_PAGE: &str = concat!(list_columns!(), "WHERE id > $1 ORDER BY id LIMIT $2");
+
+/// A page of held messages, over their partial index (`envoi_message_held`).
+pub(crate) const LIST_PAGE_HELD: &str = concat!(
+    list_columns!(),
+    "WHERE held AND id > $1 ORDER BY id LIMIT $2"
+);
+
+/// A page of deferred messages, over their partial index (`envoi_message_deferred`).
+pub(crate) const LIST_PAGE_DEFERRED: &str = concat!(
+    list_columns!(),
+    "WHERE NOT held AND attempts > 0 AND id > $1 ORDER BY id LIMIT $2"
+);
+
+/// A page of active messages (most of a queue: the primary key's order, filtered).
+pub(crate) const LIST_PAGE_ACTIVE: &str = concat!(
+    list_columns!(),
+    "WHERE NOT held AND attempts = 0 AND id > $1 ORDER BY id LIMIT $2"
+);
 
 /// Counts per admin state, from the 16 counter rows the triggers keep (never a count of the
 /// queue itself).

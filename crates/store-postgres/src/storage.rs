@@ -5,8 +5,8 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use envoi_queue::storage::{
-    AttemptCommit, Lease, ListQuery, MessageInfo, NewMessage, QuarantinedRecord, ScheduleEntry,
-    StateCounts, StoredMessage,
+    AttemptCommit, Lease, ListQuery, MessageInfo, MessageState, NewMessage, QuarantinedRecord,
+    ScheduleEntry, StateCounts, StoredMessage,
 };
 use envoi_queue::{Storage, StorageError, StoreHealth, Suspension};
 use envoi_types::QueueId;
@@ -80,14 +80,26 @@ async fn claim(
     }
 }
 
+/// The page statement for `query`'s state: the state's own index when it has one, so a
+/// filtered listing reads only matching rows.
+fn list_page(query: &ListQuery) -> &'static str {
+    match query.state {
+        None => sql::LIST_PAGE,
+        Some(MessageState::Held) => sql::LIST_PAGE_HELD,
+        Some(MessageState::Deferred) => sql::LIST_PAGE_DEFERRED,
+        Some(MessageState::Active) => sql::LIST_PAGE_ACTIVE,
+    }
+}
+
 async fn list(inner: &Inner, query: &ListQuery) -> Result<Vec<MessageInfo>, StorageError> {
     const CHUNK: i64 = 500;
+    let statement = list_page(query);
     let session = inner.session().await?;
     let mut after = query.after.map(id_bytes).unwrap_or_default();
     let mut found = Vec::new();
     loop {
         let page = session
-            .query(sql::LIST_PAGE, &[&after, &CHUNK])
+            .query(statement, &[&after, &CHUNK])
             .await
             .map_err(PgError::from)?;
         let Some(last) = page.last() else {

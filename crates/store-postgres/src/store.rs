@@ -111,8 +111,9 @@ impl PgStore {
         };
         store
             .run(|inner| async move {
-                let mut session = inner.session().await?;
-                migrate::migrate(&mut session).await?;
+                // The migration's session goes back to the pool before the beat takes one:
+                // with `pool_size = 1` it is the only one.
+                migrate::migrate(&mut inner.session().await?).await?;
                 heartbeat::beat(&inner).await
             })
             .await?;
@@ -126,6 +127,21 @@ impl PgStore {
     /// This node's name, as its leases carry it.
     pub fn node(&self) -> &str {
         &self.inner.options.node
+    }
+
+    /// The value `setting` has in this node's sessions, as the server reports it
+    /// (`current_setting`): lets an operator or a test check what envoi set on its sessions
+    /// (`synchronous_commit`, `statement_timeout`, `idle_in_transaction_session_timeout`).
+    pub async fn session_setting(&self, setting: &str) -> Result<String, PgError> {
+        let setting = setting.to_owned();
+        self.run(move |inner| async move {
+            let session = inner.session().await?;
+            let row = session
+                .query_one("SELECT current_setting($1)", &[&setting])
+                .await?;
+            Ok(row.get(0))
+        })
+        .await
     }
 
     /// Runs `work` on the store's runtime and waits for it from a blocking task.
