@@ -1,5 +1,6 @@
 //! The connection pool: session settings, TLS, timeouts.
 
+use std::path::Path;
 use std::str::FromStr;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
@@ -14,7 +15,7 @@ use crate::options::PgOptions;
 pub(crate) fn pool(options: &PgOptions) -> Result<Pool, PgError> {
     let manager = Manager::from_config(
         config(options)?,
-        tls()?,
+        tls(options)?,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
@@ -50,16 +51,42 @@ pub(crate) fn config(options: &PgOptions) -> Result<tokio_postgres::Config, PgEr
     Ok(config)
 }
 
-/// rustls with the web PKI roots and the ring provider (the workspace's TLS stack).
-pub(crate) fn tls() -> Result<MakeRustlsConnect, PgError> {
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+/// rustls trusting the certificates of [`PgOptions::ca_file`] when it is set (a private CA,
+/// as libpq's `sslrootcert`), else the web PKI roots; the ring provider (the workspace's TLS
+/// stack).
+pub(crate) fn tls(options: &PgOptions) -> Result<MakeRustlsConnect, PgError> {
+    let roots = match &options.ca_file {
+        Some(path) => own_roots(path)?,
+        None => rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        },
     };
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| PgError::Pool(format!("TLS settings: {e}")))?
+        .map_err(|e| PgError::Tls(format!("TLS settings: {e}")))?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(MakeRustlsConnect::new(config))
+}
+
+/// The certificates of the PEM file at `path`; an unreadable file, or one without a usable
+/// certificate, is an error that names it.
+fn own_roots(path: &Path) -> Result<rustls::RootCertStore, PgError> {
+    let shown = path.display();
+    let file = std::fs::File::open(path)
+        .map_err(|e| PgError::Tls(format!("cannot read ca_file {shown}: {e}")))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut std::io::BufReader::new(file)) {
+        let cert = cert.map_err(|e| PgError::Tls(format!("ca_file {shown}: {e}")))?;
+        roots
+            .add(cert)
+            .map_err(|e| PgError::Tls(format!("ca_file {shown}: {e}")))?;
+    }
+    if roots.is_empty() {
+        return Err(PgError::Tls(format!(
+            "ca_file {shown} holds no PEM certificate"
+        )));
+    }
+    Ok(roots)
 }

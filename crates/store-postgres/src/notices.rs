@@ -129,7 +129,9 @@ async fn listen_loop(weak: Weak<Inner>) {
 
 /// One listening connection: hands each other node's notice to [`Notices::heard`].
 async fn listen(weak: &Weak<Inner>, options: &PgOptions) -> Result<(), PgError> {
-    let (client, mut connection) = connect::config(options)?.connect(connect::tls()?).await?;
+    let (client, mut connection) = connect::config(options)?
+        .connect(connect::tls(options)?)
+        .await?;
     let (notices, mut received) = mpsc::unbounded_channel();
     let driver = tokio::spawn(async move {
         while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {

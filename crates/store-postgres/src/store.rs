@@ -84,12 +84,21 @@ impl PgStore {
     /// Connects, applies missing schema migrations (under an advisory lock, so nodes starting
     /// together are safe) and refuses a database newer than this binary.
     pub async fn open(options: PgOptions) -> Result<Self, PgError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
+        let built = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("envoi-pg")
             .enable_all()
             .build()
             .map_err(|e| PgError::Runtime(e.to_string()))?;
+        // Owned by the guard at once: an error below drops it without waiting (the caller
+        // may be async).
+        let guard = StoreRuntime(Some(built));
+        let runtime = guard
+            .0
+            .as_ref()
+            .ok_or_else(|| PgError::Runtime("the store's runtime is gone".into()))?
+            .handle()
+            .clone();
         let pool = {
             let _context = runtime.enter();
             connect::pool(&options)?
@@ -101,13 +110,13 @@ impl PgStore {
             unreachable: Mutex::new(None),
             notices: Notices::default(),
         });
-        let writer = Arc::new(Writer::spawn(runtime.handle(), Arc::downgrade(&inner)));
-        let completer = Arc::new(Completer::spawn(runtime.handle(), Arc::downgrade(&inner)));
+        let writer = Arc::new(Writer::spawn(&runtime, Arc::downgrade(&inner)));
+        let completer = Arc::new(Completer::spawn(&runtime, Arc::downgrade(&inner)));
         let store = Self {
             inner,
             writer,
             completer,
-            runtime: Arc::new(StoreRuntime(Some(runtime))),
+            runtime: Arc::new(guard),
         };
         store
             .run(|inner| async move {
@@ -117,10 +126,8 @@ impl PgStore {
                 heartbeat::beat(&inner).await
             })
             .await?;
-        if let Some(runtime) = &store.runtime.0 {
-            heartbeat::spawn(runtime.handle(), &store.inner);
-            notices::spawn(runtime.handle(), &store.inner);
-        }
+        heartbeat::spawn(&runtime, &store.inner);
+        notices::spawn(&runtime, &store.inner);
         Ok(store)
     }
 
