@@ -119,6 +119,17 @@ def dead_tuples(schema):
             (line.split("|") for line in out.split() if "|" in line)}
 
 
+def pg_counters():
+    """Transactions committed in the bench database and WAL syncs of the server, so far."""
+    out = subprocess.run(
+        ["psql", PG_URL, "-qAt", "-c",
+         "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()), "
+         "(SELECT wal_sync FROM pg_stat_wal)"],
+        check=True, capture_output=True, text=True).stdout.strip()
+    commits, syncs = out.split("|")
+    return int(commits), int(syncs)
+
+
 def run_one(args, system, load, rnd, workroot):
     name, n, size, sessions = load
     work = tempfile.mkdtemp(prefix=f"{system}-", dir=workroot)
@@ -167,6 +178,7 @@ def run_one(args, system, load, rnd, workroot):
             sampler.start()
             cpu0 = srv.cpu() + sum(e.cpu() for e in extra)
         pg_cpu0 = mta.postgres_cpu()
+        pg0 = pg_counters() if system.startswith("envoi-pg") else None
         sink_cpu0 = sink.cpu()
         count0 = sink.count
         sess0 = sink.sessions
@@ -237,6 +249,7 @@ def run_one(args, system, load, rnd, workroot):
         pg_cpu1 = mta.postgres_cpu()
         sink_cpu1 = sink.cpu()
         time.sleep(args.settle)
+        pg1 = pg_counters() if pg0 else None
         final = sink.count - count0
         expected = n + pres["ok"]
         if sampler:
@@ -275,6 +288,9 @@ def run_one(args, system, load, rnd, workroot):
             if system.startswith("envoi-pg"):
                 rec["pg_cpu_ms_per_msg"] = round(1000 * (pg_cpu1 - pg_cpu0) / expected, 4)
                 rec["nodes"] = 1 + len(extra)
+                # Server statistics reach the counters within about a second (the settle).
+                rec["pg_commits_per_msg"] = round((pg1[0] - pg0[0]) / expected, 3)
+                rec["pg_wal_syncs_per_msg"] = round((pg1[1] - pg0[1]) / expected, 3)
             if held is not None:
                 rec["held_open_during_run"] = held.poll() is None
                 rec["dead_tuples"] = dead_tuples(pg_schema(work))
