@@ -33,6 +33,15 @@ pub(crate) const CLAIM: &str = "WITH claimed AS (
     SELECT c.fence, c.attempts, c.next_ns, c.held, c.recipients, b.envelope
       FROM claimed c LEFT JOIN envoi_body b ON b.id = c.id";
 
+/// A message this node wrote, read for its first attempt without a write: only while the
+/// write's lease (fencing counter 0, never claimed since) lasts until `$3`, the attempt's own
+/// lease end, and the message is not held. No other node can take it meanwhile, so no claim is
+/// needed; otherwise the caller claims ([`CLAIM`]).
+pub(crate) const READ_OWN: &str = "SELECT m.attempts, m.next_ns, m.held, m.recipients, b.envelope
+      FROM envoi_message m LEFT JOIN envoi_body b ON b.id = m.id
+     WHERE m.id = $1 AND m.lease_owner = $2 AND m.fence = 0 AND m.lease_until_ns >= $3
+       AND NOT m.held";
+
 /// Due, unheld, unleased (or lapsed) messages, claimed in one batch. The CTE fixes the set
 /// (`LIMIT` with `SKIP LOCKED` inside it) before the update: the planner cannot claim more
 /// than the limit, and two nodes never wait on, or take, each other's rows.

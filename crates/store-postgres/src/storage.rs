@@ -28,12 +28,36 @@ fn own_lease_until(inner: &Inner) -> i64 {
     nanos(now.checked_add(inner.options.lease).unwrap_or(now))
 }
 
-/// Claims `id` for this node; sets a record it cannot use aside.
+/// A message this node wrote and never claimed since, read without a write while the
+/// write's lease covers the attempt (see [`sql::READ_OWN`]); `None`: it must be claimed.
+async fn read_own(
+    inner: &Inner,
+    id: QueueId,
+    until: i64,
+) -> Result<Option<StoredMessage>, StorageError> {
+    if inner.fences().get(&id) != Some(&0) {
+        return Ok(None);
+    }
+    let session = inner.session().await?;
+    let row = session
+        .query_opt(sql::READ_OWN, &[&id_bytes(id), &inner.options.node, &until])
+        .await
+        .map_err(PgError::from)?;
+    // A row that does not decode goes the claim's way, which sets it aside.
+    Ok(row.and_then(|row| rows::stored(id, &row, 0).ok()))
+}
+
+/// Claims `id` for this node; sets a record it cannot use aside. A message this node wrote
+/// whose write's lease still covers the attempt is only read: a claim would write (and
+/// commit) a row nobody else can take anyway.
 async fn claim(
     inner: &Inner,
     id: QueueId,
     until: i64,
 ) -> Result<Option<StoredMessage>, StorageError> {
+    if let Some(message) = read_own(inner, id, until).await? {
+        return Ok(Some(message));
+    }
     let session = inner.session().await?;
     let key = id_bytes(id);
     let now = nanos(SystemTime::now());

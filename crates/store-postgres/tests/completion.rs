@@ -138,3 +138,51 @@ async fn concurrent_outcomes_share_commits_and_a_stale_one_fails_alone() {
 fn hex(bytes: [u8; 16]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[tokio::test]
+async fn a_message_this_node_wrote_is_read_without_a_claim_while_its_write_lease_lasts() {
+    let Some(url) = common::url() else { return };
+    let schema = common::Schema::create(&url);
+    let a = common::node(&schema, "node-a").await;
+    let b = common::node(&schema, "node-b").await;
+    let (kept, lapsed) = (message(), message());
+    a.write(vec![kept.clone(), lapsed.clone()]).await.unwrap();
+    let versions =
+        || schema.query("SELECT xmin::text || '/' || fence FROM envoi_message ORDER BY id");
+    let before = versions();
+    // Within the write's lease: read back as written, the rows untouched (no claim written).
+    let read = a
+        .claim(kept.id, &lease("node-a"))
+        .await
+        .unwrap()
+        .expect("read");
+    assert_eq!(read.envelope, kept.envelope);
+    assert_eq!(versions(), before, "a claim was written");
+    // An attempt outlasting the write's lease claims (and so bumps the fencing counter).
+    schema.sql(&format!(
+        "UPDATE envoi_message SET lease_until_ns = 1 WHERE id = '\\x{}'",
+        hex(lapsed.id.to_bytes())
+    ));
+    assert!(a
+        .claim(lapsed.id, &lease("node-a"))
+        .await
+        .unwrap()
+        .is_some());
+    let fence = schema.query(&format!(
+        "SELECT fence FROM envoi_message WHERE id = '\\x{}'",
+        hex(lapsed.id.to_bytes())
+    ));
+    assert_eq!(fence, vec![Some("1".to_owned())]);
+    // Fencing holds for the read one too: node-b cannot take it, and once its lease is gone
+    // and node-b took it, node-a's outcome is refused.
+    assert!(b.claim(kept.id, &lease("node-b")).await.unwrap().is_none());
+    schema.sql(&format!(
+        "UPDATE envoi_message SET lease_until_ns = 1 WHERE id = '\\x{}'",
+        hex(kept.id.to_bytes())
+    ));
+    assert!(b.claim(kept.id, &lease("node-b")).await.unwrap().is_some());
+    assert_eq!(
+        a.commit_attempt(kept.id, remove()).await,
+        Err(StorageError::NotFound(kept.id))
+    );
+}
