@@ -42,8 +42,15 @@ struct Prepared {
     request: Request,
     key: Vec<u8>,
     bounces: Columns,
-    /// `(next_ns, attempts, recipients)` for a retry; `None` for a removal.
-    retry: Option<(i64, i32, Vec<u8>)>,
+    /// The new state for a retry; `None` for a removal.
+    retry: Option<Retry>,
+}
+
+/// A retry's columns.
+struct Retry {
+    next_ns: i64,
+    attempts: i32,
+    recipients: Vec<u8>,
 }
 
 /// What became of one outcome in its transaction.
@@ -124,15 +131,7 @@ async fn run(inner: Weak<Inner>, mut receiver: mpsc::UnboundedReceiver<Request>)
 /// Encodes each request (one that cannot be encoded fails alone) and applies the rest together;
 /// when that fails, each alone.
 async fn complete_batch(inner: &Arc<Inner>, batch: Vec<Request>) {
-    let mut prepared = Vec::with_capacity(batch.len());
-    for request in batch {
-        match prepare(request) {
-            Ok(p) => prepared.push(p),
-            Err((request, error)) => {
-                let _ = request.reply.send(Err(error));
-            }
-        }
-    }
+    let prepared: Vec<Prepared> = batch.into_iter().filter_map(prepare).collect();
     if prepared.is_empty() {
         return;
     }
@@ -159,10 +158,15 @@ async fn complete_batch(inner: &Arc<Inner>, batch: Vec<Request>) {
     }
 }
 
-fn prepare(request: Request) -> Result<Prepared, (Request, StorageError)> {
+/// Encodes `request`; one that cannot be encoded is answered with the error here.
+fn prepare(request: Request) -> Option<Prepared> {
+    let fail = |request: Request, error: StorageError| {
+        let _ = request.reply.send(Err(error));
+        None
+    };
     let bounces = match Columns::of(&request.commit.bounces) {
         Ok(bounces) => bounces,
-        Err(error) => return Err((request, error)),
+        Err(error) => return fail(request, error),
     };
     let retry = match &request.commit.disposition {
         Disposition::Remove => None,
@@ -171,15 +175,15 @@ fn prepare(request: Request) -> Result<Prepared, (Request, StorageError)> {
             attempts,
             recipients,
         } => match encode_recipients(recipients) {
-            Ok(encoded) => Some((
-                nanos(*next_attempt),
-                i32::try_from(*attempts).unwrap_or(i32::MAX),
-                encoded,
-            )),
-            Err(detail) => return Err((request, StorageError::Io(detail))),
+            Ok(encoded) => Some(Retry {
+                next_ns: nanos(*next_attempt),
+                attempts: i32::try_from(*attempts).unwrap_or(i32::MAX),
+                recipients: encoded,
+            }),
+            Err(detail) => return fail(request, StorageError::Io(detail)),
         },
     };
-    Ok(Prepared {
+    Some(Prepared {
         key: id_bytes(request.id),
         request,
         bounces,
@@ -259,7 +263,7 @@ fn announce_retries(inner: &Inner, batch: &[Prepared], applied: &[Applied]) {
         .iter()
         .zip(applied)
         .filter(|(_, applied)| **applied == Applied::Done)
-        .filter_map(|(p, _)| p.retry.as_ref().map(|r| r.0))
+        .filter_map(|(p, _)| p.retry.as_ref().map(|r| r.next_ns))
         .min();
     if let Some(nanos) = earliest {
         inner.notices.announce(nanos);
@@ -296,7 +300,7 @@ async fn reschedule<C: GenericClient>(
     node: &str,
     batch: &[Prepared],
 ) -> Result<HashSet<Vec<u8>>, StorageError> {
-    let retries: Vec<(&Prepared, &(i64, i32, Vec<u8>))> = batch
+    let retries: Vec<(&Prepared, &Retry)> = batch
         .iter()
         .filter_map(|p| p.retry.as_ref().map(|r| (p, r)))
         .collect();
@@ -305,9 +309,9 @@ async fn reschedule<C: GenericClient>(
     }
     let keys: Vec<&Vec<u8>> = retries.iter().map(|(p, _)| &p.key).collect();
     let fences = fences(retries.iter().map(|(p, _)| *p));
-    let next: Vec<i64> = retries.iter().map(|(_, r)| r.0).collect();
-    let attempts: Vec<i32> = retries.iter().map(|(_, r)| r.1).collect();
-    let recipients: Vec<&Vec<u8>> = retries.iter().map(|(_, r)| &r.2).collect();
+    let next: Vec<i64> = retries.iter().map(|(_, r)| r.next_ns).collect();
+    let attempts: Vec<i32> = retries.iter().map(|(_, r)| r.attempts).collect();
+    let recipients: Vec<&Vec<u8>> = retries.iter().map(|(_, r)| &r.recipients).collect();
     let rows = client
         .query(
             sql::RESCHEDULE_MANY,
