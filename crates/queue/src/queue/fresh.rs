@@ -10,7 +10,9 @@
 //! forgets the entry first. A shared store must be attempted under a lease: a copy is kept only
 //! when the store leases new messages to the writing node ([`crate::Storage::write_lease`]),
 //! with the time that lease lapses, and handed out only for an attempt whose own lease ends
-//! before it (so no other node can take the message meanwhile).
+//! before it (so no other node can take the message meanwhile). Another node's hold or delete
+//! between the write and the first attempt (normally milliseconds) then acts as it does on a
+//! message in flight: the attempt runs, a delete makes its outcome `NotFound`, a hold stays.
 
 use std::collections::HashMap;
 use std::time::SystemTime;
