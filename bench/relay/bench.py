@@ -51,7 +51,11 @@ SYSTEMS = ["ceiling", "envoi", "postfix"]
 # an experiment that shows what the durable spool costs, not a fair comparison; "envoi-pg",
 # envoi with [storage] kind = "postgres" on the server ENVOI_BENCH_POSTGRES_URL names (default
 # the machine's, 127.0.0.1:5432 database test), in a schema of its own per run; its record
-# adds the server's CPU per message (pg_cpu_ms_per_msg).
+# adds the server's CPU per message (pg_cpu_ms_per_msg); "envoi-pg2", two envoi nodes on one
+# schema, each sent half the messages over half the sessions (probe on the first; CPU of
+# both); "envoi-pg-held", envoi-pg while another session holds a transaction (with an xid,
+# so it holds back vacuum's horizon) open for 60 s from the start of the run; its record adds
+# the dead tuples of envoi's tables at the end (pgstattuple) and how long the hold lasted.
 PG_URL = os.environ.get("ENVOI_BENCH_POSTGRES_URL",
                         "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
 
@@ -107,6 +111,35 @@ def pct(values, q):
     return v[lo] + (v[hi] - v[lo]) * (k - lo)
 
 
+def pg_schema(work):
+    """The schema of an envoi-pg run in `work`."""
+    return "bench_" + os.path.basename(work).replace("-", "_").lower()
+
+
+def dead_tuples(schema):
+    """Dead tuples in the schema's envoi tables now, by pgstattuple (exact, reads the tables)."""
+    mta.psql(PG_URL, "CREATE EXTENSION IF NOT EXISTS pgstattuple")
+    out = subprocess.run(
+        ["psql", PG_URL, "-qAt", "-c",
+         f"SELECT c.relname, (pgstattuple(c.oid)).dead_tuple_count FROM pg_class c "
+         f"JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '{schema}' "
+         f"AND c.relkind = 'r' AND c.relname IN ('envoi_message', 'envoi_body', 'envoi_count')"],
+        check=True, capture_output=True, text=True).stdout
+    return {name: int(count) for name, count in
+            (line.split("|") for line in out.split() if "|" in line)}
+
+
+def pg_counters():
+    """Transactions committed in the bench database and WAL syncs of the server, so far."""
+    out = subprocess.run(
+        ["psql", PG_URL, "-qAt", "-c",
+         "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()), "
+         "(SELECT wal_sync FROM pg_stat_wal)"],
+        check=True, capture_output=True, text=True).stdout.strip()
+    commits, syncs = out.split("|")
+    return int(commits), int(syncs)
+
+
 def run_one(args, system, load, rnd, workroot):
     if len(load) > 4:
         return mixed.run(args, system, load, rnd, workroot, LIVE)
@@ -119,21 +152,34 @@ def run_one(args, system, load, rnd, workroot):
     sink = mta.Sink(sink_port)
     LIVE.append(sink)
     srv = None
+    extra = []  # further nodes (envoi-pg2): sent their share, CPU summed
+    held = None
     try:
         if system == "envoi-old":
             srv = mta.Envoi(args.envoi_old, work, mta.free_port(), sink_port, sessions)
         elif system in ("envoi", "envoi-mem"):
             srv = mta.Envoi(args.envoi, work, mta.free_port(), sink_port, sessions,
                             storage="memory" if system == "envoi-mem" else "spool")
-        elif system == "envoi-pg":
-            schema = "bench_" + os.path.basename(work).replace("-", "_").lower()
+        elif system.startswith("envoi-pg"):
+            schema = pg_schema(work)
             mta.psql(PG_URL, f"CREATE SCHEMA {schema}")
-            keys = f'url = "{PG_URL}"\nschema = "{schema}"\nnode = "bench-1"\npool_size = 32'
-            srv = mta.Envoi(args.envoi, work, mta.free_port(), sink_port, sessions,
-                            storage="postgres", storage_keys=keys)
+            nodes = 2 if system == "envoi-pg2" else 1
+            share = sessions if nodes == 1 else max(1, sessions // nodes)
+            for node in range(1, nodes + 1):
+                keys = (f'url = "{PG_URL}"\nschema = "{schema}"\nnode = "bench-{node}"\n'
+                        f'pool_size = 32')
+                nwork = work if node == 1 else os.path.join(work, f"node{node}")
+                os.makedirs(nwork, exist_ok=True)
+                one = mta.Envoi(args.envoi, nwork, mta.free_port(), sink_port, share,
+                                storage="postgres", storage_keys=keys)
+                LIVE.append(one)
+                if srv is None:
+                    srv = one
+                else:
+                    extra.append(one)
         elif system == "postfix":
             srv = mta.Postfix(work, mta.free_port(), sink_port, sessions, maillog=args.postfix_log)
-        if srv:
+        if srv and srv not in LIVE:
             LIVE.append(srv)
         port = srv.port if srv else sink_port
         time.sleep(0.5)  # let start-up work (spool open, process spawns) settle
@@ -144,8 +190,9 @@ def run_one(args, system, load, rnd, workroot):
             sampler = MemSampler(srv.pids)
             sampler.sample()
             sampler.start()
-            cpu0 = srv.cpu()
+            cpu0 = srv.cpu() + sum(e.cpu() for e in extra)
         pg_cpu0 = mta.postgres_cpu()
+        pg0 = pg_counters() if system.startswith("envoi-pg") else None
         sink_cpu0 = sink.cpu()
         count0 = sink.count
         sess0 = sink.sessions
@@ -159,7 +206,31 @@ def run_one(args, system, load, rnd, workroot):
                      "--max", str(min(args.probe_max, max(20, n // 20))), "--max-seconds", str(args.source_timeout),
                      "--stop-file", stop_file]
 
+        if system == "envoi-pg-held":
+            held = subprocess.Popen(
+                ["psql", PG_URL, "-qAt", "-c",
+                 "BEGIN; SELECT txid_current(); SELECT pg_sleep(60); COMMIT;"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+            time.sleep(0.3)  # the transaction has its xid before the load starts
+        per_node = [(srv.port if srv else sink_port, n, sessions)]
+        if extra:
+            nodes = 1 + len(extra)
+            ports = [srv.port] + [e.port for e in extra]
+            per_node = [(p, n // nodes + (1 if i < n % nodes else 0), max(1, sessions // nodes))
+                        for i, p in enumerate(ports)]
         t0 = time.monotonic()
+        others = []
+        for p, m, ss in per_node[1:]:
+            cmd = src_cmd[:]
+            cmd[cmd.index("-s") + 1] = str(ss)
+            cmd[cmd.index("-m") + 1] = str(m)
+            cmd[-1] = f"127.0.0.1:{p}"
+            others.append(subprocess.Popen(["timeout", str(args.source_timeout)] + cmd,
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                           stdin=subprocess.DEVNULL))
+        if others:
+            src_cmd[src_cmd.index("-s") + 1] = str(per_node[0][2])
+            src_cmd[src_cmd.index("-m") + 1] = str(per_node[0][1])
         src = subprocess.Popen(["timeout", str(args.source_timeout)] + src_cmd,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                stdin=subprocess.DEVNULL)
@@ -167,6 +238,12 @@ def run_one(args, system, load, rnd, workroot):
                                  stdin=subprocess.DEVNULL, text=True)
         _, status, ru = os.wait4(src.pid, 0)
         src.returncode = os.waitstatus_to_exitcode(status)
+        for other in others:
+            _, ostatus, oru = os.wait4(other.pid, 0)
+            if os.waitstatus_to_exitcode(ostatus) != 0 and src.returncode == 0:
+                src.returncode = os.waitstatus_to_exitcode(ostatus)
+            ru = type("ru", (), {"ru_utime": ru.ru_utime + oru.ru_utime,
+                                 "ru_stime": ru.ru_stime + oru.ru_stime})
         t_src = time.monotonic()
         src_err = src.stderr.read().decode(errors="replace").strip()
         src.stderr.close()
@@ -183,10 +260,11 @@ def run_one(args, system, load, rnd, workroot):
 
         target = count0 + n + pres["ok"]
         t_done = sink.wait_for(target, args.deliver_timeout if src.returncode == 0 else 10)
-        cpu1 = srv.cpu() if srv else 0.0
+        cpu1 = (srv.cpu() + sum(e.cpu() for e in extra)) if srv else 0.0
         pg_cpu1 = mta.postgres_cpu()
         sink_cpu1 = sink.cpu()
         time.sleep(args.settle)
+        pg1 = pg_counters() if pg0 else None
         final = sink.count - count0
         expected = n + pres["ok"]
         if sampler:
@@ -222,8 +300,15 @@ def run_one(args, system, load, rnd, workroot):
                 rec["vm_hwm_mb"] = round(mta.rss_pss(srv.proc.pid)[1] / 2**20, 1)
             if system == "postfix":
                 rec["left_in_queue"] = srv.queued()
-            if system == "envoi-pg":
+            if system.startswith("envoi-pg"):
                 rec["pg_cpu_ms_per_msg"] = round(1000 * (pg_cpu1 - pg_cpu0) / expected, 4)
+                rec["nodes"] = 1 + len(extra)
+                # Server statistics reach the counters within about a second (the settle).
+                rec["pg_commits_per_msg"] = round((pg1[0] - pg0[0]) / expected, 3)
+                rec["pg_wal_syncs_per_msg"] = round((pg1[1] - pg0[1]) / expected, 3)
+            if held is not None:
+                rec["held_open_during_run"] = held.poll() is None
+                rec["dead_tuples"] = dead_tuples(pg_schema(work))
         errors = []
         if src.returncode != 0:
             errors.append(f"smtp-source exit {src.returncode}: {src_err[-300:]}")
@@ -236,16 +321,18 @@ def run_one(args, system, load, rnd, workroot):
     except Exception as e:  # noqa: BLE001 - a failed run is a result, not a crash
         rec["error"] = f"{type(e).__name__}: {e}"
     finally:
-        for obj in (srv, sink):
+        if held is not None and held.poll() is None:
+            held.terminate()
+            held.wait(timeout=10)
+        for obj in extra + [srv, sink]:
             if obj is not None:
                 obj.stop()
                 if obj in LIVE:
                     LIVE.remove(obj)
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-            if system == "envoi-pg":
-                schema = "bench_" + os.path.basename(work).replace("-", "_").lower()
-                mta.psql(PG_URL, f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            if system.startswith("envoi-pg"):
+                mta.psql(PG_URL, f"DROP SCHEMA IF EXISTS {pg_schema(work)} CASCADE")
         os.sync()
     return rec
 

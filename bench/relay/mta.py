@@ -313,6 +313,7 @@ class Envoi:
 [smtp]
 max_connections = {sessions + 64}
 max_connections_per_ip = {sessions + 16}
+max_messages_per_session = 1000000
 reverse_dns = false
 
 [[smtp.listener]]

@@ -105,7 +105,8 @@ def table(records, mach, seconds):
                "(RSS / PSS) | CPU ms/msg | dup | missing | errors |")
     out.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for load in loads:
-        for system in ("ceiling", "envoi", "postfix", "envoi-mem"):
+        for system in ("ceiling", "envoi", "postfix", "envoi-mem", "envoi-pg", "envoi-pg2",
+                       "envoi-pg-held"):
             rs = [r for r in records if r["load"] == load and r["system"] == system]
             if not rs:
                 continue
@@ -115,6 +116,8 @@ def table(records, mach, seconds):
                       f"{fmt(med([r.get('peak_pss_mb') for r in rs]))}"
             cpu = (cell([r.get("cpu_ms_per_msg") for r in rs]) if system != "ceiling"
                    else f"({fmt(med([r.get('tools_cpu_ms_per_msg') for r in rs]))} tools)")
+            if system.startswith("envoi-pg"):
+                cpu += f" (+ PostgreSQL {cell([r.get('pg_cpu_ms_per_msg') for r in rs])})"
             out.append(
                 f"| {load} | {system} | {cell([r.get('msgs_per_s') for r in rs])} | "
                 f"{cell([r.get('accept_per_s') for r in rs])} | "

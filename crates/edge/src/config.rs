@@ -99,7 +99,6 @@ pub struct Limits {
     pub max_auth_line: usize,
     /// Most messages accepted in one session; the next MAIL gets `421 4.7.0` and the
     /// connection closes (bounds a client looping on one connection).
-    #[cfg_attr(feature = "serde", serde(skip))]
     pub max_messages_per_session: usize,
     /// Refused recipients one transaction may draw before each further refusal counts toward
     /// `max_errors` (as Postfix's `smtpd_recipient_overshoot_limit`): refusals are a normal

@@ -18,13 +18,14 @@ use envoi_queue::{MemoryStore, Queue, Storage, StorageError};
 use envoi_types::QueueId;
 
 /// The memory store, counting claims; optionally every claim finds a corrupt record, and
-/// optionally it says it is shared between nodes.
+/// optionally it says it is shared between nodes (and leases what it writes for a while).
 #[derive(Default)]
 struct Probe {
     inner: MemoryStore,
     claims: AtomicUsize,
     rotten: bool,
     shared: bool,
+    write_lease: Option<Duration>,
 }
 
 impl Probe {
@@ -75,6 +76,9 @@ impl Storage for Probe {
     fn is_shared(&self) -> bool {
         self.shared
     }
+    fn write_lease(&self) -> Option<Duration> {
+        self.write_lease
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -120,11 +124,23 @@ async fn a_new_message_is_attempted_without_reading_it_back() {
     assert!(queue.is_empty());
 }
 
+/// Claims for a message attempted twice (the first attempt defers it): a retry always reads
+/// the store; the first attempt does only for a shared store that does not lease what this
+/// node writes, or whose lease on it is shorter than an attempt's (the queue's lease is 15
+/// minutes).
 #[tokio::test(start_paused = true)]
-async fn a_retry_and_a_shared_store_read_the_message_from_the_store() {
-    for shared in [false, true] {
+async fn a_retry_and_an_unleased_shared_store_read_the_message_from_the_store() {
+    let hour = Some(Duration::from_secs(3600));
+    let minute = Some(Duration::from_secs(60));
+    for (shared, write_lease, expected) in [
+        (false, None, 1),
+        (true, None, 2),
+        (true, hour, 1),
+        (true, minute, 2),
+    ] {
         let store = Arc::new(Probe {
             shared,
+            write_lease,
             ..Probe::default()
         });
         let relay = ScriptedRelay::new();
@@ -136,9 +152,9 @@ async fn a_retry_and_a_shared_store_read_the_message_from_the_store() {
             .unwrap();
         send(&queue, "s@src.test", &["a@dst.test"]).await;
         run_for(Duration::from_secs(90)).await;
-        assert_eq!(relay.calls().len(), 2, "shared={shared}");
-        let expected = if shared { 2 } else { 1 };
-        assert_eq!(store.claims(), expected, "shared={shared}");
+        let case = format!("shared={shared} write_lease={write_lease:?}");
+        assert_eq!(relay.calls().len(), 2, "{case}");
+        assert_eq!(store.claims(), expected, "{case}");
         assert!(queue.is_empty());
     }
 }

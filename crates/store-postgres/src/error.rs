@@ -27,6 +27,9 @@ pub enum PgError {
     /// No connection could be had from the pool.
     #[error("PostgreSQL connection pool: {0}")]
     Pool(String),
+    /// The TLS settings cannot be used (an unreadable or empty `ca_file`).
+    #[error("PostgreSQL TLS: {0}")]
+    Tls(String),
     /// The store's own runtime could not be started.
     #[error("cannot start the store's runtime: {0}")]
     Runtime(String),
@@ -47,9 +50,10 @@ impl From<PgError> for StorageError {
             PgError::Db(db) if db.code() == Some(&SqlState::DISK_FULL) => {
                 StorageError::Full(error.to_string())
             }
-            PgError::NewerSchema { .. } | PgError::Url(_) | PgError::Runtime(_) => {
-                StorageError::Unavailable(error.to_string())
-            }
+            PgError::NewerSchema { .. }
+            | PgError::Url(_)
+            | PgError::Tls(_)
+            | PgError::Runtime(_) => StorageError::Unavailable(error.to_string()),
             _ => StorageError::Io(error.to_string()),
         }
     }

@@ -13,6 +13,7 @@ use crate::codec::{
 };
 use crate::error::{duplicate_key, is_duplicate, PgError};
 use crate::sql;
+use crate::store::Inner;
 
 /// New messages, one vector per column, leased to the node that writes them.
 #[derive(Debug, Clone, Default)]
@@ -87,6 +88,15 @@ impl Columns {
     /// True when `id` is one of the rows.
     pub(crate) fn contains(&self, id: QueueId) -> bool {
         self.ids.contains(&id)
+    }
+
+    /// Records the fencing counter of the leases the write took (0, the column's default): the
+    /// first attempt's outcome is refused if another node claimed a message since.
+    pub(crate) fn lease_fences(&self, inner: &Inner) {
+        let mut fences = inner.fences();
+        for id in &self.ids {
+            fences.insert(*id, 0);
+        }
     }
 
     /// True when there is no row.

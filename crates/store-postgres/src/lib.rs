@@ -10,10 +10,13 @@
 //! - `envoi_quarantine`: records that could not be decoded, with their bytes.
 //! - `envoi_node`: each node's heartbeat.
 //! - `envoi_count`: message counts per admin state, kept by triggers (the admin summary).
+//!   Listings filtered by state read partial indexes of the held and the deferred rows.
 //! - `envoi_schema`: the schema version ([`migrate`]).
 //!
 //! # Leases and fencing
-//! A message is leased to the node that stored it. A claim takes the lease when it is free,
+//! A message is leased to the node that stored it, with fencing counter 0, in the write's own
+//! commit: that node's queue runs the first attempt without a claim
+//! ([`envoi_queue::Storage::write_lease`]). A claim takes the lease when it is free,
 //! ours, lapsed, or held by a node whose heartbeat is older than
 //! [`PgOptions::node_timeout`], and bumps the row's fencing counter. An attempt's outcome is
 //! written only while the row still carries this node's lease with the counter its claim
@@ -24,21 +27,27 @@
 //! - [`store`]: the store, [`PgStore`]: its pool and runtime.
 //! - [`storage`]: the [`envoi_queue::Storage`] implementation.
 //! - `writer`: group commit of new messages.
+//! - `completer`: batched commits of attempts' outcomes.
 //! - `insert`: new messages as column arrays, one insert per table.
 //! - [`migrate`]: versioned schema migrations.
 //! - `sql`: every statement.
 //! - `rows`, `codec`: rows to the queue's types and back.
 //! - `heartbeat`: this node's heartbeat.
+//! - `notices`: debounced notices of due work between nodes (`NOTIFY`/`LISTEN`).
 //! - `connect`: the pool's sessions (settings, TLS).
 //! - [`error`]: [`PgError`] and its mapping to [`envoi_queue::StorageError`].
 
 mod codec;
+mod completer;
 mod connect;
 pub mod error;
 mod heartbeat;
 mod insert;
 pub mod migrate;
+mod notices;
 pub mod options;
+#[cfg(test)]
+mod plans;
 mod rows;
 mod sql;
 pub mod storage;

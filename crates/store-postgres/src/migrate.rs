@@ -11,7 +11,7 @@ use deadpool_postgres::Object;
 use crate::error::PgError;
 
 /// The schema, version by version (version = index + 1). Never edit a released entry: add one.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// Version 1: message rows (small, updated), bodies (written once), quarantine, nodes.
 ///
@@ -176,4 +176,12 @@ CREATE TABLE envoi_suspension (
 const V4: &str = r#"
 ALTER TABLE envoi_body ADD COLUMN dsn bytea;
 ALTER TABLE envoi_message ADD COLUMN history bytea;
+"#;
+
+/// Version 5: partial indexes for the admin listings filtered by state, so that listing the
+/// held or the deferred messages reads those rows only, however many others are queued.
+/// New messages (unheld, never attempted) enter neither.
+const V5: &str = r#"
+CREATE INDEX envoi_message_held ON envoi_message (id) WHERE held;
+CREATE INDEX envoi_message_deferred ON envoi_message (id) WHERE NOT held AND attempts > 0;
 "#;

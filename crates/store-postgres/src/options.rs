@@ -1,13 +1,17 @@
 //! What a node needs to open the shared store.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Settings of the PostgreSQL store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PgOptions {
-    /// `postgres://user@host:port/database?sslmode=...` (TLS with rustls and the web PKI roots
-    /// when the URL asks for it; `sslmode=prefer`, the default, uses it when the server offers it).
+    /// `postgres://user@host:port/database?sslmode=...` (TLS with rustls when the URL asks for
+    /// it; `sslmode=prefer`, the default, uses it when the server offers it).
     pub url: String,
+    /// A PEM file of the certificates TLS to the server trusts (a private CA); `None`: the web
+    /// PKI roots.
+    pub ca_file: Option<PathBuf>,
     /// This node's name, unique in the cluster: it names the node's leases and heartbeat.
     pub node: String,
     /// The schema envoi's tables live in; `None` is the connection's default (`public`).
@@ -26,6 +30,8 @@ pub struct PgOptions {
     pub idle_in_transaction_timeout: Duration,
     /// How long a call waits for a connection before it fails (the database is down).
     pub connect_timeout: Duration,
+    /// At most one notice of due work (a `NOTIFY`) is sent per this interval.
+    pub notify_interval: Duration,
 }
 
 impl PgOptions {
@@ -33,15 +39,17 @@ impl PgOptions {
     pub fn new(url: impl Into<String>, node: impl Into<String>) -> Self {
         Self {
             url: url.into(),
+            ca_file: None,
             node: node.into(),
             schema: None,
             pool_size: 16,
-            lease: Duration::from_secs(600),
+            lease: Duration::from_secs(20 * 60),
             heartbeat: Duration::from_secs(3),
             node_timeout: Duration::from_secs(15),
             statement_timeout: Duration::from_secs(30),
             idle_in_transaction_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(5),
+            notify_interval: Duration::from_secs(1),
         }
     }
 }

@@ -34,6 +34,16 @@ pub(crate) const CLAIM: &str = "WITH claimed AS (
     SELECT c.fence, c.attempts, c.next_ns, c.held, c.recipients, b.envelope, b.dsn, c.history
       FROM claimed c LEFT JOIN envoi_body b ON b.id = c.id";
 
+/// A message this node wrote, read for its first attempt without a write: only while the
+/// write's lease (fencing counter 0, never claimed since) lasts until `$3`, the attempt's own
+/// lease end, and the message is not held. No other node can take it meanwhile, so no claim is
+/// needed; otherwise the caller claims ([`CLAIM`]).
+pub(crate) const READ_OWN: &str = "SELECT m.attempts, m.next_ns, m.held, m.recipients, b.envelope,
+           b.dsn, m.history
+      FROM envoi_message m LEFT JOIN envoi_body b ON b.id = m.id
+     WHERE m.id = $1 AND m.lease_owner = $2 AND m.fence = 0 AND m.lease_until_ns >= $3
+       AND NOT m.held";
+
 /// Due, unheld, unleased (or lapsed) messages, claimed in one batch. The CTE fixes the set
 /// (`LIMIT` with `SKIP LOCKED` inside it) before the update: the planner cannot claim more
 /// than the limit, and two nodes never wait on, or take, each other's rows.
@@ -51,22 +61,49 @@ pub(crate) const CLAIM_DUE: &str = "WITH due AS (
       FROM due WHERE m.id = due.id
     RETURNING m.id, m.next_ns, m.arrival_ns, m.held";
 
-/// Reschedules after an attempt, only under the lease it was claimed with (fencing). Without
-/// a claim (an administrator's bounce reads the message unclaimed), only while no other node
-/// holds it.
-pub(crate) const RESCHEDULE: &str = "UPDATE envoi_message
-       SET next_ns = $2, attempts = $3, recipients = $4, history = $7, lease_owner = NULL,
-           lease_until_ns = NULL
-     WHERE id = $1 AND (lease_owner = $5 AND fence = $6
-            OR $6::bigint IS NULL AND (lease_owner IS NULL OR lease_owner = $5))";
+/// Which of an outcome's conditions hold for row `m` and request `r`: this node's lease with
+/// the counter its claim or write read (fencing); without a lease (an administrator's bounce
+/// reads the message unclaimed), only while no other node holds it.
+/// `$node` is the parameter naming this node.
+macro_rules! under_lease {
+    ($node:literal) => {
+        concat!(
+            "(m.lease_owner = ",
+            $node,
+            " AND m.fence = r.fence OR r.fence IS NULL AND (m.lease_owner IS NULL OR m.lease_owner = ",
+            $node,
+            "))"
+        )
+    };
+}
 
-/// Removes after an attempt, under the same condition as [`RESCHEDULE`].
-pub(crate) const FINISH: &str = "DELETE FROM envoi_message
-     WHERE id = $1 AND (lease_owner = $2 AND fence = $3
-            OR $3::bigint IS NULL AND (lease_owner IS NULL OR lease_owner = $2))";
+/// Removes the messages of a batch of outcomes (`$1` ids, `$2` fences, `$3` this node), each
+/// only under its lease; returns the ids removed.
+pub(crate) const FINISH_MANY: &str = concat!(
+    "DELETE FROM envoi_message m
+      USING unnest($1::bytea[], $2::bigint[]) AS r (id, fence)
+      WHERE m.id = r.id AND ",
+    under_lease!("$3"),
+    " RETURNING m.id"
+);
 
-/// Whether a message is stored at all.
-pub(crate) const EXISTS: &str = "SELECT 1 FROM envoi_message WHERE id = $1";
+/// Reschedules the messages of a batch of outcomes (`$1` ids, `$2` fences, `$3` next attempts,
+/// `$4` attempts, `$5` recipient states, `$6` this node, `$7` histories) and releases their leases, each only
+/// under its lease; returns the ids rescheduled.
+pub(crate) const RESCHEDULE_MANY: &str = concat!(
+    "UPDATE envoi_message m
+        SET next_ns = r.next_ns, attempts = r.attempts, recipients = r.recipients,
+            history = r.history, lease_owner = NULL, lease_until_ns = NULL
+       FROM unnest($1::bytea[], $2::bigint[], $3::bigint[], $4::integer[], $5::bytea[],
+                   $7::bytea[])
+            AS r (id, fence, next_ns, attempts, recipients, history)
+      WHERE m.id = r.id AND ",
+    under_lease!("$6"),
+    " RETURNING m.id"
+);
+
+/// Which of the ids `$1` are stored.
+pub(crate) const STORED_OF: &str = "SELECT id FROM envoi_message WHERE id = ANY($1::bytea[])";
 
 /// Admin delete (the body goes with it).
 pub(crate) const DELETE: &str = "DELETE FROM envoi_message WHERE id = $1";
@@ -84,10 +121,33 @@ pub(crate) const INFO: &str =
     "SELECT id, sender, recipients, attempts, next_ns, arrival_ns, held, size
       FROM envoi_message WHERE id = $1";
 
-/// A page of admin columns in id order after `$1`.
-pub(crate) const LIST_PAGE: &str =
-    "SELECT id, sender, recipients, attempts, next_ns, arrival_ns, held, size
-      FROM envoi_message WHERE id > $1 ORDER BY id LIMIT $2";
+/// The admin columns listed.
+macro_rules! list_columns {
+    () => {
+        "SELECT id, sender, recipients, attempts, next_ns, arrival_ns, held, size FROM envoi_message "
+    };
+}
+
+/// A page of admin columns in id order after `$1`, at most `$2` rows.
+pub(crate) const LIST_PAGE: &str = concat!(list_columns!(), "WHERE id > $1 ORDER BY id LIMIT $2");
+
+/// A page of held messages, over their partial index (`envoi_message_held`).
+pub(crate) const LIST_PAGE_HELD: &str = concat!(
+    list_columns!(),
+    "WHERE held AND id > $1 ORDER BY id LIMIT $2"
+);
+
+/// A page of deferred messages, over their partial index (`envoi_message_deferred`).
+pub(crate) const LIST_PAGE_DEFERRED: &str = concat!(
+    list_columns!(),
+    "WHERE NOT held AND attempts > 0 AND id > $1 ORDER BY id LIMIT $2"
+);
+
+/// A page of active messages (most of a queue: the primary key's order, filtered).
+pub(crate) const LIST_PAGE_ACTIVE: &str = concat!(
+    list_columns!(),
+    "WHERE NOT held AND attempts = 0 AND id > $1 ORDER BY id LIMIT $2"
+);
 
 /// Counts per admin state, from the 16 counter rows the triggers keep (never a count of the
 /// queue itself).

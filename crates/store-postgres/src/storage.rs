@@ -5,13 +5,13 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use envoi_queue::storage::{
-    AttemptCommit, Disposition, Lease, ListQuery, MessageInfo, NewMessage, QuarantinedRecord,
+    AttemptCommit, Lease, ListQuery, MessageInfo, MessageState, NewMessage, QuarantinedRecord,
     ScheduleEntry, StateCounts, StoredMessage,
 };
 use envoi_queue::{Storage, StorageError, StoreHealth, Suspension};
 use envoi_types::QueueId;
 
-use crate::codec::{self, encode_history, encode_recipients, id_bytes, nanos};
+use crate::codec::{self, id_bytes, nanos};
 use crate::error::PgError;
 use crate::insert::Columns;
 use crate::rows;
@@ -28,12 +28,36 @@ fn own_lease_until(inner: &Inner) -> i64 {
     nanos(now.checked_add(inner.options.lease).unwrap_or(now))
 }
 
-/// Claims `id` for this node; sets a record it cannot use aside.
+/// A message this node wrote and never claimed since, read without a write while the
+/// write's lease covers the attempt (see [`sql::READ_OWN`]); `None`: it must be claimed.
+async fn read_own(
+    inner: &Inner,
+    id: QueueId,
+    until: i64,
+) -> Result<Option<StoredMessage>, StorageError> {
+    if inner.fences().get(&id) != Some(&0) {
+        return Ok(None);
+    }
+    let session = inner.session().await?;
+    let row = session
+        .query_opt(sql::READ_OWN, &[&id_bytes(id), &inner.options.node, &until])
+        .await
+        .map_err(PgError::from)?;
+    // A row that does not decode goes the claim's way, which sets it aside.
+    Ok(row.and_then(|row| rows::stored(id, &row, 0).ok()))
+}
+
+/// Claims `id` for this node; sets a record it cannot use aside. A message this node wrote
+/// whose write's lease still covers the attempt is only read: a claim would write (and
+/// commit) a row nobody else can take anyway.
 async fn claim(
     inner: &Inner,
     id: QueueId,
     until: i64,
 ) -> Result<Option<StoredMessage>, StorageError> {
+    if let Some(message) = read_own(inner, id, until).await? {
+        return Ok(Some(message));
+    }
     let session = inner.session().await?;
     let key = id_bytes(id);
     let now = nanos(SystemTime::now());
@@ -80,75 +104,26 @@ async fn claim(
     }
 }
 
-/// Applies an attempt's outcome under this node's lease; see [`Storage::commit_attempt`].
-async fn commit(inner: &Inner, id: QueueId, commit: AttemptCommit) -> Result<(), StorageError> {
-    let fence = inner.fences().get(&id).copied();
-    let mut session = inner.session().await?;
-    let tx = session.transaction().await.map_err(PgError::from)?;
-    let now = SystemTime::now();
-    let until = now.checked_add(inner.options.lease).unwrap_or(now);
-    Columns::of(&commit.bounces)?
-        .insert(&tx, &inner.options.node, until)
-        .await?;
-    let key = id_bytes(id);
-    let node = &inner.options.node;
-    let changed = match &commit.disposition {
-        Disposition::Remove => tx.execute(sql::FINISH, &[&key, node, &fence]).await,
-        Disposition::Retry {
-            next_attempt,
-            attempts,
-            recipients,
-            history,
-        } => {
-            let recipients = encode_recipients(recipients).map_err(StorageError::Io)?;
-            let history = encode_history(history).map_err(StorageError::Io)?;
-            let attempts = i32::try_from(*attempts).unwrap_or(i32::MAX);
-            tx.execute(
-                sql::RESCHEDULE,
-                &[
-                    &key,
-                    &nanos(*next_attempt),
-                    &attempts,
-                    &recipients,
-                    node,
-                    &fence,
-                    &history,
-                ],
-            )
-            .await
-        }
+/// The page statement for `query`'s state: the state's own index when it has one, so a
+/// filtered listing reads only matching rows.
+fn list_page(query: &ListQuery) -> &'static str {
+    match query.state {
+        None => sql::LIST_PAGE,
+        Some(MessageState::Held) => sql::LIST_PAGE_HELD,
+        Some(MessageState::Deferred) => sql::LIST_PAGE_DEFERRED,
+        Some(MessageState::Active) => sql::LIST_PAGE_ACTIVE,
     }
-    .map_err(PgError::from)?;
-    if changed == 0
-        && tx
-            .query_opt(sql::EXISTS, &[&key])
-            .await
-            .map_err(PgError::from)?
-            .is_some()
-    {
-        // Another node claimed it since (our lease lapsed): its state is newer than this
-        // attempt's, so nothing of this attempt is written. The stale fence stays: a later
-        // commit from this node without a new claim is refused too.
-        drop(tx);
-        tracing::warn!(%id, "attempt outcome refused: this node's lease on the message was lost");
-        return Err(StorageError::NotFound(id));
-    }
-    tx.commit().await.map_err(PgError::from)?;
-    inner.fences().remove(&id);
-    if changed == 0 {
-        return Err(StorageError::NotFound(id));
-    }
-    Ok(())
 }
 
 async fn list(inner: &Inner, query: &ListQuery) -> Result<Vec<MessageInfo>, StorageError> {
     const CHUNK: i64 = 500;
+    let statement = list_page(query);
     let session = inner.session().await?;
     let mut after = query.after.map(id_bytes).unwrap_or_default();
     let mut found = Vec::new();
     loop {
         let page = session
-            .query(sql::LIST_PAGE, &[&after, &CHUNK])
+            .query(statement, &[&after, &CHUNK])
             .await
             .map_err(PgError::from)?;
         let Some(last) = page.last() else {
@@ -246,8 +221,12 @@ impl Storage for PgStore {
         id: QueueId,
         outcome: AttemptCommit,
     ) -> Result<(), StorageError> {
-        self.run(move |inner| async move { Ok(commit(&inner, id, outcome).await) })
-            .await?
+        let completer = self.completer.clone();
+        self.run(move |inner| async move {
+            let fence = inner.fences().get(&id).copied();
+            Ok(completer.complete(id, fence, outcome).await)
+        })
+        .await?
     }
 
     async fn remove(&self, id: QueueId) -> Result<bool, StorageError> {
@@ -272,6 +251,10 @@ impl Storage for PgStore {
             .await?;
         if changed == 0 {
             return Err(StorageError::NotFound(id));
+        }
+        if !held {
+            // Released: due now or at its time; another node may take it.
+            self.inner.notices.announce(nanos(SystemTime::now()));
         }
         Ok(())
     }
@@ -380,6 +363,16 @@ impl Storage for PgStore {
 
     fn is_shared(&self) -> bool {
         true
+    }
+
+    /// The writer leases each new message to this node for [`crate::PgOptions::lease`], with
+    /// fencing counter 0, in the write's own commit.
+    fn write_lease(&self) -> Option<std::time::Duration> {
+        Some(self.inner.options.lease)
+    }
+
+    async fn due_notice(&self) -> SystemTime {
+        self.inner.notices.next().await
     }
 
     async fn poll_due(

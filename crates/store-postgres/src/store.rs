@@ -12,10 +12,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use deadpool_postgres::{Object, Pool};
 use envoi_types::QueueId;
 
+use crate::completer::Completer;
 use crate::connect;
 use crate::error::PgError;
 use crate::heartbeat;
 use crate::migrate;
+use crate::notices::{self, Notices};
 use crate::options::PgOptions;
 use crate::writer::Writer;
 
@@ -24,6 +26,7 @@ use crate::writer::Writer;
 pub struct PgStore {
     pub(crate) inner: Arc<Inner>,
     pub(crate) writer: Arc<Writer>,
+    pub(crate) completer: Arc<Completer>,
     runtime: Arc<StoreRuntime>,
 }
 
@@ -31,12 +34,14 @@ pub struct PgStore {
 pub(crate) struct Inner {
     pub(crate) pool: Pool,
     pub(crate) options: PgOptions,
-    /// The fencing counter of each lease this node holds from a claim: its commit is refused
-    /// if the row's counter has moved on (another node claimed it since).
+    /// The fencing counter of each lease this node holds from a claim or a write (0): its
+    /// commit is refused if the row's counter has moved on (another node claimed it since).
     fences: Mutex<HashMap<QueueId, i64>>,
     /// Why the last heartbeat failed; `None` once one succeeds. The heartbeat is the store's
     /// probe, so [`envoi_queue::Storage::health`] answers without a round trip.
     unreachable: Mutex<Option<String>>,
+    /// Notices of due work to send to the other nodes, and heard from them.
+    pub(crate) notices: Notices,
 }
 
 impl Inner {
@@ -79,12 +84,21 @@ impl PgStore {
     /// Connects, applies missing schema migrations (under an advisory lock, so nodes starting
     /// together are safe) and refuses a database newer than this binary.
     pub async fn open(options: PgOptions) -> Result<Self, PgError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
+        let built = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("envoi-pg")
             .enable_all()
             .build()
             .map_err(|e| PgError::Runtime(e.to_string()))?;
+        // Owned by the guard at once: an error below drops it without waiting (the caller
+        // may be async).
+        let guard = StoreRuntime(Some(built));
+        let runtime = guard
+            .0
+            .as_ref()
+            .ok_or_else(|| PgError::Runtime("the store's runtime is gone".into()))?
+            .handle()
+            .clone();
         let pool = {
             let _context = runtime.enter();
             connect::pool(&options)?
@@ -94,29 +108,47 @@ impl PgStore {
             options,
             fences: Mutex::new(HashMap::new()),
             unreachable: Mutex::new(None),
+            notices: Notices::default(),
         });
-        let writer = Arc::new(Writer::spawn(runtime.handle(), Arc::downgrade(&inner)));
+        let writer = Arc::new(Writer::spawn(&runtime, Arc::downgrade(&inner)));
+        let completer = Arc::new(Completer::spawn(&runtime, Arc::downgrade(&inner)));
         let store = Self {
             inner,
             writer,
-            runtime: Arc::new(StoreRuntime(Some(runtime))),
+            completer,
+            runtime: Arc::new(guard),
         };
         store
             .run(|inner| async move {
-                let mut session = inner.session().await?;
-                migrate::migrate(&mut session).await?;
+                // The migration's session goes back to the pool before the beat takes one:
+                // with `pool_size = 1` it is the only one.
+                migrate::migrate(&mut inner.session().await?).await?;
                 heartbeat::beat(&inner).await
             })
             .await?;
-        if let Some(runtime) = &store.runtime.0 {
-            heartbeat::spawn(runtime.handle(), &store.inner);
-        }
+        heartbeat::spawn(&runtime, &store.inner);
+        notices::spawn(&runtime, &store.inner);
         Ok(store)
     }
 
     /// This node's name, as its leases carry it.
     pub fn node(&self) -> &str {
         &self.inner.options.node
+    }
+
+    /// The value `setting` has in this node's sessions, as the server reports it
+    /// (`current_setting`): lets an operator or a test check what envoi set on its sessions
+    /// (`synchronous_commit`, `statement_timeout`, `idle_in_transaction_session_timeout`).
+    pub async fn session_setting(&self, setting: &str) -> Result<String, PgError> {
+        let setting = setting.to_owned();
+        self.run(move |inner| async move {
+            let session = inner.session().await?;
+            let row = session
+                .query_one("SELECT current_setting($1)", &[&setting])
+                .await?;
+            Ok(row.get(0))
+        })
+        .await
     }
 
     /// Runs `work` on the store's runtime and waits for it from a blocking task.

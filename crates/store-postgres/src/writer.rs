@@ -82,6 +82,7 @@ async fn commit_batch(inner: &Arc<Inner>, mut batch: Vec<Request>) {
         }
         match commit(inner, &all).await {
             Ok(()) => {
+                all.lease_fences(inner);
                 for request in batch {
                     let _ = request.reply.send(Ok(()));
                 }
@@ -116,6 +117,9 @@ async fn commit_batch(inner: &Arc<Inner>, mut batch: Vec<Request>) {
 async fn each_alone(inner: &Inner, batch: Vec<Request>) {
     for request in batch {
         let result = commit(inner, &request.columns).await;
+        if result.is_ok() {
+            request.columns.lease_fences(inner);
+        }
         let _ = request.reply.send(result);
     }
 }

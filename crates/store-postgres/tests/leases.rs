@@ -156,22 +156,23 @@ async fn nodes_starting_together_migrate_once_and_newer_schemas_are_refused() {
             Some("1".to_owned()),
             Some("2".to_owned()),
             Some("3".to_owned()),
-            Some("4".to_owned())
+            Some("4".to_owned()),
+            Some("5".to_owned())
         ]
     );
 
-    schema.sql("INSERT INTO envoi_schema (version) VALUES (5)");
+    schema.sql("INSERT INTO envoi_schema (version) VALUES (6)");
     let refused = PgStore::open(schema.options("node-c"))
         .await
         .err()
         .expect("refused");
     assert!(
-        matches!(refused, PgError::NewerSchema { found: 5, known: 4 }),
+        matches!(refused, PgError::NewerSchema { found: 6, known: 5 }),
         "{refused}"
     );
     assert_eq!(
         refused.to_string(),
-        "the database's envoi schema is version 5, newer than this binary's 4: upgrade envoi on this node"
+        "the database's envoi schema is version 6, newer than this binary's 5: upgrade envoi on this node"
     );
 }
 

@@ -1,5 +1,6 @@
 //! The `[storage]` keys of `kind = "postgres"`: several nodes sharing one queue.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use envoi_store_postgres::PgOptions;
@@ -12,6 +13,10 @@ pub struct PostgresKeys {
     /// `postgres://user@host:port/database` (`?sslmode=require` for TLS).
     #[serde(default)]
     pub url: Option<String>,
+    /// A PEM file of the certificates TLS to the server trusts (a private CA). Default: the
+    /// web PKI roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     /// This node's name, unique in the cluster. Default: the host name.
     #[serde(default)]
     pub node: Option<String>,
@@ -21,7 +26,8 @@ pub struct PostgresKeys {
     /// Connections in the pool.
     #[serde(default)]
     pub pool_size: Option<usize>,
-    /// How long a lease taken on a new message or a batch of due ones lasts.
+    /// How long a lease taken on a new message or a batch of due ones lasts. The first attempt
+    /// of a message this node stored needs no claim only while this lease outlasts an attempt's.
     #[serde(default, deserialize_with = "super::duration::option")]
     pub lease: Option<Duration>,
     /// How often the node writes its heartbeat.
@@ -42,6 +48,7 @@ impl PostgresKeys {
             .ok_or("[storage] kind = \"postgres\" needs `url`")?;
         let mut options = PgOptions::new(url, self.node.as_deref().unwrap_or(hostname));
         options.schema = self.schema.clone();
+        options.ca_file = self.ca_file.clone();
         if let Some(size) = self.pool_size {
             options.pool_size = size;
         }
@@ -70,13 +77,17 @@ mod tests {
     fn postgres_keys_reach_the_store_options() {
         let config = Config::parse(
             "[storage]\nkind = \"postgres\"\nurl = \"postgres://envoi@db/mail\"\nnode = \"mx1\"\n\
-             pool_size = 8\nlease = \"5m\"\nheartbeat = \"2s\"\nnode_timeout = \"10s\"\n",
+             ca_file = \"/etc/envoi/db-ca.pem\"\npool_size = 8\nlease = \"5m\"\nheartbeat = \"2s\"\nnode_timeout = \"10s\"\n",
         )
         .unwrap();
         assert_eq!(config.storage.kind, StorageKind::Postgres);
         let options = config.storage.postgres.options("host.example").unwrap();
         assert_eq!(options.url, "postgres://envoi@db/mail");
         assert_eq!(options.node, "mx1");
+        assert_eq!(
+            options.ca_file.as_deref(),
+            Some(std::path::Path::new("/etc/envoi/db-ca.pem"))
+        );
         assert_eq!(options.pool_size, 8);
         assert_eq!(options.lease, Duration::from_secs(300));
         assert_eq!(options.heartbeat, Duration::from_secs(2));

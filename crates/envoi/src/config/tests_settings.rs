@@ -57,7 +57,7 @@ fn every_embedded_key_lands_in_its_field() {
     let config = Config::parse(
         "[smtp]\nmax_message_size = 1\nmax_recipients = 2\nmax_received_headers = 3\n\
          max_errors = 4\nmax_connections = 5\nmax_connections_per_ip = 6\n\
-         per_ip_limit_exempts_trusted = false\nmax_line_length = 77\n\
+         per_ip_limit_exempts_trusted = false\nmax_line_length = 77\nmax_messages_per_session = 81\n\
          command_timeout = \"7s\"\ndata_timeout = \"8s\"\nshutdown_grace = \"9s\"\n\
          min_data_rate = 78\nsession_timeout = \"79s\"\nreverse_dns_timeout = \"80s\"\n\
          reverse_dns = false\n\
@@ -83,6 +83,7 @@ fn every_embedded_key_lands_in_its_field() {
     assert_eq!(counts, [1, 2, 3, 4, 5, 6]);
     assert!(!limits.per_ip_limit_exempts_trusted);
     assert_eq!(limits.max_line_length, 77);
+    assert_eq!(limits.max_messages_per_session, 81);
     let timeouts = &config.smtp.timeouts;
     let waits = [timeouts.command, timeouts.data, timeouts.shutdown_grace];
     assert_eq!(waits, [7, 8, 9].map(Duration::from_secs));

@@ -13,6 +13,8 @@ pub struct PrivatePg {
     dir: tempfile::TempDir,
     /// Its port on 127.0.0.1.
     pub port: u16,
+    /// Whether it offers TLS (`ssl = on`, with `server.crt` and `server.key` in its data).
+    tls: bool,
 }
 
 fn as_root() -> bool {
@@ -25,6 +27,16 @@ fn as_root() -> bool {
 impl PrivatePg {
     /// Starts a server, or says why not and returns `None` (the caller skips).
     pub fn start() -> Option<Self> {
+        Self::start_with(None)
+    }
+
+    /// Starts a server that offers TLS with this certificate chain and key (PEM), besides
+    /// plain connections; `None` as [`PrivatePg::start`].
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> Option<Self> {
+        Self::start_with(Some((cert_pem, key_pem)))
+    }
+
+    fn start_with(tls: Option<(&str, &str)>) -> Option<Self> {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .ok()?
             .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
@@ -46,6 +58,7 @@ impl PrivatePg {
             bin,
             dir,
             port: free_port(),
+            tls: tls.is_some(),
         };
         let data = server.data();
         let init = server.run("initdb", &["-A", "trust", "-U", "postgres", "-D", &data]);
@@ -56,7 +69,30 @@ impl PrivatePg {
             );
             return None;
         }
+        if let Some((cert, key)) = tls {
+            server.install_certificate(cert, key)?;
+        }
         server.ctl("start").then_some(server)
+    }
+
+    /// Writes `server.crt` and `server.key` into the data folder, owned by the server's user
+    /// with the key private (the server refuses a key others can read).
+    fn install_certificate(&self, cert: &str, key: &str) -> Option<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let data = self.dir.path().join("data");
+        for (name, pem) in [("server.crt", cert), ("server.key", key)] {
+            let path = data.join(name);
+            std::fs::write(&path, pem).ok()?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).ok()?;
+            if as_root() {
+                Command::new("chown")
+                    .arg("postgres")
+                    .arg(&path)
+                    .status()
+                    .ok()?;
+            }
+        }
+        Some(())
     }
 
     fn data(&self) -> String {
@@ -77,9 +113,10 @@ impl PrivatePg {
 
     fn ctl(&self, action: &str) -> bool {
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            "-p {} -k {} -c listen_addresses=127.0.0.1{}",
             self.port,
-            self.dir.path().display()
+            self.dir.path().display(),
+            if self.tls { " -c ssl=on" } else { "" }
         );
         let log = self.dir.path().join("server.log").display().to_string();
         let data = self.data();

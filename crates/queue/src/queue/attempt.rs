@@ -76,7 +76,7 @@ async fn attempt(shared: &Shared, id: QueueId, forced: bool) -> Option<SystemTim
         owner: shared.node.clone(),
         until: now.checked_add(shared.lease).unwrap_or(now),
     };
-    let fresh = shared.fresh().take(id);
+    let fresh = shared.fresh().take(id, lease.until);
     let claimed = match fresh {
         Some(message) => Ok(Some(message)),
         None => shared.with_storage(shared.storage.claim(id, &lease)).await,

@@ -11,6 +11,7 @@ use tokio_util::task::TaskTracker;
 
 use super::fresh::Fresh;
 use super::index::Index;
+use super::poll::PollBounds;
 use super::retry::RetryPolicy;
 use super::uncommitted::Uncommitted;
 use super::{lanes, limits, scheduler, suspend, Queue, Reports, Shared};
@@ -43,6 +44,7 @@ pub struct QueueBuilder {
     node: String,
     lease: Duration,
     reports: Reports,
+    poll: PollBounds,
 }
 
 impl QueueBuilder {
@@ -74,6 +76,7 @@ impl QueueBuilder {
                 delay_warnings: settings.delay_warnings,
                 history_limit: settings.history_limit,
             },
+            poll: PollBounds::default(),
         }
     }
 
@@ -214,6 +217,14 @@ impl QueueBuilder {
         self
     }
 
+    /// How often a shared store is polled for work other nodes made due: `min` after a poll
+    /// that found some, doubling while polls find none up to `max` (default 250 ms and 5 s).
+    /// Another node's notice of due work brings the next poll forward whatever the interval.
+    pub fn shared_poll(mut self, min: Duration, max: Duration) -> Self {
+        self.poll = PollBounds { min, max };
+        self
+    }
+
     /// Loads the stored schedule and starts the scheduler. Must be called in a tokio runtime.
     ///
     /// # Errors
@@ -264,7 +275,12 @@ impl QueueBuilder {
         let queue = Queue { shared };
         tracing::info!(messages = entries.len(), suspended, "queue started");
         let wake = queue.shared.wake.clone();
-        let scheduler = scheduler::run(Arc::downgrade(&queue.shared), scheduler_stop, wake);
+        let scheduler = scheduler::run(
+            Arc::downgrade(&queue.shared),
+            scheduler_stop,
+            wake,
+            self.poll,
+        );
         tokio::spawn(scheduler);
         Ok(queue)
     }

@@ -5,12 +5,17 @@
 //! held a moment earlier (measured: bench/relay/README.md, "Profile"). So the queue keeps
 //! what it stored, within a byte budget, and the first attempt takes it from here.
 //!
-//! Only for a store that no other node writes ([`crate::Storage::is_shared`] false): there
-//! the stored state can change only through this queue, and every such change (hold, delete,
-//! bounce) forgets the entry first. A shared store must be claimed under a lease, so nothing
-//! is kept for it.
+//! For a store that no other node writes ([`crate::Storage::is_shared`] false), the stored
+//! state can change only through this queue, and every such change (hold, delete, bounce)
+//! forgets the entry first. A shared store must be attempted under a lease: a copy is kept only
+//! when the store leases new messages to the writing node ([`crate::Storage::write_lease`]),
+//! with the time that lease lapses, and handed out only for an attempt whose own lease ends
+//! before it (so no other node can take the message meanwhile). Another node's hold or delete
+//! between the write and the first attempt (normally milliseconds) then acts as it does on a
+//! message in flight: the attempt runs, a delete makes its outcome `NotFound`, a hold stays.
 
 use std::collections::HashMap;
+use std::time::SystemTime;
 
 use envoi_types::QueueId;
 
@@ -29,34 +34,54 @@ pub(super) fn as_stored(message: &NewMessage) -> StoredMessage {
     }
 }
 
+/// A kept message and when the writing node's lease on it lapses (`None`: never, a local
+/// store).
+#[derive(Debug)]
+struct Kept {
+    message: StoredMessage,
+    leased_until: Option<SystemTime>,
+}
+
 /// Stored messages not yet attempted, by id.
 #[derive(Debug, Default)]
 pub(super) struct Fresh {
-    messages: HashMap<QueueId, StoredMessage>,
+    messages: HashMap<QueueId, Kept>,
     bytes: usize,
 }
 
 impl Fresh {
-    /// Keeps `message`, as it was just stored, unless the budget is spent.
-    pub fn keep(&mut self, message: StoredMessage) {
+    /// Keeps `message`, as it was just stored (leased to this node until `leased_until`, for a
+    /// shared store), unless the budget is spent.
+    pub fn keep(&mut self, message: StoredMessage, leased_until: Option<SystemTime>) {
         let size = message.envelope.message.len();
         if self.bytes + size > BUDGET || self.messages.contains_key(&message.id) {
             return;
         }
         self.bytes += size;
-        self.messages.insert(message.id, message);
+        let kept = Kept {
+            message,
+            leased_until,
+        };
+        self.messages.insert(kept.message.id, kept);
     }
 
-    /// Takes the kept copy of `id`, if any: it is handed out once.
-    pub fn take(&mut self, id: QueueId) -> Option<StoredMessage> {
-        let message = self.messages.remove(&id)?;
-        self.bytes -= message.envelope.message.len();
-        Some(message)
+    /// Takes the kept copy of `id`, if any, for an attempt whose lease ends at `attempt_until`:
+    /// it is handed out once, and only while the write's lease outlasts the attempt's (else it
+    /// is dropped and the attempt claims).
+    pub fn take(&mut self, id: QueueId, attempt_until: SystemTime) -> Option<StoredMessage> {
+        let kept = self.messages.remove(&id)?;
+        self.bytes -= kept.message.envelope.message.len();
+        match kept.leased_until {
+            Some(until) if until < attempt_until => None,
+            _ => Some(kept.message),
+        }
     }
 
     /// Forgets `id` (its stored state is about to change).
     pub fn forget(&mut self, id: QueueId) {
-        let _ = self.take(id);
+        if let Some(kept) = self.messages.remove(&id) {
+            self.bytes -= kept.message.envelope.message.len();
+        }
     }
 
     /// How many messages are kept.
@@ -68,7 +93,7 @@ impl Fresh {
 
 #[cfg(test)]
 mod tests {
-    use std::time::SystemTime;
+    use std::time::Duration;
 
     use envoi_types::{Address, Envelope, Sender};
 
@@ -87,13 +112,32 @@ mod tests {
     fn hands_out_a_kept_message_once() {
         let mut fresh = Fresh::default();
         let new = message(10);
-        fresh.keep(as_stored(&new));
-        let taken = fresh.take(new.id).map(|m| (m.id, m.envelope, m.meta));
+        fresh.keep(as_stored(&new), None);
+        let now = SystemTime::now();
+        let taken = fresh.take(new.id, now).map(|m| (m.id, m.envelope, m.meta));
         assert_eq!(
             taken,
             Some((new.id, new.envelope.clone(), new.meta.clone()))
         );
-        assert!(fresh.take(new.id).is_none());
+        assert!(fresh.take(new.id, now).is_none());
+    }
+
+    #[test]
+    fn hands_out_a_leased_message_only_for_an_attempt_within_the_lease() {
+        let mut fresh = Fresh::default();
+        let now = SystemTime::now();
+        let lease_end = now + Duration::from_secs(60);
+        let (inside, outside) = (message(10), message(10));
+        fresh.keep(as_stored(&inside), Some(lease_end));
+        fresh.keep(as_stored(&outside), Some(lease_end));
+        assert!(fresh.take(inside.id, lease_end).is_some());
+        let late = lease_end + Duration::from_millis(1);
+        assert!(
+            fresh.take(outside.id, late).is_none(),
+            "would outlast the lease"
+        );
+        assert_eq!(fresh.len(), 0, "a copy past its lease is dropped, not kept");
+        assert_eq!(fresh.bytes, 0);
     }
 
     #[test]
@@ -101,11 +145,11 @@ mod tests {
         let mut fresh = Fresh::default();
         let big = message(BUDGET - 5);
         let small = message(10);
-        fresh.keep(as_stored(&big));
-        fresh.keep(as_stored(&small));
+        fresh.keep(as_stored(&big), None);
+        fresh.keep(as_stored(&small), None);
         assert_eq!(fresh.len(), 1, "the second would exceed the budget");
         fresh.forget(big.id);
-        fresh.keep(as_stored(&small));
-        assert!(fresh.take(small.id).is_some());
+        fresh.keep(as_stored(&small), None);
+        assert!(fresh.take(small.id, SystemTime::now()).is_some());
     }
 }

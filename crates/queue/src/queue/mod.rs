@@ -6,6 +6,7 @@
 //! - `lanes`: per-destination ready queues, served round-robin.
 //! - `limits`: per-destination limits (in flight, starts per second) and their defaults.
 //! - `scheduler`: the task that starts due attempts within the concurrency limit.
+//! - `poll`: when a shared store is polled for work other nodes made due.
 //! - `attempt`: one attempt of one message, from claim to the relay's answer.
 //! - `outcome`: the durable record of an attempt's outcome, kept until the store takes it.
 //! - `uncommitted`: the outcomes waiting for the store, which pause delivery and new mail.
@@ -27,6 +28,7 @@ mod inspect;
 mod lanes;
 mod limits;
 mod outcome;
+mod poll;
 mod retry;
 mod scheduler;
 mod status;
@@ -76,7 +78,7 @@ struct Shared {
     /// Delay warnings and attempt history.
     reports: Reports,
     index: Mutex<Index>,
-    /// Messages just stored, for their first attempt (unshared stores only).
+    /// Messages just stored, for their first attempt (see `fresh`).
     fresh: Mutex<Fresh>,
     /// Attempt outcomes the store has not taken yet; while any waits, delivery pauses.
     uncommitted: Mutex<Uncommitted>,
@@ -200,16 +202,17 @@ impl Shared {
             })
             .collect();
         let started = Instant::now();
-        if self.storage.is_shared() {
-            self.write(messages).await?;
-        } else {
-            // Kept before the write (the store takes the messages) and only if it succeeds:
-            // the scheduler may start the first attempt as soon as the entries are indexed.
-            let kept: Vec<_> = messages.iter().map(fresh::as_stored).collect();
-            self.write(messages).await?;
-            let mut fresh = self.fresh();
-            for message in kept {
-                fresh.keep(message);
+        match self.fresh_lease() {
+            None => self.write(messages).await?,
+            Some(leased_until) => {
+                // Kept before the write (the store takes the messages) and only if it
+                // succeeds: the scheduler may start the first attempt once they are indexed.
+                let kept: Vec<_> = messages.iter().map(fresh::as_stored).collect();
+                self.write(messages).await?;
+                let mut fresh = self.fresh();
+                for message in kept {
+                    fresh.keep(message, leased_until);
+                }
             }
         }
         metrics::histogram!(events::STORE_SECONDS).record(started.elapsed().as_secs_f64());
@@ -218,6 +221,19 @@ impl Shared {
             events::accepted(*id, sender, *rcpts, *size);
         }
         Ok(entries.iter().map(|(e, _)| e.id).collect())
+    }
+
+    /// Whether messages written now are kept for their first attempt, and until when they are
+    /// leased to this node: `Some(None)` for a local store (no lease needed), `Some(Some(t))`
+    /// for a shared store that leases what this node writes (measured from before the write,
+    /// which the store's lease outlasts), `None` for a shared store without such a lease.
+    fn fresh_lease(&self) -> Option<Option<std::time::SystemTime>> {
+        if !self.storage.is_shared() {
+            return Some(None);
+        }
+        let lease = self.storage.write_lease()?;
+        let until = self.clock.now().checked_add(lease)?;
+        Some(Some(until))
     }
 
     /// The destination a message is scheduled under: its first recipient's.

@@ -4,27 +4,38 @@
 //!
 //! It holds the queue's state only weakly, as the relay's pool reaper does: once the last
 //! [`super::Queue`] handle is dropped and the attempts in flight have ended, the state is
-//! freed, its drop guard cancels the scheduler's token, and the task ends.
+//! freed, its drop guard cancels the scheduler's token, and the task ends. (It keeps the
+//! store itself, to wait for a shared store's notices; the store outlives it by that little.)
 
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::SystemTime;
 
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::poll::{PollBounds, Poller};
 use super::{attempt, Shared};
 use crate::destination::Destination;
+use crate::storage::Storage;
 
-/// How often a shared store is asked for work other nodes enqueued.
-const POLL_SHARED: Duration = Duration::from_secs(5);
 /// How many entries one poll of a shared store brings in.
 const POLL_LIMIT: usize = 1000;
 
 /// Runs until the queue stops taking new attempts (`stop`, cancelled at shutdown or when the
 /// state is dropped) or its state is gone. `wake` is the state's own notifier, kept apart so
-/// that waiting does not keep the state alive.
-pub(super) async fn run(shared: Weak<Shared>, stop: CancellationToken, wake: Arc<Notify>) {
-    let mut next_poll = tokio::time::Instant::now();
+/// that waiting does not keep the state alive. A shared store is polled within `poll`.
+pub(super) async fn run(
+    shared: Weak<Shared>,
+    stop: CancellationToken,
+    wake: Arc<Notify>,
+    poll: PollBounds,
+) {
+    let Some(storage) = shared.upgrade().map(|s| s.storage.clone()) else {
+        return;
+    };
+    let mut poller = storage
+        .is_shared()
+        .then(|| Poller::new(poll, tokio::time::Instant::now()));
     loop {
         let Some(strong) = shared.upgrade() else {
             return;
@@ -32,25 +43,42 @@ pub(super) async fn run(shared: Weak<Shared>, stop: CancellationToken, wake: Arc
         if stop.is_cancelled() {
             return;
         }
-        let wake_at = step(&strong, &mut next_poll).await;
+        let wake_at = step(&strong, poller.as_mut()).await;
+        let clock = strong.clock;
         drop(strong);
         tokio::select! {
             () = stop.cancelled() => return,
             () = wake.notified() => {}
             () = sleep_until(wake_at) => {}
+            at = notice(storage.as_ref(), poller.is_some()) => {
+                if let Some(poller) = poller.as_mut() {
+                    poller.notice(clock.instant_at(at));
+                }
+            }
         }
     }
 }
 
-/// Polls a shared store when due and starts the due attempts; returns when to look again.
-async fn step(
-    shared: &Arc<Shared>,
-    next_poll: &mut tokio::time::Instant,
-) -> Option<tokio::time::Instant> {
-    if shared.storage.is_shared() && tokio::time::Instant::now() >= *next_poll {
-        poll_shared(shared).await;
-        *next_poll = tokio::time::Instant::now() + POLL_SHARED;
+/// Another node's notice of due work, for a shared store; never, for a local one.
+async fn notice(storage: &dyn Storage, shared: bool) -> SystemTime {
+    if !shared {
+        return std::future::pending().await;
     }
+    storage.due_notice().await
+}
+
+/// Polls a shared store when due and starts the due attempts; returns when to look again.
+async fn step(shared: &Arc<Shared>, poller: Option<&mut Poller>) -> Option<tokio::time::Instant> {
+    let next_poll = match poller {
+        Some(poller) => {
+            if poller.is_due(tokio::time::Instant::now()) {
+                let found = poll_shared(shared).await;
+                poller.polled(found, tokio::time::Instant::now());
+            }
+            Some(poller.next())
+        }
+        None => None,
+    };
     // While an outcome waits for the store, start nothing: its commit notifies when the store
     // takes it. With every delivery slot busy, only a finished attempt (which notifies) can
     // make progress. Either way, sleeping until an already-past due time would spin.
@@ -63,10 +91,9 @@ async fn step(
             .next_wake()
             .map(|t| shared.clock.instant_at(t))
     };
-    match (wake_at, shared.storage.is_shared()) {
-        (Some(at), true) => Some(at.min(*next_poll)),
-        (None, true) => Some(*next_poll),
-        (at, false) => at,
+    match (wake_at, next_poll) {
+        (Some(at), Some(poll)) => Some(at.min(poll)),
+        (at, poll) => at.or(poll),
     }
 }
 
@@ -95,7 +122,8 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     }
 }
 
-async fn poll_shared(shared: &Shared) {
+/// Brings in the entries a shared store has due for this node; returns how many were new.
+async fn poll_shared(shared: &Shared) -> usize {
     match shared
         .storage
         .poll_due(shared.clock.now(), POLL_LIMIT)
@@ -103,12 +131,18 @@ async fn poll_shared(shared: &Shared) {
     {
         Ok(entries) => {
             let mut index = shared.index();
+            let mut found = 0;
             for entry in &entries {
                 if !index.contains(entry.id) {
                     index.insert(entry, Destination::unsorted());
+                    found += 1;
                 }
             }
+            found
         }
-        Err(error) => tracing::warn!(%error, "polling the shared store failed"),
+        Err(error) => {
+            tracing::warn!(%error, "polling the shared store failed");
+            0
+        }
     }
 }

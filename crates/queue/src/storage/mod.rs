@@ -300,6 +300,7 @@ pub struct QuarantinedRecord {
 ///   [`suspensions`](Storage::suspensions), [`suspend`](Storage::suspend),
 ///   [`resume`](Storage::resume).
 /// - **Shared stores only** (defaults fit a local store): [`is_shared`](Storage::is_shared),
+///   [`write_lease`](Storage::write_lease), [`due_notice`](Storage::due_notice),
 ///   [`poll_due`](Storage::poll_due).
 ///
 /// A local store implements the first two groups; a store several nodes share also overrides
@@ -398,6 +399,25 @@ pub trait Storage: Send + Sync + 'static {
     /// [`Storage::poll_due`]).
     fn is_shared(&self) -> bool {
         false
+    }
+
+    /// Shared stores that lease each message to the node that writes it: how long that lease
+    /// lasts from the moment [`Storage::write`] is called. The store takes the lease in the
+    /// write's own commit, with the fencing counter a claim would give, so the queue may run a
+    /// message's first attempt on the writing node without [`Storage::claim`] while the whole
+    /// attempt fits in the lease; a commit under that lease must be refused once another node
+    /// has taken the message (as after a claim). `None` (the default): a shared store's every
+    /// attempt claims first. Local stores ignore it: nobody else can take their messages.
+    fn write_lease(&self) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// Shared stores: waits for another node's notice that work is due at the returned time
+    /// (a retry it rescheduled, a message it released), so that an idle node polls then
+    /// rather than at the end of its back-off. A store sends such notices debounced, at most
+    /// one per interval, never one per message or per commit. The default never returns.
+    async fn due_notice(&self) -> SystemTime {
+        std::future::pending().await
     }
 
     /// Shared stores: entries due by `now` that this node has not seen (enqueued elsewhere, or

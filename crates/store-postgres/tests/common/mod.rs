@@ -201,6 +201,12 @@ impl Storage for ScratchStore {
     fn is_shared(&self) -> bool {
         self.store.is_shared()
     }
+    fn write_lease(&self) -> Option<std::time::Duration> {
+        self.store.write_lease()
+    }
+    async fn due_notice(&self) -> SystemTime {
+        self.store.due_notice().await
+    }
     async fn poll_due(
         &self,
         now: SystemTime,
