@@ -48,6 +48,7 @@
 //! - [`rdns`]: the client's forward-confirmed host name at connect ([`ReverseDns`]).
 //! - [`events`]: log lines and metrics (call [`events::describe_metrics`] once at start-up).
 
+mod body;
 pub mod config;
 pub mod credentials;
 pub mod events;

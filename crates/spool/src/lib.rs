@@ -103,6 +103,7 @@ mod options;
 mod schema;
 mod space;
 mod spool;
+mod staging;
 mod storage;
 mod writer;
 

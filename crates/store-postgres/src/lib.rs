@@ -23,6 +23,7 @@
 //! - [`options`]: the settings, [`PgOptions`].
 //! - [`store`]: the store, [`PgStore`]: its pool and runtime.
 //! - [`storage`]: the [`envoi_queue::Storage`] implementation.
+//! - [`stream`]: the streaming enqueue: bodies buffered behind a bound.
 //! - `writer`: group commit of new messages.
 //! - `insert`: new messages as column arrays, one insert per table.
 //! - [`migrate`]: versioned schema migrations.
@@ -43,6 +44,7 @@ mod rows;
 mod sql;
 pub mod storage;
 pub mod store;
+pub mod stream;
 mod writer;
 
 pub use error::PgError;

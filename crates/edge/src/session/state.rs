@@ -1,6 +1,5 @@
 //! The session's state, an explicit enum: which commands are in sequence is read off it.
 
-use bytes::BytesMut;
 use envoi_types::{Address, BodyType, Sender};
 
 /// One mail transaction in progress: MAIL accepted, maybe recipients and BDAT chunks.
@@ -14,8 +13,9 @@ pub struct Transaction {
     pub smtputf8: bool,
     /// The `BODY=` MAIL carried.
     pub body: BodyType,
-    /// BDAT content received so far (bounded by the size limit).
-    pub chunks: BytesMut,
+    /// Octets of BDAT content received so far (the content itself streams on, see
+    /// `crate::body`).
+    pub chunked: u64,
 }
 
 impl Transaction {
@@ -26,7 +26,7 @@ impl Transaction {
             recipients: Vec::new(),
             smtputf8,
             body: BodyType::Undeclared,
-            chunks: BytesMut::new(),
+            chunked: 0,
         }
     }
 }

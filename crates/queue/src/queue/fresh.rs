@@ -16,7 +16,8 @@ use envoi_types::QueueId;
 
 use crate::storage::{NewMessage, StoredMessage};
 
-/// The most body bytes kept at once: enough for a few hundred typical messages waiting for a
+/// The most body bytes kept in memory at once (a spooled body counts only its head: the rest
+/// is in the store's file): enough for a few hundred typical messages waiting for a
 /// delivery slot, small next to the edge's own body budget.
 pub(super) const BUDGET: usize = 32 * 1024 * 1024;
 
@@ -39,7 +40,7 @@ pub(super) struct Fresh {
 impl Fresh {
     /// Keeps `message`, as it was just stored, unless the budget is spent.
     pub fn keep(&mut self, message: StoredMessage) {
-        let size = message.envelope.message.len();
+        let size = message.envelope.message.resident_len();
         if self.bytes + size > BUDGET || self.messages.contains_key(&message.id) {
             return;
         }
@@ -50,7 +51,7 @@ impl Fresh {
     /// Takes the kept copy of `id`, if any: it is handed out once.
     pub fn take(&mut self, id: QueueId) -> Option<StoredMessage> {
         let message = self.messages.remove(&id)?;
-        self.bytes -= message.envelope.message.len();
+        self.bytes -= message.envelope.message.resident_len();
         Some(message)
     }
 

@@ -5,6 +5,7 @@
 //! - [`faulty`]: [`FaultyStore`], the memory store with faults switched on and off.
 //! - [`store`]: suite rows about the store alone (duplicate ids).
 //! - [`destinations`]: suite rows about destinations (suspensions kept, back-off uncounted).
+//! - [`streaming`]: the suite row about the streaming enqueue.
 //! - [`suite`]: the behaviour suite (docs/architecture.md, section 5), generic over the store; run it with
 //!   [`crate::behaviour_suite!`].
 
@@ -12,6 +13,7 @@ pub mod destinations;
 pub mod faulty;
 pub mod relay;
 pub mod store;
+pub mod streaming;
 pub mod suite;
 
 pub use faulty::FaultyStore;

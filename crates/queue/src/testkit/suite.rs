@@ -15,6 +15,7 @@ pub use super::destinations::{
 };
 use super::relay::{Misbehaviour, ScriptedRelay};
 pub use super::store::write_refuses_duplicate_ids;
+pub use super::streaming::streamed_body_is_stored_and_delivered_whole;
 use crate::backoff::{Backoff, Exponential};
 use crate::clock::Clock;
 use crate::queue::Queue;
@@ -59,7 +60,8 @@ macro_rules! behaviour_suite {
             separate_bounce_queue_gets_bounces,
             write_refuses_duplicate_ids,
             suspension_survives_a_restart,
-            unreachable_destination_spends_no_attempt);
+            unreachable_destination_spends_no_attempt,
+            streamed_body_is_stored_and_delivered_whole);
     };
     (@tests $store:expr; $($name:ident),*) => {
         $(
