@@ -428,11 +428,15 @@ mod tests {
         let mut old = bytes.clone();
         old[0] = 1;
         assert!(MetaRecord::decode(&old).unwrap_err().contains("format 1"));
-        // A record whose body is in a file carries none.
+        // A record whose body is in a file carries at most a head (a streamed message's), never
+        // more than the message.
         let file = MetaRecord::of(&env, MessageMeta::new(&env, env.arrival), BodyPlace::File);
         let bytes = file.encode(&[]).unwrap();
         assert_eq!(MetaRecord::decode(&bytes).unwrap(), (file.clone(), &[][..]));
-        assert!(MetaRecord::decode(&file.encode(body).unwrap()).is_err());
+        let with_head = file.encode(&body[..5]).unwrap();
+        assert_eq!(MetaRecord::decode(&with_head).unwrap(), (file.clone(), &body[..5]));
+        let too_long = file.encode(&[body, b"x"].concat()).unwrap();
+        assert!(MetaRecord::decode(&too_long).is_err());
     }
 
     #[test]
