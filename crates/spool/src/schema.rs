@@ -434,7 +434,10 @@ mod tests {
         let bytes = file.encode(&[]).unwrap();
         assert_eq!(MetaRecord::decode(&bytes).unwrap(), (file.clone(), &[][..]));
         let with_head = file.encode(&body[..5]).unwrap();
-        assert_eq!(MetaRecord::decode(&with_head).unwrap(), (file.clone(), &body[..5]));
+        assert_eq!(
+            MetaRecord::decode(&with_head).unwrap(),
+            (file.clone(), &body[..5])
+        );
         let too_long = file.encode(&[body, b"x"].concat()).unwrap();
         assert!(MetaRecord::decode(&too_long).is_err());
     }

@@ -368,6 +368,34 @@ mod tests {
     }
 
     #[test]
+    fn a_spooled_message_is_its_head_then_its_file() {
+        let dir = std::env::temp_dir().join(format!("envoi-spooled-{}", std::process::id()));
+        std::fs::write(&dir, b"body \xe9\r\n").unwrap();
+        let rest = SpooledBody::new(dir.clone(), 8, true);
+        let m = Message::spooled(&b"Subject: s\r\n\r\n"[..], rest)
+            .with_header_prepended("Received", "from x")
+            .unwrap();
+        assert_eq!(m.len(), 32 + 8);
+        assert_eq!(m.resident_len(), 32);
+        assert!(m.has_8bit());
+        assert_eq!(m.header("subject").as_deref(), Some("s"));
+        let whole = m.in_memory().unwrap();
+        assert_eq!(
+            whole.as_bytes(),
+            b"Received: from x\r\nSubject: s\r\n\r\nbody \xe9\r\n"
+        );
+        // Serialized, it is the whole message, read back into memory.
+        let json = serde_json::to_string(&m).unwrap();
+        let back: Message = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, whole);
+        std::fs::remove_file(&dir).unwrap();
+        assert!(
+            m.in_memory().is_err(),
+            "a missing file is an error, not a short message"
+        );
+    }
+
+    #[test]
     fn detects_8bit() {
         assert!(!Message::from(SAMPLE).has_8bit());
         assert!(Message::new("Subject: café\r\n\r\n".as_bytes().to_vec()).has_8bit());
