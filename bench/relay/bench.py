@@ -24,6 +24,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mixed  # noqa: E402
 import mta  # noqa: E402
 import report  # noqa: E402
 
@@ -35,11 +36,22 @@ LOADS = [
     ("4KiB x20000 s20", 20000, 4096, 20),
     ("4KiB x20000 s100", 20000, 4096, 100),
     ("256KiB x2000 s20", 2000, 262144, 20),
-    # 25 MiB less 64 KiB, so that smtp-source's own headers keep it under envoi's default
-    # 25 MiB limit; run with --loads 4 (not in "all", which stays the 4 KiB/256 KiB table).
+]
+# "One slow destination" (mixed.py): name, messages, payload, sessions, the slow hop's delay per
+# reply in seconds (0: a second smtp-sink, the all-fast run to compare with). Indexes 4 and 5 of
+# --loads; envoi systems only.
+MIXED = [
+    ("4KiB x20000 s20 10% slow", 20000, 4096, 20, 2.0),
+    ("4KiB x20000 s20 10% fast", 20000, 4096, 20, 0.0),
+]
+# Large messages: 25 MiB less 64 KiB, so that smtp-source's own headers keep it under envoi's
+# default 25 MiB limit. Index 6 of --loads (not in "all").
+BIG = [
     ("25MiB x20 s20", 20, 25 * 1024 * 1024 - 65536, 20),
 ]
 SYSTEMS = ["ceiling", "envoi", "postfix"]
+# Also accepted by --systems: "envoi-old", the binary --envoi-old names (an older build, for
+# before/after runs interleaved with the current one).
 # Also accepted by --systems: "envoi-mem", envoi with [storage] kind = "memory" (no durability):
 # an experiment that shows what the durable spool costs, not a fair comparison; "envoi-pg",
 # envoi with [storage] kind = "postgres" on the server ENVOI_BENCH_POSTGRES_URL names (default
@@ -101,6 +113,8 @@ def pct(values, q):
 
 
 def run_one(args, system, load, rnd, workroot):
+    if len(load) > 4:
+        return mixed.run(args, system, load, rnd, workroot, LIVE)
     name, n, size, sessions = load
     work = tempfile.mkdtemp(prefix=f"{system}-", dir=workroot)
     os.chmod(work, 0o755)
@@ -111,7 +125,9 @@ def run_one(args, system, load, rnd, workroot):
     LIVE.append(sink)
     srv = None
     try:
-        if system in ("envoi", "envoi-mem"):
+        if system == "envoi-old":
+            srv = mta.Envoi(args.envoi_old, work, mta.free_port(), sink_port, sessions)
+        elif system in ("envoi", "envoi-mem"):
             srv = mta.Envoi(args.envoi, work, mta.free_port(), sink_port, sessions,
                             storage="memory" if system == "envoi-mem" else "spool")
         elif system == "envoi-pg":
@@ -139,9 +155,10 @@ def run_one(args, system, load, rnd, workroot):
         count0 = sink.count
         sess0 = sink.sessions
         stop_file = os.path.join(work, "probe.stop")
-        src_cmd = [mta.SOURCE, "-d", "-s", str(sessions), "-m", str(n), "-l", str(size),
+        src_cmd = [mta.SOURCE, *mta.source_reuse(n, sessions), "-s", str(sessions), "-m", str(n), "-l", str(size),
                    "-f", "source@bench.test", "-t", "rcpt@dest.test", "-M", "source.bench.test",
                    f"127.0.0.1:{port}"]
+        rec["source_d"] = "-d" in src_cmd
         probe_cmd = [sys.executable, os.path.join(HERE, "probe.py"), "--port", str(port),
                      "--size", str(size), "--interval-ms", str(args.probe_interval_ms),
                      "--max", str(min(args.probe_max, max(20, n // 20))), "--max-seconds", str(args.source_timeout),
@@ -241,10 +258,13 @@ def run_one(args, system, load, rnd, workroot):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--envoi", default="/work/target-bench/release/envoi")
+    ap.add_argument("--envoi-old", default=None, help="binary of the envoi-old system")
     ap.add_argument("--quick", action="store_true", help="N/10, one round: checks the script")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--systems", default=",".join(SYSTEMS))
-    ap.add_argument("--loads", default="all", help="comma-separated load indexes (0-4) or all (0-3)")
+    ap.add_argument("--loads", default="all",
+                    help="comma-separated load indexes (0-3; 4-5 one slow destination; "
+                         "6 20 x 25 MiB) or all (0-3)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     ap.add_argument("--name", default=None, help="result file name (default: timestamp)")
     ap.add_argument("--workdir", default=None, help="parent of per-run temp dirs (on disk)")
@@ -259,15 +279,19 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep per-run directories")
     args = ap.parse_args()
 
-    loads = LOADS[:4] if args.loads == "all" else [LOADS[int(i)] for i in args.loads.split(",")]
+    every = LOADS + MIXED + BIG
+    loads = LOADS if args.loads == "all" else [every[int(i)] for i in args.loads.split(",")]
     if args.quick:
-        loads = [(f"{nm} (quick)", max(100, n // 10), size, s) for nm, n, size, s in loads]
+        loads = [(f"{nm} (quick)", max(100, n // 10), size, s, *rest)
+                 for nm, n, size, s, *rest in loads]
         args.rounds = 1
         args.source_timeout = min(args.source_timeout, 180)
         args.deliver_timeout = min(args.deliver_timeout, 120)
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     if any(s.startswith("envoi") for s in systems) and not os.access(args.envoi, os.X_OK):
         sys.exit(f"no envoi binary at {args.envoi} (run.sh builds it)")
+    if "envoi-old" in systems and not (args.envoi_old and os.access(args.envoi_old, os.X_OK)):
+        sys.exit("the envoi-old system needs --envoi-old BINARY")
 
     atexit.register(stop_all)
     signal.signal(signal.SIGTERM, on_signal)

@@ -10,6 +10,7 @@ Layout:
 - Postfix: main.cf/master.cf in a temp dir, `postfix -c DIR start|stop`.
 """
 
+import asyncio
 import os
 import re
 import shutil
@@ -28,6 +29,17 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 # ---------------------------------------------------------------- helpers
+
+# envoi's edge ends a session after 1000 messages (421 4.7.0, not configurable), and
+# smtp-source spreads messages unevenly over its sessions: above this many messages per
+# session, each message goes over a connection of its own (no -d).
+REUSE_MAX_PER_SESSION = 900
+
+
+def source_reuse(messages, sessions):
+    """smtp-source's -d (several messages per connection) when the edge's limit allows."""
+    return ["-d"] if messages <= REUSE_MAX_PER_SESSION * sessions else []
+
 
 def free_port():
     with socket.socket() as s:
@@ -141,6 +153,77 @@ def stop_proc(proc, sig=signal.SIGTERM, seconds=10):
         pass
 
 
+# ---------------------------------------------------------------- slow hop
+
+class SlowHop:
+    """A next hop that waits `delay` seconds before every reply (greeting included), in an
+    asyncio loop on its own thread; counts the messages it accepted. No PIPELINING offered, so
+    every command waits for its own delayed reply."""
+
+    def __init__(self, port, delay):
+        self.port, self.delay, self.count = port, delay, 0
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        if not self.ready.wait(10):
+            raise RuntimeError(f"slow hop not listening on {port}")
+
+    def _run(self):
+        asyncio.set_event_loop(self.loop)
+        start = asyncio.start_server(self._serve, "127.0.0.1", self.port, limit=1 << 20)
+        self.server = self.loop.run_until_complete(start)
+        self.ready.set()
+        self.loop.run_forever()
+
+    async def _serve(self, reader, writer):
+        async def reply(text):
+            await asyncio.sleep(self.delay)
+            writer.write(text)
+            await writer.drain()
+        try:
+            await reply(b"220 slow.bench.test ESMTP\r\n")
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                verb = line[:4].upper()
+                if verb == b"DATA":
+                    await reply(b"354 go ahead\r\n")
+                    while True:
+                        body = await reader.readline()
+                        if not body or body == b".\r\n":
+                            break
+                    self.count += 1
+                    await reply(b"250 2.0.0 ok\r\n")
+                elif verb == b"QUIT":
+                    await reply(b"221 bye\r\n")
+                    break
+                else:
+                    await reply(b"250 slow.bench.test\r\n")
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+
+    async def _shutdown(self):
+        self.server.close()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def stop(self):
+        if self.loop.is_running():
+            done = asyncio.run_coroutine_threadsafe(self._shutdown(), self.loop)
+            try:
+                done.result(10)
+            except Exception:  # noqa: BLE001 - best effort at exit
+                pass
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
 # ---------------------------------------------------------------- sink
 
 class Sink:
@@ -217,7 +300,7 @@ class Sink:
 
 class Envoi:
     def __init__(self, binary, workdir, port, sink_port, sessions, extra_env=None, wrapper=None,
-                 storage="spool", storage_keys=""):
+                 storage="spool", storage_keys="", queue_keys="", extra=""):
         self.port = port
         self.dir = os.path.join(workdir, "envoi")
         os.makedirs(self.dir, exist_ok=True)
@@ -237,6 +320,7 @@ address = "127.0.0.1:{port}"
 
 [queue]
 max_deliveries = {max(64, 2 * sessions)}
+{queue_keys}
 
 [relay]
 smarthost = "smtp://127.0.0.1:{sink_port}"
@@ -253,6 +337,7 @@ address = "127.0.0.1:{admin}"
 
 [log]
 level = "warn"
+{extra}
 """)
         self.config = cfg
         self.log = open(os.path.join(self.dir, "stderr.log"), "wb")

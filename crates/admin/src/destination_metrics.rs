@@ -125,7 +125,7 @@ pub fn render(statuses: &[DestinationStatus], now: SystemTime) -> String {
 }
 
 /// A label value as the text format wants it: backslash, quote and newline escaped.
-fn escape(value: &str) -> String {
+pub(crate) fn escape(value: &str) -> String {
     value
         .replace('\\', "\\\\")
         .replace('"', "\\\"")

@@ -28,11 +28,13 @@
 //! - [`server`]: routes, one file per endpoint group; auth; error mapping; [`serve`].
 //! - [`metrics`]: the Prometheus recorder and the admin-owned gauges.
 //! - [`destination_metrics`]: the per-destination gauges (top N, then "other").
+//! - [`destination_counters`]: the per-destination counters (top N, then "other").
 //! - [`client`]: [`AdminClient`] and [`ClientError`].
 //! - [`render`]: tables and lines for people.
 
 pub mod api;
 pub mod client;
+pub mod destination_counters;
 pub mod destination_metrics;
 pub mod metrics;
 pub mod render;

@@ -7,6 +7,8 @@
 //! - [`QUARANTINED_RECORDS`]: set at every scrape from the store's quarantine (records set
 //!   aside because they cannot be decoded or their body is missing; also listed by
 //!   `GET /v1/quarantine`);
+//! - [`OLDEST_MESSAGE_AGE`]: set at every scrape from the oldest message's arrival;
+//! - [`BUILD_INFO`] `{version}`: 1, set at start;
 //! - [`STORAGE_STATE`] `{state="accepting|full|failing"}` (1 for the queue's current
 //!   [`envoi_queue::Acceptance`], 0 for the others) and [`UNCOMMITTED`] (attempt outcomes
 //!   waiting for the store): set at every scrape from the queue;
@@ -31,11 +33,20 @@ pub const STORAGE_STATE: &str = "envoi_queue_storage_state";
 /// Gauge of attempt outcomes kept in memory because the store could not commit them yet.
 pub const UNCOMMITTED: &str = "envoi_queue_uncommitted_outcomes";
 
+/// Gauge: the age of the oldest queued message, 0 for an empty queue.
+pub const OLDEST_MESSAGE_AGE: &str = "envoi_queue_oldest_message_age_seconds";
+/// Gauge, always 1, labelled `version`: which envoi is running.
+pub const BUILD_INFO: &str = "envoi_build_info";
+
 /// Gauge of records the store set aside (quarantine).
 pub const QUARANTINED_RECORDS: &str = "envoi_quarantined_records";
 
 /// Buckets (seconds) for delivery attempts: network round trips, up to the relay timeouts.
 const ATTEMPT_BUCKETS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0];
+/// Buckets (seconds) from arrival to delivery: seconds for direct delivery, hours for retries.
+const DELAY_BUCKETS: &[f64] = &[
+    0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 1800.0, 3600.0, 14400.0, 86400.0,
+];
 /// Buckets (seconds) for durable store commits: fsync latencies.
 const STORE_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
@@ -59,8 +70,14 @@ pub fn install_metrics_recorder() -> Result<PrometheusHandle, MetricsError> {
             ATTEMPT_BUCKETS,
         )?
         .set_buckets_for_metric(Matcher::Full(events::STORE_SECONDS.into()), STORE_BUCKETS)?
+        .set_buckets_for_metric(
+            Matcher::Full(events::DELIVERY_DELAY_SECONDS.into()),
+            DELAY_BUCKETS,
+        )?
         .install_recorder()?;
     describe_metrics();
+    events::register_metrics();
+    metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     Ok(handle)
 }
 
@@ -68,6 +85,11 @@ pub fn install_metrics_recorder() -> Result<PrometheusHandle, MetricsError> {
 pub fn describe_metrics() {
     events::describe_metrics();
     metrics::describe_gauge!(QUEUE_MESSAGES, "Queued messages by state");
+    metrics::describe_gauge!(OLDEST_MESSAGE_AGE, "Age of the oldest queued message");
+    metrics::describe_gauge!(
+        BUILD_INFO,
+        "Always 1; the version label says which envoi runs"
+    );
     metrics::describe_gauge!(
         QUARANTINED_RECORDS,
         "Stored records set aside as unusable (see /v1/quarantine)"
@@ -89,6 +111,11 @@ pub fn record_storage_state(acceptance: &Acceptance, uncommitted: usize) {
         metrics::gauge!(STORAGE_STATE, "state" => state).set(value);
     }
     metrics::gauge!(UNCOMMITTED).set(uncommitted as f64);
+}
+
+/// Sets the [`OLDEST_MESSAGE_AGE`] gauge.
+pub fn record_oldest_age(age: std::time::Duration) {
+    metrics::gauge!(OLDEST_MESSAGE_AGE).set(age.as_secs_f64());
 }
 
 /// Sets the [`QUARANTINED_RECORDS`] gauge.

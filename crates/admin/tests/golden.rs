@@ -38,6 +38,13 @@ fn placeholders(message: &mut Value) {
         assert!(humantime::parse_rfc3339(time).is_ok(), "{field}: {time}");
         message[field] = Value::from("<time>");
     }
+    if let Some(history) = message.get_mut("history").and_then(Value::as_array_mut) {
+        for attempt in history {
+            let time = attempt["at"].as_str().unwrap();
+            assert!(humantime::parse_rfc3339(time).is_ok(), "at: {time}");
+            attempt["at"] = Value::from("<time>");
+        }
+    }
 }
 
 async fn get_json(h: &common::Harness, path: &str) -> Value {

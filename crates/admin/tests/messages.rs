@@ -90,6 +90,8 @@ async fn raw_query_strings_parse_durations_and_reject_bad_values() {
         "min_age=soon",
         "after=nope",
         "limit=-1",
+        "limit=0",
+        "limit=1001",
         "colour=red",
     ] {
         let response = h

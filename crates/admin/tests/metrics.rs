@@ -17,6 +17,21 @@ async fn metrics_show_counters_after_a_delivery_and_queue_gauges() {
         "a second recorder is refused"
     );
     let h = common::start_with(AdminConfig::default(), |s| s.with_metrics(handle)).await;
+    let before = h.client.metrics().await.unwrap();
+    for line in [
+        format!("{} 0", events::BOUNCED),
+        format!("{} 0", events::EXPIRED),
+        "envoi_queue_oldest_message_age_seconds 0".to_owned(),
+        format!(
+            "envoi_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        ),
+    ] {
+        assert!(
+            before.lines().any(|l| l == line),
+            "no line {line:?} before any event in\n{before}"
+        );
+    }
     let delivered = h.inject("s@src.example", &["ok@a.example"]).await;
     common::wait_for("the delivery", || async {
         h.info(delivered).await.is_none()
@@ -37,6 +52,7 @@ async fn metrics_show_counters_after_a_delivery_and_queue_gauges() {
         "envoi_destination_in_flight{destination=\"b.example\"} 0".to_owned(),
         format!("{}_count 2", events::STORE_SECONDS),
         format!("{}_count 2", events::ATTEMPT_SECONDS),
+        format!("{}_count 1", events::DELIVERY_DELAY_SECONDS),
         "envoi_queue_storage_state{state=\"accepting\"} 1".to_owned(),
         "envoi_queue_storage_state{state=\"failing\"} 0".to_owned(),
         "envoi_queue_storage_state{state=\"full\"} 0".to_owned(),
@@ -51,6 +67,13 @@ async fn metrics_show_counters_after_a_delivery_and_queue_gauges() {
         text.contains(&format!("# HELP {} ", events::ACCEPTED)),
         "{text}"
     );
+    let oldest: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("envoi_queue_oldest_message_age_seconds "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(oldest > 0.0 && oldest < 60.0, "{oldest}");
     assert!(
         text.contains(&format!("# TYPE {} histogram", events::ATTEMPT_SECONDS)),
         "{text}"

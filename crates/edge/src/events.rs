@@ -37,6 +37,18 @@ pub fn describe_metrics() {
     metrics::describe_counter!(REFUSALS, "SMTP 4xx and 5xx replies, by stage and code");
 }
 
+/// Creates the series whose labels are known in advance at zero, so each exists before its
+/// first event (refusals carry a code and appear with their first refusal).
+pub fn register_metrics() {
+    for outcome in ["served", "over_limit"] {
+        metrics::counter!(CONNECTIONS, "outcome" => outcome).increment(0);
+    }
+    for outcome in ["accepted", "deferred", "refused"] {
+        metrics::counter!(MESSAGES, "outcome" => outcome).increment(0);
+    }
+    metrics::gauge!(SESSIONS).increment(0.0);
+}
+
 /// Where in a session a reply was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

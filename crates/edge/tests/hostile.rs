@@ -105,8 +105,8 @@ async fn unknown_parameters_are_555_5_5_4() {
         "250 2.1.0",
     );
     assert_eq!(
-        c.cmd("RCPT TO:<b@example.org> NOTIFY=NEVER").await,
-        "555 5.5.4 Parameter NOTIFY not supported\r\n"
+        c.cmd("RCPT TO:<b@example.org> XDSN=1").await,
+        "555 5.5.4 Parameter XDSN not supported\r\n"
     );
 }
 

@@ -19,7 +19,7 @@ async fn ehlo_lists_extensions_without_tls_or_auth() {
         reply,
         format!(
             "250-mx.test greets client.test\r\n250-PIPELINING\r\n250-SIZE {}\r\n250-8BITMIME\r\n\
-             250-SMTPUTF8\r\n250-ENHANCEDSTATUSCODES\r\n250-CHUNKING\r\n250 HELP\r\n",
+             250-SMTPUTF8\r\n250-ENHANCEDSTATUSCODES\r\n250-CHUNKING\r\n250-DSN\r\n250 HELP\r\n",
             25 * 1024 * 1024
         )
     );

@@ -3,6 +3,9 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
+use std::sync::Arc;
+
+use envoi_admin::api::Reloader;
 use envoi_admin::{AdminConfig, AdminState};
 use envoi_queue::Queue;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -18,6 +21,7 @@ pub async fn start(
     config: &Config,
     queue: Queue,
     metrics: Option<PrometheusHandle>,
+    reloader: Arc<dyn Reloader>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<SocketAddr> {
     let address = config.admin.address;
@@ -26,7 +30,9 @@ pub async fn start(
         require_token: !address.ip().is_loopback(),
         ..AdminConfig::default()
     };
-    let mut state = AdminState::new(queue, admin_config).context("admin API")?;
+    let mut state = AdminState::new(queue, admin_config)
+        .context("admin API")?
+        .with_reloader(reloader);
     if let Some(handle) = metrics {
         state = state.with_metrics(handle);
     }
@@ -47,6 +53,7 @@ pub fn install_metrics() -> Option<PrometheusHandle> {
     match envoi_admin::install_metrics_recorder() {
         Ok(handle) => {
             envoi_edge::events::describe_metrics();
+            envoi_edge::events::register_metrics();
             Some(handle)
         }
         Err(error) => {

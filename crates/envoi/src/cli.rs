@@ -1,4 +1,5 @@
-//! Command-line interface: `envoi serve`, `envoi queue ...`, `envoi config ...`.
+//! Command-line interface: `envoi serve`, `envoi queue ...`, `envoi config ...`, and the
+//! generators of completions and man pages from these definitions.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,9 +23,22 @@ pub enum Command {
     Serve(ServeArgs),
     /// Inspect and manage the running daemon's queue through its admin API.
     Queue(QueueArgs),
+    /// Make the running daemon re-read its configuration file (as SIGHUP does) and say which
+    /// changed keys are in effect and which need a restart.
+    Reload(AdminArgs),
     /// Check a configuration file, or hash a password for it.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to standard output.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages (envoi.1 and one per subcommand) into a directory.
+    Manpages {
+        /// The directory (created when missing).
+        dir: PathBuf,
+    },
 }
 
 /// `envoi serve` flags; each overrides the configuration file.
@@ -50,6 +64,25 @@ pub struct ServeArgs {
     pub hostname: Option<String>,
 }
 
+/// How to reach the daemon's admin API.
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// The daemon's admin API.
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "http://127.0.0.1:8025",
+        env = "ENVOI_ADMIN_URL"
+    )]
+    pub admin: String,
+    /// Bearer token for the admin API.
+    #[arg(long, value_name = "TOKEN", env = "ENVOI_ADMIN_TOKEN")]
+    pub token: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// `envoi queue` and its connection options.
 #[derive(Debug, Args)]
 pub struct QueueArgs {
@@ -73,7 +106,36 @@ pub struct QueueArgs {
     pub command: QueueCommand,
 }
 
-/// Filters shared by `list` and `flush`.
+/// `envoi queue shape --by`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ShapeByArg {
+    /// Recipient domain.
+    Domain,
+    /// Last reply.
+    Reply,
+    /// Sender domain.
+    Sender,
+}
+
+/// Which messages an action concerns: queue ids (`-` reads more from standard input, one per
+/// line), or the listing's filters, or `--all`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct BulkArgs {
+    /// Queue ids; `-` reads ids from standard input.
+    #[arg(value_name = "ID")]
+    pub ids: Vec<String>,
+    /// Or every message these filters select.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Or every message in the queue.
+    #[arg(long)]
+    pub all: bool,
+    /// Confirms `delete` or `bounce` by filter or `--all`.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+/// Filters shared by `list`, `flush` and the actions.
 #[derive(Debug, Clone, Default, Args)]
 pub struct FilterArgs {
     /// Only messages in this state: active, deferred, held.
@@ -98,6 +160,20 @@ pub struct FilterArgs {
 pub enum QueueCommand {
     /// Counts by state and by destination domain.
     Summary,
+    /// Where mail waits and for how long (Postfix's qshape): messages per recipient domain,
+    /// last reply or sender domain, by age in minutes.
+    Shape {
+        /// Group by: domain (recipient domain, the default), reply (last reply, addresses
+        /// removed) or sender (sender domain).
+        #[arg(long, value_enum, default_value_t = ShapeByArg::Domain)]
+        by: ShapeByArg,
+        /// Group by sender domain (the same as --by sender).
+        #[arg(long, conflicts_with = "by")]
+        sender: bool,
+        /// Rows shown, the largest first (1 to 1000).
+        #[arg(long, default_value_t = 20, value_parser = page_limit)]
+        top: usize,
+    },
     /// Queued messages, oldest first.
     List {
         /// Filters.
@@ -106,9 +182,12 @@ pub enum QueueCommand {
         /// Start after this queue id (the last of the previous page).
         #[arg(long, value_name = "ID")]
         after: Option<String>,
-        /// At most this many.
-        #[arg(long, default_value_t = 100)]
+        /// At most this many (1 to 1000).
+        #[arg(long, default_value_t = 100, value_parser = page_limit)]
         limit: usize,
+        /// Add a REASON column: the last reply of the first pending recipient.
+        #[arg(long)]
+        long: bool,
     },
     /// One message: envelope, per-recipient status, attempts, next attempt, last reply.
     Show {
@@ -121,31 +200,16 @@ pub enum QueueCommand {
         #[command(flatten)]
         filter: FilterArgs,
     },
-    /// Attempt one message now.
-    Retry {
-        /// Queue id.
-        id: String,
-    },
-    /// Hold a message: no attempt until released (it still expires).
-    Hold {
-        /// Queue id.
-        id: String,
-    },
-    /// Release a held message.
-    Release {
-        /// Queue id.
-        id: String,
-    },
-    /// Delete a message without a bounce.
-    Delete {
-        /// Queue id.
-        id: String,
-    },
-    /// Fail a message now: bounce it to its sender and remove it.
-    Bounce {
-        /// Queue id.
-        id: String,
-    },
+    /// Attempt messages now (their attempt count is unchanged).
+    Retry(BulkArgs),
+    /// Hold messages: no attempt until released (they still expire).
+    Hold(BulkArgs),
+    /// Release held messages.
+    Release(BulkArgs),
+    /// Delete messages without a bounce.
+    Delete(BulkArgs),
+    /// Fail messages now: bounce them to their senders and remove them.
+    Bounce(BulkArgs),
     /// Destinations (route, smarthost or MX domain): queued, in flight, oldest, connection
     /// failures, back-off, suspension, last error.
     Destinations,
@@ -175,7 +239,22 @@ pub enum ConfigCommand {
         /// The file.
         file: PathBuf,
     },
-    /// Read a password from standard input and print its Argon2 hash for
-    /// `[[smtp.auth.user]] password_hash`.
+    /// Print the Argon2 hash of a password for `[[smtp.auth.user]] password_hash`; the password
+    /// is asked twice without echo on a terminal, or read as the first line of standard input.
     HashPassword,
+}
+
+/// `--limit` and `--top`: a count the admin API serves, refused (not capped) outside its range.
+fn page_limit(text: &str) -> Result<usize, String> {
+    let limit: usize = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    if (1..=envoi_admin::api::MAX_PAGE_SIZE).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(format!(
+            "{limit} is out of range: a page holds 1 to {} messages (page on with --after)",
+            envoi_admin::api::MAX_PAGE_SIZE
+        ))
+    }
 }

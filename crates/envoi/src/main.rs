@@ -1,5 +1,5 @@
-//! The envoi binary: `envoi serve` (the daemon), `envoi queue` (its admin client) and
-//! `envoi config` (checks). The library crates do the work; this crate reads files, flags and
+//! The envoi binary: `envoi serve` (the daemon), `envoi queue` (its admin client),
+//! `envoi config` (checks) and the completion and man page generators. The library crates do the work; this crate reads files, flags and
 //! the environment, and wires them.
 //!
 //! # Layout
@@ -7,7 +7,7 @@
 //! - `config`: the TOML configuration, parsed once into typed structs.
 //! - `serve`: the daemon's wiring, signals, reload, logging.
 //! - `admin`: starting the admin API.
-//! - `commands`: `envoi queue ...` and `envoi config ...`.
+//! - `commands`: `envoi queue ...`, `envoi config ...`, completions and man pages.
 
 mod admin;
 mod cli;
@@ -41,11 +41,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => {
             let config = config::load_config(args.config.as_deref(), &args)?;
-            serve::logging::init(config.log.format, config.log.level.as_deref());
+            serve::logging::init(&config.log)?;
             runtime.block_on(serve::run(config, args))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Queue(args) => runtime.block_on(commands::queue::run(args)),
+        Command::Reload(args) => runtime.block_on(commands::reload::run(args)),
         Command::Config(command) => commands::config::run(command),
+        Command::Completions { shell } => commands::docs::completions(shell),
+        Command::Manpages { dir } => commands::docs::manpages(&dir),
     }
 }

@@ -6,64 +6,8 @@ mod support;
 
 use std::process::Command;
 
-use support::hop::{Hop, HopScript};
-use support::{free_port, message, send, wait_for, Daemon};
-
-/// A daemon whose next hop answers every message `451 4.4.1`, so messages stay deferred for
-/// an hour, each attempt counted (a hop that refuses connections would count none: the
-/// destination is backed off instead). Keep the hop as long as the daemon.
-fn deferring_daemon(dir: &std::path::Path, extra: &str) -> (Daemon, Hop) {
-    let hop = Hop::start(HopScript::new(
-        &["PIPELINING"],
-        b"451 4.4.1 try again later",
-    ));
-    let daemon = Daemon::start(
-        dir,
-        &format!(
-            "{extra}\n[relay]\ntls = \"none\"\nsmarthost = \"smtp://127.0.0.1:{}\"\n\n[queue.backoff]\nkind = \"schedule\"\ndelays = [\"1h\"]\n",
-            hop.port
-        ),
-    );
-    (daemon, hop)
-}
-
-/// How many deferrals of `id` the daemon logged.
-fn deferrals(daemon: &Daemon, id: &str) -> usize {
-    daemon
-        .log_text()
-        .lines()
-        .filter(|line| line.contains("event=\"deferred\"") && line.contains(id))
-        .count()
-}
-
-fn stdout(output: &std::process::Output) -> String {
-    assert!(
-        output.status.success(),
-        "command failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-fn json(output: &std::process::Output) -> serde_json::Value {
-    serde_json::from_str(&stdout(output)).unwrap()
-}
-
-fn queued_ids(daemon: &Daemon) -> Vec<String> {
-    let page = json(&daemon.queue_cli(&["list", "--json"]));
-    page["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn attempts(daemon: &Daemon, id: &str) -> u64 {
-    json(&daemon.queue_cli(&["show", id, "--json"]))["attempts"]
-        .as_u64()
-        .unwrap()
-}
+use support::queue_cli::{attempts, deferrals, deferring_daemon, json, queued_ids, stdout};
+use support::{free_port, message, send, wait_for};
 
 #[test]
 fn every_queue_command_works_and_unknown_ids_are_clear() {
@@ -267,6 +211,106 @@ fn config_check_names_the_key_and_the_line() {
 }
 
 #[test]
+fn config_check_refuses_an_unknown_log_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("level.toml");
+    std::fs::write(&bad, "[log]\nlevel = \"verbose\"\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_envoi"))
+        .args(["config", "check"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("log.level") && stderr.contains("unknown level \"verbose\""),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_list_limit_out_of_range_is_an_error_not_a_cap() {
+    for bad in ["0", "1001"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_envoi"))
+            .args(["queue", "list", "--limit", bad])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{bad}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("--limit") && stderr.contains("1 to 1000"),
+            "{stderr}"
+        );
+    }
+}
+
+/// Drives `envoi config hash-password` on a pseudo-terminal: waits for each prompt and for echo
+/// to be off before typing, and prints everything the terminal showed.
+const TYPE_ON_A_TERMINAL: &str = r#"
+import os, pty, select, signal, sys, termios, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "config", "hash-password"])
+seen = b""
+def until(token):
+    global seen
+    deadline = time.time() + 10
+    while token not in seen:
+        if time.time() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            sys.stdout.write("no prompt " + repr(token) + "; saw: " + seen.decode())
+            sys.exit(1)
+        if select.select([fd], [], [], 0.1)[0]:
+            seen += os.read(fd, 1024)
+def type_when_silent(text):
+    deadline = time.time() + 10
+    while termios.tcgetattr(fd)[3] & termios.ECHO and time.time() < deadline:
+        time.sleep(0.01)
+    os.write(fd, text)
+until(b"Password: ")
+type_when_silent(b"s3cret-word\n")
+until(b"Again: ")
+type_when_silent(b"s3cret-word\n")
+try:
+    while True:
+        chunk = os.read(fd, 1024)
+        if not chunk:
+            break
+        seen += chunk
+except OSError:
+    pass
+os.waitpid(pid, 0)
+sys.stdout.write(seen.decode())
+"#;
+
+#[test]
+fn hash_password_does_not_echo_on_a_terminal() {
+    let output = Command::new("python3")
+        .args(["-c", TYPE_ON_A_TERMINAL, env!("CARGO_BIN_EXE_envoi")])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(shown.contains("$argon2"), "{shown}");
+    assert!(!shown.contains("s3cret-word"), "{shown}");
+
+    let mut piped = Command::new(env!("CARGO_BIN_EXE_envoi"))
+        .args(["config", "hash-password"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    piped
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"s3cret-word\n")
+        .unwrap();
+    let output = piped.wait_with_output().unwrap();
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("$argon2"));
+}
+
+#[test]
 fn the_example_configurations_are_valid() {
     for name in ["envoi.toml", "demo.toml"] {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -283,4 +327,78 @@ fn the_example_configurations_are_valid() {
             String::from_utf8_lossy(&output.stderr)
         );
     }
+}
+
+#[test]
+fn bulk_actions_take_ids_stdin_filters_and_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let (daemon, _hop) = deferring_daemon(dir.path(), "");
+    for i in 0..4 {
+        let to = if i < 3 {
+            format!("r{i}@a.test")
+        } else {
+            "r@b.test".to_owned()
+        };
+        let reply = send(
+            daemon.smtp,
+            "s@src.test",
+            &[&to],
+            &message(&format!("bulk-{i}")),
+        );
+        assert!(reply.starts_with("250 "), "{reply}");
+    }
+    let ids = wait_for("four deferred messages", || {
+        let ids = queued_ids(&daemon);
+        (ids.len() == 4 && ids.iter().all(|id| attempts(&daemon, id) == 1)).then_some(ids)
+    });
+    let held = |id: &str| json(&daemon.queue_cli(&["show", id, "--json"]))["held"] == true;
+
+    let out = stdout(&daemon.queue_cli(&["hold", &ids[0], &ids[1]]));
+    assert_eq!(out, "held 2 of 2 matched messages\n");
+    assert!(held(&ids[0]) && held(&ids[1]) && !held(&ids[2]));
+
+    let mut release = Command::new(env!("CARGO_BIN_EXE_envoi"))
+        .args(["queue", "--admin", &format!("http://{}", daemon.admin)])
+        .args(["release", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ids_text = format!("{}\n\n{}\n", ids[0], ids[1]);
+    std::io::Write::write_all(&mut release.stdin.take().unwrap(), ids_text.as_bytes()).unwrap();
+    let out = stdout(&release.wait_with_output().unwrap());
+    assert_eq!(out, "released 2 of 2 matched messages\n");
+    assert!(!held(&ids[0]) && !held(&ids[1]));
+
+    let out = stdout(&daemon.queue_cli(&["hold", "--domain", "a.test"]));
+    assert_eq!(out, "held 3 of 3 matched messages\n");
+    assert!(held(&ids[2]) && !held(&ids[3]));
+    let tally = json(&daemon.queue_cli(&["release", "--all", "--json"]));
+    assert_eq!(
+        (tally["matched"].as_u64(), tally["changed"].as_u64()),
+        (Some(4), Some(4))
+    );
+
+    let refused = daemon.queue_cli(&["delete", "--domain", "b.test"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("add --yes"), "{stderr}");
+    let refused = daemon.queue_cli(&["hold"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("exactly one choice"));
+    let refused = daemon.queue_cli(&["hold", &ids[0], "--all"]);
+    assert!(!refused.status.success());
+
+    let out = stdout(&daemon.queue_cli(&["delete", "--domain", "b.test", "--yes"]));
+    assert_eq!(out, "deleted 1 of 1 matched message\n");
+    assert_eq!(queued_ids(&daemon).len(), 3);
+    let line = daemon
+        .log_text()
+        .lines()
+        .find(|line| line.contains("bulk admin action") && line.contains("action=\"delete\""))
+        .map(str::to_owned)
+        .unwrap();
+    assert!(
+        line.contains("client=127.0.0.1:") && line.contains("b.test"),
+        "{line}"
+    );
 }

@@ -212,7 +212,7 @@ fn sigterm_under_load_loses_no_accepted_message() {
 }
 
 #[test]
-fn sighup_reloads_the_relay_and_says_what_it_did_not_reload() {
+fn sighup_and_envoi_reload_replace_the_relay_and_say_what_needs_a_restart() {
     if !have_aiosmtpd() {
         return;
     }
@@ -233,7 +233,12 @@ fn sighup_reloads_the_relay_and_says_what_it_did_not_reload() {
     first.wait_for(1);
 
     let config = std::fs::read_to_string(&daemon.config).unwrap();
-    let config = config.replace(&first.port.to_string(), &second.port.to_string());
+    let config = config
+        .replace(&first.port.to_string(), &second.port.to_string())
+        .replace(
+            "reverse_dns = false",
+            "reverse_dns = false\nmax_recipients = 7",
+        );
     std::fs::write(&daemon.config, config).unwrap();
     daemon.signal("HUP");
     wait_for("the reload", || {
@@ -244,8 +249,14 @@ fn sighup_reloads_the_relay_and_says_what_it_did_not_reload() {
     });
     let log = daemon.log_text();
     assert!(
-        log.contains("not_reloaded=") && log.contains("smtp (listeners"),
+        log.contains("applied=relay.smarthost needs_restart=smtp.max_recipients"),
         "{log}"
+    );
+    // The same reload from the CLI: the listener change still waits for a restart.
+    let output = daemon.reload_cli();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "changed, needs a restart: smtp.max_recipients\n"
     );
 
     assert!(send(
@@ -264,6 +275,14 @@ fn sighup_reloads_the_relay_and_says_what_it_did_not_reload() {
     );
 
     std::fs::write(&daemon.config, "[relay]\nsmarthost = \"nonsense\"\n").unwrap();
+    let output = daemon.reload_cli();
+    assert_eq!(output.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        said.starts_with("reload refused, the running configuration is kept: ")
+            && said.contains("relay.smarthost: unknown scheme"),
+        "{said}"
+    );
     daemon.signal("HUP");
     wait_for("the refused reload", || {
         daemon.log_text().contains("reload refused").then_some(())

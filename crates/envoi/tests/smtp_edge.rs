@@ -6,10 +6,10 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::time::Duration;
 
-use support::{wait_for, Daemon, PATIENCE};
+use support::{http_get, wait_for, Daemon, PATIENCE};
 
 /// Reads one reply line.
 fn line(reader: &mut BufReader<TcpStream>) -> String {
@@ -55,19 +55,6 @@ fn one_octet_a_second_gets_421_4_4_2_at_the_command_deadline() {
 }
 
 /// The body of `GET path` from the admin listener.
-fn http_get(addr: SocketAddr, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
-}
-
 #[test]
 fn a_session_logs_connect_each_refusal_and_disconnect_and_counts_refusals() {
     let dir = tempfile::tempdir().unwrap();

@@ -18,6 +18,8 @@ pub const EXPIRED: &str = "envoi_messages_expired_total";
 pub const ATTEMPT_SECONDS: &str = "envoi_attempt_duration_seconds";
 /// Histogram of storage commit durations when enqueueing, seconds.
 pub const STORE_SECONDS: &str = "envoi_store_commit_duration_seconds";
+/// Histogram of the time from arrival to delivery, per delivered recipient.
+pub const DELIVERY_DELAY_SECONDS: &str = "envoi_delivery_delay_seconds";
 
 /// Describes every metric once (help text for the Prometheus exporter).
 pub fn describe_metrics() {
@@ -28,6 +30,18 @@ pub fn describe_metrics() {
     metrics::describe_counter!(EXPIRED, "Messages expired after the maximum lifetime");
     metrics::describe_histogram!(ATTEMPT_SECONDS, "Duration of delivery attempts");
     metrics::describe_histogram!(STORE_SECONDS, "Duration of durable stores at enqueue");
+    metrics::describe_histogram!(
+        DELIVERY_DELAY_SECONDS,
+        "Time from arrival to delivery, per delivered recipient"
+    );
+}
+
+/// Creates every counter at zero, so each series exists before its first event (a rate over
+/// a series that appears only at its first event misses that event).
+pub fn register_metrics() {
+    for counter in [ACCEPTED, DELIVERED, DEFERRED, BOUNCED, EXPIRED] {
+        metrics::counter!(counter).increment(0);
+    }
 }
 
 /// What a recipient's attempt came to.
@@ -61,6 +75,9 @@ pub(crate) fn recipient(fate: Fate, e: &RecipientEvent<'_>) {
         Fate::Bounced => ("bounced", BOUNCED),
     };
     metrics::counter!(counter).increment(1);
+    if fate == Fate::Delivered {
+        metrics::histogram!(DELIVERY_DELAY_SECONDS).record(e.delay.as_secs_f64());
+    }
     tracing::info!(
         event = name,
         id = %e.id,
@@ -88,4 +105,14 @@ pub(crate) fn deleted_in_flight(id: QueueId) {
 pub(crate) fn not_bounced(id: QueueId, recipient: &Address) {
     tracing::info!(event = "not-bounced", id = %id, to = %recipient,
         reason = "null sender: a bounce is never bounced");
+}
+
+pub(crate) fn not_bounced_by_notify(id: QueueId, recipient: &Address) {
+    tracing::info!(event = "not-bounced", id = %id, to = %recipient,
+        reason = "the sender's NOTIFY excludes FAILURE");
+}
+
+/// A report to the sender was built: a bounce, a delay warning or a success report.
+pub(crate) fn reported(id: QueueId, report: QueueId, action: &str, recipients: usize) {
+    tracing::info!(event = "reported", id = %id, report = %report, action, rcpts = recipients);
 }

@@ -90,6 +90,18 @@
 //! - Lanes are served round-robin, starting after the lane served last.
 //! - Expiry comes first: a message past its lifetime is started whatever its destination's
 //!   state (its attempt expires it without calling the relay).
+//! - Connection limits (messages per connection, connections per second) are the relay's:
+//!   only its pool knows whether a delivery reuses a connection or opens one. A delivery
+//!   waiting there for a connection keeps its slot; at most `max_per_destination` of them
+//!   per destination, so the other slots keep serving other destinations.
+//! - No slow start: a destination gets its full `max_per_destination` from its first
+//!   delivery. Postfix's slow start (begin at a few connections, grow per success, shrink
+//!   per failure) guards against opening many connections to a host that then fails or
+//!   tarpits them. Here a destination that cannot be connected to is backed off as a whole
+//!   after one failed attempt, and a slow one holds only its own slots, so the damage slow
+//!   start prevents is already bounded; adapting the limit would add state per destination
+//!   and make the configured limit harder to predict. An operator lowers
+//!   `max_in_flight` for a fragile destination instead.
 //!
 //! Invariants the tests check (`tests/destinations.rs` and the index's unit tests): a fast
 //! destination's message is delivered while a slow one's backlog fills its own limit; two
@@ -136,7 +148,7 @@ pub use destination::{Destination, DestinationStatus};
 pub use error::{EnqueueError, QueueError};
 pub use health::Acceptance;
 pub use policy::PrequeuePolicy;
-pub use queue::{Queue, QueueBuilder};
+pub use queue::{DestinationCounters, DestinationCounts, Queue, QueueBuilder};
 pub use relay::{Delivery, Outcome, Relay, RelayError, ReplyOrigin};
 pub use settings::{DestinationLimits, QueueSettings};
 pub use storage::{

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use envoi_types::{Address, Envelope, Reply};
 
+use crate::bounce::Action;
 use crate::destination::Destination;
 
 /// Who wrote a reply: it decides how a bounce reports it (an `smtp` diagnostic is only ever
@@ -33,6 +34,11 @@ pub struct Outcome {
     /// the queue backs the destination off and does not count the attempt. Set it only with
     /// a transient reply.
     pub unreachable: bool,
+    /// For a `2xx`: the report owed to a recipient whose sender asked for one on success
+    /// (`NOTIFY=SUCCESS`) because the next hop will not send it: [`Action::Relayed`] to a
+    /// hop without DSN, [`Action::Delivered`] for a final delivery (LMTP). `None` when the
+    /// next hop took the parameters on (it offers DSN), or the relay cannot tell.
+    pub success_action: Option<Action>,
 }
 
 impl Outcome {
@@ -49,7 +55,14 @@ impl Outcome {
             remote_host,
             origin,
             unreachable: false,
+            success_action: None,
         }
+    }
+
+    /// The same outcome, owing `action` on success (see [`Outcome::success_action`]).
+    pub fn with_success_action(mut self, action: Option<Action>) -> Self {
+        self.success_action = action;
+        self
     }
 
     /// An outcome with every part given.
@@ -59,6 +72,7 @@ impl Outcome {
             remote_host,
             origin,
             unreachable: false,
+            success_action: None,
         }
     }
 
@@ -70,6 +84,7 @@ impl Outcome {
             remote_host,
             origin: ReplyOrigin::Local,
             unreachable: true,
+            success_action: None,
         }
     }
 
@@ -81,6 +96,7 @@ impl Outcome {
             remote_host,
             origin: ReplyOrigin::Local,
             unreachable: false,
+            success_action: None,
         }
     }
 }

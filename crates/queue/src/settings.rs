@@ -6,6 +6,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// The default delay-warning threshold: see [`QueueSettings::delay_warnings`].
+pub const DEFAULT_DELAY_WARNING: Duration = Duration::from_secs(4 * 3600);
+/// The default number of attempts a message's history keeps.
+pub const DEFAULT_HISTORY_LIMIT: usize = 10;
+
 /// Concurrency limits and the shutdown grace of a [`crate::Queue`]. Apply the limits with
 /// [`crate::QueueBuilder::settings`]; pass `shutdown_grace` to [`crate::Queue::shutdown`].
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +41,20 @@ pub struct QueueSettings {
     /// 30 s).
     #[cfg_attr(feature = "serde", serde(with = "envoi_types::duration"))]
     pub shutdown_grace: Duration,
+    /// When a message has waited each of these with recipients still pending, its sender
+    /// gets one delay warning (RFC 3464 `Action: delayed`), at the first attempt after the
+    /// threshold, for the recipients whose `NOTIFY` allows it (default `["4h"]`, as
+    /// Sendmail's `Timeout.queuewarn` and the value Postfix's documentation suggests for
+    /// `delay_warning_time`: a sender learns of a problem the same working day, and a
+    /// message delivered after a short outage warns nobody). Empty: no warnings.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "envoi_types::duration::list")
+    )]
+    pub delay_warnings: Vec<Duration>,
+    /// The attempts each message keeps in its history, the last ones (default 10; 0 keeps
+    /// none).
+    pub history_limit: usize,
 }
 
 /// One destination's own limits; a field left out keeps the queue-wide value.
@@ -61,6 +80,8 @@ impl Default for QueueSettings {
             destination_backoff_max: Duration::from_secs(30 * 60),
             max_storage_ops: 256,
             shutdown_grace: Duration::from_secs(30),
+            delay_warnings: vec![DEFAULT_DELAY_WARNING],
+            history_limit: DEFAULT_HISTORY_LIMIT,
         }
     }
 }

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use envoi_queue::bounce::{BounceContext, BounceFactory, DsnBounce, Failure};
+use envoi_queue::bounce::{Action, BounceContext, BounceFactory, DsnBounce, Failure};
 use envoi_queue::ReplyOrigin;
 use envoi_types::{Address, EnhancedCode, Envelope, Message, QueueId, Reply, Sender};
 use mail_parser::{MessageParser, MimeHeaders};
@@ -39,6 +39,7 @@ fn failures() -> Vec<Failure> {
         .into_iter()
         .map(|r| Failure {
             recipient: Address::parse(r).unwrap(),
+            action: Action::Failed,
             reply: reply.clone(),
             remote_host: Some("mx1.dst.test[192.0.2.1]:25".into()),
             origin: ReplyOrigin::Remote,
@@ -57,6 +58,7 @@ fn render(original: &Envelope, headers_only_above: usize) -> Envelope {
         bounce_id: QueueId::from_bytes([2; 16]),
         failures: &failures(),
         now: at(1_795_882_674),
+        will_retry_until: None,
     })
 }
 

@@ -8,13 +8,14 @@
 //! # Layout
 //! - [`RelayConfig`]: everything one relay needs.
 //! - [`Timeouts`]: per-stage timeouts (RFC 5321 §4.5.3.2 defaults).
-//! - [`PoolConfig`]: connection reuse, per-destination concurrency and dead-address memory.
+//! - [`PoolConfig`]: connection reuse, per-destination concurrency and dead-address memory;
+//!   [`ConnectionLimits`]: one destination's messages per connection and connections per second.
 //! - [`TlsSettings`]: STARTTLS policies by default and per domain, and trust anchors.
 //!
 //! One next hop ([`NextHop`], [`TlsPolicy`]) is `crate::hop`'s; the route table is
 //! `crate::routes`'.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::time::Duration;
 
@@ -92,13 +93,24 @@ impl Timeouts {
     }
 }
 
-/// Connection reuse and per-destination limits. A destination is one address and port.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Connection reuse and limits. The concurrency limit and the idle connections are per
+/// address and port; messages per connection and connections per second are per
+/// destination as the queue names it (a route key, `*` for the smarthost, or the MX domain),
+/// with overrides in [`PoolConfig::destinations`].
+#[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct PoolConfig {
-    /// Messages sent over one connection before it is closed (1 disables reuse).
+    /// Messages sent over one connection before it is closed (1 disables reuse; 0 counts as
+    /// 1).
     pub max_messages_per_connection: u32,
+    /// New connections opened per second to one destination at most (default: no limit).
+    /// Smooth: a token bucket holding one token, so no burst. Deliveries waiting for a
+    /// connection keep their order, and take a connection put back meanwhile.
+    pub connections_per_second: Option<f64>,
+    /// Limits of named destinations (a domain, a route key, `*` for the smarthost), in place
+    /// of the two above, field by field.
+    pub destinations: BTreeMap<String, ConnectionLimits>,
     /// How long an idle connection is kept for reuse.
     #[cfg_attr(feature = "serde", serde(with = "envoi_types::duration"))]
     pub idle_timeout: Duration,
@@ -127,6 +139,8 @@ impl Default for PoolConfig {
     fn default() -> Self {
         Self {
             max_messages_per_connection: 100,
+            connections_per_second: None,
+            destinations: BTreeMap::new(),
             idle_timeout: Duration::from_secs(30),
             max_idle_per_destination: 20,
             max_connections_per_destination: 20,
@@ -135,6 +149,17 @@ impl Default for PoolConfig {
             max_recipients_per_transaction: 1000,
         }
     }
+}
+
+/// One destination's own connection limits; a field left out keeps the relay-wide value.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
+pub struct ConnectionLimits {
+    /// In place of [`PoolConfig::max_messages_per_connection`].
+    pub max_messages_per_connection: Option<u32>,
+    /// In place of [`PoolConfig::connections_per_second`]; positive and finite.
+    pub connections_per_second: Option<f64>,
 }
 
 /// TLS settings shared by every destination.

@@ -37,6 +37,7 @@
 //! - [`client`]: the tokio side: stream, connection, session opening, transactions.
 //! - [`tls`]: verifying and opportunistic TLS connectors.
 //! - [`pool`]: idle connections, per-destination concurrency, dead addresses tried last.
+//! - [`pace`]: per-destination messages per connection and connections per second.
 //! - [`failure`]: every non-reply failure and its one mapping to a reply.
 //! - [`relay`]: [`SmtpRelay`], grouping by next hop, host fallback.
 
@@ -45,6 +46,7 @@ pub mod config;
 pub mod failure;
 pub mod hop;
 pub mod mx;
+pub mod pace;
 pub mod parse;
 pub mod pool;
 pub mod proto;
@@ -53,7 +55,7 @@ pub mod resolver;
 pub mod routes;
 pub mod tls;
 
-pub use config::{PoolConfig, RelayConfig, Timeouts, TlsSettings};
+pub use config::{ConnectionLimits, PoolConfig, RelayConfig, Timeouts, TlsSettings};
 pub use failure::Failure;
 pub use hop::{Credentials, Endpoint, NextHop, Protocol, TlsPolicy};
 pub use parse::ParseError;

@@ -8,6 +8,11 @@
 //! - A semaphore per destination bounds open connections, busy or idle (an idle connection
 //!   keeps its permit). A task waiting for a permit is also woken when a connection is put
 //!   back, so it can take that one instead.
+//! - A connection carries at most the destination's messages per connection
+//!   ([`Pace::max_messages`]); one that carried as many is closed, not pooled or reused.
+//! - With a connection rate ([`Pace::gate`]), a checkout that finds no idle connection
+//!   queues at the destination's gate and opens a connection only with a token (see
+//!   [`crate::pace`]); a connection put back meanwhile serves the head of that queue.
 //! - An address that could not be connected to is remembered as dead for a while, doubling
 //!   per failure up to a maximum, and cleared by the next successful connection. This only
 //!   orders a host list (dead addresses last); when a destination is tried again is the
@@ -31,6 +36,7 @@ use crate::client::conn::Connection;
 use crate::client::session::Target;
 use crate::config::PoolConfig;
 use crate::failure::{Failure, Stage};
+use crate::pace::{Pace, Turn};
 
 /// Longest wait for the answer to a housekeeping RSET or QUIT.
 pub const HOUSEKEEPING_MAX: Duration = Duration::from_secs(30);
@@ -133,7 +139,8 @@ impl Pool {
     }
 
     /// A usable connection to `target` opened under `profile`: an idle one that answers
-    /// `RSET`, or a new one from `open` once the destination's concurrency limit allows.
+    /// `RSET`, or a new one from `open` once the destination's concurrency limit and its
+    /// connection rate (`pace`) allow.
     ///
     /// # Errors
     /// Whatever `open` fails with.
@@ -141,36 +148,23 @@ impl Pool {
         &self,
         target: &Target,
         profile: &str,
+        pace: &Pace,
         open: F,
     ) -> Result<Lease, Failure>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<Connection, Failure>>,
     {
-        // Each turn either returns, discards one idle connection, or waits for a permit or a
-        // returned connection; the idle list is bounded, so discarding ends.
+        // Held until this checkout ends: deliveries to a rate-limited destination check out
+        // one at a time, in the order they asked.
+        let mut turn = match &pace.gate {
+            Some(gate) => Some(gate.turn().await),
+            None => None,
+        };
+        // Each turn either returns, discards one idle connection, or waits for a permit, a
+        // token or a returned connection; the idle list is bounded, so discarding ends.
         loop {
-            let (idle, expired, limit, returned) = self.with_dest(target, |d| {
-                let now = Instant::now();
-                let timeout = self.config.idle_timeout;
-                let (fresh, expired): (Vec<Idle>, Vec<Idle>) = d
-                    .idle
-                    .drain(..)
-                    .partition(|i| now.duration_since(i.since) < timeout);
-                d.idle = fresh;
-                let matching = d.idle.iter().rposition(|i| i.profile == profile);
-                let idle = matching.map(|at| d.idle.remove(at));
-                let mut expired = expired;
-                if idle.is_none() && d.limit.available_permits() == 0 && !d.idle.is_empty() {
-                    // Idle connections of another profile hold every permit: close the
-                    // oldest, or this delivery would wait for a permit nobody returns.
-                    expired.push(d.idle.remove(0));
-                }
-                (idle, expired, d.limit.clone(), d.returned.clone())
-            });
-            for old in expired {
-                self.close(old.conn);
-            }
+            let (idle, limit, returned) = self.take_idle(target, profile, pace.max_messages);
             if let Some(mut idle) = idle {
                 match idle
                     .conn
@@ -189,29 +183,72 @@ impl Pool {
                     _ => continue,
                 }
             }
-            tokio::select! {
-                permit = limit.acquire_owned() => {
-                    let Ok(permit) = permit else {
-                        return Err(Failure::Config("destination limit closed".to_owned()));
-                    };
-                    let conn = open().await?;
-                    return Ok(Lease { conn, reused: false, profile: profile.to_owned(), permit });
+            let permit = tokio::select! {
+                permit = limit.acquire_owned() => permit,
+                () = returned.notified() => continue,
+            };
+            let Ok(permit) = permit else {
+                return Err(Failure::Config("destination limit closed".to_owned()));
+            };
+            if let Some(turn) = turn.as_mut() {
+                if !wait_for_token(turn, &returned).await {
+                    // A connection came back first: use it, the token stays for later.
+                    continue;
                 }
-                () = returned.notified() => {}
             }
+            drop(turn);
+            let conn = open().await?;
+            return Ok(Lease {
+                conn,
+                reused: false,
+                profile: profile.to_owned(),
+                permit,
+            });
         }
     }
 
-    /// Hands a connection back after a message: kept idle when it may carry more, closed
-    /// with QUIT otherwise.
-    pub fn put_back(&self, target: &Target, lease: Lease, reusable: bool) {
+    /// An idle connection to `target` under `profile` that may carry one more message (the
+    /// others it finds past their idle timeout or their message limit are closed), with the
+    /// destination's limit and its put-back signal.
+    fn take_idle(
+        &self,
+        target: &Target,
+        profile: &str,
+        max_messages: u32,
+    ) -> (Option<Idle>, Arc<Semaphore>, Arc<Notify>) {
+        let (idle, expired, limit, returned) = self.with_dest(target, |d| {
+            let now = Instant::now();
+            let timeout = self.config.idle_timeout;
+            let (fresh, mut expired): (Vec<Idle>, Vec<Idle>) = d.idle.drain(..).partition(|i| {
+                now.duration_since(i.since) < timeout && i.conn.messages < max_messages
+            });
+            d.idle = fresh;
+            let matching = d.idle.iter().rposition(|i| i.profile == profile);
+            let idle = matching.map(|at| d.idle.remove(at));
+            if idle.is_none() && d.limit.available_permits() == 0 && !d.idle.is_empty() {
+                // Idle connections of another profile hold every permit: close the
+                // oldest, or this delivery would wait for a permit nobody returns.
+                expired.push(d.idle.remove(0));
+            }
+            (idle, expired, d.limit.clone(), d.returned.clone())
+        });
+        for old in expired {
+            self.close(old.conn);
+        }
+        (idle, limit, returned)
+    }
+
+    /// Hands a connection back after a message: kept idle when it may carry more (fewer than
+    /// `max_messages`, the limit of the destination it carried the message for), closed with
+    /// QUIT otherwise.
+    pub fn put_back(&self, target: &Target, lease: Lease, reusable: bool, max_messages: u32) {
         let Lease {
             conn,
             permit,
             profile,
             ..
         } = lease;
-        if !reusable || conn.messages >= self.config.max_messages_per_connection {
+        if !reusable || conn.messages >= max_messages {
             self.close(conn);
             return;
         }
@@ -272,6 +309,21 @@ impl Pool {
         let timeout = self.command_timeout;
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(conn.quit(timeout));
+        }
+    }
+}
+
+/// Waits at the head of the gate for the connection token: true once taken, false when a
+/// connection was put back first (the caller tries to reuse it).
+async fn wait_for_token(turn: &mut Turn<'_>, returned: &Notify) -> bool {
+    loop {
+        let at = match turn.take(Instant::now()) {
+            Ok(()) => return true,
+            Err(at) => at,
+        };
+        tokio::select! {
+            () = tokio::time::sleep_until(at) => {}
+            () = returned.notified() => return false,
         }
     }
 }

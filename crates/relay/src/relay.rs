@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use envoi_queue::bounce::Action;
 use envoi_queue::{Delivery, Destination, Outcome, Relay, RelayError};
 use envoi_types::{Address, Envelope};
 use tokio::sync::Semaphore;
@@ -32,6 +33,7 @@ use crate::config::RelayConfig;
 use crate::failure::Failure;
 use crate::hop::{Credentials, Endpoint, Protocol, TlsPolicy};
 use crate::mx::mx_hosts;
+use crate::pace::{Pace, Pacing};
 use crate::pool::{Lease, Pool};
 use crate::resolver::{DnsError, Resolver, TimedResolver};
 use crate::routes::Route;
@@ -64,6 +66,7 @@ struct Inner {
     resolver: Arc<dyn Resolver>,
     tls: TlsConnectors,
     pool: Pool,
+    pacing: Pacing,
 }
 
 /// One host to try: where and how.
@@ -83,6 +86,7 @@ impl SmtpRelay {
     pub fn new(config: RelayConfig, resolver: Arc<dyn Resolver>) -> Result<Self, BuildError> {
         let tls = TlsConnectors::new(&config.tls)?;
         let pool = Pool::new(config.pool.clone(), config.timeouts.command);
+        let pacing = Pacing::new(&config.pool);
         let resolver: Arc<dyn Resolver> =
             Arc::new(TimedResolver::new(resolver, config.timeouts.dns));
         let inner = Arc::new(Inner {
@@ -90,6 +94,7 @@ impl SmtpRelay {
             resolver,
             tls,
             pool,
+            pacing,
         });
         spawn_reaper(Arc::downgrade(&inner));
         Ok(Self { inner })
@@ -189,10 +194,18 @@ impl Relay for SmtpRelay {
     /// The route table's key for routed recipients (a domain, `.parent` or `*` for the
     /// smarthost or fallback hosts), the recipient domain for MX delivery.
     fn destination(&self, recipient: &Address) -> Destination {
-        match self.inner.config.routes.lookup(recipient.domain()) {
-            Route::Mx { domain } => Destination::new(&domain),
-            Route::Hosts { key, .. } => Destination::new(&key),
-        }
+        Destination::new(destination_name(
+            &self.inner.config.routes.lookup(recipient.domain()),
+        ))
+    }
+}
+
+/// The name of the destination a route serves, as the queue knows it: the route key, or the
+/// domain for MX delivery.
+fn destination_name(route: &Route) -> &str {
+    match route {
+        Route::Mx { domain } => domain,
+        Route::Hosts { key, .. } => key,
     }
 }
 
@@ -211,7 +224,10 @@ fn spawn_reaper(inner: std::sync::Weak<Inner>) {
             };
             tokio::time::sleep(period).await;
             match inner.upgrade() {
-                Some(inner) => inner.pool.reap(false),
+                Some(inner) => {
+                    inner.pool.reap(false);
+                    inner.pacing.reap();
+                }
                 None => return,
             }
         }
@@ -238,6 +254,7 @@ async fn deliver_group(
     wire: &Payload,
 ) -> Vec<Outcome> {
     let count = part.recipients.len();
+    let pace = inner.pacing.of(destination_name(&route));
     let candidates = match candidates(inner, &route).await {
         Ok(c) => c,
         Err(failure) => return all_failed(count, &failure, None),
@@ -252,8 +269,10 @@ async fn deliver_group(
             }
         };
         for target in alive_first(inner, targets) {
-            match opening::lease(inner, candidate, &target).await {
-                Ok(lease) => return deliver_over(inner, &target, lease, part, wire).await,
+            match opening::lease(inner, candidate, &target, &pace).await {
+                Ok(lease) => {
+                    return deliver_over(inner, &target, lease, &pace, part, wire).await;
+                }
                 Err(failure) if !failure.try_next_host() => {
                     return finish(count, Some((failure, Some(target.remote()))));
                 }
@@ -285,6 +304,7 @@ async fn deliver_over(
     inner: &Inner,
     target: &Target,
     mut lease: Lease,
+    pace: &Pace,
     part: &Envelope,
     wire: &Payload,
 ) -> Vec<Outcome> {
@@ -301,7 +321,16 @@ async fn deliver_over(
     if let Some(failure) = &outcome.failure {
         tracing::info!(remote = %remote, error = %failure, "session broke during delivery");
     }
-    inner.pool.put_back(target, lease, outcome.reusable);
+    // RFC 3461 §5.2: a hop without DSN cannot report on success, so envoi does (relayed);
+    // an LMTP delivery is final (delivered), unless the server reports itself.
+    let success_action = match (lease.conn.caps.dsn, lease.conn.protocol) {
+        (true, _) => None,
+        (false, Protocol::Lmtp) => Some(Action::Delivered),
+        (false, Protocol::Smtp) => Some(Action::Relayed),
+    };
+    inner
+        .pool
+        .put_back(target, lease, outcome.reusable, pace.max_messages);
     if let Some(refusal) = &outcome.refused_locally {
         return all_failed(outcome.replies.len(), refusal, Some(remote));
     }
@@ -312,7 +341,9 @@ async fn deliver_over(
         .replies
         .into_iter()
         .map(|reply| match reply {
-            Some(reply) => Outcome::new(reply, Some(remote.clone())),
+            Some(reply) => {
+                Outcome::new(reply, Some(remote.clone())).with_success_action(success_action)
+            }
             None => failure_outcome(&broken, Some(remote.clone())),
         })
         .collect()

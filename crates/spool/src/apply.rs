@@ -167,11 +167,13 @@ impl Rescheduled {
             next_attempt,
             attempts,
             recipients,
+            history,
         } = disposition
         {
             record.meta.next_attempt = *next_attempt;
             record.meta.attempts = *attempts;
             record.meta.recipients.clone_from(recipients);
+            record.meta.history.clone_from(history);
         }
         let row = record.encode(body).map_err(StorageError::Io)?;
         Ok(Self {

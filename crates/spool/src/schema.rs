@@ -23,15 +23,16 @@
 //! big-endian), the record, then the body when it is inline — one row, so storing or removing a
 //! small message is one B-tree insert or remove besides its schedule row. The version byte lets
 //! another layout be told apart from garbage, and an older record be read: rows are written in
-//! format 3; format 2 rows (before the client's declarations were recorded) are read with
-//! their defaults (`v2`). Schedule keys are big-endian so that redb's byte
+//! format 4; format 3 rows (before DSN parameters and the attempt history were recorded) and
+//! format 2 rows (before the client's declarations were recorded) are read with their
+//! defaults (`v3`, `v2`). Schedule keys are big-endian so that redb's byte
 //! order is due order; schedule values are fixed-size so start-up decodes them without
 //! allocating.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use envoi_queue::{MessageInfo, MessageMeta, ScheduleEntry, StorageError, StoredMessage};
-use envoi_types::{Address, ClientInfo, Envelope, Message, QueueId, Sender};
+use envoi_types::{Address, ClientInfo, DsnRequest, Envelope, Message, QueueId, Sender};
 use redb::{Database, ReadableTable, TableDefinition, TableHandle};
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +40,7 @@ use crate::error;
 
 pub(crate) mod suspension;
 mod v2;
+mod v3;
 
 /// The database file inside the spool directory.
 pub const DB_FILE: &str = "spool.redb";
@@ -79,11 +81,11 @@ pub(crate) const QUARANTINE: TableDefinition<&str, &[u8]> = TableDefinition::new
 /// Suspended destinations: name → end and reason ([`suspension::encode`]).
 pub(crate) const SUSPENSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("suspensions");
 
-/// The metadata row format written: 3, the envelope with what the client declared (SMTPUTF8,
-/// `BODY=`, TLS). Format 2 rows are still read ([`v2`]); format 1 (no longer read) kept inline
-/// bodies in a table of their own, and a database of that layout is refused at open (see
-/// [`LAYOUT`]).
-const FORMAT_V3: u8 = 3;
+/// The metadata row format written: 4, the envelope with what the client declared (SMTPUTF8,
+/// `BODY=`, TLS) and its DSN parameters, and the message's history. Format 3 and 2 rows are
+/// still read ([`v3`], [`v2`]); format 1 (no longer read) kept inline bodies in a table of
+/// their own, and a database of that layout is refused at open (see [`LAYOUT`]).
+const FORMAT_V4: u8 = 4;
 
 /// Length of a metadata row's header: version (1) and record length (4).
 const ROW_HEADER_LEN: usize = 5;
@@ -111,6 +113,7 @@ pub(crate) struct MetaRecord {
     pub client: ClientInfo,
     pub receiver: String,
     pub arrival: SystemTime,
+    pub dsn: DsnRequest,
     pub body_len: u64,
     pub body: BodyPlace,
     pub meta: MessageMeta,
@@ -125,6 +128,7 @@ impl MetaRecord {
             client: envelope.client.clone(),
             receiver: envelope.receiver.clone(),
             arrival: envelope.arrival,
+            dsn: envelope.dsn.clone(),
             body_len: envelope.message.len() as u64,
             body,
             meta,
@@ -135,7 +139,7 @@ impl MetaRecord {
     /// when it is a file, the head kept in the row, often empty).
     pub fn encode(&self, inline: &[u8]) -> Result<Vec<u8>, String> {
         let mut out = Vec::with_capacity(ROW_HEADER_LEN + 128 + inline.len());
-        out.extend_from_slice(&[FORMAT_V3, 0, 0, 0, 0]);
+        out.extend_from_slice(&[FORMAT_V4, 0, 0, 0, 0]);
         postcard::to_io(self, &mut out).map_err(|e| format!("cannot encode metadata: {e}"))?;
         let len = u32::try_from(out.len() - ROW_HEADER_LEN)
             .map_err(|_| "metadata record too large".to_owned())?;
@@ -152,7 +156,7 @@ impl MetaRecord {
         let Some((&version, rest)) = bytes.split_first() else {
             return Err("empty metadata record".to_owned());
         };
-        if version != FORMAT_V3 && version != v2::FORMAT {
+        if ![FORMAT_V4, v3::FORMAT, v2::FORMAT].contains(&version) {
             return Err(format!("unknown metadata format {version}"));
         }
         let (len, rest) = rest
@@ -163,10 +167,12 @@ impl MetaRecord {
             return Err("metadata record truncated".to_owned());
         }
         let (encoded, body) = rest.split_at(len);
-        let (record, tail) = if version == FORMAT_V3 {
-            postcard::take_from_bytes::<Self>(encoded)
-        } else {
-            postcard::take_from_bytes::<v2::Record>(encoded).map(|(old, tail)| (old.into(), tail))
+        let (record, tail) = match version {
+            FORMAT_V4 => postcard::take_from_bytes::<Self>(encoded),
+            v3::FORMAT => postcard::take_from_bytes::<v3::Record>(encoded)
+                .map(|(old, tail)| (old.into(), tail)),
+            _ => postcard::take_from_bytes::<v2::Record>(encoded)
+                .map(|(old, tail)| (old.into(), tail)),
         }
         .map_err(|e| format!("undecodable metadata: {e}"))?;
         if !tail.is_empty() {
@@ -211,6 +217,7 @@ impl MetaRecord {
                 client: self.client,
                 receiver: self.receiver,
                 arrival: self.arrival,
+                dsn: self.dsn,
             },
             meta: self.meta,
         }
@@ -417,7 +424,7 @@ mod tests {
         assert_eq!((&decoded, inline), (&record, body));
         assert!(MetaRecord::decode(&[]).is_err());
         assert!(MetaRecord::decode(&[9, 1, 2]).is_err());
-        assert!(MetaRecord::decode(&[FORMAT_V3, 0, 0]).is_err());
+        assert!(MetaRecord::decode(&[FORMAT_V4, 0, 0]).is_err());
         // Truncated anywhere: in the body, or in the record.
         assert!(MetaRecord::decode(&bytes[..bytes.len() - 1]).is_err());
         assert!(MetaRecord::decode(&bytes[..ROW_HEADER_LEN + 3]).is_err());
@@ -456,6 +463,42 @@ mod tests {
         let bytes = record.encode(&[]).unwrap();
         let (decoded, _) = MetaRecord::decode(&bytes).unwrap();
         assert_eq!(decoded.client, env.client);
+    }
+
+    #[test]
+    fn dsn_parameters_and_history_round_trip() {
+        use envoi_queue::storage::{AttemptRecord, AttemptReply};
+        use envoi_types::{Notify, OriginalRecipient, RecipientDsn, Reply, Ret};
+        let mut env = envelope();
+        env.dsn = DsnRequest {
+            ret: Some(Ret::Headers),
+            envid: Some("QQ314".into()),
+            recipients: vec![RecipientDsn {
+                recipient: env.recipients[0].clone(),
+                notify: Some(Notify::NEVER),
+                orcpt: Some(OriginalRecipient::of(&env.recipients[0])),
+            }],
+        };
+        let mut meta = MessageMeta::new(&env, env.arrival);
+        meta.history.delay_warnings_sent = 2;
+        meta.history.attempts.push(AttemptRecord {
+            at: env.arrival,
+            replies: vec![AttemptReply {
+                recipient: env.recipients[0].clone(),
+                reply: Reply::with_default_code(451, "later"),
+                remote_host: Some("mx.d.org[192.0.2.1]:25".into()),
+            }],
+        });
+        let record = MetaRecord::of(&env, meta, BodyPlace::File);
+        let (decoded, _) = MetaRecord::decode(&record.encode(&[]).unwrap()).unwrap();
+        assert_eq!(decoded, record);
+        assert_eq!(
+            decoded
+                .into_stored(QueueId::new(), Message::default())
+                .envelope
+                .dsn,
+            env.dsn
+        );
     }
 
     #[test]

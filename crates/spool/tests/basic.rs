@@ -47,6 +47,7 @@ async fn round_trip(inline_max: usize) {
             next_attempt: at(50),
             attempts: 1,
             recipients: recipients.clone(),
+            history: Default::default(),
         };
         let bounce = message(at(5));
         let commit = AttemptCommit {
@@ -208,6 +209,7 @@ async fn a_reschedule_that_cannot_be_encoded_changes_nothing() {
             next_attempt: std::time::UNIX_EPOCH - std::time::Duration::from_secs(1),
             attempts: 1,
             recipients: m.meta.recipients.clone(),
+            history: Default::default(),
         },
     };
     let error = spool.commit_attempt(m.id, commit).await.unwrap_err();

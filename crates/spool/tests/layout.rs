@@ -10,7 +10,10 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use envoi_queue::{MessageMeta, NewMessage, Storage};
 use envoi_spool::{Spool, SpoolOptions, DB_FILE};
-use envoi_types::{Address, BodyType, Envelope, QueueId, Sender, TlsInfo};
+use envoi_types::{
+    Address, BodyType, DsnRequest, Envelope, Notify, OriginalRecipient, QueueId, RecipientDsn, Ret,
+    Sender, TlsInfo,
+};
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("meta");
@@ -84,8 +87,22 @@ fn record(place: u8) -> Vec<u8> {
     record_with(place, &[0, 0, 0]) // not SMTPUTF8, BODY undeclared, no TLS
 }
 
-/// The record with these bytes for the client's declarations (after `client.protocol`).
+/// The record with these bytes for the client's declarations (after `client.protocol`), no
+/// DSN parameter and an empty history.
 fn record_with(place: u8, declarations: &[u8]) -> Vec<u8> {
+    // dsn: RET None, ENVID None, no recipient; history: no attempt, 0 warnings sent.
+    record_parts(place, declarations, Some(&[0, 0, 0]), Some(&[0, 0]))
+}
+
+/// The record with these bytes for the declarations, the DSN parameters (after `arrival`;
+/// `None` for formats 2 and 3, which have none) and the history (after `meta.recipients`;
+/// `None` for formats 2 and 3).
+fn record_parts(
+    place: u8,
+    declarations: &[u8],
+    dsn: Option<&[u8]>,
+    history: Option<&[u8]>,
+) -> Vec<u8> {
     let mut r = Vec::new();
     r.extend([1, 7]); // sender: variant 1 (Address), 7 octets
     r.extend(b"a@b.org");
@@ -96,6 +113,7 @@ fn record_with(place: u8, declarations: &[u8]) -> Vec<u8> {
     r.extend(declarations); // client.smtputf8, client.body, client.tls
     r.push(0); // receiver ""
     r.extend([100, 5]); // arrival: seconds 100, nanoseconds 5 (varints)
+    r.extend(dsn.unwrap_or_default()); // dsn (format 4)
     r.extend([18, place]); // body_len 18, body place
     r.push(0); // meta.attempts 0
     r.extend([0xC8, 0x01, 0]); // meta.next_attempt: 200 s (varint), 0 ns
@@ -103,11 +121,12 @@ fn record_with(place: u8, declarations: &[u8]) -> Vec<u8> {
     r.extend([1, 7]); // meta.recipients: 1; recipient, 7 octets
     r.extend(b"c@d.org");
     r.extend([0, 0, 0]); // state Pending, last_reply None, remote_host None
+    r.extend(history.unwrap_or_default()); // meta.history (format 4)
     r
 }
 
 fn expected_row(place: u8, tail: &[u8]) -> Vec<u8> {
-    row_of(3, record(place), tail)
+    row_of(4, record(place), tail)
 }
 
 fn row_of(format: u8, record: Vec<u8>, tail: &[u8]) -> Vec<u8> {
@@ -171,7 +190,67 @@ async fn the_client_declarations_follow_the_protocol() {
     declarations.extend([1, 7]); // tls: Some, version of 7 octets
     declarations.extend(b"TLSv1.3");
     declarations.extend([1, b'X']); // cipher of 1 octet
-    assert_eq!(row, row_of(3, record_with(0, &declarations), BODY));
+    assert_eq!(row, row_of(4, record_with(0, &declarations), BODY));
+}
+
+#[tokio::test]
+async fn the_dsn_parameters_follow_the_arrival_and_the_history_ends_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut message = message();
+    let rcpt = message.envelope.recipients[0].clone();
+    message.envelope.dsn = DsnRequest {
+        ret: Some(Ret::Headers),
+        envid: Some("x".into()),
+        recipients: vec![RecipientDsn {
+            recipient: rcpt.clone(),
+            notify: Some(Notify::NEVER),
+            orcpt: Some(OriginalRecipient::of(&rcpt)),
+        }],
+    };
+    message.meta.history.delay_warnings_sent = 1;
+    let (_, row, _, _, _) = stored_message(dir.path(), 1024, message).await;
+    let mut dsn = vec![1, 1]; // ret: Some, variant 1 (HDRS)
+    dsn.extend([1, 1, b'x']); // envid: Some, 1 octet
+    dsn.extend([1, 7]); // recipients: 1; recipient, 7 octets
+    dsn.extend(b"c@d.org");
+    dsn.extend([1, 0, 0, 0]); // notify: Some, success, failure, delay all false (NEVER)
+    dsn.extend([1, 6]); // orcpt: Some, address type of 6 octets
+    dsn.extend(b"rfc822");
+    dsn.push(7); // address, 7 octets
+    dsn.extend(b"c@d.org");
+    let history = [0, 1]; // no attempt recorded, 1 delay warning sent
+    let record = record_parts(0, &[0, 0, 0], Some(&dsn), Some(&history));
+    assert_eq!(row, row_of(4, record, BODY));
+}
+
+/// A row of format 3, as the envoi before DSN parameters and the history wrote it, is read
+/// back with neither.
+#[tokio::test]
+async fn a_format_3_row_is_read_with_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let (id, _, _, _, _) = stored(dir.path(), 1024).await;
+    let old = row_of(3, record_parts(0, &[0, 0, 0], None, None), BODY);
+    {
+        let db = Database::open(dir.path().join(DB_FILE)).unwrap();
+        let write = db.begin_write().unwrap();
+        write
+            .open_table(META)
+            .unwrap()
+            .insert(&id.to_bytes()[..], &old[..])
+            .unwrap();
+        write.commit().unwrap();
+    }
+    let options = SpoolOptions {
+        verify_at_open: true,
+        ..SpoolOptions::default()
+    };
+    let spool = Spool::open(dir.path(), options).unwrap();
+    let stored = spool.get(id).await.unwrap().unwrap();
+    let expected = message();
+    assert_eq!(stored.envelope, expected.envelope);
+    assert_eq!(stored.envelope.dsn, DsnRequest::default());
+    assert_eq!(stored.meta, expected.meta);
+    assert!(spool.quarantined().await.unwrap().is_empty());
 }
 
 /// A streamed message: its head (the header section) ends the row, the rest is the file
@@ -250,7 +329,7 @@ async fn a_layout_2_database_is_opened_and_raised_to_3() {
 async fn a_format_2_row_is_read_with_defaults() {
     let dir = tempfile::tempdir().unwrap();
     let (id, _, _, _, _) = stored(dir.path(), 1024).await;
-    let old = row_of(2, record_with(0, &[]), BODY);
+    let old = row_of(2, record_parts(0, &[], None, None), BODY);
     {
         let db = Database::open(dir.path().join(DB_FILE)).unwrap();
         let write = db.begin_write().unwrap();

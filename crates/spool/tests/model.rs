@@ -168,6 +168,7 @@ async fn run(calls: Vec<Call>) {
                         next_attempt: at(due),
                         attempts,
                         recipients: recipients.clone(),
+                        history: Default::default(),
                     },
                 };
                 let got = s.commit_attempt(m.id, commit).await;

@@ -1,9 +1,11 @@
 //! How values are kept in columns: ids as 16 bytes, times as nanoseconds since the epoch,
-//! envelopes and recipient states as postcard.
+//! envelopes, recipient states, DSN parameters and histories as postcard (the last two NULL
+//! when empty).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use envoi_types::{Envelope, QueueId, RecipientStatus};
+use envoi_queue::storage::MessageHistory;
+use envoi_types::{DsnRequest, Envelope, QueueId, RecipientStatus};
 
 /// The id's 16 bytes (a ULID: byte order is arrival order).
 pub(crate) fn id_bytes(id: QueueId) -> Vec<u8> {
@@ -38,6 +40,40 @@ pub(crate) fn encode_envelope(envelope: &Envelope) -> Result<Vec<u8>, String> {
 /// The envelope stored as `bytes`.
 pub(crate) fn decode_envelope(bytes: &[u8]) -> Result<Envelope, String> {
     postcard::from_bytes(bytes).map_err(|e| format!("envelope does not decode: {e}"))
+}
+
+/// The envelope's DSN parameters as stored beside its body: NULL when there are none.
+pub(crate) fn encode_dsn(dsn: &DsnRequest) -> Result<Option<Vec<u8>>, String> {
+    if dsn.is_empty() {
+        return Ok(None);
+    }
+    postcard::to_stdvec(dsn)
+        .map(Some)
+        .map_err(|e| format!("cannot encode DSN parameters: {e}"))
+}
+
+/// The DSN parameters stored as `bytes` (none for NULL).
+pub(crate) fn decode_dsn(bytes: Option<&[u8]>) -> Result<DsnRequest, String> {
+    bytes.map_or(Ok(DsnRequest::default()), |bytes| {
+        postcard::from_bytes(bytes).map_err(|e| format!("DSN parameters do not decode: {e}"))
+    })
+}
+
+/// A message's history as stored in its row: NULL when empty.
+pub(crate) fn encode_history(history: &MessageHistory) -> Result<Option<Vec<u8>>, String> {
+    if history == &MessageHistory::default() {
+        return Ok(None);
+    }
+    postcard::to_stdvec(history)
+        .map(Some)
+        .map_err(|e| format!("cannot encode history: {e}"))
+}
+
+/// The history stored as `bytes` (empty for NULL).
+pub(crate) fn decode_history(bytes: Option<&[u8]>) -> Result<MessageHistory, String> {
+    bytes.map_or(Ok(MessageHistory::default()), |bytes| {
+        postcard::from_bytes(bytes).map_err(|e| format!("history does not decode: {e}"))
+    })
 }
 
 /// Recipient states as stored in the message row.

@@ -8,7 +8,9 @@ use envoi_queue::storage::NewMessage;
 use envoi_queue::StorageError;
 use envoi_types::QueueId;
 
-use crate::codec::{encode_envelope, encode_recipients, id_bytes, nanos};
+use crate::codec::{
+    encode_dsn, encode_envelope, encode_history, encode_recipients, id_bytes, nanos,
+};
 use crate::error::{duplicate_key, is_duplicate, PgError};
 use crate::sql;
 
@@ -24,7 +26,9 @@ pub(crate) struct Columns {
     sender: Vec<String>,
     size: Vec<i64>,
     recipients: Vec<Vec<u8>>,
+    history: Vec<Option<Vec<u8>>>,
     envelope: Vec<Vec<u8>>,
+    dsn: Vec<Option<Vec<u8>>>,
 }
 
 impl Columns {
@@ -55,8 +59,12 @@ impl Columns {
             .push(i64::try_from(message.envelope.message.len()).unwrap_or(i64::MAX));
         self.recipients
             .push(encode_recipients(&message.meta.recipients).map_err(StorageError::Io)?);
+        self.history
+            .push(encode_history(&message.meta.history).map_err(StorageError::Io)?);
         self.envelope
             .push(encode_envelope(&message.envelope).map_err(StorageError::Io)?);
+        self.dsn
+            .push(encode_dsn(&message.envelope.dsn).map_err(StorageError::Io)?);
         Ok(())
     }
 
@@ -71,7 +79,9 @@ impl Columns {
         self.sender.append(&mut other.sender);
         self.size.append(&mut other.size);
         self.recipients.append(&mut other.recipients);
+        self.history.append(&mut other.history);
         self.envelope.append(&mut other.envelope);
+        self.dsn.append(&mut other.dsn);
     }
 
     /// True when `id` is one of the rows.
@@ -111,6 +121,7 @@ impl Columns {
                     &self.recipients,
                     &node,
                     &until,
+                    &self.history,
                 ],
             )
             .await;
@@ -122,7 +133,7 @@ impl Columns {
             other => other.map_err(PgError::from)?,
         };
         client
-            .execute(sql::INSERT_BODIES, &[&self.keys, &self.envelope])
+            .execute(sql::INSERT_BODIES, &[&self.keys, &self.envelope, &self.dsn])
             .await
             .map_err(PgError::from)?;
         Ok(())

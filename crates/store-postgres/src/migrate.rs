@@ -11,7 +11,7 @@ use deadpool_postgres::Object;
 use crate::error::PgError;
 
 /// The schema, version by version (version = index + 1). Never edit a released entry: add one.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// Version 1: message rows (small, updated), bodies (written once), quarantine, nodes.
 ///
@@ -167,4 +167,13 @@ CREATE TABLE envoi_suspension (
     until_nanos bigint,
     reason      text   NOT NULL
 );
+"#;
+
+/// Version 4: what the sender asked of delivery status notifications (RFC 3461: `RET`,
+/// `ENVID`, per-recipient `NOTIFY` and `ORCPT`), written once with the body, and the
+/// message's history (its last attempts, the delay warnings sent), rewritten with the row at
+/// each attempt. Both postcard; NULL when empty, as every row stored before this version is.
+const V4: &str = r#"
+ALTER TABLE envoi_body ADD COLUMN dsn bytea;
+ALTER TABLE envoi_message ADD COLUMN history bytea;
 "#;

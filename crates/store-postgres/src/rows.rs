@@ -5,7 +5,7 @@ use envoi_queue::StorageError;
 use envoi_types::QueueId;
 use tokio_postgres::Row;
 
-use crate::codec::{decode_envelope, decode_recipients, id_from, time};
+use crate::codec::{decode_dsn, decode_envelope, decode_history, decode_recipients, id_from, time};
 
 fn corrupt(id: Option<QueueId>, detail: String) -> StorageError {
     StorageError::Corrupt { id, detail }
@@ -22,12 +22,15 @@ pub(crate) fn schedule_entry(row: &Row) -> Result<ScheduleEntry, StorageError> {
     })
 }
 
-/// `attempts, next_ns, held, recipients` at `first`, then the body.
+/// `attempts, next_ns, held, recipients` at `first`, then the body, its DSN parameters and
+/// the history.
 pub(crate) fn stored(id: QueueId, row: &Row, first: usize) -> Result<StoredMessage, String> {
     let attempts: i32 = row.get(first);
     let recipients = decode_recipients(row.get(first + 3))?;
     let body: Option<&[u8]> = row.get(first + 4);
-    let envelope = decode_envelope(body.ok_or("its body is missing")?)?;
+    let mut envelope = decode_envelope(body.ok_or("its body is missing")?)?;
+    envelope.dsn = decode_dsn(row.get(first + 5))?;
+    let history = decode_history(row.get(first + 6))?;
     if envelope.recipients.len() != recipients.len() {
         return Err("recipient states do not match the envelope".into());
     }
@@ -39,6 +42,7 @@ pub(crate) fn stored(id: QueueId, row: &Row, first: usize) -> Result<StoredMessa
             next_attempt: time(row.get(first + 1)),
             held: row.get(first + 2),
             recipients,
+            history,
         },
     })
 }

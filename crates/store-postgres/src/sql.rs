@@ -3,15 +3,16 @@
 /// Message rows from column arrays, in one statement; leased by the writing node from the
 /// start, so that its first attempt needs no claim by another node to be safe.
 pub(crate) const INSERT_MESSAGES: &str = "INSERT INTO envoi_message
-    (id, arrival_ns, next_ns, attempts, held, sender, size, recipients, lease_owner, lease_until_ns)
-    SELECT id, arrival_ns, next_ns, attempts, held, sender, size, recipients, $9, $10
+    (id, arrival_ns, next_ns, attempts, held, sender, size, recipients, history, lease_owner,
+     lease_until_ns)
+    SELECT id, arrival_ns, next_ns, attempts, held, sender, size, recipients, history, $9, $10
       FROM unnest($1::bytea[], $2::bigint[], $3::bigint[], $4::integer[], $5::boolean[],
-                  $6::text[], $7::bigint[], $8::bytea[])
-           AS r (id, arrival_ns, next_ns, attempts, held, sender, size, recipients)";
+                  $6::text[], $7::bigint[], $8::bytea[], $11::bytea[])
+           AS r (id, arrival_ns, next_ns, attempts, held, sender, size, recipients, history)";
 
 /// Bodies from column arrays: written once, never updated, deleted with their message.
-pub(crate) const INSERT_BODIES: &str =
-    "INSERT INTO envoi_body (id, envelope) SELECT * FROM unnest($1::bytea[], $2::bytea[])";
+pub(crate) const INSERT_BODIES: &str = "INSERT INTO envoi_body (id, envelope, dsn)
+    SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[])";
 
 /// Every entry for the scheduler, without bodies.
 pub(crate) const SCHEDULE: &str =
@@ -29,8 +30,8 @@ pub(crate) const CLAIM: &str = "WITH claimed AS (
            AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until_ns < $4
                 OR lease_owner IN (SELECT name FROM envoi_node
                                     WHERE heartbeat < clock_timestamp() - $5::bigint * interval '1 millisecond'))
-     RETURNING id, fence, attempts, next_ns, held, recipients)
-    SELECT c.fence, c.attempts, c.next_ns, c.held, c.recipients, b.envelope
+     RETURNING id, fence, attempts, next_ns, held, recipients, history)
+    SELECT c.fence, c.attempts, c.next_ns, c.held, c.recipients, b.envelope, b.dsn, c.history
       FROM claimed c LEFT JOIN envoi_body b ON b.id = c.id";
 
 /// Due, unheld, unleased (or lapsed) messages, claimed in one batch. The CTE fixes the set
@@ -54,7 +55,8 @@ pub(crate) const CLAIM_DUE: &str = "WITH due AS (
 /// a claim (an administrator's bounce reads the message unclaimed), only while no other node
 /// holds it.
 pub(crate) const RESCHEDULE: &str = "UPDATE envoi_message
-       SET next_ns = $2, attempts = $3, recipients = $4, lease_owner = NULL, lease_until_ns = NULL
+       SET next_ns = $2, attempts = $3, recipients = $4, history = $7, lease_owner = NULL,
+           lease_until_ns = NULL
      WHERE id = $1 AND (lease_owner = $5 AND fence = $6
             OR $6::bigint IS NULL AND (lease_owner IS NULL OR lease_owner = $5))";
 
@@ -73,7 +75,8 @@ pub(crate) const DELETE: &str = "DELETE FROM envoi_message WHERE id = $1";
 pub(crate) const SET_HELD: &str = "UPDATE envoi_message SET held = $2 WHERE id = $1";
 
 /// One message's row and body, unclaimed.
-pub(crate) const GET: &str = "SELECT m.attempts, m.next_ns, m.held, m.recipients, b.envelope
+pub(crate) const GET: &str = "SELECT m.attempts, m.next_ns, m.held, m.recipients, b.envelope,
+           b.dsn, m.history
       FROM envoi_message m LEFT JOIN envoi_body b ON b.id = m.id WHERE m.id = $1";
 
 /// The admin columns of one message (no body).

@@ -11,7 +11,7 @@ use envoi_queue::storage::{
 use envoi_queue::{BodySink, Storage, StorageError, StoreHealth, Suspension};
 use envoi_types::QueueId;
 
-use crate::codec::{self, encode_recipients, id_bytes, nanos};
+use crate::codec::{self, encode_history, encode_recipients, id_bytes, nanos};
 use crate::error::PgError;
 use crate::insert::Columns;
 use crate::rows;
@@ -98,8 +98,10 @@ async fn commit(inner: &Inner, id: QueueId, commit: AttemptCommit) -> Result<(),
             next_attempt,
             attempts,
             recipients,
+            history,
         } => {
             let recipients = encode_recipients(recipients).map_err(StorageError::Io)?;
+            let history = encode_history(history).map_err(StorageError::Io)?;
             let attempts = i32::try_from(*attempts).unwrap_or(i32::MAX);
             tx.execute(
                 sql::RESCHEDULE,
@@ -110,6 +112,7 @@ async fn commit(inner: &Inner, id: QueueId, commit: AttemptCommit) -> Result<(),
                     &recipients,
                     node,
                     &fence,
+                    &history,
                 ],
             )
             .await

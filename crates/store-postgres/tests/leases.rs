@@ -35,6 +35,7 @@ fn retry(attempts: u32, recipients: &NewMessage) -> AttemptCommit {
             next_attempt: SystemTime::now() + Duration::from_secs(60 * u64::from(attempts)),
             attempts,
             recipients: recipients.meta.recipients.clone(),
+            history: Default::default(),
         },
     }
 }
@@ -154,22 +155,23 @@ async fn nodes_starting_together_migrate_once_and_newer_schemas_are_refused() {
         vec![
             Some("1".to_owned()),
             Some("2".to_owned()),
-            Some("3".to_owned())
+            Some("3".to_owned()),
+            Some("4".to_owned())
         ]
     );
 
-    schema.sql("INSERT INTO envoi_schema (version) VALUES (4)");
+    schema.sql("INSERT INTO envoi_schema (version) VALUES (5)");
     let refused = PgStore::open(schema.options("node-c"))
         .await
         .err()
         .expect("refused");
     assert!(
-        matches!(refused, PgError::NewerSchema { found: 4, known: 3 }),
+        matches!(refused, PgError::NewerSchema { found: 5, known: 4 }),
         "{refused}"
     );
     assert_eq!(
         refused.to_string(),
-        "the database's envoi schema is version 4, newer than this binary's 3: upgrade envoi on this node"
+        "the database's envoi schema is version 5, newer than this binary's 4: upgrade envoi on this node"
     );
 }
 

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Address, Message, Sender};
+use crate::{Address, DsnRequest, Message, Sender};
 
 /// The `BODY=` parameter the client gave with MAIL (RFC 6152, RFC 3030).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -88,6 +88,11 @@ pub struct Envelope {
     pub receiver: String,
     /// When the message was received.
     pub arrival: SystemTime,
+    /// What the sender asked of delivery status notifications (RFC 3461); empty when
+    /// nothing. Not part of the serde form: each store keeps it in a field of its own, so
+    /// that envelopes stored before it existed still decode.
+    #[serde(skip)]
+    pub dsn: DsnRequest,
 }
 
 impl Envelope {
@@ -100,13 +105,18 @@ impl Envelope {
             client: ClientInfo::default(),
             receiver: String::new(),
             arrival: SystemTime::now(),
+            dsn: DsnRequest::default(),
         }
     }
 
-    /// The same envelope for only the given recipients (the message is shared, not copied).
+    /// The same envelope for only the given recipients (the message is shared, not copied),
+    /// with their DSN parameters.
     pub fn copy_with_recipients(&self, recipients: Vec<Address>) -> Self {
+        let mut dsn = self.dsn.clone();
+        dsn.retain_recipients(&recipients);
         Self {
             recipients,
+            dsn,
             ..self.clone()
         }
     }
@@ -136,7 +146,11 @@ impl Envelope {
             let (local, domain) = r.mailbox_key();
             seen.insert((local.to_owned(), domain))
         });
-        before - self.recipients.len()
+        let removed = before - self.recipients.len();
+        if removed > 0 {
+            self.dsn.retain_recipients(&self.recipients);
+        }
+        removed
     }
 
     /// True when the next hop must offer SMTPUTF8 (RFC 6531) for the message to be relayed as

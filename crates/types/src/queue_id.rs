@@ -14,9 +14,17 @@ use ulid::Ulid;
 /// process are strictly increasing; ids from different nodes collide with negligible
 /// probability. Printed as 26 Crockford base-32 characters, whose text order is time order;
 /// [`QueueId::to_bytes`] is big-endian so byte order is time order too.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(into = "String", try_from = "String")]
 pub struct QueueId(Ulid);
+
+/// The 26-character text, as [`fmt::Display`] prints it: logs that print an id or a list of ids
+/// with `?` show what an operator can paste into `envoi queue show`.
+impl fmt::Debug for QueueId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
 
 /// Why text is not a queue id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -90,6 +98,14 @@ impl TryFrom<String> for QueueId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_prints_the_text_an_operator_can_paste() {
+        let ids = [QueueId::new(), QueueId::new()];
+        let text = format!("{ids:?}");
+        assert_eq!(text, format!("[{}, {}]", ids[0], ids[1]));
+        assert_eq!(format!("{:?}", ids[0]).len(), 26);
+    }
 
     #[test]
     fn ids_increase_and_round_trip() {

@@ -32,6 +32,24 @@ impl Action {
         }
     }
 
+    /// The action named `name` (as [`Action::name`] gives it).
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            Self::Retry,
+            Self::Hold,
+            Self::Release,
+            Self::Delete,
+            Self::Bounce,
+        ]
+        .into_iter()
+        .find(|action| action.name() == name)
+    }
+
+    /// Whether the operation loses the message (deleted, or bounced and removed).
+    pub fn is_destructive(self) -> bool {
+        matches!(self, Self::Delete | Self::Bounce)
+    }
+
     /// What became of the message, for people: `held`, `deleted`, ...
     pub fn outcome(self) -> &'static str {
         match self {

@@ -10,7 +10,7 @@ use super::time::opt_duration;
 
 /// Page size when the request names none.
 pub const DEFAULT_PAGE_SIZE: usize = 100;
-/// The largest page the server returns, whatever `limit` asks.
+/// The largest page a listing may ask for; a larger `limit` is refused.
 pub const MAX_PAGE_SIZE: usize = 1000;
 
 /// Which messages a listing or a flush concerns: `?state=&sender=&recipient=&domain=&min_age=`,
@@ -57,10 +57,16 @@ impl MessageFilter {
     }
 
     /// The page size the server uses for this filter.
-    pub fn page_size(&self) -> usize {
-        self.limit
-            .unwrap_or(DEFAULT_PAGE_SIZE)
-            .clamp(1, MAX_PAGE_SIZE)
+    ///
+    /// # Errors
+    /// A `limit` of 0 or above [`MAX_PAGE_SIZE`]: a page silently smaller than asked for would
+    /// look like the end of the queue.
+    pub fn page_size(&self) -> Result<usize, String> {
+        match self.limit {
+            None => Ok(DEFAULT_PAGE_SIZE),
+            Some(limit) if (1..=MAX_PAGE_SIZE).contains(&limit) => Ok(limit),
+            Some(limit) => Err(format!("limit {limit}: must be from 1 to {MAX_PAGE_SIZE}")),
+        }
     }
 
     /// The storage query for these filters, ages measured at `now`, with the given cursor and

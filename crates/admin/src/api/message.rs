@@ -2,6 +2,7 @@
 
 use std::time::SystemTime;
 
+use envoi_queue::storage::{AttemptRecord, AttemptReply, MessageHistory};
 use envoi_queue::{MessageInfo, MessageState};
 use envoi_types::{QueueId, RecipientState, RecipientStatus, Reply};
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,68 @@ pub struct MessageView {
     /// The header section (lossy UTF-8), only when asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headers: Option<String>,
+    /// The last attempts, oldest first (`queue.history_limit` of them at most); only in
+    /// `GET /v1/messages/{id}`, and left out while there is none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<AttemptView>,
+    /// How many delay-warning thresholds have passed (their warnings sent); only in
+    /// `GET /v1/messages/{id}`, and left out while 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub delay_warnings_sent: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl MessageView {
+    /// Adds what the message's history holds.
+    pub fn with_history(mut self, history: &MessageHistory) -> Self {
+        self.history = history.attempts.iter().map(AttemptView::from).collect();
+        self.delay_warnings_sent = history.delay_warnings_sent;
+        self
+    }
+}
+
+/// One delivery attempt: when it ended and what each recipient attempted was answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptView {
+    /// When the attempt ended.
+    #[serde(with = "rfc3339")]
+    pub at: SystemTime,
+    /// One entry per recipient attempted.
+    pub replies: Vec<AttemptReplyView>,
+}
+
+impl From<&AttemptRecord> for AttemptView {
+    fn from(record: &AttemptRecord) -> Self {
+        Self {
+            at: record.at,
+            replies: record.replies.iter().map(AttemptReplyView::from).collect(),
+        }
+    }
+}
+
+/// One recipient's answer in one attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptReplyView {
+    /// The recipient address.
+    pub recipient: String,
+    /// The next hop that answered (or could not be reached), when one was involved.
+    #[serde(default)]
+    pub remote_host: Option<String>,
+    /// The reply.
+    pub reply: ReplyView,
+}
+
+impl From<&AttemptReply> for AttemptReplyView {
+    fn from(reply: &AttemptReply) -> Self {
+        Self {
+            recipient: reply.recipient.as_str().to_owned(),
+            remote_host: reply.remote_host.clone(),
+            reply: ReplyView::from(&reply.reply),
+        }
+    }
 }
 
 impl From<&MessageInfo> for MessageView {
@@ -53,6 +116,8 @@ impl From<&MessageInfo> for MessageView {
             size: info.size,
             held: info.held,
             headers: None,
+            history: Vec::new(),
+            delay_warnings_sent: 0,
         }
     }
 }

@@ -8,24 +8,32 @@
 //! # Layout
 //! - [`time`]: serde helpers for RFC 3339 times and humantime durations.
 //! - [`summary`]: [`Summary`]: counts by state and by destination domain.
-//! - [`message`]: [`MessageView`], [`RecipientView`], [`ReplyView`], [`MessagePage`].
+//! - [`message`]: [`MessageView`], [`RecipientView`], [`ReplyView`], [`AttemptView`],
+//!   [`MessagePage`].
+//! - [`reload`]: [`ReloadReport`], [`Reloader`].
+//! - [`shape`]: [`Shape`], [`ShapeQuery`]: the queue by domain, reply or sender, and by age.
 //! - [`filter`]: [`MessageFilter`], the listing and flush filters as query parameters.
 //! - [`action`]: [`Action`], [`ActionResult`], [`FlushResult`].
+//! - [`bulk`]: [`BulkRequest`], [`BulkResult`], [`BulkSkipped`].
 //! - [`destination`]: [`DestinationList`], [`DestinationView`], [`SuspendRequest`],
 //!   [`SuspensionView`], [`ResumeResult`].
 //! - [`inject`]: [`InjectRequest`], [`InjectResponse`].
 //! - [`status`]: [`Health`], [`QuarantineList`], [`ErrorBody`].
 
 pub mod action;
+pub mod bulk;
 pub mod destination;
 pub mod filter;
 pub mod inject;
 pub mod message;
+pub mod reload;
+pub mod shape;
 pub mod status;
 pub mod summary;
 pub mod time;
 
 pub use action::{Action, ActionResult, FlushResult};
+pub use bulk::{BulkRequest, BulkResult, BulkSkipped, MAX_BULK_IDS};
 pub use destination::{
     DestinationList, DestinationView, ResumeResult, SuspendRequest, SuspensionView,
 };
@@ -33,6 +41,10 @@ pub use envoi_queue::{MessageState, StateCounts};
 pub use envoi_types::RecipientState;
 pub use filter::{MessageFilter, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 pub use inject::{InjectRequest, InjectResponse};
-pub use message::{MessagePage, MessageView, RecipientView, ReplyView};
+pub use message::{
+    AttemptReplyView, AttemptView, MessagePage, MessageView, RecipientView, ReplyView,
+};
+pub use reload::{ReloadReport, Reloader};
+pub use shape::{Shape, ShapeBy, ShapeQuery, ShapeRow, AGE_COLUMNS_MINUTES};
 pub use status::{ErrorBody, Health, QuarantineEntry, QuarantineList};
 pub use summary::{DomainCount, Summary};

@@ -17,9 +17,10 @@ use serde::de::DeserializeOwned;
 pub use error::ClientError;
 
 use crate::api::{
-    Action, ActionResult, DestinationList, FlushResult, Health, InjectRequest, InjectResponse,
-    MessageFilter, MessagePage, MessageView, QuarantineList, ResumeResult, Summary, SuspendRequest,
-    SuspensionView, MAX_PAGE_SIZE,
+    Action, ActionResult, BulkRequest, BulkResult, DestinationList, FlushResult, Health,
+    InjectRequest, InjectResponse, MessageFilter, MessagePage, MessageView, QuarantineList,
+    ReloadReport, ResumeResult, Shape, ShapeQuery, Summary, SuspendRequest, SuspensionView,
+    MAX_PAGE_SIZE,
 };
 
 /// How long to wait for a connection to the daemon.
@@ -74,6 +75,24 @@ impl AdminClient {
     pub async fn summary(&self) -> Result<Summary, ClientError> {
         self.call(self.request(Method::GET, &["v1", "summary"])?)
             .await
+    }
+
+    /// `POST /v1/reload`: the daemon re-reads its configuration, as on SIGHUP.
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn reload(&self) -> Result<ReloadReport, ClientError> {
+        let request = self.request(Method::POST, &["v1", "reload"])?;
+        self.call(request).await
+    }
+
+    /// `GET /v1/shape`: the queue by domain, last reply or sender, and by age.
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn shape(&self, query: &ShapeQuery) -> Result<Shape, ClientError> {
+        let request = self.request(Method::GET, &["v1", "shape"])?.query(query);
+        self.call(request).await
     }
 
     /// `GET /v1/messages` with `filter` (and its paging cursor).
@@ -188,6 +207,22 @@ impl AdminClient {
             Action::Delete => self.request(Method::DELETE, &["v1", "messages", id])?,
             other => self.request(Method::POST, &["v1", "messages", id, other.name()])?,
         };
+        self.call(request).await
+    }
+
+    /// `POST /v1/bulk/{action}`: `action` on the messages `request` selects.
+    ///
+    /// # Errors
+    /// [`ClientError::BadRequest`] naming what is wrong with the selection; see
+    /// [`ClientError`].
+    pub async fn bulk(
+        &self,
+        action: Action,
+        request: &BulkRequest,
+    ) -> Result<BulkResult, ClientError> {
+        let request = self
+            .request(Method::POST, &["v1", "bulk", action.name()])?
+            .json(request);
         self.call(request).await
     }
 

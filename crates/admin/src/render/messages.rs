@@ -8,22 +8,59 @@ use envoi_types::RecipientState;
 
 use super::human;
 use super::table::table;
-use crate::api::{time, MessagePage, MessageView, RecipientView};
+use crate::api::{time, AttemptView, MessagePage, MessageView, RecipientView};
 
 /// The page as a table: id, state, age, failed attempts, next attempt, size, sender, recipients.
 pub fn list(page: &MessagePage, now: SystemTime) -> String {
+    list_table(page, now, false)
+}
+
+/// Like [`list`], with a `REASON` column: the last reply of the first pending recipient (or
+/// `on hold`, or `not attempted yet`).
+pub fn list_long(page: &MessagePage, now: SystemTime) -> String {
+    list_table(page, now, true)
+}
+
+fn list_table(page: &MessagePage, now: SystemTime, long: bool) -> String {
     if page.messages.is_empty() {
         return "no messages match\n".to_owned();
     }
-    let rows: Vec<Vec<String>> = page.messages.iter().map(|m| list_row(m, now)).collect();
-    let mut out = table(
-        &["ID", "STATE", "AGE", "TRIES", "NEXT", "SIZE", "FROM", "TO"],
-        &rows,
-    );
+    let mut headers = vec!["ID", "STATE", "AGE", "TRIES", "NEXT", "SIZE", "FROM", "TO"];
+    if long {
+        headers.push("REASON");
+    }
+    let rows: Vec<Vec<String>> = page
+        .messages
+        .iter()
+        .map(|m| {
+            let mut row = list_row(m, now);
+            if long {
+                row.push(reason(m));
+            }
+            row
+        })
+        .collect();
+    let mut out = table(&headers, &rows);
     if let Some(next) = page.next {
         let _ = writeln!(out, "(more: --after {next})");
     }
     out
+}
+
+/// Why the message is still queued, in one cell.
+fn reason(m: &MessageView) -> String {
+    let pending = m
+        .recipients
+        .iter()
+        .find(|r| r.state == RecipientState::Pending);
+    match pending.and_then(|r| r.last_reply.as_ref()) {
+        _ if m.held => "on hold".to_owned(),
+        Some(reply) => {
+            let text = format!("{} {} {}", reply.code, reply.enhanced, reply.text);
+            text.chars().take(70).collect()
+        }
+        None => "not attempted yet".to_owned(),
+    }
 }
 
 fn list_row(m: &MessageView, now: SystemTime) -> Vec<String> {
@@ -110,6 +147,13 @@ pub fn show(m: &MessageView, now: SystemTime) -> String {
     }
     out.push('\n');
     out.push_str(&recipient_table(&m.recipients));
+    if !m.history.is_empty() {
+        out.push_str("\nattempts (oldest first):\n");
+        out.push_str(&history_table(&m.history));
+    }
+    if m.delay_warnings_sent > 0 {
+        let _ = writeln!(out, "\ndelay warnings sent: {}", m.delay_warnings_sent);
+    }
     if let Some(headers) = &m.headers {
         out.push_str("\nheaders:\n");
         for line in headers.lines().filter(|l| !l.is_empty()) {
@@ -134,6 +178,23 @@ fn recipient_table(recipients: &[RecipientView]) -> String {
         })
         .collect();
     table(&["RECIPIENT", "STATUS", "REMOTE HOST", "LAST REPLY"], &rows)
+}
+
+fn history_table(history: &[AttemptView]) -> String {
+    let rows: Vec<Vec<String>> = history
+        .iter()
+        .flat_map(|attempt| {
+            attempt.replies.iter().map(|r| {
+                vec![
+                    time::format(attempt.at),
+                    r.recipient.clone(),
+                    r.remote_host.clone().unwrap_or_else(|| "-".to_owned()),
+                    r.reply.to_string(),
+                ]
+            })
+        })
+        .collect();
+    table(&["TIME", "RECIPIENT", "REMOTE HOST", "REPLY"], &rows)
 }
 
 fn recipient_state(state: RecipientState) -> &'static str {
@@ -182,6 +243,8 @@ mod tests {
             size: 2048,
             held: false,
             headers: Some("Subject: hi\r\nFrom: a\r\n".into()),
+            history: Vec::new(),
+            delay_warnings_sent: 0,
         }
     }
 
@@ -203,6 +266,28 @@ mod tests {
     }
 
     #[test]
+    fn the_long_list_gives_the_reason() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let mut m = view(now);
+        let page = MessagePage {
+            next: None,
+            messages: vec![m.clone()],
+        };
+        let text = list_long(&page, now);
+        assert!(text.lines().next().unwrap().ends_with("REASON"), "{text}");
+        assert!(
+            text.lines().nth(1).unwrap().ends_with("+1  451 4.4.1 busy"),
+            "{text}"
+        );
+        m.held = true;
+        let page = MessagePage {
+            next: None,
+            messages: vec![m],
+        };
+        assert!(list_long(&page, now).trim_end().ends_with("on hold"));
+    }
+
+    #[test]
     fn show_has_reply_host_and_headers() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let text = show(&view(now), now);
@@ -219,6 +304,36 @@ mod tests {
             text.ends_with("headers:\n  Subject: hi\n  From: a\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn show_lists_the_attempts_oldest_first() {
+        use crate::api::AttemptReplyView;
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let mut m = view(now);
+        m.headers = None;
+        m.delay_warnings_sent = 1;
+        m.history = [600, 300]
+            .into_iter()
+            .map(|ago| AttemptView {
+                at: now - Duration::from_secs(ago),
+                replies: vec![AttemptReplyView {
+                    recipient: "carol@dst.example".into(),
+                    remote_host: Some("mx.dst.example".into()),
+                    reply: ReplyView {
+                        code: 451,
+                        enhanced: "4.4.1".into(),
+                        text: format!("busy {ago}"),
+                    },
+                }],
+            })
+            .collect();
+        let text = show(&m, now);
+        let first = text.find("451 4.4.1 busy 600").expect("first attempt");
+        let second = text.find("451 4.4.1 busy 300").expect("second attempt");
+        assert!(first < second, "{text}");
+        assert!(text.contains("\nattempts (oldest first):\nTIME"), "{text}");
+        assert!(text.ends_with("\ndelay warnings sent: 1\n"), "{text}");
     }
 
     #[test]

@@ -8,17 +8,20 @@
 //! - [`human`]: short durations, relative times, sizes.
 //! - `summary`: [`summary`].
 //! - `destinations`: [`destinations`], [`suspension`], [`resumed`].
-//! - `messages`: [`list`] and [`show`].
-//! - `results`: [`action`], [`flush`], [`injected`], [`quarantine`], [`health`].
+//! - `messages`: [`list`], [`list_long`] and [`show`].
+//! - `shape`: [`shape`], qshape's table.
+//! - `results`: [`action`], [`bulk`], [`reload`], [`flush`], [`injected`], [`quarantine`], [`health`].
 
 mod destinations;
 pub mod human;
 mod messages;
 mod results;
+mod shape;
 mod summary;
 pub mod table;
 
 pub use destinations::{destinations, resumed, suspension};
-pub use messages::{list, show};
-pub use results::{action, flush, health, injected, quarantine};
+pub use messages::{list, list_long, show};
+pub use results::{action, bulk, flush, health, injected, quarantine, reload};
+pub use shape::shape;
 pub use summary::summary;

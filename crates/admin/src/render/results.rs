@@ -3,11 +3,64 @@
 use std::fmt::Write as _;
 
 use super::table::table;
-use crate::api::{ActionResult, FlushResult, Health, InjectResponse, QuarantineList};
+use crate::api::{
+    Action, ActionResult, BulkResult, FlushResult, Health, InjectResponse, QuarantineList,
+    ReloadReport,
+};
 
 /// `message ID held` (or `deleted`, `released`, ...).
 pub fn action(result: &ActionResult) -> String {
     format!("message {} {}\n", result.id, result.action.outcome())
+}
+
+/// `held 9998 of 10000 matched messages`, then one line per reason some were left alone.
+pub fn bulk(result: &BulkResult) -> String {
+    let verb = match result.action {
+        Action::Retry => "made due",
+        Action::Hold => "held",
+        Action::Release => "released",
+        Action::Delete => "deleted",
+        Action::Bounce => "bounced",
+    };
+    let mut out = format!(
+        "{verb} {} of {} matched message{}\n",
+        result.changed,
+        result.matched,
+        if result.matched == 1 { "" } else { "s" }
+    );
+    for skipped in &result.skipped {
+        let examples: Vec<String> = skipped.examples.iter().map(ToString::to_string).collect();
+        let _ = writeln!(
+            out,
+            "  {} skipped: {} (e.g. {})",
+            skipped.count,
+            skipped.reason,
+            examples.join(", ")
+        );
+    }
+    out
+}
+
+/// What a reload changed, or why it was refused.
+pub fn reload(report: &ReloadReport) -> String {
+    if let Some(why) = &report.refused {
+        return format!("reload refused, the running configuration is kept: {why}\n");
+    }
+    if report.applied.is_empty() && report.needs_restart.is_empty() {
+        return "reloaded: nothing changed\n".to_owned();
+    }
+    let mut out = String::new();
+    if !report.applied.is_empty() {
+        let _ = writeln!(out, "applied: {}", report.applied.join(", "));
+    }
+    if !report.needs_restart.is_empty() {
+        let _ = writeln!(
+            out,
+            "changed, needs a restart: {}",
+            report.needs_restart.join(", ")
+        );
+    }
+    out
 }
 
 /// `N messages flushed`, and how many matches were skipped.

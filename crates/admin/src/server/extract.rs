@@ -2,10 +2,17 @@
 //! each failure a 400 naming what was wrong.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Json, Query};
+use std::fmt;
+use std::net::SocketAddr;
+
+use axum::extract::connect_info::Connected;
+use axum::extract::{ConnectInfo, FromRequestParts, Json, Query};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
+use axum::serve::IncomingStream;
 use envoi_types::QueueId;
 
+use super::limit::LimitedListener;
 use super::ApiError;
 
 /// The queue id in a path segment.
@@ -30,4 +37,37 @@ pub(crate) fn json<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiErro
             ApiError::BadRequest(rejection.body_text())
         }
     })
+}
+
+/// The address of a connection to the admin API, as the server records it per connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PeerAddr(SocketAddr);
+
+impl Connected<IncomingStream<'_, LimitedListener>> for PeerAddr {
+    fn connect_info(stream: IncomingStream<'_, LimitedListener>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
+
+/// The API client's address, for the log line of an action ("who did it"); unknown when the
+/// router is served without connection info.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientAddr(Option<SocketAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let info = parts.extensions.get::<ConnectInfo<PeerAddr>>();
+        Ok(Self(info.map(|ConnectInfo(PeerAddr(addr))| *addr)))
+    }
+}
+
+impl fmt::Display for ClientAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(addr) => write!(f, "{addr}"),
+            None => f.write_str("unknown"),
+        }
+    }
 }

@@ -13,7 +13,7 @@ pub(crate) async fn list(
     filter: Result<Query<MessageFilter>, QueryRejection>,
 ) -> Result<Json<MessagePage>, ApiError> {
     let filter = extract::query(filter)?;
-    let size = filter.page_size();
+    let size = filter.page_size().map_err(ApiError::BadRequest)?;
     let now = state.queue().clock().now();
     // One more than the page tells whether there is a next page.
     let query = filter.to_query(now, filter.after, size + 1);
@@ -48,9 +48,10 @@ pub(crate) async fn show(
     let queue = state.queue();
     let not_found = || ApiError::from(envoi_queue::QueueError::NotFound(id));
     let info = queue.info(id).await?.ok_or_else(not_found)?;
-    let mut view = MessageView::from(&info);
+    // The history lives with the message's state, which the summary leaves out.
+    let message = queue.message(id).await?.ok_or_else(not_found)?;
+    let mut view = MessageView::from(&info).with_history(&message.meta.history);
     if params.headers {
-        let message = queue.message(id).await?.ok_or_else(not_found)?;
         let headers = message.envelope.message.header_section();
         view.headers = Some(String::from_utf8_lossy(headers).into_owned());
     }

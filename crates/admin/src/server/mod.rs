@@ -7,11 +7,14 @@
 //! | route | file |
 //! |---|---|
 //! | `GET /v1/summary` | `summary_v1` |
+//! | `GET /v1/shape` | `shape_v1` |
 //! | `GET /v1/messages`, `GET /v1/messages/{id}` | `messages_v1` |
 //! | `POST /v1/flush`, `POST /v1/messages/{id}/{retry,hold,release,bounce}`, `DELETE /v1/messages/{id}` | `actions_v1` |
+//! | `POST /v1/bulk/{action}` | `bulk_v1` |
 //! | `POST /v1/messages` | `inject_v1` |
 //! | `GET /v1/destinations`, `POST /v1/destinations/{name}/{suspend,resume}` | `destinations_v1` |
 //! | `GET /v1/quarantine` | `quarantine_v1` |
+//! | `POST /v1/reload` | `reload_v1` |
 //! | `GET /metrics` | `metrics_v1` |
 //! | `GET /healthz` | `health_v1` |
 //!
@@ -20,7 +23,9 @@
 //! - [`auth`]: the bearer-token middleware.
 //! - [`error`]: [`ApiError`], the one place errors become status codes and `{"error": ...}`.
 //! - `limit`: the listener that bounds open connections.
-//! - `extract`: ids, query strings and JSON bodies parsed into 400s that name the problem.
+//! - `extract`: ids, query strings and JSON bodies parsed into 400s that name the problem;
+//!   the client's address for action logs.
+//! - `select`: the ids a filter selects, page by page.
 //! - `*_v1`: one file per endpoint group, as in the table above.
 
 pub mod auth;
@@ -28,6 +33,7 @@ pub mod error;
 pub mod state;
 
 mod actions_v1;
+mod bulk_v1;
 mod destinations_v1;
 mod extract;
 mod health_v1;
@@ -36,6 +42,9 @@ mod limit;
 mod messages_v1;
 mod metrics_v1;
 mod quarantine_v1;
+mod reload_v1;
+mod select;
+mod shape_v1;
 mod summary_v1;
 
 use axum::extract::DefaultBodyLimit;
@@ -56,6 +65,7 @@ pub fn router(state: AdminState) -> Router {
     let body_limit = state.config().max_message_bytes;
     let protected = Router::new()
         .route("/v1/summary", get(summary_v1::summary))
+        .route("/v1/shape", get(shape_v1::shape))
         .route(
             "/v1/messages",
             get(messages_v1::list).post(inject_v1::inject),
@@ -69,6 +79,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/v1/messages/{id}/release", post(actions_v1::release))
         .route("/v1/messages/{id}/bounce", post(actions_v1::bounce))
         .route("/v1/flush", post(actions_v1::flush))
+        .route("/v1/bulk/{action}", post(bulk_v1::bulk))
         .route("/v1/destinations", get(destinations_v1::list))
         .route(
             "/v1/destinations/{name}/suspend",
@@ -79,6 +90,7 @@ pub fn router(state: AdminState) -> Router {
             post(destinations_v1::resume),
         )
         .route("/v1/quarantine", get(quarantine_v1::quarantine))
+        .route("/v1/reload", post(reload_v1::reload))
         .route("/metrics", get(metrics_v1::metrics))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -115,7 +127,8 @@ pub async fn serve(
         tracing::info!(%addr, "admin API listening");
     }
     let listener = limit::LimitedListener::new(listener, state.config().max_connections);
-    axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<extract::PeerAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
 }

@@ -1,9 +1,13 @@
-//! What every handler reads: the queue, the access configuration, the metrics handle.
+//! What every handler reads: the queue, the access configuration, the metrics handle, the
+//! reloader.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use envoi_queue::Queue;
 use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::api::Reloader;
 
 /// Largest injected message by default (a request body past it is refused with 413).
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 50 * 1024 * 1024;
@@ -67,6 +71,7 @@ pub struct AdminState {
     queue: Queue,
     config: AdminConfig,
     metrics: Option<PrometheusHandle>,
+    reloader: Option<Arc<dyn Reloader>>,
 }
 
 impl AdminState {
@@ -85,6 +90,7 @@ impl AdminState {
             queue,
             config,
             metrics: None,
+            reloader: None,
         })
     }
 
@@ -92,6 +98,17 @@ impl AdminState {
     pub fn with_metrics(mut self, handle: PrometheusHandle) -> Self {
         self.metrics = Some(handle);
         self
+    }
+
+    /// Serves `POST /v1/reload` with this reloader (the daemon's SIGHUP reload).
+    pub fn with_reloader(mut self, reloader: Arc<dyn Reloader>) -> Self {
+        self.reloader = Some(reloader);
+        self
+    }
+
+    /// The reloader, when the server can reload.
+    pub fn reloader(&self) -> Option<&Arc<dyn Reloader>> {
+        self.reloader.as_ref()
     }
 
     /// The queue administered.

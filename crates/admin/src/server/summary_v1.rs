@@ -5,15 +5,13 @@ use std::collections::HashMap;
 
 use axum::extract::State;
 use axum::Json;
-use envoi_queue::{ListQuery, MessageInfo, Queue, StorageError};
+use envoi_queue::{MessageInfo, Queue};
 
 use super::{AdminState, ApiError};
-use crate::api::{DomainCount, Summary};
+use crate::api::{DomainCount, MessageFilter, Summary};
 
 /// Most messages read to count domains; past it the summary says `domains_complete: false`.
 const MAX_DOMAIN_SCAN: usize = 100_000;
-/// Messages read per storage call during the scan.
-const SCAN_PAGE: usize = 1000;
 
 pub(crate) async fn summary(State(state): State<AdminState>) -> Result<Json<Summary>, ApiError> {
     let queue = state.queue();
@@ -32,31 +30,13 @@ pub(crate) async fn summary(State(state): State<AdminState>) -> Result<Json<Summ
 async fn domain_counts(
     queue: &Queue,
     max_scan: usize,
-) -> Result<(Vec<DomainCount>, bool), StorageError> {
+) -> Result<(Vec<DomainCount>, bool), ApiError> {
     let mut counts: HashMap<String, DomainCount> = HashMap::new();
-    let mut after = None;
-    let mut scanned = 0;
-    while scanned < max_scan {
-        let query = ListQuery {
-            after,
-            limit: SCAN_PAGE.min(max_scan - scanned),
-            ..ListQuery::default()
-        };
-        let page = queue.list(&query).await?;
-        let Some(last) = page.last() else {
-            return Ok((sorted(counts), true));
-        };
-        if after.is_some_and(|previous| last.id <= previous) {
-            break; // a store that ignores the cursor: stop rather than loop
-        }
-        after = Some(last.id);
-        scanned += page.len();
-        page.iter().for_each(|info| count(&mut counts, info));
-        if page.len() < query.limit {
-            return Ok((sorted(counts), true));
-        }
-    }
-    Ok((sorted(counts), false))
+    let complete = super::select::scan(queue, &MessageFilter::default(), max_scan, |info| {
+        count(&mut counts, info);
+    })
+    .await?;
+    Ok((sorted(counts), complete))
 }
 
 fn count(counts: &mut HashMap<String, DomainCount>, info: &MessageInfo) {

@@ -1,6 +1,6 @@
 //! The session's state, an explicit enum: which commands are in sequence is read off it.
 
-use envoi_types::{Address, BodyType, Sender};
+use envoi_types::{Address, BodyType, DsnRequest, Sender};
 
 /// One mail transaction in progress: MAIL accepted, maybe recipients and BDAT chunks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +13,8 @@ pub struct Transaction {
     pub smtputf8: bool,
     /// The `BODY=` MAIL carried.
     pub body: BodyType,
+    /// The DSN parameters of MAIL (`RET`, `ENVID`) and of each accepted RCPT (RFC 3461).
+    pub dsn: DsnRequest,
     /// Octets of BDAT content received so far (the content itself streams on, see
     /// `crate::body`).
     pub chunked: u64,
@@ -26,6 +28,7 @@ impl Transaction {
             recipients: Vec::new(),
             smtputf8,
             body: BodyType::Undeclared,
+            dsn: DsnRequest::default(),
             chunked: 0,
         }
     }

@@ -85,6 +85,7 @@ async fn finish(session: &mut Session, message: Message) -> Response {
         return replies::local_error();
     };
     let mut envelope = Envelope::new(transaction.sender, transaction.recipients, message);
+    envelope.dsn = transaction.dsn;
     envelope.client = ClientInfo {
         ip: Some(session.info.peer.ip().to_canonical()),
         helo: session.info.helo.clone(),

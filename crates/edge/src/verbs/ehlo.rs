@@ -18,6 +18,7 @@ pub(crate) async fn ehlo(session: &mut Session, name: String) -> Step {
         "SMTPUTF8".to_owned(),
         "ENHANCEDSTATUSCODES".to_owned(),
         "CHUNKING".to_owned(),
+        "DSN".to_owned(),
     ];
     if session.shared.tls.is_some() && !session.info.tls {
         lines.push("STARTTLS".to_owned());

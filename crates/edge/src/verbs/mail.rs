@@ -1,7 +1,7 @@
-//! MAIL FROM (RFC 5321 §4.1.1.2) with SIZE (RFC 1870), BODY (RFC 6152), SMTPUTF8 (RFC 6531)
-//! and AUTH (RFC 4954 §5) parameters.
+//! MAIL FROM (RFC 5321 §4.1.1.2) with SIZE (RFC 1870), BODY (RFC 6152), SMTPUTF8 (RFC 6531),
+//! AUTH (RFC 4954 §5) and DSN (RFC 3461 §4.3, §4.4: `RET`, `ENVID`) parameters.
 
-use envoi_types::{BodyType, Sender};
+use envoi_types::{dsn, BodyType, DsnRequest, Ret, Sender};
 
 use crate::proto::Param;
 use crate::replies::{self, Response};
@@ -17,6 +17,7 @@ pub(crate) async fn mail(session: &mut Session, path: &str, params: &[Param]) ->
     }
     let mut smtputf8 = false;
     let mut body = BodyType::Undeclared;
+    let mut dsn = DsnRequest::default();
     for param in params {
         match (param.keyword.as_str(), param.value.as_deref()) {
             ("SIZE", Some(value)) => {
@@ -34,6 +35,15 @@ pub(crate) async fn mail(session: &mut Session, path: &str, params: &[Param]) ->
                 body = BodyType::EightBitMime;
             }
             ("SMTPUTF8", None) => smtputf8 = true,
+            // RFC 3461 §4.3, §4.4: each at most once, with a well-formed value.
+            ("RET", value) => match value.and_then(Ret::parse) {
+                Some(ret) if dsn.ret.is_none() => dsn.ret = Some(ret),
+                _ => return Step::reply(replies::syntax("RET=FULL|HDRS")),
+            },
+            ("ENVID", value) => match value.and_then(dsn::parse_envid) {
+                Some(envid) if dsn.envid.is_none() => dsn.envid = Some(envid),
+                _ => return Step::reply(replies::syntax("ENVID=xtext")),
+            },
             // RFC 4954 §5: the AUTH parameter is accepted and not trusted.
             ("AUTH", Some(_)) if session.auth_offered() => {}
             (keyword, _) => return Step::reply(replies::unknown_param(keyword)),
@@ -55,6 +65,7 @@ pub(crate) async fn mail(session: &mut Session, path: &str, params: &[Param]) ->
     }
     let mut transaction = Transaction::new(sender, smtputf8);
     transaction.body = body;
+    transaction.dsn = dsn;
     session.state = State::Mail(transaction);
     Step::reply(replies::sender_ok())
 }

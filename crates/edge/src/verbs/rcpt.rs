@@ -1,4 +1,5 @@
-//! RCPT TO (RFC 5321 §4.1.1.3) and relay control.
+//! RCPT TO (RFC 5321 §4.1.1.3) with the DSN parameters `NOTIFY` and `ORCPT` (RFC 3461 §4.1,
+//! §4.2), and relay control.
 //!
 //! Never an open relay: a recipient is accepted when its domain is one the server receives
 //! for, the client is in a trusted network, or the client authenticated; otherwise
@@ -6,7 +7,7 @@
 //! `postmaster@<hostname>`: the daemon must deliver that locally or list the host name among
 //! the receiving domains.
 
-use envoi_types::Address;
+use envoi_types::{Address, Notify, OriginalRecipient, RecipientDsn};
 
 use crate::proto::Param;
 use crate::replies::{self, Response};
@@ -35,9 +36,10 @@ async fn add(session: &mut Session, path: &str, params: &[Param]) -> Step {
         }
         _ => return Step::reply(replies::bad_sequence("Need MAIL before RCPT")),
     };
-    if let Some(param) = params.first() {
-        return Step::reply(replies::unknown_param(&param.keyword));
-    }
+    let (notify, orcpt) = match dsn_params(params) {
+        Ok(found) => found,
+        Err(response) => return Step::reply(response),
+    };
     // RFC 5321 §4.5.1: `<Postmaster>` without a domain must be accepted; it means this
     // host's postmaster, which relay control never refuses.
     let postmaster = path.eq_ignore_ascii_case("postmaster");
@@ -69,12 +71,38 @@ async fn add(session: &mut Session, path: &str, params: &[Param]) -> Step {
     let state = std::mem::take(&mut session.state);
     session.state = match state {
         State::Mail(mut t) | State::Rcpt(mut t) => {
+            t.dsn.add_recipient(RecipientDsn {
+                recipient: recipient.clone(),
+                notify,
+                orcpt,
+            });
             t.recipients.push(recipient);
             State::Rcpt(t)
         }
         other => other,
     };
     Step::reply(replies::recipient_ok())
+}
+
+/// `NOTIFY` and `ORCPT`, each at most once and well-formed (`501 5.5.4` otherwise); any
+/// other parameter is refused with `555 5.5.4`.
+fn dsn_params(params: &[Param]) -> Result<(Option<Notify>, Option<OriginalRecipient>), Response> {
+    let (mut notify, mut orcpt) = (None, None);
+    for param in params {
+        let value = param.value.as_deref();
+        match param.keyword.as_str() {
+            "NOTIFY" => match value.and_then(Notify::parse) {
+                Some(found) if notify.is_none() => notify = Some(found),
+                _ => return Err(replies::syntax("NOTIFY=NEVER|SUCCESS,FAILURE,DELAY")),
+            },
+            "ORCPT" => match value.and_then(OriginalRecipient::parse) {
+                Some(found) if orcpt.is_none() => orcpt = Some(found),
+                _ => return Err(replies::syntax("ORCPT=addr-type;xtext")),
+            },
+            keyword => return Err(replies::unknown_param(keyword)),
+        }
+    }
+    Ok((notify, orcpt))
 }
 
 fn may_relay(session: &Session, recipient: &Address) -> bool {

@@ -1,6 +1,6 @@
 //! `envoi config check FILE` and `envoi config hash-password`.
 
-use std::io::BufRead;
+use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
 use crate::cli::ConfigCommand;
@@ -18,14 +18,30 @@ pub fn run(command: ConfigCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         ConfigCommand::HashPassword => {
-            let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line)?;
-            let password = line.trim_end_matches(['\r', '\n']);
-            if password.is_empty() {
-                anyhow::bail!("no password on standard input");
-            }
-            println!("{}", crate::serve::users::hash_password(password)?);
+            let password = read_password()?;
+            println!("{}", crate::serve::users::hash_password(&password)?);
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The password to hash: asked twice without echo on a terminal, else the first line of
+/// standard input (for scripts).
+fn read_password() -> anyhow::Result<String> {
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("Again: ")?;
+        if first != again {
+            anyhow::bail!("the two passwords differ");
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    if password.is_empty() {
+        anyhow::bail!("no password given");
+    }
+    Ok(password)
 }

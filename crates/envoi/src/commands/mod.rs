@@ -1,4 +1,8 @@
-//! `envoi queue ...` and `envoi config ...`: one file per command group.
+//! `envoi queue ...`, `envoi config ...` and the generated documentation: one file per command
+//! group.
 
+pub mod bulk;
 pub mod config;
+pub mod docs;
 pub mod queue;
+pub mod reload;

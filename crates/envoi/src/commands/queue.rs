@@ -4,12 +4,13 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use anyhow::Context;
-use envoi_admin::api::{MessageFilter, SuspendRequest};
+use envoi_admin::api::{Action, MessageFilter, ShapeBy, ShapeQuery, SuspendRequest};
 use envoi_admin::{render, AdminClient};
 use envoi_queue::MessageState;
 use serde::Serialize;
 
-use crate::cli::{FilterArgs, QueueArgs, QueueCommand};
+use super::bulk::Answer;
+use crate::cli::{BulkArgs, FilterArgs, QueueArgs, QueueCommand, ShapeByArg};
 
 /// Runs a queue subcommand against the daemon's admin API.
 ///
@@ -25,10 +26,21 @@ pub async fn run(args: QueueArgs) -> anyhow::Result<ExitCode> {
             let summary = client.summary().await?;
             show(json, &summary, || render::summary(&summary))?
         }
+        QueueCommand::Shape { by, sender, top } => {
+            let by = match (by, sender) {
+                (_, true) | (ShapeByArg::Sender, _) => ShapeBy::Sender,
+                (ShapeByArg::Domain, false) => ShapeBy::Domain,
+                (ShapeByArg::Reply, false) => ShapeBy::Reply,
+            };
+            let query = ShapeQuery { by, top: Some(top) };
+            let shape = client.shape(&query).await?;
+            show(json, &shape, || render::shape(&shape))?
+        }
         QueueCommand::List {
             filter,
             after,
             limit,
+            long,
         } => {
             let mut filter = message_filter(&filter)?;
             filter.after = after
@@ -39,7 +51,12 @@ pub async fn run(args: QueueArgs) -> anyhow::Result<ExitCode> {
                 .transpose()?;
             filter.limit = Some(limit);
             let page = client.list(&filter).await?;
-            show(json, &page, || render::list(&page, now))?
+            let table = if long {
+                render::list_long
+            } else {
+                render::list
+            };
+            show(json, &page, || table(&page, now))?
         }
         QueueCommand::Show { id } => {
             let message = client.show(&id, true).await?;
@@ -49,11 +66,11 @@ pub async fn run(args: QueueArgs) -> anyhow::Result<ExitCode> {
             let result = client.flush(&message_filter(&filter)?).await?;
             show(json, &result, || render::flush(&result))?
         }
-        QueueCommand::Retry { id } => action(json, client.retry(&id).await?)?,
-        QueueCommand::Hold { id } => action(json, client.hold(&id).await?)?,
-        QueueCommand::Release { id } => action(json, client.release(&id).await?)?,
-        QueueCommand::Delete { id } => action(json, client.delete(&id).await?)?,
-        QueueCommand::Bounce { id } => action(json, client.bounce(&id).await?)?,
+        QueueCommand::Retry(args) => act(json, &client, Action::Retry, args).await?,
+        QueueCommand::Hold(args) => act(json, &client, Action::Hold, args).await?,
+        QueueCommand::Release(args) => act(json, &client, Action::Release, args).await?,
+        QueueCommand::Delete(args) => act(json, &client, Action::Delete, args).await?,
+        QueueCommand::Bounce(args) => act(json, &client, Action::Bounce, args).await?,
         QueueCommand::Destinations => {
             let list = client.destinations().await?;
             show(json, &list, || render::destinations(&list, now))?
@@ -85,8 +102,16 @@ pub async fn run(args: QueueArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn action(json: bool, result: envoi_admin::api::ActionResult) -> anyhow::Result<String> {
-    show(json, &result, || render::action(&result))
+async fn act(
+    json: bool,
+    client: &AdminClient,
+    action: Action,
+    args: BulkArgs,
+) -> anyhow::Result<String> {
+    match super::bulk::run(client, action, args).await? {
+        Answer::One(result) => show(json, &result, || render::action(&result)),
+        Answer::Many(result) => show(json, &result, || render::bulk(&result)),
+    }
 }
 
 /// JSON for scripts, or the human rendering.
@@ -102,7 +127,11 @@ fn show<T: Serialize>(
     }
 }
 
-fn message_filter(args: &FilterArgs) -> anyhow::Result<MessageFilter> {
+/// The admin API's filter for the command-line filters.
+///
+/// # Errors
+/// A bad `--state` or `--min-age`, named.
+pub fn message_filter(args: &FilterArgs) -> anyhow::Result<MessageFilter> {
     let state = match args.state.as_deref() {
         None => None,
         Some("active") => Some(MessageState::Active),

@@ -8,15 +8,17 @@
 //!
 //! # Layout
 //! - `duration`: "30s", "5m", "4h", "5d".
+//! - `log`: the `[log]` section: format, level filter, output.
 //! - `postgres`: the `[storage]` keys of the PostgreSQL store.
 //! - `table`: one TOML table read into a section and the library structs it embeds.
 //! - `smtp`: listeners, limits, timeouts, access control, auth users.
 //! - `queue`: lifetime, concurrency, backoff, prequeue policies.
 //! - `relay`: smarthost, routes, MX and DNS, TLS policy, timeouts, limits.
-//! - this file: the whole file, storage, admin and log sections, loading with the command-line
+//! - this file: the whole file, storage and admin sections, loading with the command-line
 //!   overrides.
 
 pub mod duration;
+pub mod log;
 pub mod postgres;
 pub mod queue;
 pub mod relay;
@@ -35,6 +37,7 @@ use crate::cli::ServeArgs;
 use postgres::PostgresKeys;
 use table::Embeds;
 
+pub use log::{LogFormat, LogOutput, LogSection};
 pub use queue::QueueSection;
 pub use relay::RelaySection;
 pub use smtp::{Listener, ListenerTls, SmtpSection};
@@ -179,28 +182,6 @@ impl Default for AdminSection {
     }
 }
 
-/// `[log]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LogSection {
-    /// `"text"` (default) or `"json"`.
-    #[serde(default)]
-    pub format: LogFormat,
-    /// A tracing filter, e.g. `"info"` or `"envoi=debug"`. Default `info`.
-    pub level: Option<String>,
-}
-
-/// Log line format.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// One human-readable line per event.
-    #[default]
-    Text,
-    /// One JSON object per line.
-    Json,
-}
-
 impl Config {
     /// Reads and validates `path`.
     ///
@@ -238,6 +219,7 @@ impl Config {
         self.smtp.validate()?;
         self.queue.validate()?;
         self.relay.validate()?;
+        self.log.validate()?;
         if self.storage.kind == StorageKind::Postgres {
             self.storage.postgres.options("")?;
         }

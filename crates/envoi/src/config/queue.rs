@@ -113,11 +113,7 @@ impl QueueSection {
         )?;
         for (name, own) in &self.settings.destinations {
             let key = format!("queue.destinations.{name:?}");
-            if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(format!(
-                    "{key}: not a destination name (a domain or a route name)"
-                ));
-            }
+            check_destination_name(&key, name)?;
             if own.max_in_flight == Some(0) {
                 return Err(format!("{key}.max_in_flight must be at least 1"));
             }
@@ -131,13 +127,23 @@ impl QueueSection {
 }
 
 /// A rate, when given, is a positive finite number.
-fn check_rate(key: &str, rate: Option<f64>) -> Result<(), String> {
+pub(super) fn check_rate(key: &str, rate: Option<f64>) -> Result<(), String> {
     match rate {
         Some(rate) if !rate.is_finite() || rate <= 0.0 => {
             Err(format!("{key} must be a positive number, not {rate}"))
         }
         _ => Ok(()),
     }
+}
+
+/// A destination name (a domain, a route key, `*`) has no spaces or control characters.
+pub(super) fn check_destination_name(key: &str, name: &str) -> Result<(), String> {
+    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "{key}: not a destination name (a domain or a route name)"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

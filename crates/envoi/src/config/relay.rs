@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use envoi_relay::{NextHop, PoolConfig, RelayConfig, Timeouts, TlsPolicy};
 use serde::Deserialize;
 
+use super::queue::{check_destination_name, check_rate};
 use super::table::Embeds;
 
 /// `[relay]`. Without `smarthost`, mail goes by MX (routes first).
@@ -91,6 +92,28 @@ impl RelaySection {
                 parse_hop(hop).map_err(|e| format!("relay.routes.{domain:?}: {e}"))?;
             }
         }
+        self.validate_connection_limits()
+    }
+
+    /// `connections_per_second` and `[relay.destinations."NAME"]`.
+    fn validate_connection_limits(&self) -> Result<(), String> {
+        check_rate(
+            "relay.connections_per_second",
+            self.pool.connections_per_second,
+        )?;
+        for (name, own) in &self.pool.destinations {
+            let key = format!("relay.destinations.{name:?}");
+            check_destination_name(&key, name)?;
+            if own.max_messages_per_connection == Some(0) {
+                return Err(format!(
+                    "{key}.max_messages_per_connection must be at least 1"
+                ));
+            }
+            check_rate(
+                &format!("{key}.connections_per_second"),
+                own.connections_per_second,
+            )?;
+        }
         Ok(())
     }
 }
@@ -111,5 +134,36 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("smtp://"), "{message}");
+    }
+
+    #[test]
+    fn connection_limits_are_checked_and_named() {
+        let mut section = RelaySection::default();
+        section.pool.connections_per_second = Some(-1.0);
+        let message = section.validate().unwrap_err();
+        assert!(
+            message.contains("relay.connections_per_second"),
+            "{message}"
+        );
+        section.pool.connections_per_second = Some(2.0);
+        let own = envoi_relay::ConnectionLimits {
+            max_messages_per_connection: Some(0),
+            connections_per_second: None,
+        };
+        section.pool.destinations.insert("slow.example".into(), own);
+        let message = section.validate().unwrap_err();
+        assert_eq!(
+            message,
+            "relay.destinations.\"slow.example\".max_messages_per_connection must be at least 1"
+        );
+        let own = envoi_relay::ConnectionLimits {
+            max_messages_per_connection: Some(5),
+            connections_per_second: Some(f64::NAN),
+        };
+        section.pool.destinations.insert("slow.example".into(), own);
+        let message = section.validate().unwrap_err();
+        assert!(message.contains("connections_per_second"), "{message}");
+        section.pool.destinations.clear();
+        assert_eq!(section.validate(), Ok(()));
     }
 }

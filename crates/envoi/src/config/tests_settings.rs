@@ -65,7 +65,9 @@ fn every_embedded_key_lands_in_its_field() {
          [queue]\nmax_deliveries = 10\nmax_per_destination = 9\ndestination_backoff = \"8s\"\ndestination_backoff_max = \"7m\"\nmessages_per_second = 2.5\nmax_storage_ops = 11\nshutdown_grace = \"12s\"\n\
          [relay]\nmx_port = 13\nmax_messages_per_connection = 14\nidle_timeout = \"15s\"\n\
          max_connections_per_destination = 16\nmax_recipients_per_transaction = 17\n\
-         tls = \"required\"\n[relay.timeouts]\nconnect = \"18s\"\nfinal_dot = \"19s\"\n\
+         connections_per_second = 3.5\n\
+         tls = \"required\"\n[relay.destinations.\"slow.test\"]\nmax_messages_per_connection = 21\n\
+         connections_per_second = 0.5\n[relay.timeouts]\nconnect = \"18s\"\nfinal_dot = \"19s\"\n\
          [storage]\nmin_free = 20\n",
     )
     .unwrap();
@@ -102,6 +104,13 @@ fn every_embedded_key_lands_in_its_field() {
     assert_eq!(relay.pool.idle_timeout, Duration::from_secs(15));
     assert_eq!(relay.pool.max_connections_per_destination, 16);
     assert_eq!(relay.pool.max_recipients_per_transaction, 17);
+    assert_eq!(relay.pool.connections_per_second, Some(3.5));
+    let slow = relay.pool.destinations.get("slow.test").copied();
+    let own = envoi_relay::ConnectionLimits {
+        max_messages_per_connection: Some(21),
+        connections_per_second: Some(0.5),
+    };
+    assert_eq!(slow, Some(own));
     assert_eq!(relay.tls, TlsPolicy::Required);
     assert_eq!(relay.timeouts.connect, Duration::from_secs(18));
     assert_eq!(relay.timeouts.final_dot, Duration::from_secs(19));
@@ -214,4 +223,26 @@ fn the_examples_load_to_their_settings() {
     assert_eq!(demo.relay.pool, PoolConfig::default());
     assert_eq!(demo.relay.max_idle_per_destination, None);
     assert_eq!(demo.relay.tls, TlsPolicy::Opportunistic);
+}
+
+/// `delay_warnings` is a list of durations (empty: none) and `history_limit` a count, both
+/// keys of `[queue]`; a bad duration names its line.
+#[test]
+fn delay_warnings_and_history_limit_are_queue_keys() {
+    let config =
+        Config::parse("[queue]\ndelay_warnings = [\"1h\", \"1d\"]\nhistory_limit = 3\n").unwrap();
+    assert_eq!(
+        config.queue.settings.delay_warnings,
+        [Duration::from_secs(3600), Duration::from_secs(86400)]
+    );
+    assert_eq!(config.queue.settings.history_limit, 3);
+    let off = Config::parse("[queue]\ndelay_warnings = []\n").unwrap();
+    assert!(off.queue.settings.delay_warnings.is_empty());
+    assert_eq!(
+        QueueSettings::default().delay_warnings,
+        [Duration::from_secs(4 * 3600)]
+    );
+    let message = syntax("[queue]\ndelay_warnings = [\"soon\"]\n");
+    assert!(message.contains("line 2"), "{message}");
+    assert!(message.contains("\"30s\""), "{message}");
 }

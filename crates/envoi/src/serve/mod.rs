@@ -4,13 +4,17 @@
 //! # Layout
 //! - `build`: configuration → store, relay, backoff, policies, edge settings.
 //! - `rdns`: the edge's client-name lookups over hickory-resolver.
-//! - `reload`: the parts SIGHUP can replace.
+//! - `reload`: the parts SIGHUP (and `POST /v1/reload`) can replace.
+//! - `changes`: which configuration keys a reload changed, applied or waiting for a restart.
 //! - `users`: AUTH users with Argon2 hashes.
-//! - `logging`: text or JSON log lines.
+//! - `logging`: text or JSON log lines to standard error, a file or syslog.
 //! - `signals`: stop and reload.
+//! - `notify`: readiness, reload and stop for systemd.
 
 pub mod build;
+pub mod changes;
 pub mod logging;
+pub mod notify;
 pub mod rdns;
 pub mod reload;
 pub mod signals;
@@ -27,6 +31,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use envoi_admin::api::ReloadReport;
+
 use crate::config::{Config, ListenerTls};
 use reload::{Swappable, SwappableBackoff, SwappablePolicies, SwappableRelay};
 
@@ -38,6 +44,16 @@ struct Reloadable {
     relay: Arc<Swappable<dyn Relay>>,
     backoff: Arc<Swappable<dyn Backoff>>,
     policies: Arc<Swappable<Vec<Box<dyn PrequeuePolicy>>>>,
+    /// The configuration file's keys at start: what the parts a reload cannot replace run with.
+    started: toml::Value,
+    /// The file's keys at start or at the last reload: what the replaceable parts run with.
+    applied: std::sync::Mutex<toml::Value>,
+}
+
+impl envoi_admin::api::Reloader for Reloadable {
+    fn reload(&self) -> ReloadReport {
+        reload(self)
+    }
 }
 
 /// Runs the daemon until a stop signal; returns once everything has stopped.
@@ -103,9 +119,25 @@ pub async fn run(config: Config, args: crate::cli::ServeArgs) -> anyhow::Result<
     }
     edge_tasks.close();
 
+    let reloadable = Arc::new(Reloadable {
+        started: changes::file_keys(args.config.as_deref())?,
+        applied: std::sync::Mutex::new(changes::file_keys(args.config.as_deref())?),
+        config_path: args.config.clone(),
+        overrides: args,
+        hostname: hostname.clone(),
+        relay,
+        backoff,
+        policies,
+    });
     let admin_shutdown = CancellationToken::new();
-    let admin_address =
-        crate::admin::start(&config, queue.clone(), metrics, admin_shutdown.clone()).await?;
+    let admin_address = crate::admin::start(
+        &config,
+        queue.clone(),
+        metrics,
+        reloadable.clone(),
+        admin_shutdown.clone(),
+    )
+    .await?;
 
     tracing::info!(
         smtp = ?smtp_addresses,
@@ -114,20 +146,15 @@ pub async fn run(config: Config, args: crate::cli::ServeArgs) -> anyhow::Result<
         hostname = %hostname,
         "envoi ready"
     );
+    notify::ready(&format!(
+        "SMTP on {smtp_addresses:?}, admin on {admin_address}"
+    ));
 
-    let reloadable = Reloadable {
-        config_path: args.config.clone(),
-        overrides: args,
-        hostname,
-        relay,
-        backoff,
-        policies,
-    };
     // A store that stopped for good refuses every message and every outcome: staying up would
     // answer 451 to everyone and deliver again what it cannot record as delivered. So the
     // daemon stops as on SIGTERM and exits non-zero, for a supervisor to restart it.
     let store_failure = tokio::select! {
-        stopped = signals::wait_for_stop(|| reload(&reloadable)) => {
+        stopped = signals::wait_for_stop(|| drop(reload(&reloadable))) => {
             stopped?;
             None
         }
@@ -143,6 +170,7 @@ pub async fn run(config: Config, args: crate::cli::ServeArgs) -> anyhow::Result<
         // whose messages the store refuses anyway.
         queue.shutdown(std::time::Duration::ZERO).await;
     }
+    notify::stopping();
     tracing::info!("stopping: no new connections; open SMTP transactions may finish");
     edge_shutdown.cancel();
     edge_tasks.wait().await;
@@ -161,37 +189,55 @@ async fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen on {address}"))
 }
 
-/// SIGHUP: re-reads the configuration and swaps what can be swapped.
-fn reload(parts: &Reloadable) {
-    let config = match crate::config::load_config(parts.config_path.as_deref(), &parts.overrides) {
-        Ok(config) => config,
-        Err(error) => {
-            tracing::error!(error = %format!("{error:#}"), "reload refused; keeping the running configuration");
-            return;
+/// SIGHUP and `POST /v1/reload`: re-reads the configuration and swaps what can be swapped,
+/// telling systemd; logs and answers what changed.
+fn reload(parts: &Reloadable) -> ReloadReport {
+    notify::reloading();
+    let report = match swap_parts(parts) {
+        Ok(report) => report,
+        Err(why) => {
+            tracing::error!(error = %why, "reload refused; keeping the running configuration");
+            ReloadReport {
+                refused: Some(why),
+                ..ReloadReport::default()
+            }
         }
     };
-    let relay = match build::relay(&config, &parts.hostname) {
-        Ok(relay) => relay,
-        Err(error) => {
-            tracing::error!(error = %format!("{error:#}"), "reload refused: relay");
-            return;
-        }
-    };
-    let policies = match build::policies(&config, &parts.hostname) {
-        Ok(policies) => policies,
-        Err(error) => {
-            tracing::error!(error = %format!("{error:#}"), "reload refused: policies");
-            return;
-        }
-    };
+    if report.refused.is_none() {
+        tracing::info!(
+            applied = %report.applied.join(","),
+            needs_restart = %report.needs_restart.join(","),
+            "configuration reloaded"
+        );
+    }
+    notify::ready("configuration reloaded or refused (see the log)");
+    report
+}
+
+/// Re-reads the configuration and swaps what can be swapped; a bad one changes nothing.
+fn swap_parts(parts: &Reloadable) -> Result<ReloadReport, String> {
+    let config = crate::config::load_config(parts.config_path.as_deref(), &parts.overrides)
+        .map_err(|e| format!("{e:#}"))?;
+    let keys = changes::file_keys(parts.config_path.as_deref()).map_err(|e| format!("{e:#}"))?;
+    let relay = build::relay(&config, &parts.hostname).map_err(|e| format!("relay: {e:#}"))?;
+    let policies =
+        build::policies(&config, &parts.hostname).map_err(|e| format!("policies: {e:#}"))?;
     parts.relay.set(Arc::new(relay));
     parts.backoff.set(build::backoff(&config));
     parts.policies.set(Arc::new(policies));
-    tracing::info!(
-        reloaded = reload::RELOADED,
-        not_reloaded = reload::NOT_RELOADED,
-        "configuration reloaded"
-    );
+    let mut in_effect = parts
+        .applied
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let (applied, _) = changes::classify(&in_effect, &keys);
+    // What needs a restart stays listed until the restart.
+    let (_, restart) = changes::classify(&parts.started, &keys);
+    *in_effect = keys;
+    Ok(ReloadReport {
+        refused: None,
+        applied,
+        needs_restart: restart,
+    })
 }
 
 /// The system's host name, or "localhost".

@@ -73,11 +73,6 @@ impl PrequeuePolicy for SwappablePolicies {
     }
 }
 
-/// What a reload replaced and what needs a restart.
-pub const RELOADED: &str = "relay (smarthost, routes, TLS policy, timeouts, limits), queue.backoff, queue.policies, queue.aliases";
-/// What a reload cannot change.
-pub const NOT_RELOADED: &str = "hostname, smtp (listeners, limits, timeouts, TLS, access, users), storage, admin, log, queue.max_lifetime, queue.max_deliveries";
-
 #[cfg(test)]
 mod tests {
     use super::*;

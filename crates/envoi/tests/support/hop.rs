@@ -25,6 +25,8 @@ pub struct HopScript {
     pub caps: Vec<String>,
     /// The reply to the final dot, CRLF included; any octets.
     pub after_data: Vec<u8>,
+    /// Recipients starting with this are refused `550 5.1.1 no such user` at RCPT.
+    pub reject_prefix: Option<String>,
 }
 
 impl HopScript {
@@ -33,7 +35,14 @@ impl HopScript {
         Self {
             caps: caps.iter().map(|c| (*c).to_owned()).collect(),
             after_data: [after_data, b"\r\n"].concat(),
+            reject_prefix: None,
         }
+    }
+
+    /// The same hop, refusing recipients that start with `prefix`.
+    pub fn rejecting(mut self, prefix: &str) -> Self {
+        self.reject_prefix = Some(prefix.to_owned());
+        self
     }
 }
 
@@ -113,9 +122,14 @@ fn serve(stream: TcpStream, script: &HopScript, txns: &Mutex<Vec<HopTxn>>) -> st
                 b"250 2.1.0 ok\r\n".to_vec()
             }
             "RCPT" => {
-                txn.rcpts
-                    .push(text.split(['<', '>']).nth(1).unwrap_or("").to_owned());
-                b"250 2.1.5 ok\r\n".to_vec()
+                let rcpt = text.split(['<', '>']).nth(1).unwrap_or("").to_owned();
+                let prefix = script.reject_prefix.as_deref();
+                if prefix.is_some_and(|p| rcpt.starts_with(p)) {
+                    b"550 5.1.1 no such user\r\n".to_vec()
+                } else {
+                    txn.rcpts.push(rcpt);
+                    b"250 2.1.5 ok\r\n".to_vec()
+                }
             }
             "DATA" => {
                 out.write_all(b"354 go ahead\r\n")?;

@@ -5,6 +5,7 @@
 pub mod big;
 pub mod hop;
 pub mod private_pg;
+pub mod queue_cli;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -265,6 +266,16 @@ impl Daemon {
         assert!(status.success());
     }
 
+    /// Runs `envoi reload` against this daemon.
+    pub fn reload_cli(&self) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_envoi"))
+            .arg("reload")
+            .arg("--admin")
+            .arg(format!("http://{}", self.admin))
+            .output()
+            .unwrap()
+    }
+
     /// Runs `envoi queue ARGS` against this daemon.
     pub fn queue_cli(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_envoi"))
@@ -284,6 +295,20 @@ impl Drop for Daemon {
             let _ = child.wait();
         }
     }
+}
+
+/// A minimal HTTP/1.1 GET: the whole response, status line and headers included.
+pub fn http_get(addr: SocketAddr, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
 }
 
 /// A minimal SMTP client: sends one message, returns the reply to the final dot.

@@ -1,32 +1,60 @@
 //! RFC 3464 delivery status notifications, with RFC 6533's `message/global-*` types when an
 //! address or a reply is UTF-8.
 //!
-//! Per message: `Reporting-MTA`, `Arrival-Date`, then the queue id (extension fields follow
-//! the standard ones, RFC 3464 §2.2). Per recipient:
-//! `Final-Recipient` (`rfc822;`, or `utf-8;` for a UTF-8 address), `Action: failed`,
-//! `Status`, `Remote-MTA: dns; <host name>` when a host was involved, `Diagnostic-Code`
-//! (`smtp;` only for a remote host's own reply, `X-Envoi;` for a failure envoi made itself:
-//! DNS, a refused connection, expiry, retries given up) and `Last-Attempt-Date`.
+//! Per message: `Original-Envelope-Id` when the sender gave `ENVID`, `Reporting-MTA`,
+//! `Arrival-Date`, then the queue id (extension fields follow the standard ones, RFC 3464
+//! §2.2). Per recipient: `Original-Recipient` when the sender gave `ORCPT`,
+//! `Final-Recipient` (`rfc822;`, or `utf-8;` for a UTF-8 address), `Action` (`failed`,
+//! `delayed`, `delivered`, `relayed`), `Status`, `Remote-MTA: dns; <host name>` when a host
+//! was involved, `Diagnostic-Code` (`smtp;` only for a remote host's own reply, `X-Envoi;`
+//! for a failure envoi made itself: DNS, a refused connection, expiry, retries given up),
+//! `Last-Attempt-Date`, and `Will-Retry-Until` in a delay warning.
+//!
+//! A failure report returns the whole message, or only its headers when the sender asked
+//! `RET=HDRS` or the message is larger than [`DsnBounce::headers_only_above`]; delay and
+//! success reports return the headers only (RFC 3461 §4.3 leaves them to the MTA; Postfix
+//! does the same).
 
 use std::fmt::Write as _;
-use std::time::SystemTime;
 
-use chrono::{DateTime, Utc};
-use envoi_types::{ClientInfo, Envelope, Message, Sender};
+use envoi_types::{ClientInfo, DsnRequest, Envelope, Message, Ret, Sender};
 
-use super::{BounceContext, BounceFactory, Failure};
-use crate::relay::ReplyOrigin;
+use super::fields::{needs_global, recipient_block};
+use super::{Action, BounceContext, BounceFactory};
+
+pub use super::fields::rfc5322_date;
 
 /// Above this size only the original's headers are returned (`text/rfc822-headers`).
 pub const DEFAULT_HEADERS_ONLY_ABOVE: usize = 128 * 1024;
 
-/// Builds `multipart/report; report-type=delivery-status` bounces (RFC 3464, RFC 6522).
+/// Builds `multipart/report; report-type=delivery-status` reports (RFC 3464, RFC 6522).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DsnBounce {
     /// The host name written as `Reporting-MTA` and in the `From` and `Message-ID`.
     pub reporting_mta: String,
     /// Originals larger than this are returned as headers only.
     pub headers_only_above: usize,
+}
+
+/// The wording of one kind of report: its subject and its human-readable lead.
+fn wording(action: Action) -> (&'static str, &'static str) {
+    match action {
+        Action::Failed => (
+            "Undelivered Mail Returned to Sender",
+            "Your message could not be delivered to one or more recipients.\r\n\
+             It is attached below. The mail system said:",
+        ),
+        Action::Delayed => (
+            "Delayed Mail (still being retried)",
+            "Your message could not be delivered yet to one or more recipients.\r\n\
+             The mail system will keep trying; no action is needed. It said:",
+        ),
+        Action::Delivered | Action::Relayed => (
+            "Successful Mail Delivery Report",
+            "Your message was delivered, or handed to a system that will not report on it,\r\n\
+             for these recipients, as you asked. The mail system said:",
+        ),
+    }
 }
 
 impl DsnBounce {
@@ -42,17 +70,22 @@ impl DsnBounce {
     pub fn render(&self, context: &BounceContext<'_>) -> Vec<u8> {
         let boundary = format!("{}/{}", context.bounce_id, self.reporting_mta);
         let original = context.original;
-        let report_type = if needs_global(context.failures) {
+        let report_type = if needs_global(context.failures, &original.dsn) {
             "global-delivery-status"
         } else {
             "delivery-status"
         };
+        let action = context
+            .failures
+            .first()
+            .map_or(Action::Failed, |f| f.action);
+        let (subject, _) = wording(action);
         let mut out = String::new();
         let _ = write!(
             out,
             "From: Mail Delivery System <MAILER-DAEMON@{mta}>\r\n\
              To: {to}\r\n\
-             Subject: Undelivered Mail Returned to Sender\r\n\
+             Subject: {subject}\r\n\
              Date: {date}\r\n\
              Message-ID: <{id}@{mta}>\r\n\
              Auto-Submitted: auto-replied\r\n\
@@ -68,17 +101,20 @@ impl DsnBounce {
             id = context.bounce_id,
         );
         let _ = write!(out, "--{boundary}\r\n");
-        self.human_part(&mut out, context);
+        self.human_part(&mut out, context, action);
         let _ = write!(out, "--{boundary}\r\n");
         self.status_part(&mut out, context, report_type);
         let _ = write!(out, "--{boundary}\r\n");
         let mut bytes = out.into_bytes();
-        self.original_part(&mut bytes, &original.message);
+        let whole = action == Action::Failed && original.dsn.ret != Some(Ret::Headers);
+        let delivered = matches!(action, Action::Delivered | Action::Relayed);
+        self.original_part(&mut bytes, &original.message, whole, delivered);
         bytes.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
         bytes
     }
 
-    fn human_part(&self, out: &mut String, context: &BounceContext<'_>) {
+    fn human_part(&self, out: &mut String, context: &BounceContext<'_>, action: Action) {
+        let (_, lead) = wording(action);
         let _ = write!(
             out,
             "Content-Type: text/plain; charset=utf-8\r\n\
@@ -87,8 +123,7 @@ impl DsnBounce {
              \r\n\
              This is the mail system at host {mta}.\r\n\
              \r\n\
-             Your message could not be delivered to one or more recipients.\r\n\
-             It is attached below. The mail system said:\r\n\
+             {lead}\r\n\
              \r\n",
             mta = self.reporting_mta
         );
@@ -110,13 +145,21 @@ impl DsnBounce {
         } else {
             ""
         };
+        let dsn: &DsnRequest = &context.original.dsn;
         let _ = write!(
             out,
             "Content-Type: message/{report_type}\r\n\
              {encoding}\
              Content-Description: Delivery report\r\n\
-             \r\n\
-             Reporting-MTA: dns; {mta}\r\n\
+             \r\n"
+        );
+        // RFC 3461 §6.2: the ENVID the sender gave comes back as given.
+        if let Some(envid) = &dsn.envid {
+            let _ = write!(out, "Original-Envelope-Id: {envid}\r\n");
+        }
+        let _ = write!(
+            out,
+            "Reporting-MTA: dns; {mta}\r\n\
              Arrival-Date: {arrival}\r\n\
              X-Envoi-Queue-ID: {id}\r\n",
             mta = self.reporting_mta,
@@ -126,33 +169,32 @@ impl DsnBounce {
         let attempted = rfc5322_date(context.now);
         for failure in context.failures {
             out.push_str("\r\n");
-            recipient_block(out, failure, &attempted);
+            recipient_block(out, failure, dsn, &attempted, context.will_retry_until);
         }
         out.push_str("\r\n");
     }
 
-    fn original_part(&self, out: &mut Vec<u8>, message: &Message) {
-        // A spooled message is quoted whole only if its file can be read now; else its headers.
-        let whole_message = (message.len() <= self.headers_only_above)
+    /// The original: whole when `whole` and within the size limit, else its headers;
+    /// described as delivered or undelivered. A spooled message is quoted whole only if its
+    /// file can be read now; else its headers.
+    fn original_part(&self, out: &mut Vec<u8>, message: &Message, whole: bool, delivered: bool) {
+        let whole_message = (whole && message.len() <= self.headers_only_above)
             .then(|| message.in_memory().ok())
             .flatten();
         let message = whole_message.as_ref().unwrap_or(message);
         let whole = whole_message.is_some();
         // RFC 6532 §3.7, RFC 6533 §6.3: a message with UTF-8 headers travels as message/global.
         let global = !message.header_section().is_ascii();
-        let (content_type, description, bytes) = match (whole, global) {
-            (true, false) => ("message/rfc822", "Undelivered Message", message.as_bytes()),
-            (true, true) => ("message/global", "Undelivered Message", message.as_bytes()),
-            (false, false) => (
-                "text/rfc822-headers",
-                "Undelivered Message Headers",
-                message.header_section(),
-            ),
-            (false, true) => (
-                "message/global-headers",
-                "Undelivered Message Headers",
-                message.header_section(),
-            ),
+        let (content_type, bytes) = match (whole, global) {
+            (true, false) => ("message/rfc822", message.as_bytes()),
+            (true, true) => ("message/global", message.as_bytes()),
+            (false, false) => ("text/rfc822-headers", message.header_section()),
+            (false, true) => ("message/global-headers", message.header_section()),
+        };
+        let description = match (delivered, whole) {
+            (false, true) => "Undelivered Message",
+            (false, false) => "Undelivered Message Headers",
+            (true, _) => "Delivered Message Headers",
         };
         let encoding = if bytes.is_ascii() {
             ""
@@ -167,76 +209,6 @@ impl DsnBounce {
         );
         out.extend_from_slice(bytes);
     }
-}
-
-/// True when the report must be `message/global-delivery-status` (RFC 6533 §6.2): a UTF-8
-/// address or reply text cannot be written in `message/delivery-status`.
-fn needs_global(failures: &[Failure]) -> bool {
-    failures
-        .iter()
-        .any(|f| !f.recipient.is_ascii() || !f.reply.lines.iter().all(|l| l.is_ascii()))
-}
-
-/// One per-recipient block of the delivery-status part.
-fn recipient_block(out: &mut String, failure: &Failure, attempted: &str) {
-    // RFC 6533 §3: UTF-8 addresses use the utf-8 address type.
-    let address_type = if failure.recipient.is_ascii() {
-        "rfc822"
-    } else {
-        "utf-8"
-    };
-    let _ = write!(
-        out,
-        "Final-Recipient: {address_type}; {rcpt}\r\n\
-         Action: failed\r\n\
-         Status: {status}\r\n",
-        rcpt = failure.recipient,
-        status = failure.reply.enhanced,
-    );
-    if let Some(name) = failure.remote_host.as_deref().and_then(mta_name) {
-        let _ = write!(out, "Remote-MTA: dns; {name}\r\n");
-    }
-    // RFC 3464 §2.3.6: `smtp` says the text is what the remote host answered.
-    let diagnostic_type = match failure.origin {
-        ReplyOrigin::Remote => "smtp",
-        ReplyOrigin::Local => "X-Envoi",
-    };
-    let reply = &failure.reply;
-    let _ = write!(
-        out,
-        "Diagnostic-Code: {diagnostic_type}; {} {}",
-        reply.code, reply.enhanced
-    );
-    // One reply line per field line: a multi-line reply stays within line limits, and
-    // unfolds to the one-line form.
-    let mut lines = reply.lines.iter();
-    if let Some(first) = lines.next() {
-        let _ = write!(out, " {first}");
-    }
-    for line in lines {
-        let _ = write!(out, "\r\n {line}");
-    }
-    let _ = write!(out, "\r\nLast-Attempt-Date: {attempted}\r\n");
-}
-
-/// The host name in a relay's `name[address]:port`, for `Remote-MTA: dns;`; `None` for a
-/// host without one (a unix socket).
-fn mta_name(remote_host: &str) -> Option<&str> {
-    if remote_host.starts_with("unix:") {
-        return None;
-    }
-    let name = match remote_host.rfind('[') {
-        Some(at) if at > 0 => &remote_host[..at],
-        _ => remote_host,
-    };
-    (!name.is_empty()).then_some(name)
-}
-
-/// `Sat, 28 Nov 2026 16:24:34 +0000` (RFC 5322 §3.3, numeric zone).
-pub fn rfc5322_date(time: SystemTime) -> String {
-    DateTime::<Utc>::from(time)
-        .format("%a, %d %b %Y %H:%M:%S +0000")
-        .to_string()
 }
 
 impl BounceFactory for DsnBounce {
@@ -258,6 +230,7 @@ impl BounceFactory for DsnBounce {
             },
             receiver: self.reporting_mta.clone(),
             arrival: context.now,
+            dsn: DsnRequest::default(),
         }
     }
 }
@@ -269,6 +242,8 @@ mod tests {
     use envoi_types::{Address, EnhancedCode, QueueId, Reply};
 
     use super::*;
+    use crate::bounce::Failure;
+    use crate::relay::ReplyOrigin;
 
     fn render(body: &[u8], failure: Failure) -> String {
         let original = Envelope::new(
@@ -282,6 +257,7 @@ mod tests {
             bounce_id: QueueId::from_bytes([2; 16]),
             failures: &[failure],
             now: SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_882_674),
+            will_retry_until: None,
         });
         String::from_utf8(bounce).unwrap()
     }
@@ -289,6 +265,7 @@ mod tests {
     fn failure(reply: Reply, remote_host: Option<&str>, origin: ReplyOrigin) -> Failure {
         Failure {
             recipient: Address::parse("a@dst.test").unwrap(),
+            action: Action::Failed,
             reply,
             remote_host: remote_host.map(str::to_owned),
             origin,
@@ -307,15 +284,6 @@ mod tests {
         ));
         assert!(text.contains("Final-Recipient: utf-8; jörg@dst.test\r\n"));
         assert!(text.contains("Content-Type: message/rfc822\r\nContent-Description"));
-    }
-
-    #[test]
-    fn remote_mta_is_the_host_name() {
-        assert_eq!(mta_name("mx1.dst.test[192.0.2.1]:25"), Some("mx1.dst.test"));
-        assert_eq!(mta_name("mx.test[2001:db8::1]:25"), Some("mx.test"));
-        assert_eq!(mta_name("[192.0.2.1][192.0.2.1]:25"), Some("[192.0.2.1]"));
-        assert_eq!(mta_name("mx.test"), Some("mx.test"));
-        assert_eq!(mta_name("unix:/run/lmtp.sock"), None);
     }
 
     #[test]
@@ -353,9 +321,47 @@ mod tests {
             bounce_id: QueueId::from_bytes([2; 16]),
             failures: &[failure(reply, None, ReplyOrigin::Local)],
             now: SystemTime::UNIX_EPOCH,
+            will_retry_until: None,
         });
         let headers_only = String::from_utf8(headers_only).unwrap();
         assert!(headers_only.contains("Content-Type: message/global-headers\r\n"));
         assert!(!headers_only.contains("hi\r\n"));
+    }
+
+    #[test]
+    fn a_delay_warning_says_until_when_and_returns_headers_only() {
+        let reply = Reply::new(451, EnhancedCode::new(4, 2, 0), "busy");
+        let mut delayed = failure(reply, Some("mx.test[192.0.2.1]:25"), ReplyOrigin::Remote);
+        delayed.action = Action::Delayed;
+        let original = Envelope::new(
+            Sender::parse("s@src.test").unwrap(),
+            vec![delayed.recipient.clone()],
+            b"Subject: x\r\n\r\nthe body\r\n".to_vec(),
+        );
+        let text = DsnBounce::new("mx.envoi.test").render(&BounceContext {
+            original: &original,
+            original_id: QueueId::from_bytes([1; 16]),
+            bounce_id: QueueId::from_bytes([2; 16]),
+            failures: &[delayed],
+            now: SystemTime::UNIX_EPOCH,
+            will_retry_until: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(86400)),
+        });
+        let text = String::from_utf8(text).unwrap();
+        assert!(text.contains("Subject: Delayed Mail (still being retried)\r\n"));
+        assert!(
+            text.contains(
+                "Action: delayed\r\nStatus: 4.2.0\r\n\
+                 Remote-MTA: dns; mx.test\r\n\
+                 Diagnostic-Code: smtp; 451 4.2.0 busy\r\n\
+                 Last-Attempt-Date: Thu, 01 Jan 1970 00:00:00 +0000\r\n\
+                 Will-Retry-Until: Fri, 02 Jan 1970 00:00:00 +0000\r\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("Content-Type: text/rfc822-headers\r\n"),
+            "{text}"
+        );
+        assert!(!text.contains("the body"), "{text}");
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use envoi_types::{Address, Envelope};
+use envoi_types::{Address, DsnRequest, Envelope, OriginalRecipient, RecipientDsn};
 
 use super::PrequeuePolicy;
 
@@ -11,7 +11,9 @@ use super::PrequeuePolicy;
 /// Keys are full addresses (`alice@example.org`) or whole domains (`@example.org`), compared
 /// case-insensitively; an address key wins over its domain key. A recipient with no entry is
 /// kept. The rewrite is applied once (aliases of aliases are not followed) and duplicate
-/// results are dropped, keeping the first.
+/// results are dropped, keeping the first. A target keeps the DSN parameters of the
+/// recipient it replaces (RFC 3461 §6.2): its `NOTIFY`, and its `ORCPT`, or the replaced
+/// address as the original recipient when the sender gave none.
 #[derive(Debug, Clone, Default)]
 pub struct Forward {
     table: HashMap<String, Vec<Address>>,
@@ -43,13 +45,34 @@ impl Forward {
 impl PrequeuePolicy for Forward {
     fn apply(&self, mut envelope: Envelope) -> Vec<Envelope> {
         let mut recipients: Vec<Address> = Vec::new();
-        for target in envelope.recipients.iter().flat_map(|r| self.rewrite(r)) {
-            if !recipients.contains(&target) {
+        let mut dsn = DsnRequest {
+            recipients: Vec::new(),
+            ..envelope.dsn.clone()
+        };
+        for original in &envelope.recipients {
+            for target in self.rewrite(original) {
+                if recipients.contains(&target) {
+                    continue;
+                }
+                dsn.add_recipient(inherited(&envelope.dsn, original, &target));
                 recipients.push(target);
             }
         }
         envelope.recipients = recipients;
+        envelope.dsn = dsn;
         vec![envelope]
+    }
+}
+
+/// The DSN parameters `target` takes over from `original`, the recipient it replaces.
+fn inherited(dsn: &DsnRequest, original: &Address, target: &Address) -> RecipientDsn {
+    let given = dsn.recipient(original);
+    let orcpt = given.and_then(|r| r.orcpt.clone());
+    let rewritten = original != target;
+    RecipientDsn {
+        recipient: target.clone(),
+        notify: given.and_then(|r| r.notify),
+        orcpt: orcpt.or_else(|| rewritten.then(|| OriginalRecipient::of(original))),
     }
 }
 
@@ -86,5 +109,30 @@ mod tests {
                 a("keep@other.org")
             ]
         );
+    }
+
+    #[test]
+    fn targets_keep_notify_and_name_the_original_recipient() {
+        use envoi_types::Notify;
+        let policy = Forward::new().alias("alias@example.org", vec![a("real@example.net")]);
+        let mut env = Envelope::new(
+            Sender::Null,
+            vec![a("alias@example.org"), a("keep@other.org")],
+            Vec::new(),
+        );
+        env.dsn.add_recipient(RecipientDsn {
+            recipient: a("alias@example.org"),
+            notify: Some(Notify::NEVER),
+            orcpt: None,
+        });
+        let out = policy.apply(env).remove(0);
+        let target = out.dsn.recipient(&a("real@example.net")).unwrap();
+        assert_eq!(target.notify, Some(Notify::NEVER));
+        assert_eq!(
+            target.orcpt.as_ref().map(|o| o.address.as_str()),
+            Some("alias@example.org")
+        );
+        assert!(out.dsn.recipient(&a("keep@other.org")).is_none());
+        assert!(out.dsn.recipient(&a("alias@example.org")).is_none());
     }
 }

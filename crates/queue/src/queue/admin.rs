@@ -57,22 +57,70 @@ impl Queue {
         self.set_held(id, false).await
     }
 
+    /// Holds (`held`) or releases many messages as one change: the answer has one result per
+    /// id, in order. The store writes run side by side, so a store with group commit makes
+    /// them durable in a few commits rather than one per message.
+    pub async fn set_held_many(&self, ids: &[QueueId], held: bool) -> Vec<Result<(), QueueError>> {
+        let _one_at_a_time = self.shared.held_changes.lock().await;
+        let mut results: Vec<Result<(), QueueError>> =
+            ids.iter().map(|&id| self.prepare_held(id, held)).collect();
+        let mut writes = tokio::task::JoinSet::new();
+        for (index, &id) in ids.iter().enumerate() {
+            if results[index].is_ok() {
+                let queue = self.clone();
+                writes.spawn(async move {
+                    let stored = queue
+                        .shared
+                        .with_storage(queue.shared.storage.set_held(id, held))
+                        .await;
+                    (index, queue.finish_held(id, held, stored))
+                });
+            }
+        }
+        while let Some(joined) = writes.join_next().await {
+            match joined {
+                Ok((index, result)) => results[index] = result,
+                // A write task cannot panic short of a bug in a store; the message keeps the
+                // state the index gave it, which the next start corrects from the store.
+                Err(error) => tracing::error!(%error, "a hold or release write failed to run"),
+            }
+        }
+        results
+    }
+
     /// Holding marks the index before the store, so the scheduler cannot start an attempt
     /// while the store write is under way; releasing writes the store first, so an attempt
     /// never finds the message still held in the store. Holds and releases run one at a
     /// time, so the last one decides both the store's flag and the index's.
     async fn set_held(&self, id: QueueId, held: bool) -> Result<(), QueueError> {
         let _one_at_a_time = self.shared.held_changes.lock().await;
+        self.prepare_held(id, held)?;
+        let stored = self
+            .shared
+            .with_storage(self.shared.storage.set_held(id, held))
+            .await;
+        self.finish_held(id, held, stored)
+    }
+
+    /// The index's half before the store write: a hold takes effect at once.
+    fn prepare_held(&self, id: QueueId, held: bool) -> Result<(), QueueError> {
         if held {
             self.mark_held(id, true)?;
             self.shared.fresh().forget(id);
         } else if !self.shared.index().contains(id) {
             return Err(QueueError::NotFound(id));
         }
-        let stored = self
-            .shared
-            .with_storage(self.shared.storage.set_held(id, held))
-            .await;
+        Ok(())
+    }
+
+    /// The index's half after the store write: a failed hold is undone, a release takes
+    /// effect.
+    fn finish_held(
+        &self,
+        id: QueueId,
+        held: bool,
+        stored: Result<(), crate::StorageError>,
+    ) -> Result<(), QueueError> {
         if let Err(error) = stored {
             if held {
                 // The store still says "not held": so must the index.

@@ -143,6 +143,7 @@ pub(super) async fn fail_pending(
         verdict: Verdict::fail_pending(&message.meta.recipients, reply),
         attempts: message.meta.attempts,
         next: None,
+        attempted: false,
     };
     record(shared, message, decision, persist).await
 }
@@ -191,6 +192,7 @@ async fn deliver(shared: &Shared, message: StoredMessage, early: bool) -> Option
         verdict,
         attempts,
         next,
+        attempted: true,
     };
     // Stored until the store takes it: the relay has acted on it.
     record(shared, &message, decision, Persist::UntilStored)
@@ -215,7 +217,11 @@ fn report_destination(shared: &Shared, id: QueueId, answer: &Result<Delivery, Re
         .filter(|_| unreachable)
         .map(|o| o.reply.to_string());
     let now = shared.clock.now();
-    shared.index().destination_result(id, now, error);
+    let failed = error.is_some();
+    let dest = shared.index().destination_result(id, now, error);
+    if let (true, Some(dest)) = (failed, dest) {
+        shared.tallies().connection_failure(&dest);
+    }
     unreachable && !outcomes.is_empty()
 }
 

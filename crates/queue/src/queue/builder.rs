@@ -13,7 +13,7 @@ use super::fresh::Fresh;
 use super::index::Index;
 use super::retry::RetryPolicy;
 use super::uncommitted::Uncommitted;
-use super::{lanes, limits, scheduler, suspend, Queue, Shared};
+use super::{lanes, limits, scheduler, suspend, Queue, Reports, Shared};
 use crate::backoff::{Backoff, Schedule, DEFAULT_LIFETIME};
 use crate::bounce::{BounceFactory, DsnBounce};
 use crate::clock::Clock;
@@ -42,6 +42,7 @@ pub struct QueueBuilder {
     clock: Clock,
     node: String,
     lease: Duration,
+    reports: Reports,
 }
 
 impl QueueBuilder {
@@ -69,6 +70,10 @@ impl QueueBuilder {
             clock: Clock::new(),
             node,
             lease: Duration::from_secs(15 * 60),
+            reports: Reports {
+                delay_warnings: settings.delay_warnings,
+                history_limit: settings.history_limit,
+            },
         }
     }
 
@@ -121,6 +126,21 @@ impl QueueBuilder {
                 settings.destination_backoff_max,
             )
             .max_storage_ops(settings.max_storage_ops)
+            .delay_warnings(settings.delay_warnings.clone())
+            .history_limit(settings.history_limit)
+    }
+
+    /// The delay-warning thresholds (default `["4h"]`; empty: none): see
+    /// [`QueueSettings::delay_warnings`].
+    pub fn delay_warnings(mut self, thresholds: Vec<Duration>) -> Self {
+        self.reports.delay_warnings = thresholds;
+        self
+    }
+
+    /// The attempts each message's history keeps (default 10).
+    pub fn history_limit(mut self, limit: usize) -> Self {
+        self.reports.history_limit = limit;
+        self
     }
 
     /// At most this many attempts run at once (default: [`QueueSettings`]'s, 64).
@@ -226,10 +246,12 @@ impl QueueBuilder {
             clock: self.clock,
             node: self.node,
             lease: self.lease,
+            reports: self.reports,
             index: Mutex::new(index),
             fresh: Mutex::new(Fresh::default()),
             uncommitted: Mutex::new(Uncommitted::default()),
             failed_write: Mutex::new(FailedWrite::default()),
+            tallies: Mutex::new(super::Tallies::default()),
             held_changes: tokio::sync::Mutex::new(()),
             wake: Arc::new(Notify::new()),
             deliveries: Arc::new(Semaphore::new(self.max_deliveries)),

@@ -219,15 +219,19 @@ impl Index {
 
     /// What the relay said about the destination of message `id` (in flight): `Some(error)`
     /// when it could not be reached at `now` (the destination is backed off), `None` when it
-    /// was reached.
-    pub fn destination_result(&mut self, id: QueueId, now: SystemTime, error: Option<String>) {
-        let Some(dest) = self.entries.get(&id).map(|e| e.dest.clone()) else {
-            return;
-        };
+    /// was reached. Returns that destination, if the message is still known.
+    pub fn destination_result(
+        &mut self,
+        id: QueueId,
+        now: SystemTime,
+        error: Option<String>,
+    ) -> Option<Destination> {
+        let dest = self.entries.get(&id).map(|e| e.dest.clone())?;
         match error {
             Some(error) => self.lanes.unreachable(&dest, millis(now), error),
             None => self.lanes.reachable(&dest),
         }
+        Some(dest)
     }
 
     /// Suspends `dest` until `until` (`None`: until resumed).

@@ -14,6 +14,7 @@
 //! - `verdict`: per-recipient outcome rules (pure).
 //! - `admin`: flush, retry, hold, release, delete, bounce.
 //! - `status`: the per-destination view for administrators and metrics.
+//! - `tallies`: per-destination delivered / deferred / bounced / connection-failure counters.
 //! - `suspend`: suspending and resuming a destination (stored, applied to its lane).
 //! - `inspect`: read-only listings, counts and messages for administrators.
 
@@ -30,6 +31,7 @@ mod retry;
 mod scheduler;
 mod status;
 mod suspend;
+mod tallies;
 mod uncommitted;
 mod verdict;
 
@@ -56,6 +58,8 @@ pub use builder::QueueBuilder;
 use fresh::Fresh;
 use index::Index;
 use retry::RetryPolicy;
+use tallies::Tallies;
+pub use tallies::{DestinationCounters, DestinationCounts, TRACKED};
 use uncommitted::Uncommitted;
 
 /// State shared by the queue handle, the scheduler and the attempts.
@@ -70,6 +74,8 @@ struct Shared {
     clock: Clock,
     node: String,
     lease: Duration,
+    /// Delay warnings and attempt history.
+    reports: Reports,
     index: Mutex<Index>,
     /// Messages just stored, for their first attempt (unshared stores only).
     fresh: Mutex<Fresh>,
@@ -77,6 +83,8 @@ struct Shared {
     uncommitted: Mutex<Uncommitted>,
     /// The last write of new mail that failed, while it refuses mail.
     failed_write: Mutex<FailedWrite>,
+    /// Per-destination counters since the start.
+    tallies: Mutex<Tallies>,
     /// Orders hold and release, so that the store and the index end with the same flag.
     held_changes: tokio::sync::Mutex<()>,
     /// Wakes the scheduler: new work, a finished attempt, an admin change.
@@ -91,6 +99,15 @@ struct Shared {
     /// Cancelled when the shutdown grace period ends: attempts still running are dropped.
     abort: CancellationToken,
     attempts: TaskTracker,
+}
+
+/// What the queue reports beyond failures: delay warnings, and the attempts it remembers.
+#[derive(Debug, Clone)]
+pub(super) struct Reports {
+    /// The delay-warning thresholds (see [`crate::QueueSettings::delay_warnings`]).
+    pub delay_warnings: Vec<Duration>,
+    /// Attempts kept per message.
+    pub history_limit: usize,
 }
 
 impl Shared {
@@ -118,6 +135,13 @@ impl Shared {
     fn failed_write(&self) -> MutexGuard<'_, FailedWrite> {
         // One assignment per method; no panic in between.
         self.failed_write
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn tallies(&self) -> MutexGuard<'_, Tallies> {
+        // Counters only; each method finishes its change before it could panic.
+        self.tallies
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }

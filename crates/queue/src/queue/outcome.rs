@@ -9,16 +9,17 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, SystemTime};
 
-use envoi_types::QueueId;
+use envoi_types::{EnhancedCode, QueueId, Reply};
 
 use super::index::CommitKind;
 use super::retry::FALLBACK_RETRY;
 use super::verdict::Verdict;
 use super::Shared;
-use crate::bounce::BounceContext;
+use crate::bounce::{BounceContext, Failure};
 use crate::events::{self, Fate, RecipientEvent};
 use crate::storage::{
-    AttemptCommit, Disposition, MessageMeta, NewMessage, StorageError, StoredMessage,
+    AttemptCommit, AttemptRecord, Disposition, MessageHistory, MessageMeta, NewMessage,
+    StorageError, StoredMessage,
 };
 
 /// The first wait before committing an outcome again; it doubles up to [`MAX_COMMIT_RETRY`].
@@ -43,6 +44,9 @@ pub(super) struct Decision {
     pub attempts: u32,
     /// When to attempt again, if some recipient stays pending.
     pub next: Option<SystemTime>,
+    /// True for a delivery attempt, which the history records; false when the queue failed
+    /// the recipients itself (expiry, an administrative bounce).
+    pub attempted: bool,
 }
 
 /// Stores the outcome of an attempt of `message`: its bounces and its new state, in one
@@ -71,12 +75,24 @@ pub(super) async fn record(
         mut verdict,
         attempts,
         mut next,
+        attempted,
     } = decision;
-    let mut bounces = match build_bounces(shared, message, &verdict) {
+    let now = shared.clock.now();
+    let mut history = message.meta.history.clone();
+    if attempted {
+        let attempt = AttemptRecord {
+            at: now,
+            replies: verdict.attempt_replies(),
+        };
+        history.record(attempt, shared.reports.history_limit);
+    }
+    let delayed = delay_warning(shared, message, &verdict, &mut history, now);
+    let mut bounces = match build_bounces(shared, message, &verdict, delayed) {
         Some(bounces) => bounces,
         None => {
             tracing::error!(id = %message.id, "the bounce factory panicked; failed recipients stay pending");
             verdict.revert_failures();
+            history.delay_warnings_sent = message.meta.history.delay_warnings_sent;
             next = Some(fallback(shared, next));
             Vec::new()
         }
@@ -86,6 +102,7 @@ pub(super) async fn record(
         if let Err(error) = bounce_queue.shared.store_messages(bounces).await {
             tracing::error!(id = %message.id, %error, "bounce not stored; failed recipients stay pending");
             verdict.revert_failures();
+            history.delay_warnings_sent = message.meta.history.delay_warnings_sent;
             next = Some(fallback(shared, next));
         }
         bounces = Vec::new();
@@ -100,6 +117,7 @@ pub(super) async fn record(
             next_attempt: next.unwrap_or_else(|| shared.clock.now()),
             attempts,
             recipients: verdict.recipients,
+            history,
         }
     } else {
         Disposition::Remove
@@ -183,10 +201,12 @@ fn log_fates(shared: &Shared, message: &StoredMessage, verdict: &Verdict) {
         .now()
         .duration_since(message.envelope.arrival)
         .unwrap_or_default();
+    let mut counted = Vec::with_capacity(verdict.fates.len());
     for &(index, fate) in &verdict.fates {
         let Some(status) = verdict.recipients.get(index) else {
             continue;
         };
+        counted.push((shared.relay.destination(&status.recipient), fate));
         let Some(reply) = &status.last_reply else {
             continue;
         };
@@ -204,40 +224,111 @@ fn log_fates(shared: &Shared, message: &StoredMessage, verdict: &Verdict) {
         );
         if fate == Fate::Bounced && message.envelope.sender.is_null() {
             events::not_bounced(message.id, &status.recipient);
+        } else if fate == Fate::Bounced && !message.envelope.dsn.notify(&status.recipient).failure {
+            events::not_bounced_by_notify(message.id, &status.recipient);
         }
+    }
+    let mut tallies = shared.tallies();
+    for (dest, fate) in &counted {
+        tallies.fate(dest, *fate);
     }
 }
 
-/// One bounce listing every recipient that failed in this attempt; none for the null sender
-/// or when nothing failed. `None` when the bounce
-/// factory panicked.
+/// The recipients a delay warning is owed for after this attempt: once the message has
+/// waited a threshold it has not been warned about, with recipients still pending, those
+/// whose `NOTIFY` allows it (none for the null sender). Records in `history` every threshold
+/// passed, so that none is warned about twice, across restarts too: the count is committed
+/// with the warning.
+fn delay_warning(
+    shared: &Shared,
+    message: &StoredMessage,
+    verdict: &Verdict,
+    history: &mut MessageHistory,
+    now: SystemTime,
+) -> Vec<Failure> {
+    if !verdict.has_pending() {
+        return Vec::new();
+    }
+    let waited = now
+        .duration_since(message.envelope.arrival)
+        .unwrap_or_default();
+    let passed = shared
+        .reports
+        .delay_warnings
+        .iter()
+        .filter(|threshold| waited >= **threshold)
+        .count();
+    let passed = u32::try_from(passed).unwrap_or(u32::MAX);
+    if passed <= history.delay_warnings_sent {
+        return Vec::new();
+    }
+    history.delay_warnings_sent = passed;
+    if message.envelope.sender.is_null() {
+        return Vec::new();
+    }
+    let not_yet = Reply::new(451, EnhancedCode::new(4, 0, 0), "Not attempted yet");
+    let dsn = &message.envelope.dsn;
+    verdict
+        .delayed(&not_yet)
+        .into_iter()
+        .filter(|f| dsn.notify(&f.recipient).delay)
+        .collect()
+}
+
+/// The reports of this attempt, one per kind that has recipients: the bounce listing every
+/// recipient that failed in it, the report on those delivered or relayed that asked for one
+/// (`NOTIFY=SUCCESS`), and the delay warning for `delayed`. Recipients whose `NOTIFY` does
+/// not ask for a kind are left out of it; none at all for the null sender. `None` when the
+/// bounce factory panicked.
 fn build_bounces(
     shared: &Shared,
     message: &StoredMessage,
     verdict: &Verdict,
+    delayed: Vec<Failure>,
 ) -> Option<Vec<NewMessage>> {
     if message.envelope.sender.is_null() {
         return Some(Vec::new());
     }
-    let failures = verdict.failures();
-    if failures.is_empty() {
-        return Some(Vec::new());
-    }
+    let dsn = &message.envelope.dsn;
+    let failures: Vec<Failure> = verdict
+        .failures()
+        .into_iter()
+        .filter(|f| dsn.notify(&f.recipient).failure)
+        .collect();
+    let successes: Vec<Failure> = verdict
+        .successes()
+        .into_iter()
+        .filter(|f| dsn.notify(&f.recipient).success)
+        .collect();
+    let expiry = message
+        .envelope
+        .arrival
+        .checked_add(shared.retry.lifetime());
+    let reports = [(failures, None), (successes, None), (delayed, expiry)];
     let now = shared.clock.now();
     catch_unwind(AssertUnwindSafe(|| {
-        let bounce_id = QueueId::new();
-        let envelope = shared.bounces.bounce(BounceContext {
-            original: &message.envelope,
-            original_id: message.id,
-            bounce_id,
-            failures: &failures,
-            now,
-        });
-        vec![NewMessage {
-            id: bounce_id,
-            meta: MessageMeta::new(&envelope, now),
-            envelope,
-        }]
+        reports
+            .iter()
+            .filter(|(listed, _)| !listed.is_empty())
+            .map(|(listed, will_retry_until)| {
+                let bounce_id = QueueId::new();
+                let envelope = shared.bounces.bounce(BounceContext {
+                    original: &message.envelope,
+                    original_id: message.id,
+                    bounce_id,
+                    failures: listed,
+                    now,
+                    will_retry_until: *will_retry_until,
+                });
+                let action = listed.first().map_or("failed", |f| f.action.keyword());
+                events::reported(message.id, bounce_id, action, listed.len());
+                NewMessage {
+                    id: bounce_id,
+                    meta: MessageMeta::new(&envelope, now),
+                    envelope,
+                }
+            })
+            .collect()
     }))
     .ok()
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::Queue;
+use super::{DestinationCounters, Queue};
 use crate::clock::from_millis;
 use crate::destination::{Destination, DestinationStatus};
 use crate::storage::Suspension;
@@ -39,6 +39,15 @@ impl Queue {
             });
         }
         out.into_values().collect()
+    }
+}
+
+impl Queue {
+    /// Per-destination counters since the queue started: recipients delivered, deferred and
+    /// bounced, and attempts that could not connect (memory bounded: see
+    /// [`DestinationCounters::others`]). A recipient counts under its own destination.
+    pub fn destination_counters(&self) -> DestinationCounters {
+        self.shared.tallies().snapshot()
     }
 }
 

@@ -2,9 +2,10 @@
 
 use envoi_types::{EnhancedCode, RecipientState, RecipientStatus, Reply};
 
-use crate::bounce::Failure;
+use crate::bounce::{Action, Failure};
 use crate::events::Fate;
 use crate::relay::{Delivery, Outcome, RelayError, ReplyOrigin};
+use crate::storage::AttemptReply;
 
 /// The reply for a relay that failed or panicked: transient, as the contract promises.
 pub(crate) fn relay_failure_reply(detail: &str) -> Reply {
@@ -25,6 +26,9 @@ pub(crate) struct Verdict {
     /// The recipients (indices) whose reply envoi made itself rather than a remote host:
     /// relay failures, expiry, retries given up.
     local: Vec<usize>,
+    /// The recipients (indices) delivered in this attempt for which the relay says a report
+    /// on success is owed ([`Outcome::success_action`]).
+    successes: Vec<(usize, Action)>,
 }
 
 impl Verdict {
@@ -39,12 +43,16 @@ impl Verdict {
         let mut recipients = statuses.to_vec();
         let mut fates = Vec::with_capacity(attempted.len());
         let mut local = Vec::new();
+        let mut successes = Vec::new();
         for (&index, outcome) in attempted.iter().zip(outcomes) {
             let Some(status) = recipients.get_mut(index) else {
                 continue;
             };
             let fate = if outcome.reply.is_success() {
                 status.state = RecipientState::Delivered;
+                if let Some(action) = outcome.success_action {
+                    successes.push((index, action));
+                }
                 Fate::Delivered
             } else if outcome.reply.is_permanent() {
                 status.state = RecipientState::Failed;
@@ -63,6 +71,7 @@ impl Verdict {
             recipients,
             fates,
             local,
+            successes,
         }
     }
 
@@ -102,6 +111,7 @@ impl Verdict {
             recipients,
             fates,
             local,
+            successes: Vec::new(),
         }
     }
 
@@ -136,6 +146,7 @@ impl Verdict {
             .filter_map(|(index, _)| Some((*index, self.recipients.get(*index)?)))
             .map(|(index, status)| Failure {
                 recipient: status.recipient.clone(),
+                action: Action::Failed,
                 reply: status
                     .last_reply
                     .clone()
@@ -146,6 +157,62 @@ impl Verdict {
                 } else {
                     ReplyOrigin::Remote
                 },
+            })
+            .collect()
+    }
+}
+
+impl Verdict {
+    /// The recipients delivered in this attempt that are owed a report on success, with
+    /// the next hop's reply.
+    pub fn successes(&self) -> Vec<Failure> {
+        self.successes
+            .iter()
+            .filter_map(|&(index, action)| {
+                let status = self.recipients.get(index)?;
+                Some(Failure {
+                    recipient: status.recipient.clone(),
+                    action,
+                    reply: status.last_reply.clone()?,
+                    remote_host: status.remote_host.clone(),
+                    origin: ReplyOrigin::Remote,
+                })
+            })
+            .collect()
+    }
+
+    /// The recipients still pending, as a delay warning lists them: the last reply each got
+    /// (or, never attempted, `reply`).
+    pub fn delayed(&self, reply: &Reply) -> Vec<Failure> {
+        self.recipients
+            .iter()
+            .enumerate()
+            .filter(|(_, status)| status.is_pending())
+            .map(|(index, status)| Failure {
+                recipient: status.recipient.clone(),
+                action: Action::Delayed,
+                reply: status.last_reply.clone().unwrap_or_else(|| reply.clone()),
+                remote_host: status.remote_host.clone(),
+                origin: if self.local.contains(&index) || status.remote_host.is_none() {
+                    ReplyOrigin::Local
+                } else {
+                    ReplyOrigin::Remote
+                },
+            })
+            .collect()
+    }
+
+    /// What this attempt did to each recipient it attempted, for the message's history.
+    pub fn attempt_replies(&self) -> Vec<AttemptReply> {
+        self.fates
+            .iter()
+            .filter_map(|(index, _)| self.recipients.get(*index))
+            .filter_map(|status| {
+                Some(AttemptReply {
+                    recipient: status.recipient.clone(),
+                    reply: status.last_reply.clone()?,
+                    remote_host: status.remote_host.clone(),
+                })
             })
             .collect()
     }

@@ -136,11 +136,13 @@ impl Storage for MemoryStore {
                     next_attempt,
                     attempts,
                     recipients,
+                    history,
                 } => {
                     if let Some((_, meta)) = stored.get_mut(&id) {
                         meta.next_attempt = next_attempt;
                         meta.attempts = attempts;
                         meta.recipients = recipients;
+                        meta.history = history;
                     }
                 }
             }

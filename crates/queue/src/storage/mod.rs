@@ -30,10 +30,12 @@
 //!
 //! # Layout
 //! - [`body`]: [`BodySink`] and [`StagedBody`], the streaming enqueue's pieces.
+//! - [`history`]: [`MessageHistory`], the last attempts and the delay warnings sent.
 //! - [`memory`]: [`MemoryStore`], the in-memory store (no persistence).
 //! - [`query`]: admin listing filters shared by every store.
 
 pub mod body;
+pub mod history;
 pub mod memory;
 pub mod query;
 
@@ -44,6 +46,7 @@ use envoi_types::{Envelope, QueueId, RecipientState, RecipientStatus};
 use serde::{Deserialize, Serialize};
 
 pub use body::{BodySink, MemorySink, StagedBody};
+pub use history::{AttemptRecord, AttemptReply, MessageHistory};
 pub use memory::MemoryStore;
 pub use query::{ListQuery, MessageState, StateCounts};
 
@@ -119,6 +122,8 @@ pub struct MessageMeta {
     pub held: bool,
     /// One status per envelope recipient, in the envelope's order.
     pub recipients: Vec<RecipientStatus>,
+    /// The last attempts and the delay warnings sent.
+    pub history: MessageHistory,
 }
 
 impl MessageMeta {
@@ -134,6 +139,7 @@ impl MessageMeta {
                 .cloned()
                 .map(RecipientStatus::pending)
                 .collect(),
+            history: MessageHistory::default(),
         }
     }
 
@@ -203,6 +209,8 @@ pub enum Disposition {
         attempts: u32,
         /// Every recipient's status (delivered ones are never attempted again).
         recipients: Vec<RecipientStatus>,
+        /// The message's history with this attempt recorded.
+        history: MessageHistory,
     },
 }
 

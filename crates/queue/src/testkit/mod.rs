@@ -3,6 +3,8 @@
 //! # Layout
 //! - [`relay`]: [`ScriptedRelay`], answers chosen replies per recipient and attempt.
 //! - [`faulty`]: [`FaultyStore`], the memory store with faults switched on and off.
+//! - [`reports`]: suite rows about reports to the sender (DSN parameters, delay warnings,
+//!   success reports, the attempt history).
 //! - [`store`]: suite rows about the store alone (duplicate ids).
 //! - [`destinations`]: suite rows about destinations (suspensions kept, back-off uncounted).
 //! - [`streaming`]: the suite row about the streaming enqueue.
@@ -12,6 +14,7 @@
 pub mod destinations;
 pub mod faulty;
 pub mod relay;
+pub mod reports;
 pub mod store;
 pub mod streaming;
 pub mod suite;

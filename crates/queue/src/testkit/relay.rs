@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use envoi_types::{Address, Envelope, Reply, Sender};
 use tokio::time::Instant;
 
+use crate::bounce::Action;
 use crate::relay::{Delivery, Outcome, Relay, RelayError};
 
 /// One call the relay received.
@@ -46,6 +47,8 @@ struct Script {
     latency_for: HashMap<String, Duration>,
     /// Recipient domains (lower case) whose next hop cannot be connected to.
     unreachable: std::collections::HashSet<String>,
+    /// What every `2xx` outcome says is owed on success (see [`Outcome::success_action`]).
+    success_action: Option<Action>,
 }
 
 /// A relay answering per recipient: first from that recipient's queued replies, then its
@@ -113,6 +116,11 @@ impl ScriptedRelay {
         } else {
             s.unreachable.remove(&domain.to_lowercase());
         }
+    }
+
+    /// What every later `2xx` outcome says is owed on success (default: nothing).
+    pub fn set_success_action(&self, action: Option<Action>) {
+        self.lock().success_action = action;
     }
 
     /// Every call so far.
@@ -239,6 +247,7 @@ impl Relay for ScriptedRelay {
             attempt,
             replies: replies.clone(),
         });
+        let success_action = self.lock().success_action;
         let outcomes = replies
             .into_iter()
             .zip(down)
@@ -247,7 +256,8 @@ impl Relay for ScriptedRelay {
                 if down {
                     Outcome::unreachable(r, host)
                 } else {
-                    Outcome::new(r, host)
+                    let owed = success_action.filter(|_| r.is_success());
+                    Outcome::new(r, host).with_success_action(owed)
                 }
             })
             .collect();

@@ -22,6 +22,9 @@ pub struct Capabilities {
     pub starttls: bool,
     /// AUTH mechanisms (RFC 4954), upper case.
     pub auth: Vec<String>,
+    /// DSN (RFC 3461): the server takes `RET`, `ENVID`, `NOTIFY` and `ORCPT`, and reports
+    /// on delivery itself.
+    pub dsn: bool,
 }
 
 impl Capabilities {
@@ -43,6 +46,7 @@ impl Capabilities {
                 "8BITMIME" => caps.eight_bit_mime = true,
                 "SMTPUTF8" => caps.smtputf8 = true,
                 "STARTTLS" => caps.starttls = true,
+                "DSN" => caps.dsn = true,
                 "AUTH" => caps.auth = words.map(str::to_ascii_uppercase).collect(),
                 _ => {}
             }
@@ -63,11 +67,12 @@ mod tests {
     #[test]
     fn parses_ehlo_lines() {
         let reply = Reply::parse(
-            b"250-mx.example hi\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-8BITMIME\r\n250-AUTH PLAIN login\r\n250 STARTTLS\r\n",
+            b"250-mx.example hi\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-8BITMIME\r\n250-AUTH PLAIN login\r\n250-dsn\r\n250 STARTTLS\r\n",
         )
         .unwrap();
         let caps = Capabilities::from_ehlo(&reply);
         assert!(caps.pipelining && caps.eight_bit_mime && caps.starttls && !caps.smtputf8);
+        assert!(caps.dsn);
         assert_eq!(caps.size, Some(1000));
         assert!(caps.offers_auth("plain") && caps.offers_auth("LOGIN"));
     }

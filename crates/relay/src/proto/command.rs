@@ -1,11 +1,12 @@
 //! Command lines as sent on the wire.
 //!
 //! # Layout
-//! - [`mail_from`], [`rcpt_to`]: the transaction commands with their ESMTP parameters.
+//! - [`mail_from`], [`rcpt_to`]: the transaction commands with their ESMTP parameters, DSN's
+//!   (RFC 3461) included when the peer offers it.
 //! - [`auth_plain`]: the AUTH PLAIN initial response.
 
 use base64::Engine as _;
-use envoi_types::{Address, Sender};
+use envoi_types::{dsn, Address, DsnRequest, Sender};
 
 /// ESMTP parameters for MAIL FROM, decided from the message and the peer's capabilities.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -18,8 +19,9 @@ pub struct MailParams {
     pub smtputf8: bool,
 }
 
-/// Appends `MAIL FROM:<sender> [params]\r\n` to `out`, the pipelined batch being built.
-pub fn mail_from(out: &mut Vec<u8>, sender: &Sender, params: MailParams) {
+/// Appends `MAIL FROM:<sender> [params]\r\n` to `out`, the pipelined batch being built, with
+/// `RET` and `ENVID` from `dsn` when given (the peer offers DSN).
+pub fn mail_from(out: &mut Vec<u8>, sender: &Sender, params: MailParams, dsn: Option<&DsnRequest>) {
     // Appended in place rather than built with `format!` and copied: one command per message
     // (malloc/free and fmt were 16 % of envoi's instructions in bench/relay/README.md,
     // "Profile" item 4).
@@ -36,14 +38,34 @@ pub fn mail_from(out: &mut Vec<u8>, sender: &Sender, params: MailParams) {
     if params.smtputf8 {
         out.extend_from_slice(b" SMTPUTF8");
     }
+    if let Some(ret) = dsn.and_then(|d| d.ret) {
+        out.extend_from_slice(b" RET=");
+        out.extend_from_slice(ret.keyword().as_bytes());
+    }
+    if let Some(envid) = dsn.and_then(|d| d.envid.as_deref()) {
+        out.extend_from_slice(b" ENVID=");
+        out.extend_from_slice(dsn::envid_param(envid).as_bytes());
+    }
     out.extend_from_slice(b"\r\n");
 }
 
-/// Appends `RCPT TO:<recipient>\r\n` to `out`.
-pub fn rcpt_to(out: &mut Vec<u8>, recipient: &Address) {
+/// Appends `RCPT TO:<recipient> [params]\r\n` to `out`, with the recipient's `NOTIFY` and
+/// `ORCPT` from `dsn` when given (the peer offers DSN).
+pub fn rcpt_to(out: &mut Vec<u8>, recipient: &Address, dsn: Option<&DsnRequest>) {
     out.extend_from_slice(b"RCPT TO:<");
     out.extend_from_slice(recipient.as_str().as_bytes());
-    out.extend_from_slice(b">\r\n");
+    out.push(b'>');
+    if let Some(params) = dsn.and_then(|d| d.recipient(recipient)) {
+        if let Some(notify) = params.notify {
+            out.extend_from_slice(b" NOTIFY=");
+            out.extend_from_slice(notify.keyword().as_bytes());
+        }
+        if let Some(orcpt) = &params.orcpt {
+            out.extend_from_slice(b" ORCPT=");
+            out.extend_from_slice(orcpt.param().as_bytes());
+        }
+    }
+    out.extend_from_slice(b"\r\n");
 }
 
 /// `n` in decimal, without going through `fmt`.
@@ -83,6 +105,31 @@ mod tests {
     }
 
     #[test]
+    fn dsn_parameters_are_xtext_encoded() {
+        use envoi_types::{Notify, OriginalRecipient, RecipientDsn, Ret};
+        let rcpt = Address::parse("c@d.net").unwrap();
+        let dsn = DsnRequest {
+            ret: Some(Ret::Headers),
+            envid: Some("a+b=c".into()),
+            recipients: vec![RecipientDsn {
+                recipient: rcpt.clone(),
+                notify: Notify::parse("SUCCESS,DELAY"),
+                orcpt: OriginalRecipient::parse("rfc822;x+2By@d.net"),
+            }],
+        };
+        let mut out = Vec::new();
+        mail_from(&mut out, &Sender::Null, MailParams::default(), Some(&dsn));
+        rcpt_to(&mut out, &rcpt, Some(&dsn));
+        rcpt_to(&mut out, &Address::parse("e@d.net").unwrap(), Some(&dsn));
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "MAIL FROM:<> RET=HDRS ENVID=a+2Bb+3Dc\r\n\
+             RCPT TO:<c@d.net> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;x+2By@d.net\r\n\
+             RCPT TO:<e@d.net>\r\n"
+        );
+    }
+
+    #[test]
     fn formats() {
         let sender = Sender::parse("a@b.org").unwrap();
         let params = MailParams {
@@ -92,7 +139,7 @@ mod tests {
         };
         let line = |sender: &Sender, params| {
             let mut out = Vec::new();
-            mail_from(&mut out, sender, params);
+            mail_from(&mut out, sender, params, None);
             out
         };
         assert_eq!(
@@ -113,7 +160,7 @@ mod tests {
             b"MAIL FROM:<a@b.org> SIZE=0 SMTPUTF8\r\n"
         );
         let mut rcpt = b"MAIL FROM:<>\r\n".to_vec();
-        rcpt_to(&mut rcpt, &Address::parse("c@d.net").unwrap());
+        rcpt_to(&mut rcpt, &Address::parse("c@d.net").unwrap(), None);
         assert_eq!(rcpt, b"MAIL FROM:<>\r\nRCPT TO:<c@d.net>\r\n");
         assert_eq!(
             auth_plain("user", "pass"),

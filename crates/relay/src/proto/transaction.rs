@@ -136,6 +136,8 @@ pub struct Transaction<'a> {
     /// Commands per write: [`PIPELINE_WINDOW`] with PIPELINING, else 1.
     window: usize,
     params: MailParams,
+    /// The peer offers DSN: the envelope's DSN parameters go with MAIL and RCPT.
+    dsn: bool,
     replies: Vec<Option<Reply>>,
     /// Recipients not yet in a round, in order.
     pending: VecDeque<usize>,
@@ -211,6 +213,7 @@ impl<'a> Transaction<'a> {
                 eight_bit: caps.eight_bit_mime && envelope.needs_8bitmime(),
                 smtputf8: caps.smtputf8 && envelope.wants_smtputf8(),
             },
+            dsn: caps.dsn,
             replies: vec![None; count],
             pending: (0..count).collect(),
             limit: max_recipients.max(1),
@@ -412,12 +415,16 @@ impl<'a> Transaction<'a> {
         let end = sent.saturating_add(self.window).min(self.round.commands());
         self.out.clear();
         self.out.reserve(64 * (end - sent));
+        let dsn = self.dsn.then_some(&self.envelope.dsn);
         for position in sent..end {
             match self.round.cmd(position) {
-                Cmd::Mail => command::mail_from(&mut self.out, &self.envelope.sender, self.params),
+                Cmd::Mail => {
+                    command::mail_from(&mut self.out, &self.envelope.sender, self.params, dsn);
+                }
                 Cmd::Rcpt(p) => command::rcpt_to(
                     &mut self.out,
                     &self.envelope.recipients[self.round.batch[p]],
+                    dsn,
                 ),
                 Cmd::Data => self.out.extend_from_slice(b"DATA\r\n"),
             }

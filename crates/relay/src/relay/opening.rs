@@ -10,6 +10,7 @@ use super::{Candidate, Inner};
 use crate::client::session::{self, SessionParams, Target};
 use crate::failure::Failure;
 use crate::hop::TlsPolicy;
+use crate::pace::Pace;
 use crate::pool::Lease;
 
 /// A session to `target` for `candidate`'s deliveries.
@@ -21,6 +22,7 @@ pub(super) async fn lease(
     inner: &Inner,
     candidate: &Candidate,
     target: &Target,
+    pace: &Pace,
 ) -> Result<Lease, Failure> {
     let params = SessionParams {
         helo_name: &inner.config.helo_name,
@@ -34,7 +36,7 @@ pub(super) async fn lease(
     let profile = session_profile(candidate, candidate.tls);
     let mut lease = inner
         .pool
-        .checkout(target, &profile, || session::open(target, params))
+        .checkout(target, &profile, pace, || session::open(target, params))
         .await;
     if candidate.tls == TlsPolicy::Opportunistic && matches!(lease, Err(Failure::Tls(_))) {
         // Opportunistic TLS that breaks is no reason to defer: once more in clear text (as
@@ -46,7 +48,7 @@ pub(super) async fn lease(
         let profile = session_profile(candidate, TlsPolicy::None);
         lease = inner
             .pool
-            .checkout(target, &profile, || session::open(target, plain))
+            .checkout(target, &profile, pace, || session::open(target, plain))
             .await;
     }
     match lease {

@@ -26,12 +26,16 @@ pub struct Txn {
     pub data: Vec<u8>,
     /// True when the RCPT lines were already buffered when MAIL was read (pipelined).
     pub pipelined: bool,
+    /// The connection it came on (0 for the first accepted).
+    pub conn: usize,
 }
 
 /// What the peer saw.
 #[derive(Debug, Default)]
 pub struct Log {
     pub connections: usize,
+    /// When each connection was accepted, in order.
+    pub opened: Vec<std::time::Instant>,
     pub current: usize,
     pub max_concurrent: usize,
     /// Every byte received, per connection (after TLS: the decrypted bytes, appended).
@@ -189,6 +193,7 @@ impl Peer {
 fn open_conn(log: &Mutex<Log>) -> usize {
     let mut log = log.lock().unwrap();
     log.connections += 1;
+    log.opened.push(std::time::Instant::now());
     log.current += 1;
     log.max_concurrent = log.max_concurrent.max(log.current);
     log.received.push(Vec::new());
@@ -320,6 +325,7 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 txn = Txn {
                     mail: text.clone(),
                     pipelined: !reader.buffer().is_empty(),
+                    conn: index,
                     ..Txn::default()
                 };
                 in_txn = script.mail.starts_with('2');

@@ -5,10 +5,10 @@
 use std::net::IpAddr;
 use std::time::SystemTime;
 
-use envoi_queue::MessageMeta;
 use envoi_types::{Address, ClientInfo, Sender};
 use serde::Deserialize;
 
+use super::v3::Meta;
 use super::{BodyPlace, MetaRecord};
 
 /// The row format byte of this version.
@@ -33,7 +33,7 @@ pub(super) struct Record {
     arrival: SystemTime,
     body_len: u64,
     body: BodyPlace,
-    meta: MessageMeta,
+    meta: Meta,
 }
 
 impl From<Record> for MetaRecord {
@@ -50,9 +50,10 @@ impl From<Record> for MetaRecord {
             },
             receiver: old.receiver,
             arrival: old.arrival,
+            dsn: Default::default(),
             body_len: old.body_len,
             body: old.body,
-            meta: old.meta,
+            meta: old.meta.into(),
         }
     }
 }
@@ -108,7 +109,7 @@ mod tests {
         assert!(MetaRecord::decode(&longer).is_err());
         // Rows are written in the current version, whatever was read.
         let rewritten = record.encode(body).unwrap();
-        assert_eq!(rewritten[0], 3);
+        assert_eq!(rewritten[0], 4);
         assert_eq!(MetaRecord::decode(&rewritten).unwrap(), (record, body));
     }
 }

@@ -104,6 +104,7 @@ pub async fn one_message(
                 next_attempt: at(200),
                 attempts: 1,
                 recipients,
+                history: Default::default(),
             },
         };
         spool.commit_attempt(m.id, commit).await?;
