@@ -44,6 +44,11 @@ MIXED = [
     ("4KiB x20000 s20 10% slow", 20000, 4096, 20, 2.0),
     ("4KiB x20000 s20 10% fast", 20000, 4096, 20, 0.0),
 ]
+# Large messages: 25 MiB less 64 KiB, so that smtp-source's own headers keep it under envoi's
+# default 25 MiB limit. Index 6 of --loads (not in "all").
+BIG = [
+    ("25MiB x20 s20", 20, 25 * 1024 * 1024 - 65536, 20),
+]
 SYSTEMS = ["ceiling", "envoi", "postfix"]
 # Also accepted by --systems: "envoi-old", the binary --envoi-old names (an older build, for
 # before/after runs interleaved with the current one).
@@ -345,7 +350,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--systems", default=",".join(SYSTEMS))
     ap.add_argument("--loads", default="all",
-                    help="comma-separated load indexes (0-3; 4-5 one slow destination) or all (0-3)")
+                    help="comma-separated load indexes (0-3; 4-5 one slow destination; "
+                         "6 20 x 25 MiB) or all (0-3)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     ap.add_argument("--name", default=None, help="result file name (default: timestamp)")
     ap.add_argument("--workdir", default=None, help="parent of per-run temp dirs (on disk)")
@@ -360,7 +366,7 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep per-run directories")
     args = ap.parse_args()
 
-    every = LOADS + MIXED
+    every = LOADS + MIXED + BIG
     loads = LOADS if args.loads == "all" else [every[int(i)] for i in args.loads.split(",")]
     if args.quick:
         loads = [(f"{nm} (quick)", max(100, n // 10), size, s, *rest)

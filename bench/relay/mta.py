@@ -415,6 +415,7 @@ disable_dns_lookups = yes
 smtp_host_lookup = native
 smtp_dns_support_level = disabled
 smtpd_peername_lookup = no
+message_size_limit = 52428800
 in_flow_delay = 0
 initial_destination_concurrency = {sessions}
 default_destination_concurrency_limit = {conc}

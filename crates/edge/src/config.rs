@@ -88,7 +88,9 @@ pub struct Limits {
     /// refused whole with `554 5.6.0`.
     pub max_line_length: usize,
     /// Most message octets held in memory by all sessions of a server together; a message
-    /// that finds no room is discarded with `452 4.3.1`.
+    /// that finds no room is discarded with `452 4.3.1`. A session holds at most about
+    /// 256 KiB of a message, whatever its size (a larger one streams to storage), so this
+    /// bounds buffers, not messages.
     #[cfg_attr(feature = "serde", serde(skip))]
     pub max_buffered_bytes: usize,
     /// Longest command line in octets, CRLF included (RFC 5321 §4.5.3.1.4: 512).

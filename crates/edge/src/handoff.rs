@@ -1,7 +1,7 @@
 //! The one narrow call through which the edge hands envelopes to the queue.
 
 use async_trait::async_trait;
-use envoi_queue::EnqueueError;
+use envoi_queue::{BodySink, EnqueueError, MemorySink};
 use envoi_types::{Envelope, QueueId, Reply};
 
 /// Takes responsibility for a received envelope.
@@ -16,6 +16,17 @@ pub trait Handoff: Send + Sync + 'static {
     /// # Errors
     /// An [`EnqueueError`] when nothing was stored.
     async fn enqueue(&self, envelope: Envelope) -> Result<Vec<QueueId>, EnqueueError>;
+
+    /// A sink for the content of a large message while it arrives, at most `limit` octets:
+    /// the edge writes what follows the head it keeps, then enqueues the envelope whose
+    /// message is the head followed by what the sink staged (see
+    /// [`envoi_queue::Queue::open_body`]). Default: kept in memory.
+    ///
+    /// # Errors
+    /// An [`EnqueueError`] when no body can be taken now; the message is then refused.
+    async fn open_body(&self, limit: usize) -> Result<Box<dyn BodySink>, EnqueueError> {
+        Ok(Box::new(MemorySink::new(limit)))
+    }
 
     /// Whether a message would be taken now. The edge asks at `MAIL`, `DATA` and the first
     /// `BDAT` chunk, before any body is read, and answers the reply when refused (`452 4.3.1`
@@ -34,6 +45,11 @@ pub trait Handoff: Send + Sync + 'static {
 impl Handoff for envoi_queue::Queue {
     async fn enqueue(&self, envelope: Envelope) -> Result<Vec<QueueId>, EnqueueError> {
         envoi_queue::Queue::enqueue(self, envelope).await
+    }
+
+    /// The store's streaming sink (a staging file for the spool).
+    async fn open_body(&self, limit: usize) -> Result<Box<dyn BodySink>, EnqueueError> {
+        envoi_queue::Queue::open_body(self, limit).await
     }
 
     /// Refused while an attempt's outcome waits for the store (see

@@ -37,7 +37,10 @@
 //! - `shared`: what every session of a server shares (configuration, collaborators).
 //! - `session`: one session: the state enum, the command loop, the socket and its deadlines.
 //! - `verbs`: one file per SMTP verb, dispatched from [`proto::Command`].
-//! - [`proto`]: the sans-IO core: line framing, command parsing, the DATA reader.
+//! - [`proto`]: the sans-IO core: line framing, command parsing, the DATA reader, BDAT's
+//!   line rules.
+//! - `body`: the message being received: whole in memory up to 128 KiB, else its head in memory
+//!   and the rest streamed to the hand-off's sink ([`Handoff::open_body`]) as it arrives.
 //! - [`replies`]: every reply the edge sends, with its code and enhanced code.
 //! - [`handoff`]: [`Handoff`], the call into the queue (implemented for `envoi_queue::Queue`).
 //! - [`validate`]: [`Validator`] hooks at connect, EHLO, MAIL, RCPT and data.
@@ -48,6 +51,7 @@
 //! - [`rdns`]: the client's forward-confirmed host name at connect ([`ReverseDns`]).
 //! - [`events`]: log lines and metrics (call [`events::describe_metrics`] once at start-up).
 
+mod body;
 pub mod config;
 pub mod credentials;
 pub mod events;

@@ -152,7 +152,7 @@ pub use queue::{DestinationCounters, DestinationCounts, Queue, QueueBuilder};
 pub use relay::{Delivery, Outcome, Relay, RelayError, ReplyOrigin};
 pub use settings::{DestinationLimits, QueueSettings};
 pub use storage::{
-    AttemptCommit, Disposition, Lease, ListQuery, MemoryStore, MessageInfo, MessageMeta,
-    MessageState, NewMessage, QuarantinedRecord, ScheduleEntry, StateCounts, Storage, StorageError,
-    StoreHealth, StoredMessage, Suspension,
+    AttemptCommit, BodySink, Disposition, Lease, ListQuery, MemorySink, MemoryStore, MessageInfo,
+    MessageMeta, MessageState, NewMessage, QuarantinedRecord, ScheduleEntry, StagedBody,
+    StateCounts, Storage, StorageError, StoreHealth, StoredMessage, Suspension,
 };

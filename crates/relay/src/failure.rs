@@ -110,6 +110,10 @@ pub enum Failure {
     /// A configuration problem (e.g. an invalid TLS server name).
     #[error("configuration: {0}")]
     Config(String),
+    /// The message's stored body could not be read while it was being sent: the session was
+    /// dropped before the final dot, so the peer got nothing.
+    #[error("cannot read the message body: {0}")]
+    BodyUnreadable(#[source] io::Error),
     /// The peer refused the session before any transaction (greeting, EHLO/HELO, STARTTLS,
     /// AUTH): its reply is kept as the outcome.
     #[error("session refused: {0}")]
@@ -157,6 +161,7 @@ impl Failure {
                 "Authentication not offered by next hop".to_owned(),
             ),
             Self::Config(_) => (451, (4, 3, 5), "Relay configuration error".to_owned()),
+            Self::BodyUnreadable(_) => (451, (4, 3, 0), "Message body unreadable".to_owned()),
             // Only a refusal is an outcome: a session that never carried the message cannot
             // have delivered it, whatever the peer said (a `250` greeting, say).
             Self::Peer(reply) if reply.code >= 400 => return reply.clone(),

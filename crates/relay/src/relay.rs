@@ -26,6 +26,7 @@ use envoi_types::{Address, Envelope};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use crate::client::payload::Payload;
 use crate::client::session::Target;
 use crate::client::transaction;
 use crate::config::RelayConfig;
@@ -34,7 +35,6 @@ use crate::hop::{Credentials, Endpoint, Protocol, TlsPolicy};
 use crate::mx::mx_hosts;
 use crate::pace::{Pace, Pacing};
 use crate::pool::{Lease, Pool};
-use crate::proto::data;
 use crate::resolver::{DnsError, Resolver, TimedResolver};
 use crate::routes::Route;
 use crate::tls::{TlsConfigError, TlsConnectors};
@@ -125,7 +125,7 @@ impl SmtpRelay {
                 None => groups.push((route, vec![index])),
             }
         }
-        let wire = Arc::new(data::encode(envelope.message.as_bytes()));
+        let wire = Payload::of(&envelope.message);
         let mut outcomes: Vec<Option<Outcome>> = vec![None; envelope.recipients.len()];
         let mut tasks = JoinSet::new();
         let parallel = Arc::new(Semaphore::new(
@@ -247,7 +247,12 @@ fn failure_outcome(failure: &Failure, remote: Option<String>) -> Outcome {
 
 /// One next hop's recipients: its hosts in order until one session opens, then the
 /// transaction over it.
-async fn deliver_group(inner: &Inner, route: Route, part: &Envelope, wire: &[u8]) -> Vec<Outcome> {
+async fn deliver_group(
+    inner: &Inner,
+    route: Route,
+    part: &Envelope,
+    wire: &Payload,
+) -> Vec<Outcome> {
     let count = part.recipients.len();
     let pace = inner.pacing.of(destination_name(&route));
     let candidates = match candidates(inner, &route).await {
@@ -301,7 +306,7 @@ async fn deliver_over(
     mut lease: Lease,
     pace: &Pace,
     part: &Envelope,
-    wire: &[u8],
+    wire: &Payload,
 ) -> Vec<Outcome> {
     let remote = target.remote();
     let outcome = transaction::deliver(

@@ -5,6 +5,10 @@
 //! directory is fsync'd once per group commit by the writer, before the metadata commit that
 //! refers to the file. A body file is unlinked only after the commit that removed its metadata.
 //! So a crash leaves at worst a `.tmp` file or a body without metadata, both removed at start.
+//!
+//! A streamed message's rest is staged as `bodies/incoming-<ulid>.tmp` by the receiving session
+//! (`crate::staging`), fdatasync'd at its end, then hard-linked as `bodies/<id>` by the write
+//! that stores the message: the same steps, with the data written before the write began.
 
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
@@ -12,7 +16,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use envoi_queue::StorageError;
-use envoi_types::QueueId;
+use envoi_types::{QueueId, SpooledBody};
 
 use crate::error;
 use crate::failpoint;
@@ -62,6 +66,57 @@ impl BodyDir {
         }
         failpoint::hit("write.body_file_synced");
         result
+    }
+
+    /// Names the staged file `rest` (already fdatasync'd by its sink) as the body file of
+    /// `id`, durably except for its directory entry (see [`BodyDir::sync`]). A hard link: the
+    /// staged file may serve several copies of one message. A file of another directory (or
+    /// file system) is copied instead.
+    pub fn adopt(&self, id: QueueId, rest: &SpooledBody) -> Result<(), StorageError> {
+        let target = self.path_of(id);
+        match fs::hard_link(rest.path(), &target) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                Err(StorageError::DuplicateId(id))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(error::io("staged body file is gone:", rest.path(), &e))
+            }
+            Err(_) => self.copy_in(id, rest),
+        }
+    }
+
+    /// [`BodyDir::adopt`] by copy, streamed through a bounded buffer.
+    fn copy_in(&self, id: QueueId, rest: &SpooledBody) -> Result<(), StorageError> {
+        let tmp = self.path.join(format!("{id}.tmp"));
+        let copied = File::open(rest.path())
+            .and_then(|mut from| {
+                let mut to = OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(&tmp)?;
+                io::copy(&mut from, &mut to)?;
+                to.sync_data()
+            })
+            .map_err(|e| error::io("cannot copy body file to", &tmp, &e));
+        let result = copied.and_then(|()| {
+            let target = self.path_of(id);
+            fs::hard_link(&tmp, &target).map_err(|e| {
+                if e.kind() == io::ErrorKind::AlreadyExists {
+                    StorageError::DuplicateId(id)
+                } else {
+                    error::io("cannot link body file to", &target, &e)
+                }
+            })
+        });
+        let _ = fs::remove_file(&tmp);
+        result
+    }
+
+    /// The directory itself (where staging files are created too).
+    pub fn dir(&self) -> &Path {
+        &self.path
     }
 
     /// Makes every rename into the directory durable (one fsync for a whole group).

@@ -70,9 +70,18 @@
 //! undecodable (its length is checked against the record's): that check finds it, and it reads
 //! inline bodies along with the records.
 //!
-//! The database records its layout version (table `format`); a database of another layout
-//! (one written before inline bodies moved into the metadata row has no such record) is
-//! refused at open with `Unavailable`, never read as this one.
+//! The database records its layout version (table `format`); a layout 2 database (a file body
+//! always whole) is raised to layout 3 (a file body may follow a head kept in the row) at open;
+//! a database of another layout (one written before inline bodies moved into the metadata row
+//! has no such record) is refused at open with `Unavailable`, never read as this one.
+//!
+//! # Streamed bodies
+//! [`envoi_queue::Storage::open_body`] gives a staging file, `bodies/incoming-<ulid>.tmp`: the
+//! receiving session writes a large message's content there as it arrives and fdatasyncs it at
+//! the message's end; the write that stores the message hard-links it as `bodies/<id>` and the
+//! writer commits only the row (with the head inline). The staging name goes when its last
+//! holder lets go (after the store, or when the transaction was refused or dropped); a crash
+//! leaves a `.tmp` file start-up removes. Reading such a message leaves the rest in its file.
 //!
 //! # Layout
 //! - `spool`: the [`Spool`] handle, opening, the writer's lifetime.
@@ -82,6 +91,7 @@
 //! - `schema`: the on-disk format in one place: file names, tables, layout version, row
 //!   layouts (metadata row with its inline body, big-endian schedule keys), quarantine entries.
 //! - `bodies`: body files.
+//! - `staging`: the streaming enqueue's staging files.
 //! - `open`: directory checks and start-up reconciliation ([`StartupReport`]).
 //! - `handle`: the shared database handle, reopening after I/O errors, and stopping for good
 //!   after a failed fsync or a writer panic.
@@ -103,6 +113,7 @@ mod options;
 mod schema;
 mod space;
 mod spool;
+mod staging;
 mod storage;
 mod writer;
 

@@ -5,7 +5,9 @@
 //! - [`DB_FILE`] (`spool.redb`): the redb database below. Created as [`NEW_DB_FILE`] and
 //!   renamed into place, so a half-created database is never opened.
 //! - `bodies/<id>`: bodies above `inline_max`, raw bytes (written as `bodies/<id>.tmp`, then
-//!   hard-linked; see `crate::bodies`).
+//!   hard-linked; see `crate::bodies`), or the rest after the head of a streamed message
+//!   (staged as `bodies/incoming-<ulid>.tmp` while it arrives, then hard-linked; see
+//!   `crate::staging`).
 //!
 //! # Tables
 //! - [`META`]: 16-byte id → metadata row (below).
@@ -63,9 +65,15 @@ pub(crate) const SCHEDULE: TableDefinition<&[u8], &[u8]> = TableDefinition::new(
 pub(crate) const FORMAT: TableDefinition<&str, u64> = TableDefinition::new("format");
 /// The key of the layout version in [`FORMAT`].
 pub(crate) const LAYOUT_KEY: &str = "layout";
-/// The layout this build reads and writes: 2, inline bodies inside the metadata row. Layout 1
-/// (no `format` table; inline bodies in a `bodies` table of their own) is refused at open.
-pub(crate) const LAYOUT: u64 = 2;
+/// The layout this build reads and writes: 3, where a row whose body is a file may carry the
+/// message's head (a streamed message: the head in the row, the rest in the file). Layout 2
+/// (inline bodies inside the metadata row, a file body always whole) is a subset of it: such a
+/// database is opened and its layout record raised to 3. Layout 1 (no `format` table; inline
+/// bodies in a `bodies` table of their own) is refused at open.
+pub(crate) const LAYOUT: u64 = 3;
+
+/// The earlier layout whose databases are opened and raised to [`LAYOUT`].
+const LAYOUT_2: u64 = 2;
 /// Records set aside at start: key text ([`quarantine_key`]) → postcard (reason, raw bytes)
 /// ([`encode_quarantined`]).
 pub(crate) const QUARANTINE: TableDefinition<&str, &[u8]> = TableDefinition::new("quarantine");
@@ -127,8 +135,8 @@ impl MetaRecord {
         }
     }
 
-    /// Encodes the metadata row: header, record, then `inline` (the body when it is inline,
-    /// else empty).
+    /// Encodes the metadata row: header, record, then `inline` (the body when it is inline;
+    /// when it is a file, the head kept in the row, often empty).
     pub fn encode(&self, inline: &[u8]) -> Result<Vec<u8>, String> {
         let mut out = Vec::with_capacity(ROW_HEADER_LEN + 128 + inline.len());
         out.extend_from_slice(&[FORMAT_V4, 0, 0, 0, 0]);
@@ -140,9 +148,10 @@ impl MetaRecord {
         Ok(out)
     }
 
-    /// Decodes a metadata row: the record and its inline body (empty when the body is in a
-    /// file). The error says why the bytes are not one: a body whose length disagrees with the
-    /// record (truncated, or where none belongs) makes the row undecodable.
+    /// Decodes a metadata row: the record and its inline body (when the body is in a file: the
+    /// head kept in the row, the file holding the rest). The error says why the bytes are not
+    /// one: an inline body whose length disagrees with the record, or a head longer than the
+    /// message, makes the row undecodable.
     pub fn decode(bytes: &[u8]) -> Result<(Self, &[u8]), String> {
         let Some((&version, rest)) = bytes.split_first() else {
             return Err("empty metadata record".to_owned());
@@ -169,11 +178,12 @@ impl MetaRecord {
         if !tail.is_empty() {
             return Err(format!("{} trailing bytes after metadata", tail.len()));
         }
-        let expected = match record.body {
-            BodyPlace::Inline => record.body_len,
-            BodyPlace::File => 0,
+        let fits = match record.body {
+            BodyPlace::Inline => body.len() as u64 == record.body_len,
+            BodyPlace::File => body.len() as u64 <= record.body_len,
         };
-        if body.len() as u64 != expected {
+        if !fits {
+            let expected = record.body_len;
             return Err(format!(
                 "inline body is {} octets, {expected} expected",
                 body.len()
@@ -364,7 +374,7 @@ pub(crate) fn create_tables(db: &Database) -> Result<(), StorageError> {
             .all(|t| t.name() == FORMAT.name());
     match found {
         Some(LAYOUT) => {}
-        None if fresh => {
+        None | Some(LAYOUT_2) if fresh || found == Some(LAYOUT_2) => {
             let mut format = txn
                 .open_table(FORMAT)
                 .map_err(|e| error::redb_any("cannot create spool table", e))?;
@@ -425,11 +435,18 @@ mod tests {
         let mut old = bytes.clone();
         old[0] = 1;
         assert!(MetaRecord::decode(&old).unwrap_err().contains("format 1"));
-        // A record whose body is in a file carries none.
+        // A record whose body is in a file carries at most a head (a streamed message's), never
+        // more than the message.
         let file = MetaRecord::of(&env, MessageMeta::new(&env, env.arrival), BodyPlace::File);
         let bytes = file.encode(&[]).unwrap();
         assert_eq!(MetaRecord::decode(&bytes).unwrap(), (file.clone(), &[][..]));
-        assert!(MetaRecord::decode(&file.encode(body).unwrap()).is_err());
+        let with_head = file.encode(&body[..5]).unwrap();
+        assert_eq!(
+            MetaRecord::decode(&with_head).unwrap(),
+            (file.clone(), &body[..5])
+        );
+        let too_long = file.encode(&[body, b"x"].concat()).unwrap();
+        assert!(MetaRecord::decode(&too_long).is_err());
     }
 
     #[test]

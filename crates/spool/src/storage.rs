@@ -5,10 +5,11 @@ use std::ops::Bound;
 
 use async_trait::async_trait;
 use envoi_queue::{
-    AttemptCommit, Lease, ListQuery, MessageInfo, MessageState, NewMessage, QuarantinedRecord,
-    ScheduleEntry, StateCounts, Storage, StorageError, StoreHealth, StoredMessage, Suspension,
+    AttemptCommit, BodySink, Lease, ListQuery, MessageInfo, MessageState, NewMessage,
+    QuarantinedRecord, ScheduleEntry, StateCounts, Storage, StorageError, StoreHealth,
+    StoredMessage, Suspension,
 };
-use envoi_types::{Message, QueueId};
+use envoi_types::{Message, QueueId, SpooledBody};
 use redb::{ReadTransaction, ReadableTable};
 
 use crate::error;
@@ -19,33 +20,39 @@ use crate::schema::{
 };
 use crate::space;
 use crate::spool::{blocking, Spool};
+use crate::staging::SpoolSink;
 use crate::writer::{Done, Op, Prepared};
 
 impl Spool {
     /// Encodes new messages (with their bodies when inline) and writes the bodies that go to
-    /// files (each fdatasync'd); on error the files already written are removed.
+    /// files (each fdatasync'd; a streamed message's staged rest is linked, its head goes in
+    /// the row); on error the files already written are removed.
     fn prepare(&self, messages: Vec<NewMessage>) -> Result<Vec<Prepared>, StorageError> {
         let inline_max = self.inner.options.inline_max;
         let bodies = &self.inner.shared.bodies;
         let mut prepared: Vec<Prepared> = Vec::with_capacity(messages.len());
         for message in messages {
             let body = message.envelope.message.bytes();
-            let place = if body.len() <= inline_max {
+            let staged = message.envelope.message.spooled_body();
+            let place = if body.len() <= inline_max && staged.is_none() {
                 BodyPlace::Inline
             } else {
                 BodyPlace::File
             };
             let record = MetaRecord::of(&message.envelope, message.meta, place);
-            let inline: &[u8] = match place {
-                BodyPlace::Inline => &body,
-                BodyPlace::File => &[],
+            // A streamed message keeps its head in the row; a whole message in a file none.
+            let inline: &[u8] = match (place, staged) {
+                (BodyPlace::Inline, _) | (BodyPlace::File, Some(_)) => &body,
+                (BodyPlace::File, None) => &[],
             };
             let written = record
                 .encode(inline)
                 .map_err(StorageError::Io)
                 .and_then(|row| {
-                    if place == BodyPlace::File {
-                        bodies.write(message.id, &body)?;
+                    match (place, staged) {
+                        (BodyPlace::File, Some(rest)) => bodies.adopt(message.id, rest)?,
+                        (BodyPlace::File, None) => bodies.write(message.id, &body)?,
+                        (BodyPlace::Inline, _) => {}
                     }
                     Ok(row)
                 });
@@ -75,10 +82,9 @@ impl Spool {
             return Err(why);
         }
         let inline_max = self.inner.options.inline_max;
-        if messages
-            .iter()
-            .all(|m| m.envelope.message.len() <= inline_max)
-        {
+        if messages.iter().all(|m| {
+            m.envelope.message.len() <= inline_max && m.envelope.message.spooled_body().is_none()
+        }) {
             return self.prepare(messages);
         }
         let spool = self.clone();
@@ -126,13 +132,19 @@ fn record(txn: &ReadTransaction, id: QueueId) -> Result<Option<MetaRecord>, Stor
     with_row(txn, id, |record, _| Ok(record))
 }
 
-/// The full message of `id`, its body read from its metadata row or its file.
+/// The full message of `id`, its body read from its metadata row or its file; a streamed
+/// message's rest stays in its file ([`spooled_rest`]).
 fn load(
     spool: &Spool,
     txn: &ReadTransaction,
     id: QueueId,
 ) -> Result<Option<StoredMessage>, StorageError> {
     with_row(txn, id, |record, inline| {
+        if record.body == BodyPlace::File && !inline.is_empty() {
+            let rest = spooled_rest(spool, id, record.body_len - inline.len() as u64)?;
+            let message = Message::spooled(inline.to_vec(), rest);
+            return Ok(record.into_stored(id, message));
+        }
         let body = match record.body {
             BodyPlace::Inline => inline.to_vec(),
             BodyPlace::File => spool
@@ -156,6 +168,38 @@ fn load(
     })
 }
 
+/// The rest of a streamed message, left in `bodies/<id>`: its length checked against the
+/// record's, and scanned once for 8-bit octets (in pieces, never whole in memory) so the relay
+/// knows what to declare.
+fn spooled_rest(spool: &Spool, id: QueueId, expected: u64) -> Result<SpooledBody, StorageError> {
+    let path = spool.inner.shared.bodies.path_of(id);
+    let mut file = match std::fs::File::open(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(error::corrupt(id, "body file missing".into()))
+        }
+        Err(e) => return Err(error::io("cannot open body file", &path, &e)),
+    };
+    let mut buffer = vec![0_u8; 64 * 1024];
+    let (mut len, mut eight_bit) = (0_u64, false);
+    loop {
+        let read = std::io::Read::read(&mut file, &mut buffer)
+            .map_err(|e| error::io("cannot read body file", &path, &e))?;
+        if read == 0 {
+            break;
+        }
+        eight_bit |= !buffer[..read].is_ascii();
+        len = len.saturating_add(read as u64);
+    }
+    if len != expected {
+        return Err(error::corrupt(
+            id,
+            format!("body file is {len} octets, {expected} expected"),
+        ));
+    }
+    Ok(SpooledBody::new(path, len, eight_bit))
+}
+
 fn done(outcome: Done) -> Result<(), StorageError> {
     match outcome {
         Done::Ok | Done::Removed(_) => Ok(()),
@@ -167,6 +211,16 @@ impl Storage for Spool {
     async fn write(&self, messages: Vec<NewMessage>) -> Result<(), StorageError> {
         let prepared = self.prepare_new(messages).await?;
         done(self.submit(Op::Write(prepared)).await?)
+    }
+
+    /// A staging file in `bodies/` ([`crate::staging`]): the content goes to disk as it
+    /// arrives, and only a [`Storage::write`] of a message made with it keeps it.
+    async fn open_body(&self, limit: usize) -> Result<Box<dyn BodySink>, StorageError> {
+        if let Some(why) = self.inner.shared.stopped() {
+            return Err(why);
+        }
+        let dir = self.inner.shared.bodies.dir().to_path_buf();
+        Ok(Box::new(SpoolSink::create(dir, limit).await?))
     }
 
     async fn load_schedule(&self) -> Result<Vec<ScheduleEntry>, StorageError> {

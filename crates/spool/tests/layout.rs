@@ -153,7 +153,7 @@ fn expected_schedule(id: QueueId, place: u8) -> (Vec<u8>, Vec<u8>) {
 async fn an_inline_message_is_one_meta_row_ending_in_its_body() {
     let dir = tempfile::tempdir().unwrap();
     let (id, row, key, value, layout) = stored(dir.path(), 1024).await;
-    assert_eq!(layout, 2);
+    assert_eq!(layout, 3);
     assert_eq!(row, expected_row(0, BODY));
     assert_eq!((key, value), expected_schedule(id, 0));
     assert_eq!(
@@ -168,7 +168,7 @@ async fn an_inline_message_is_one_meta_row_ending_in_its_body() {
 async fn a_large_body_is_a_file_named_by_the_id() {
     let dir = tempfile::tempdir().unwrap();
     let (id, row, key, value, layout) = stored(dir.path(), 4).await;
-    assert_eq!(layout, 2);
+    assert_eq!(layout, 3);
     assert_eq!(row, expected_row(1, &[]));
     assert_eq!((key, value), expected_schedule(id, 1));
     let file = dir.path().join("bodies").join(id.to_string());
@@ -251,6 +251,76 @@ async fn a_format_3_row_is_read_with_defaults() {
     assert_eq!(stored.envelope.dsn, DsnRequest::default());
     assert_eq!(stored.meta, expected.meta);
     assert!(spool.quarantined().await.unwrap().is_empty());
+}
+
+/// A streamed message: its head (the header section) ends the row, the rest is the file
+/// `bodies/<id>`, linked from the staging file, which is gone once the message is stored.
+#[tokio::test]
+async fn a_streamed_message_keeps_its_head_in_the_row_and_the_rest_in_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(dir.path(), SpoolOptions::default()).unwrap();
+    let (head, rest) = BODY.split_at(14);
+    let mut sink = spool.open_body(1024).await.unwrap();
+    sink.write(bytes::Bytes::from_static(rest)).await.unwrap();
+    let staged = sink.finish().await.unwrap();
+    let mut message = message();
+    message.envelope.message = staged.after(bytes::Bytes::from_static(head));
+    let id = message.id;
+    spool.write(vec![message]).await.unwrap();
+    drop(spool);
+    let files: Vec<String> = std::fs::read_dir(dir.path().join("bodies"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files, vec![id.to_string()]);
+    let file = dir.path().join("bodies").join(id.to_string());
+    assert_eq!(std::fs::read(file).unwrap(), rest);
+    let db = Database::open(dir.path().join(DB_FILE)).unwrap();
+    let read = db.begin_read().unwrap();
+    let row = read.open_table(META).unwrap();
+    let row = row
+        .get(&id.to_bytes()[..])
+        .unwrap()
+        .unwrap()
+        .value()
+        .to_vec();
+    assert_eq!(row, expected_row(1, head));
+    let schedule = read.open_table(SCHEDULE).unwrap();
+    let (key, value) = schedule.first().unwrap().unwrap();
+    let stored = (key.value().to_vec(), value.value().to_vec());
+    assert_eq!(stored, expected_schedule(id, 1));
+}
+
+/// A layout 2 database (a file body always whole) is a layout 3 one: it is opened, its
+/// messages read as before, and its layout record raised to 3.
+#[tokio::test]
+async fn a_layout_2_database_is_opened_and_raised_to_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let (id, _, _, _, _) = stored(dir.path(), 4).await;
+    {
+        let db = Database::open(dir.path().join(DB_FILE)).unwrap();
+        let write = db.begin_write().unwrap();
+        write
+            .open_table(FORMAT)
+            .unwrap()
+            .insert("layout", 2)
+            .unwrap();
+        write.commit().unwrap();
+    }
+    let spool = Spool::open(dir.path(), SpoolOptions::default()).unwrap();
+    let stored = spool.get(id).await.unwrap().unwrap();
+    assert_eq!(stored.envelope.message.as_bytes(), BODY);
+    drop(spool);
+    let db = Database::open(dir.path().join(DB_FILE)).unwrap();
+    let read = db.begin_read().unwrap();
+    let layout = read
+        .open_table(FORMAT)
+        .unwrap()
+        .get("layout")
+        .unwrap()
+        .unwrap()
+        .value();
+    assert_eq!(layout, 3);
 }
 
 /// A row of format 2, as the envoi before the client's declarations wrote it, is read back with

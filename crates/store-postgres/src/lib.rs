@@ -26,6 +26,7 @@
 //! - [`options`]: the settings, [`PgOptions`].
 //! - [`store`]: the store, [`PgStore`]: its pool and runtime.
 //! - [`storage`]: the [`envoi_queue::Storage`] implementation.
+//! - [`stream`]: the streaming enqueue: bodies buffered behind a bound.
 //! - `writer`: group commit of new messages.
 //! - `completer`: batched commits of attempts' outcomes.
 //! - `insert`: new messages as column arrays, one insert per table.
@@ -52,6 +53,7 @@ mod rows;
 mod sql;
 pub mod storage;
 pub mod store;
+pub mod stream;
 mod writer;
 
 pub use error::PgError;

@@ -8,7 +8,7 @@ use envoi_queue::storage::{
     AttemptCommit, Lease, ListQuery, MessageInfo, MessageState, NewMessage, QuarantinedRecord,
     ScheduleEntry, StateCounts, StoredMessage,
 };
-use envoi_queue::{Storage, StorageError, StoreHealth, Suspension};
+use envoi_queue::{BodySink, Storage, StorageError, StoreHealth, Suspension};
 use envoi_types::QueueId;
 
 use crate::codec::{self, id_bytes, nanos};
@@ -187,6 +187,11 @@ async fn poll_due(
 
 #[async_trait]
 impl Storage for PgStore {
+    /// Buffered in memory behind a bound ([`crate::stream`]).
+    async fn open_body(&self, limit: usize) -> Result<Box<dyn BodySink>, StorageError> {
+        Ok(crate::stream::open_body(limit))
+    }
+
     async fn write(&self, messages: Vec<NewMessage>) -> Result<(), StorageError> {
         let columns = Columns::of(&messages)?;
         if columns.is_empty() {

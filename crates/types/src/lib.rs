@@ -7,6 +7,7 @@
 //! - [`address`]: mailbox addresses and the reverse path ([`Sender`], with the null sender `<>`).
 //! - [`mailbox`]: the RFC 5321 grammar addresses follow, and source routes.
 //! - [`message`]: the raw message bytes with cheap header access.
+//! - [`spooled`]: the part of a large message kept in a file.
 //! - [`envelope`]: sender, recipients, message, client info (with what the client declared:
 //!   SMTPUTF8, `BODY=`, TLS, AUTH) and arrival time.
 //! - [`dsn`]: what the sender asked of delivery status notifications (RFC 3461).
@@ -25,6 +26,7 @@ pub mod mailbox;
 pub mod message;
 pub mod queue_id;
 pub mod reply;
+pub mod spooled;
 pub mod status;
 pub mod xtext;
 
@@ -34,4 +36,5 @@ pub use envelope::{BodyType, ClientInfo, Envelope, TlsInfo};
 pub use message::{HeaderError, Message};
 pub use queue_id::{ParseQueueIdError, QueueId};
 pub use reply::{EnhancedCode, Reply, ReplyClass, ReplyLine, ReplyParseError};
+pub use spooled::{BodyGuard, SpooledBody};
 pub use status::{RecipientState, RecipientStatus};

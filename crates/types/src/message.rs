@@ -2,9 +2,16 @@
 //!
 //! Headers are located by a single scan for the blank line that ends the header section;
 //! nothing parses MIME. Editing returns a new buffer: messages are immutable once shared.
+//!
+//! A large message may be *spooled*: its first part (the head, normally the header section)
+//! in memory, the rest in a file ([`SpooledBody`]). Header access and editing then work on the
+//! head only; [`Message::len`] and [`Message::has_8bit`] cover the whole message, and readers
+//! of the content take [`Message::as_bytes`] (the head) then [`Message::spooled`].
 
 use bytes::{Bytes, BytesMut};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::spooled::SpooledBody;
 
 /// Why a header cannot be added.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,9 +29,11 @@ pub enum HeaderError {
 ///
 /// Cloning is cheap (reference counted). Line endings are kept as received; relays turn them
 /// into CRLF on the wire.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Message {
+    /// The whole message, or its head when `spooled` holds the rest.
     bytes: Bytes,
+    spooled: Option<SpooledBody>,
 }
 
 impl Message {
@@ -32,32 +41,72 @@ impl Message {
     pub fn new(bytes: impl Into<Bytes>) -> Self {
         Self {
             bytes: bytes.into(),
+            spooled: None,
         }
     }
 
-    /// The whole message.
+    /// A message made of `head` in memory followed by the bytes of `rest`.
+    pub fn spooled(head: impl Into<Bytes>, rest: SpooledBody) -> Self {
+        Self {
+            bytes: head.into(),
+            spooled: Some(rest),
+        }
+    }
+
+    /// The bytes held in memory: the whole message, or its head when the rest is spooled
+    /// ([`Message::spooled_body`]).
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
     }
 
-    /// The whole message as a shared buffer.
+    /// [`Message::as_bytes`] as a shared buffer.
     pub fn bytes(&self) -> Bytes {
         self.bytes.clone()
     }
 
-    /// Size in octets.
+    /// The part kept in a file, when there is one.
+    pub fn spooled_body(&self) -> Option<&SpooledBody> {
+        self.spooled.as_ref()
+    }
+
+    /// The whole message in memory: itself when nothing is spooled, else the head followed by
+    /// the file's bytes (read whole: for the rare callers that need one buffer).
+    ///
+    /// # Errors
+    /// The spooled part cannot be read.
+    pub fn in_memory(&self) -> std::io::Result<Self> {
+        let Some(rest) = &self.spooled else {
+            return Ok(self.clone());
+        };
+        let tail = rest.read_all()?;
+        let mut whole = BytesMut::with_capacity(self.bytes.len() + tail.len());
+        whole.extend_from_slice(&self.bytes);
+        whole.extend_from_slice(&tail);
+        Ok(Self::new(whole.freeze()))
+    }
+
+    /// Size in octets, spooled part included (saturating on a 32-bit target).
     pub fn len(&self) -> usize {
+        let rest = self
+            .spooled
+            .as_ref()
+            .map_or(0, |s| usize::try_from(s.len()).unwrap_or(usize::MAX));
+        self.bytes.len().saturating_add(rest)
+    }
+
+    /// Octets held in memory (the head of a spooled message).
+    pub fn resident_len(&self) -> usize {
         self.bytes.len()
     }
 
     /// True for an empty message.
     pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
+        self.len() == 0
     }
 
     /// True when some octet has its high bit set (needs 8BITMIME or SMTPUTF8).
     pub fn has_8bit(&self) -> bool {
-        !self.bytes.is_ascii()
+        !self.bytes.is_ascii() || self.spooled.as_ref().is_some_and(SpooledBody::has_8bit)
     }
 
     /// The header section, including the blank line that ends it when there is one.
@@ -73,15 +122,7 @@ impl Message {
     /// Offset where the body starts (after the blank line ending the headers); the whole length
     /// when the message has no blank line.
     pub fn body_offset(&self) -> usize {
-        let mut start = 0;
-        for line in lines(&self.bytes) {
-            let end = start + line.len();
-            if is_blank(line) {
-                return end;
-            }
-            start = end;
-        }
-        self.bytes.len()
+        header_section_len(&self.bytes)
     }
 
     /// The value of the first header called `name` (case-insensitive), unfolded and trimmed.
@@ -123,7 +164,15 @@ impl Message {
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(&self.bytes);
-        Ok(Self::new(out.freeze()))
+        Ok(self.with_head(out.freeze()))
+    }
+
+    /// The same message with `head` in place of the bytes held in memory.
+    fn with_head(&self, head: Bytes) -> Self {
+        Self {
+            bytes: head,
+            spooled: self.spooled.clone(),
+        }
     }
 
     /// A copy without any header called `name` (continuation lines included).
@@ -143,7 +192,7 @@ impl Message {
             start += line.len();
         }
         out.extend_from_slice(&self.bytes[start..]);
-        Self::new(out.freeze())
+        self.with_head(out.freeze())
     }
 
     fn header_fields(&self) -> impl Iterator<Item = HeaderField<'_>> {
@@ -184,6 +233,26 @@ impl From<&'static [u8]> for Message {
     }
 }
 
+/// The serialized form: the whole message as one byte string (a spooled part is read).
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "Message")]
+struct Wire {
+    bytes: Bytes,
+}
+
+impl Serialize for Message {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let whole = self.in_memory().map_err(serde::ser::Error::custom)?;
+        Wire { bytes: whole.bytes }.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Message {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Wire::deserialize(deserializer).map(|wire| Self::new(wire.bytes))
+    }
+}
+
 struct HeaderField<'a> {
     name: &'a str,
     first: &'a [u8],
@@ -198,6 +267,20 @@ impl HeaderField<'_> {
         }
         value.trim().to_owned()
     }
+}
+
+/// The length of the header section at the start of `bytes`: up to and including the blank
+/// line that ends it, or all of `bytes` when there is none.
+pub fn header_section_len(bytes: &[u8]) -> usize {
+    let mut start = 0;
+    for line in lines(bytes) {
+        let end = start + line.len();
+        if is_blank(line) {
+            return end;
+        }
+        start = end;
+    }
+    bytes.len()
 }
 
 /// Splits into lines that keep their terminator (LF, CRLF, or none at the end).
@@ -282,6 +365,34 @@ mod tests {
         let m = Message::from(&b"A: 1\r\n"[..]);
         assert_eq!(m.header("a").as_deref(), Some("1"));
         assert!(m.body().is_empty());
+    }
+
+    #[test]
+    fn a_spooled_message_is_its_head_then_its_file() {
+        let dir = std::env::temp_dir().join(format!("envoi-spooled-{}", std::process::id()));
+        std::fs::write(&dir, b"body \xe9\r\n").unwrap();
+        let rest = SpooledBody::new(dir.clone(), 8, true);
+        let m = Message::spooled(&b"Subject: s\r\n\r\n"[..], rest)
+            .with_header_prepended("Received", "from x")
+            .unwrap();
+        assert_eq!(m.len(), 32 + 8);
+        assert_eq!(m.resident_len(), 32);
+        assert!(m.has_8bit());
+        assert_eq!(m.header("subject").as_deref(), Some("s"));
+        let whole = m.in_memory().unwrap();
+        assert_eq!(
+            whole.as_bytes(),
+            b"Received: from x\r\nSubject: s\r\n\r\nbody \xe9\r\n"
+        );
+        // Serialized, it is the whole message, read back into memory.
+        let json = serde_json::to_string(&m).unwrap();
+        let back: Message = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, whole);
+        std::fs::remove_file(&dir).unwrap();
+        assert!(
+            m.in_memory().is_err(),
+            "a missing file is an error, not a short message"
+        );
     }
 
     #[test]

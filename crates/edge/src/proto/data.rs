@@ -187,6 +187,12 @@ impl DataReader {
         self.body.len()
     }
 
+    /// Hands over what was kept so far (for streaming it to storage); the reader goes on
+    /// keeping from here. The size limit still counts everything.
+    pub fn take_kept(&mut self) -> Bytes {
+        self.body.split().freeze()
+    }
+
     /// Keeps nothing more (and drops what was kept); the reader still scans for the end, and
     /// [`DataReader::finish`] reports [`DataProblem::NotKept`] unless the size limit was hit.
     pub fn stop_keeping(&mut self) {

@@ -8,6 +8,7 @@
 //! - [`line`](mod@line): splits the input into command lines (CRLF only, bounded length).
 //! - [`command`]: parses one command line into a [`Command`].
 //! - [`data`]: reads a DATA body up to `<CRLF>.<CRLF>`, undoing dot-stuffing, bounded by size.
+//! - [`text`]: DATA's line rules over BDAT content, piece by piece.
 //! - [`check`]: invariant checks over these parsers, driven by the fuzz targets and the
 //!   corpus replay test.
 
@@ -15,6 +16,7 @@ pub mod check;
 pub mod command;
 pub mod data;
 pub mod line;
+pub mod text;
 
 pub use command::{Command, CommandError, Param};
 pub use data::{DataProblem, DataReader};

@@ -10,6 +10,8 @@
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+use crate::body::{BodyWriter, ChunkedBody, TAKE_ABOVE};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -166,13 +168,15 @@ impl Conn {
         }
     }
 
-    /// A DATA body, up to and including `<CRLF>.<CRLF>`; what follows stays buffered.
-    /// Room for the content is reserved from `budget` before it is kept; without room the
-    /// reader stops keeping and the message is refused at its end.
+    /// A DATA body, up to and including `<CRLF>.<CRLF>`; what follows stays buffered. The
+    /// content goes to `writer` as it comes, in pieces of about [`TAKE_ABOVE`]; the reader's
+    /// verdict and its last piece are returned. Room for what is held in memory is reserved
+    /// from `budget` before it is kept; without room the reader stops keeping and the message
+    /// is refused at its end.
     pub(crate) async fn read_data(
         &mut self,
         mut reader: DataReader,
-        limit: usize,
+        writer: &mut BodyWriter,
         budget: (&MemoryBudget, &mut Held),
         mut deadline: TransferDeadline,
         signals: &Signals,
@@ -180,7 +184,7 @@ impl Conn {
         let (budget, held) = budget;
         let mut keeping = true;
         loop {
-            let wanted = (reader.kept() + self.input.len()).min(limit);
+            let wanted = writer.buffered() + reader.kept() + self.input.len();
             if keeping && !budget.reserve(held, wanted) {
                 keeping = false;
                 reader.stop_keeping();
@@ -191,31 +195,35 @@ impl Conn {
             if done {
                 return Ok(reader.finish());
             }
+            if keeping && reader.kept() > TAKE_ABOVE {
+                writer.push(reader.take_kept()).await;
+            }
             let octets = self.read_more(deadline.at(), false, signals).await?;
             deadline.received(octets, Instant::now());
         }
     }
 
-    /// Exactly `size` octets of a BDAT chunk; kept only when `keep` (the caller has checked
-    /// the size against the limit).
+    /// Exactly `size` octets of a BDAT chunk, checked and handed to `body` as they come;
+    /// discarded when there is none (a refused chunk: the caller has checked the size
+    /// against the limit).
     pub(crate) async fn read_chunk(
         &mut self,
         size: u64,
-        keep: bool,
+        mut body: Option<&mut ChunkedBody>,
         mut deadline: TransferDeadline,
         signals: &Signals,
-    ) -> Result<Bytes, Stop> {
+    ) -> Result<(), Stop> {
         let mut remaining = size;
-        let mut kept = BytesMut::new();
         loop {
             let take = remaining.min(self.input.len() as u64) as usize;
             let part = self.input.split_to(take);
-            if keep {
-                kept.extend_from_slice(&part);
+            if let Some(body) = body.as_mut() {
+                body.check.feed(&part);
+                body.writer.push(part.freeze()).await;
             }
             remaining -= take as u64;
             if remaining == 0 {
-                return Ok(kept.freeze());
+                return Ok(());
             }
             let octets = self.read_more(deadline.at(), false, signals).await?;
             deadline.received(octets, Instant::now());

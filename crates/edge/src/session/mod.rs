@@ -16,6 +16,7 @@ pub mod state;
 
 use std::sync::Arc;
 
+use crate::body::ChunkedBody;
 use crate::events::Tally;
 use crate::memory::Held;
 use crate::replies::Response;
@@ -33,6 +34,9 @@ pub(crate) struct Session {
     pub state: State,
     /// Message memory reserved from the server's budget for the open transaction.
     pub held: Held,
+    /// The content of a BDAT message between its chunks; dropped (with what it staged) when
+    /// the transaction ends.
+    pub chunked: Option<ChunkedBody>,
     /// Commands, messages and errors so far.
     pub tally: Tally,
     /// Recipients refused in the open transaction.

@@ -9,6 +9,7 @@ use envoi_types::TlsInfo;
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
+use crate::body::BodyWriter;
 use crate::events::{self, Refusal, Stage};
 use crate::memory::Held;
 use crate::proto::{Command, DataReader, LineEvent, LineReader};
@@ -46,6 +47,7 @@ pub(crate) async fn run(
         },
         state: State::Connected,
         held: Held::default(),
+        chunked: None,
         tally: events::Tally::default(),
         refused_recipients: 0,
     };
@@ -114,8 +116,10 @@ async fn serve(conn: &mut Conn, session: &mut Session, signals: &Signals) -> Sto
     // deadlines and the error limit bound this loop.
     loop {
         if session.state.is_idle() {
-            // No transaction, so no message content: give its memory back.
+            // No transaction, so no message content: give its memory back, and drop what a
+            // BDAT transaction that ended without LAST staged.
             session.held.release();
+            session.chunked = None;
             sender = None;
         }
         let waiting = About {
@@ -308,10 +312,11 @@ async fn read_data(
     let reader = DataReader::new(limits.max_message_size).with_max_line(limits.max_line_length);
     let deadline = TransferDeadline::new(Instant::now(), timeouts.data, timeouts.min_data_rate);
     let budget = (&shared.memory, &mut session.held);
+    let mut writer = BodyWriter::new(Arc::clone(&shared.handoff), limits.max_message_size);
     let body = conn
-        .read_data(reader, limits.max_message_size, budget, deadline, signals)
+        .read_data(reader, &mut writer, budget, deadline, signals)
         .await?;
-    let response = verbs::data::complete(session, body).await;
+    let response = verbs::data::complete(session, body, writer).await;
     finished(session, &response);
     Ok(response)
 }
@@ -327,10 +332,11 @@ async fn read_chunk(
     let timeouts = &session.shared.config.timeouts;
     let deadline = TransferDeadline::new(Instant::now(), timeouts.data, timeouts.min_data_rate);
     let keep = refuse.is_none();
-    let bytes = conn.read_chunk(size, keep, deadline, signals).await?;
+    let body = session.chunked.as_mut().filter(|_| keep);
+    conn.read_chunk(size, body, deadline, signals).await?;
     let response = match refuse {
         Some(response) => response,
-        None => verbs::bdat::chunk(session, bytes, last).await,
+        None => verbs::bdat::chunk(session, size, last).await,
     };
     if (keep && last) || response.code == 552 {
         finished(session, &response);

@@ -1,6 +1,5 @@
 //! The session's state, an explicit enum: which commands are in sequence is read off it.
 
-use bytes::BytesMut;
 use envoi_types::{Address, BodyType, DsnRequest, Sender};
 
 /// One mail transaction in progress: MAIL accepted, maybe recipients and BDAT chunks.
@@ -16,8 +15,9 @@ pub struct Transaction {
     pub body: BodyType,
     /// The DSN parameters of MAIL (`RET`, `ENVID`) and of each accepted RCPT (RFC 3461).
     pub dsn: DsnRequest,
-    /// BDAT content received so far (bounded by the size limit).
-    pub chunks: BytesMut,
+    /// Octets of BDAT content received so far (the content itself streams on, see
+    /// `crate::body`).
+    pub chunked: u64,
 }
 
 impl Transaction {
@@ -29,7 +29,7 @@ impl Transaction {
             smtputf8,
             body: BodyType::Undeclared,
             dsn: DsnRequest::default(),
-            chunks: BytesMut::new(),
+            chunked: 0,
         }
     }
 }

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use envoi_types::{ClientInfo, Envelope, Message};
 use tracing::{info, warn};
 
+use crate::body::BodyWriter;
 use crate::proto::DataProblem;
 use crate::received::received_header;
 use crate::replies::{self, Response};
@@ -31,11 +32,25 @@ pub(crate) fn data(session: &mut Session) -> Step {
     }
 }
 
-/// The reply once the DATA body was read: refusals for a bad body, else [`finish`].
-pub(crate) async fn complete(session: &mut Session, body: Result<Bytes, DataProblem>) -> Response {
-    match body {
-        Ok(body) => finish(session, body).await,
+/// The reply once a message's content was read (`read`: the reader's verdict and last piece;
+/// `writer`: the content before it): refusals for a bad body or a storage failure, else
+/// [`finish`]. A refused message's staged content is dropped with `writer`.
+pub(crate) async fn complete(
+    session: &mut Session,
+    read: Result<Bytes, DataProblem>,
+    writer: BodyWriter,
+) -> Response {
+    match read {
+        Ok(last) => match writer.finish(last).await {
+            Ok(message) => finish(session, message).await,
+            Err(error) => {
+                session.state.reset();
+                warn!(peer = %session.info.peer, %error, "message content not stored");
+                Response::reply(&error.reply())
+            }
+        },
         Err(problem) => {
+            drop(writer);
             session.state.reset();
             match problem {
                 DataProblem::TooBig => replies::too_big(),
@@ -50,11 +65,10 @@ pub(crate) async fn complete(session: &mut Session, body: Result<Bytes, DataProb
 }
 
 /// Ends the transaction with a complete message: the final reply of DATA or BDAT LAST.
-pub(crate) async fn finish(session: &mut Session, body: Bytes) -> Response {
+async fn finish(session: &mut Session, message: Message) -> Response {
     let Some(transaction) = session.state.take_transaction() else {
         return replies::bad_sequence("No transaction");
     };
-    let message = Message::new(body);
     let limits = &session.shared.config.limits;
     if message.count_headers("received") >= limits.max_received_headers {
         return replies::mail_loop();

@@ -2,6 +2,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod big;
 pub mod hop;
 pub mod private_pg;
 pub mod queue_cli;
@@ -235,6 +236,18 @@ impl Daemon {
     pub fn wait_exit(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("daemon running");
         wait_for("envoi to exit", || child.try_wait().unwrap())
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("daemon running").id()
+    }
+
+    /// Kills the daemon with SIGKILL (a crash) and reaps it.
+    pub fn kill9(&mut self) {
+        let mut child = self.child.take().expect("daemon running");
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     /// Sends a signal (`"HUP"`, `"TERM"`...) to the daemon.

@@ -175,9 +175,14 @@ impl DsnBounce {
     }
 
     /// The original: whole when `whole` and within the size limit, else its headers;
-    /// described as delivered or undelivered.
+    /// described as delivered or undelivered. A spooled message is quoted whole only if its
+    /// file can be read now; else its headers.
     fn original_part(&self, out: &mut Vec<u8>, message: &Message, whole: bool, delivered: bool) {
-        let whole = whole && message.len() <= self.headers_only_above;
+        let whole_message = (whole && message.len() <= self.headers_only_above)
+            .then(|| message.in_memory().ok())
+            .flatten();
+        let message = whole_message.as_ref().unwrap_or(message);
+        let whole = whole_message.is_some();
         // RFC 6532 §3.7, RFC 6533 §6.3: a message with UTF-8 headers travels as message/global.
         let global = !message.header_section().is_ascii();
         let (content_type, bytes) = match (whole, global) {

@@ -21,7 +21,8 @@ use envoi_types::QueueId;
 
 use crate::storage::{NewMessage, StoredMessage};
 
-/// The most body bytes kept at once: enough for a few hundred typical messages waiting for a
+/// The most body bytes kept in memory at once (a spooled body counts only its head: the rest
+/// is in the store's file): enough for a few hundred typical messages waiting for a
 /// delivery slot, small next to the edge's own body budget.
 pub(super) const BUDGET: usize = 32 * 1024 * 1024;
 
@@ -53,7 +54,7 @@ impl Fresh {
     /// Keeps `message`, as it was just stored (leased to this node until `leased_until`, for a
     /// shared store), unless the budget is spent.
     pub fn keep(&mut self, message: StoredMessage, leased_until: Option<SystemTime>) {
-        let size = message.envelope.message.len();
+        let size = message.envelope.message.resident_len();
         if self.bytes + size > BUDGET || self.messages.contains_key(&message.id) {
             return;
         }
@@ -70,7 +71,7 @@ impl Fresh {
     /// is dropped and the attempt claims).
     pub fn take(&mut self, id: QueueId, attempt_until: SystemTime) -> Option<StoredMessage> {
         let kept = self.messages.remove(&id)?;
-        self.bytes -= kept.message.envelope.message.len();
+        self.bytes -= kept.message.envelope.message.resident_len();
         match kept.leased_until {
             Some(until) if until < attempt_until => None,
             _ => Some(kept.message),
@@ -80,7 +81,7 @@ impl Fresh {
     /// Forgets `id` (its stored state is about to change).
     pub fn forget(&mut self, id: QueueId) {
         if let Some(kept) = self.messages.remove(&id) {
-            self.bytes -= kept.message.envelope.message.len();
+            self.bytes -= kept.message.envelope.message.resident_len();
         }
     }
 

@@ -53,6 +53,7 @@ use crate::events;
 use crate::health::{Acceptance, FailedWrite};
 use crate::policy::{apply_all, PrequeuePolicy};
 use crate::relay::Relay;
+use crate::storage::BodySink;
 use crate::storage::{NewMessage, ScheduleEntry, Storage, StorageError};
 
 pub use builder::QueueBuilder;
@@ -314,6 +315,20 @@ impl Queue {
             }
         }
         self.shared.store_new(envelopes).await
+    }
+
+    /// A sink for the content of a message still arriving, at most `limit` octets: the
+    /// streaming enqueue. Write the content after the head kept in memory, finish it, and
+    /// [`Queue::enqueue`] the envelope whose message is [`StagedBody::after`] the head. Refused
+    /// during shutdown, or when the store cannot take a body.
+    ///
+    /// # Errors
+    /// [`EnqueueError::ShuttingDown`], or the store's refusal.
+    pub async fn open_body(&self, limit: usize) -> Result<Box<dyn BodySink>, EnqueueError> {
+        if self.shared.stop_new.is_cancelled() {
+            return Err(EnqueueError::ShuttingDown);
+        }
+        Ok(self.shared.storage.open_body(limit).await?)
     }
 
     /// Whether the queue takes new mail now. It does not, first reason first: while some

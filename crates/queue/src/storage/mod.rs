@@ -23,11 +23,18 @@
 //! nodes never attempt one message at once, and [`Storage::poll_due`] so that a node learns of
 //! work other nodes enqueued. Local stores use the defaults. The queue is the same either way.
 //!
+//! # Streaming bodies
+//! [`Storage::open_body`] takes a message's content while it arrives ([`body`]); the staged
+//! body becomes part of a message only through [`Storage::write`], and until then nothing of it
+//! is visible or kept across a restart.
+//!
 //! # Layout
+//! - [`body`]: [`BodySink`] and [`StagedBody`], the streaming enqueue's pieces.
 //! - [`history`]: [`MessageHistory`], the last attempts and the delay warnings sent.
 //! - [`memory`]: [`MemoryStore`], the in-memory store (no persistence).
 //! - [`query`]: admin listing filters shared by every store.
 
+pub mod body;
 pub mod history;
 pub mod memory;
 pub mod query;
@@ -38,6 +45,7 @@ use async_trait::async_trait;
 use envoi_types::{Envelope, QueueId, RecipientState, RecipientStatus};
 use serde::{Deserialize, Serialize};
 
+pub use body::{BodySink, MemorySink, StagedBody};
 pub use history::{AttemptRecord, AttemptReply, MessageHistory};
 pub use memory::MemoryStore;
 pub use query::{ListQuery, MessageState, StateCounts};
@@ -314,6 +322,17 @@ pub trait Storage: Send + Sync + 'static {
     /// is stored. Writing an id that is already stored, or one id twice, is
     /// [`StorageError::DuplicateId`], never a silent overwrite.
     async fn write(&self, messages: Vec<NewMessage>) -> Result<(), StorageError>;
+
+    /// A sink for the content of a message still arriving, at most `limit` octets. What it
+    /// stages is kept only once a [`Storage::write`] stores a message made with it; dropped
+    /// before, it leaves nothing. Default: kept in memory ([`MemorySink`]), for stores that
+    /// write whole messages.
+    ///
+    /// # Errors
+    /// The store cannot take a body now.
+    async fn open_body(&self, limit: usize) -> Result<Box<dyn BodySink>, StorageError> {
+        Ok(Box::new(MemorySink::new(limit)))
+    }
 
     /// Every stored message's schedule entry, ordered by `next_attempt` (ties by id), without
     /// reading bodies. Called once at start-up.

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use envoi_types::QueueId;
 
 use crate::storage::{
-    AttemptCommit, Lease, ListQuery, MemoryStore, MessageInfo, NewMessage, ScheduleEntry,
+    AttemptCommit, BodySink, Lease, ListQuery, MemoryStore, MessageInfo, NewMessage, ScheduleEntry,
     StateCounts, Storage, StorageError, StoreHealth, StoredMessage, Suspension,
 };
 
@@ -81,6 +81,9 @@ impl FaultyStore {
 impl Storage for FaultyStore {
     async fn write(&self, m: Vec<NewMessage>) -> Result<(), StorageError> {
         self.inner.write(m).await
+    }
+    async fn open_body(&self, limit: usize) -> Result<Box<dyn BodySink>, StorageError> {
+        self.inner.open_body(limit).await
     }
     async fn load_schedule(&self) -> Result<Vec<ScheduleEntry>, StorageError> {
         self.inner.load_schedule().await

@@ -7,6 +7,7 @@
 //!   success reports, the attempt history).
 //! - [`store`]: suite rows about the store alone (duplicate ids).
 //! - [`destinations`]: suite rows about destinations (suspensions kept, back-off uncounted).
+//! - [`streaming`]: the suite row about the streaming enqueue.
 //! - [`suite`]: the behaviour suite (docs/architecture.md, section 5), generic over the store; run it with
 //!   [`crate::behaviour_suite!`].
 
@@ -15,6 +16,7 @@ pub mod faulty;
 pub mod relay;
 pub mod reports;
 pub mod store;
+pub mod streaming;
 pub mod suite;
 
 pub use faulty::FaultyStore;

@@ -16,7 +16,7 @@ use crate::relay::{Delivery, Outcome, Relay, RelayError};
 pub struct Call {
     /// When (tokio time).
     pub at: Instant,
-    /// The envelope as given (pending recipients only).
+    /// The envelope as given (pending recipients only), a spooled body read into memory.
     pub envelope: Envelope,
     /// The failed-attempt count the queue passed.
     pub attempt: u32,
@@ -236,9 +236,14 @@ impl Relay for ScriptedRelay {
                 }
             })
             .collect();
+        // A spooled body is recorded as read now: its file goes once the message is done.
+        let mut recorded = envelope.clone();
+        if let Ok(whole) = envelope.message.in_memory() {
+            recorded.message = whole;
+        }
         self.lock().calls.push(Call {
             at: Instant::now(),
-            envelope: envelope.clone(),
+            envelope: recorded,
             attempt,
             replies: replies.clone(),
         });

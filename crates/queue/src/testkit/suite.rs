@@ -18,6 +18,7 @@ pub use super::reports::{
     delay_warnings_once_per_threshold_across_a_restart, notify_decides_every_report,
 };
 pub use super::store::write_refuses_duplicate_ids;
+pub use super::streaming::streamed_body_is_stored_and_delivered_whole;
 use crate::backoff::{Backoff, Exponential};
 use crate::clock::Clock;
 use crate::queue::Queue;
@@ -63,6 +64,7 @@ macro_rules! behaviour_suite {
             write_refuses_duplicate_ids,
             suspension_survives_a_restart,
             unreachable_destination_spends_no_attempt,
+            streamed_body_is_stored_and_delivered_whole,
             delay_warnings_once_per_threshold_across_a_restart,
             notify_decides_every_report);
     };

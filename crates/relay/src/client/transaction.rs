@@ -12,27 +12,46 @@ use std::time::Duration;
 use envoi_types::Envelope;
 
 use crate::client::conn::Connection;
+use crate::client::payload::{send_spooled, Payload};
 use crate::config::Timeouts;
-use crate::failure::Stage;
+use crate::failure::{Failure, Stage};
 use crate::proto::transaction::{Action, Transaction};
 
 pub use crate::proto::transaction::{TxOutcome, PIPELINE_WINDOW};
 
 /// Delivers `envelope` (already restricted to this next hop's recipients) over `conn`.
-/// `data` is the encoded DATA payload ([`crate::proto::data::encode`]).
+/// `payload` is the message data: encoded already, or read from its file while sent.
 pub async fn deliver(
     conn: &mut Connection,
     envelope: &Envelope,
-    data: &[u8],
+    payload: &Payload,
     timeouts: &Timeouts,
     max_recipients: usize,
 ) -> TxOutcome {
-    let mut tx = Transaction::new(envelope, data, &conn.caps, conn.protocol, max_recipients);
+    let (caps, protocol) = (&conn.caps, conn.protocol);
+    let mut tx = match payload {
+        Payload::Encoded(data) => Transaction::new(envelope, data, caps, protocol, max_recipients),
+        Payload::Spooled(message) => {
+            let size = message.len() as u64;
+            Transaction::streamed(envelope, size, caps, protocol, max_recipients)
+        }
+    };
     // Each turn does one write or one read; the machine bounds how many it asks for.
     loop {
         match tx.next_action() {
             Action::Send { bytes, stage } => {
                 if let Err(failure) = conn.send(bytes, stage, timeout(timeouts, stage)).await {
+                    tx.on_broken(failure);
+                }
+            }
+            Action::SendMessage(stage) => {
+                let Payload::Spooled(message) = payload else {
+                    // The machine asks for this only for a streamed payload.
+                    tx.on_broken(Failure::Config("no streamed message to send".into()));
+                    continue;
+                };
+                let sent = send_spooled(conn, message, timeout(timeouts, stage)).await;
+                if let Err(failure) = sent {
                     tx.on_broken(failure);
                 }
             }

@@ -5,7 +5,9 @@
 //! Lines starting with `.` get one more (§4.5.2), and the data ends with `CRLF.CRLF`.
 //!
 //! # Layout
-//! - [`encode`]: the whole transformation.
+//! - [`encode`]: the whole transformation, for a message in memory.
+//! - [`Encoder`]: the same, piece by piece, for a message read from a file: no second copy
+//!   of the message is ever made, only of the piece at hand.
 
 /// The DATA payload for `message`, final `.CRLF` included.
 pub fn encode(message: &[u8]) -> Vec<u8> {
@@ -44,9 +46,86 @@ pub fn encode(message: &[u8]) -> Vec<u8> {
     out
 }
 
+/// [`encode`] over a message given in pieces: the output of every piece, then of
+/// [`Encoder::finish`], joined, is `encode` of the pieces joined.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Encoder {
+    /// Inside a line: a `.` now is content, not a line start.
+    mid_line: bool,
+    /// The last piece ended with a CR, already written as CRLF: an LF that starts the next
+    /// piece belongs to it.
+    after_cr: bool,
+}
+
+impl Encoder {
+    /// An encoder at the start of a message.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends the wire form of the next piece of the message to `out`.
+    pub fn push(&mut self, piece: &[u8], out: &mut Vec<u8>) {
+        let mut rest = piece;
+        if self.after_cr {
+            self.after_cr = false;
+            if let Some(after) = rest.strip_prefix(b"\n") {
+                rest = after;
+            }
+        }
+        // Each pass consumes a line ending or ends the loop.
+        while let Some(&first) = rest.first() {
+            if !self.mid_line && first == b'.' {
+                out.push(b'.');
+            }
+            let Some(end) = memchr::memchr2(b'\r', b'\n', rest) else {
+                out.extend_from_slice(rest);
+                self.mid_line = true;
+                return;
+            };
+            out.extend_from_slice(&rest[..end]);
+            out.extend_from_slice(b"\r\n");
+            let width = match (rest[end], rest.get(end + 1)) {
+                (b'\r', Some(b'\n')) => 2,
+                (b'\r', None) => {
+                    self.after_cr = true;
+                    1
+                }
+                _ => 1,
+            };
+            rest = &rest[end + width..];
+            self.mid_line = false;
+        }
+    }
+
+    /// Appends the end of the data: a CRLF if the message did not end a line, then `.CRLF`.
+    pub fn finish(self, out: &mut Vec<u8>) {
+        if self.mid_line {
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b".\r\n");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`Encoder`] fed `body` in pieces of the given sizes (cycled).
+    fn in_pieces(body: &[u8], sizes: &[usize]) -> Vec<u8> {
+        let mut encoder = Encoder::new();
+        let mut out = Vec::new();
+        let mut rest = body;
+        for size in sizes.iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let (piece, after) = rest.split_at((*size).min(rest.len()));
+            encoder.push(piece, &mut out);
+            rest = after;
+        }
+        encoder.finish(&mut out);
+        out
+    }
 
     /// The octet-at-a-time encoder `encode` replaced: the reference for its output.
     fn reference(message: &[u8]) -> Vec<u8> {
@@ -101,6 +180,13 @@ mod tests {
         fn same_as_the_octet_at_a_time_encoder(body in proptest::collection::vec(
             proptest::sample::select(vec![b'a', b'.', b'\n', b'\r', b' ', 0xff]), 0..400)) {
             proptest::prop_assert_eq!(encode(&body), reference(&body));
+        }
+
+        #[test]
+        fn in_pieces_same_as_whole(body in proptest::collection::vec(
+            proptest::sample::select(vec![b'a', b'.', b'\n', b'\r', b' ']), 0..400),
+            sizes in proptest::collection::vec(1_usize..7, 1..5)) {
+            proptest::prop_assert_eq!(in_pieces(&body, &sizes), encode(&body));
         }
 
         #[test]

@@ -80,6 +80,10 @@ pub enum Action<'t> {
         /// The stage the write belongs to.
         stage: Stage,
     },
+    /// Write the whole message data (a message kept in a file: the caller reads and encodes
+    /// it piece by piece, final dot included), each piece within the stage's timeout. A failed
+    /// write or read goes to [`Transaction::on_broken`], and the final dot is then never sent.
+    SendMessage(Stage),
     /// Read one reply within the stage's timeout and hand it to [`Transaction::on_reply`] (or
     /// the failure to [`Transaction::on_broken`]).
     Read(Stage),
@@ -124,8 +128,10 @@ enum Step {
 #[derive(Debug)]
 pub struct Transaction<'a> {
     envelope: &'a Envelope,
-    /// The DATA payload, final dot included; never copied.
+    /// The DATA payload, final dot included; never copied. Empty when `streamed`.
     data: &'a [u8],
+    /// The caller writes the data itself ([`Action::SendMessage`]).
+    streamed: bool,
     protocol: Protocol,
     /// Commands per write: [`PIPELINE_WINDOW`] with PIPELINING, else 1.
     window: usize,
@@ -163,14 +169,43 @@ impl<'a> Transaction<'a> {
         protocol: Protocol,
         max_recipients: usize,
     ) -> Self {
-        let count = envelope.recipients.len();
         // RFC 1870 §3: the size excludes the terminating dot (dot-stuffing is a harmless
         // overestimate).
         let size = u64::try_from(data.len().saturating_sub(3)).unwrap_or(u64::MAX);
+        Self::with_data(
+            envelope,
+            (data, false, size),
+            caps,
+            protocol,
+            max_recipients,
+        )
+    }
+
+    /// [`Transaction::new`] for a message the caller streams ([`Action::SendMessage`]):
+    /// `size` is the message's size, declared with SIZE.
+    pub fn streamed(
+        envelope: &'a Envelope,
+        size: u64,
+        caps: &Capabilities,
+        protocol: Protocol,
+        max_recipients: usize,
+    ) -> Self {
+        Self::with_data(envelope, (&[], true, size), caps, protocol, max_recipients)
+    }
+
+    fn with_data(
+        envelope: &'a Envelope,
+        (data, streamed, size): (&'a [u8], bool, u64),
+        caps: &Capabilities,
+        protocol: Protocol,
+        max_recipients: usize,
+    ) -> Self {
+        let count = envelope.recipients.len();
         let smtputf8 = envelope.needs_smtputf8();
         let mut tx = Self {
             envelope,
             data,
+            streamed,
             protocol,
             window: if caps.pipelining { PIPELINE_WINDOW } else { 1 },
             params: MailParams {
@@ -232,6 +267,10 @@ impl<'a> Transaction<'a> {
                     return send(EMPTY_DATA_END, Stage::DataBlock);
                 }
                 Step::EmptyDot { sent: true } => return Action::Read(Stage::FinalDot),
+                Step::Data { offset: 0 } if self.streamed => {
+                    self.step = Step::FinalReplies { read: 0 };
+                    return Action::SendMessage(Stage::DataBlock);
+                }
                 Step::Data { offset } if offset < self.data.len() => {
                     let end = offset.saturating_add(DATA_BLOCK).min(self.data.len());
                     self.step = Step::Data { offset: end };

@@ -11,7 +11,7 @@ use envoi_queue::storage::{
     AttemptCommit, Lease, ListQuery, MessageInfo, NewMessage, QuarantinedRecord, ScheduleEntry,
     StateCounts, StoredMessage,
 };
-use envoi_queue::{Storage, StorageError, StoreHealth, Suspension};
+use envoi_queue::{BodySink, Storage, StorageError, StoreHealth, Suspension};
 use envoi_store_postgres::{PgOptions, PgStore};
 use envoi_types::QueueId;
 
@@ -155,6 +155,9 @@ pub async fn scratch() -> Option<Arc<dyn Storage>> {
 impl Storage for ScratchStore {
     async fn write(&self, m: Vec<NewMessage>) -> Result<(), StorageError> {
         self.store.write(m).await
+    }
+    async fn open_body(&self, limit: usize) -> Result<Box<dyn BodySink>, StorageError> {
+        self.store.open_body(limit).await
     }
     async fn load_schedule(&self) -> Result<Vec<ScheduleEntry>, StorageError> {
         self.store.load_schedule().await

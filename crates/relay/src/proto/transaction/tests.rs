@@ -32,6 +32,8 @@ struct Case {
     script: Script,
     /// The action (counted from 0) whose write or read breaks the connection.
     break_at: Option<usize>,
+    /// The data is written by the caller ([`Transaction::streamed`]), not handed over.
+    streamed: bool,
 }
 
 impl Case {
@@ -66,13 +68,24 @@ struct Run {
 fn run(case: &Case) -> Result<Run, String> {
     let envelope = case.envelope();
     let data = data::encode(envelope.message.as_bytes());
-    let mut tx = Transaction::new(
-        &envelope,
-        &data,
-        &case.caps,
-        case.protocol,
-        case.max_recipients,
-    );
+    let size = (data.len() - 3) as u64;
+    let mut tx = if case.streamed {
+        Transaction::streamed(
+            &envelope,
+            size,
+            &case.caps,
+            case.protocol,
+            case.max_recipients,
+        )
+    } else {
+        Transaction::new(
+            &envelope,
+            &data,
+            &case.caps,
+            case.protocol,
+            case.max_recipients,
+        )
+    };
     let mut mail_line = format!("MAIL FROM:<{}>", envelope.sender.as_str());
     if case.caps.size.is_some() {
         mail_line += &format!(" SIZE={}", data.len() - 3);
@@ -100,6 +113,8 @@ fn run(case: &Case) -> Result<Run, String> {
         match tx.next_action() {
             Action::Send { .. } if breaks => tx.on_broken(Failure::Timeout(Stage::Rcpt)),
             Action::Send { bytes, .. } => server.feed(bytes)?,
+            Action::SendMessage(_) if breaks => tx.on_broken(Failure::Timeout(Stage::DataBlock)),
+            Action::SendMessage(_) => server.feed(&data)?,
             Action::Read(_) => {
                 let reply = server
                     .replies
@@ -142,6 +157,7 @@ fn case(recipients: usize, pipelining: bool, script: Script) -> Case {
         max_recipients: 100,
         script,
         break_at: None,
+        streamed: false,
     }
 }
 
@@ -294,6 +310,7 @@ prop_compose! {
         max_recipients in 1..5usize,
         script in scripts(),
         break_at in proptest::option::of(0..30usize),
+        streamed in any::<bool>(),
     ) -> Case {
         Case {
             recipients,
@@ -310,6 +327,7 @@ prop_compose! {
             max_recipients,
             script,
             break_at,
+            streamed,
         }
     }
 }
