@@ -184,9 +184,7 @@ fn prepare(request: Request) -> Option<Prepared> {
                 recipients: encoded,
                 history,
             }),
-            (Err(detail), _) | (_, Err(detail)) => {
-                return fail(request, StorageError::Io(detail))
-            }
+            (Err(detail), _) | (_, Err(detail)) => return fail(request, StorageError::Io(detail)),
         },
     };
     Some(Prepared {
@@ -322,7 +320,15 @@ async fn reschedule<C: GenericClient>(
     let rows = client
         .query(
             sql::RESCHEDULE_MANY,
-            &[&keys, &fences, &next, &attempts, &recipients, &node, &histories],
+            &[
+                &keys,
+                &fences,
+                &next,
+                &attempts,
+                &recipients,
+                &node,
+                &histories,
+            ],
         )
         .await
         .map_err(PgError::from)?;
