@@ -10,7 +10,7 @@
 //!   checks: from then on the spool stops for good (see `crate::handle`), because what it can
 //!   read in this process is no longer known to be what is on disk.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,7 +41,7 @@ pub(crate) struct DatabaseFile {
 impl DatabaseFile {
     /// Opens (creating if needed) the database file and takes its lock.
     pub fn open(path: &Path) -> Result<Self, DatabaseError> {
-        let file = OpenOptions::new()
+        let file = crate::private::file_options()
             .read(true)
             .write(true)
             .create(true)

@@ -11,7 +11,7 @@
 //! that stores the message: the same steps, with the data written before the write began.
 
 use std::collections::HashSet;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -31,7 +31,7 @@ impl BodyDir {
     /// The body directory under `spool`, created if missing.
     pub fn open(spool: &Path) -> Result<Self, io::Error> {
         let path = spool.join("bodies");
-        fs::create_dir_all(&path)?;
+        crate::private::create_dir(&path)?;
         Ok(Self { path })
     }
 
@@ -91,7 +91,7 @@ impl BodyDir {
         let tmp = self.path.join(format!("{id}.tmp"));
         let copied = File::open(rest.path())
             .and_then(|mut from| {
-                let mut to = OpenOptions::new()
+                let mut to = crate::private::file_options()
                     .write(true)
                     .create(true)
                     .truncate(true)
@@ -173,7 +173,7 @@ impl BodyDir {
 }
 
 fn write_synced(path: &Path, body: &[u8]) -> io::Result<()> {
-    let mut file = OpenOptions::new()
+    let mut file = crate::private::file_options()
         .write(true)
         .create(true)
         .truncate(true)

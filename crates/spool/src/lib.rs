@@ -99,6 +99,7 @@
 //!   noticing a failed fsync ([`SpoolBackend`]).
 //! - `error`: mapping I/O and redb errors to [`envoi_queue::StorageError`].
 //! - `options`: [`SpoolOptions`].
+//! - `private`: directories 0700 and files 0600 whatever the umask.
 //! - `space`: whether the filesystem has room for mail ([`SpoolOptions::min_free`]).
 //! - `failpoint`: crash-test failpoints (cargo feature `failpoints`).
 
@@ -110,6 +111,7 @@ pub mod failpoint;
 mod handle;
 mod open;
 mod options;
+mod private;
 mod schema;
 mod space;
 mod spool;

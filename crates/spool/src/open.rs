@@ -50,9 +50,8 @@ pub(crate) fn check_dir(path: &Path, create: bool) -> Result<(), StorageError> {
     match fs::metadata(path) {
         Ok(meta) if meta.is_dir() => Ok(()),
         Ok(_) => Err(unavailable("is not a directory".into())),
-        Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
-            fs::create_dir_all(path).map_err(|e| unavailable(format!("cannot create it: {e}")))
-        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound && create => crate::private::create_dir(path)
+            .map_err(|e| unavailable(format!("cannot create it: {e}"))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Err(unavailable("does not exist".into())),
         Err(e) => Err(unavailable(e.to_string())),
     }

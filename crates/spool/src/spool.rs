@@ -394,6 +394,12 @@ fn create_database(dir: &Path, db_path: &Path) -> Result<(), StorageError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(unavailable("remove leftover", &e)),
     }
+    // Created empty and private first: redb would create it with the umask's permissions.
+    crate::private::file_options()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(|e| unavailable("create", &e))?;
     let db = Database::create(&tmp).map_err(|e| open::open_error(dir, e))?;
     create_tables(&db)?;
     drop(db);

@@ -10,7 +10,7 @@
 //! the `.tmp` file, which start-up removes, and a linked `bodies/<id>` no row names, which
 //! start-up removes too.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -59,7 +59,7 @@ impl SpoolSink {
         let path = dir.join(format!("incoming-{}.tmp", QueueId::new()));
         let guard = Arc::new(StagingFile { path: path.clone() });
         let file = blocking(move || {
-            OpenOptions::new()
+            crate::private::file_options()
                 .write(true)
                 .create_new(true)
                 .open(&path)
