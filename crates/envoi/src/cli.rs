@@ -193,6 +193,9 @@ pub enum QueueCommand {
     Show {
         /// Queue id.
         id: String,
+        /// Print the stored message itself (as it will be relayed) instead of its status.
+        #[arg(long)]
+        body: bool,
     },
     /// Make deferred messages due now (all, or those matching the filters).
     Flush {

@@ -46,6 +46,14 @@ fn every_queue_command_works_and_unknown_ids_are_clear() {
         "{shown}"
     );
 
+    // postcat: the stored text, Received header first, the dot-stuffing undone.
+    let body = stdout(&daemon.queue_cli(&["show", &ids[0], "--body"]));
+    assert!(body.starts_with("Received: from "), "{body}");
+    assert!(
+        body.ends_with("Subject: cli-0\r\nMessage-ID: <cli-0@src.test>\r\n\r\nHello cli-0.\r\n.leading dot line\r\n"),
+        "{body}"
+    );
+
     stdout(&daemon.queue_cli(&["hold", &ids[0]]));
     assert_eq!(
         json(&daemon.queue_cli(&["show", &ids[0], "--json"]))["held"],
@@ -81,16 +89,24 @@ fn every_queue_command_works_and_unknown_ids_are_clear() {
     });
 
     let unknown = "01JZZZZZZZZZZZZZZZZZZZZZZZ";
-    for command in ["show", "retry", "hold", "release", "delete", "bounce"] {
-        let output = daemon.queue_cli(&[command, unknown]);
+    for command in [
+        &["show", unknown][..],
+        &["show", unknown, "--body"],
+        &["retry", unknown],
+        &["hold", unknown],
+        &["release", unknown],
+        &["delete", unknown],
+        &["bounce", unknown],
+    ] {
+        let output = daemon.queue_cli(command);
         assert!(
             !output.status.success(),
-            "{command} of an unknown id succeeded"
+            "{command:?} of an unknown id succeeded"
         );
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
             stderr.contains(&format!("no message {unknown} in the queue")),
-            "{command}: {stderr}"
+            "{command:?}: {stderr}"
         );
     }
     let output = daemon.queue_cli(&["show", "not-an-id"]);

@@ -149,6 +149,20 @@ impl AdminClient {
         self.call(request).await
     }
 
+    /// `GET /v1/messages/{id}/body`: the stored message's raw text.
+    ///
+    /// # Errors
+    /// [`ClientError::NotFound`]; see [`ClientError`].
+    pub async fn body(&self, id: &str) -> Result<Vec<u8>, ClientError> {
+        let request = self.request(Method::GET, &["v1", "messages", id, "body"])?;
+        let (url, response) = self.send(request).await?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|source| ClientError::Decode { url, source })?;
+        Ok(bytes.to_vec())
+    }
+
     /// `POST /v1/flush`: everything when `filter` selects nothing, else each match.
     ///
     /// # Errors

@@ -1,7 +1,10 @@
-//! `GET /v1/messages` (filtered, paged listing) and `GET /v1/messages/{id}` (one message).
+//! `GET /v1/messages` (filtered, paged listing), `GET /v1/messages/{id}` (one message) and
+//! `GET /v1/messages/{id}/body` (its raw text).
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
@@ -56,4 +59,26 @@ pub(crate) async fn show(
         view.headers = Some(String::from_utf8_lossy(headers).into_owned());
     }
     Ok(Json(view))
+}
+
+/// `GET /v1/messages/{id}/body`: the stored message as it will be relayed (`message/rfc822`),
+/// Received header and prequeue changes included, as Postfix's postcat shows it.
+pub(crate) async fn body(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = extract::id(&id)?;
+    let queue = state.queue();
+    let message = queue
+        .message(id)
+        .await?
+        .ok_or(envoi_queue::QueueError::NotFound(id))?
+        .envelope
+        .message;
+    // A streamed message's rest is in a file: read it off the async workers.
+    let whole = tokio::task::spawn_blocking(move || message.in_memory())
+        .await
+        .map_err(|e| ApiError::Internal(format!("reading the body did not finish: {e}")))?
+        .map_err(|e| ApiError::Internal(format!("cannot read the body of {id}: {e}")))?;
+    Ok(([(CONTENT_TYPE, "message/rfc822")], whole.bytes()).into_response())
 }

@@ -8,7 +8,7 @@
 //! |---|---|
 //! | `GET /v1/summary` | `summary_v1` |
 //! | `GET /v1/shape` | `shape_v1` |
-//! | `GET /v1/messages`, `GET /v1/messages/{id}` | `messages_v1` |
+//! | `GET /v1/messages`, `GET /v1/messages/{id}`, `GET /v1/messages/{id}/body` | `messages_v1` |
 //! | `POST /v1/flush`, `POST /v1/messages/{id}/{retry,hold,release,bounce}`, `DELETE /v1/messages/{id}` | `actions_v1` |
 //! | `POST /v1/bulk/{action}` | `bulk_v1` |
 //! | `POST /v1/messages` | `inject_v1` |
@@ -74,6 +74,7 @@ pub fn router(state: AdminState) -> Router {
             "/v1/messages/{id}",
             get(messages_v1::show).delete(actions_v1::delete),
         )
+        .route("/v1/messages/{id}/body", get(messages_v1::body))
         .route("/v1/messages/{id}/retry", post(actions_v1::retry))
         .route("/v1/messages/{id}/hold", post(actions_v1::hold))
         .route("/v1/messages/{id}/release", post(actions_v1::release))

@@ -58,7 +58,12 @@ pub async fn run(args: QueueArgs) -> anyhow::Result<ExitCode> {
             };
             show(json, &page, || table(&page, now))?
         }
-        QueueCommand::Show { id } => {
+        QueueCommand::Show { id, body: true } => {
+            let bytes = client.body(&id).await?;
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &bytes)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        QueueCommand::Show { id, body: false } => {
             let message = client.show(&id, true).await?;
             show(json, &message, || render::show(&message, now))?
         }
