@@ -27,6 +27,30 @@ fn every_queue_command_works_and_unknown_ids_are_clear() {
         (ids.len() == 3 && ids.iter().all(|id| attempts(&daemon, id) == 1)).then_some(ids)
     });
 
+    // One `accepted` line per message, with its Message-ID; the edge says how it came.
+    let log = daemon.log_text();
+    let accepted: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("event=\"accepted\""))
+        .collect();
+    assert_eq!(accepted.len(), 3, "{log}");
+    for id in &ids {
+        assert_eq!(
+            accepted.iter().filter(|l| l.contains(id.as_str())).count(),
+            1,
+            "{log}"
+        );
+    }
+    assert!(
+        accepted
+            .iter()
+            .any(|l| l.contains("message_id=\"<cli-1@src.test>\"")
+                && l.contains("rcpts=1")
+                && l.contains("size=")),
+        "{log}"
+    );
+    assert_eq!(log.matches("event=\"received\"").count(), 3, "{log}");
+
     let summary = json(&daemon.queue_cli(&["summary", "--json"]));
     assert_eq!(summary["by_state"]["deferred"], 3, "{summary}");
     let table = stdout(&daemon.queue_cli(&["summary"]));

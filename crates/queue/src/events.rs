@@ -63,9 +63,27 @@ pub(crate) struct RecipientEvent<'a> {
     pub reply: &'a Reply,
 }
 
-pub(crate) fn accepted(id: QueueId, sender: &Sender, recipients: usize, size: usize) {
+/// A message stored in the queue, for its one `accepted` line.
+pub(crate) struct Accepted {
+    pub id: QueueId,
+    pub sender: Sender,
+    pub recipients: usize,
+    pub size: usize,
+    /// The Message-ID header's value, if the message has one.
+    pub message_id: Option<String>,
+}
+
+pub(crate) fn accepted(a: &Accepted) {
     metrics::counter!(ACCEPTED).increment(1);
-    tracing::info!(event = "accepted", id = %id, from = %sender, rcpts = recipients, size);
+    let message_id = a.message_id.as_deref().map_or("none", str::trim);
+    tracing::info!(
+        event = "accepted",
+        id = %a.id,
+        message_id,
+        from = %a.sender,
+        rcpts = a.recipients,
+        size = a.size
+    );
 }
 
 pub(crate) fn recipient(fate: Fate, e: &RecipientEvent<'_>) {

@@ -110,7 +110,8 @@ async fn finish(session: &mut Session, message: Message) -> Response {
     let declared = Declared::of(&envelope.client);
     match session.shared.handoff.enqueue(envelope).await {
         Ok(ids) => {
-            info!(peer = %session.info.peer, from = %sender, recipients, size, smtputf8 = declared.smtputf8, body = declared.body, tls = %declared.tls, ids = %ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(","), "message accepted");
+            // The queue logs the one `accepted` line per message; this one says how it came.
+            info!(event = "received", peer = %session.info.peer, from = %sender, recipients, size, smtputf8 = declared.smtputf8, body = declared.body, tls = %declared.tls, ids = %ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(","), "message received over SMTP");
             replies::queued(&ids)
         }
         Err(error) => {

@@ -193,13 +193,12 @@ impl Shared {
             .collect();
         let summaries: Vec<_> = messages
             .iter()
-            .map(|m| {
-                (
-                    m.id,
-                    m.envelope.sender.clone(),
-                    m.envelope.recipients.len(),
-                    m.envelope.message.len(),
-                )
+            .map(|m| events::Accepted {
+                id: m.id,
+                sender: m.envelope.sender.clone(),
+                recipients: m.envelope.recipients.len(),
+                size: m.envelope.message.len(),
+                message_id: m.envelope.message.header("Message-ID"),
             })
             .collect();
         let started = Instant::now();
@@ -218,8 +217,8 @@ impl Shared {
         }
         metrics::histogram!(events::STORE_SECONDS).record(started.elapsed().as_secs_f64());
         self.schedule(&entries);
-        for (id, sender, rcpts, size) in &summaries {
-            events::accepted(*id, sender, *rcpts, *size);
+        for accepted in &summaries {
+            events::accepted(accepted);
         }
         Ok(entries.iter().map(|(e, _)| e.id).collect())
     }
