@@ -46,19 +46,7 @@ impl BodyDir {
         let tmp = self.path.join(format!("{id}.tmp"));
         let result = write_synced(&tmp, body)
             .map_err(|e| error::io("cannot write body file", &tmp, &e))
-            .and_then(|()| {
-                // A hard link, not a rename: it fails instead of replacing the body of a message
-                // already stored under this id. The .tmp name is then dropped; losing that
-                // unlink in a crash only leaves a .tmp file, removed at the next start.
-                let target = self.path_of(id);
-                fs::hard_link(&tmp, &target).map_err(|e| {
-                    if e.kind() == io::ErrorKind::AlreadyExists {
-                        StorageError::DuplicateId(id)
-                    } else {
-                        error::io("cannot link body file to", &target, &e)
-                    }
-                })
-            });
+            .and_then(|()| self.link_as(&tmp, id));
         // Best effort: a leftover .tmp is removed at the next start anyway.
         let _ = fs::remove_file(&tmp);
         if let Err(e) = &result {
@@ -100,18 +88,24 @@ impl BodyDir {
                 to.sync_data()
             })
             .map_err(|e| error::io("cannot copy body file to", &tmp, &e));
-        let result = copied.and_then(|()| {
-            let target = self.path_of(id);
-            fs::hard_link(&tmp, &target).map_err(|e| {
-                if e.kind() == io::ErrorKind::AlreadyExists {
-                    StorageError::DuplicateId(id)
-                } else {
-                    error::io("cannot link body file to", &target, &e)
-                }
-            })
-        });
+        let result = copied.and_then(|()| self.link_as(&tmp, id));
         let _ = fs::remove_file(&tmp);
         result
+    }
+
+    /// Names the finished file `tmp` as the body of `id`. A hard link, not a rename: it fails
+    /// instead of replacing the body of a message already stored under this id. The caller
+    /// then drops the .tmp name; losing that unlink in a crash only leaves a .tmp file,
+    /// removed at the next start.
+    fn link_as(&self, tmp: &Path, id: QueueId) -> Result<(), StorageError> {
+        let target = self.path_of(id);
+        fs::hard_link(tmp, &target).map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                StorageError::DuplicateId(id)
+            } else {
+                error::io("cannot link body file to", &target, &e)
+            }
+        })
     }
 
     /// The directory itself (where staging files are created too).
