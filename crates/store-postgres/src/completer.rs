@@ -210,7 +210,7 @@ fn answer(inner: &Inner, prepared: Vec<Prepared>, applied: &[Applied]) {
                 continue;
             }
         };
-        fences.remove(&id);
+        fences.forget(id);
         let _ = one.request.reply.send(result);
     }
 }

@@ -92,10 +92,10 @@ impl Columns {
 
     /// Records the fencing counter of the leases the write took (0, the column's default): the
     /// first attempt's outcome is refused if another node claimed a message since.
-    pub(crate) fn lease_fences(&self, inner: &Inner) {
+    pub(crate) fn lease_fences(&self, inner: &Inner, until_ns: i64) {
         let mut fences = inner.fences();
         for id in &self.ids {
-            fences.insert(*id, 0);
+            fences.hold(*id, 0, until_ns);
         }
     }
 

@@ -33,6 +33,7 @@
 //! - [`migrate`]: versioned schema migrations.
 //! - `sql`: every statement.
 //! - `rows`, `codec`: rows to the queue's types and back.
+//! - `fences`: the leases this node holds, and forgetting those of messages gone elsewhere.
 //! - `heartbeat`: this node's heartbeat.
 //! - `notices`: debounced notices of due work between nodes (`NOTIFY`/`LISTEN`).
 //! - `connect`: the pool's sessions (settings, TLS).
@@ -42,6 +43,7 @@ mod codec;
 mod completer;
 mod connect;
 pub mod error;
+mod fences;
 mod heartbeat;
 mod insert;
 pub mod migrate;

@@ -34,19 +34,23 @@ pub(crate) const CLAIM: &str = "WITH claimed AS (
     SELECT c.fence, c.attempts, c.next_ns, c.held, c.recipients, b.envelope, b.dsn, c.history
       FROM claimed c LEFT JOIN envoi_body b ON b.id = c.id";
 
-/// A message this node wrote, read for its first attempt without a write: only while the
-/// write's lease (fencing counter 0, never claimed since) lasts until `$3`, the attempt's own
-/// lease end, and the message is not held. No other node can take it meanwhile, so no claim is
-/// needed; otherwise the caller claims ([`CLAIM`]).
-pub(crate) const READ_OWN: &str = "SELECT m.attempts, m.next_ns, m.held, m.recipients, b.envelope,
+/// A message this node holds leased (from its write, or a batch claim), read for an attempt
+/// without a write: only while the lease still carries this node's name and the fencing
+/// counter `$4` it took, lasts until `$3` (the attempt's own lease end), and the message is
+/// not held. No other node can take it meanwhile, so no claim is needed; otherwise the caller
+/// claims ([`CLAIM`]).
+pub(crate) const READ_LEASED: &str =
+    "SELECT m.attempts, m.next_ns, m.held, m.recipients, b.envelope,
            b.dsn, m.history
       FROM envoi_message m LEFT JOIN envoi_body b ON b.id = m.id
-     WHERE m.id = $1 AND m.lease_owner = $2 AND m.fence = 0 AND m.lease_until_ns >= $3
+     WHERE m.id = $1 AND m.lease_owner = $2 AND m.fence = $4 AND m.lease_until_ns >= $3
        AND NOT m.held";
 
 /// Due, unheld, unleased (or lapsed) messages, claimed in one batch. The CTE fixes the set
 /// (`LIMIT` with `SKIP LOCKED` inside it) before the update: the planner cannot claim more
-/// than the limit, and two nodes never wait on, or take, each other's rows.
+/// than the limit, and two nodes never wait on, or take, each other's rows. Each lease bumps
+/// the fencing counter, as a single claim does, so the attempt reads its message under it
+/// ([`READ_LEASED`]) without a second write.
 pub(crate) const CLAIM_DUE: &str = "WITH due AS (
         SELECT id FROM envoi_message
          WHERE NOT held AND next_ns <= $1
@@ -57,9 +61,9 @@ pub(crate) const CLAIM_DUE: &str = "WITH due AS (
          LIMIT $3
            FOR UPDATE SKIP LOCKED)
     UPDATE envoi_message m
-       SET lease_owner = $4, lease_until_ns = $5
+       SET lease_owner = $4, lease_until_ns = $5, fence = m.fence + 1
       FROM due WHERE m.id = due.id
-    RETURNING m.id, m.next_ns, m.arrival_ns, m.held";
+    RETURNING m.id, m.next_ns, m.arrival_ns, m.held, m.fence";
 
 /// Which of an outcome's conditions hold for row `m` and request `r`: this node's lease with
 /// the counter its claim or write read (fencing); without a lease (an administrator's bounce

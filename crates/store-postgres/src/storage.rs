@@ -28,34 +28,38 @@ fn own_lease_until(inner: &Inner) -> i64 {
     nanos(now.checked_add(inner.options.lease).unwrap_or(now))
 }
 
-/// A message this node wrote and never claimed since, read without a write while the
-/// write's lease covers the attempt (see [`sql::READ_OWN`]); `None`: it must be claimed.
-async fn read_own(
+/// A message this node holds leased (its write's lease, or a batch claim's), read without a
+/// write while the lease covers the attempt (see [`sql::READ_LEASED`]); `None`: it must be
+/// claimed.
+async fn read_leased(
     inner: &Inner,
     id: QueueId,
     until: i64,
 ) -> Result<Option<StoredMessage>, StorageError> {
-    if inner.fences().get(&id) != Some(&0) {
+    let Some(fence) = inner.fences().get(id).filter(|f| f.until_ns >= until) else {
         return Ok(None);
-    }
+    };
     let session = inner.session().await?;
     let row = session
-        .query_opt(sql::READ_OWN, &[&id_bytes(id), &inner.options.node, &until])
+        .query_opt(
+            sql::READ_LEASED,
+            &[&id_bytes(id), &inner.options.node, &until, &fence.counter],
+        )
         .await
         .map_err(PgError::from)?;
     // A row that does not decode goes the claim's way, which sets it aside.
     Ok(row.and_then(|row| rows::stored(id, &row, 0).ok()))
 }
 
-/// Claims `id` for this node; sets a record it cannot use aside. A message this node wrote
-/// whose write's lease still covers the attempt is only read: a claim would write (and
-/// commit) a row nobody else can take anyway.
+/// Claims `id` for this node; sets a record it cannot use aside. A message this node already
+/// holds leased (it wrote it, or claimed it in a batch) for longer than the attempt is only
+/// read: a claim would write (and commit) a row nobody else can take anyway.
 async fn claim(
     inner: &Inner,
     id: QueueId,
     until: i64,
 ) -> Result<Option<StoredMessage>, StorageError> {
-    if let Some(message) = read_own(inner, id, until).await? {
+    if let Some(message) = read_leased(inner, id, until).await? {
         return Ok(Some(message));
     }
     let session = inner.session().await?;
@@ -83,9 +87,9 @@ async fn claim(
             // A held message is returned unleased: its commit (an expiry) must not be held to
             // a lease it never had.
             if message.meta.held {
-                inner.fences().remove(&id);
+                inner.fences().forget(id);
             } else {
-                inner.fences().insert(id, fence);
+                inner.fences().hold(id, fence, until);
             }
             Ok(Some(message))
         }
@@ -163,6 +167,7 @@ async fn poll_due(
 ) -> Result<Vec<ScheduleEntry>, StorageError> {
     let session = inner.session().await?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let until = own_lease_until(inner);
     let rows = session
         .query(
             sql::CLAIM_DUE,
@@ -171,7 +176,7 @@ async fn poll_due(
                 &nanos(SystemTime::now()),
                 &limit,
                 &inner.options.node,
-                &own_lease_until(inner),
+                &until,
                 &millis(inner.options.node_timeout),
             ],
         )
@@ -181,6 +186,11 @@ async fn poll_due(
         .iter()
         .map(rows::schedule_entry)
         .collect::<Result<Vec<_>, _>>()?;
+    let mut fences = inner.fences();
+    for (entry, row) in entries.iter().zip(&rows) {
+        fences.hold(entry.id, row.get(4), until);
+    }
+    drop(fences);
     entries.sort_by_key(|e| (e.next_attempt, e.id));
     Ok(entries)
 }
@@ -228,7 +238,7 @@ impl Storage for PgStore {
     ) -> Result<(), StorageError> {
         let completer = self.completer.clone();
         self.run(move |inner| async move {
-            let fence = inner.fences().get(&id).copied();
+            let fence = inner.fences().get(id).map(|f| f.counter);
             Ok(completer.complete(id, fence, outcome).await)
         })
         .await?
@@ -238,7 +248,7 @@ impl Storage for PgStore {
         self.run(move |inner| async move {
             let session = inner.session().await?;
             let removed = session.execute(sql::DELETE, &[&id_bytes(id)]).await?;
-            inner.fences().remove(&id);
+            inner.fences().forget(id);
             Ok(removed > 0)
         })
         .await
