@@ -181,6 +181,25 @@ pub(crate) const SUSPEND: &str =
 /// Removes a suspension.
 pub(crate) const RESUME: &str = "DELETE FROM envoi_suspension WHERE destination = $1";
 
+/// Backs a destination off for every node; a back-off ending later is kept. Ended back-offs
+/// of other destinations go in the same statement (there is one row per destination).
+pub(crate) const SHARE_BACKOFF: &str = "WITH ended AS (
+        DELETE FROM envoi_backoff WHERE until_ns < $5 AND destination <> $1)
+    INSERT INTO envoi_backoff (destination, until_ns, failures, error) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (destination) DO UPDATE
+    SET until_ns = excluded.until_ns, failures = excluded.failures, error = excluded.error
+    WHERE envoi_backoff.until_ns < excluded.until_ns";
+
+/// Ends one destination's shared back-off.
+pub(crate) const CLEAR_BACKOFF: &str = "DELETE FROM envoi_backoff WHERE destination = $1";
+
+/// Ends every shared back-off (a flush).
+pub(crate) const CLEAR_BACKOFFS: &str = "DELETE FROM envoi_backoff";
+
+/// The shared back-offs still running at `$1`.
+pub(crate) const BACKOFFS: &str =
+    "SELECT destination, until_ns, failures, error FROM envoi_backoff WHERE until_ns > $1";
+
 /// This node's heartbeat.
 pub(crate) const HEARTBEAT: &str =
     "INSERT INTO envoi_node (name, heartbeat) VALUES ($1, clock_timestamp())

@@ -8,7 +8,7 @@ use envoi_queue::storage::{
     AttemptCommit, Lease, ListQuery, MessageInfo, MessageState, NewMessage, QuarantinedRecord,
     ScheduleEntry, StateCounts, StoredMessage,
 };
-use envoi_queue::{BodySink, Storage, StorageError, StoreHealth, Suspension};
+use envoi_queue::{BodySink, SharedBackoff, Storage, StorageError, StoreHealth, Suspension};
 use envoi_types::QueueId;
 
 use crate::codec::{self, id_bytes, nanos};
@@ -397,5 +397,59 @@ impl Storage for PgStore {
     ) -> Result<Vec<ScheduleEntry>, StorageError> {
         self.run(move |inner| async move { Ok(poll_due(&inner, now, limit).await) })
             .await?
+    }
+
+    async fn share_backoff(&self, backoff: SharedBackoff) -> Result<(), StorageError> {
+        self.run(move |inner| async move {
+            let session = inner.session().await?;
+            let failures = i32::try_from(backoff.failures).unwrap_or(i32::MAX);
+            session
+                .execute(
+                    sql::SHARE_BACKOFF,
+                    &[
+                        &backoff.destination,
+                        &nanos(backoff.until),
+                        &failures,
+                        &backoff.error,
+                        &nanos(SystemTime::now()),
+                    ],
+                )
+                .await?;
+            Ok(())
+        })
+        .await
+        .map_err(StorageError::from)
+    }
+
+    async fn clear_backoff(&self, destination: Option<&str>) -> Result<(), StorageError> {
+        let destination = destination.map(str::to_owned);
+        self.run(move |inner| async move {
+            let session = inner.session().await?;
+            match &destination {
+                Some(name) => session.execute(sql::CLEAR_BACKOFF, &[name]).await?,
+                None => session.execute(sql::CLEAR_BACKOFFS, &[]).await?,
+            };
+            Ok(())
+        })
+        .await
+        .map_err(StorageError::from)
+    }
+
+    async fn shared_backoffs(&self, now: SystemTime) -> Result<Vec<SharedBackoff>, StorageError> {
+        self.run(move |inner| async move {
+            let session = inner.session().await?;
+            let rows = session.query(sql::BACKOFFS, &[&nanos(now)]).await?;
+            Ok(rows
+                .iter()
+                .map(|row| SharedBackoff {
+                    destination: row.get(0),
+                    until: codec::time(row.get(1)),
+                    failures: u32::try_from(row.get::<_, i32>(2)).unwrap_or(0),
+                    error: row.get(3),
+                })
+                .collect())
+        })
+        .await
+        .map_err(StorageError::from)
     }
 }
