@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::codec::{encode_history, encode_recipients, id_bytes, nanos};
 use crate::error::PgError;
 use crate::insert::Columns;
-use crate::sql;
+use crate::sql::{self, prepared};
 use crate::store::Inner;
 
 /// Outcomes applied per transaction at most.
@@ -232,7 +232,7 @@ async fn apply(inner: &Inner, batch: &[Prepared]) -> Result<Vec<Applied>, Storag
         HashSet::new()
     } else {
         let rows = tx
-            .query(sql::STORED_OF, &[&missed])
+            .query(&prepared(&tx, sql::STORED_OF).await?, &[&missed])
             .await
             .map_err(PgError::from)?;
         rows.iter().map(|row| row.get(0)).collect()
@@ -292,7 +292,10 @@ async fn remove<C: GenericClient>(
     let keys: Vec<&Vec<u8>> = removals.iter().map(|p| &p.key).collect();
     let fences = fences(removals.iter().copied());
     let rows = client
-        .query(sql::FINISH_MANY, &[&keys, &fences, &node])
+        .query(
+            &prepared(client, sql::FINISH_MANY).await?,
+            &[&keys, &fences, &node],
+        )
         .await
         .map_err(PgError::from)?;
     Ok(rows.iter().map(|row| row.get(0)).collect())
@@ -319,7 +322,7 @@ async fn reschedule<C: GenericClient>(
     let histories: Vec<&Option<Vec<u8>>> = retries.iter().map(|(_, r)| &r.history).collect();
     let rows = client
         .query(
-            sql::RESCHEDULE_MANY,
+            &prepared(client, sql::RESCHEDULE_MANY).await?,
             &[
                 &keys,
                 &fences,

@@ -17,7 +17,7 @@ use envoi_types::QueueId;
 
 use crate::codec::{id_bytes, nanos};
 use crate::error::PgError;
-use crate::sql;
+use crate::sql::{self, prepared};
 use crate::store::Inner;
 
 /// One lease held by this node.
@@ -79,7 +79,9 @@ pub(crate) async fn prune(inner: &Inner) -> Result<usize, PgError> {
     for chunk in lapsed.chunks(PRUNE_CHUNK) {
         let keys: Vec<Vec<u8>> = chunk.iter().map(|id| id_bytes(*id)).collect();
         let session = inner.session().await?;
-        let rows = session.query(sql::STORED_OF, &[&keys]).await?;
+        let rows = session
+            .query(&prepared(&session, sql::STORED_OF).await?, &[&keys])
+            .await?;
         let stored: std::collections::HashSet<Vec<u8>> =
             rows.iter().map(|row| row.get(0)).collect();
         let mut fences = inner.fences();

@@ -1,18 +1,35 @@
-//! Every statement the store runs, in one place (each is prepared once per session).
+//! Every statement the store runs, in one place, and [`prepared`]: each is prepared once per
+//! session.
 
-/// Message rows from column arrays, in one statement; leased by the writing node from the
-/// start, so that its first attempt needs no claim by another node to be safe.
-pub(crate) const INSERT_MESSAGES: &str = "INSERT INTO envoi_message
-    (id, arrival_ns, next_ns, attempts, held, sender, size, recipients, history, lease_owner,
-     lease_until_ns)
-    SELECT id, arrival_ns, next_ns, attempts, held, sender, size, recipients, history, $9, $10
-      FROM unnest($1::bytea[], $2::bigint[], $3::bigint[], $4::integer[], $5::boolean[],
-                  $6::text[], $7::bigint[], $8::bytea[], $11::bytea[])
-           AS r (id, arrival_ns, next_ns, attempts, held, sender, size, recipients, history)";
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Statement;
 
-/// Bodies from column arrays: written once, never updated, deleted with their message.
-pub(crate) const INSERT_BODIES: &str = "INSERT INTO envoi_body (id, envelope, dsn)
-    SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[])";
+use crate::error::PgError;
+
+/// `sql` prepared on `client`'s session, from the session's cache after the first time. Passing
+/// the text instead would prepare it again at every call: one more round trip each.
+pub(crate) async fn prepared<C: GenericClient>(
+    client: &C,
+    sql: &str,
+) -> Result<Statement, PgError> {
+    Ok(client.prepare_cached(sql).await?)
+}
+
+/// Message rows and their bodies from column arrays, in one statement (one round trip; on a
+/// session outside a transaction, its own commit). Each message is leased by the writing node
+/// from the start, so that its first attempt needs no claim by another node to be safe.
+/// Bodies are written once, never updated, and deleted with their message.
+pub(crate) const INSERT_MESSAGES: &str = "WITH messages AS (
+        INSERT INTO envoi_message
+            (id, arrival_ns, next_ns, attempts, held, sender, size, recipients, history,
+             lease_owner, lease_until_ns)
+        SELECT id, arrival_ns, next_ns, attempts, held, sender, size, recipients, history, $9, $10
+          FROM unnest($1::bytea[], $2::bigint[], $3::bigint[], $4::integer[], $5::boolean[],
+                      $6::text[], $7::bigint[], $8::bytea[], $11::bytea[])
+               AS r (id, arrival_ns, next_ns, attempts, held, sender, size, recipients, history)
+        RETURNING id)
+    INSERT INTO envoi_body (id, envelope, dsn)
+    SELECT * FROM unnest($1::bytea[], $12::bytea[], $13::bytea[])";
 
 /// Every entry for the scheduler, without bodies.
 pub(crate) const SCHEDULE: &str =

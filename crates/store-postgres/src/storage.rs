@@ -15,7 +15,7 @@ use crate::codec::{self, id_bytes, nanos};
 use crate::error::PgError;
 use crate::insert::Columns;
 use crate::rows;
-use crate::sql;
+use crate::sql::{self, prepared};
 use crate::store::{Inner, PgStore};
 
 fn millis(d: std::time::Duration) -> i64 {
@@ -42,7 +42,7 @@ async fn read_leased(
     let session = inner.session().await?;
     let row = session
         .query_opt(
-            sql::READ_LEASED,
+            &prepared(&session, sql::READ_LEASED).await?,
             &[&id_bytes(id), &inner.options.node, &until, &fence.counter],
         )
         .await
@@ -67,7 +67,7 @@ async fn claim(
     let now = nanos(SystemTime::now());
     let row = session
         .query_opt(
-            sql::CLAIM,
+            &prepared(&session, sql::CLAIM).await?,
             &[
                 &key,
                 &inner.options.node,
@@ -96,7 +96,10 @@ async fn claim(
         Err(detail) => {
             let body: Option<&[u8]> = row.get(5);
             session
-                .execute(sql::QUARANTINE, &[&key, &id.to_string(), &detail, &body])
+                .execute(
+                    &prepared(&session, sql::QUARANTINE).await?,
+                    &[&key, &id.to_string(), &detail, &body],
+                )
                 .await
                 .map_err(PgError::from)?;
             tracing::error!(%id, %detail, "message set aside in the quarantine table");
@@ -121,13 +124,13 @@ fn list_page(query: &ListQuery) -> &'static str {
 
 async fn list(inner: &Inner, query: &ListQuery) -> Result<Vec<MessageInfo>, StorageError> {
     const CHUNK: i64 = 500;
-    let statement = list_page(query);
     let session = inner.session().await?;
+    let statement = prepared(&session, list_page(query)).await?;
     let mut after = query.after.map(id_bytes).unwrap_or_default();
     let mut found = Vec::new();
     loop {
         let page = session
-            .query(statement, &[&after, &CHUNK])
+            .query(&statement, &[&after, &CHUNK])
             .await
             .map_err(PgError::from)?;
         let Some(last) = page.last() else {
@@ -149,7 +152,7 @@ async fn list(inner: &Inner, query: &ListQuery) -> Result<Vec<MessageInfo>, Stor
 async fn counts(inner: &Inner) -> Result<StateCounts, StorageError> {
     let session = inner.session().await?;
     let row = session
-        .query_one(sql::COUNTS, &[])
+        .query_one(&prepared(&session, sql::COUNTS).await?, &[])
         .await
         .map_err(PgError::from)?;
     let count = |i: usize| u64::try_from(row.get::<_, Option<i64>>(i).unwrap_or(0)).unwrap_or(0);
@@ -170,7 +173,7 @@ async fn poll_due(
     let until = own_lease_until(inner);
     let rows = session
         .query(
-            sql::CLAIM_DUE,
+            &prepared(&session, sql::CLAIM_DUE).await?,
             &[
                 &nanos(now),
                 &nanos(SystemTime::now()),
@@ -215,7 +218,9 @@ impl Storage for PgStore {
     async fn load_schedule(&self) -> Result<Vec<ScheduleEntry>, StorageError> {
         self.run(|inner| async move {
             let session = inner.session().await?;
-            let rows = session.query(sql::SCHEDULE, &[]).await?;
+            let rows = session
+                .query(&prepared(&session, sql::SCHEDULE).await?, &[])
+                .await?;
             Ok(rows.iter().map(rows::schedule_entry).collect())
         })
         .await?
@@ -247,7 +252,9 @@ impl Storage for PgStore {
     async fn remove(&self, id: QueueId) -> Result<bool, StorageError> {
         self.run(move |inner| async move {
             let session = inner.session().await?;
-            let removed = session.execute(sql::DELETE, &[&id_bytes(id)]).await?;
+            let removed = session
+                .execute(&prepared(&session, sql::DELETE).await?, &[&id_bytes(id)])
+                .await?;
             inner.fences().forget(id);
             Ok(removed > 0)
         })
@@ -260,7 +267,10 @@ impl Storage for PgStore {
             .run(move |inner| async move {
                 let session = inner.session().await?;
                 Ok(session
-                    .execute(sql::SET_HELD, &[&id_bytes(id), &held])
+                    .execute(
+                        &prepared(&session, sql::SET_HELD).await?,
+                        &[&id_bytes(id), &held],
+                    )
                     .await?)
             })
             .await?;
@@ -277,7 +287,9 @@ impl Storage for PgStore {
     async fn get(&self, id: QueueId) -> Result<Option<StoredMessage>, StorageError> {
         self.run(move |inner| async move {
             let session = inner.session().await?;
-            let row = session.query_opt(sql::GET, &[&id_bytes(id)]).await?;
+            let row = session
+                .query_opt(&prepared(&session, sql::GET).await?, &[&id_bytes(id)])
+                .await?;
             Ok(row.map(|row| {
                 rows::stored(id, &row, 0).map_err(|detail| StorageError::Corrupt {
                     id: Some(id),
@@ -292,7 +304,9 @@ impl Storage for PgStore {
     async fn info(&self, id: QueueId) -> Result<Option<MessageInfo>, StorageError> {
         self.run(move |inner| async move {
             let session = inner.session().await?;
-            let row = session.query_opt(sql::INFO, &[&id_bytes(id)]).await?;
+            let row = session
+                .query_opt(&prepared(&session, sql::INFO).await?, &[&id_bytes(id)])
+                .await?;
             Ok(row.as_ref().map(rows::info))
         })
         .await?
@@ -313,7 +327,9 @@ impl Storage for PgStore {
     async fn quarantined(&self) -> Result<Vec<QuarantinedRecord>, StorageError> {
         self.run(|inner| async move {
             let session = inner.session().await?;
-            let rows = session.query(sql::QUARANTINED, &[]).await?;
+            let rows = session
+                .query(&prepared(&session, sql::QUARANTINED).await?, &[])
+                .await?;
             Ok(rows
                 .iter()
                 .map(|row| QuarantinedRecord {
@@ -329,7 +345,9 @@ impl Storage for PgStore {
     async fn suspensions(&self) -> Result<Vec<Suspension>, StorageError> {
         self.run(|inner| async move {
             let session = inner.session().await?;
-            let rows = session.query(sql::SUSPENSIONS, &[]).await?;
+            let rows = session
+                .query(&prepared(&session, sql::SUSPENSIONS).await?, &[])
+                .await?;
             Ok(rows
                 .iter()
                 .map(|row| Suspension {
@@ -349,7 +367,7 @@ impl Storage for PgStore {
             let until = suspension.until.map(codec::nanos);
             session
                 .execute(
-                    sql::SUSPEND,
+                    &prepared(&session, sql::SUSPEND).await?,
                     &[&suspension.destination, &until, &suspension.reason],
                 )
                 .await?;
@@ -363,7 +381,10 @@ impl Storage for PgStore {
         let destination = destination.to_owned();
         self.run(move |inner| async move {
             let session = inner.session().await?;
-            Ok(session.execute(sql::RESUME, &[&destination]).await? > 0)
+            Ok(session
+                .execute(&prepared(&session, sql::RESUME).await?, &[&destination])
+                .await?
+                > 0)
         })
         .await
         .map_err(StorageError::from)
@@ -405,7 +426,7 @@ impl Storage for PgStore {
             let failures = i32::try_from(backoff.failures).unwrap_or(i32::MAX);
             session
                 .execute(
-                    sql::SHARE_BACKOFF,
+                    &prepared(&session, sql::SHARE_BACKOFF).await?,
                     &[
                         &backoff.destination,
                         &nanos(backoff.until),
@@ -426,8 +447,16 @@ impl Storage for PgStore {
         self.run(move |inner| async move {
             let session = inner.session().await?;
             match &destination {
-                Some(name) => session.execute(sql::CLEAR_BACKOFF, &[name]).await?,
-                None => session.execute(sql::CLEAR_BACKOFFS, &[]).await?,
+                Some(name) => {
+                    session
+                        .execute(&prepared(&session, sql::CLEAR_BACKOFF).await?, &[name])
+                        .await?
+                }
+                None => {
+                    session
+                        .execute(&prepared(&session, sql::CLEAR_BACKOFFS).await?, &[])
+                        .await?
+                }
             };
             Ok(())
         })
@@ -438,7 +467,9 @@ impl Storage for PgStore {
     async fn shared_backoffs(&self, now: SystemTime) -> Result<Vec<SharedBackoff>, StorageError> {
         self.run(move |inner| async move {
             let session = inner.session().await?;
-            let rows = session.query(sql::BACKOFFS, &[&nanos(now)]).await?;
+            let rows = session
+                .query(&prepared(&session, sql::BACKOFFS).await?, &[&nanos(now)])
+                .await?;
             Ok(rows
                 .iter()
                 .map(|row| SharedBackoff {
