@@ -25,7 +25,8 @@
 //! # Layout
 //! - [`options`]: the settings, [`PgOptions`].
 //! - [`store`]: the store, [`PgStore`]: its pool and runtime.
-//! - [`storage`]: the [`envoi_queue::Storage`] implementation.
+//! - [`storage`]: the [`envoi_queue::Storage`] implementation; `claims` (leases for attempts,
+//!   batch claims of due work) and `listing` (admin listings and counts) hold its larger parts.
 //! - [`stream`]: the streaming enqueue: bodies buffered behind a bound.
 //! - `writer`: group commit of new messages.
 //! - `completer`: batched commits of attempts' outcomes.
@@ -39,6 +40,7 @@
 //! - `connect`: the pool's sessions (settings, TLS).
 //! - [`error`]: [`PgError`] and its mapping to [`envoi_queue::StorageError`].
 
+mod claims;
 mod codec;
 mod completer;
 mod connect;
@@ -46,6 +48,7 @@ pub mod error;
 mod fences;
 mod heartbeat;
 mod insert;
+mod listing;
 pub mod migrate;
 mod notices;
 pub mod options;

@@ -5,198 +5,18 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use envoi_queue::storage::{
-    AttemptCommit, Lease, ListQuery, MessageInfo, MessageState, NewMessage, QuarantinedRecord,
-    ScheduleEntry, StateCounts, StoredMessage,
+    AttemptCommit, Lease, ListQuery, MessageInfo, NewMessage, QuarantinedRecord, ScheduleEntry,
+    StateCounts, StoredMessage,
 };
 use envoi_queue::{BodySink, SharedBackoff, Storage, StorageError, StoreHealth, Suspension};
 use envoi_types::QueueId;
 
 use crate::codec::{self, id_bytes, nanos};
-use crate::error::PgError;
 use crate::insert::Columns;
 use crate::rows;
 use crate::sql::{self, prepared};
-use crate::store::{Inner, PgStore};
-
-fn millis(d: std::time::Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// When a lease taken now without a caller's deadline lapses.
-fn own_lease_until(inner: &Inner) -> i64 {
-    let now = SystemTime::now();
-    nanos(now.checked_add(inner.options.lease).unwrap_or(now))
-}
-
-/// A message this node holds leased (its write's lease, or a batch claim's), read without a
-/// write while the lease covers the attempt (see [`sql::READ_LEASED`]); `None`: it must be
-/// claimed.
-async fn read_leased(
-    inner: &Inner,
-    id: QueueId,
-    until: i64,
-) -> Result<Option<StoredMessage>, StorageError> {
-    let Some(fence) = inner.fences().get(id).filter(|f| f.until_ns >= until) else {
-        return Ok(None);
-    };
-    let session = inner.session().await?;
-    let row = session
-        .query_opt(
-            &prepared(&session, sql::READ_LEASED).await?,
-            &[&id_bytes(id), &inner.options.node, &until, &fence.counter],
-        )
-        .await
-        .map_err(PgError::from)?;
-    // A row that does not decode goes the claim's way, which sets it aside.
-    Ok(row.and_then(|row| rows::stored(id, &row, 0).ok()))
-}
-
-/// Claims `id` for this node; sets a record it cannot use aside. A message this node already
-/// holds leased (it wrote it, or claimed it in a batch) for longer than the attempt is only
-/// read: a claim would write (and commit) a row nobody else can take anyway.
-async fn claim(
-    inner: &Inner,
-    id: QueueId,
-    until: i64,
-) -> Result<Option<StoredMessage>, StorageError> {
-    if let Some(message) = read_leased(inner, id, until).await? {
-        return Ok(Some(message));
-    }
-    let session = inner.session().await?;
-    let key = id_bytes(id);
-    let now = nanos(SystemTime::now());
-    let row = session
-        .query_opt(
-            &prepared(&session, sql::CLAIM).await?,
-            &[
-                &key,
-                &inner.options.node,
-                &until,
-                &now,
-                &millis(inner.options.node_timeout),
-            ],
-        )
-        .await
-        .map_err(PgError::from)?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let fence: i64 = row.get(0);
-    match rows::stored(id, &row, 1) {
-        Ok(message) => {
-            // A held message is returned unleased: its commit (an expiry) must not be held to
-            // a lease it never had.
-            if message.meta.held {
-                inner.fences().forget(id);
-            } else {
-                inner.fences().hold(id, fence, until);
-            }
-            Ok(Some(message))
-        }
-        Err(detail) => {
-            let body: Option<&[u8]> = row.get(5);
-            session
-                .execute(
-                    &prepared(&session, sql::QUARANTINE).await?,
-                    &[&key, &id.to_string(), &detail, &body],
-                )
-                .await
-                .map_err(PgError::from)?;
-            tracing::error!(%id, %detail, "message set aside in the quarantine table");
-            Err(StorageError::Corrupt {
-                id: Some(id),
-                detail,
-            })
-        }
-    }
-}
-
-/// The page statement for `query`'s state: the state's own index when it has one, so a
-/// filtered listing reads only matching rows.
-fn list_page(query: &ListQuery) -> &'static str {
-    match query.state {
-        None => sql::LIST_PAGE,
-        Some(MessageState::Held) => sql::LIST_PAGE_HELD,
-        Some(MessageState::Deferred) => sql::LIST_PAGE_DEFERRED,
-        Some(MessageState::Active) => sql::LIST_PAGE_ACTIVE,
-    }
-}
-
-async fn list(inner: &Inner, query: &ListQuery) -> Result<Vec<MessageInfo>, StorageError> {
-    const CHUNK: i64 = 500;
-    let session = inner.session().await?;
-    let statement = prepared(&session, list_page(query)).await?;
-    let mut after = query.after.map(id_bytes).unwrap_or_default();
-    let mut found = Vec::new();
-    loop {
-        let page = session
-            .query(&statement, &[&after, &CHUNK])
-            .await
-            .map_err(PgError::from)?;
-        let Some(last) = page.last() else {
-            return Ok(found);
-        };
-        after = last.get::<_, Vec<u8>>(0);
-        for row in &page {
-            let info = rows::info(row)?;
-            if query.matches(&info) {
-                found.push(info);
-                if found.len() >= query.page_size() {
-                    return Ok(found);
-                }
-            }
-        }
-    }
-}
-
-async fn counts(inner: &Inner) -> Result<StateCounts, StorageError> {
-    let session = inner.session().await?;
-    let row = session
-        .query_one(&prepared(&session, sql::COUNTS).await?, &[])
-        .await
-        .map_err(PgError::from)?;
-    let count = |i: usize| u64::try_from(row.get::<_, Option<i64>>(i).unwrap_or(0)).unwrap_or(0);
-    Ok(StateCounts {
-        active: count(0),
-        deferred: count(1),
-        held: count(2),
-    })
-}
-
-async fn poll_due(
-    inner: &Inner,
-    now: SystemTime,
-    limit: usize,
-) -> Result<Vec<ScheduleEntry>, StorageError> {
-    let session = inner.session().await?;
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let until = own_lease_until(inner);
-    let rows = session
-        .query(
-            &prepared(&session, sql::CLAIM_DUE).await?,
-            &[
-                &nanos(now),
-                &nanos(SystemTime::now()),
-                &limit,
-                &inner.options.node,
-                &until,
-                &millis(inner.options.node_timeout),
-            ],
-        )
-        .await
-        .map_err(PgError::from)?;
-    let mut entries = rows
-        .iter()
-        .map(rows::schedule_entry)
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut fences = inner.fences();
-    for (entry, row) in entries.iter().zip(&rows) {
-        fences.hold(entry.id, row.get(4), until);
-    }
-    drop(fences);
-    entries.sort_by_key(|e| (e.next_attempt, e.id));
-    Ok(entries)
-}
+use crate::store::PgStore;
+use crate::{claims, listing};
 
 #[async_trait]
 impl Storage for PgStore {
@@ -232,7 +52,7 @@ impl Storage for PgStore {
         lease: &Lease,
     ) -> Result<Option<StoredMessage>, StorageError> {
         let until = nanos(lease.until);
-        self.run(move |inner| async move { Ok(claim(&inner, id, until).await) })
+        self.run(move |inner| async move { Ok(claims::claim(&inner, id, until).await) })
             .await?
     }
 
@@ -315,12 +135,12 @@ impl Storage for PgStore {
 
     async fn list(&self, query: &ListQuery) -> Result<Vec<MessageInfo>, StorageError> {
         let query = query.clone();
-        self.run(move |inner| async move { Ok(list(&inner, &query).await) })
+        self.run(move |inner| async move { Ok(listing::list(&inner, &query).await) })
             .await?
     }
 
     async fn count_by_state(&self) -> Result<StateCounts, StorageError> {
-        self.run(|inner| async move { Ok(counts(&inner).await) })
+        self.run(|inner| async move { Ok(listing::counts(&inner).await) })
             .await?
     }
 
@@ -416,7 +236,7 @@ impl Storage for PgStore {
         now: SystemTime,
         limit: usize,
     ) -> Result<Vec<ScheduleEntry>, StorageError> {
-        self.run(move |inner| async move { Ok(poll_due(&inner, now, limit).await) })
+        self.run(move |inner| async move { Ok(claims::poll_due(&inner, now, limit).await) })
             .await?
     }
 
