@@ -4,6 +4,7 @@
 //! ```text
 //! cargo bench -p envoi-spool --bench spool -- writes  [--dir D] [--secs S] [--repeat N] [--sizes 4096,65536] [--writers 1,8,64]
 //! cargo bench -p envoi-spool --bench spool -- startup [--dir D] [--counts 100000,1000000]
+//! cargo bench -p envoi-spool --bench spool -- disk    [--dir D] [--fills 100000x1024,100000x65536]
 //! ```
 //! Results are printed as Markdown tables; bench/spool/README.md keeps the last figures.
 
@@ -19,6 +20,8 @@ use std::time::{Duration, Instant, SystemTime};
 use envoi_queue::{MessageMeta, NewMessage, Storage};
 use envoi_spool::{Spool, SpoolOptions};
 use envoi_types::{Address, Envelope, QueueId, Sender};
+
+mod disk;
 
 fn arg(args: &[String], name: &str) -> Option<String> {
     args.iter()
@@ -37,6 +40,11 @@ fn main() {
     let secs: u64 = arg(&args, "--secs").map_or(3, |s| s.parse().unwrap());
     let writes = args.iter().any(|a| a == "writes");
     let startup = args.iter().any(|a| a == "startup");
+    if args.iter().any(|a| a == "disk") {
+        let fills = arg(&args, "--fills").unwrap_or_else(|| "100000x1024,100000x65536".into());
+        disk::bench(&dir, &fills);
+        return;
+    }
     let all = !writes && !startup;
     if writes || all {
         let list = |name: &str, default: &str| -> Vec<usize> {
