@@ -26,7 +26,8 @@ use crate::bodies::BodyDir;
 use crate::error;
 use crate::schema::{
     decode_schedule, encode_quarantined, id_key, key_id, quarantine_key, quarantined_reason,
-    read_meta, schedule_key, schedule_key_id, BodyPlace, MetaRecord, META, QUARANTINE, SCHEDULE,
+    read_meta, read_state, schedule_key, schedule_key_id, BodyPlace, MetaRecord, META, QUARANTINE,
+    SCHEDULE, STATE,
 };
 
 /// What reconciliation found and did at start-up.
@@ -96,7 +97,7 @@ pub(crate) fn reconcile(
         let read = db
             .begin_read()
             .map_err(|e| error::redb_any("cannot read spool", e))?;
-        let meta = read_meta(&read)?;
+        let (meta, states) = (read_meta(&read)?, read_state(&read)?);
         let schedule = read
             .open_table(SCHEDULE)
             .map_err(|e| error::redb_any("cannot open schedule table", e))?;
@@ -124,7 +125,8 @@ pub(crate) fn reconcile(
             .len()
             .map_err(|e| error::db("cannot read meta table", e))?;
         if metas != scheduled.len() as u64 || !found.damaged.is_empty() {
-            let stored = unscheduled(&meta, &scheduled, &mut files, &mut found)?;
+            let tables = (&meta, &states);
+            let stored = unscheduled(tables, &scheduled, &mut files, &mut found)?;
             // Schedule rows naming no metadata row: nothing to deliver; removed.
             let (kept, stale): (Vec<_>, Vec<_>) = std::mem::take(&mut found.entries)
                 .into_iter()
@@ -141,7 +143,7 @@ pub(crate) fn reconcile(
             }
         }
         if verify_records {
-            found.bad.extend(undecodable(&meta, None)?);
+            found.bad.extend(undecodable(&meta, &states, None)?);
         }
     }
     let Found {
@@ -187,11 +189,7 @@ struct Found {
 }
 
 /// The record of `id` to set aside for `reason`, with its raw row (empty when it has none).
-fn bad_record(
-    meta: &redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
-    id: QueueId,
-    reason: &str,
-) -> Result<Bad, StorageError> {
+fn bad_record(meta: &Rows, id: QueueId, reason: &str) -> Result<Bad, StorageError> {
     let key = id_key(id).to_vec();
     let raw = meta
         .get(key.as_slice())
@@ -210,7 +208,7 @@ fn bad_record(
 /// schedule row is derived from the record), one whose body file is missing or that does not
 /// decode is set aside. Returns the id of every metadata row.
 fn unscheduled(
-    meta: &redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    (meta, states): (&Rows, &Rows),
     scheduled: &HashSet<QueueId>,
     files: &mut HashSet<QueueId>,
     found: &mut Found,
@@ -228,7 +226,11 @@ fn unscheduled(
         if scheduled.contains(&id) {
             continue;
         }
-        let reason = match MetaRecord::decode(value.value()) {
+        let state = states
+            .get(key.value())
+            .map_err(|e| error::db("cannot read state table", e))?;
+        let decoded = MetaRecord::decode_rows(value.value(), state.as_ref().map(|s| s.value()));
+        let reason = match decoded {
             Ok((record, _)) if record.body == BodyPlace::File && !files.remove(&id) => {
                 "body file missing".to_owned()
             }
@@ -290,10 +292,14 @@ fn rebuild_schedule(
         .collect())
 }
 
-/// Every metadata record that cannot be decoded. Stops early (returning what it found) when
-/// `stop` is set.
+/// A read-only table of the spool keyed and valued by bytes (`meta`, `state`).
+pub(crate) type Rows = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
+
+/// Every message whose rows (its metadata row, and its state row when it has one) cannot be
+/// decoded. Stops early (returning what it found) when `stop` is set.
 pub(crate) fn undecodable(
-    meta: &redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    meta: &Rows,
+    states: &Rows,
     stop: Option<&AtomicBool>,
 ) -> Result<Vec<Bad>, StorageError> {
     let mut bad = Vec::new();
@@ -307,7 +313,11 @@ pub(crate) fn undecodable(
         }
         let (key, value) = row.map_err(|e| error::db("cannot read meta table", e))?;
         let id = key_id(key.value());
-        let reason = match (id, MetaRecord::decode(value.value())) {
+        let state = states
+            .get(key.value())
+            .map_err(|e| error::db("cannot read state table", e))?;
+        let decoded = MetaRecord::decode_rows(value.value(), state.as_ref().map(|s| s.value()));
+        let reason = match (id, decoded) {
             (None, _) => "key is not a queue id".to_owned(),
             (Some(_), Err(reason)) => reason,
             (Some(_), Ok(_)) => continue,
@@ -323,7 +333,7 @@ pub(crate) fn undecodable(
 }
 
 /// Moves bad records to the quarantine table in one commit (their raw rows, which hold any
-/// inline body), and removes their schedule rows. A record that changed since it was found
+/// inline body, and their state rows), and removes their schedule rows. A record that changed since it was found
 /// (removed or rewritten meanwhile) is left alone.
 pub(crate) fn quarantine(
     db: &Database,
@@ -339,6 +349,7 @@ pub(crate) fn quarantine(
         let mut report = Vec::new();
         {
             let mut meta = txn.open_table(META)?;
+            let mut states = txn.open_table(STATE)?;
             let mut schedule = txn.open_table(SCHEDULE)?;
             let mut quarantine = txn.open_table(QUARANTINE)?;
             let ids: HashSet<QueueId> = bad.iter().filter_map(|b| b.id).collect();
@@ -365,7 +376,9 @@ pub(crate) fn quarantine(
                 }
                 let name = quarantine_key(id, &key);
                 tracing::error!(record = %name, %reason, "spool record quarantined");
-                let kept = encode_quarantined(&reason, &raw);
+                let state = states.remove(key.as_slice())?;
+                let state = state.as_ref().map(|s| s.value());
+                let kept = encode_quarantined(&reason, &raw, state);
                 quarantine.insert(name.as_str(), kept.as_slice())?;
                 meta.remove(key.as_slice())?;
                 report.push(QuarantinedRecord { key: name, reason });

@@ -15,8 +15,8 @@ use redb::{ReadTransaction, ReadableTable};
 use crate::error;
 use crate::open;
 use crate::schema::{
-    decode_schedule, id_key, key_id, read_meta, suspension, BodyPlace, MetaRecord, SCHEDULE,
-    SUSPENSIONS,
+    decode_schedule, id_key, key_id, read_meta, read_state, suspension, BodyPlace, MetaRecord,
+    SCHEDULE, SUSPENSIONS,
 };
 use crate::space;
 use crate::spool::{blocking, Spool};
@@ -107,23 +107,27 @@ impl Spool {
     }
 }
 
-/// Decodes the metadata row of `id` with `decode` (the row's record, and its inline body when
-/// it has one); `None` when no such row is stored.
+/// Decodes the rows of `id` with `decode` (the record with its current state, and its inline
+/// body when it has one); `None` when no such message is stored.
 fn with_row<T>(
     txn: &ReadTransaction,
     id: QueueId,
     decode: impl FnOnce(MetaRecord, &[u8]) -> Result<T, StorageError>,
 ) -> Result<Option<T>, StorageError> {
-    let meta = read_meta(txn)?;
+    let (meta, states) = (read_meta(txn)?, read_state(txn)?);
+    let key = id_key(id);
     let Some(row) = meta
-        .get(id_key(id).as_slice())
+        .get(key.as_slice())
         .map_err(|e| error::db("cannot read meta table", e))?
     else {
         return Ok(None);
     };
+    let state = states
+        .get(key.as_slice())
+        .map_err(|e| error::db("cannot read state table", e))?;
     // Decoding checks that an inline body has the length the record says.
-    let (record, inline) =
-        MetaRecord::decode(row.value()).map_err(|detail| error::corrupt(id, detail))?;
+    let (record, inline) = MetaRecord::decode_rows(row.value(), state.as_ref().map(|s| s.value()))
+        .map_err(|detail| error::corrupt(id, detail))?;
     decode(record, inline).map(Some)
 }
 
@@ -312,7 +316,7 @@ impl Storage for Spool {
     async fn list(&self, query: &ListQuery) -> Result<Vec<MessageInfo>, StorageError> {
         let query = query.clone();
         self.read(move |_, txn| {
-            let meta = read_meta(txn)?;
+            let (meta, states) = (read_meta(txn)?, read_state(txn)?);
             let after = query.after.map(id_key);
             let start = match &after {
                 Some(key) => Bound::Excluded(key.as_slice()),
@@ -324,10 +328,14 @@ impl Storage for Spool {
                 .map_err(|e| error::db("cannot read meta table", e))?;
             for row in rows {
                 let (key, value) = row.map_err(|e| error::db("cannot read meta table", e))?;
-                let (Some(id), Ok(record)) = (
-                    key_id(key.value()),
-                    MetaRecord::decode(value.value()).map(|(record, _)| record),
-                ) else {
+                let state = states
+                    .get(key.value())
+                    .map_err(|e| error::db("cannot read state table", e))?;
+                let decoded =
+                    MetaRecord::decode_rows(value.value(), state.as_ref().map(|s| s.value()));
+                let (Some(id), Ok(record)) =
+                    (key_id(key.value()), decoded.map(|(record, _)| record))
+                else {
                     continue;
                 };
                 let info = record.info(id);
