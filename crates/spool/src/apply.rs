@@ -14,8 +14,8 @@ use redb::{ReadableTable, Table, WriteTransaction};
 
 use crate::error;
 use crate::schema::{
-    id_key, schedule_key_id, suspension, BodyPlace, MetaRecord, META, SCHEDULE, SCHEDULE_KEY_LEN,
-    SCHEDULE_VALUE_LEN, STATE, SUSPENSIONS,
+    chunk_key, id_key, schedule_key_id, suspension, BodyPlace, MetaRecord, CHUNKS, CHUNK_LEN, META,
+    SCHEDULE, SCHEDULE_KEY_LEN, SCHEDULE_VALUE_LEN, STATE, SUSPENSIONS,
 };
 use crate::writer::{Done, Op, Outcome, Prepared, Request};
 
@@ -30,6 +30,7 @@ pub(crate) fn apply_all(
     let mut tables = Tables {
         meta: txn.open_table(META)?,
         state: txn.open_table(STATE)?,
+        chunks: txn.open_table(CHUNKS)?,
         schedule: txn.open_table(SCHEDULE)?,
         suspensions: txn.open_table(SUSPENSIONS)?,
     };
@@ -39,6 +40,7 @@ pub(crate) fn apply_all(
 struct Tables<'t> {
     meta: Table<'t, &'static [u8], &'static [u8]>,
     state: Table<'t, &'static [u8], &'static [u8]>,
+    chunks: Table<'t, &'static [u8], &'static [u8]>,
     schedule: Table<'t, &'static [u8], &'static [u8]>,
     suspensions: Table<'t, &'static str, &'static [u8]>,
 }
@@ -112,6 +114,7 @@ fn apply(t: &mut Tables<'_>, op: &Op) -> Applied {
             Taken::Undecodable(..) => {
                 // It escaped the start-up check: remove the rest by its id alone.
                 remove_schedule_by_id(t, *id)?;
+                remove_chunks(t, *id, u32::MAX)?;
                 Ok((Ok(Done::Removed(true)), vec![*id]))
             }
         },
@@ -225,6 +228,10 @@ fn insert_new(t: &mut Tables<'_>, messages: &[Prepared]) -> Result<(), redb::Err
     for message in messages {
         t.meta
             .insert(id_key(message.id).as_slice(), message.row.as_slice())?;
+        for (index, chunk) in (0u32..).zip(message.chunks.chunks(CHUNK_LEN)) {
+            t.chunks
+                .insert(chunk_key(message.id, index).as_slice(), chunk)?;
+        }
         t.schedule.insert(
             message.record.schedule_key(message.id).as_slice(),
             message.record.schedule_value().as_slice(),
@@ -273,8 +280,24 @@ fn delete_rest(
     t.schedule.remove(record.schedule_key(id).as_slice())?;
     match record.body {
         BodyPlace::Inline => Ok(Vec::new()),
+        BodyPlace::Chunked { chunks } => {
+            remove_chunks(t, id, chunks)?;
+            Ok(Vec::new())
+        }
         BodyPlace::File => Ok(vec![id]),
     }
+}
+
+/// Removes the first `chunks` chunks of `id` (all it has when its record is readable; every
+/// chunk it may have with `u32::MAX`).
+fn remove_chunks(t: &mut Tables<'_>, id: QueueId, chunks: u32) -> Result<(), redb::Error> {
+    if chunks == 0 {
+        return Ok(());
+    }
+    let (first, last) = (chunk_key(id, 0), chunk_key(id, chunks - 1));
+    t.chunks
+        .retain_in::<&[u8], _>(first.as_slice()..=last.as_slice(), |_, _| false)?;
+    Ok(())
 }
 
 /// What [`take`] removed.
@@ -358,6 +381,7 @@ mod tests {
             let mut t = Tables {
                 meta: txn.open_table(META).unwrap(),
                 state: txn.open_table(STATE).unwrap(),
+                chunks: txn.open_table(CHUNKS).unwrap(),
                 schedule: txn.open_table(SCHEDULE).unwrap(),
                 suspensions: txn.open_table(SUSPENSIONS).unwrap(),
             };
@@ -379,6 +403,7 @@ mod tests {
             id,
             record: record.clone(),
             row,
+            chunks: bytes::Bytes::new(),
         };
         insert_new(t, &[prepared]).unwrap();
         (id, record)

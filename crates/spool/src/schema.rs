@@ -15,6 +15,8 @@
 //! - [`STATE`]: 16-byte id → state row (`state`): the message's state since it last changed
 //!   (attempts, next attempt, held, recipients' statuses, history). A message never changed
 //!   has none; when present it overrides the state in the metadata row.
+//! - [`CHUNKS`]: (id, index) → one 4064-octet piece of an inline body of at least that many
+//!   octets (`chunks`), so that large inline bodies fill redb's pages.
 //! - [`SCHEDULE`]: 28-byte schedule key → 18-byte schedule value (`schedule`): the due index
 //!   start-up reads without touching a metadata row.
 //! - [`FORMAT`]: [`LAYOUT_KEY`] → the layout version, [`LAYOUT`].
@@ -24,8 +26,8 @@
 //!   administrator suspended. Added within layout 2: an older build ignores the table.
 //!
 //! # Layouts
-//! - **4** (this build): the `state` table; metadata rows of format 5, which name each
-//!   recipient once (statuses and DSN parameters refer to it by index). A retry, hold or
+//! - **4** (this build): the `state` and `chunks` tables; metadata rows of format 5, which
+//!   name each recipient once (statuses and DSN parameters refer to it by index). A retry, hold or
 //!   status change rewrites the state row and the schedule row, never the metadata row, so
 //!   never an inline body.
 //! - **3**: metadata rows of format 4 (and 3, 2), each holding the message's whole state and
@@ -45,6 +47,7 @@ use envoi_types::QueueId;
 
 use crate::error;
 
+mod chunks;
 mod quarantine;
 mod record;
 mod schedule;
@@ -55,6 +58,7 @@ mod v3;
 mod v4;
 mod v5;
 
+pub(crate) use chunks::{chunk_key, chunks_for, CHUNKS, CHUNK_LEN};
 pub(crate) use quarantine::{encode_quarantined, quarantine_key, quarantined_reason};
 pub(crate) use record::{BodyPlace, MetaRecord};
 pub(crate) use schedule::{
@@ -101,7 +105,7 @@ pub(crate) const LAYOUT_KEY: &str = "layout";
 pub(crate) const LAYOUT: u64 = 4;
 
 /// The earlier layouts whose databases are opened and raised to [`LAYOUT`].
-const RAISED_LAYOUTS: [u64; 2] = [2, 3];
+pub(crate) const RAISED_LAYOUTS: [u64; 2] = [2, 3];
 /// Records set aside at start: key text ([`quarantine_key`]) → postcard (reason, raw bytes,
 /// state row) ([`encode_quarantined`]).
 pub(crate) const QUARANTINE: TableDefinition<&str, &[u8]> = TableDefinition::new("quarantine");
@@ -161,7 +165,7 @@ pub(crate) fn create_tables(db: &Database) -> Result<(), StorageError> {
             )))
         }
     }
-    for table in [META, STATE, SCHEDULE] {
+    for table in [META, STATE, CHUNKS, SCHEDULE] {
         txn.open_table(table)
             .map_err(|e| error::redb_any("cannot create spool table", e))?;
     }

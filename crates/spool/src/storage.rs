@@ -15,8 +15,8 @@ use redb::{ReadTransaction, ReadableTable};
 use crate::error;
 use crate::open;
 use crate::schema::{
-    decode_schedule, id_key, key_id, read_meta, read_state, suspension, BodyPlace, MetaRecord,
-    SCHEDULE, SUSPENSIONS,
+    chunk_key, chunks_for, decode_schedule, id_key, key_id, read_meta, read_state, suspension,
+    BodyPlace, MetaRecord, CHUNKS, CHUNK_LEN, SCHEDULE, SUSPENSIONS,
 };
 use crate::space;
 use crate::spool::{blocking, Spool};
@@ -34,15 +34,23 @@ impl Spool {
         for message in messages {
             let body = message.envelope.message.bytes();
             let staged = message.envelope.message.spooled_body();
-            let place = if body.len() <= inline_max && staged.is_none() {
-                BodyPlace::Inline
-            } else {
-                BodyPlace::File
+            let place = match chunks_for(body.len()) {
+                _ if body.len() > inline_max || staged.is_some() => BodyPlace::File,
+                Some(0) => BodyPlace::Inline,
+                Some(chunks) => BodyPlace::Chunked { chunks },
+                None => BodyPlace::File,
             };
             let record = MetaRecord::of(&message.envelope, message.meta, place);
-            // A streamed message keeps its head in the row; a whole message in a file none.
+            // A streamed message keeps its head in the row; a whole message in a file none; a
+            // chunked one what is left after its chunks.
+            let chunked = match place {
+                BodyPlace::Chunked { chunks } => (chunks as usize) * CHUNK_LEN,
+                _ => 0,
+            };
             let inline: &[u8] = match (place, staged) {
-                (BodyPlace::Inline, _) | (BodyPlace::File, Some(_)) => &body,
+                (BodyPlace::Inline | BodyPlace::Chunked { .. }, _) | (BodyPlace::File, Some(_)) => {
+                    &body[chunked..]
+                }
                 (BodyPlace::File, None) => &[],
             };
             let written = record
@@ -52,7 +60,7 @@ impl Spool {
                     match (place, staged) {
                         (BodyPlace::File, Some(rest)) => bodies.adopt(message.id, rest)?,
                         (BodyPlace::File, None) => bodies.write(message.id, &body)?,
-                        (BodyPlace::Inline, _) => {}
+                        (BodyPlace::Inline | BodyPlace::Chunked { .. }, _) => {}
                     }
                     Ok(row)
                 });
@@ -69,6 +77,7 @@ impl Spool {
                 id: message.id,
                 record,
                 row,
+                chunks: body.slice(..chunked),
             });
         }
         Ok(prepared)
@@ -151,6 +160,7 @@ fn load(
         }
         let body = match record.body {
             BodyPlace::Inline => inline.to_vec(),
+            BodyPlace::Chunked { chunks } => read_chunks(txn, id, chunks, inline)?,
             BodyPlace::File => spool
                 .inner
                 .shared
@@ -170,6 +180,32 @@ fn load(
         }
         Ok(record.into_stored(id, Message::new(body)))
     })
+}
+
+/// A chunked body: its `chunks` chunks in order, then the `tail` kept in its metadata row. A
+/// chunk missing or of the wrong length makes the message unusable (`Corrupt`).
+fn read_chunks(
+    txn: &ReadTransaction,
+    id: QueueId,
+    chunks: u32,
+    tail: &[u8],
+) -> Result<Vec<u8>, StorageError> {
+    let table = txn
+        .open_table(CHUNKS)
+        .map_err(|e| error::redb_any("cannot open chunks table", e))?;
+    let mut body = Vec::with_capacity((chunks as usize) * CHUNK_LEN + tail.len());
+    for index in 0..chunks {
+        let chunk = table
+            .get(chunk_key(id, index).as_slice())
+            .map_err(|e| error::db("cannot read chunks table", e))?
+            .ok_or_else(|| error::corrupt(id, format!("body chunk {index} missing")))?;
+        if chunk.value().len() != CHUNK_LEN {
+            return Err(error::corrupt(id, format!("body chunk {index} cut short")));
+        }
+        body.extend_from_slice(chunk.value());
+    }
+    body.extend_from_slice(tail);
+    Ok(body)
 }
 
 /// The rest of a streamed message, left in `bodies/<id>`: its length checked against the

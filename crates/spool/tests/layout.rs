@@ -192,6 +192,7 @@ async fn an_inline_message_is_one_meta_row_ending_in_its_body() {
     let (id, row, key, value, layout) = stored(dir.path(), 1024).await;
     assert_eq!(layout, 4);
     assert_eq!(row, expected_row(0, BODY));
+    assert_eq!(row[..5], [5, 0, 0, 0, 0x33], "as docs/architecture.md says");
     assert_eq!((key, value), expected_schedule(id, 0));
     assert_eq!(
         std::fs::read_dir(dir.path().join("bodies"))
@@ -515,4 +516,56 @@ fn rows_of(dir: &Path, id: QueueId) -> (Vec<u8>, Option<Vec<u8>>, Vec<u8>) {
     let schedule = read.open_table(SCHEDULE).unwrap();
     let (_, value) = schedule.first().unwrap().unwrap();
     (meta_row, state_row, value.value().to_vec())
+}
+
+/// An inline body of at least one chunk (4064 octets): its whole chunks are rows of `chunks`
+/// keyed by (id, index), each exactly one chunk, and the rest ends the metadata row, whose
+/// body place is variant 2 with the chunk count. A delivered message takes its chunks along.
+#[tokio::test]
+async fn a_large_inline_body_is_cut_into_chunks_that_fill_a_page() {
+    const CHUNKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("chunks");
+    const CHUNK: usize = 4064;
+    let dir = tempfile::tempdir().unwrap();
+    let mut message = message();
+    let body: Vec<u8> = (0..2 * CHUNK + 7).map(|i| b'a' + (i % 26) as u8).collect();
+    message.envelope.message = envoi_types::Message::new(body.clone());
+    let id = message.id;
+    let (_, row, _, value, _) = stored_message(dir.path(), 128 * 1024, message).await;
+    assert_eq!(*row.last_chunk::<7>().unwrap(), body[2 * CHUNK..]);
+    // body_len 8135 (varint c7 3f), place variant 2 with 2 chunks, then the state.
+    let place = [0xC7, 0x3F, 2, 2];
+    assert!(row.windows(4).any(|w| w == place), "{row:?}");
+    assert_eq!(value[17], 0, "no body file");
+    {
+        let db = Database::open(dir.path().join(DB_FILE)).unwrap();
+        let read = db.begin_read().unwrap();
+        let chunks = read.open_table(CHUNKS).unwrap();
+        let rows: Vec<(Vec<u8>, Vec<u8>)> = chunks
+            .iter()
+            .unwrap()
+            .map(|r| {
+                let (k, v) = r.unwrap();
+                (k.value().to_vec(), v.value().to_vec())
+            })
+            .collect();
+        assert_eq!(rows.len(), 2);
+        for (index, (key, chunk)) in rows.iter().enumerate() {
+            let mut expected_key = id.to_bytes().to_vec();
+            expected_key.extend(u32::try_from(index).unwrap().to_be_bytes());
+            assert_eq!(key, &expected_key);
+            assert_eq!(chunk[..], body[index * CHUNK..(index + 1) * CHUNK]);
+        }
+    }
+    let spool = Spool::open(dir.path(), SpoolOptions::default()).unwrap();
+    let stored = spool.get(id).await.unwrap().unwrap();
+    assert_eq!(stored.envelope.message.as_bytes(), &body[..]);
+    let commit = envoi_queue::AttemptCommit {
+        bounces: Vec::new(),
+        disposition: envoi_queue::Disposition::Remove,
+    };
+    spool.commit_attempt(id, commit).await.unwrap();
+    drop(spool);
+    let db = Database::open(dir.path().join(DB_FILE)).unwrap();
+    let read = db.begin_read().unwrap();
+    assert_eq!(read.open_table(CHUNKS).unwrap().len().unwrap(), 0);
 }

@@ -18,6 +18,7 @@ use envoi_queue::{MessageInfo, MessageMeta, StoredMessage};
 use envoi_types::{Address, ClientInfo, DsnRequest, Envelope, Message, QueueId, Sender};
 use serde::{Deserialize, Serialize};
 
+use super::chunks::CHUNK_LEN;
 use super::schedule::{schedule_key, schedule_value, SCHEDULE_KEY_LEN, SCHEDULE_VALUE_LEN};
 use super::{state, v2, v3, v4, v5};
 
@@ -31,6 +32,12 @@ pub(crate) enum BodyPlace {
     Inline,
     /// In the file `bodies/<id>`, written and fsync'd before the metadata commit.
     File,
+    /// Its first `chunks` × [`CHUNK_LEN`] octets in the `chunks` table, the rest at the end of
+    /// the metadata row, all committed with it.
+    Chunked {
+        /// How many chunks.
+        chunks: u32,
+    },
 }
 
 /// Everything about a message except its body.
@@ -118,6 +125,10 @@ impl MetaRecord {
         let fits = match record.body {
             BodyPlace::Inline => body.len() as u64 == record.body_len,
             BodyPlace::File => body.len() as u64 <= record.body_len,
+            BodyPlace::Chunked { chunks } => (u64::from(chunks))
+                .checked_mul(CHUNK_LEN as u64)
+                .and_then(|c| c.checked_add(body.len() as u64))
+                .is_some_and(|len| len == record.body_len && body.len() < CHUNK_LEN),
         };
         if !fits {
             let expected = record.body_len;
@@ -234,6 +245,25 @@ mod tests {
         );
         let too_long = file.encode(&[body, b"x"].concat()).unwrap();
         assert!(MetaRecord::decode(&too_long).is_err());
+    }
+
+    #[test]
+    fn a_chunked_body_leaves_less_than_a_chunk_in_the_row() {
+        let env = envelope();
+        let mut record =
+            MetaRecord::of(&env, MessageMeta::new(&env, env.arrival), BodyPlace::Inline);
+        record.body = BodyPlace::Chunked { chunks: 2 };
+        record.body_len = 2 * CHUNK_LEN as u64 + 3;
+        let row = record.encode(b"end").unwrap();
+        assert_eq!(
+            MetaRecord::decode(&row).unwrap(),
+            (record.clone(), &b"end"[..])
+        );
+        // A tail of the wrong length, or a whole chunk left in the row, is refused.
+        assert!(MetaRecord::decode(&record.encode(b"en").unwrap()).is_err());
+        record.body = BodyPlace::Chunked { chunks: 1 };
+        let tail = vec![b'x'; CHUNK_LEN + 3];
+        assert!(MetaRecord::decode(&record.encode(&tail).unwrap()).is_err());
     }
 
     #[test]
