@@ -97,6 +97,7 @@
 //!   after a failed fsync or a writer panic.
 //! - `backend`: the database file under redb: dropping its cached pages at every open, and
 //!   noticing a failed fsync ([`SpoolBackend`]).
+//! - `compact`: offline compaction of the database ([`compact`]).
 //! - `error`: mapping I/O and redb errors to [`envoi_queue::StorageError`].
 //! - `options`: [`SpoolOptions`].
 //! - `private`: directories 0700 and files 0600 whatever the umask.
@@ -106,6 +107,7 @@
 mod apply;
 mod backend;
 mod bodies;
+mod compact;
 mod error;
 pub mod failpoint;
 mod handle;
@@ -120,6 +122,7 @@ mod storage;
 mod writer;
 
 pub use backend::SpoolBackend;
+pub use compact::{compact, CompactReport, DiskUsage};
 pub use open::StartupReport;
 pub use options::SpoolOptions;
 pub use schema::DB_FILE;
