@@ -100,6 +100,8 @@
 //! - `compact`: offline compaction of the database ([`compact`]).
 //! - `error`: mapping I/O and redb errors to [`envoi_queue::StorageError`].
 //! - `options`: [`SpoolOptions`].
+//! - `read`: a stored message's rows and body, read back.
+//! - `quarantine`: records set aside, with their raw rows and why.
 //! - `private`: directories 0700 and files 0600 whatever the umask.
 //! - `space`: whether the filesystem has room for mail ([`SpoolOptions::min_free`]).
 //! - `failpoint`: crash-test failpoints (cargo feature `failpoints`).
@@ -114,6 +116,8 @@ mod handle;
 mod open;
 mod options;
 mod private;
+mod quarantine;
+mod read;
 mod schema;
 mod space;
 mod spool;

@@ -363,7 +363,7 @@ fn verify_records(
         let (meta, states) = (read_meta(&read)?, read_state(&read)?);
         open::undecodable(&meta, &states, stop)?
     };
-    open::quarantine(&db, bad)
+    crate::quarantine::quarantine(&db, bad)
 }
 
 /// Runs blocking work off the async workers.
