@@ -125,3 +125,48 @@ pub(crate) fn list_quarantine(db: &Database) -> Result<Vec<QuarantinedRecord>, S
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // tests: a panic is a failed assertion
+
+    use super::*;
+    use crate::schema::{create_tables, id_key};
+
+    #[test]
+    fn a_quarantined_message_keeps_its_state_row_in_the_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::create(dir.path().join("q.redb")).unwrap();
+        create_tables(&db).unwrap();
+        let id = QueueId::new();
+        let (row, state) = (vec![9u8, 1, 2], vec![1u8, 7]);
+        let txn = db.begin_write().unwrap();
+        txn.open_table(META)
+            .unwrap()
+            .insert(id_key(id).as_slice(), row.as_slice())
+            .unwrap();
+        txn.open_table(STATE)
+            .unwrap()
+            .insert(id_key(id).as_slice(), state.as_slice())
+            .unwrap();
+        txn.commit().unwrap();
+        let report = quarantine_message(&db, id, "undecodable").unwrap();
+        assert_eq!(report.len(), 1);
+        let read = db.begin_read().unwrap();
+        assert!(read_meta(&read)
+            .unwrap()
+            .get(id_key(id).as_slice())
+            .unwrap()
+            .is_none());
+        let states = read.open_table(STATE).unwrap();
+        assert!(states.get(id_key(id).as_slice()).unwrap().is_none());
+        let table = read.open_table(QUARANTINE).unwrap();
+        let entry = table.get(format!("meta/{id}").as_str()).unwrap().unwrap();
+        let (reason, raw, kept) =
+            postcard::from_bytes::<(String, Vec<u8>, Option<Vec<u8>>)>(entry.value()).unwrap();
+        assert_eq!(
+            (reason.as_str(), raw, kept),
+            ("undecodable", row, Some(state))
+        );
+    }
+}
