@@ -1,7 +1,7 @@
 //! Reading a stored message: its rows (the metadata row, and the state row when it has one)
 //! and its body, from the row, the `chunks` table or its file.
 
-use envoi_queue::{StorageError, StoredMessage};
+use envoi_queue::{MessageInfo, StorageError, StoredMessage};
 use envoi_types::{Message, QueueId, SpooledBody};
 use redb::ReadTransaction;
 
@@ -35,12 +35,26 @@ fn with_row<T>(
     decode(record, inline).map(Some)
 }
 
-/// The stored record of `id`, decoded.
-pub(crate) fn record(
+/// The admin summary of `id` ([`MetaRecord::summary`]: the listing's fields only); `None`
+/// when no such message is stored.
+pub(crate) fn summary(
     txn: &ReadTransaction,
     id: QueueId,
-) -> Result<Option<MetaRecord>, StorageError> {
-    with_row(txn, id, |record, _| Ok(record))
+) -> Result<Option<MessageInfo>, StorageError> {
+    let (meta, states) = (read_meta(txn)?, read_state(txn)?);
+    let key = id_key(id);
+    let Some(row) = meta
+        .get(key.as_slice())
+        .map_err(|e| error::db("cannot read meta table", e))?
+    else {
+        return Ok(None);
+    };
+    let state = states
+        .get(key.as_slice())
+        .map_err(|e| error::db("cannot read state table", e))?;
+    MetaRecord::summary(id, row.value(), state.as_ref().map(|s| s.value()))
+        .map(Some)
+        .map_err(|detail| error::corrupt(id, detail))
 }
 
 /// The full message of `id`, its body read from its metadata row or its file; a streamed

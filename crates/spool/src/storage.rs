@@ -13,7 +13,7 @@ use envoi_types::QueueId;
 use redb::{ReadTransaction, ReadableTable};
 
 use crate::error;
-use crate::read::{load, record};
+use crate::read::{load, summary};
 use crate::schema::{
     chunks_for, decode_schedule, id_key, key_id, read_meta, read_state, suspension, BodyPlace,
     MetaRecord, CHUNK_LEN, SCHEDULE, SUSPENSIONS,
@@ -221,8 +221,7 @@ impl Storage for Spool {
     }
 
     async fn info(&self, id: QueueId) -> Result<Option<MessageInfo>, StorageError> {
-        self.read(move |_, txn| Ok(record(txn, id)?.map(|r| r.info(id))))
-            .await
+        self.read(move |_, txn| summary(txn, id)).await
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Vec<MessageInfo>, StorageError> {
@@ -243,14 +242,14 @@ impl Storage for Spool {
                 let state = states
                     .get(key.value())
                     .map_err(|e| error::db("cannot read state table", e))?;
-                let decoded =
-                    MetaRecord::decode_rows(value.value(), state.as_ref().map(|s| s.value()));
-                let (Some(id), Ok(record)) =
-                    (key_id(key.value()), decoded.map(|(record, _)| record))
-                else {
+                let Some(id) = key_id(key.value()) else {
                     continue;
                 };
-                let info = record.info(id);
+                // The listing's fields only: never the cold fields or the body.
+                let state = state.as_ref().map(|s| s.value());
+                let Ok(info) = MetaRecord::summary(id, value.value(), state) else {
+                    continue;
+                };
                 if query.matches(&info) {
                     out.push(info);
                     if out.len() >= query.page_size() {

@@ -100,22 +100,23 @@ fn record_with(place: u8, declarations: &[u8]) -> Vec<u8> {
     record5(place, declarations, &[0, 0, 0], &[0, 0])
 }
 
-/// The format 5 record with these bytes for the declarations, the DSN parameters (after
-/// `arrival`) and the history (after the state's statuses).
+/// The format 5 record with these bytes for the declarations (after `client.protocol`), the
+/// DSN parameters (after the state) and the history (the end of the state). The fields a
+/// listing shows come first; DSN parameters, client and receiver last.
 fn record5(place: u8, declarations: &[u8], dsn: &[u8], history: &[u8]) -> Vec<u8> {
     let mut r = Vec::new();
     r.extend([1, 7]); // sender: variant 1 (Address), 7 octets
     r.extend(b"a@b.org");
     r.extend([1, 7]); // recipients: 1, then 7 octets: the only copy of the address
     r.extend(b"c@d.org");
+    r.extend([100, 5]); // arrival: seconds 100, nanoseconds 5 (varints)
+    r.extend([18, place]); // body_len 18, body place
+    r.extend(state(false, history)); // the state it was stored with
+    r.extend(dsn);
     r.extend([1, 0, 127, 0, 0, 1]); // client.ip: Some, V4, 127.0.0.1
     r.extend([0, 0, 0]); // client.helo None, client.auth None, client.protocol ""
     r.extend(declarations); // client.smtputf8, client.body, client.tls
     r.push(0); // receiver ""
-    r.extend([100, 5]); // arrival: seconds 100, nanoseconds 5 (varints)
-    r.extend(dsn);
-    r.extend([18, place]); // body_len 18, body place
-    r.extend(state(false, history)); // the state it was stored with
     r
 }
 
@@ -532,7 +533,7 @@ async fn a_large_inline_body_is_cut_into_chunks_that_fill_a_page() {
     let id = message.id;
     let (_, row, _, value, _) = stored_message(dir.path(), 128 * 1024, message).await;
     assert_eq!(*row.last_chunk::<7>().unwrap(), body[2 * CHUNK..]);
-    // body_len 8135 (varint c7 3f), place variant 2 with 2 chunks, then the state.
+    // body_len 8135 (varint c7 3f), place variant 2 with 2 chunks.
     let place = [0xC7, 0x3F, 2, 2];
     assert!(row.windows(4).any(|w| w == place), "{row:?}");
     assert_eq!(value[17], 0, "no body file");

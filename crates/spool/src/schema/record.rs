@@ -153,6 +153,39 @@ impl MetaRecord {
         Ok((record, inline))
     }
 
+    /// The admin summary of a message from its rows, decoding only what it shows: of a
+    /// format 5 row, the record's first fields (never the DSN parameters, client, receiver or
+    /// body); an older row is decoded whole. The error says why the rows do not decode.
+    pub fn summary(
+        id: QueueId,
+        row: &[u8],
+        state_row: Option<&[u8]>,
+    ) -> Result<MessageInfo, String> {
+        let encoded = match row.split_first() {
+            Some((&v5::FORMAT, rest)) => rest.get(ROW_HEADER_LEN - 1..),
+            _ => None,
+        };
+        let Some(encoded) = encoded else {
+            return Self::decode_rows(row, state_row).map(|(record, _)| record.info(id));
+        };
+        let (summary, _cold) = postcard::take_from_bytes::<v5::Summary>(encoded)
+            .map_err(|e| format!("undecodable metadata: {e}"))?;
+        let meta = match state_row {
+            Some(state_row) => state::decode(state_row, &summary.recipients)?,
+            None => summary.state.into_meta(&summary.recipients)?,
+        };
+        Ok(MessageInfo {
+            id,
+            sender: summary.sender.as_str().to_owned(),
+            recipients: meta.recipients,
+            attempts: meta.attempts,
+            next_attempt: meta.next_attempt,
+            arrival: summary.arrival,
+            held: meta.held,
+            size: summary.body_len,
+        })
+    }
+
     /// The state row of this record's current state.
     pub fn state_row(&self) -> Result<Vec<u8>, String> {
         state::encode(&self.meta, &self.recipients)
@@ -264,6 +297,36 @@ mod tests {
         record.body = BodyPlace::Chunked { chunks: 1 };
         let tail = vec![b'x'; CHUNK_LEN + 3];
         assert!(MetaRecord::decode(&record.encode(&tail).unwrap()).is_err());
+    }
+
+    #[test]
+    fn a_summary_reads_the_first_fields_only() {
+        let mut env = envelope();
+        env.client.helo = Some("client.example".into());
+        let record = MetaRecord::of(&env, MessageMeta::new(&env, env.arrival), BodyPlace::Inline);
+        let id = QueueId::new();
+        let row = record.encode(env.message.as_bytes()).unwrap();
+        assert_eq!(
+            MetaRecord::summary(id, &row, None).unwrap(),
+            record.info(id)
+        );
+        // The cold fields come last: cut them off and the summary still reads.
+        let helo = row
+            .windows(14)
+            .position(|w| w == b"client.example")
+            .unwrap();
+        assert_eq!(
+            MetaRecord::summary(id, &row[..helo], None).unwrap(),
+            record.info(id)
+        );
+        assert!(MetaRecord::decode(&row[..helo]).is_err());
+        let mut held = record.clone();
+        held.meta.held = true;
+        let state = held.state_row().unwrap();
+        assert_eq!(
+            MetaRecord::summary(id, &row, Some(&state)).unwrap(),
+            held.info(id)
+        );
     }
 
     #[test]

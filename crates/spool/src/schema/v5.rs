@@ -1,7 +1,8 @@
 //! Metadata rows of format 5 (layout 4), the format written: the envelope, the cold fields
-//! (client, receiver) and the state the message was stored with, all written once. Every
-//! recipient is named by its index in `recipients` after that list: in the DSN parameters and
-//! in the state ([`super::state`]).
+//! (DSN parameters, client, receiver) and the state the message was stored with, all written
+//! once. What a listing shows comes first ([`Summary`]), the cold fields last, so a listing
+//! decodes a prefix of the record and never reads them. Every recipient is named by its index in
+//! `recipients` after that list: in the state ([`super::state`]) and the DSN parameters.
 
 use std::time::SystemTime;
 
@@ -67,13 +68,13 @@ impl Dsn {
 struct Out<'a> {
     sender: &'a Sender,
     recipients: &'a [Address],
-    client: &'a ClientInfo,
-    receiver: &'a str,
     arrival: SystemTime,
-    dsn: Dsn,
     body_len: u64,
     body: BodyPlace,
     state: State,
+    dsn: Dsn,
+    client: &'a ClientInfo,
+    receiver: &'a str,
 }
 
 /// The record as read.
@@ -81,13 +82,25 @@ struct Out<'a> {
 pub(super) struct Record {
     sender: Sender,
     recipients: Vec<Address>,
-    client: ClientInfo,
-    receiver: String,
     arrival: SystemTime,
-    dsn: Dsn,
     body_len: u64,
     body: BodyPlace,
     state: State,
+    dsn: Dsn,
+    client: ClientInfo,
+    receiver: String,
+}
+
+/// The first fields of the record: what a listing shows. Decoding stops after them.
+#[derive(Deserialize)]
+pub(super) struct Summary {
+    pub sender: Sender,
+    pub recipients: Vec<Address>,
+    pub arrival: SystemTime,
+    pub body_len: u64,
+    #[allow(dead_code)] // read to reach the state; a listing does not show it
+    pub body: BodyPlace,
+    pub state: State,
 }
 
 /// Appends the postcard encoding of `record` to `out`.
@@ -95,13 +108,13 @@ pub(super) fn encode(record: &MetaRecord, out: &mut Vec<u8>) -> Result<(), Strin
     let out_record = Out {
         sender: &record.sender,
         recipients: &record.recipients,
-        client: &record.client,
-        receiver: &record.receiver,
         arrival: record.arrival,
-        dsn: Dsn::of(&record.dsn, &record.recipients),
         body_len: record.body_len,
         body: record.body,
         state: State::of(&record.meta, &record.recipients),
+        dsn: Dsn::of(&record.dsn, &record.recipients),
+        client: &record.client,
+        receiver: &record.receiver,
     };
     postcard::to_io(&out_record, out).map_err(|e| format!("cannot encode metadata: {e}"))?;
     Ok(())
