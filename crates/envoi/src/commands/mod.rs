@@ -1,4 +1,4 @@
-//! `envoi queue ...`, `envoi config ...` and the generated documentation: one file per command
+//! `envoi queue ...`, `envoi config ...`, `envoi spool ...` and the generated documentation: one file per command
 //! group.
 
 pub mod bulk;
@@ -6,3 +6,4 @@ pub mod config;
 pub mod docs;
 pub mod queue;
 pub mod reload;
+pub mod spool;
