@@ -153,6 +153,6 @@ pub use relay::{Delivery, Outcome, Relay, RelayError, ReplyOrigin};
 pub use settings::{DestinationLimits, QueueSettings};
 pub use storage::{
     AttemptCommit, BodySink, Disposition, Lease, ListQuery, MemorySink, MemoryStore, MessageInfo,
-    MessageMeta, MessageState, NewMessage, QuarantinedRecord, ScheduleEntry, StagedBody,
+    MessageMeta, MessageState, NewMessage, QuarantinedRecord, ScheduleCursor, ScheduleEntry, SchedulePage, StagedBody,
     StateCounts, Storage, StorageError, StoreHealth, StoredMessage, Suspension,
 };

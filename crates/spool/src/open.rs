@@ -286,6 +286,7 @@ fn rebuild_schedule(
             next_attempt: record.meta.next_attempt,
             arrival: record.arrival,
             held: record.meta.held,
+            attempts: record.meta.attempts,
         })
         .collect())
 }
