@@ -13,6 +13,9 @@ use envoi_types::{Address, Envelope, Message, RecipientState, Sender};
 pub use super::destinations::{
     suspension_survives_a_restart, unreachable_destination_spends_no_attempt,
 };
+pub use super::loading::{
+    schedule_loads_in_the_background_without_loss_or_double, shutdown_during_loading_ends_the_read,
+};
 use super::relay::{Misbehaviour, ScriptedRelay};
 pub use super::reports::{
     delay_warnings_once_per_threshold_across_a_restart, notify_decides_every_report,
@@ -66,7 +69,9 @@ macro_rules! behaviour_suite {
             unreachable_destination_spends_no_attempt,
             streamed_body_is_stored_and_delivered_whole,
             delay_warnings_once_per_threshold_across_a_restart,
-            notify_decides_every_report);
+            notify_decides_every_report,
+            schedule_loads_in_the_background_without_loss_or_double,
+            shutdown_during_loading_ends_the_read);
     };
     (@tests $store:expr; $($name:ident),*) => {
         $(

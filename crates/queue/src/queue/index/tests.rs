@@ -167,13 +167,18 @@ fn a_flush_skips_what_an_attempt_took_between_chunks() {
     assert!(!index.flush_chunk(&mut run, 1));
     assert_eq!(run.waiting(), 2);
     assert_eq!(index.pop_due(at(9)), Some((b, true)));
-    assert_eq!(index.pop_due(at(9)), None, "a's attempt ended: not forced again");
+    assert_eq!(
+        index.pop_due(at(9)),
+        None,
+        "a's attempt ended: not forced again"
+    );
 }
 
 #[test]
 fn kept_counts_match_a_recount_after_every_kind_of_change() {
     let (mut index, ids) = busy_index();
-    let check = |index: &Index, what: &str| assert_eq!(index.state_counts(), index.recount(), "{what}");
+    let check =
+        |index: &Index, what: &str| assert_eq!(index.state_counts(), index.recount(), "{what}");
     check(&index, "inserted");
     index.set_held(ids[2], true).unwrap();
     check(&index, "held");
@@ -233,7 +238,10 @@ fn loading_skips_known_and_removed_messages_and_applies_holds_and_flushes() {
     due.sort();
     let mut expected = vec![(known, true), (plain, true)];
     expected.sort();
-    assert_eq!(due, expected, "both forced by the flush; the held one stays");
+    assert_eq!(
+        due, expected,
+        "both forced by the flush; the held one stays"
+    );
     assert_eq!(index.state_counts(), index.recount());
     assert_eq!(index.state_counts().held, 1);
     index.end_loading();
