@@ -86,6 +86,7 @@
 //! # Layout
 //! - `spool`: the [`Spool`] handle, opening, the writer's lifetime.
 //! - `storage`: `impl Storage for Spool`.
+//! - `schedule_read`: the schedule read whole, a page at a time, and counted by state.
 //! - `writer`: the group-commit writer thread.
 //! - `apply`: applying a group's ops inside one write transaction.
 //! - `schema`: the on-disk format in one place: file names, tables, layout version, row
@@ -112,6 +113,7 @@ mod handle;
 mod open;
 mod options;
 mod private;
+mod schedule_read;
 mod schema;
 mod space;
 mod spool;
