@@ -94,6 +94,7 @@
 //! - `bodies`: body files.
 //! - `staging`: the streaming enqueue's staging files.
 //! - `open`: directory checks and start-up reconciliation ([`StartupReport`]).
+//! - `deferred`: the start-up checks of a large spool, run in the background after open.
 //! - `handle`: the shared database handle, reopening after I/O errors, and stopping for good
 //!   after a failed fsync or a writer panic.
 //! - `backend`: the database file under redb: dropping its cached pages at every open, and
@@ -107,6 +108,7 @@
 mod apply;
 mod backend;
 mod bodies;
+mod deferred;
 mod error;
 pub mod failpoint;
 mod handle;

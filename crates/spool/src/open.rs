@@ -9,7 +9,8 @@
 //! never committed, so no client was told it was stored) and reported. Metadata
 //! records are checked for decodability either at open ([`crate::SpoolOptions::verify_at_open`])
 //! or by a background scan right after it; undecodable ones are quarantined the same way. The
-//! rest loads.
+//! rest loads. A large spool whose tables agree leaves the schedule's read to the background
+//! too (`crate::deferred`).
 
 use std::collections::HashSet;
 use std::fs;
@@ -81,16 +82,17 @@ pub(crate) struct Bad {
     raw: Vec<u8>,
 }
 
-/// Reconciles the database with the body directory (see the module docs), reading only the
-/// schedule index — plus the metadata rows when some have no valid schedule row (their count
+/// Reconciles the database with the body directory, already scanned (`files`, `strangers`;
+/// see the module docs), reading only the schedule index — plus the metadata rows when some have no valid schedule row (their count
 /// differs, which redb tells without reading them), and every one when `verify_records` is
 /// set. Returns the report and the schedule in due order, minus what was set aside.
-pub(crate) fn reconcile(
+pub(crate) fn reconcile_scanned(
     db: &Database,
     bodies: &BodyDir,
     verify_records: bool,
+    mut files: HashSet<QueueId>,
+    strangers: Vec<String>,
 ) -> Result<(StartupReport, Vec<ScheduleEntry>), StorageError> {
-    let (mut files, strangers) = bodies.scan()?;
     let mut found = Found::default();
     {
         let read = db
@@ -175,19 +177,19 @@ pub(crate) fn reconcile(
 
 /// What the start-up scan found.
 #[derive(Default)]
-struct Found {
+pub(crate) struct Found {
     /// Schedule entries that load as they are.
-    entries: Vec<ScheduleEntry>,
+    pub entries: Vec<ScheduleEntry>,
     /// Records to quarantine.
-    bad: Vec<Bad>,
+    pub bad: Vec<Bad>,
     /// Schedule keys whose row does not decode, or names no metadata row: removed.
-    damaged: Vec<Vec<u8>>,
+    pub damaged: Vec<Vec<u8>>,
     /// Readable records without a valid schedule row: their row is written again.
-    rebuild: Vec<(QueueId, MetaRecord)>,
+    pub rebuild: Vec<(QueueId, MetaRecord)>,
 }
 
 /// The record of `id` to set aside for `reason`, with its raw row (empty when it has none).
-fn bad_record(
+pub(crate) fn bad_record(
     meta: &redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
     id: QueueId,
     reason: &str,
@@ -209,7 +211,7 @@ fn bad_record(
 /// Finds the metadata rows that no valid schedule row names: a readable one is rebuilt (its
 /// schedule row is derived from the record), one whose body file is missing or that does not
 /// decode is set aside. Returns the id of every metadata row.
-fn unscheduled(
+pub(crate) fn unscheduled(
     meta: &redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
     scheduled: &HashSet<QueueId>,
     files: &mut HashSet<QueueId>,
@@ -251,7 +253,7 @@ fn unscheduled(
 
 /// Removes the damaged schedule rows and writes the schedule rows of `rebuild`, in one commit;
 /// returns the rebuilt entries.
-fn rebuild_schedule(
+pub(crate) fn rebuild_schedule(
     db: &Database,
     damaged: Vec<Vec<u8>>,
     rebuild: Vec<(QueueId, MetaRecord)>,
@@ -379,7 +381,7 @@ pub(crate) fn quarantine(
 }
 
 /// Removes body files that no metadata refers to.
-fn remove_orphans(bodies: &BodyDir, orphans: HashSet<QueueId>) -> Vec<QueueId> {
+pub(crate) fn remove_orphans(bodies: &BodyDir, orphans: HashSet<QueueId>) -> Vec<QueueId> {
     let mut orphans: Vec<QueueId> = orphans.into_iter().collect();
     orphans.sort();
     for id in &orphans {
@@ -410,7 +412,7 @@ pub(crate) fn quarantine_message(
 }
 
 /// The ids of the quarantined messages (their body files are kept).
-fn quarantined_ids(db: &Database) -> Result<HashSet<QueueId>, StorageError> {
+pub(crate) fn quarantined_ids(db: &Database) -> Result<HashSet<QueueId>, StorageError> {
     Ok(list_quarantine(db)?
         .iter()
         .filter_map(|q| q.key.strip_prefix("meta/")?.parse().ok())
