@@ -191,6 +191,9 @@ pub fn queue_child(dir: &Path, n: u64) {
         } else {
             println!("  enqueue during flush: {}", spread(during));
         }
+        let (after, more) = enqueue_while(&queue, 200, || false).await;
+        ids.extend(more);
+        println!("  enqueue, no flush, after it: {}", spread(after));
         for id in ids {
             queue.delete(id).await.unwrap();
         }

@@ -7,8 +7,9 @@ use super::outcome::Persist;
 use super::{attempt, Queue};
 use crate::error::QueueError;
 
-/// Messages a flush marks per turn of the queue's lock: about a millisecond of work.
-const FLUSH_CHUNK: usize = 1024;
+/// Messages a flush marks per turn of the queue's lock: well under a millisecond of work
+/// (bench/spool/README.md measures the longest wait for the lock during a flush).
+const FLUSH_CHUNK: usize = 512;
 
 fn refused(id: QueueId, refusal: Refusal) -> QueueError {
     match refusal {

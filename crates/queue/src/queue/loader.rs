@@ -15,10 +15,13 @@ use super::Shared;
 use crate::events;
 use crate::storage::{ScheduleCursor, SchedulePage, Storage, StorageError};
 
-/// Entries per page: a page is read and indexed in a few milliseconds, so the first one
-/// delays start-up by that much, and a page's insertion holds the index's lock about as long
-/// as a flush chunk does.
+/// Entries per page: a page is read in a few milliseconds, so the first one delays start-up
+/// by that much.
 pub(super) const PAGE: usize = 8192;
+
+/// Entries of a page added per turn of the index's lock, as a flush marks them: enqueues
+/// and attempts get the lock in between.
+const INSERT_CHUNK: usize = 512;
 
 /// The first wait after a page could not be read; doubled per failure up to [`MAX_RETRY`].
 const FIRST_RETRY: Duration = Duration::from_millis(500);
@@ -54,7 +57,10 @@ pub(super) async fn run(shared: Weak<Shared>, stop: CancellationToken, mut progr
         match page {
             Ok(page) => {
                 delay = FIRST_RETRY;
-                let added = queue.index().insert_loaded(&page.entries);
+                let mut added = 0;
+                for chunk in page.entries.chunks(INSERT_CHUNK) {
+                    added += queue.index().insert_loaded(chunk);
+                }
                 progress.loaded += added;
                 progress.after = page.next_cursor().or(progress.after);
                 if added > 0 {
