@@ -371,9 +371,10 @@ impl Queue {
         self.shared.index().is_loading()
     }
 
-    /// True when no message is queued.
+    /// True when no message is queued (never while the stored schedule is still being read).
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        let index = self.shared.index();
+        index.len() == 0 && !index.is_loading()
     }
 
     /// The queue's clock.

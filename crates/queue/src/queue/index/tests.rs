@@ -248,3 +248,22 @@ fn loading_skips_known_and_removed_messages_and_applies_holds_and_flushes() {
     assert_eq!(index.set_held(QueueId::new(), true), Err(Refusal::Unknown));
     assert_eq!(index.insert_loaded(&[entry(QueueId::new(), 1, false)]), 0);
 }
+
+#[test]
+fn a_message_deleted_while_loading_and_already_in_flight_goes_when_its_attempt_ends() {
+    let mut index = Index::new(Duration::from_secs(100_000), no_limits(), STEPS);
+    index.begin_loading();
+    let a = QueueId::new();
+    assert_eq!(index.insert_loaded(&[entry(a, 1, false)]), 1);
+    assert_eq!(index.pop_due(at(5)), Some((a, false)));
+    index.note_removed(a);
+    assert_eq!(index.begin_commit(a), CommitKind::Deleted);
+    index.finish(a, Some(at(50)));
+    assert!(!index.contains(a));
+    assert_eq!(
+        index.insert_loaded(&[entry(a, 60, false)]),
+        0,
+        "not brought back"
+    );
+    assert_eq!(index.state_counts(), StateCounts::default());
+}
