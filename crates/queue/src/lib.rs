@@ -154,6 +154,6 @@ pub use settings::{DestinationLimits, QueueSettings};
 pub use storage::{
     AttemptCommit, BodySink, Disposition, Lease, ListQuery, MemorySink, MemoryStore, MessageInfo,
     MessageMeta, MessageState, NewMessage, QuarantinedRecord, ScheduleCursor, ScheduleEntry,
-    SchedulePage, StagedBody, StateCounts, Storage, StorageError, StoreHealth, StoredMessage,
-    Suspension,
+    SchedulePage, SharedBackoff, StagedBody, StateCounts, Storage, StorageError, StoreHealth,
+    StoredMessage, Suspension,
 };
