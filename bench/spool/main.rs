@@ -1,11 +1,13 @@
 //! Spool benchmark (not a test): durable writes per second against a one-file-per-message
-//! baseline, and start-up time and memory with many queued messages.
+//! baseline, start-up time and memory with many queued messages, and a queue over a large
+//! spool (start-up to the first delivery, enqueue latency during `flush`: `queue`).
 //!
 //! ```text
 //! cargo bench -p envoi-spool --bench spool -- writes  [--dir D] [--secs S] [--repeat N] [--sizes 4096,65536] [--writers 1,8,64]
 //! cargo bench -p envoi-spool --bench spool -- startup [--dir D] [--counts 100000,1000000]
 //! cargo bench -p envoi-spool --bench spool -- disk    [--dir D] [--fills 100000x1024,100000x65536]
 //! cargo bench -p envoi-spool --bench spool -- cpu     [--dir D] [--sizes 4096] [--writers 8,64] [--n 20000]
+//! cargo bench -p envoi-spool --bench spool -- queue   [--dir D] [--counts 100000,1000000]
 //! ```
 //! Results are printed as Markdown tables; bench/spool/README.md keeps the last figures.
 
@@ -23,6 +25,7 @@ use envoi_spool::{Spool, SpoolOptions};
 use envoi_types::{Address, Envelope, QueueId, Sender};
 
 mod disk;
+mod queue;
 
 fn arg(args: &[String], name: &str) -> Option<String> {
     args.iter()
@@ -33,6 +36,11 @@ fn arg(args: &[String], name: &str) -> Option<String> {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let dir = PathBuf::from(arg(&args, "--dir").unwrap_or_else(|| "/tmp/envoi-spool-bench".into()));
+    if args.iter().any(|a| a == "queue-child") {
+        let n: u64 = arg(&args, "--n").unwrap().parse().unwrap();
+        queue::queue_child(&dir, n);
+        return;
+    }
     if args.iter().any(|a| a == "startup-child") {
         let n: u64 = arg(&args, "--n").unwrap().parse().unwrap();
         startup_child(&dir, n);
@@ -62,7 +70,8 @@ fn main() {
         disk::bench(&dir, &fills);
         return;
     }
-    let all = !writes && !startup;
+    let queue = args.iter().any(|a| a == "queue");
+    let all = !writes && !startup && !queue;
     if writes || all {
         let list = |name: &str, default: &str| -> Vec<usize> {
             arg(&args, name)
@@ -80,6 +89,12 @@ fn main() {
         let counts = arg(&args, "--counts").unwrap_or_else(|| "100000,1000000".into());
         for n in counts.split(',') {
             bench_startup(&dir, n.parse().unwrap());
+        }
+    }
+    if queue || all {
+        let counts = arg(&args, "--counts").unwrap_or_else(|| "100000".into());
+        for n in counts.split(',') {
+            queue::bench_queue(&dir, n.parse().unwrap());
         }
     }
 }

@@ -20,6 +20,8 @@ pub const ATTEMPT_SECONDS: &str = "envoi_attempt_duration_seconds";
 pub const STORE_SECONDS: &str = "envoi_store_commit_duration_seconds";
 /// Histogram of the time from arrival to delivery, per delivered recipient.
 pub const DELIVERY_DELAY_SECONDS: &str = "envoi_delivery_delay_seconds";
+/// Gauge: 1 while the stored schedule is still being read after start-up, then 0.
+pub const SCHEDULE_LOADING: &str = "envoi_queue_schedule_loading";
 
 /// Describes every metric once (help text for the Prometheus exporter).
 pub fn describe_metrics() {
@@ -33,6 +35,10 @@ pub fn describe_metrics() {
     metrics::describe_histogram!(
         DELIVERY_DELAY_SECONDS,
         "Time from arrival to delivery, per delivered recipient"
+    );
+    metrics::describe_gauge!(
+        SCHEDULE_LOADING,
+        "1 while the stored schedule is still being read after start-up"
     );
 }
 

@@ -99,7 +99,7 @@ async fn a_flush_after_an_outage_delivers_at_once_without_spending_attempts() {
     }
 
     relay.set_unreachable("down.test", false);
-    assert_eq!(queue.flush(), 50);
+    assert_eq!(queue.flush().await, 50);
     run_for(Duration::from_secs(3)).await;
     assert!(queue.is_empty(), "not all delivered after the flush");
     assert!(
@@ -170,7 +170,7 @@ async fn a_suspension_survives_a_restart_and_a_resume_delivers() {
         relay.calls_for("a@held.test").is_empty(),
         "attempted while suspended"
     );
-    assert_eq!(queue.flush(), 0, "a flush does not resume");
+    assert_eq!(queue.flush().await, 0, "a flush does not resume");
     run_for(Duration::from_secs(10)).await;
     assert!(relay.calls_for("a@held.test").is_empty());
 

@@ -32,7 +32,7 @@ async fn flushes_during_an_outage_do_not_use_up_max_attempts() {
     assert_eq!(before.attempts, 1);
 
     for _ in 0..5 {
-        assert_eq!(queue.flush(), 1);
+        assert_eq!(queue.flush().await, 1);
         run_for(Duration::from_secs(1)).await;
         queue.retry(id).unwrap();
         run_for(Duration::from_secs(1)).await;

@@ -136,7 +136,7 @@ async fn run(ops: Vec<Op>) {
                 queue = start(&store, &relay, clock).await;
             }
             Op::Flush => {
-                queue.flush();
+                queue.flush().await;
             }
             Op::Hold(i) => {
                 if let Some(id) = sent.get(i).and_then(|s| s.ids.first()) {

@@ -37,7 +37,7 @@ async fn a_flush_after_an_outage_delivers_everything_at_once() {
     assert!(tried > 0, "the hop was never tried");
 
     let peer = Peer::start_on(&format!("127.0.0.1:{port}"), Script::default()).await;
-    assert_eq!(queue.flush(), 50);
+    assert_eq!(queue.flush().await, 50);
     for _ in 0..100 {
         if queue.is_empty() {
             break;

@@ -89,6 +89,7 @@
 //! # Layout
 //! - `spool`: the [`Spool`] handle, opening, the writer's lifetime.
 //! - `storage`: `impl Storage for Spool`.
+//! - `schedule_read`: the schedule read whole, a page at a time, and counted by state.
 //! - `writer`: the group-commit writer thread.
 //! - `apply`: applying a group's ops inside one write transaction.
 //! - `schema`: the on-disk format in one place: file names, tables, layout version, row
@@ -97,6 +98,7 @@
 //! - `bodies`: body files.
 //! - `staging`: the streaming enqueue's staging files.
 //! - `open`: directory checks and start-up reconciliation ([`StartupReport`]).
+//! - `deferred`: the start-up checks of a large spool, run in the background after open.
 //! - `handle`: the shared database handle, reopening after I/O errors, and stopping for good
 //!   after a failed fsync or a writer panic.
 //! - `backend`: the database file under redb: dropping its cached pages at every open, and
@@ -114,6 +116,7 @@ mod apply;
 mod backend;
 mod bodies;
 mod compact;
+mod deferred;
 mod error;
 pub mod failpoint;
 mod handle;
@@ -122,6 +125,7 @@ mod options;
 mod private;
 mod quarantine;
 mod read;
+mod schedule_read;
 mod schema;
 mod space;
 mod spool;

@@ -9,7 +9,8 @@
 //! never committed, so no client was told it was stored) and reported. Metadata
 //! records are checked for decodability either at open ([`crate::SpoolOptions::verify_at_open`])
 //! or by a background scan right after it; undecodable ones are quarantined the same way. The
-//! rest loads.
+//! rest loads. A large spool whose tables agree leaves the schedule's read to the background
+//! too (`crate::deferred`).
 
 use std::collections::HashSet;
 use std::fs;
@@ -82,16 +83,17 @@ pub(crate) struct Bad {
     pub raw: Vec<u8>,
 }
 
-/// Reconciles the database with the body directory (see the module docs), reading only the
-/// schedule index — plus the metadata rows when some have no valid schedule row (their count
+/// Reconciles the database with the body directory, already scanned (`files`, `strangers`;
+/// see the module docs), reading only the schedule index — plus the metadata rows when some have no valid schedule row (their count
 /// differs, which redb tells without reading them), and every one when `verify_records` is
 /// set. Returns the report and the schedule in due order, minus what was set aside.
-pub(crate) fn reconcile(
+pub(crate) fn reconcile_scanned(
     db: &Database,
     bodies: &BodyDir,
     verify_records: bool,
+    mut files: HashSet<QueueId>,
+    strangers: Vec<String>,
 ) -> Result<(StartupReport, Vec<ScheduleEntry>), StorageError> {
-    let (mut files, strangers) = bodies.scan()?;
     let mut found = Found::default();
     {
         let read = db
@@ -177,15 +179,15 @@ pub(crate) fn reconcile(
 
 /// What the start-up scan found.
 #[derive(Default)]
-struct Found {
+pub(crate) struct Found {
     /// Schedule entries that load as they are.
-    entries: Vec<ScheduleEntry>,
+    pub entries: Vec<ScheduleEntry>,
     /// Records to quarantine.
-    bad: Vec<Bad>,
+    pub bad: Vec<Bad>,
     /// Schedule keys whose row does not decode, or names no metadata row: removed.
-    damaged: Vec<Vec<u8>>,
+    pub damaged: Vec<Vec<u8>>,
     /// Readable records without a valid schedule row: their row is written again.
-    rebuild: Vec<(QueueId, MetaRecord)>,
+    pub rebuild: Vec<(QueueId, MetaRecord)>,
 }
 
 /// The record of `id` to set aside for `reason`, with its raw row (empty when it has none).
@@ -207,7 +209,7 @@ pub(crate) fn bad_record(meta: &Rows, id: QueueId, reason: &str) -> Result<Bad, 
 /// Finds the metadata rows that no valid schedule row names: a readable one is rebuilt (its
 /// schedule row is derived from the record), one whose body file is missing or that does not
 /// decode is set aside. Returns the id of every metadata row.
-fn unscheduled(
+pub(crate) fn unscheduled(
     (meta, states): (&Rows, &Rows),
     scheduled: &HashSet<QueueId>,
     files: &mut HashSet<QueueId>,
@@ -253,7 +255,7 @@ fn unscheduled(
 
 /// Removes the damaged schedule rows and writes the schedule rows of `rebuild`, in one commit;
 /// returns the rebuilt entries.
-fn rebuild_schedule(
+pub(crate) fn rebuild_schedule(
     db: &Database,
     damaged: Vec<Vec<u8>>,
     rebuild: Vec<(QueueId, MetaRecord)>,
@@ -288,6 +290,7 @@ fn rebuild_schedule(
             next_attempt: record.meta.next_attempt,
             arrival: record.arrival,
             held: record.meta.held,
+            attempts: record.meta.attempts,
         })
         .collect())
 }
@@ -333,7 +336,7 @@ pub(crate) fn undecodable(
 }
 
 /// Removes body files that no metadata refers to.
-fn remove_orphans(bodies: &BodyDir, orphans: HashSet<QueueId>) -> Vec<QueueId> {
+pub(crate) fn remove_orphans(bodies: &BodyDir, orphans: HashSet<QueueId>) -> Vec<QueueId> {
     let mut orphans: Vec<QueueId> = orphans.into_iter().collect();
     orphans.sort();
     for id in &orphans {

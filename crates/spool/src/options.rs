@@ -34,6 +34,14 @@ pub struct SpoolOptions {
     /// metadata size (docs/architecture.md, section 4, "Start-up and quarantine").
     #[cfg_attr(feature = "serde", serde(skip))]
     pub verify_at_open: bool,
+    /// A spool holding at least this many messages, whose metadata and schedule tables have
+    /// as many rows, checks its schedule against its body files in the background right
+    /// after open instead of during it: open then reads neither table, and a queue over it
+    /// starts in milliseconds whatever its size (docs/architecture.md, section 4, "Start-up
+    /// and quarantine"). Default 50 000: below it, the check at open takes a fraction of a
+    /// second. Ignored with [`SpoolOptions::verify_at_open`].
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub background_check_from: u64,
     /// The spool reports itself full ([`envoi_queue::StoreHealth::Full`], so the edge answers
     /// `MAIL` with `452 4.3.1` before any body is sent) while its filesystem has fewer octets
     /// free than this; 0 turns the check off. Default 64 MiB: room for two messages of the
@@ -51,6 +59,7 @@ impl Default for SpoolOptions {
             queue_depth: 1024,
             cache_size: 64 * 1024 * 1024,
             verify_at_open: false,
+            background_check_from: 50_000,
             min_free: 64 * 1024 * 1024,
         }
     }

@@ -62,7 +62,8 @@ pub(crate) use chunks::{chunk_key, chunks_for, CHUNKS, CHUNK_LEN};
 pub(crate) use quarantine::{encode_quarantined, quarantine_key, quarantined_reason};
 pub(crate) use record::{BodyPlace, MetaRecord};
 pub(crate) use schedule::{
-    decode_schedule, schedule_key, schedule_key_id, SCHEDULE_KEY_LEN, SCHEDULE_VALUE_LEN,
+    decode_schedule, schedule_key, schedule_key_id, ScheduleRow, SCHEDULE_KEY_LEN,
+    SCHEDULE_VALUE_LEN,
 };
 
 /// The database file inside the spool directory.

@@ -31,6 +31,7 @@ use tokio::sync::oneshot;
 
 use crate::backend::{DatabaseFile, SpoolBackend, Watched};
 use crate::bodies::BodyDir;
+use crate::deferred;
 use crate::error;
 use crate::handle::{Opener, Shared};
 use crate::open::{self, StartupReport};
@@ -151,12 +152,22 @@ impl Spool {
             }
             other => other,
         })?;
-        let (report, schedule) = open::reconcile(&db, &bodies, options.verify_at_open)?;
+        let opened = deferred::open_checks(
+            &db,
+            &bodies,
+            options.verify_at_open,
+            options.background_check_from,
+        )?;
+        let (report, schedule, deferred) = match opened {
+            deferred::Opened::Reconciled(report, schedule) => (report, Some(schedule), None),
+            deferred::Opened::Deferred(report, deferred) => (report, None, Some(deferred)),
+        };
         tracing::info!(
             dir = %dir.display(),
             messages = report.messages,
             quarantined = report.quarantined.len(),
             orphan_bodies = report.orphan_bodies.len(),
+            checks_in_background = deferred.is_some(),
             "spool opened"
         );
         let shared = Arc::new(Shared::new(db, opener, sync_failed, bodies));
@@ -175,6 +186,11 @@ impl Spool {
             let spawned = std::thread::Builder::new()
                 .name("envoi-spool-verify".into())
                 .spawn(move || {
+                    if let Some(deferred) = deferred {
+                        if let Err(e) = check_deferred(&shared, deferred, &stop) {
+                            tracing::error!(error = %e, "background check of the spool schedule failed");
+                        }
+                    }
                     if let Err(e) = verify_records(&shared, Some(&stop)) {
                         tracing::error!(error = %e, "background check of spool records failed");
                     }
@@ -193,7 +209,7 @@ impl Spool {
                 options,
                 dir: dir.to_owned(),
                 report,
-                startup_schedule: Mutex::new(Some(schedule)),
+                startup_schedule: Mutex::new(schedule),
                 sender: Mutex::new(Some(sender)),
                 writer: Mutex::new(Some(writer)),
                 stop_verifier,
@@ -348,6 +364,16 @@ impl Drop for Inner {
             let _ = writer.join();
         }
     }
+}
+
+/// The checks open left to the background ([`crate::deferred`]).
+fn check_deferred(
+    shared: &Shared,
+    deferred: deferred::Deferred,
+    stop: &AtomicBool,
+) -> Result<(), StorageError> {
+    let db = shared.db()?;
+    deferred::check(&db, &shared.bodies, deferred, stop)
 }
 
 /// Finds undecodable metadata records and quarantines them.

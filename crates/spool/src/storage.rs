@@ -5,8 +5,8 @@ use std::ops::Bound;
 
 use async_trait::async_trait;
 use envoi_queue::{
-    AttemptCommit, BodySink, Lease, ListQuery, MessageInfo, MessageState, NewMessage,
-    QuarantinedRecord, ScheduleEntry, StateCounts, Storage, StorageError, StoreHealth,
+    AttemptCommit, BodySink, Lease, ListQuery, MessageInfo, NewMessage, QuarantinedRecord,
+    ScheduleCursor, ScheduleEntry, SchedulePage, StateCounts, Storage, StorageError, StoreHealth,
     StoredMessage, Suspension,
 };
 use envoi_types::QueueId;
@@ -14,9 +14,10 @@ use redb::{ReadTransaction, ReadableTable};
 
 use crate::error;
 use crate::read::{load, summary};
+use crate::schedule_read;
 use crate::schema::{
-    chunks_for, decode_schedule, id_key, key_id, read_meta, read_state, suspension, BodyPlace,
-    MetaRecord, CHUNK_LEN, SCHEDULE, SUSPENSIONS,
+    chunks_for, id_key, key_id, read_meta, read_state, suspension, BodyPlace, MetaRecord,
+    CHUNK_LEN, SUSPENSIONS,
 };
 use crate::space;
 use crate::spool::{blocking, Spool};
@@ -144,24 +145,19 @@ impl Storage for Spool {
         if let Some(entries) = self.take_startup_schedule() {
             return Ok(entries);
         }
-        self.read(|_, txn| {
-            let schedule = txn
-                .open_table(SCHEDULE)
-                .map_err(|e| error::redb_any("cannot open schedule table", e))?;
-            let mut entries = Vec::new();
-            for row in schedule
-                .iter()
-                .map_err(|e| error::db("cannot read schedule", e))?
-            {
-                let (key, value) = row.map_err(|e| error::db("cannot read schedule", e))?;
-                match decode_schedule(key.value(), value.value()) {
-                    Some(row) => entries.push(row.entry),
-                    None => tracing::error!(key = ?key.value(), "undecodable schedule row skipped"),
-                }
-            }
-            Ok(entries)
-        })
-        .await
+        self.read(|_, txn| schedule_read::whole(txn)).await
+    }
+
+    /// One range read of the schedule table (its keys are in due order) in its own snapshot.
+    async fn load_schedule_page(
+        &self,
+        after: Option<ScheduleCursor>,
+        limit: usize,
+    ) -> Result<SchedulePage, StorageError> {
+        // Pages are read from the table: the copy kept from start-up is not needed.
+        drop(self.take_startup_schedule());
+        self.read(move |_, txn| schedule_read::page(txn, after, limit))
+            .await
     }
 
     async fn claim(
@@ -263,23 +259,7 @@ impl Storage for Spool {
     }
 
     async fn count_by_state(&self) -> Result<StateCounts, StorageError> {
-        self.read(|_, txn| {
-            let schedule = txn
-                .open_table(SCHEDULE)
-                .map_err(|e| error::redb_any("cannot open schedule table", e))?;
-            let mut counts = StateCounts::default();
-            for row in schedule
-                .iter()
-                .map_err(|e| error::db("cannot read schedule", e))?
-            {
-                let (key, value) = row.map_err(|e| error::db("cannot read schedule", e))?;
-                if let Some(row) = decode_schedule(key.value(), value.value()) {
-                    counts.add(MessageState::of(row.entry.held, row.attempts));
-                }
-            }
-            Ok(counts)
-        })
-        .await
+        self.read(|_, txn| schedule_read::counts(txn)).await
     }
 
     async fn suspensions(&self) -> Result<Vec<Suspension>, StorageError> {

@@ -247,3 +247,38 @@ async fn a_spool_with_less_free_space_than_its_minimum_reports_full() {
     let spool = Spool::open(dir.path(), unchecked).unwrap();
     assert_eq!(spool.health(), StoreHealth::Ok);
 }
+
+/// The schedule read a page at a time (one range read each) is the whole schedule, in due
+/// order, each entry once, with its attempt count; a page asked after the last entry is
+/// empty and complete; a removal between pages is not seen by the next page.
+#[tokio::test]
+async fn schedule_pages_cover_the_schedule_in_due_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(dir.path(), options(1024)).unwrap();
+    let messages: Vec<_> = [40, 10, 30, 10, 20, 50, 5]
+        .iter()
+        .map(|&s| message(at(s)))
+        .collect();
+    spool.write(messages.clone()).await.unwrap();
+    let whole = spool.load_schedule().await.unwrap();
+    assert_eq!(whole.len(), messages.len());
+    let (mut paged, mut after) = (Vec::new(), None);
+    loop {
+        let page = spool.load_schedule_page(after, 3).await.unwrap();
+        assert!(page.entries.len() <= 3);
+        paged.extend(page.entries.iter().copied());
+        after = page.next_cursor().or(after);
+        if page.complete {
+            break;
+        }
+        if paged.len() == 3 {
+            // Removed after the first page: the later pages do not name it.
+            let last = whole.last().unwrap().id;
+            assert!(spool.remove(last).await.unwrap());
+        }
+    }
+    assert_eq!(paged, whole[..whole.len() - 1].to_vec());
+    assert!(paged.iter().all(|e| e.attempts == 0));
+    let end = spool.load_schedule_page(after, 3).await.unwrap();
+    assert!(end.complete && end.entries.is_empty());
+}

@@ -94,6 +94,7 @@ async fn compare(spool: &Spool, model: &Model) {
             next_attempt: meta.next_attempt,
             arrival: envelope.arrival,
             held: meta.held,
+            attempts: meta.attempts,
         })
         .collect();
     expected.sort_by_key(|e| (e.next_attempt, e.id));

@@ -137,7 +137,7 @@ pub(crate) async fn poll_due(
         .collect::<Result<Vec<_>, _>>()?;
     let mut fences = inner.fences();
     for (entry, row) in entries.iter().zip(&rows) {
-        fences.hold(entry.id, row.get(4), until);
+        fences.hold(entry.id, row.get(5), until);
     }
     drop(fences);
     entries.sort_by_key(|e| (e.next_attempt, e.id));

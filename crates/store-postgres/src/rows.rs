@@ -11,7 +11,7 @@ fn corrupt(id: Option<QueueId>, detail: String) -> StorageError {
     StorageError::Corrupt { id, detail }
 }
 
-/// `id, next_ns, arrival_ns, held`.
+/// `id, next_ns, arrival_ns, held, attempts`.
 pub(crate) fn schedule_entry(row: &Row) -> Result<ScheduleEntry, StorageError> {
     let id = id_from(row.get(0)).map_err(|d| corrupt(None, d))?;
     Ok(ScheduleEntry {
@@ -19,6 +19,7 @@ pub(crate) fn schedule_entry(row: &Row) -> Result<ScheduleEntry, StorageError> {
         next_attempt: time(row.get(1)),
         arrival: time(row.get(2)),
         held: row.get(3),
+        attempts: u32::try_from(row.get::<_, i32>(4)).unwrap_or(0),
     })
 }
 

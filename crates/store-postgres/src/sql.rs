@@ -33,7 +33,7 @@ pub(crate) const INSERT_MESSAGES: &str = "WITH messages AS (
 
 /// Every entry for the scheduler, without bodies.
 pub(crate) const SCHEDULE: &str =
-    "SELECT id, next_ns, arrival_ns, held FROM envoi_message ORDER BY next_ns, id";
+    "SELECT id, next_ns, arrival_ns, held, attempts FROM envoi_message ORDER BY next_ns, id";
 
 /// Takes the lease on one message (free, ours, or lapsed: `$4` is now), bumps its fencing
 /// counter, and returns it with its body in the same round trip. A held message is returned
@@ -80,7 +80,7 @@ pub(crate) const CLAIM_DUE: &str = "WITH due AS (
     UPDATE envoi_message m
        SET lease_owner = $4, lease_until_ns = $5, fence = m.fence + 1
       FROM due WHERE m.id = due.id
-    RETURNING m.id, m.next_ns, m.arrival_ns, m.held, m.fence";
+    RETURNING m.id, m.next_ns, m.arrival_ns, m.held, m.attempts, m.fence";
 
 /// Which of an outcome's conditions hold for row `m` and request `r`: this node's lease with
 /// the counter its claim or write read (fencing); without a lease (an administrator's bounce

@@ -80,7 +80,7 @@ async fn a_destination_one_node_cannot_reach_is_backed_off_on_every_node() {
 
     // node-b is flushed: it tries at once, reaches it, and so does node-a.
     relay_a.set_unreachable("dst.test", false);
-    b.flush();
+    b.flush().await;
     assert!(
         eventually(Duration::from_secs(10), || relay_b
             .deliveries_to("y@dst.test")

@@ -81,7 +81,7 @@ pub(crate) async fn flush(
     let filter = extract::query(filter)?;
     let queue = state.queue();
     if !filter.is_selective() {
-        let flushed = queue.flush() as u64;
+        let flushed = queue.flush().await as u64;
         tracing::info!(event = "flushed", %client, messages = flushed);
         return Ok(Json(FlushResult {
             flushed,

@@ -1,9 +1,9 @@
 //! [`QueueBuilder`]: every setting of a [`Queue`] with its default, and the start that loads
-//! the schedule and spawns the scheduler.
+//! the first page of the schedule, spawns the scheduler and the loader of the rest.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -14,7 +14,7 @@ use super::index::Index;
 use super::poll::PollBounds;
 use super::retry::RetryPolicy;
 use super::uncommitted::Uncommitted;
-use super::{lanes, limits, scheduler, suspend, Queue, Reports, Shared};
+use super::{lanes, limits, loader, scheduler, suspend, Queue, Reports, Shared};
 use crate::backoff::{Backoff, Schedule, DEFAULT_LIFETIME};
 use crate::bounce::{BounceFactory, DsnBounce};
 use crate::clock::Clock;
@@ -225,12 +225,16 @@ impl QueueBuilder {
         self
     }
 
-    /// Loads the stored schedule and starts the scheduler. Must be called in a tokio runtime.
+    /// Loads the first page of the stored schedule, starts the scheduler, and reads the rest
+    /// of the schedule in the background (see [`Queue::is_loading`]): the queue takes mail
+    /// and attempts what is due at once, whatever the size of the stored queue. Must be
+    /// called in a tokio runtime.
     ///
     /// # Errors
-    /// The storage error when the schedule cannot be read.
+    /// The storage error when the first page of the schedule cannot be read.
     pub async fn start(self) -> Result<Queue, StorageError> {
-        let entries = self.storage.load_schedule().await?;
+        let started = Instant::now();
+        let first = loader::first_page(self.storage.as_ref()).await?;
         let stop_new = CancellationToken::new();
         let scheduler_stop = stop_new.child_token();
         let retry = RetryPolicy::new(self.backoff, self.lifetime);
@@ -241,7 +245,10 @@ impl QueueBuilder {
             &self.named_limits,
         );
         let mut index = Index::new(retry.lifetime(), limits, self.destination_backoff);
-        for entry in &entries {
+        if !first.complete {
+            index.begin_loading();
+        }
+        for entry in &first.entries {
             // Sorted into its destination's lane at its first claim.
             index.insert(entry, Destination::unsorted());
         }
@@ -267,13 +274,18 @@ impl QueueBuilder {
             wake: Arc::new(Notify::new()),
             deliveries: Arc::new(Semaphore::new(self.max_deliveries)),
             storage_ops: Semaphore::new(self.max_storage_ops),
-            stop_new,
+            stop_new: stop_new.clone(),
             _stop_scheduler: scheduler_stop.clone().drop_guard(),
             abort: CancellationToken::new(),
             attempts: TaskTracker::new(),
         });
         let queue = Queue { shared };
-        tracing::info!(messages = entries.len(), suspended, "queue started");
+        tracing::info!(
+            messages = first.entries.len(),
+            loading = !first.complete,
+            suspended,
+            "queue started"
+        );
         let wake = queue.shared.wake.clone();
         let scheduler = scheduler::run(
             Arc::downgrade(&queue.shared),
@@ -282,6 +294,18 @@ impl QueueBuilder {
             self.poll,
         );
         tokio::spawn(scheduler);
+        let progress = loader::Progress {
+            after: first.next_cursor(),
+            loaded: first.entries.len(),
+            started,
+        };
+        if first.complete {
+            loader::finished(&queue.shared, &progress);
+        } else {
+            metrics::gauge!(crate::events::SCHEDULE_LOADING).set(1.0);
+            let shared = Arc::downgrade(&queue.shared);
+            tokio::spawn(loader::run(shared, stop_new, progress));
+        }
         Ok(queue)
     }
 }

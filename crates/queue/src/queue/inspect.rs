@@ -41,11 +41,20 @@ impl Queue {
         self.shared.with_storage(storage.get(id)).await
     }
 
-    /// How many stored messages are in each admin state.
+    /// How many stored messages are in each admin state. For a store only this queue
+    /// changes ([`crate::Storage::is_shared`] false), once the schedule is loaded, these are
+    /// the counts the queue keeps as messages change: no store read. Else (a shared store, or
+    /// while loading) the store counts.
     ///
     /// # Errors
     /// The storage error.
     pub async fn count_by_state(&self) -> Result<StateCounts, StorageError> {
+        if !self.shared.storage.is_shared() {
+            let index = self.shared.index();
+            if !index.is_loading() {
+                return Ok(index.state_counts());
+            }
+        }
         let storage = &self.shared.storage;
         self.shared.with_storage(storage.count_by_state()).await
     }

@@ -2,9 +2,10 @@
 //!
 //! # Layout
 //! - `builder`: [`QueueBuilder`], every setting with its default, and the start.
-//! - `index`: the in-memory due index (no bodies).
+//! - `index`: the in-memory due index (no bodies), with its counts by state.
 //! - `lanes`: per-destination ready queues, served round-robin.
 //! - `limits`: per-destination limits (in flight, starts per second) and their defaults.
+//! - `loader`: the stored schedule read at start-up, the first page at once, the rest after.
 //! - `scheduler`: the task that starts due attempts within the concurrency limit.
 //! - `poll`: when a shared store is polled for work other nodes made due.
 //! - `attempt`: one attempt of one message, from claim to the relay's answer.
@@ -29,6 +30,7 @@ mod index;
 mod inspect;
 mod lanes;
 mod limits;
+mod loader;
 mod outcome;
 mod poll;
 mod retry;
@@ -266,6 +268,7 @@ fn schedule_entry(message: &NewMessage) -> ScheduleEntry {
         next_attempt: message.meta.next_attempt,
         arrival: message.envelope.arrival,
         held: message.meta.held,
+        attempts: message.meta.attempts,
     }
 }
 
@@ -357,14 +360,23 @@ impl Queue {
         self.shared.uncommitted().len()
     }
 
-    /// How many messages the scheduler knows about.
+    /// How many messages the scheduler knows about: while the stored schedule is still being
+    /// read ([`Queue::is_loading`]), only those read so far and those stored since.
     pub fn len(&self) -> usize {
         self.shared.index().len()
     }
 
-    /// True when no message is queued.
+    /// True while the stored schedule is still being read in the background after start-up.
+    /// Meanwhile the queue takes mail and attempts what it has read; a retry or bounce of a
+    /// message not read yet answers `NotFound`, while hold, release and delete reach it.
+    pub fn is_loading(&self) -> bool {
+        self.shared.index().is_loading()
+    }
+
+    /// True when no message is queued (never while the stored schedule is still being read).
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        let index = self.shared.index();
+        index.len() == 0 && !index.is_loading()
     }
 
     /// The queue's clock.

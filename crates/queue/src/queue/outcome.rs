@@ -122,9 +122,13 @@ pub(super) async fn record(
     } else {
         Disposition::Remove
     };
-    let next_due = match &disposition {
-        Disposition::Retry { next_attempt, .. } => Some(*next_attempt),
-        Disposition::Remove => None,
+    let (next_due, attempts) = match &disposition {
+        Disposition::Retry {
+            next_attempt,
+            attempts,
+            ..
+        } => (Some(*next_attempt), Some(*attempts)),
+        Disposition::Remove => (None, None),
     };
     let commit = AttemptCommit {
         bounces,
@@ -132,6 +136,9 @@ pub(super) async fn record(
     };
     match store(shared, message.id, commit, persist).await {
         Ok(()) => {
+            if let Some(attempts) = attempts {
+                shared.index().set_attempts(message.id, attempts);
+            }
             shared.schedule(&bounce_entries);
             Ok(next_due)
         }

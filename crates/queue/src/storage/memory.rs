@@ -107,6 +107,7 @@ impl Storage for MemoryStore {
                 next_attempt: meta.next_attempt,
                 arrival: envelope.arrival,
                 held: meta.held,
+                attempts: meta.attempts,
             })
             .collect();
         entries.sort_by_key(|e| (e.next_attempt, e.id));

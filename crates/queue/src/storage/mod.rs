@@ -35,11 +35,13 @@
 //! - [`history`]: [`MessageHistory`], the last attempts and the delay warnings sent.
 //! - [`memory`]: [`MemoryStore`], the in-memory store (no persistence).
 //! - [`query`]: admin listing filters shared by every store.
+//! - [`schedule`]: [`ScheduleEntry`] and the paged read of the schedule at start-up.
 
 pub mod body;
 pub mod history;
 pub mod memory;
 pub mod query;
+pub mod schedule;
 
 use std::time::SystemTime;
 
@@ -51,6 +53,7 @@ pub use body::{BodySink, MemorySink, StagedBody};
 pub use history::{AttemptRecord, AttemptReply, MessageHistory};
 pub use memory::MemoryStore;
 pub use query::{ListQuery, MessageState, StateCounts};
+pub use schedule::{ScheduleCursor, ScheduleEntry, SchedulePage};
 
 /// Why a storage call failed. The queue maps these to SMTP replies in one place
 /// ([`crate::EnqueueError::reply`]).
@@ -199,19 +202,6 @@ pub struct StoredMessage {
     pub meta: MessageMeta,
 }
 
-/// What the scheduler keeps in memory per message: no body, no addresses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ScheduleEntry {
-    /// The message.
-    pub id: QueueId,
-    /// When its next attempt is due.
-    pub next_attempt: SystemTime,
-    /// When it arrived (for expiry).
-    pub arrival: SystemTime,
-    /// Whether it is held.
-    pub held: bool,
-}
-
 /// What becomes of a message after an attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Disposition {
@@ -351,8 +341,24 @@ pub trait Storage: Send + Sync + 'static {
     }
 
     /// Every stored message's schedule entry, ordered by `next_attempt` (ties by id), without
-    /// reading bodies. Called once at start-up.
+    /// reading bodies.
     async fn load_schedule(&self) -> Result<Vec<ScheduleEntry>, StorageError>;
+
+    /// The schedule entries after `after` (from the first when `None`) in due order, at most
+    /// `limit` of them (0: no limit), without reading bodies: how the queue loads the schedule
+    /// at start-up, the first page before it takes mail and the rest in the background. Each
+    /// page may come from its own snapshot of the store; the queue copes with entries that
+    /// changed between pages. Default: [`Storage::load_schedule`] whole, cut to the page (a
+    /// store that can read a range of its due order overrides it, or a large queue is read
+    /// whole for every page).
+    async fn load_schedule_page(
+        &self,
+        after: Option<ScheduleCursor>,
+        limit: usize,
+    ) -> Result<SchedulePage, StorageError> {
+        let entries = self.load_schedule().await?;
+        Ok(SchedulePage::of_sorted(entries, after, limit))
+    }
 
     /// Takes a message for an attempt and returns it with its body.
     ///

@@ -64,7 +64,7 @@ pub async fn unreachable_destination_spends_no_attempt(store: Arc<dyn Storage>) 
     let reply = info.recipients[0].last_reply.as_ref().map(|r| r.code);
     assert_eq!(reply, Some(451), "the attempt's reply was not stored");
     relay.set_unreachable("dst.test", false);
-    assert_eq!(queue.flush(), 1);
+    assert_eq!(queue.flush().await, 1);
     run_for(Duration::from_secs(1)).await;
     assert_eq!(relay.deliveries_to("a@dst.test"), 1);
     assert!(store.info(id).await.unwrap().is_none());

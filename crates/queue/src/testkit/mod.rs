@@ -8,11 +8,15 @@
 //! - [`store`]: suite rows about the store alone (duplicate ids).
 //! - [`destinations`]: suite rows about destinations (suspensions kept, back-off uncounted).
 //! - [`streaming`]: the suite row about the streaming enqueue.
+//! - [`paged`]: [`PagedStore`], any store with its schedule read in pages the test lets through.
+//! - [`loading`]: suite rows about the schedule read in the background after start-up.
 //! - [`suite`]: the behaviour suite (docs/architecture.md, section 5), generic over the store; run it with
 //!   [`crate::behaviour_suite!`].
 
 pub mod destinations;
 pub mod faulty;
+pub mod loading;
+pub mod paged;
 pub mod relay;
 pub mod reports;
 pub mod store;
@@ -20,4 +24,5 @@ pub mod streaming;
 pub mod suite;
 
 pub use faulty::FaultyStore;
+pub use paged::PagedStore;
 pub use relay::{Call, ScriptedRelay};

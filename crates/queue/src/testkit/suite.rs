@@ -13,6 +13,9 @@ use envoi_types::{Address, Envelope, Message, RecipientState, Sender};
 pub use super::destinations::{
     suspension_survives_a_restart, unreachable_destination_spends_no_attempt,
 };
+pub use super::loading::{
+    schedule_loads_in_the_background_without_loss_or_double, shutdown_during_loading_ends_the_read,
+};
 use super::relay::{Misbehaviour, ScriptedRelay};
 pub use super::reports::{
     delay_warnings_once_per_threshold_across_a_restart, notify_decides_every_report,
@@ -66,7 +69,9 @@ macro_rules! behaviour_suite {
             unreachable_destination_spends_no_attempt,
             streamed_body_is_stored_and_delivered_whole,
             delay_warnings_once_per_threshold_across_a_restart,
-            notify_decides_every_report);
+            notify_decides_every_report,
+            schedule_loads_in_the_background_without_loss_or_double,
+            shutdown_during_loading_ends_the_read);
     };
     (@tests $store:expr; $($name:ident),*) => {
         $(
@@ -419,7 +424,7 @@ pub async fn flush_returns_at_once_and_failures_are_rescheduled(store: Arc<dyn S
     let first = info(&store, id).await.unwrap();
     assert_eq!(first.attempts, 1);
     let before = tokio::time::Instant::now();
-    assert_eq!(queue.flush(), 1);
+    assert_eq!(queue.flush().await, 1);
     assert_eq!(tokio::time::Instant::now(), before, "flush blocked");
     run_for(Duration::from_secs(1)).await;
     let calls = relay.calls_for("a@dst.test");
@@ -458,7 +463,7 @@ pub async fn hold_and_release(store: Arc<dyn Storage>) {
     run_for(Duration::from_secs(1)).await;
     queue.hold(id).await.unwrap();
     assert!(info(&store, id).await.unwrap().held);
-    assert_eq!(queue.flush(), 0);
+    assert_eq!(queue.flush().await, 0);
     assert!(matches!(queue.retry(id), Err(crate::QueueError::Held(_))));
     run_for(Duration::from_secs(3600)).await;
     assert_eq!(relay.calls().len(), 1, "held message attempted");
@@ -507,7 +512,7 @@ pub async fn concurrency_limit_and_one_attempt_per_message(store: Arc<dyn Storag
         send(&queue, "s@src.test", &[&format!("r{i}@dst.test")]).await;
     }
     for _ in 0..20 {
-        queue.flush();
+        queue.flush().await;
         run_for(Duration::from_secs(1)).await;
     }
     run_for(Duration::from_secs(300)).await;

@@ -97,6 +97,7 @@ pub(crate) fn decode_schedule(key: &[u8], value: &[u8]) -> Option<ScheduleRow> {
         next_attempt,
         arrival,
         held,
+        attempts,
     };
     Some(ScheduleRow {
         entry,
