@@ -38,11 +38,14 @@ pub fn describe_metrics() {
     );
 }
 
-/// Creates every counter at zero, so each series exists before its first event (a rate over
-/// a series that appears only at its first event misses that event).
+/// Creates every counter at zero and every histogram empty, so each series exists before its
+/// first event (a rate over a series that appears only at its first event misses that event).
 pub fn register_metrics() {
     for counter in [ACCEPTED, DELIVERED, DEFERRED, BOUNCED, EXPIRED] {
         metrics::counter!(counter).increment(0);
+    }
+    for histogram in [ATTEMPT_SECONDS, STORE_SECONDS, DELIVERY_DELAY_SECONDS] {
+        let _ = metrics::histogram!(histogram);
     }
 }
 

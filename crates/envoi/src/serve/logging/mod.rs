@@ -2,8 +2,10 @@
 //!
 //! # Layout
 //! - this file: the subscriber, its filter and its output.
+//! - `fields`: the text format's `key=value` fields, quoted where a value has spaces.
 //! - `syslog`: one syslog message per event, severity from the event's level.
 
+mod fields;
 mod syslog;
 
 use std::fs::OpenOptions;
@@ -63,8 +65,11 @@ where
         .with_ansi(ansi);
     // A second init (tests calling main twice) is harmless: keep the first subscriber.
     let _ = match (section.format, time) {
-        (LogFormat::Text, true) => builder.try_init(),
-        (LogFormat::Text, false) => builder.without_time().try_init(),
+        (LogFormat::Text, true) => builder.fmt_fields(fields::QuotedFields).try_init(),
+        (LogFormat::Text, false) => builder
+            .fmt_fields(fields::QuotedFields)
+            .without_time()
+            .try_init(),
         (LogFormat::Json, true) => builder.json().flatten_event(true).try_init(),
         (LogFormat::Json, false) => builder.json().flatten_event(true).without_time().try_init(),
     };
