@@ -176,6 +176,7 @@ fn every_known_series_is_on_metrics_before_its_first_event() {
         "envoi_smtp_transaction_duration_seconds_count 0",
         "envoi_delivery_delay_seconds_count 0",
         "envoi_attempt_duration_seconds_count 0",
+        "envoi_queue_bytes 0",
     ] {
         assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
     }

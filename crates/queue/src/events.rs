@@ -22,6 +22,9 @@ pub const ATTEMPT_SECONDS: &str = "envoi_attempt_duration_seconds";
 pub const STORE_SECONDS: &str = "envoi_store_commit_duration_seconds";
 /// Histogram of the time from arrival to delivery, per delivered recipient.
 pub const DELIVERY_DELAY_SECONDS: &str = "envoi_delivery_delay_seconds";
+/// Gauge of the bytes of the messages in the queue (their sizes as stored), kept as messages
+/// enter and leave.
+pub const QUEUE_BYTES: &str = "envoi_queue_bytes";
 
 /// Describes every metric once (help text for the Prometheus exporter).
 pub fn describe_metrics() {
@@ -36,6 +39,7 @@ pub fn describe_metrics() {
         DELIVERY_DELAY_SECONDS,
         "Time from arrival to delivery, per delivered recipient"
     );
+    metrics::describe_gauge!(QUEUE_BYTES, "Bytes of the messages in the queue");
 }
 
 /// Creates every counter at zero and every histogram empty, so each series exists before its
@@ -46,6 +50,17 @@ pub fn register_metrics() {
     }
     for histogram in [ATTEMPT_SECONDS, STORE_SECONDS, DELIVERY_DELAY_SECONDS] {
         let _ = metrics::histogram!(histogram);
+    }
+    metrics::gauge!(QUEUE_BYTES).increment(0.0);
+}
+
+/// The queue's bytes went up (`grew`) or down by `size`.
+pub(crate) fn queue_bytes_changed(size: u64, grew: bool) {
+    let gauge = metrics::gauge!(QUEUE_BYTES);
+    if grew {
+        gauge.increment(size as f64);
+    } else {
+        gauge.decrement(size as f64);
     }
 }
 

@@ -48,7 +48,7 @@ struct InFlight<'a> {
 impl InFlight<'_> {
     fn end(mut self, next: Option<SystemTime>) {
         self.ended = true;
-        self.shared.index().finish(self.id, next);
+        self.shared.finish(self.id, next);
         self.shared.wake.notify_one();
     }
 }

@@ -112,6 +112,10 @@ pub(super) async fn record(
         bounces = Vec::new();
     }
     log_fates(shared, message, &verdict, times, next);
+    let bounce_sizes: Vec<(QueueId, u64)> = bounces
+        .iter()
+        .map(|b| (b.id, b.envelope.message.len() as u64))
+        .collect();
     let bounce_entries: Vec<_> = bounces
         .iter()
         .map(|b| (super::schedule_entry(b), shared.destination_of(&b.envelope)))
@@ -137,11 +141,13 @@ pub(super) async fn record(
     match store(shared, message.id, commit, persist).await {
         Ok(()) => {
             shared.schedule(&bounce_entries);
+            shared.bytes_added(&bounce_sizes);
             Ok(next_due)
         }
         Err(StorageError::NotFound(_)) => {
             // Gone meanwhile (another node, or a store-level removal); the bounces were stored.
             shared.schedule(&bounce_entries);
+            shared.bytes_added(&bounce_sizes);
             Ok(None)
         }
         Err(error @ StorageError::Corrupt { .. }) => {
