@@ -17,8 +17,9 @@ pub struct LogSection {
     pub format: LogFormat,
     /// A tracing filter, e.g. `"info"` or `"info,envoi_relay=debug"`. Default `info`.
     pub level: Option<String>,
-    /// Where lines go: `"stderr"` (default), `"file"` (appended to `path`) or `"syslog"`
-    /// (facility mail, to `syslog_socket`; journald reads the same socket).
+    /// Where lines go: `"stderr"` (default), `"file"` (appended to `path`), `"syslog"`
+    /// (facility mail, to `syslog_socket`; journald reads the same socket) or `"journald"`
+    /// (the journal's native socket, each field its own journal field).
     #[serde(default)]
     pub output: LogOutput,
     /// The file for `output = "file"`.
@@ -38,6 +39,10 @@ pub enum LogOutput {
     File,
     /// The local syslog daemon, facility mail.
     Syslog,
+    /// systemd's journal, over its native protocol (`/run/systemd/journal/socket`): the
+    /// message and every field as journal fields (`F_EVENT`, `F_ID`, ...), `SYSLOG_FACILITY`
+    /// mail, `SYSLOG_IDENTIFIER` envoi. `format` does not apply.
+    Journald,
 }
 
 /// Log line format.
