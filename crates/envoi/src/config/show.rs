@@ -3,11 +3,14 @@
 //!
 //! Each struct writes the keys it reads (derived `Serialize`, the library structs' keys merged
 //! into their section by [`super::table::serialize_section`]), so the output reads back as the
-//! same configuration. Keys whose default is computed at start (`hostname`, `relay.helo_name`,
-//! `queue.max_lifetime`, the retry schedule...) are left out when the file leaves them out.
+//! same configuration. Keys whose default `envoi serve` computes (`hostname`,
+//! `relay.helo_name`, `queue.max_lifetime`, the retry schedule, the idle connections kept)
+//! are filled in as it computes them; `relay.dns` left empty means the system's name servers,
+//! and the PostgreSQL keys left out mean the store's defaults.
 
 use serde::Serializer;
 
+use super::queue::BackoffSection;
 use super::Config;
 
 /// What a secret is shown as.
@@ -18,7 +21,32 @@ pub const REDACTED: &str = "<redacted>";
 /// # Errors
 /// A value TOML cannot hold (not expected: every key was read from TOML or a default).
 pub fn effective_toml(config: &Config) -> Result<String, String> {
-    toml::to_string(config).map_err(|e| e.to_string())
+    toml::to_string(&with_computed_defaults(config.clone())).map_err(|e| e.to_string())
+}
+
+/// The configuration with the defaults `envoi serve` computes written in.
+fn with_computed_defaults(mut config: Config) -> Config {
+    let hostname = config
+        .hostname
+        .get_or_insert_with(crate::serve::system_hostname)
+        .clone();
+    config.relay.helo_name.get_or_insert(hostname);
+    config
+        .queue
+        .max_lifetime
+        .get_or_insert(envoi_queue::backoff::DEFAULT_LIFETIME);
+    config
+        .queue
+        .backoff
+        .get_or_insert_with(|| BackoffSection::Schedule {
+            delays: envoi_queue::Schedule::rfc5321().delays,
+        });
+    let max_connections = config.relay.pool.max_connections_per_destination;
+    config
+        .relay
+        .max_idle_per_destination
+        .get_or_insert(max_connections);
+    config
 }
 
 /// Writes a secret as [`REDACTED`].
@@ -99,5 +127,22 @@ mod tests {
         }
         assert_eq!(text.matches(REDACTED).count(), 3, "{text}");
         assert!(text.contains("max_message_size = 26214400"), "{text}");
+    }
+
+    #[test]
+    fn computed_defaults_are_written_as_serve_computes_them() {
+        let config = Config::parse("hostname = \"mx.test\"\n").unwrap();
+        let text = effective_toml(&config).unwrap();
+        for line in [
+            "helo_name = \"mx.test\"",
+            "max_lifetime = \"5d\"",
+            "delays = [\"5m\", \"10m\", \"30m\", \"1h\", \"2h\", \"4h\"]",
+            "kind = \"schedule\"",
+            "max_idle_per_destination = 20",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+        }
+        let again = Config::parse(&text).unwrap();
+        assert_eq!(effective_toml(&again).unwrap(), text);
     }
 }
