@@ -93,13 +93,15 @@ fn journald_output_sends_structured_entries_to_the_journal_socket() {
         env!("CARGO_BIN_EXE_envoi"),
         config.display()
     );
-    let mut child = Command::new("unshare")
-        .args(["-m", "sh", "-c", &script])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let _envoi = Killed(
+        Command::new("unshare")
+            .args(["-m", "sh", "-c", &script])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
 
     let ready = entry_with(&socket, &["MESSAGE=envoi ready"]);
     for line in ["SYSLOG_IDENTIFIER=envoi", "SYSLOG_FACILITY=2", "PRIORITY=5"] {
@@ -124,6 +126,14 @@ fn journald_output_sends_structured_entries_to_the_journal_socket() {
             .any(|l| l == "F_MESSAGE_ID=<journal-1@src.test>"),
         "{accepted:?}"
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
+}
+
+/// The daemon, killed however the test ends (`sh` execs it, so the child is envoi itself).
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
