@@ -16,7 +16,9 @@
 //! The SMTP edge declares its own (`envoi_smtp_sessions_active`, the open connections, and
 //! its counters) in `envoi_edge::events`; the binary describes them.
 //!
-//! Histograms are rendered as true Prometheus histograms with the buckets below.
+//! Histograms are rendered as true Prometheus histograms with the buckets below (those
+//! without buckets of their own, such as the edge's transaction histogram, get
+//! `DEFAULT_BUCKETS`).
 
 use envoi_queue::events;
 use envoi_queue::{Acceptance, StateCounts};
@@ -41,6 +43,11 @@ pub const BUILD_INFO: &str = "envoi_build_info";
 /// Gauge of records the store set aside (quarantine).
 pub const QUARANTINED_RECORDS: &str = "envoi_quarantined_records";
 
+/// Buckets (seconds) for every other histogram (the SMTP transaction's): from a local
+/// client's milliseconds to a slow one's minutes.
+const DEFAULT_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+];
 /// Buckets (seconds) for delivery attempts: network round trips, up to the relay timeouts.
 const ATTEMPT_BUCKETS: &[f64] = &[0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0];
 /// Buckets (seconds) from arrival to delivery: seconds for direct delivery, hours for retries.
@@ -65,6 +72,7 @@ pub struct MetricsError(#[from] BuildError);
 /// [`MetricsError`] when a recorder is already installed.
 pub fn install_metrics_recorder() -> Result<PrometheusHandle, MetricsError> {
     let handle = PrometheusBuilder::new()
+        .set_buckets(DEFAULT_BUCKETS)?
         .set_buckets_for_metric(
             Matcher::Full(events::ATTEMPT_SECONDS.into()),
             ATTEMPT_BUCKETS,

@@ -64,7 +64,7 @@ impl EdgeConfig {
 
 /// Bounds on what one client may make the server hold or do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct Limits {
     /// Largest accepted message in octets (advertised as SIZE).
@@ -131,7 +131,7 @@ impl Default for Limits {
 
 /// How long the server waits.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct Timeouts {
     /// For the first octet of the next command, and again from that octet to the command's
@@ -196,7 +196,7 @@ impl Default for Timeouts {
 
 /// When AUTH PLAIN and LOGIN are offered (only ever with an authenticator).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct AuthPolicy {
     /// Offer AUTH on connections without TLS too (passwords in the clear: off by default).

@@ -22,6 +22,9 @@ pub const SESSIONS: &str = "envoi_smtp_sessions_active";
 pub const MESSAGES: &str = "envoi_smtp_messages_total";
 /// Counter of refusals (4xx and 5xx replies), labelled `stage` (see [`Stage`]) and `code`.
 pub const REFUSALS: &str = "envoi_smtp_refusals_total";
+/// Histogram of mail transactions, seconds: from MAIL accepted to the final reply of DATA or
+/// BDAT LAST (whatever that reply says).
+pub const TRANSACTION_SECONDS: &str = "envoi_smtp_transaction_duration_seconds";
 
 /// Describes every metric once (help text for the Prometheus exporter).
 pub fn describe_metrics() {
@@ -35,6 +38,10 @@ pub fn describe_metrics() {
         "Messages whose transfer completed, by final reply class"
     );
     metrics::describe_counter!(REFUSALS, "SMTP 4xx and 5xx replies, by stage and code");
+    metrics::describe_histogram!(
+        TRANSACTION_SECONDS,
+        "SMTP mail transactions, MAIL to the final reply of DATA or BDAT LAST"
+    );
 }
 
 /// Creates the series whose labels are known in advance at zero, so each exists before its
@@ -47,6 +54,8 @@ pub fn register_metrics() {
         metrics::counter!(MESSAGES, "outcome" => outcome).increment(0);
     }
     metrics::gauge!(SESSIONS).increment(0.0);
+    // A histogram exists (its buckets at 0) once registered.
+    let _ = metrics::histogram!(TRANSACTION_SECONDS);
 }
 
 /// Where in a session a reply was given.
@@ -223,6 +232,11 @@ pub(crate) fn message_outcome(code: u16) {
         _ => "refused",
     };
     metrics::counter!(MESSAGES, "outcome" => outcome).increment(1);
+}
+
+/// Records one mail transaction's duration, MAIL to its final reply.
+pub(crate) fn transaction_latency(duration: Duration) {
+    metrics::histogram!(TRANSACTION_SECONDS).record(duration.as_secs_f64());
 }
 
 /// Keeps the active-session gauge right however a session ends.

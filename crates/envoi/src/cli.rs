@@ -27,7 +27,7 @@ pub enum Command {
     /// Make the running daemon re-read its configuration file (as SIGHUP does) and say which
     /// changed keys are in effect and which need a restart.
     Reload(AdminArgs),
-    /// Check a configuration file, or hash a password for it.
+    /// Check a configuration file, show the effective configuration, or hash a password.
     #[command(subcommand)]
     Config(ConfigCommand),
     /// Offline maintenance of the spool directory (stop the daemon first).
@@ -266,6 +266,13 @@ pub enum ConfigCommand {
     Check {
         /// The file.
         file: PathBuf,
+    },
+    /// Print the effective configuration as TOML: the file (or, without one, nothing) with
+    /// every default filled in; secrets (tokens, passwords, password hashes) are shown as
+    /// "<redacted>".
+    Show {
+        /// The file; without it, the defaults.
+        file: Option<PathBuf>,
     },
     /// Print the Argon2 hash of a password for `[[smtp.auth.user]] password_hash`; the password
     /// is asked twice without echo on a terminal, or read as the first line of standard input.

@@ -369,6 +369,61 @@ fn the_example_configurations_are_valid() {
     }
 }
 
+/// `envoi ARGS`: its standard output, after checking it succeeded.
+fn envoi_ok(args: &[&std::ffi::OsStr]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_envoi"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn config_show_prints_the_effective_configuration_which_reads_back_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.toml");
+    std::fs::write(
+        &input,
+        "hostname = \"mx.test\"\n[queue]\nmax_lifetime = \"2d\"\n\
+         [queue.backoff]\nkind = \"schedule\"\ndelays = [\"1m\", \"1h 30m\"]\n\
+         [relay.routes]\n\"corp.test\" = [\"smtp://10.1.2.3:25\"]\n\
+         [relay.timeouts]\nconnect = \"10s\"\n[storage]\nmin_free = 1000\n\
+         [log]\nformat = \"json\"\nlevel = \"info,envoi_relay=debug\"\n",
+    )
+    .unwrap();
+    let shown = envoi_ok(&["config".as_ref(), "show".as_ref(), input.as_os_str()]);
+    // The file's own values, and defaults it does not state.
+    for line in [
+        "hostname = \"mx.test\"",
+        "max_lifetime = \"2d\"",
+        "delays = [\"1m\", \"1h 30m\"]",
+        "connect = \"10s\"",
+        "min_free = 1000",
+        "max_message_size = 26214400",
+        "banner = \"5m\"",
+    ] {
+        assert!(shown.lines().any(|l| l == line), "no {line:?} in\n{shown}");
+    }
+    let output = dir.path().join("shown.toml");
+    std::fs::write(&output, &shown).unwrap();
+    let checked = envoi_ok(&["config".as_ref(), "check".as_ref(), output.as_os_str()]);
+    assert!(checked.ends_with(": OK\n"), "{checked}");
+    // Read back, it is the same configuration.
+    let again = envoi_ok(&["config".as_ref(), "show".as_ref(), output.as_os_str()]);
+    assert_eq!(again, shown);
+    // Without a file: the defaults, which read back the same too.
+    let defaults = envoi_ok(&["config".as_ref(), "show".as_ref()]);
+    assert!(
+        defaults.contains("address = \"127.0.0.1:8025\""),
+        "{defaults}"
+    );
+}
+
 #[test]
 fn bulk_actions_take_ids_stdin_filters_and_all() {
     let dir = tempfile::tempdir().unwrap();

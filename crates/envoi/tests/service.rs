@@ -173,6 +173,10 @@ fn every_known_series_is_on_metrics_before_its_first_event() {
         "envoi_messages_accepted_total 0",
         "envoi_recipients_bounced_total 0",
         "envoi_queue_oldest_message_age_seconds 0",
+        "envoi_smtp_transaction_duration_seconds_count 0",
+        "envoi_delivery_delay_seconds_count 0",
+        "envoi_attempt_duration_seconds_count 0",
+        "envoi_queue_bytes 0",
     ] {
         assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
     }

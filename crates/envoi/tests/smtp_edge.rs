@@ -101,7 +101,7 @@ fn a_session_logs_connect_each_refusal_and_disconnect_and_counts_refusals() {
         "helo=client.test",
         "from=<a@src.test>",
         "to=evil\\x1b[31m@example.org",
-        "reason=Mailbox name not allowed",
+        "reason=\"Mailbox name not allowed\"",
     ] {
         assert!(refused.contains(part), "{part} not in {refused}");
     }

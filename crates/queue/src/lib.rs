@@ -149,7 +149,7 @@ pub use error::{EnqueueError, QueueError};
 pub use health::Acceptance;
 pub use policy::PrequeuePolicy;
 pub use queue::{DestinationCounters, DestinationCounts, Queue, QueueBuilder};
-pub use relay::{Delivery, Outcome, Relay, RelayError, ReplyOrigin};
+pub use relay::{Delivery, Outcome, Relay, RelayError, ReplyOrigin, Timings};
 pub use settings::{DestinationLimits, QueueSettings};
 pub use storage::{
     AttemptCommit, BodySink, Disposition, Lease, ListQuery, MemorySink, MemoryStore, MessageInfo,

@@ -1,5 +1,7 @@
 //! The relay contract: one delivery attempt of one envelope.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use envoi_types::{Address, Envelope, Reply};
 
@@ -17,6 +19,34 @@ pub enum ReplyOrigin {
     /// The relay or the queue made it: DNS, a refused or broken connection, a timeout, TLS, a
     /// limit checked before sending, expiry, retries given up.
     Local,
+}
+
+/// Where one attempt's time went inside the relay, for the log's delay breakdown (Postfix's
+/// `delays=`): a relay reports it with each outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Timings {
+    /// From the relay being called to its starting on this recipient's next hop: waiting for
+    /// a slot among the next hops delivered in parallel.
+    pub waited: Duration,
+    /// Opening a session: DNS, waiting for the destination's connection rate or limit, TCP
+    /// connect, greeting, EHLO, TLS and AUTH, over every host tried (a pooled connection's
+    /// RSET when one is reused).
+    pub connection: Duration,
+    /// The transaction over the open session: MAIL to the final reply of DATA; zero when no
+    /// session opened.
+    pub transfer: Duration,
+}
+
+impl Timings {
+    /// Timings from their three parts.
+    pub fn new(waited: Duration, connection: Duration, transfer: Duration) -> Self {
+        Self {
+            waited,
+            connection,
+            transfer,
+        }
+    }
 }
 
 /// One reply about a delivery, with the host that gave it.
@@ -39,6 +69,9 @@ pub struct Outcome {
     /// hop without DSN, [`Action::Delivered`] for a final delivery (LMTP). `None` when the
     /// next hop took the parameters on (it offers DSN), or the relay cannot tell.
     pub success_action: Option<Action>,
+    /// Where the attempt's time went for this recipient; `None` when the relay does not say
+    /// (the log then counts the whole relay call as transfer).
+    pub timings: Option<Timings>,
 }
 
 impl Outcome {
@@ -56,12 +89,19 @@ impl Outcome {
             origin,
             unreachable: false,
             success_action: None,
+            timings: None,
         }
     }
 
     /// The same outcome, owing `action` on success (see [`Outcome::success_action`]).
     pub fn with_success_action(mut self, action: Option<Action>) -> Self {
         self.success_action = action;
+        self
+    }
+
+    /// The same outcome, with where its time went (see [`Outcome::timings`]).
+    pub fn with_timings(mut self, timings: Timings) -> Self {
+        self.timings = Some(timings);
         self
     }
 
@@ -73,6 +113,7 @@ impl Outcome {
             origin,
             unreachable: false,
             success_action: None,
+            timings: None,
         }
     }
 
@@ -85,6 +126,7 @@ impl Outcome {
             origin: ReplyOrigin::Local,
             unreachable: true,
             success_action: None,
+            timings: None,
         }
     }
 
@@ -97,6 +139,7 @@ impl Outcome {
             origin: ReplyOrigin::Local,
             unreachable: false,
             success_action: None,
+            timings: None,
         }
     }
 }

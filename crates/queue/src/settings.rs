@@ -14,7 +14,7 @@ pub const DEFAULT_HISTORY_LIMIT: usize = 10;
 /// Concurrency limits and the shutdown grace of a [`crate::Queue`]. Apply the limits with
 /// [`crate::QueueBuilder::settings`]; pass `shutdown_grace` to [`crate::Queue::shutdown`].
 #[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct QueueSettings {
     /// At most this many attempts run at once (default 64; 0 counts as 1).
@@ -49,7 +49,10 @@ pub struct QueueSettings {
     /// message delivered after a short outage warns nobody). Empty: no warnings.
     #[cfg_attr(
         feature = "serde",
-        serde(deserialize_with = "envoi_types::duration::list")
+        serde(
+            deserialize_with = "envoi_types::duration::list",
+            serialize_with = "envoi_types::duration::serialize_list"
+        )
     )]
     pub delay_warnings: Vec<Duration>,
     /// The attempts each message keeps in its history, the last ones (default 10; 0 keeps
@@ -59,7 +62,7 @@ pub struct QueueSettings {
 
 /// One destination's own limits; a field left out keeps the queue-wide value.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct DestinationLimits {
     /// Attempts in flight at once (in place of `max_per_destination`).

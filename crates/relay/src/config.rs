@@ -26,7 +26,7 @@ use crate::routes::RouteTable;
 ///
 /// Defaults are RFC 5321 §4.5.3.2's where it gives one; the others are stated on each field.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct Timeouts {
     /// One DNS lookup (MX, or A/AAAA), whatever the resolver's own timeouts: a resolver that
@@ -98,7 +98,7 @@ impl Timeouts {
 /// destination as the queue names it (a route key, `*` for the smarthost, or the MX domain),
 /// with overrides in [`PoolConfig::destinations`].
 #[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct PoolConfig {
     /// Messages sent over one connection before it is closed (1 disables reuse; 0 counts as
@@ -153,7 +153,7 @@ impl Default for PoolConfig {
 
 /// One destination's own connection limits; a field left out keeps the relay-wide value.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct ConnectionLimits {
     /// In place of [`PoolConfig::max_messages_per_connection`].
@@ -190,7 +190,7 @@ impl fmt::Debug for TlsSettings {
 /// Everything a relay needs. Build with [`RelayConfig::default`] (MX delivery) and adjust
 /// fields, or start from [`RelayConfig::smarthost`] / [`RelayConfig::lmtp`].
 #[derive(Debug, Clone)]
-#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct RelayConfig {
     /// The name sent in EHLO/HELO/LHLO.

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 /// Whether and how STARTTLS is used towards a destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize, serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum TlsPolicy {
     /// Never STARTTLS.

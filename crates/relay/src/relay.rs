@@ -10,6 +10,7 @@
 //! - [`SmtpRelay`]: construction and the [`Relay`] implementation.
 //! - `deliver_group`: one next hop's recipients; `deliver_over`: the transaction over an open
 //!   session.
+//! - `timed`: where each group's time went (waiting, opening a session, the transaction).
 //! - `fallback`: which host's failure decides when none carried the transaction.
 //! - `opening`: a session to one target (pool, opening, clear-text retry).
 //! - `candidates` / `targets`: route → hosts → socket addresses.
@@ -17,7 +18,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use envoi_queue::bounce::Action;
@@ -41,6 +42,7 @@ use crate::tls::{TlsConfigError, TlsConnectors};
 
 mod fallback;
 mod opening;
+mod timed;
 
 use fallback::Refusals;
 
@@ -125,6 +127,7 @@ impl SmtpRelay {
                 None => groups.push((route, vec![index])),
             }
         }
+        let entered = Instant::now();
         let wire = Payload::of(&envelope.message);
         let mut outcomes: Vec<Option<Outcome>> = vec![None; envelope.recipients.len()];
         let mut tasks = JoinSet::new();
@@ -144,7 +147,10 @@ impl SmtpRelay {
             tasks.spawn(async move {
                 // The semaphore is never closed; a failed acquire only lifts the bound.
                 let _slot = parallel.acquire_owned().await;
-                (members, deliver_group(&inner, route, &part, &wire).await)
+                (
+                    members,
+                    timed::group(&inner, route, &part, &wire, entered).await,
+                )
             });
         }
         while let Some(joined) = tasks.join_next().await {
@@ -245,13 +251,14 @@ fn failure_outcome(failure: &Failure, remote: Option<String>) -> Outcome {
     Outcome::with_origin(failure.to_reply(), remote, failure.origin())
 }
 
-/// One next hop's recipients: its hosts in order until one session opens, then the
-/// transaction over it.
+/// One next hop's recipients: its hosts in order until one session opens (`opened` records
+/// when), then the transaction over it.
 async fn deliver_group(
     inner: &Inner,
     route: Route,
     part: &Envelope,
     wire: &Payload,
+    opened: &mut Option<Instant>,
 ) -> Vec<Outcome> {
     let count = part.recipients.len();
     let pace = inner.pacing.of(destination_name(&route));
@@ -271,6 +278,7 @@ async fn deliver_group(
         for target in alive_first(inner, targets) {
             match opening::lease(inner, candidate, &target, &pace).await {
                 Ok(lease) => {
+                    *opened = Some(Instant::now());
                     return deliver_over(inner, &target, lease, &pace, part, wire).await;
                 }
                 Err(failure) if !failure.try_next_host() => {

@@ -82,7 +82,14 @@ pub(crate) async fn flush(
     let queue = state.queue();
     if !filter.is_selective() {
         let flushed = queue.flush().await as u64;
-        tracing::info!(event = "flushed", %client, messages = flushed);
+        tracing::info!(
+            event = "admin",
+            %client,
+            action = "flush",
+            selection = "all due",
+            messages = flushed,
+            "admin action"
+        );
         return Ok(Json(FlushResult {
             flushed,
             skipped: 0,
@@ -90,10 +97,13 @@ pub(crate) async fn flush(
     }
     let result = flush_matching(queue, &filter).await?;
     tracing::info!(
-        event = "flushed",
+        event = "admin",
         %client,
+        action = "flush",
+        selection = serde_json::to_string(&filter).unwrap_or_default(),
         messages = result.flushed,
-        skipped = result.skipped
+        skipped = result.skipped,
+        "admin action"
     );
     Ok(Json(result))
 }

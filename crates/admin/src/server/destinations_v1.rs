@@ -4,6 +4,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::Json;
 
+use super::extract::ClientAddr;
 use super::{AdminState, ApiError};
 use crate::api::{DestinationList, DestinationView, ResumeResult, SuspendRequest, SuspensionView};
 
@@ -21,6 +22,7 @@ pub(crate) async fn list(State(state): State<AdminState>) -> Json<DestinationLis
 pub(crate) async fn suspend(
     State(state): State<AdminState>,
     Path(name): Path<String>,
+    client: ClientAddr,
     body: Result<Json<SuspendRequest>, JsonRejection>,
 ) -> Result<Json<SuspensionView>, ApiError> {
     let request = match body {
@@ -32,16 +34,32 @@ pub(crate) async fn suspend(
         .queue()
         .suspend(&name, request.duration, &request.reason)
         .await?;
-    tracing::info!(event = "suspended", destination = %suspension.destination);
+    tracing::info!(
+        event = "admin",
+        %client,
+        action = "suspend",
+        destination = %suspension.destination,
+        duration = request.duration.map(|d| format!("{}s", d.as_secs())),
+        reason = %request.reason,
+        "admin action"
+    );
     Ok(Json(suspension.into()))
 }
 
 pub(crate) async fn resume(
     State(state): State<AdminState>,
     Path(name): Path<String>,
+    client: ClientAddr,
 ) -> Result<Json<ResumeResult>, ApiError> {
     let resumed = state.queue().resume(&name).await?;
-    tracing::info!(event = "resumed", destination = %name, resumed);
+    tracing::info!(
+        event = "admin",
+        %client,
+        action = "resume",
+        destination = %name,
+        resumed,
+        "admin action"
+    );
     Ok(Json(ResumeResult {
         destination: name.to_lowercase(),
         resumed,

@@ -10,17 +10,26 @@ use axum::http::StatusCode;
 use base64::Engine;
 use envoi_types::{Address, ClientInfo, Envelope, Sender};
 
-use super::{extract, AdminState, ApiError};
+use super::extract::{self, ClientAddr};
+use super::{AdminState, ApiError};
 use crate::api::{InjectRequest, InjectResponse};
 
 pub(crate) async fn inject(
     State(state): State<AdminState>,
+    client: ClientAddr,
     body: Result<Json<InjectRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<InjectResponse>), ApiError> {
     let request = extract::json(body)?;
     let envelope = envelope(&request)?;
     let ids = state.queue().enqueue(envelope).await?;
-    tracing::info!(event = "injected", ids = ?ids, "message injected over HTTP");
+    let listed: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    tracing::info!(
+        event = "admin",
+        %client,
+        action = "inject",
+        ids = listed.join(","),
+        "admin action"
+    );
     Ok((StatusCode::CREATED, Json(InjectResponse { ids })))
 }
 

@@ -41,6 +41,8 @@ pub(crate) struct Session {
     pub tally: Tally,
     /// Recipients refused in the open transaction.
     pub refused_recipients: usize,
+    /// When the open transaction's MAIL was accepted, for the transaction latency histogram.
+    pub mail_at: Option<tokio::time::Instant>,
 }
 
 impl Session {

@@ -50,6 +50,7 @@ pub(crate) async fn run(
         chunked: None,
         tally: events::Tally::default(),
         refused_recipients: 0,
+        mail_at: None,
     };
     let stop = serve(&mut conn, &mut session, &signals).await;
     let _ = conn.flush().await;
@@ -347,6 +348,9 @@ async fn read_chunk(
 /// A message transfer completed with `response`: count it.
 fn finished(session: &mut Session, response: &Response) {
     events::message_outcome(response.code);
+    if let Some(mail_at) = session.mail_at.take() {
+        events::transaction_latency(mail_at.elapsed());
+    }
     if response.code == 250 {
         session.tally.messages = session.tally.messages.saturating_add(1);
     }

@@ -67,6 +67,7 @@ pub(crate) async fn mail(session: &mut Session, path: &str, params: &[Param]) ->
     transaction.body = body;
     transaction.dsn = dsn;
     session.state = State::Mail(transaction);
+    session.mail_at = Some(tokio::time::Instant::now());
     Step::reply(replies::sender_ok())
 }
 

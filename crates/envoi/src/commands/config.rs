@@ -1,4 +1,4 @@
-//! `envoi config check FILE` and `envoi config hash-password`.
+//! `envoi config check FILE`, `envoi config show [FILE]` and `envoi config hash-password`.
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
@@ -15,6 +15,16 @@ pub fn run(command: ConfigCommand) -> anyhow::Result<ExitCode> {
         ConfigCommand::Check { file } => {
             Config::load(&file)?;
             println!("{}: OK", file.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        ConfigCommand::Show { file } => {
+            let config = match &file {
+                Some(file) => Config::load(file)?,
+                None => Config::default(),
+            };
+            let text = crate::config::show::effective_toml(&config)
+                .map_err(|e| anyhow::anyhow!("cannot write the configuration as TOML: {e}"))?;
+            print!("{text}");
             Ok(ExitCode::SUCCESS)
         }
         ConfigCommand::HashPassword => {

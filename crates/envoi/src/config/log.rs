@@ -2,14 +2,14 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tracing_subscriber::EnvFilter;
 
 /// The level names a filter directive may use.
 const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
 
 /// `[log]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSection {
     /// `"text"` (default) or `"json"`.
@@ -17,8 +17,9 @@ pub struct LogSection {
     pub format: LogFormat,
     /// A tracing filter, e.g. `"info"` or `"info,envoi_relay=debug"`. Default `info`.
     pub level: Option<String>,
-    /// Where lines go: `"stderr"` (default), `"file"` (appended to `path`) or `"syslog"`
-    /// (facility mail, to `syslog_socket`; journald reads the same socket).
+    /// Where lines go: `"stderr"` (default), `"file"` (appended to `path`), `"syslog"`
+    /// (facility mail, to `syslog_socket`; journald reads the same socket) or `"journald"`
+    /// (the journal's native socket, each field its own journal field).
     #[serde(default)]
     pub output: LogOutput,
     /// The file for `output = "file"`.
@@ -28,7 +29,7 @@ pub struct LogSection {
 }
 
 /// Where log lines go.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogOutput {
     /// Standard error (systemd's journal when run as a service).
@@ -38,10 +39,14 @@ pub enum LogOutput {
     File,
     /// The local syslog daemon, facility mail.
     Syslog,
+    /// systemd's journal, over its native protocol (`/run/systemd/journal/socket`): the
+    /// message and every field as journal fields (`F_EVENT`, `F_ID`, ...), `SYSLOG_FACILITY`
+    /// mail, `SYSLOG_IDENTIFIER` envoi. `format` does not apply.
+    Journald,
 }
 
 /// Log line format.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// One human-readable line per event.

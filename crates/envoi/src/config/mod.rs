@@ -14,6 +14,7 @@
 //! - `smtp`: listeners, limits, timeouts, access control, auth users.
 //! - `queue`: lifetime, concurrency, backoff, prequeue policies.
 //! - `relay`: smarthost, routes, MX and DNS, TLS policy, timeouts, limits.
+//! - `show`: the effective configuration as TOML (`envoi config show`), secrets redacted.
 //! - this file: the whole file, storage and admin sections, loading with the command-line
 //!   overrides.
 
@@ -22,6 +23,7 @@ pub mod log;
 pub mod postgres;
 pub mod queue;
 pub mod relay;
+pub mod show;
 pub mod smtp;
 pub mod table;
 #[cfg(test)]
@@ -31,7 +33,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use envoi_spool::SpoolOptions;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cli::ServeArgs;
 use postgres::PostgresKeys;
@@ -74,22 +76,38 @@ pub enum ConfigError {
 
 /// The whole configuration file. Every section is optional; defaults match `envoi serve`
 /// without arguments.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// This host's name: SMTP banner, Received headers, Reporting-MTA. Default: the system's.
     pub hostname: Option<String>,
     /// The SMTP server.
-    #[serde(default, deserialize_with = "table::section")]
+    #[serde(
+        default,
+        deserialize_with = "table::section",
+        serialize_with = "table::serialize_section"
+    )]
     pub smtp: SmtpSection,
     /// The queue.
-    #[serde(default, deserialize_with = "table::section")]
+    #[serde(
+        default,
+        deserialize_with = "table::section",
+        serialize_with = "table::serialize_section"
+    )]
     pub queue: QueueSection,
     /// Delivery.
-    #[serde(default, deserialize_with = "table::section")]
+    #[serde(
+        default,
+        deserialize_with = "table::section",
+        serialize_with = "table::serialize_section"
+    )]
     pub relay: RelaySection,
     /// Where messages are stored.
-    #[serde(default, deserialize_with = "table::section")]
+    #[serde(
+        default,
+        deserialize_with = "table::section",
+        serialize_with = "table::serialize_section"
+    )]
     pub storage: StorageSection,
     /// The admin API.
     #[serde(default)]
@@ -100,7 +118,7 @@ pub struct Config {
 }
 
 /// `[storage]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageSection {
     /// `"spool"` (durable, default), `"postgres"` (shared by several nodes) or `"memory"`
@@ -128,10 +146,18 @@ impl Embeds for StorageSection {
             ..self
         }
     }
+
+    fn part_tables(&self) -> Result<Vec<toml::Table>, String> {
+        // The spool's one key, written here: its options are not serializable.
+        let mut spool = toml::Table::new();
+        let min_free = i64::try_from(self.spool.min_free).map_err(|e| e.to_string())?;
+        spool.insert("min_free".to_owned(), toml::Value::Integer(min_free));
+        Ok(vec![spool, table::to_table(&self.postgres)?])
+    }
 }
 
 /// Which store.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StorageKind {
     /// The embedded durable spool.
@@ -159,13 +185,14 @@ impl Default for StorageSection {
 }
 
 /// `[admin]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminSection {
     /// Where the admin API listens; a non-loopback address requires `token`.
     #[serde(default = "default_admin")]
     pub address: SocketAddr,
     /// The bearer token clients must send.
+    #[serde(serialize_with = "show::redact_option")]
     pub token: Option<String>,
 }
 

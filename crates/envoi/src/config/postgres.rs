@@ -4,14 +4,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use envoi_store_postgres::PgOptions;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// `[storage]` keys for PostgreSQL; each is optional but `url`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PostgresKeys {
     /// `postgres://user@host:port/database` (`?sslmode=require` for TLS).
-    #[serde(default)]
+    #[serde(default, serialize_with = "super::show::redact_url")]
     pub url: Option<String>,
     /// A PEM file of the certificates TLS to the server trusts (a private CA). Default: the
     /// web PKI roots.
@@ -28,13 +28,25 @@ pub struct PostgresKeys {
     pub pool_size: Option<usize>,
     /// How long a lease taken on a new message or a batch of due ones lasts. The first attempt
     /// of a message this node stored needs no claim only while this lease outlasts an attempt's.
-    #[serde(default, deserialize_with = "super::duration::option")]
+    #[serde(
+        default,
+        deserialize_with = "super::duration::option",
+        serialize_with = "super::duration::serialize_option"
+    )]
     pub lease: Option<Duration>,
     /// How often the node writes its heartbeat.
-    #[serde(default, deserialize_with = "super::duration::option")]
+    #[serde(
+        default,
+        deserialize_with = "super::duration::option",
+        serialize_with = "super::duration::serialize_option"
+    )]
     pub heartbeat: Option<Duration>,
     /// A node whose heartbeat is older than this is dead: the others take its messages.
-    #[serde(default, deserialize_with = "super::duration::option")]
+    #[serde(
+        default,
+        deserialize_with = "super::duration::option",
+        serialize_with = "super::duration::serialize_option"
+    )]
     pub node_timeout: Option<Duration>,
 }
 

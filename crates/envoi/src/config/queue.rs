@@ -7,16 +7,20 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use envoi_queue::QueueSettings;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::table::Embeds;
+use super::table::{to_table, Embeds};
 
 /// `[queue]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueueSection {
     /// Maximum time in the queue before a message fails with 4.4.7 (default 5d).
-    #[serde(default, deserialize_with = "super::duration::option")]
+    #[serde(
+        default,
+        deserialize_with = "super::duration::option",
+        serialize_with = "super::duration::serialize_option"
+    )]
     pub max_lifetime: Option<Duration>,
     /// The queue's settings; each field it deserialises is a key of this table.
     #[serde(skip)]
@@ -38,36 +42,50 @@ impl Embeds for QueueSection {
     fn with_parts(self, (settings,): Self::Parts) -> Self {
         Self { settings, ..self }
     }
+
+    fn part_tables(&self) -> Result<Vec<toml::Table>, String> {
+        Ok(vec![to_table(&self.settings)?])
+    }
 }
 
 /// `[queue.backoff]`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum BackoffSection {
     /// `first × factor^(n−1)`, capped, at most `max_attempts` retries (the seed's form:
     /// first = "60s", factor = 5, max_attempts = 5).
     Exponential {
         /// Delay after the first failure.
-        #[serde(deserialize_with = "super::duration::deserialize")]
+        #[serde(
+            deserialize_with = "super::duration::deserialize",
+            serialize_with = "super::duration::serialize"
+        )]
         first: Duration,
         /// Growth per retry.
         factor: f64,
         /// Give up after this many failed attempts.
         max_attempts: u32,
         /// Longest delay.
-        #[serde(default, deserialize_with = "super::duration::option")]
+        #[serde(
+            default,
+            deserialize_with = "super::duration::option",
+            serialize_with = "super::duration::serialize_option"
+        )]
         cap: Option<Duration>,
     },
     /// A list of delays, the last repeating, until the maximum lifetime.
     Schedule {
         /// E.g. ["5m", "10m", "30m", "1h", "2h", "4h"].
-        #[serde(deserialize_with = "super::duration::list")]
+        #[serde(
+            deserialize_with = "super::duration::list",
+            serialize_with = "super::duration::serialize_list"
+        )]
         delays: Vec<Duration>,
     },
 }
 
 /// A built-in prequeue policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PolicyName {
     /// Add `Date:` when missing.

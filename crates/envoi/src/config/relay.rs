@@ -10,13 +10,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use envoi_relay::{NextHop, PoolConfig, RelayConfig, Timeouts, TlsPolicy};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::queue::{check_destination_name, check_rate};
-use super::table::Embeds;
+use super::table::{to_table, Embeds};
 
 /// `[relay]`. Without `smarthost`, mail goes by MX (routes first).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RelaySection {
     /// Everything not routed goes here: `smtp://host:port`, `lmtp://host:port`, `lmtp:/socket`.
@@ -24,6 +24,7 @@ pub struct RelaySection {
     /// AUTH user for the smarthost.
     pub smarthost_user: Option<String>,
     /// AUTH password for the smarthost.
+    #[serde(serialize_with = "super::show::redact_option")]
     pub smarthost_password: Option<String>,
     /// Domain → next hops tried in order (same forms as `smarthost`), checked before MX.
     #[serde(default)]
@@ -65,6 +66,10 @@ impl Embeds for RelaySection {
             pool,
             ..self
         }
+    }
+
+    fn part_tables(&self) -> Result<Vec<toml::Table>, String> {
+        Ok(vec![to_table(&self.settings)?, to_table(&self.pool)?])
     }
 }
 

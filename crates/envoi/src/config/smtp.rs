@@ -7,12 +7,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use envoi_edge::{AuthPolicy, Limits, Timeouts};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::table::Embeds;
+use super::table::{to_table, Embeds};
 
 /// `[smtp]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpSection {
     /// `[[smtp.listener]]` entries; default one plain listener on 127.0.0.1:2525.
@@ -35,7 +35,11 @@ pub struct SmtpSection {
     #[serde(default = "default_trusted")]
     pub trusted_networks: Vec<String>,
     /// AUTH settings and users.
-    #[serde(default, deserialize_with = "super::table::section")]
+    #[serde(
+        default,
+        deserialize_with = "super::table::section",
+        serialize_with = "super::table::serialize_section"
+    )]
     pub auth: AuthSection,
     /// Look up each client's host name at connect (forward-confirmed, within
     /// `reverse_dns_timeout`) for the `connect` log line and the Received header, asking the
@@ -58,10 +62,14 @@ impl Embeds for SmtpSection {
             ..self
         }
     }
+
+    fn part_tables(&self) -> Result<Vec<toml::Table>, String> {
+        Ok(vec![to_table(&self.limits)?, to_table(&self.timeouts)?])
+    }
 }
 
 /// `[[smtp.listener]]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Listener {
     /// Address and port.
@@ -72,7 +80,7 @@ pub struct Listener {
 }
 
 /// TLS on a listener.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ListenerTls {
     /// Plain SMTP; STARTTLS is offered when a certificate is configured.
@@ -85,7 +93,7 @@ pub enum ListenerTls {
 }
 
 /// `[smtp.auth]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSection {
     /// When AUTH is offered (`allow_plaintext`, a key of this table).
@@ -102,15 +110,20 @@ impl Embeds for AuthSection {
     fn with_parts(self, (policy,): Self::Parts) -> Self {
         Self { policy, ..self }
     }
+
+    fn part_tables(&self) -> Result<Vec<toml::Table>, String> {
+        Ok(vec![to_table(&self.policy)?])
+    }
 }
 
 /// One AUTH user.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct User {
     /// The user name.
     pub name: String,
     /// An Argon2 PHC hash (`envoi config hash-password` makes one).
+    #[serde(serialize_with = "super::show::redact")]
     pub password_hash: String,
 }
 

@@ -16,7 +16,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, Visitor};
-use serde::Deserialize;
+use serde::{ser, Deserialize, Serialize, Serializer};
 
 /// A section whose table also holds the keys of library structs, its [`Parts`]. The section's
 /// fields for them are `#[serde(skip)]`; [`section`] reads them and hands them to
@@ -26,6 +26,41 @@ pub trait Embeds: Sized {
     type Parts: Parts;
     /// The section with the library structs read from its table.
     fn with_parts(self, parts: Self::Parts) -> Self;
+    /// The library structs' keys, one table per struct, for writing the section back out.
+    ///
+    /// # Errors
+    /// A struct that TOML cannot hold.
+    fn part_tables(&self) -> Result<Vec<toml::Table>, String>;
+}
+
+/// A value's keys as a TOML table.
+///
+/// # Errors
+/// The value is not a struct or map TOML can hold.
+pub fn to_table<T: Serialize>(value: &T) -> Result<toml::Table, String> {
+    match toml::Value::try_from(value) {
+        Ok(toml::Value::Table(table)) => Ok(table),
+        Ok(other) => Err(format!("expected a table, got {}", other.type_str())),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+/// Writes a section that [`Embeds`] library structs as one table holding its own keys and
+/// theirs, as the file states them; use as `serialize_with = "table::serialize_section"`
+/// beside [`section`].
+///
+/// # Errors
+/// The serializer's, or a struct that TOML cannot hold.
+pub fn serialize_section<S, W>(section: &S, serializer: W) -> Result<W::Ok, W::Error>
+where
+    S: Serialize + Embeds,
+    W: Serializer,
+{
+    let mut table = to_table(section).map_err(ser::Error::custom)?;
+    for part in section.part_tables().map_err(ser::Error::custom)? {
+        table.extend(part);
+    }
+    table.serialize(serializer)
 }
 
 /// Reads a section that [`Embeds`] library structs; use as

@@ -198,7 +198,7 @@ impl Queue {
             .with_storage(self.shared.storage.remove(id))
             .await;
         match (mark, &removed) {
-            (Some(DeleteMark::Idle), Ok(_)) => self.shared.index().finish(id, None),
+            (Some(DeleteMark::Idle), Ok(_)) => self.shared.finish(id, None),
             (Some(DeleteMark::Idle), Err(_)) => {
                 self.shared.index().put_back(id);
                 self.shared.wake.notify_one();
@@ -211,6 +211,8 @@ impl Queue {
         if !removed? {
             return Err(QueueError::NotFound(id));
         }
+        // Also when this node's index did not hold it (its size may have been counted).
+        self.shared.bytes.removed(id);
         tracing::info!(event = "deleted", id = %id);
         Ok(())
     }
@@ -225,8 +227,8 @@ impl Queue {
         self.shared.fresh().forget(id);
         let result = self.bounce_taken(id).await;
         match &result {
-            Ok(next) => self.shared.index().finish(id, *next),
-            Err(QueueError::NotFound(_)) => self.shared.index().finish(id, None),
+            Ok(next) => self.shared.finish(id, *next),
+            Err(QueueError::NotFound(_)) => self.shared.finish(id, None),
             // Nothing changed: the message keeps its schedule.
             Err(_) => self.shared.index().put_back(id),
         }

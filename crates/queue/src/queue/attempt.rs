@@ -11,7 +11,7 @@ use super::retry::FALLBACK_RETRY;
 use super::verdict::Verdict;
 use super::Shared;
 use crate::destination::Destination;
-use crate::events;
+use crate::events::{self, AttemptTimes};
 use crate::relay::{Delivery, RelayError};
 use crate::storage::{Lease, StorageError, StoredMessage};
 
@@ -49,7 +49,7 @@ struct InFlight<'a> {
 impl InFlight<'_> {
     fn end(mut self, next: Option<SystemTime>) {
         self.ended = true;
-        self.shared.index().finish(self.id, next);
+        self.shared.finish(self.id, next);
         self.shared.wake.notify_one();
     }
 }
@@ -73,6 +73,7 @@ impl Drop for InFlight<'_> {
 /// Attempts `id` once; returns when it is next due, or `None` when it left the queue.
 async fn attempt(shared: &Shared, id: QueueId, forced: bool) -> Option<SystemTime> {
     let now = shared.clock.now();
+    let started = Instant::now();
     let lease = Lease {
         owner: shared.node.clone(),
         until: now.checked_add(shared.lease).unwrap_or(now),
@@ -113,7 +114,10 @@ async fn attempt(shared: &Shared, id: QueueId, forced: bool) -> Option<SystemTim
         return Some(message.meta.next_attempt);
     }
     let early = forced && now < message.meta.next_attempt;
-    deliver(shared, message, early).await
+    let queued = now
+        .duration_since(message.envelope.arrival)
+        .unwrap_or_default();
+    deliver(shared, message, early, (queued, started)).await
 }
 
 /// Puts the message in the lane of its first pending recipient's destination (it may have
@@ -145,14 +149,20 @@ pub(super) async fn fail_pending(
         attempts: message.meta.attempts,
         next: None,
         attempted: false,
+        times: None,
     };
     record(shared, message, decision, persist).await
 }
 
 /// Calls the relay and decides what becomes of each recipient. An `early` (forced) attempt
 /// that fails leaves the count and the schedule as they were: only scheduled attempts use up
-/// the backoff.
-async fn deliver(shared: &Shared, message: StoredMessage, early: bool) -> Option<SystemTime> {
+/// the backoff. `begun`: the time in the queue before the attempt, and when the attempt began.
+async fn deliver(
+    shared: &Shared,
+    message: StoredMessage,
+    early: bool,
+    begun: (Duration, Instant),
+) -> Option<SystemTime> {
     let attempted: Vec<usize> = message
         .meta
         .recipients
@@ -169,7 +179,13 @@ async fn deliver(shared: &Shared, message: StoredMessage, early: bool) -> Option
     let envelope = message.envelope.copy_with_recipients(pending);
     let started = Instant::now();
     let answer = call_relay(shared, envelope, message.meta.attempts).await;
-    metrics::histogram!(events::ATTEMPT_SECONDS).record(started.elapsed().as_secs_f64());
+    let relay_call = started.elapsed();
+    metrics::histogram!(events::ATTEMPT_SECONDS).record(relay_call.as_secs_f64());
+    let times = AttemptTimes {
+        queued: begun.0,
+        before_relay: started.saturating_duration_since(begun.1),
+        relay_call,
+    };
 
     let (unreachable, changed) = report_destination(shared, message.id, &answer);
     if let Some(dest) = changed {
@@ -197,6 +213,7 @@ async fn deliver(shared: &Shared, message: StoredMessage, early: bool) -> Option
         attempts,
         next,
         attempted: true,
+        times: Some(times),
     };
     // Stored until the store takes it: the relay has acted on it.
     record(shared, &message, decision, Persist::UntilStored)

@@ -270,6 +270,7 @@ impl QueueBuilder {
             uncommitted: Mutex::new(Uncommitted::default()),
             failed_write: Mutex::new(FailedWrite::default()),
             tallies: Mutex::new(super::Tallies::default()),
+            bytes: super::bytes::QueueBytes::default(),
             held_changes: tokio::sync::Mutex::new(()),
             wake: Arc::new(Notify::new()),
             deliveries: Arc::new(Semaphore::new(self.max_deliveries)),

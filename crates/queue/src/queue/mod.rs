@@ -24,6 +24,7 @@
 mod admin;
 mod attempt;
 mod builder;
+mod bytes;
 mod cluster;
 mod fresh;
 mod index;
@@ -91,6 +92,8 @@ struct Shared {
     failed_write: Mutex<FailedWrite>,
     /// Per-destination counters since the start.
     tallies: Mutex<Tallies>,
+    /// The sizes of the messages in the queue (the queue-bytes gauge).
+    bytes: bytes::QueueBytes,
     /// Orders hold and release, so that the store and the index end with the same flag.
     held_changes: tokio::sync::Mutex<()>,
     /// Wakes the scheduler: new work, a finished attempt, an admin change.
@@ -221,6 +224,9 @@ impl Shared {
         }
         metrics::histogram!(events::STORE_SECONDS).record(started.elapsed().as_secs_f64());
         self.schedule(&entries);
+        for (accepted, (entry, _)) in summaries.iter().zip(&entries) {
+            self.bytes.added(entry.id, accepted.size as u64);
+        }
         for accepted in &summaries {
             events::accepted(accepted);
         }

@@ -16,7 +16,7 @@ use super::retry::FALLBACK_RETRY;
 use super::verdict::Verdict;
 use super::Shared;
 use crate::bounce::{BounceContext, Failure};
-use crate::events::{self, Fate, RecipientEvent};
+use crate::events::{self, AttemptTimes, Delays, Fate, RecipientEvent};
 use crate::storage::{
     AttemptCommit, AttemptRecord, Disposition, MessageHistory, MessageMeta, NewMessage,
     StorageError, StoredMessage,
@@ -47,6 +47,9 @@ pub(super) struct Decision {
     /// True for a delivery attempt, which the history records; false when the queue failed
     /// the recipients itself (expiry, an administrative bounce).
     pub attempted: bool,
+    /// When the delivery attempt's parts happened, for the log; `None` when no relay was
+    /// called.
+    pub times: Option<AttemptTimes>,
 }
 
 /// Stores the outcome of an attempt of `message`: its bounces and its new state, in one
@@ -76,6 +79,7 @@ pub(super) async fn record(
         attempts,
         mut next,
         attempted,
+        times,
     } = decision;
     let now = shared.clock.now();
     let mut history = message.meta.history.clone();
@@ -107,7 +111,11 @@ pub(super) async fn record(
         }
         bounces = Vec::new();
     }
-    log_fates(shared, message, &verdict);
+    log_fates(shared, message, &verdict, times, next);
+    let bounce_sizes: Vec<(QueueId, u64)> = bounces
+        .iter()
+        .map(|b| (b.id, b.envelope.message.len() as u64))
+        .collect();
     let bounce_entries: Vec<_> = bounces
         .iter()
         .map(|b| (super::schedule_entry(b), shared.destination_of(&b.envelope)))
@@ -140,11 +148,13 @@ pub(super) async fn record(
                 shared.index().set_attempts(message.id, attempts);
             }
             shared.schedule(&bounce_entries);
+            shared.bytes_added(&bounce_sizes);
             Ok(next_due)
         }
         Err(StorageError::NotFound(_)) => {
             // Gone meanwhile (another node, or a store-level removal); the bounces were stored.
             shared.schedule(&bounce_entries);
+            shared.bytes_added(&bounce_sizes);
             Ok(None)
         }
         Err(error @ StorageError::Corrupt { .. }) => {
@@ -202,7 +212,13 @@ fn retryable(error: &StorageError) -> bool {
     )
 }
 
-fn log_fates(shared: &Shared, message: &StoredMessage, verdict: &Verdict) {
+fn log_fates(
+    shared: &Shared,
+    message: &StoredMessage,
+    verdict: &Verdict,
+    times: Option<AttemptTimes>,
+    next: Option<SystemTime>,
+) {
     let delay = shared
         .clock
         .now()
@@ -225,6 +241,10 @@ fn log_fates(shared: &Shared, message: &StoredMessage, verdict: &Verdict) {
                 recipient: &status.recipient,
                 relay: status.remote_host.as_deref(),
                 delay,
+                delays: times.map_or(Delays::queued_only(delay), |t| {
+                    t.delays(verdict.timings(index))
+                }),
+                next,
                 attempt: message.meta.attempts.saturating_add(1),
                 reply,
             },

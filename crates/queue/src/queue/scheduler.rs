@@ -33,6 +33,8 @@ pub(super) async fn run(
     let Some(storage) = shared.upgrade().map(|s| s.storage.clone()) else {
         return;
     };
+    // The messages stored before the start, for the queue-bytes gauge: in the background.
+    tokio::spawn(super::bytes::count_stored(shared.clone()));
     let mut poller = storage
         .is_shared()
         .then(|| Poller::new(poll, tokio::time::Instant::now()));

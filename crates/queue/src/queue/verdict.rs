@@ -4,7 +4,7 @@ use envoi_types::{EnhancedCode, RecipientState, RecipientStatus, Reply};
 
 use crate::bounce::{Action, Failure};
 use crate::events::Fate;
-use crate::relay::{Delivery, Outcome, RelayError, ReplyOrigin};
+use crate::relay::{Delivery, Outcome, RelayError, ReplyOrigin, Timings};
 use crate::storage::AttemptReply;
 
 /// The reply for a relay that failed or panicked: transient, as the contract promises.
@@ -29,6 +29,8 @@ pub(crate) struct Verdict {
     /// The recipients (indices) delivered in this attempt for which the relay says a report
     /// on success is owed ([`Outcome::success_action`]).
     successes: Vec<(usize, Action)>,
+    /// The recipients (indices) whose outcome said where the relay's time went.
+    timings: Vec<(usize, Timings)>,
 }
 
 impl Verdict {
@@ -44,6 +46,7 @@ impl Verdict {
         let mut fates = Vec::with_capacity(attempted.len());
         let mut local = Vec::new();
         let mut successes = Vec::new();
+        let mut timings = Vec::new();
         for (&index, outcome) in attempted.iter().zip(outcomes) {
             let Some(status) = recipients.get_mut(index) else {
                 continue;
@@ -60,6 +63,9 @@ impl Verdict {
             } else {
                 Fate::Deferred
             };
+            if let Some(spent) = outcome.timings {
+                timings.push((index, spent));
+            }
             status.last_reply = Some(outcome.reply);
             status.remote_host = outcome.remote_host;
             if outcome.origin == ReplyOrigin::Local {
@@ -72,6 +78,7 @@ impl Verdict {
             fates,
             local,
             successes,
+            timings,
         }
     }
 
@@ -112,6 +119,7 @@ impl Verdict {
             fates,
             local,
             successes: Vec::new(),
+            timings: Vec::new(),
         }
     }
 
@@ -179,6 +187,14 @@ impl Verdict {
                 })
             })
             .collect()
+    }
+
+    /// Where the relay's time went for recipient `index`, when its outcome said.
+    pub fn timings(&self, index: usize) -> Option<Timings> {
+        self.timings
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, spent)| *spent)
     }
 
     /// The recipients still pending, as a delay warning lists them: the last reply each got

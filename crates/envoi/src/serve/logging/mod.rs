@@ -1,9 +1,12 @@
-//! Log output: one line per event, text or JSON, to standard error, a file or syslog.
+//! Log output: one line per event, text or JSON, to standard error, a file or syslog; or one
+//! journal entry per event, its fields as journal fields.
 //!
 //! # Layout
 //! - this file: the subscriber, its filter and its output.
+//! - `fields`: the text format's `key=value` fields, quoted where a value has spaces.
 //! - `syslog`: one syslog message per event, severity from the event's level.
 
+mod fields;
 mod syslog;
 
 use std::fs::OpenOptions;
@@ -45,26 +48,52 @@ pub fn init(section: &LogSection) -> anyhow::Result<()> {
             // syslog stamps each message itself.
             install(section, syslog::Syslog::connect(socket)?, false, false);
         }
+        LogOutput::Journald => install_journald(section)?,
     }
     Ok(())
+}
+
+/// The journal's own layer: structured entries, not lines.
+fn install_journald(section: &LogSection) -> anyhow::Result<()> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
+    let journald = tracing_journald::layer()
+        .context("cannot reach the journal at /run/systemd/journal/socket")?
+        .with_syslog_identifier("envoi".to_owned())
+        // Facility mail (2), as the syslog output uses.
+        .with_custom_fields([("SYSLOG_FACILITY", "2")]);
+    // A second init (tests calling main twice) is harmless: keep the first subscriber.
+    let _ = tracing_subscriber::registry()
+        .with(filter(section))
+        .with(journald)
+        .try_init();
+    Ok(())
+}
+
+/// `RUST_LOG` if set, else the configured filter.
+fn filter(section: &LogSection) -> EnvFilter {
+    EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(section.filter()))
+        .unwrap_or_else(|_| EnvFilter::new("info"))
 }
 
 fn install<W>(section: &LogSection, writer: W, ansi: bool, time: bool)
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(section.filter()))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(filter(section))
         .with_writer(writer)
         .with_target(false)
         .with_ansi(ansi);
     // A second init (tests calling main twice) is harmless: keep the first subscriber.
     let _ = match (section.format, time) {
-        (LogFormat::Text, true) => builder.try_init(),
-        (LogFormat::Text, false) => builder.without_time().try_init(),
+        (LogFormat::Text, true) => builder.fmt_fields(fields::QuotedFields).try_init(),
+        (LogFormat::Text, false) => builder
+            .fmt_fields(fields::QuotedFields)
+            .without_time()
+            .try_init(),
         (LogFormat::Json, true) => builder.json().flatten_event(true).try_init(),
         (LogFormat::Json, false) => builder.json().flatten_event(true).without_time().try_init(),
     };
