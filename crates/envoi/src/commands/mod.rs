@@ -1,8 +1,9 @@
-//! `envoi queue ...`, `envoi config ...` and the generated documentation: one file per command
+//! `envoi queue ...`, `envoi config ...`, `envoi dkim ...` and the generated documentation: one file per command
 //! group.
 
 pub mod bulk;
 pub mod config;
+pub mod dkim;
 pub mod docs;
 pub mod queue;
 pub mod reload;
