@@ -120,8 +120,14 @@ mod tests {
     fn the_from_domain_is_read_past_display_names_and_comments() {
         for (value, domain) in [
             ("a@Example.ORG", Some("example.org")),
-            ("\"Doe, <John> x@y.z\" <john@news.example.com>", Some("news.example.com")),
-            ("John (at work@evil.test) <j@example.net>", Some("example.net")),
+            (
+                "\"Doe, <John> x@y.z\" <john@news.example.com>",
+                Some("news.example.com"),
+            ),
+            (
+                "John (at work@evil.test) <j@example.net>",
+                Some("example.net"),
+            ),
             ("a@one.test, b@two.test", Some("one.test")),
             ("undisclosed", None),
             ("x@bad domain", None),

@@ -79,16 +79,13 @@ pub(crate) enum Signer {
 }
 
 impl LoadedKey {
-    /// Reads `spec.path` and checks that it holds a usable private key of `spec.algorithm`.
+    /// The key of `spec` from `pem`, the content of `spec.path` (read by the caller: this
+    /// crate reads no files), checked to be a usable private key of `spec.algorithm`.
     ///
     /// # Errors
-    /// The file is missing or unreadable, is not PEM, or holds no usable key of the algorithm.
-    pub fn load(spec: &KeySpec) -> Result<Self, DkimError> {
-        let pem = std::fs::read(&spec.path).map_err(|source| DkimError::Read {
-            path: spec.path.clone(),
-            source,
-        })?;
-        let der = read_der(&spec.path, &pem)?;
+    /// The text is not PEM, or holds no usable key of the algorithm; the error names the file.
+    pub fn from_pem(spec: &KeySpec, pem: &[u8]) -> Result<Self, DkimError> {
+        let der = read_der(&spec.path, pem)?;
         let key = Self {
             domain: spec.domain.to_ascii_lowercase(),
             selector: spec.selector.clone(),
@@ -104,7 +101,8 @@ impl LoadedKey {
 
     /// The key in `mail-auth`'s form; fails only for a key `load` would refuse.
     pub(crate) fn signer(&self) -> Result<Signer, String> {
-        let invalid = |e: mail_auth::Error| format!("not a valid {} key: {e}", self.algorithm.key_type());
+        let invalid =
+            |e: mail_auth::Error| format!("not a valid {} key: {e}", self.algorithm.key_type());
         match (self.algorithm, &self.der) {
             (Algorithm::Rsa, Der::Pkcs8(der)) => RsaKey::from_pkcs8_der(der).map(Signer::Rsa),
             (Algorithm::Rsa, Der::Pkcs1(der)) => RsaKey::from_der(der).map(Signer::Rsa),

@@ -1,9 +1,5 @@
 //! New key pairs: the private key as PEM and the DNS record that publishes the public key.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
-
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use mail_auth::common::crypto::Ed25519Key;
@@ -50,8 +46,8 @@ pub fn generate(algorithm: Algorithm) -> Result<GeneratedKey, DkimError> {
             (pkcs8, public)
         }
         Algorithm::Rsa => {
-            let private =
-                rsa::RsaPrivateKey::new(&mut rand::thread_rng(), RSA_BITS).map_err(|e| failed(&e))?;
+            let private = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), RSA_BITS)
+                .map_err(|e| failed(&e))?;
             let pkcs8 = private.to_pkcs8_der().map_err(|e| failed(&e))?;
             let public = private
                 .to_public_key()
@@ -91,27 +87,6 @@ impl GeneratedKey {
             domain.trim_end_matches('.'),
             strings.join(" ")
         )
-    }
-
-    /// Writes the private key to `path`, readable by its owner only (0600); an existing file
-    /// is never overwritten.
-    ///
-    /// # Errors
-    /// The file exists, or cannot be created or written.
-    pub fn write_private(&self, path: &Path) -> Result<(), DkimError> {
-        let failed = |source| DkimError::Write {
-            path: path.to_owned(),
-            source,
-        };
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(failed)?;
-        file.write_all(self.private_pem.as_bytes())
-            .and_then(|()| file.sync_all())
-            .map_err(failed)
     }
 }
 

@@ -8,11 +8,13 @@
 //! resolver, a MIME parser and RSA key generation that the queue engine has no use for.
 //!
 //! # Layout
-//! - [`key`]: a configured key (domain, selector, algorithm, PEM file) loaded for signing.
+//! - [`key`]: a configured key (domain, selector, algorithm, PEM) checked and ready to sign.
 //! - [`fields`]: what the policy reads in the header section: the From: domain, existing
 //!   signatures, which headers to sign.
 //! - [`policy`]: [`DkimSign`], the prequeue policy.
 //! - [`keygen`]: new key pairs and the DNS TXT record to publish.
+//!
+//! Like the other libraries it reads and writes no files: the binary hands it the PEM text.
 
 pub mod fields;
 pub mod key;
@@ -25,18 +27,10 @@ pub use policy::{DkimSign, SignBy};
 
 use std::path::PathBuf;
 
-/// Why a key cannot be loaded, generated or written.
+/// Why a key cannot be used or generated.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DkimError {
-    /// The key file cannot be read.
-    #[error("cannot read DKIM key {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
     /// The file holds no private key of the configured algorithm.
     #[error("DKIM key {path}: {reason}")]
     Invalid {
@@ -44,14 +38,6 @@ pub enum DkimError {
         path: PathBuf,
         /// What is wrong with it.
         reason: String,
-    },
-    /// The key file cannot be written (it exists already, or the directory is not writable).
-    #[error("cannot write DKIM key {path}: {source}")]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
     },
     /// Key generation or encoding failed.
     #[error("cannot generate a DKIM key: {0}")]

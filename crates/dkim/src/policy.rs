@@ -103,9 +103,7 @@ fn signature_field(key: &LoadedKey, names: &[String], message: &[u8]) -> Result<
         Signer::Rsa(rsa) => relaxed(DkimSigner::from_key(rsa), key, names).sign(message),
         Signer::Ed25519(ed) => relaxed(DkimSigner::from_key(ed), key, names).sign(message),
     };
-    signature
-        .map(|s| s.to_header())
-        .map_err(|e| e.to_string())
+    signature.map(|s| s.to_header()).map_err(|e| e.to_string())
 }
 
 fn relaxed<T: mail_auth::common::crypto::SigningKey>(

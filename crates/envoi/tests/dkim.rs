@@ -171,9 +171,8 @@ fn rsa_and_ed25519_signatures_verify_for_8bit_folded_and_long_headers() {
     // From is oversigned; absent optional headers are not listed; the list ones present are.
     let folded = signatures(&received[1].1)[0].replace(['\r', '\n', '\t', ' '], "");
     assert!(
-        folded.contains(
-            ";h=List-Unsubscribe-Post:List-Unsubscribe:Message-ID:Subject:To:From:From;"
-        ),
+        folded
+            .contains(";h=List-Unsubscribe-Post:List-Unsubscribe:Message-ID:Subject:To:From:From;"),
         "{folded}"
     );
     assert!(!folded.contains("Reply-To"), "{folded}");
@@ -206,7 +205,12 @@ fn mail_already_signed_for_the_domain_is_not_signed_again() {
                         \th=from; bh=AAAA; b=BBBB\r\nFrom: sender@src.test\r\nTo: rcpt@dst.test\r\n\
                         Subject: signed by another domain\r\n\r\nhello\r\n";
     for message in [foreign, other_domain] {
-        let reply = send(daemon.smtp, "s@src.test", &["rcpt@dst.test"], message.as_bytes());
+        let reply = send(
+            daemon.smtp,
+            "s@src.test",
+            &["rcpt@dst.test"],
+            message.as_bytes(),
+        );
         assert!(reply.starts_with("250 "), "{reply}");
     }
     let received = sink.wait_for(2);
@@ -215,10 +219,16 @@ fn mail_already_signed_for_the_domain_is_not_signed_again() {
     assert!(upstream[0].contains("s=other"), "{upstream:?}");
     let added = signatures(&received[1].1);
     assert_eq!(added.len(), 2, "{added:?}");
-    assert!(added[0].contains("d=src.test; ") && added[0].contains("s=e1"), "{added:?}");
+    assert!(
+        added[0].contains("d=src.test; ") && added[0].contains("s=e1"),
+        "{added:?}"
+    );
     // dkimpy checks ours (index 0) and fails the made-up one.
     let (lines, _) = verify(dir.path(), &received[1].1, &record);
-    assert_eq!(lines[0], "pass d=src.test s=e1 a=ed25519-sha256", "{lines:?}");
+    assert_eq!(
+        lines[0], "pass d=src.test s=e1 a=ed25519-sha256",
+        "{lines:?}"
+    );
     // Mail from a domain without a key goes out unsigned.
     let reply = send(
         daemon.smtp,
@@ -303,7 +313,14 @@ fn a_missing_key_file_is_a_configuration_error_naming_the_file() {
     assert!(stderr.contains("dkim.key s1 of src.test"), "{stderr}");
 
     let serve = Command::new(env!("CARGO_BIN_EXE_envoi"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--config"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+            "--config",
+        ])
         .arg(&config)
         .output()
         .unwrap();
@@ -315,12 +332,18 @@ fn a_missing_key_file_is_a_configuration_error_naming_the_file() {
     let (ed_key, _) = keygen(dir.path(), "src.test", "e1", "ed25519");
     std::fs::write(
         &config,
-        format!("[storage]\nkind = \"memory\"\n{}", key_table("src.test", "e1", &ed_key, "rsa")),
+        format!(
+            "[storage]\nkind = \"memory\"\n{}",
+            key_table("src.test", "e1", &ed_key, "rsa")
+        ),
     )
     .unwrap();
     let check = envoi(&["config", "check", config.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&check.stderr);
-    assert!(!check.status.success() && stderr.contains("not a valid rsa key"), "{stderr}");
+    assert!(
+        !check.status.success() && stderr.contains("not a valid rsa key"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -333,14 +356,28 @@ fn keygen_writes_an_owner_only_key_and_never_overwrites() {
     assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"), "{pem}");
     assert!(record.starts_with("sel._domainkey.example.org. IN TXT \"v=DKIM1; k=ed25519; p="));
     let again = envoi(&[
-        "dkim", "keygen", "--domain", "example.org", "--selector", "sel", "--out",
+        "dkim",
+        "keygen",
+        "--domain",
+        "example.org",
+        "--selector",
+        "sel",
+        "--out",
         path.to_str().unwrap(),
     ]);
     assert!(!again.status.success());
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), pem, "the key is untouched");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        pem,
+        "the key is untouched"
+    );
     // The key file is accepted by the configuration it is meant for.
     let config = dir.path().join("envoi.toml");
     std::fs::write(&config, key_table("example.org", "sel", &path, "ed25519")).unwrap();
     let check = envoi(&["config", "check", config.to_str().unwrap()]);
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
 }

@@ -1,6 +1,11 @@
 //! `envoi dkim keygen`.
 
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 use std::process::ExitCode;
+
+use anyhow::Context;
 
 use envoi_dkim::Algorithm;
 
@@ -23,7 +28,8 @@ pub fn run(command: DkimCommand) -> anyhow::Result<ExitCode> {
                 KeyAlgorithmArg::Rsa => Algorithm::Rsa,
             };
             let key = envoi_dkim::generate(algorithm)?;
-            key.write_private(&out)?;
+            write_private(&out, key.private_pem.as_bytes())
+                .with_context(|| format!("cannot write the key to {}", out.display()))?;
             eprintln!(
                 "wrote {}; publish this record, then add a [[dkim.key]] for it:",
                 out.display()
@@ -32,4 +38,16 @@ pub fn run(command: DkimCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Writes `pem` to a new file readable by its owner only (0600): an existing file is never
+/// overwritten, so a key in use cannot be replaced by mistake.
+fn write_private(path: &Path, pem: &[u8]) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(pem)?;
+    file.sync_all()
 }

@@ -65,8 +65,7 @@ impl DkimSection {
         for key in &self.keys {
             let valid = |s: &str| {
                 !s.is_empty()
-                    && s
-                        .bytes()
+                    && s.bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
             };
             if !valid(&key.domain) || !valid(&key.selector) {

@@ -255,8 +255,10 @@ pub fn dkim(config: &Config) -> anyhow::Result<Option<DkimSign>> {
     let keys = specs
         .iter()
         .map(|spec| {
-            LoadedKey::load(spec)
-                .with_context(|| format!("dkim.key {} of {}", spec.selector, spec.domain))
+            let pem = std::fs::read(&spec.path)
+                .with_context(|| format!("cannot read {}", spec.path.display()))
+                .and_then(|pem| Ok(LoadedKey::from_pem(spec, &pem)?));
+            pem.with_context(|| format!("dkim.key {} of {}", spec.selector, spec.domain))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(Some(DkimSign::new(config.dkim.sign_by.clone(), keys)))
