@@ -85,3 +85,67 @@ impl DkimSection {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, ParseFailure};
+    use envoi_dkim::{Algorithm, SignBy};
+
+    const KEY: &str = "[[dkim.key]]\ndomain = \"example.org\"\nselector = \"s1\"\n\
+                       key = \"/k/s1.pem\"\nalgorithm = \"rsa\"\n";
+
+    #[test]
+    fn keys_and_the_signing_domain_are_read() {
+        let text = format!("[dkim]\nsign_by = \"sender\"\n{KEY}");
+        let config = Config::parse(&text).unwrap();
+        assert_eq!(config.dkim.sign_by, SignBy::Sender);
+        let specs = config.dkim.specs();
+        assert_eq!(specs.len(), 1);
+        assert_eq!(specs[0].algorithm, Algorithm::Rsa);
+        assert_eq!(specs[0].path, std::path::PathBuf::from("/k/s1.pem"));
+        assert_eq!(Config::parse("").unwrap().dkim.sign_by, SignBy::From);
+    }
+
+    #[test]
+    fn a_bad_algorithm_names_its_line_and_a_repeated_selector_is_refused() {
+        let text = KEY.replace("\"rsa\"", "\"dsa\"");
+        match Config::parse(&text) {
+            Err(ParseFailure::Syntax(message)) => {
+                assert!(
+                    message.contains("line 5") && message.contains("ed25519"),
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let twice = format!("{KEY}{}", KEY.replace("example.org", "Example.ORG"));
+        assert!(matches!(
+            Config::parse(&twice),
+            Err(ParseFailure::Invalid(m)) if m.contains("configured twice")
+        ));
+        let spaced = KEY.replace("\"s1\"", "\"s 1\"");
+        assert!(matches!(
+            Config::parse(&spaced),
+            Err(ParseFailure::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn the_example_key_table_parses_once_uncommented() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/envoi.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let dkim = &text[text.find("[dkim]").unwrap()..];
+        let uncommented: String = dkim
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(rest) if rest.starts_with('[') || rest.contains(" = ") => rest,
+                _ => line,
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let config = Config::parse(&uncommented).unwrap();
+        assert_eq!(config.dkim.keys.len(), 1);
+        assert_eq!(config.dkim.keys[0].algorithm, Algorithm::Ed25519);
+    }
+}
