@@ -26,10 +26,14 @@ pub enum SignBy {
 /// several signatures: dual signing while a key is rotated). relaxed/relaxed canonicalisation;
 /// the header list is [`headers_to_sign`]. A message that already carries a signature for the
 /// domain, or whose domain has no key, is stored unchanged.
+///
+/// The signing domain is a fixed one when every recipient is in a domain given one by
+/// [`DkimSign::route_domain`], else the one [`SignBy`] names.
 #[derive(Debug, Clone, Default)]
 pub struct DkimSign {
     sign_by: SignBy,
     keys: HashMap<String, Vec<LoadedKey>>,
+    route_domains: HashMap<String, String>,
 }
 
 impl DkimSign {
@@ -42,11 +46,26 @@ impl DkimSign {
         Self {
             sign_by,
             keys: by_domain,
+            route_domains: HashMap::new(),
         }
+    }
+
+    /// Signs mail whose recipients are all in `recipient_domain` as `signing_domain`, whatever
+    /// its From: or sender (the route's fixed domain).
+    #[must_use]
+    pub fn route_domain(mut self, recipient_domain: &str, signing_domain: &str) -> Self {
+        self.route_domains.insert(
+            recipient_domain.to_ascii_lowercase(),
+            signing_domain.to_ascii_lowercase(),
+        );
+        self
     }
 
     /// The domain that signs `envelope`, lower-cased.
     fn signing_domain(&self, envelope: &Envelope) -> Option<String> {
+        if let Some(fixed) = self.route_signing_domain(envelope) {
+            return Some(fixed.to_owned());
+        }
         match &self.sign_by {
             SignBy::From => from_domain(&envelope.message),
             SignBy::Sender => match &envelope.sender {
@@ -54,6 +73,16 @@ impl DkimSign {
                 Sender::Null => None,
             },
         }
+    }
+
+    /// The fixed domain of the recipients' route, when they all share one.
+    fn route_signing_domain(&self, envelope: &Envelope) -> Option<&str> {
+        let mut domains = envelope
+            .recipients
+            .iter()
+            .map(|r| self.route_domains.get(&r.domain_lowercase()));
+        let first = domains.next()??;
+        domains.all(|d| d == Some(first)).then_some(first.as_str())
     }
 
     /// `envelope` with its signatures, or unchanged when it is not to be signed.

@@ -223,3 +223,28 @@ fn keygen_records_carry_the_public_key_in_strings_of_at_most_255_octets() {
     // 32 raw bytes: 44 characters of base64 (RFC 8463 §4).
     assert_eq!(ed.public_base64.len(), 44);
 }
+
+#[test]
+fn a_route_domain_signs_mail_whose_recipients_all_take_that_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = DkimSign::new(
+        SignBy::From,
+        [
+            key(dir.path(), "src.test", "f", Algorithm::Ed25519),
+            key(dir.path(), "esp.test", "r", Algorithm::Ed25519),
+        ],
+    )
+    .route_domain("Partner.Test", "ESP.test");
+    let to = |recipients: &[&str]| {
+        let mut e = envelope("a@src.test", MESSAGE);
+        e.recipients = recipients
+            .iter()
+            .map(|r| Address::parse(r).unwrap())
+            .collect();
+        signed_selectors(&policy.apply(e).remove(0))
+    };
+    assert_eq!(to(&["x@partner.test", "y@PARTNER.test"]), vec!["r"]);
+    // Mixed routes: the From: domain signs, as without the route.
+    assert_eq!(to(&["x@partner.test", "y@dst.test"]), vec!["f"]);
+    assert_eq!(to(&["y@dst.test"]), vec!["f"]);
+}

@@ -8,6 +8,8 @@
 //! selector = "2026a"
 //! key = "/etc/envoi/dkim/example.org.2026a.pem"
 //! algorithm = "ed25519"       # or "rsa"
+//! [dkim.routes]
+//! "partner.example" = "example.org"   # mail only to partner.example is signed as example.org
 //! ```
 
 use std::path::PathBuf;
@@ -26,6 +28,10 @@ pub struct DkimSection {
     /// The keys, one `[[dkim.key]]` table each; several for one domain sign it several times.
     #[serde(default, rename = "key")]
     pub keys: Vec<DkimKey>,
+    /// `[dkim.routes]`: recipient domain → signing domain, for mail whose recipients are all
+    /// in that domain (as `[relay.routes]` is keyed), whatever its From: or sender.
+    #[serde(default)]
+    pub routes: std::collections::BTreeMap<String, String>,
 }
 
 /// `[[dkim.key]]`.
@@ -56,7 +62,8 @@ impl DkimSection {
             .collect()
     }
 
-    /// Refuses empty names and a domain/selector pair given twice.
+    /// Refuses empty names, a domain/selector pair given twice, and a route's signing domain
+    /// without a key.
     ///
     /// # Errors
     /// The message names the key.
@@ -79,6 +86,16 @@ impl DkimSection {
                 return Err(format!(
                     "dkim.key: selector {:?} of {:?} is configured twice",
                     key.selector, key.domain
+                ));
+            }
+        }
+        for (recipients, signing) in &self.routes {
+            if !seen
+                .iter()
+                .any(|(domain, _)| domain.eq_ignore_ascii_case(signing))
+            {
+                return Err(format!(
+                    "dkim.routes.{recipients:?}: no [[dkim.key]] for {signing:?}"
                 ));
             }
         }
@@ -123,6 +140,13 @@ mod tests {
             Config::parse(&twice),
             Err(ParseFailure::Invalid(m)) if m.contains("configured twice")
         ));
+        let routed = format!("{KEY}[dkim.routes]\n\"partner.test\" = \"other.test\"\n");
+        assert!(matches!(
+            Config::parse(&routed),
+            Err(ParseFailure::Invalid(m)) if m.contains("dkim.routes") && m.contains("other.test")
+        ));
+        let routed = format!("{KEY}[dkim.routes]\n\"partner.test\" = \"Example.org\"\n");
+        assert_eq!(Config::parse(&routed).unwrap().dkim.routes.len(), 1);
         let spaced = KEY.replace("\"s1\"", "\"s 1\"");
         assert!(matches!(
             Config::parse(&spaced),

@@ -261,7 +261,11 @@ pub fn dkim(config: &Config) -> anyhow::Result<Option<DkimSign>> {
             pem.with_context(|| format!("dkim.key {} of {}", spec.selector, spec.domain))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(Some(DkimSign::new(config.dkim.sign_by.clone(), keys)))
+    let signer = config.dkim.routes.iter().fold(
+        DkimSign::new(config.dkim.sign_by.clone(), keys),
+        |signer, (recipients, signing)| signer.route_domain(recipients, signing),
+    );
+    Ok(Some(signer))
 }
 
 fn forward(config: &Config) -> anyhow::Result<Forward> {
