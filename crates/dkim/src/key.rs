@@ -2,8 +2,10 @@
 //! read from its PEM file at start.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256};
+use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256, SigningKey};
+use mail_auth::common::headers::Writable;
 use rustls_pemfile::Item;
 use serde::Deserialize;
 
@@ -42,8 +44,7 @@ pub struct KeySpec {
     pub algorithm: Algorithm,
 }
 
-/// A key read and checked, ready to sign. The private key is kept as DER: a signer is built
-/// from it for each message, since the header list depends on the message.
+/// A key read and checked, ready to sign; cloning shares the parsed key.
 #[derive(Clone)]
 pub struct LoadedKey {
     /// The domain, lower-cased.
@@ -52,10 +53,9 @@ pub struct LoadedKey {
     pub selector: String,
     /// The algorithm.
     pub algorithm: Algorithm,
-    der: Der,
+    signer: Signer,
 }
 
-#[derive(Clone)]
 enum Der {
     Pkcs8(Vec<u8>),
     Pkcs1(Vec<u8>),
@@ -72,10 +72,33 @@ impl std::fmt::Debug for LoadedKey {
     }
 }
 
-/// A signing key in `mail-auth`'s form.
+/// A signing key in `mail-auth`'s form, parsed once: `mail-auth` takes its key by value for
+/// each signer, and a signer is built per message (its header list depends on the message).
+#[derive(Clone)]
 pub(crate) enum Signer {
-    Rsa(RsaKey<Sha256>),
-    Ed25519(Ed25519Key),
+    Rsa(Shared<RsaKey<Sha256>>),
+    Ed25519(Shared<Ed25519Key>),
+}
+
+/// A parsed key shared by the signers of every message.
+pub(crate) struct Shared<K>(Arc<K>);
+
+impl<K> Clone for Shared<K> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<K: SigningKey> SigningKey for Shared<K> {
+    type Hasher = K::Hasher;
+
+    fn sign(&self, input: impl Writable) -> mail_auth::Result<Vec<u8>> {
+        self.0.sign(input)
+    }
+
+    fn algorithm(&self) -> mail_auth::common::crypto::Algorithm {
+        self.0.algorithm()
+    }
 }
 
 impl LoadedKey {
@@ -86,34 +109,47 @@ impl LoadedKey {
     /// The text is not PEM, or holds no usable key of the algorithm; the error names the file.
     pub fn from_pem(spec: &KeySpec, pem: &[u8]) -> Result<Self, DkimError> {
         let der = read_der(&spec.path, pem)?;
-        let key = Self {
-            domain: spec.domain.to_ascii_lowercase(),
-            selector: spec.selector.clone(),
-            algorithm: spec.algorithm,
-            der,
-        };
-        key.signer().map_err(|reason| DkimError::Invalid {
+        let signer = signer(spec.algorithm, &der).map_err(|reason| DkimError::Invalid {
             path: spec.path.clone(),
             reason,
         })?;
-        Ok(key)
+        Ok(Self {
+            domain: spec.domain.to_ascii_lowercase(),
+            selector: spec.selector.clone(),
+            algorithm: spec.algorithm,
+            signer,
+        })
     }
 
-    /// The key in `mail-auth`'s form; fails only for a key `load` would refuse.
-    pub(crate) fn signer(&self) -> Result<Signer, String> {
-        let invalid =
-            |e: mail_auth::Error| format!("not a valid {} key: {e}", self.algorithm.key_type());
-        match (self.algorithm, &self.der) {
-            (Algorithm::Rsa, Der::Pkcs8(der)) => RsaKey::from_pkcs8_der(der).map(Signer::Rsa),
-            (Algorithm::Rsa, Der::Pkcs1(der)) => RsaKey::from_der(der).map(Signer::Rsa),
-            (Algorithm::Ed25519, Der::Pkcs8(der)) => {
-                Ed25519Key::from_pkcs8_maybe_unchecked_der(der).map(Signer::Ed25519)
-            }
-            (Algorithm::Ed25519, Der::Pkcs1(_)) => {
-                return Err("an RSA key (BEGIN RSA PRIVATE KEY) is not an ed25519 key".into())
-            }
+    /// The key in `mail-auth`'s form.
+    pub(crate) fn signer(&self) -> Signer {
+        self.signer.clone()
+    }
+}
+
+/// Parses `der` as a private key of `algorithm`.
+fn signer(algorithm: Algorithm, der: &Der) -> Result<Signer, String> {
+    let invalid = |e: mail_auth::Error| format!("not a valid {} key: {e}", algorithm.key_type());
+    match (algorithm, der) {
+        (Algorithm::Rsa, Der::Pkcs8(der)) => RsaKey::from_pkcs8_der(der).map(Signer::rsa),
+        (Algorithm::Rsa, Der::Pkcs1(der)) => RsaKey::from_der(der).map(Signer::rsa),
+        (Algorithm::Ed25519, Der::Pkcs8(der)) => {
+            Ed25519Key::from_pkcs8_maybe_unchecked_der(der).map(Signer::ed25519)
         }
-        .map_err(invalid)
+        (Algorithm::Ed25519, Der::Pkcs1(_)) => {
+            return Err("an RSA key (BEGIN RSA PRIVATE KEY) is not an ed25519 key".into())
+        }
+    }
+    .map_err(invalid)
+}
+
+impl Signer {
+    fn rsa(key: RsaKey<Sha256>) -> Self {
+        Self::Rsa(Shared(Arc::new(key)))
+    }
+
+    fn ed25519(key: Ed25519Key) -> Self {
+        Self::Ed25519(Shared(Arc::new(key)))
     }
 }
 

@@ -97,26 +97,45 @@ impl DkimSign {
             tracing::debug!(%domain, "already DKIM-signed for the domain; not signed again");
             return envelope;
         }
-        // A spooled body is read back whole: the body hash covers every byte.
-        let whole = match envelope.message.in_memory() {
-            Ok(whole) => whole,
-            Err(error) => {
-                tracing::warn!(%error, %domain, "message not DKIM-signed: body unreadable");
-                return envelope;
-            }
-        };
-        let names = headers_to_sign(&envelope.message);
-        let mut fields = Vec::new();
-        for key in keys {
-            match signature_field(key, &names, whole.as_bytes()) {
-                Ok(field) => fields.extend_from_slice(field.as_bytes()),
-                Err(error) => tracing::warn!(
-                    %error, %domain, selector = %key.selector, "DKIM signature not added"
-                ),
-            }
-        }
+        let fields = off_the_async_workers(|| signature_fields(&envelope.message, keys, &domain));
         envelope.message = prepended(&envelope.message, &fields);
         envelope
+    }
+}
+
+/// The DKIM-Signature fields of every key for `message`, one after the other; a key that fails
+/// to sign is logged and left out.
+fn signature_fields(message: &Message, keys: &[LoadedKey], domain: &str) -> Vec<u8> {
+    // A spooled body is read back whole: the body hash covers every byte.
+    let whole = match message.in_memory() {
+        Ok(whole) => whole,
+        Err(error) => {
+            tracing::warn!(%error, %domain, "message not DKIM-signed: body unreadable");
+            return Vec::new();
+        }
+    };
+    let names = headers_to_sign(message);
+    let mut fields = Vec::new();
+    for key in keys {
+        match signature_field(key, &names, whole.as_bytes()) {
+            Ok(field) => fields.extend_from_slice(field.as_bytes()),
+            Err(error) => tracing::warn!(
+                %error, %domain, selector = %key.selector, "DKIM signature not added"
+            ),
+        }
+    }
+    fields
+}
+
+/// Runs `work` (RSA signing, reading a spooled body back) so that it does not hold up the
+/// other tasks of a tokio worker: policies are called on the enqueue path, which is async.
+fn off_the_async_workers<T>(work: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
     }
 }
 
@@ -128,7 +147,7 @@ impl PrequeuePolicy for DkimSign {
 
 /// The whole `DKIM-Signature:` field, folded, CRLF-terminated, for `message` signed by `key`.
 fn signature_field(key: &LoadedKey, names: &[String], message: &[u8]) -> Result<String, String> {
-    let signature = match key.signer()? {
+    let signature = match key.signer() {
         Signer::Rsa(rsa) => relaxed(DkimSigner::from_key(rsa), key, names).sign(message),
         Signer::Ed25519(ed) => relaxed(DkimSigner::from_key(ed), key, names).sign(message),
     };

@@ -248,3 +248,34 @@ fn a_route_domain_signs_mail_whose_recipients_all_take_that_route() {
     assert_eq!(to(&["x@partner.test", "y@dst.test"]), vec!["f"]);
     assert_eq!(to(&["y@dst.test"]), vec!["f"]);
 }
+
+/// The envoi daemon enqueues on a multi-threaded runtime, and a current-thread one (tests,
+/// embedders) must work too.
+#[test]
+fn signing_works_inside_either_tokio_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = std::sync::Arc::new(DkimSign::new(
+        SignBy::From,
+        [key(dir.path(), "src.test", "s", Algorithm::Rsa)],
+    ));
+    for multi in [true, false] {
+        let runtime = if multi {
+            tokio::runtime::Builder::new_multi_thread().build().unwrap()
+        } else {
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
+        };
+        let policy = policy.clone();
+        let out = runtime.block_on(async move {
+            tokio::spawn(async move { policy.apply(envelope("a@src.test", MESSAGE)) })
+                .await
+                .unwrap()
+        });
+        assert_eq!(
+            signed_selectors(&out[0]),
+            vec!["s"],
+            "multi-thread: {multi}"
+        );
+    }
+}
