@@ -366,6 +366,18 @@ fn keygen_writes_an_owner_only_key_and_never_overwrites() {
         path.to_str().unwrap(),
     ]);
     assert!(!again.status.success());
+    let bad_selector = envoi(&[
+        "dkim",
+        "keygen",
+        "--domain",
+        "example.org",
+        "--selector",
+        "a b",
+        "--out",
+        dir.path().join("other.pem").to_str().unwrap(),
+    ]);
+    assert!(!bad_selector.status.success());
+    assert!(!dir.path().join("other.pem").exists());
     assert_eq!(
         std::fs::read_to_string(&path).unwrap(),
         pem,

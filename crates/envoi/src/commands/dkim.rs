@@ -23,6 +23,16 @@ pub fn run(command: DkimCommand) -> anyhow::Result<ExitCode> {
             algorithm,
             out,
         } => {
+            for (what, name) in [("--domain", &domain), ("--selector", &selector)] {
+                let valid = !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+                anyhow::ensure!(
+                    valid,
+                    "{what} {name:?}: letters, digits, '-', '_' and '.' only"
+                );
+            }
             let algorithm = match algorithm {
                 KeyAlgorithmArg::Ed25519 => Algorithm::Ed25519,
                 KeyAlgorithmArg::Rsa => Algorithm::Rsa,
