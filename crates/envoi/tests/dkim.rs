@@ -7,104 +7,10 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
-use support::{have_aiosmtpd, send, wait_for, Daemon, Sink};
-
-/// True when dkimpy (with PyNaCl for Ed25519) is importable; otherwise says why the test skips.
-fn have_dkimpy() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import dkim, nacl"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("SKIP: python3 with dkimpy is not installed (run scripts/setup-test-peers)");
-    }
-    ok && have_aiosmtpd()
-}
-
-fn envoi(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_envoi"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-/// Runs `envoi dkim keygen` into `dir`; returns the key file and the record printed.
-fn keygen(dir: &Path, domain: &str, selector: &str, algorithm: &str) -> (PathBuf, String) {
-    let out = dir.join(format!("{selector}.{domain}.pem"));
-    let output = envoi(&[
-        "dkim",
-        "keygen",
-        "--domain",
-        domain,
-        "--selector",
-        selector,
-        "--algorithm",
-        algorithm,
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (out, String::from_utf8(output.stdout).unwrap())
-}
-
-fn key_table(domain: &str, selector: &str, path: &Path, algorithm: &str) -> String {
-    format!(
-        "[[dkim.key]]\ndomain = \"{domain}\"\nselector = \"{selector}\"\nkey = \"{}\"\nalgorithm = \"{algorithm}\"\n",
-        path.display()
-    )
-}
-
-/// dkimpy's verdict on every signature of `message`: its output lines, and whether all pass.
-fn verify(dir: &Path, message: &[u8], records: &str) -> (Vec<String>, bool) {
-    let eml = dir.join("verify.eml");
-    let zone = dir.join("records.zone");
-    std::fs::write(&eml, message).unwrap();
-    std::fs::write(&zone, records).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/dkim_verify.py");
-    let output = Command::new("python3")
-        .arg(script)
-        .arg(&eml)
-        .arg(&zone)
-        .output()
-        .unwrap();
-    let lines = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    (lines, output.status.success())
-}
-
-fn signatures(message: &[u8]) -> Vec<String> {
-    let text = String::from_utf8_lossy(message);
-    let head = text.split("\r\n\r\n").next().unwrap().to_owned();
-    let mut out: Vec<String> = Vec::new();
-    for line in head.split("\r\n") {
-        if line.starts_with([' ', '\t']) {
-            if let Some(last) = out.last_mut() {
-                last.push_str("\r\n");
-                last.push_str(line);
-            }
-        } else if line.to_ascii_lowercase().starts_with("dkim-signature:") {
-            out.push(line.to_owned());
-        } else {
-            out.push(String::new());
-        }
-    }
-    out.into_iter().filter(|s| !s.is_empty()).collect()
-}
-
-fn sink_config(port: u16) -> String {
-    format!("[relay]\nsmarthost = \"smtp://127.0.0.1:{port}\"\n\n")
-}
+use support::dkim::{envoi, have_dkimpy, key_table, keygen, signatures, sink_config, verify};
+use support::{send, wait_for, Daemon, Sink};
 
 #[test]
 fn rsa_and_ed25519_signatures_verify_for_8bit_folded_and_long_headers() {
