@@ -4,6 +4,8 @@
 //! ```text
 //! cargo bench -p envoi-spool --bench spool -- writes  [--dir D] [--secs S] [--repeat N] [--sizes 4096,65536] [--writers 1,8,64]
 //! cargo bench -p envoi-spool --bench spool -- startup [--dir D] [--counts 100000,1000000]
+//! cargo bench -p envoi-spool --bench spool -- disk    [--dir D] [--fills 100000x1024,100000x65536]
+//! cargo bench -p envoi-spool --bench spool -- cpu     [--dir D] [--sizes 4096] [--writers 8,64] [--n 20000]
 //! ```
 //! Results are printed as Markdown tables; bench/spool/README.md keeps the last figures.
 
@@ -19,6 +21,8 @@ use std::time::{Duration, Instant, SystemTime};
 use envoi_queue::{MessageMeta, NewMessage, Storage};
 use envoi_spool::{Spool, SpoolOptions};
 use envoi_types::{Address, Envelope, QueueId, Sender};
+
+mod disk;
 
 fn arg(args: &[String], name: &str) -> Option<String> {
     args.iter()
@@ -37,6 +41,27 @@ fn main() {
     let secs: u64 = arg(&args, "--secs").map_or(3, |s| s.parse().unwrap());
     let writes = args.iter().any(|a| a == "writes");
     let startup = args.iter().any(|a| a == "startup");
+    if args.iter().any(|a| a == "cpu") {
+        let list = |name: &str, default: &str| -> Vec<usize> {
+            arg(&args, name)
+                .unwrap_or_else(|| default.into())
+                .split(',')
+                .map(|n| n.parse().unwrap())
+                .collect()
+        };
+        let n = list("--n", "20000")[0];
+        for size in list("--sizes", "4096") {
+            for writers in list("--writers", "8,64") {
+                bench_cpu(&dir, size, writers, n);
+            }
+        }
+        return;
+    }
+    if args.iter().any(|a| a == "disk") {
+        let fills = arg(&args, "--fills").unwrap_or_else(|| "100000x1024,100000x65536".into());
+        disk::bench(&dir, &fills);
+        return;
+    }
     let all = !writes && !startup;
     if writes || all {
         let list = |name: &str, default: &str| -> Vec<usize> {
@@ -206,6 +231,57 @@ async fn spool_rate(
     drop(spool);
     let _ = fs::remove_dir_all(&dir);
     rate
+}
+
+/// CPU time of this process since it started (user + system), from `/proc/self/stat`, in
+/// clock ticks of 10 ms.
+fn process_cpu() -> Duration {
+    let stat = fs::read_to_string("/proc/self/stat").unwrap();
+    let fields: Vec<&str> = stat.rsplit_once(") ").unwrap().1.split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10)
+}
+
+/// `n` inline writes of `size` octets from `writers` tasks into a fresh spool: the rate, and
+/// the process's CPU time per message (which load from other processes disturbs far less than
+/// the rate).
+fn bench_cpu(root: &Path, size: usize, writers: usize, n: usize) {
+    let dir = fresh(root, "cpu");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let spool = Spool::open(&dir, SpoolOptions::default()).unwrap();
+    let envelope = envelope(size);
+    let left = Arc::new(AtomicU64::new(n as u64));
+    let (cpu, start) = (process_cpu(), Instant::now());
+    runtime.block_on(async {
+        let tasks: Vec<_> = (0..writers)
+            .map(|_| {
+                let (spool, envelope, left) = (spool.clone(), envelope.clone(), left.clone());
+                tokio::spawn(async move {
+                    while left
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| l.checked_sub(1))
+                        .is_ok()
+                    {
+                        spool.write(vec![new_message(&envelope)]).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    let (cpu, wall) = (process_cpu() - cpu, start.elapsed());
+    println!(
+        "| {writers} | {size} B | {n} | {:.0}/s | {:.1} µs CPU/message |",
+        n as f64 / wall.as_secs_f64(),
+        cpu.as_secs_f64() * 1e6 / n as f64
+    );
+    drop(spool);
+    let _ = fs::remove_dir_all(&dir);
 }
 
 /// Fills a spool with `n` messages (1 KiB bodies, inline) unless it is there already, then

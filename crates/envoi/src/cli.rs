@@ -1,4 +1,5 @@
-//! Command-line interface: `envoi serve`, `envoi queue ...`, `envoi config ...`, and the
+//! Command-line interface: `envoi serve`, `envoi queue ...`, `envoi config ...`,
+//! `envoi spool ...`, and the
 //! generators of completions and man pages from these definitions.
 
 use std::net::SocketAddr;
@@ -32,6 +33,9 @@ pub enum Command {
     /// DKIM keys: generate a key pair and print the DNS record to publish.
     #[command(subcommand)]
     Dkim(DkimCommand),
+    /// Offline maintenance of the spool directory (stop the daemon first).
+    #[command(subcommand)]
+    Spool(SpoolCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to standard output.
     Completions {
         /// The shell.
@@ -235,6 +239,27 @@ pub enum QueueCommand {
         /// A domain or a route name.
         destination: String,
     },
+}
+
+/// `envoi spool ...`.
+#[derive(Debug, Subcommand)]
+pub enum SpoolCommand {
+    /// Compact the spool's database so that the file gives back the space of removed
+    /// messages, and print its size before and after. Refused while a daemon (or anything
+    /// else) has the spool open; body files are not touched.
+    Compact(SpoolArgs),
+}
+
+/// Which spool directory: `--spool`, else the configuration file's `storage.path`, else
+/// `./envoi-spool` (as `envoi serve`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SpoolArgs {
+    /// Configuration file whose `storage.path` names the spool.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Spool directory (overrides the configuration file).
+    #[arg(long, value_name = "DIR")]
+    pub spool: Option<PathBuf>,
 }
 
 /// `envoi config ...`.

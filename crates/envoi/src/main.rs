@@ -1,5 +1,5 @@
 //! The envoi binary: `envoi serve` (the daemon), `envoi queue` (its admin client),
-//! `envoi config` (checks) and the completion and man page generators. The library crates do the work; this crate reads files, flags and
+//! `envoi config` (checks), `envoi spool` (offline maintenance) and the completion and man page generators. The library crates do the work; this crate reads files, flags and
 //! the environment, and wires them.
 //!
 //! # Layout
@@ -7,7 +7,7 @@
 //! - `config`: the TOML configuration, parsed once into typed structs.
 //! - `serve`: the daemon's wiring, signals, reload, logging.
 //! - `admin`: starting the admin API.
-//! - `commands`: `envoi queue ...`, `envoi config ...`, completions and man pages.
+//! - `commands`: `envoi queue ...`, `envoi config ...`, `envoi spool ...`, completions and man pages.
 
 mod admin;
 mod cli;
@@ -49,6 +49,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reload(args) => runtime.block_on(commands::reload::run(args)),
         Command::Config(command) => commands::config::run(command),
         Command::Dkim(command) => commands::dkim::run(command),
+        Command::Spool(command) => commands::spool::run(command),
         Command::Completions { shell } => commands::docs::completions(shell),
         Command::Manpages { dir } => commands::docs::manpages(&dir),
     }

@@ -153,6 +153,6 @@ pub use relay::{Delivery, Outcome, Relay, RelayError, ReplyOrigin};
 pub use settings::{DestinationLimits, QueueSettings};
 pub use storage::{
     AttemptCommit, BodySink, Disposition, Lease, ListQuery, MemorySink, MemoryStore, MessageInfo,
-    MessageMeta, MessageState, NewMessage, QuarantinedRecord, ScheduleEntry, StagedBody,
-    StateCounts, Storage, StorageError, StoreHealth, StoredMessage, Suspension,
+    MessageMeta, MessageState, NewMessage, QuarantinedRecord, ScheduleEntry, SharedBackoff,
+    StagedBody, StateCounts, Storage, StorageError, StoreHealth, StoredMessage, Suspension,
 };

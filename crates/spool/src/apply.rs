@@ -14,8 +14,8 @@ use redb::{ReadableTable, Table, WriteTransaction};
 
 use crate::error;
 use crate::schema::{
-    id_key, schedule_key_id, suspension, BodyPlace, MetaRecord, META, SCHEDULE, SCHEDULE_KEY_LEN,
-    SCHEDULE_VALUE_LEN, SUSPENSIONS,
+    chunk_key, id_key, schedule_key_id, suspension, BodyPlace, MetaRecord, CHUNKS, CHUNK_LEN, META,
+    SCHEDULE, SCHEDULE_KEY_LEN, SCHEDULE_VALUE_LEN, STATE, SUSPENSIONS,
 };
 use crate::writer::{Done, Op, Outcome, Prepared, Request};
 
@@ -29,6 +29,8 @@ pub(crate) fn apply_all(
 ) -> Result<Vec<Outcome>, redb::Error> {
     let mut tables = Tables {
         meta: txn.open_table(META)?,
+        state: txn.open_table(STATE)?,
+        chunks: txn.open_table(CHUNKS)?,
         schedule: txn.open_table(SCHEDULE)?,
         suspensions: txn.open_table(SUSPENSIONS)?,
     };
@@ -37,6 +39,8 @@ pub(crate) fn apply_all(
 
 struct Tables<'t> {
     meta: Table<'t, &'static [u8], &'static [u8]>,
+    state: Table<'t, &'static [u8], &'static [u8]>,
+    chunks: Table<'t, &'static [u8], &'static [u8]>,
     schedule: Table<'t, &'static [u8], &'static [u8]>,
     suspensions: Table<'t, &'static str, &'static [u8]>,
 }
@@ -63,8 +67,8 @@ fn apply(t: &mut Tables<'_>, op: &Op) -> Applied {
             match take(t, *id)? {
                 Taken::Missing => Ok((Err(StorageError::NotFound(*id)), Vec::new())),
                 Taken::Record(record) => Ok((Ok(Done::Ok), delete_rest(t, *id, &record)?)),
-                Taken::Undecodable(row, detail) => {
-                    t.meta.insert(id_key(*id).as_slice(), row.as_slice())?;
+                Taken::Undecodable(rows, detail) => {
+                    rows.put_back(t, *id)?;
                     Ok((Err(error::corrupt(*id, detail)), Vec::new()))
                 }
             }
@@ -85,9 +89,9 @@ fn apply(t: &mut Tables<'_>, op: &Op) -> Applied {
             // a reschedule are encoded before the bounces go in or the old schedule row goes.
             let change = match (existing, disposition) {
                 (None, _) => None,
-                (Some((record, _)), Disposition::Remove) => Some(Change::Delete(record)),
-                (Some((record, body)), Disposition::Retry { .. }) => {
-                    match Rescheduled::new(*id, record, &body, disposition) {
+                (Some(record), Disposition::Remove) => Some(Change::Delete(record)),
+                (Some(record), Disposition::Retry { .. }) => {
+                    match Rescheduled::new(*id, record, disposition) {
                         Ok(rescheduled) => Some(Change::Reschedule(rescheduled)),
                         Err(e) => return Ok((Err(e), op.new_files().collect())),
                     }
@@ -110,13 +114,14 @@ fn apply(t: &mut Tables<'_>, op: &Op) -> Applied {
             Taken::Undecodable(..) => {
                 // It escaped the start-up check: remove the rest by its id alone.
                 remove_schedule_by_id(t, *id)?;
+                remove_chunks(t, *id, u32::MAX)?;
                 Ok((Ok(Done::Removed(true)), vec![*id]))
             }
         },
         Op::SetHeld(id, held) => match read_record(t, *id)? {
-            Ok(Some((mut record, body))) => {
+            Ok(Some(mut record)) => {
                 record.meta.held = *held;
-                Ok((update(t, *id, &record, &body)?, Vec::new()))
+                Ok((update(t, *id, &record)?, Vec::new()))
             }
             Ok(None) => Ok((Err(StorageError::NotFound(*id)), Vec::new())),
             Err(e) => Ok((Err(e), Vec::new())),
@@ -134,9 +139,6 @@ fn apply(t: &mut Tables<'_>, op: &Op) -> Applied {
     }
 }
 
-/// A stored record and its inline body (empty when the body is in a file).
-type Existing = (MetaRecord, Vec<u8>);
-
 /// What a checked attempt commit does to its message.
 // Built and matched once per op, never stored.
 #[allow(clippy::large_enum_variant)]
@@ -150,16 +152,14 @@ struct Rescheduled {
     old_key: [u8; SCHEDULE_KEY_LEN],
     new_key: [u8; SCHEDULE_KEY_LEN],
     new_value: [u8; SCHEDULE_VALUE_LEN],
-    row: Vec<u8>,
+    state_row: Vec<u8>,
 }
 
 impl Rescheduled {
-    /// Encodes `record` (with its inline `body`) as `disposition` leaves it; `Io` when it has
-    /// no stored form.
+    /// Encodes the state `disposition` leaves `record` in; `Io` when it has no stored form.
     fn new(
         id: QueueId,
         mut record: MetaRecord,
-        body: &[u8],
         disposition: &Disposition,
     ) -> Result<Self, StorageError> {
         let old_key = record.schedule_key(id);
@@ -175,36 +175,41 @@ impl Rescheduled {
             record.meta.recipients.clone_from(recipients);
             record.meta.history.clone_from(history);
         }
-        let row = record.encode(body).map_err(StorageError::Io)?;
+        let state_row = record.state_row().map_err(StorageError::Io)?;
         Ok(Self {
             old_key,
             new_key: record.schedule_key(id),
             new_value: record.schedule_value(),
-            row,
+            state_row,
         })
     }
 
-    /// Replaces the metadata row and the schedule row.
+    /// Replaces the state row and the schedule row; the metadata row (and any inline body in
+    /// it) is left as it is.
     fn apply(&self, t: &mut Tables<'_>, id: QueueId) -> Result<(), redb::Error> {
         t.schedule.remove(self.old_key.as_slice())?;
-        t.meta.insert(id_key(id).as_slice(), self.row.as_slice())?;
+        t.state
+            .insert(id_key(id).as_slice(), self.state_row.as_slice())?;
         t.schedule
             .insert(self.new_key.as_slice(), self.new_value.as_slice())?;
         Ok(())
     }
 }
 
-/// The stored record of `id` and its inline body (empty when the body is in a file):
-/// `Ok(Err(Corrupt))` when it cannot be decoded.
+/// The stored record of `id` with its current state (its body, inline or not, is not
+/// copied): `Ok(Err(Corrupt))` when it cannot be decoded.
 fn read_record(
     t: &Tables<'_>,
     id: QueueId,
-) -> Result<Result<Option<Existing>, StorageError>, redb::Error> {
-    let Some(bytes) = t.meta.get(id_key(id).as_slice())? else {
+) -> Result<Result<Option<MetaRecord>, StorageError>, redb::Error> {
+    let key = id_key(id);
+    let Some(bytes) = t.meta.get(key.as_slice())? else {
         return Ok(Ok(None));
     };
-    Ok(MetaRecord::decode(bytes.value())
-        .map(|(record, body)| Some((record, body.to_vec())))
+    let state = t.state.get(key.as_slice())?;
+    let state = state.as_ref().map(|s| s.value());
+    Ok(MetaRecord::decode_rows(bytes.value(), state)
+        .map(|(record, _)| Some(record))
         .map_err(|detail| error::corrupt(id, detail)))
 }
 
@@ -223,6 +228,10 @@ fn insert_new(t: &mut Tables<'_>, messages: &[Prepared]) -> Result<(), redb::Err
     for message in messages {
         t.meta
             .insert(id_key(message.id).as_slice(), message.row.as_slice())?;
+        for (index, chunk) in (0u32..).zip(message.chunks.chunks(CHUNK_LEN)) {
+            t.chunks
+                .insert(chunk_key(message.id, index).as_slice(), chunk)?;
+        }
         t.schedule.insert(
             message.record.schedule_key(message.id).as_slice(),
             message.record.schedule_value().as_slice(),
@@ -231,19 +240,18 @@ fn insert_new(t: &mut Tables<'_>, messages: &[Prepared]) -> Result<(), redb::Err
     Ok(())
 }
 
-/// Rewrites the metadata row of a stored message with `record` and its inline `body`, and
-/// writes its schedule row.
+/// Writes the state row of a stored message from `record`, and its schedule row (whose key
+/// the change leaves as it was).
 fn update(
     t: &mut Tables<'_>,
     id: QueueId,
     record: &MetaRecord,
-    body: &[u8],
 ) -> Result<Result<Done, StorageError>, redb::Error> {
-    let row = match record.encode(body) {
+    let row = match record.state_row() {
         Ok(row) => row,
         Err(e) => return Ok(Err(StorageError::Io(e))),
     };
-    t.meta.insert(id_key(id).as_slice(), row.as_slice())?;
+    t.state.insert(id_key(id).as_slice(), row.as_slice())?;
     t.schedule.insert(
         record.schedule_key(id).as_slice(),
         record.schedule_value().as_slice(),
@@ -258,11 +266,12 @@ fn delete(
     record: &MetaRecord,
 ) -> Result<Vec<QueueId>, redb::Error> {
     t.meta.remove(id_key(id).as_slice())?;
+    t.state.remove(id_key(id).as_slice())?;
     delete_rest(t, id, record)
 }
 
-/// Deletes the schedule row of `id`, whose metadata row is gone; returns the body file to
-/// unlink after the commit.
+/// Deletes the schedule row of `id`, whose metadata and state rows are gone; returns the body
+/// file to unlink after the commit.
 fn delete_rest(
     t: &mut Tables<'_>,
     id: QueueId,
@@ -271,8 +280,24 @@ fn delete_rest(
     t.schedule.remove(record.schedule_key(id).as_slice())?;
     match record.body {
         BodyPlace::Inline => Ok(Vec::new()),
+        BodyPlace::Chunked { chunks } => {
+            remove_chunks(t, id, chunks)?;
+            Ok(Vec::new())
+        }
         BodyPlace::File => Ok(vec![id]),
     }
+}
+
+/// Removes the first `chunks` chunks of `id` (all it has when its record is readable; every
+/// chunk it may have with `u32::MAX`).
+fn remove_chunks(t: &mut Tables<'_>, id: QueueId, chunks: u32) -> Result<(), redb::Error> {
+    if chunks == 0 {
+        return Ok(());
+    }
+    let (first, last) = (chunk_key(id, 0), chunk_key(id, chunks - 1));
+    t.chunks
+        .retain_in::<&[u8], _>(first.as_slice()..=last.as_slice(), |_, _| false)?;
+    Ok(())
 }
 
 /// What [`take`] removed.
@@ -282,19 +307,46 @@ fn delete_rest(
 enum Taken {
     Missing,
     Record(MetaRecord),
-    /// The raw row (to put back if the op is refused) and why it does not decode.
-    Undecodable(Vec<u8>, String),
+    /// The raw rows (to put back if the op is refused) and why they do not decode.
+    Undecodable(RawRows, String),
 }
 
-/// Removes the metadata row of `id` and decodes it, in one B-tree walk.
+/// A message's rows as stored: its metadata row, and its state row when it has one.
+struct RawRows {
+    meta: Vec<u8>,
+    state: Option<Vec<u8>>,
+}
+
+impl RawRows {
+    /// Stores the rows again under `id`.
+    fn put_back(self, t: &mut Tables<'_>, id: QueueId) -> Result<(), redb::Error> {
+        let key = id_key(id);
+        t.meta.insert(key.as_slice(), self.meta.as_slice())?;
+        if let Some(state) = self.state {
+            t.state.insert(key.as_slice(), state.as_slice())?;
+        }
+        Ok(())
+    }
+}
+
+/// Removes the metadata and state rows of `id` and decodes them, in one B-tree walk each.
 fn take(t: &mut Tables<'_>, id: QueueId) -> Result<Taken, redb::Error> {
-    let Some(row) = t.meta.remove(id_key(id).as_slice())? else {
+    let key = id_key(id);
+    let Some(row) = t.meta.remove(key.as_slice())? else {
         return Ok(Taken::Missing);
     };
+    let state = t.state.remove(key.as_slice())?;
+    let state = state.as_ref().map(|s| s.value());
     let row = row.value();
-    Ok(match MetaRecord::decode(row) {
+    Ok(match MetaRecord::decode_rows(row, state) {
         Ok((record, _)) => Taken::Record(record),
-        Err(detail) => Taken::Undecodable(row.to_vec(), detail),
+        Err(detail) => {
+            let rows = RawRows {
+                meta: row.to_vec(),
+                state: state.map(<[u8]>::to_vec),
+            };
+            Taken::Undecodable(rows, detail)
+        }
     })
 }
 
@@ -314,91 +366,4 @@ fn remove_schedule_by_id(t: &mut Tables<'_>, id: QueueId) -> Result<(), redb::Er
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)] // tests: a panic is a failed assertion
-
-    use super::*;
-    use envoi_queue::MessageMeta;
-    use envoi_types::{Address, Envelope, Sender};
-
-    fn with_tables(test: impl FnOnce(&mut Tables<'_>)) {
-        let dir = tempfile::tempdir().unwrap();
-        let db = redb::Database::create(dir.path().join("t.redb")).unwrap();
-        let txn = db.begin_write().unwrap();
-        {
-            let mut t = Tables {
-                meta: txn.open_table(META).unwrap(),
-                schedule: txn.open_table(SCHEDULE).unwrap(),
-                suspensions: txn.open_table(SUSPENSIONS).unwrap(),
-            };
-            test(&mut t);
-        }
-        txn.abort().unwrap();
-    }
-
-    fn stored(t: &mut Tables<'_>) -> (QueueId, MetaRecord) {
-        let env = Envelope::new(
-            Sender::parse("a@b.org").unwrap(),
-            vec![Address::parse("c@d.org").unwrap()],
-            b"Subject: x\r\n\r\nhi\r\n".to_vec(),
-        );
-        let record = MetaRecord::of(&env, MessageMeta::new(&env, env.arrival), BodyPlace::Inline);
-        let id = QueueId::new();
-        let row = record.encode(env.message.as_bytes()).unwrap();
-        let prepared = Prepared {
-            id,
-            record: record.clone(),
-            row,
-        };
-        insert_new(t, &[prepared]).unwrap();
-        (id, record)
-    }
-
-    fn delivered(id: QueueId) -> Op {
-        Op::Attempt {
-            id,
-            bounces: Vec::new(),
-            disposition: Disposition::Remove,
-        }
-    }
-
-    #[test]
-    fn a_delivered_message_loses_every_row() {
-        with_tables(|t| {
-            let (id, record) = stored(t);
-            let (outcome, unlink) = apply(t, &delivered(id)).unwrap();
-            assert_eq!(outcome, Ok(Done::Ok));
-            assert!(unlink.is_empty());
-            assert!(t.meta.get(id_key(id).as_slice()).unwrap().is_none());
-            let key = record.schedule_key(id);
-            assert!(t.schedule.get(key.as_slice()).unwrap().is_none());
-            let (outcome, _) = apply(t, &delivered(id)).unwrap();
-            assert_eq!(outcome, Err(StorageError::NotFound(id)));
-        });
-    }
-
-    #[test]
-    fn an_undecodable_row_is_refused_and_left_as_it_was() {
-        with_tables(|t| {
-            let (id, _) = stored(t);
-            let garbage = [2u8, 0, 0, 0, 1, 0xff];
-            t.meta
-                .insert(id_key(id).as_slice(), garbage.as_slice())
-                .unwrap();
-            let (outcome, unlink) = apply(t, &delivered(id)).unwrap();
-            assert!(
-                matches!(outcome, Err(StorageError::Corrupt { .. })),
-                "{outcome:?}"
-            );
-            assert!(unlink.is_empty());
-            let row = t.meta.get(id_key(id).as_slice()).unwrap().unwrap();
-            assert_eq!(row.value(), garbage);
-            drop(row);
-            // A plain remove takes it, and its schedule row, by id.
-            let (outcome, _) = apply(t, &Op::Remove(id)).unwrap();
-            assert_eq!(outcome, Ok(Done::Removed(true)));
-            assert!(t.meta.get(id_key(id).as_slice()).unwrap().is_none());
-            assert_eq!(t.schedule.iter().unwrap().count(), 0);
-        });
-    }
-}
+mod tests;

@@ -1,11 +1,14 @@
 //! envoi's embedded durable store: a [`Spool`] keeps queued messages in one local directory and
 //! implements [`envoi_queue::Storage`].
 //!
-//! Metadata (envelope without body, per-recipient status, attempts, held flag) and a due-ordered
+//! Metadata (envelope without body, written once), each message's changing state (per-recipient
+//! status, attempts, held flag; a small row of its own from its first change) and a due-ordered
 //! schedule index live in a [redb] database, `spool.redb`; bodies up to
 //! [`SpoolOptions::inline_max`] (128 KiB by default) live in the same database, at the end of
 //! their message's metadata row (one B-tree insert and one remove per message besides the
-//! schedule row), larger ones in `bodies/<id>` files. Chosen by measurement (bench/spool/README.md): inline bodies share the
+//! schedule row) or, from 4064 octets, in page-sized chunks with the rest at the end of the
+//! row; larger ones in `bodies/<id>` files. A retry or hold rewrites the state row and the
+//! schedule row, never a body. Chosen by measurement (bench/spool/README.md): inline bodies share the
 //! group commit's single fsync, so at 4 and 64 KiB they are faster than files at any
 //! concurrency; past ~128 KiB the one writer thread spends its time copying bodies into pages
 //! and files (written and fdatasync'd in parallel by the callers) win.
@@ -70,8 +73,8 @@
 //! undecodable (its length is checked against the record's): that check finds it, and it reads
 //! inline bodies along with the records.
 //!
-//! The database records its layout version (table `format`); a layout 2 database (a file body
-//! always whole) is raised to layout 3 (a file body may follow a head kept in the row) at open;
+//! The database records its layout version (table `format`); a layout 2 or 3 database is raised
+//! to layout 4 (the `state` and `chunks` tables) at open, its rows read as they are;
 //! a database of another layout (one written before inline bodies moved into the metadata row
 //! has no such record) is refused at open with `Unavailable`, never read as this one.
 //!
@@ -89,7 +92,8 @@
 //! - `writer`: the group-commit writer thread.
 //! - `apply`: applying a group's ops inside one write transaction.
 //! - `schema`: the on-disk format in one place: file names, tables, layout version, row
-//!   layouts (metadata row with its inline body, big-endian schedule keys), quarantine entries.
+//!   layouts (metadata row with its inline body, state row, chunks, big-endian schedule keys),
+//!   quarantine entries, and the older record formats still read.
 //! - `bodies`: body files.
 //! - `staging`: the streaming enqueue's staging files.
 //! - `open`: directory checks and start-up reconciliation ([`StartupReport`]).
@@ -97,8 +101,11 @@
 //!   after a failed fsync or a writer panic.
 //! - `backend`: the database file under redb: dropping its cached pages at every open, and
 //!   noticing a failed fsync ([`SpoolBackend`]).
+//! - `compact`: offline compaction of the database ([`compact`]).
 //! - `error`: mapping I/O and redb errors to [`envoi_queue::StorageError`].
 //! - `options`: [`SpoolOptions`].
+//! - `read`: a stored message's rows and body, read back.
+//! - `quarantine`: records set aside, with their raw rows and why.
 //! - `private`: directories 0700 and files 0600 whatever the umask.
 //! - `space`: whether the filesystem has room for mail ([`SpoolOptions::min_free`]).
 //! - `failpoint`: crash-test failpoints (cargo feature `failpoints`).
@@ -106,12 +113,15 @@
 mod apply;
 mod backend;
 mod bodies;
+mod compact;
 mod error;
 pub mod failpoint;
 mod handle;
 mod open;
 mod options;
 mod private;
+mod quarantine;
+mod read;
 mod schema;
 mod space;
 mod spool;
@@ -120,6 +130,7 @@ mod storage;
 mod writer;
 
 pub use backend::SpoolBackend;
+pub use compact::{compact, CompactReport, DiskUsage};
 pub use open::StartupReport;
 pub use options::SpoolOptions;
 pub use schema::DB_FILE;

@@ -24,9 +24,10 @@ use redb::{Database, DatabaseError, ReadableTable, ReadableTableMetadata};
 
 use crate::bodies::BodyDir;
 use crate::error;
+use crate::quarantine;
 use crate::schema::{
-    decode_schedule, encode_quarantined, id_key, key_id, quarantine_key, quarantined_reason,
-    read_meta, schedule_key, schedule_key_id, BodyPlace, MetaRecord, META, QUARANTINE, SCHEDULE,
+    decode_schedule, id_key, key_id, read_meta, read_state, schedule_key, BodyPlace, MetaRecord,
+    SCHEDULE,
 };
 
 /// What reconciliation found and did at start-up.
@@ -75,10 +76,10 @@ pub(crate) fn open_error(dir: &Path, e: DatabaseError) -> StorageError {
 /// A record to set aside: its `meta` key, id (when the key is one), why, and its raw bytes.
 #[derive(Debug, Clone)]
 pub(crate) struct Bad {
-    key: Vec<u8>,
-    id: Option<QueueId>,
-    reason: String,
-    raw: Vec<u8>,
+    pub key: Vec<u8>,
+    pub id: Option<QueueId>,
+    pub reason: String,
+    pub raw: Vec<u8>,
 }
 
 /// Reconciles the database with the body directory (see the module docs), reading only the
@@ -96,7 +97,7 @@ pub(crate) fn reconcile(
         let read = db
             .begin_read()
             .map_err(|e| error::redb_any("cannot read spool", e))?;
-        let meta = read_meta(&read)?;
+        let (meta, states) = (read_meta(&read)?, read_state(&read)?);
         let schedule = read
             .open_table(SCHEDULE)
             .map_err(|e| error::redb_any("cannot open schedule table", e))?;
@@ -124,7 +125,8 @@ pub(crate) fn reconcile(
             .len()
             .map_err(|e| error::db("cannot read meta table", e))?;
         if metas != scheduled.len() as u64 || !found.damaged.is_empty() {
-            let stored = unscheduled(&meta, &scheduled, &mut files, &mut found)?;
+            let tables = (&meta, &states);
+            let stored = unscheduled(tables, &scheduled, &mut files, &mut found)?;
             // Schedule rows naming no metadata row: nothing to deliver; removed.
             let (kept, stale): (Vec<_>, Vec<_>) = std::mem::take(&mut found.entries)
                 .into_iter()
@@ -141,7 +143,7 @@ pub(crate) fn reconcile(
             }
         }
         if verify_records {
-            found.bad.extend(undecodable(&meta, None)?);
+            found.bad.extend(undecodable(&meta, &states, None)?);
         }
     }
     let Found {
@@ -152,13 +154,13 @@ pub(crate) fn reconcile(
     } = found;
     entries.extend(rebuild_schedule(db, damaged, rebuild)?);
     entries.sort_by_key(|e| (e.next_attempt, e.id));
-    let quarantined = quarantine(db, bad)?;
+    let quarantined = quarantine::quarantine(db, bad)?;
     let set_aside: HashSet<String> = quarantined.iter().map(|q| q.key.clone()).collect();
     if !set_aside.is_empty() {
         entries.retain(|e| !set_aside.contains(&format!("meta/{}", e.id)));
     }
     // A quarantined message keeps its body file: the quarantine keeps everything.
-    let kept = quarantined_ids(db)?;
+    let kept = quarantine::quarantined_ids(db)?;
     files.retain(|id| !kept.contains(id));
     let orphan_bodies = remove_orphans(bodies, files);
     for name in &strangers {
@@ -187,11 +189,7 @@ struct Found {
 }
 
 /// The record of `id` to set aside for `reason`, with its raw row (empty when it has none).
-fn bad_record(
-    meta: &redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
-    id: QueueId,
-    reason: &str,
-) -> Result<Bad, StorageError> {
+pub(crate) fn bad_record(meta: &Rows, id: QueueId, reason: &str) -> Result<Bad, StorageError> {
     let key = id_key(id).to_vec();
     let raw = meta
         .get(key.as_slice())
@@ -210,7 +208,7 @@ fn bad_record(
 /// schedule row is derived from the record), one whose body file is missing or that does not
 /// decode is set aside. Returns the id of every metadata row.
 fn unscheduled(
-    meta: &redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    (meta, states): (&Rows, &Rows),
     scheduled: &HashSet<QueueId>,
     files: &mut HashSet<QueueId>,
     found: &mut Found,
@@ -228,7 +226,11 @@ fn unscheduled(
         if scheduled.contains(&id) {
             continue;
         }
-        let reason = match MetaRecord::decode(value.value()) {
+        let state = states
+            .get(key.value())
+            .map_err(|e| error::db("cannot read state table", e))?;
+        let decoded = MetaRecord::decode_rows(value.value(), state.as_ref().map(|s| s.value()));
+        let reason = match decoded {
             Ok((record, _)) if record.body == BodyPlace::File && !files.remove(&id) => {
                 "body file missing".to_owned()
             }
@@ -290,10 +292,14 @@ fn rebuild_schedule(
         .collect())
 }
 
-/// Every metadata record that cannot be decoded. Stops early (returning what it found) when
-/// `stop` is set.
+/// A read-only table of the spool keyed and valued by bytes (`meta`, `state`).
+pub(crate) type Rows = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
+
+/// Every message whose rows (its metadata row, and its state row when it has one) cannot be
+/// decoded. Stops early (returning what it found) when `stop` is set.
 pub(crate) fn undecodable(
-    meta: &redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    meta: &Rows,
+    states: &Rows,
     stop: Option<&AtomicBool>,
 ) -> Result<Vec<Bad>, StorageError> {
     let mut bad = Vec::new();
@@ -307,7 +313,11 @@ pub(crate) fn undecodable(
         }
         let (key, value) = row.map_err(|e| error::db("cannot read meta table", e))?;
         let id = key_id(key.value());
-        let reason = match (id, MetaRecord::decode(value.value())) {
+        let state = states
+            .get(key.value())
+            .map_err(|e| error::db("cannot read state table", e))?;
+        let decoded = MetaRecord::decode_rows(value.value(), state.as_ref().map(|s| s.value()));
+        let reason = match (id, decoded) {
             (None, _) => "key is not a queue id".to_owned(),
             (Some(_), Err(reason)) => reason,
             (Some(_), Ok(_)) => continue,
@@ -322,61 +332,6 @@ pub(crate) fn undecodable(
     Ok(bad)
 }
 
-/// Moves bad records to the quarantine table in one commit (their raw rows, which hold any
-/// inline body), and removes their schedule rows. A record that changed since it was found
-/// (removed or rewritten meanwhile) is left alone.
-pub(crate) fn quarantine(
-    db: &Database,
-    bad: Vec<Bad>,
-) -> Result<Vec<QuarantinedRecord>, StorageError> {
-    if bad.is_empty() {
-        return Ok(Vec::new());
-    }
-    // redb's error is large but ends the whole commit; not worth boxing.
-    #[allow(clippy::result_large_err)]
-    let commit = || -> Result<Vec<QuarantinedRecord>, redb::Error> {
-        let txn = db.begin_write()?;
-        let mut report = Vec::new();
-        {
-            let mut meta = txn.open_table(META)?;
-            let mut schedule = txn.open_table(SCHEDULE)?;
-            let mut quarantine = txn.open_table(QUARANTINE)?;
-            let ids: HashSet<QueueId> = bad.iter().filter_map(|b| b.id).collect();
-            let mut stale = Vec::new();
-            for row in schedule.iter()? {
-                let (key, _) = row?;
-                if schedule_key_id(key.value()).is_none_or(|id| ids.contains(&id)) {
-                    stale.push(key.value().to_vec());
-                }
-            }
-            for key in stale {
-                schedule.remove(key.as_slice())?;
-            }
-            for Bad {
-                key,
-                id,
-                reason,
-                raw,
-            } in bad
-            {
-                let current = meta.get(key.as_slice())?.map(|v| v.value().to_vec());
-                if current.unwrap_or_default() != raw {
-                    continue;
-                }
-                let name = quarantine_key(id, &key);
-                tracing::error!(record = %name, %reason, "spool record quarantined");
-                let kept = encode_quarantined(&reason, &raw);
-                quarantine.insert(name.as_str(), kept.as_slice())?;
-                meta.remove(key.as_slice())?;
-                report.push(QuarantinedRecord { key: name, reason });
-            }
-        }
-        txn.commit()?;
-        Ok(report)
-    };
-    commit().map_err(|e| error::redb_any("cannot quarantine spool records", e))
-}
-
 /// Removes body files that no metadata refers to.
 fn remove_orphans(bodies: &BodyDir, orphans: HashSet<QueueId>) -> Vec<QueueId> {
     let mut orphans: Vec<QueueId> = orphans.into_iter().collect();
@@ -386,57 +341,4 @@ fn remove_orphans(bodies: &BodyDir, orphans: HashSet<QueueId>) -> Vec<QueueId> {
         bodies.remove(*id);
     }
     orphans
-}
-
-/// Quarantines the message `id` found unusable at attempt time (`reason`), unless its row
-/// changed meanwhile; logs it. Its body file, if any, stays.
-pub(crate) fn quarantine_message(
-    db: &Database,
-    id: QueueId,
-    reason: &str,
-) -> Result<Vec<QuarantinedRecord>, StorageError> {
-    let bad = {
-        let read = db
-            .begin_read()
-            .map_err(|e| error::redb_any("cannot read spool", e))?;
-        let meta = read_meta(&read)?;
-        bad_record(&meta, id, reason)?
-    };
-    if bad.raw.is_empty() {
-        return Ok(Vec::new()); // removed meanwhile
-    }
-    quarantine(db, vec![bad])
-}
-
-/// The ids of the quarantined messages (their body files are kept).
-fn quarantined_ids(db: &Database) -> Result<HashSet<QueueId>, StorageError> {
-    Ok(list_quarantine(db)?
-        .iter()
-        .filter_map(|q| q.key.strip_prefix("meta/")?.parse().ok())
-        .collect())
-}
-
-/// Every quarantined record.
-pub(crate) fn list_quarantine(db: &Database) -> Result<Vec<QuarantinedRecord>, StorageError> {
-    let read = db
-        .begin_read()
-        .map_err(|e| error::redb_any("cannot read spool", e))?;
-    let table = match read.open_table(QUARANTINE) {
-        Ok(table) => table,
-        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-        Err(e) => return Err(error::redb_any("cannot open quarantine table", e)),
-    };
-    let mut out = Vec::new();
-    for row in table
-        .iter()
-        .map_err(|e| error::db("cannot read quarantine", e))?
-    {
-        let (key, value) = row.map_err(|e| error::db("cannot read quarantine", e))?;
-        let reason = quarantined_reason(value.value());
-        out.push(QuarantinedRecord {
-            key: key.value().to_owned(),
-            reason,
-        });
-    }
-    Ok(out)
 }

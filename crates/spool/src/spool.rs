@@ -35,7 +35,7 @@ use crate::error;
 use crate::handle::{Opener, Shared};
 use crate::open::{self, StartupReport};
 use crate::options::SpoolOptions;
-use crate::schema::{create_tables, read_meta, DB_FILE, NEW_DB_FILE};
+use crate::schema::{create_tables, read_meta, read_state, DB_FILE, NEW_DB_FILE};
 use crate::writer::{self, Done, Op, Request};
 
 /// A durable message store in one directory. Cloning is cheap and shares the store.
@@ -360,10 +360,10 @@ fn verify_records(
         let read = db
             .begin_read()
             .map_err(|e| error::redb_any("cannot read spool", e))?;
-        let meta = read_meta(&read)?;
-        open::undecodable(&meta, stop)?
+        let (meta, states) = (read_meta(&read)?, read_state(&read)?);
+        open::undecodable(&meta, &states, stop)?
     };
-    open::quarantine(&db, bad)
+    crate::quarantine::quarantine(&db, bad)
 }
 
 /// Runs blocking work off the async workers.

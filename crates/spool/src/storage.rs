@@ -9,14 +9,14 @@ use envoi_queue::{
     QuarantinedRecord, ScheduleEntry, StateCounts, Storage, StorageError, StoreHealth,
     StoredMessage, Suspension,
 };
-use envoi_types::{Message, QueueId, SpooledBody};
+use envoi_types::QueueId;
 use redb::{ReadTransaction, ReadableTable};
 
 use crate::error;
-use crate::open;
+use crate::read::{load, summary};
 use crate::schema::{
-    decode_schedule, id_key, key_id, read_meta, suspension, BodyPlace, MetaRecord, SCHEDULE,
-    SUSPENSIONS,
+    chunks_for, decode_schedule, id_key, key_id, read_meta, read_state, suspension, BodyPlace,
+    MetaRecord, CHUNK_LEN, SCHEDULE, SUSPENSIONS,
 };
 use crate::space;
 use crate::spool::{blocking, Spool};
@@ -34,15 +34,23 @@ impl Spool {
         for message in messages {
             let body = message.envelope.message.bytes();
             let staged = message.envelope.message.spooled_body();
-            let place = if body.len() <= inline_max && staged.is_none() {
-                BodyPlace::Inline
-            } else {
-                BodyPlace::File
+            let place = match chunks_for(body.len()) {
+                _ if body.len() > inline_max || staged.is_some() => BodyPlace::File,
+                Some(0) => BodyPlace::Inline,
+                Some(chunks) => BodyPlace::Chunked { chunks },
+                None => BodyPlace::File,
             };
             let record = MetaRecord::of(&message.envelope, message.meta, place);
-            // A streamed message keeps its head in the row; a whole message in a file none.
+            // A streamed message keeps its head in the row; a whole message in a file none; a
+            // chunked one what is left after its chunks.
+            let chunked = match place {
+                BodyPlace::Chunked { chunks } => (chunks as usize) * CHUNK_LEN,
+                _ => 0,
+            };
             let inline: &[u8] = match (place, staged) {
-                (BodyPlace::Inline, _) | (BodyPlace::File, Some(_)) => &body,
+                (BodyPlace::Inline | BodyPlace::Chunked { .. }, _) | (BodyPlace::File, Some(_)) => {
+                    &body[chunked..]
+                }
                 (BodyPlace::File, None) => &[],
             };
             let written = record
@@ -52,7 +60,7 @@ impl Spool {
                     match (place, staged) {
                         (BodyPlace::File, Some(rest)) => bodies.adopt(message.id, rest)?,
                         (BodyPlace::File, None) => bodies.write(message.id, &body)?,
-                        (BodyPlace::Inline, _) => {}
+                        (BodyPlace::Inline | BodyPlace::Chunked { .. }, _) => {}
                     }
                     Ok(row)
                 });
@@ -69,6 +77,7 @@ impl Spool {
                 id: message.id,
                 record,
                 row,
+                chunks: body.slice(..chunked),
             });
         }
         Ok(prepared)
@@ -105,99 +114,6 @@ impl Spool {
             work(&spool, &txn)
         })
     }
-}
-
-/// Decodes the metadata row of `id` with `decode` (the row's record, and its inline body when
-/// it has one); `None` when no such row is stored.
-fn with_row<T>(
-    txn: &ReadTransaction,
-    id: QueueId,
-    decode: impl FnOnce(MetaRecord, &[u8]) -> Result<T, StorageError>,
-) -> Result<Option<T>, StorageError> {
-    let meta = read_meta(txn)?;
-    let Some(row) = meta
-        .get(id_key(id).as_slice())
-        .map_err(|e| error::db("cannot read meta table", e))?
-    else {
-        return Ok(None);
-    };
-    // Decoding checks that an inline body has the length the record says.
-    let (record, inline) =
-        MetaRecord::decode(row.value()).map_err(|detail| error::corrupt(id, detail))?;
-    decode(record, inline).map(Some)
-}
-
-/// The stored record of `id`, decoded.
-fn record(txn: &ReadTransaction, id: QueueId) -> Result<Option<MetaRecord>, StorageError> {
-    with_row(txn, id, |record, _| Ok(record))
-}
-
-/// The full message of `id`, its body read from its metadata row or its file; a streamed
-/// message's rest stays in its file ([`spooled_rest`]).
-fn load(
-    spool: &Spool,
-    txn: &ReadTransaction,
-    id: QueueId,
-) -> Result<Option<StoredMessage>, StorageError> {
-    with_row(txn, id, |record, inline| {
-        if record.body == BodyPlace::File && !inline.is_empty() {
-            let rest = spooled_rest(spool, id, record.body_len - inline.len() as u64)?;
-            let message = Message::spooled(inline.to_vec(), rest);
-            return Ok(record.into_stored(id, message));
-        }
-        let body = match record.body {
-            BodyPlace::Inline => inline.to_vec(),
-            BodyPlace::File => spool
-                .inner
-                .shared
-                .bodies
-                .read(id)?
-                .ok_or_else(|| error::corrupt(id, "body file missing".into()))?,
-        };
-        if body.len() as u64 != record.body_len {
-            return Err(error::corrupt(
-                id,
-                format!(
-                    "body is {} octets, {} expected",
-                    body.len(),
-                    record.body_len
-                ),
-            ));
-        }
-        Ok(record.into_stored(id, Message::new(body)))
-    })
-}
-
-/// The rest of a streamed message, left in `bodies/<id>`: its length checked against the
-/// record's, and scanned once for 8-bit octets (in pieces, never whole in memory) so the relay
-/// knows what to declare.
-fn spooled_rest(spool: &Spool, id: QueueId, expected: u64) -> Result<SpooledBody, StorageError> {
-    let path = spool.inner.shared.bodies.path_of(id);
-    let mut file = match std::fs::File::open(&path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(error::corrupt(id, "body file missing".into()))
-        }
-        Err(e) => return Err(error::io("cannot open body file", &path, &e)),
-    };
-    let mut buffer = vec![0_u8; 64 * 1024];
-    let (mut len, mut eight_bit) = (0_u64, false);
-    loop {
-        let read = std::io::Read::read(&mut file, &mut buffer)
-            .map_err(|e| error::io("cannot read body file", &path, &e))?;
-        if read == 0 {
-            break;
-        }
-        eight_bit |= !buffer[..read].is_ascii();
-        len = len.saturating_add(read as u64);
-    }
-    if len != expected {
-        return Err(error::corrupt(
-            id,
-            format!("body file is {len} octets, {expected} expected"),
-        ));
-    }
-    Ok(SpooledBody::new(path, len, eight_bit))
 }
 
 fn done(outcome: Done) -> Result<(), StorageError> {
@@ -264,7 +180,7 @@ impl Storage for Spool {
                 let spool = self.clone();
                 let reason = detail.clone();
                 let set_aside = blocking(move || {
-                    open::quarantine_message(&*spool.inner.shared.db()?, id, &reason)
+                    crate::quarantine::quarantine_message(&*spool.inner.shared.db()?, id, &reason)
                 })
                 .await;
                 if let Err(e) = set_aside {
@@ -305,14 +221,13 @@ impl Storage for Spool {
     }
 
     async fn info(&self, id: QueueId) -> Result<Option<MessageInfo>, StorageError> {
-        self.read(move |_, txn| Ok(record(txn, id)?.map(|r| r.info(id))))
-            .await
+        self.read(move |_, txn| summary(txn, id)).await
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Vec<MessageInfo>, StorageError> {
         let query = query.clone();
         self.read(move |_, txn| {
-            let meta = read_meta(txn)?;
+            let (meta, states) = (read_meta(txn)?, read_state(txn)?);
             let after = query.after.map(id_key);
             let start = match &after {
                 Some(key) => Bound::Excluded(key.as_slice()),
@@ -324,13 +239,17 @@ impl Storage for Spool {
                 .map_err(|e| error::db("cannot read meta table", e))?;
             for row in rows {
                 let (key, value) = row.map_err(|e| error::db("cannot read meta table", e))?;
-                let (Some(id), Ok(record)) = (
-                    key_id(key.value()),
-                    MetaRecord::decode(value.value()).map(|(record, _)| record),
-                ) else {
+                let state = states
+                    .get(key.value())
+                    .map_err(|e| error::db("cannot read state table", e))?;
+                let Some(id) = key_id(key.value()) else {
                     continue;
                 };
-                let info = record.info(id);
+                // The listing's fields only: never the cold fields or the body.
+                let state = state.as_ref().map(|s| s.value());
+                let Ok(info) = MetaRecord::summary(id, value.value(), state) else {
+                    continue;
+                };
                 if query.matches(&info) {
                     out.push(info);
                     if out.len() >= query.page_size() {
@@ -397,7 +316,7 @@ impl Storage for Spool {
 
     async fn quarantined(&self) -> Result<Vec<QuarantinedRecord>, StorageError> {
         let spool = self.clone();
-        blocking(move || open::list_quarantine(&*spool.inner.shared.db()?)).await
+        blocking(move || crate::quarantine::list_quarantine(&*spool.inner.shared.db()?)).await
     }
 
     /// `Failing` once the spool has stopped for good; `Full` while its filesystem has less

@@ -36,6 +36,9 @@ pub(crate) struct Prepared {
     pub record: MetaRecord,
     /// The metadata row, encoded by the caller (off the writer thread).
     pub row: Vec<u8>,
+    /// The part of an inline body that goes to the `chunks` table (empty unless the body is
+    /// [`BodyPlace::Chunked`]): a view of the message's buffer, not a copy.
+    pub chunks: bytes::Bytes,
 }
 
 /// One mutation.

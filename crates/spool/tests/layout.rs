@@ -19,6 +19,7 @@ use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("meta");
 const SCHEDULE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("schedule");
 const FORMAT: TableDefinition<&str, u64> = TableDefinition::new("format");
+const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 
 const BODY: &[u8] = b"Subject: x\r\n\r\nhi\r\n"; // 18 octets
 
@@ -72,6 +73,11 @@ async fn stored_message(
         .to_vec();
     let (key, value) = schedule.first().unwrap().unwrap();
     let (key, value) = (key.value().to_vec(), value.value().to_vec());
+    assert_eq!(
+        read.open_table(STATE).unwrap().len().unwrap(),
+        0,
+        "no state row yet"
+    );
     let layout = read
         .open_table(FORMAT)
         .unwrap()
@@ -82,21 +88,53 @@ async fn stored_message(
     (id, row, key, value, layout)
 }
 
-/// The postcard record of `message()`, its body kept at `place` (0 inline, 1 file).
+/// The format 5 record of `message()`, its body kept at `place` (0 inline, 1 file).
 fn record(place: u8) -> Vec<u8> {
     record_with(place, &[0, 0, 0]) // not SMTPUTF8, BODY undeclared, no TLS
 }
 
-/// The record with these bytes for the client's declarations (after `client.protocol`), no
-/// DSN parameter and an empty history.
+/// The format 5 record with these bytes for the client's declarations (after
+/// `client.protocol`), no DSN parameter and an empty history.
 fn record_with(place: u8, declarations: &[u8]) -> Vec<u8> {
     // dsn: RET None, ENVID None, no recipient; history: no attempt, 0 warnings sent.
-    record_parts(place, declarations, Some(&[0, 0, 0]), Some(&[0, 0]))
+    record5(place, declarations, &[0, 0, 0], &[0, 0])
 }
 
-/// The record with these bytes for the declarations, the DSN parameters (after `arrival`;
-/// `None` for formats 2 and 3, which have none) and the history (after `meta.recipients`;
-/// `None` for formats 2 and 3).
+/// The format 5 record with these bytes for the declarations (after `client.protocol`), the
+/// DSN parameters (after the state) and the history (the end of the state). The fields a
+/// listing shows come first; DSN parameters, client and receiver last.
+fn record5(place: u8, declarations: &[u8], dsn: &[u8], history: &[u8]) -> Vec<u8> {
+    let mut r = Vec::new();
+    r.extend([1, 7]); // sender: variant 1 (Address), 7 octets
+    r.extend(b"a@b.org");
+    r.extend([1, 7]); // recipients: 1, then 7 octets: the only copy of the address
+    r.extend(b"c@d.org");
+    r.extend([100, 5]); // arrival: seconds 100, nanoseconds 5 (varints)
+    r.extend([18, place]); // body_len 18, body place
+    r.extend(state(false, history)); // the state it was stored with
+    r.extend(dsn);
+    r.extend([1, 0, 127, 0, 0, 1]); // client.ip: Some, V4, 127.0.0.1
+    r.extend([0, 0, 0]); // client.helo None, client.auth None, client.protocol ""
+    r.extend(declarations); // client.smtputf8, client.body, client.tls
+    r.push(0); // receiver ""
+    r
+}
+
+/// The state of `message()` in format 5 (the tail of its metadata row, or a state row after
+/// the format byte): no attempt, due at 200 s, `held`, its one recipient pending.
+fn state(held: bool, history: &[u8]) -> Vec<u8> {
+    let mut r = vec![0]; // attempts 0
+    r.extend([0xC8, 0x01, 0]); // next_attempt: 200 s (varint), 0 ns
+    r.push(u8::from(held));
+    r.extend([1, 0, 0]); // statuses: 1; recipient variant 0 (index), index 0
+    r.extend([0, 0, 0]); // state Pending, last_reply None, remote_host None
+    r.extend(history); // history: attempts, then delay warnings sent
+    r
+}
+
+/// A format 4, 3 or 2 record, with these bytes for the declarations, the DSN parameters
+/// (after `arrival`; `None` for formats 2 and 3, which have none) and the history (after
+/// `meta.recipients`; `None` for formats 2 and 3).
 fn record_parts(
     place: u8,
     declarations: &[u8],
@@ -126,7 +164,7 @@ fn record_parts(
 }
 
 fn expected_row(place: u8, tail: &[u8]) -> Vec<u8> {
-    row_of(4, record(place), tail)
+    row_of(5, record(place), tail)
 }
 
 fn row_of(format: u8, record: Vec<u8>, tail: &[u8]) -> Vec<u8> {
@@ -153,8 +191,9 @@ fn expected_schedule(id: QueueId, place: u8) -> (Vec<u8>, Vec<u8>) {
 async fn an_inline_message_is_one_meta_row_ending_in_its_body() {
     let dir = tempfile::tempdir().unwrap();
     let (id, row, key, value, layout) = stored(dir.path(), 1024).await;
-    assert_eq!(layout, 3);
+    assert_eq!(layout, 4);
     assert_eq!(row, expected_row(0, BODY));
+    assert_eq!(row[..5], [5, 0, 0, 0, 0x33], "as docs/architecture.md says");
     assert_eq!((key, value), expected_schedule(id, 0));
     assert_eq!(
         std::fs::read_dir(dir.path().join("bodies"))
@@ -168,7 +207,7 @@ async fn an_inline_message_is_one_meta_row_ending_in_its_body() {
 async fn a_large_body_is_a_file_named_by_the_id() {
     let dir = tempfile::tempdir().unwrap();
     let (id, row, key, value, layout) = stored(dir.path(), 4).await;
-    assert_eq!(layout, 3);
+    assert_eq!(layout, 4);
     assert_eq!(row, expected_row(1, &[]));
     assert_eq!((key, value), expected_schedule(id, 1));
     let file = dir.path().join("bodies").join(id.to_string());
@@ -190,7 +229,7 @@ async fn the_client_declarations_follow_the_protocol() {
     declarations.extend([1, 7]); // tls: Some, version of 7 octets
     declarations.extend(b"TLSv1.3");
     declarations.extend([1, b'X']); // cipher of 1 octet
-    assert_eq!(row, row_of(4, record_with(0, &declarations), BODY));
+    assert_eq!(row, row_of(5, record_with(0, &declarations), BODY));
 }
 
 #[tokio::test]
@@ -211,16 +250,15 @@ async fn the_dsn_parameters_follow_the_arrival_and_the_history_ends_the_record()
     let (_, row, _, _, _) = stored_message(dir.path(), 1024, message).await;
     let mut dsn = vec![1, 1]; // ret: Some, variant 1 (HDRS)
     dsn.extend([1, 1, b'x']); // envid: Some, 1 octet
-    dsn.extend([1, 7]); // recipients: 1; recipient, 7 octets
-    dsn.extend(b"c@d.org");
+    dsn.extend([1, 0, 0]); // recipients: 1; recipient variant 0 (index), index 0
     dsn.extend([1, 0, 0, 0]); // notify: Some, success, failure, delay all false (NEVER)
     dsn.extend([1, 6]); // orcpt: Some, address type of 6 octets
     dsn.extend(b"rfc822");
     dsn.push(7); // address, 7 octets
     dsn.extend(b"c@d.org");
     let history = [0, 1]; // no attempt recorded, 1 delay warning sent
-    let record = record_parts(0, &[0, 0, 0], Some(&dsn), Some(&history));
-    assert_eq!(row, row_of(4, record, BODY));
+    let record = record5(0, &[0, 0, 0], &dsn, &history);
+    assert_eq!(row, row_of(5, record, BODY));
 }
 
 /// A row of format 3, as the envoi before DSN parameters and the history wrote it, is read
@@ -291,20 +329,37 @@ async fn a_streamed_message_keeps_its_head_in_the_row_and_the_rest_in_a_file() {
     assert_eq!(stored, expected_schedule(id, 1));
 }
 
-/// A layout 2 database (a file body always whole) is a layout 3 one: it is opened, its
-/// messages read as before, and its layout record raised to 3.
+/// A layout 2 database (a file body always whole) or 3 (format 4 rows) is opened, its
+/// messages read as before, and its layout record raised to 4.
 #[tokio::test]
-async fn a_layout_2_database_is_opened_and_raised_to_3() {
+async fn layout_2_and_3_databases_are_opened_and_raised_to_4() {
+    for old in [2, 3] {
+        old_layout_is_raised(old).await;
+    }
+}
+
+async fn old_layout_is_raised(old: u64) {
     let dir = tempfile::tempdir().unwrap();
     let (id, _, _, _, _) = stored(dir.path(), 4).await;
+    let row = row_of(
+        4,
+        record_parts(1, &[0, 0, 0], Some(&[0, 0, 0]), Some(&[0, 0])),
+        &[],
+    );
     {
         let db = Database::open(dir.path().join(DB_FILE)).unwrap();
         let write = db.begin_write().unwrap();
         write
             .open_table(FORMAT)
             .unwrap()
-            .insert("layout", 2)
+            .insert("layout", old)
             .unwrap();
+        write
+            .open_table(META)
+            .unwrap()
+            .insert(&id.to_bytes()[..], &row[..])
+            .unwrap();
+        write.delete_table(STATE).unwrap();
         write.commit().unwrap();
     }
     let spool = Spool::open(dir.path(), SpoolOptions::default()).unwrap();
@@ -320,7 +375,7 @@ async fn a_layout_2_database_is_opened_and_raised_to_3() {
         .unwrap()
         .unwrap()
         .value();
-    assert_eq!(layout, 3);
+    assert_eq!(layout, 4);
 }
 
 /// A row of format 2, as the envoi before the client's declarations wrote it, is read back with
@@ -385,4 +440,133 @@ async fn a_suspension_is_one_row_named_by_its_destination() {
     );
     let row = table.get("*").unwrap().unwrap().value().to_vec();
     assert_eq!(row, [0; 13]);
+}
+
+/// A hold (a change of state) writes the message's state row — its recipient named by index —
+/// and its schedule row; the metadata row, inline body included, stays byte for byte.
+#[tokio::test]
+async fn a_change_of_state_writes_a_state_row_and_leaves_the_metadata_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let (id, row, _, _, _) = stored(dir.path(), 1024).await;
+    let spool = Spool::open(dir.path(), SpoolOptions::default()).unwrap();
+    spool.set_held(id, true).await.unwrap();
+    drop(spool);
+    let (meta_row, state_row, schedule_value) = rows_of(dir.path(), id);
+    assert_eq!(meta_row, row);
+    let mut expected = vec![1]; // state row format 1
+    expected.extend(state(true, &[0, 0]));
+    assert_eq!(state_row, Some(expected));
+    assert_eq!(schedule_value[12], 1, "held in the schedule row");
+    let spool = Spool::open(dir.path(), SpoolOptions::default()).unwrap();
+    assert!(spool.get(id).await.unwrap().unwrap().meta.held);
+    // A removed message leaves no state row behind.
+    assert!(spool.remove(id).await.unwrap());
+    drop(spool);
+    let db = Database::open(dir.path().join(DB_FILE)).unwrap();
+    let read = db.begin_read().unwrap();
+    assert_eq!(read.open_table(STATE).unwrap().len().unwrap(), 0);
+    assert_eq!(read.open_table(META).unwrap().len().unwrap(), 0);
+}
+
+/// A format 4 row (layout 3) is never rewritten: a change of its message's state goes to a
+/// state row, which overrides the state inside the old row from then on.
+#[tokio::test]
+async fn a_format_4_row_stays_and_its_changes_go_to_a_state_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let (id, _, _, _, _) = stored(dir.path(), 1024).await;
+    let old = row_of(
+        4,
+        record_parts(0, &[0, 0, 0], Some(&[0, 0, 0]), Some(&[0, 0])),
+        BODY,
+    );
+    {
+        let db = Database::open(dir.path().join(DB_FILE)).unwrap();
+        let write = db.begin_write().unwrap();
+        write
+            .open_table(META)
+            .unwrap()
+            .insert(&id.to_bytes()[..], &old[..])
+            .unwrap();
+        write.commit().unwrap();
+    }
+    let spool = Spool::open(dir.path(), SpoolOptions::default()).unwrap();
+    let stored = spool.get(id).await.unwrap().unwrap();
+    assert_eq!(stored.envelope, message().envelope);
+    assert!(!stored.meta.held);
+    spool.set_held(id, true).await.unwrap();
+    let held = spool.get(id).await.unwrap().unwrap();
+    assert!(held.meta.held);
+    assert_eq!(held.envelope, message().envelope);
+    drop(spool);
+    let (meta_row, state_row, _) = rows_of(dir.path(), id);
+    assert_eq!(meta_row, old);
+    let mut expected = vec![1];
+    expected.extend(state(true, &[0, 0]));
+    assert_eq!(state_row, Some(expected));
+}
+
+/// The metadata row, state row (if any) and schedule value of `id` in the closed spool.
+fn rows_of(dir: &Path, id: QueueId) -> (Vec<u8>, Option<Vec<u8>>, Vec<u8>) {
+    let db = Database::open(dir.join(DB_FILE)).unwrap();
+    let read = db.begin_read().unwrap();
+    let key = id.to_bytes();
+    let meta = read.open_table(META).unwrap();
+    let meta_row = meta.get(&key[..]).unwrap().unwrap().value().to_vec();
+    let states = read.open_table(STATE).unwrap();
+    let state_row = states.get(&key[..]).unwrap().map(|v| v.value().to_vec());
+    let schedule = read.open_table(SCHEDULE).unwrap();
+    let (_, value) = schedule.first().unwrap().unwrap();
+    (meta_row, state_row, value.value().to_vec())
+}
+
+/// An inline body of at least one chunk (4064 octets): its whole chunks are rows of `chunks`
+/// keyed by (id, index), each exactly one chunk, and the rest ends the metadata row, whose
+/// body place is variant 2 with the chunk count. A delivered message takes its chunks along.
+#[tokio::test]
+async fn a_large_inline_body_is_cut_into_chunks_that_fill_a_page() {
+    const CHUNKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("chunks");
+    const CHUNK: usize = 4064;
+    let dir = tempfile::tempdir().unwrap();
+    let mut message = message();
+    let body: Vec<u8> = (0..2 * CHUNK + 7).map(|i| b'a' + (i % 26) as u8).collect();
+    message.envelope.message = envoi_types::Message::new(body.clone());
+    let id = message.id;
+    let (_, row, _, value, _) = stored_message(dir.path(), 128 * 1024, message).await;
+    assert_eq!(*row.last_chunk::<7>().unwrap(), body[2 * CHUNK..]);
+    // body_len 8135 (varint c7 3f), place variant 2 with 2 chunks.
+    let place = [0xC7, 0x3F, 2, 2];
+    assert!(row.windows(4).any(|w| w == place), "{row:?}");
+    assert_eq!(value[17], 0, "no body file");
+    {
+        let db = Database::open(dir.path().join(DB_FILE)).unwrap();
+        let read = db.begin_read().unwrap();
+        let chunks = read.open_table(CHUNKS).unwrap();
+        let rows: Vec<(Vec<u8>, Vec<u8>)> = chunks
+            .iter()
+            .unwrap()
+            .map(|r| {
+                let (k, v) = r.unwrap();
+                (k.value().to_vec(), v.value().to_vec())
+            })
+            .collect();
+        assert_eq!(rows.len(), 2);
+        for (index, (key, chunk)) in rows.iter().enumerate() {
+            let mut expected_key = id.to_bytes().to_vec();
+            expected_key.extend(u32::try_from(index).unwrap().to_be_bytes());
+            assert_eq!(key, &expected_key);
+            assert_eq!(chunk[..], body[index * CHUNK..(index + 1) * CHUNK]);
+        }
+    }
+    let spool = Spool::open(dir.path(), SpoolOptions::default()).unwrap();
+    let stored = spool.get(id).await.unwrap().unwrap();
+    assert_eq!(stored.envelope.message.as_bytes(), &body[..]);
+    let commit = envoi_queue::AttemptCommit {
+        bounces: Vec::new(),
+        disposition: envoi_queue::Disposition::Remove,
+    };
+    spool.commit_attempt(id, commit).await.unwrap();
+    drop(spool);
+    let db = Database::open(dir.path().join(DB_FILE)).unwrap();
+    let read = db.begin_read().unwrap();
+    assert_eq!(read.open_table(CHUNKS).unwrap().len().unwrap(), 0);
 }

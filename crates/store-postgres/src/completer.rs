@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::codec::{encode_history, encode_recipients, id_bytes, nanos};
 use crate::error::PgError;
 use crate::insert::Columns;
-use crate::sql;
+use crate::sql::{self, prepared};
 use crate::store::Inner;
 
 /// Outcomes applied per transaction at most.
@@ -210,43 +210,29 @@ fn answer(inner: &Inner, prepared: Vec<Prepared>, applied: &[Applied]) {
                 continue;
             }
         };
-        fences.remove(&id);
+        fences.forget(id);
         let _ = one.request.reply.send(result);
     }
 }
 
-/// One transaction applying every outcome of `batch`; what became of each, in order, once
-/// `COMMIT` returned.
+/// Applies every outcome of `batch` at once; what became of each, in order, once committed.
+/// A batch of removals alone (the common case: every recipient delivered, nothing to bounce) is
+/// one `DELETE`, its own transaction: one round trip. Anything else is one transaction.
 async fn apply(inner: &Inner, batch: &[Prepared]) -> Result<Vec<Applied>, StorageError> {
     let mut session = inner.session().await?;
-    let tx = session.transaction().await.map_err(PgError::from)?;
     let node = &inner.options.node;
+    let removals_only = batch
+        .iter()
+        .all(|p| p.retry.is_none() && p.bounces.is_empty());
+    if removals_only {
+        let done = remove(&session, node, batch).await?;
+        // Read after the commit: it only tells a message gone from one another node holds.
+        return judge(&session, batch, &done).await;
+    }
+    let tx = session.transaction().await.map_err(PgError::from)?;
     let mut done = remove(&tx, node, batch).await?;
     done.extend(reschedule(&tx, node, batch).await?);
-    let missed: Vec<&Vec<u8>> = batch
-        .iter()
-        .map(|p| &p.key)
-        .filter(|key| !done.contains(*key))
-        .collect();
-    let still_stored: HashSet<Vec<u8>> = if missed.is_empty() {
-        HashSet::new()
-    } else {
-        let rows = tx
-            .query(sql::STORED_OF, &[&missed])
-            .await
-            .map_err(PgError::from)?;
-        rows.iter().map(|row| row.get(0)).collect()
-    };
-    let applied: Vec<Applied> = batch
-        .iter()
-        .map(
-            |p| match (done.contains(&p.key), still_stored.contains(&p.key)) {
-                (true, _) => Applied::Done,
-                (false, false) => Applied::Gone,
-                (false, true) => Applied::Stale,
-            },
-        )
-        .collect();
+    let applied = judge(&tx, batch, &done).await?;
     let mut bounces = Columns::default();
     for (p, applied) in batch.iter().zip(&applied) {
         if *applied != Applied::Stale {
@@ -259,6 +245,39 @@ async fn apply(inner: &Inner, batch: &[Prepared]) -> Result<Vec<Applied>, Storag
     tx.commit().await.map_err(PgError::from)?;
     announce_retries(inner, batch, &applied);
     Ok(applied)
+}
+
+/// What became of each outcome of `batch`, given the ids `done` applied: the others are gone
+/// (no such message any more) or stale (the message is still stored, under another lease).
+async fn judge<C: GenericClient>(
+    client: &C,
+    batch: &[Prepared],
+    done: &HashSet<Vec<u8>>,
+) -> Result<Vec<Applied>, StorageError> {
+    let missed: Vec<&Vec<u8>> = batch
+        .iter()
+        .map(|p| &p.key)
+        .filter(|key| !done.contains(*key))
+        .collect();
+    let still_stored: HashSet<Vec<u8>> = if missed.is_empty() {
+        HashSet::new()
+    } else {
+        let rows = client
+            .query(&prepared(client, sql::STORED_OF).await?, &[&missed])
+            .await
+            .map_err(PgError::from)?;
+        rows.iter().map(|row| row.get(0)).collect()
+    };
+    Ok(batch
+        .iter()
+        .map(
+            |p| match (done.contains(&p.key), still_stored.contains(&p.key)) {
+                (true, _) => Applied::Done,
+                (false, false) => Applied::Gone,
+                (false, true) => Applied::Stale,
+            },
+        )
+        .collect())
 }
 
 /// Tells the other nodes when the earliest retry of the batch is due (sent debounced).
@@ -292,7 +311,10 @@ async fn remove<C: GenericClient>(
     let keys: Vec<&Vec<u8>> = removals.iter().map(|p| &p.key).collect();
     let fences = fences(removals.iter().copied());
     let rows = client
-        .query(sql::FINISH_MANY, &[&keys, &fences, &node])
+        .query(
+            &prepared(client, sql::FINISH_MANY).await?,
+            &[&keys, &fences, &node],
+        )
         .await
         .map_err(PgError::from)?;
     Ok(rows.iter().map(|row| row.get(0)).collect())
@@ -319,7 +341,7 @@ async fn reschedule<C: GenericClient>(
     let histories: Vec<&Option<Vec<u8>>> = retries.iter().map(|(_, r)| &r.history).collect();
     let rows = client
         .query(
-            sql::RESCHEDULE_MANY,
+            &prepared(client, sql::RESCHEDULE_MANY).await?,
             &[
                 &keys,
                 &fences,

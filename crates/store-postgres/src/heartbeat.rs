@@ -4,14 +4,17 @@
 use std::sync::{Arc, Weak};
 
 use crate::error::PgError;
-use crate::sql;
+use crate::sql::{self, prepared};
 use crate::store::Inner;
 
 /// Writes this node's heartbeat now.
 pub(crate) async fn beat(inner: &Inner) -> Result<(), PgError> {
     let session = inner.session().await?;
     session
-        .execute(sql::HEARTBEAT, &[&inner.options.node])
+        .execute(
+            &prepared(&session, sql::HEARTBEAT).await?,
+            &[&inner.options.node],
+        )
         .await?;
     Ok(())
 }

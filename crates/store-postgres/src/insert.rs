@@ -12,7 +12,7 @@ use crate::codec::{
     encode_dsn, encode_envelope, encode_history, encode_recipients, id_bytes, nanos,
 };
 use crate::error::{duplicate_key, is_duplicate, PgError};
-use crate::sql;
+use crate::sql::{self, prepared};
 use crate::store::Inner;
 
 /// New messages, one vector per column, leased to the node that writes them.
@@ -92,10 +92,10 @@ impl Columns {
 
     /// Records the fencing counter of the leases the write took (0, the column's default): the
     /// first attempt's outcome is refused if another node claimed a message since.
-    pub(crate) fn lease_fences(&self, inner: &Inner) {
+    pub(crate) fn lease_fences(&self, inner: &Inner, until_ns: i64) {
         let mut fences = inner.fences();
         for id in &self.ids {
-            fences.insert(*id, 0);
+            fences.hold(*id, 0, until_ns);
         }
     }
 
@@ -104,8 +104,9 @@ impl Columns {
         self.ids.is_empty()
     }
 
-    /// Inserts every row (message rows, then bodies) in the caller's transaction, leased to
-    /// `node` until `lease_until`. A stored id is [`StorageError::DuplicateId`] (the id the server names,
+    /// Inserts every row (message rows and bodies, in one statement: within the caller's
+    /// transaction, or as a transaction of its own on a session outside one), leased to `node`
+    /// until `lease_until`. A stored id is [`StorageError::DuplicateId`] (the id the server names,
     /// or the first of these when it names none).
     pub(crate) async fn insert<C: GenericClient>(
         &self,
@@ -119,7 +120,7 @@ impl Columns {
         let until = nanos(lease_until);
         let inserted = client
             .execute(
-                sql::INSERT_MESSAGES,
+                &prepared(client, sql::INSERT_MESSAGES).await?,
                 &[
                     &self.keys,
                     &self.arrival,
@@ -132,6 +133,8 @@ impl Columns {
                     &node,
                     &until,
                     &self.history,
+                    &self.envelope,
+                    &self.dsn,
                 ],
             )
             .await;
@@ -142,10 +145,6 @@ impl Columns {
             }
             other => other.map_err(PgError::from)?,
         };
-        client
-            .execute(sql::INSERT_BODIES, &[&self.keys, &self.envelope, &self.dsn])
-            .await
-            .map_err(PgError::from)?;
         Ok(())
     }
 }

@@ -25,7 +25,8 @@
 //! # Layout
 //! - [`options`]: the settings, [`PgOptions`].
 //! - [`store`]: the store, [`PgStore`]: its pool and runtime.
-//! - [`storage`]: the [`envoi_queue::Storage`] implementation.
+//! - [`storage`]: the [`envoi_queue::Storage`] implementation; `claims` (leases for attempts,
+//!   batch claims of due work) and `listing` (admin listings and counts) hold its larger parts.
 //! - [`stream`]: the streaming enqueue: bodies buffered behind a bound.
 //! - `writer`: group commit of new messages.
 //! - `completer`: batched commits of attempts' outcomes.
@@ -33,17 +34,21 @@
 //! - [`migrate`]: versioned schema migrations.
 //! - `sql`: every statement.
 //! - `rows`, `codec`: rows to the queue's types and back.
+//! - `fences`: the leases this node holds, and forgetting those of messages gone elsewhere.
 //! - `heartbeat`: this node's heartbeat.
 //! - `notices`: debounced notices of due work between nodes (`NOTIFY`/`LISTEN`).
 //! - `connect`: the pool's sessions (settings, TLS).
 //! - [`error`]: [`PgError`] and its mapping to [`envoi_queue::StorageError`].
 
+mod claims;
 mod codec;
 mod completer;
 mod connect;
 pub mod error;
+mod fences;
 mod heartbeat;
 mod insert;
+mod listing;
 pub mod migrate;
 mod notices;
 pub mod options;

@@ -11,7 +11,7 @@ use deadpool_postgres::Object;
 use crate::error::PgError;
 
 /// The schema, version by version (version = index + 1). Never edit a released entry: add one.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// Version 1: message rows (small, updated), bodies (written once), quarantine, nodes.
 ///
@@ -184,4 +184,15 @@ ALTER TABLE envoi_message ADD COLUMN history bytea;
 const V5: &str = r#"
 CREATE INDEX envoi_message_held ON envoi_message (id) WHERE held;
 CREATE INDEX envoi_message_deferred ON envoi_message (id) WHERE NOT held AND attempts > 0;
+"#;
+
+/// Version 6: destinations a node could not reach, backed off for every node (one row per
+/// destination, rewritten on a failure, deleted when it is reached or flushed).
+const V6: &str = r#"
+CREATE TABLE envoi_backoff (
+    destination text    PRIMARY KEY,
+    until_ns    bigint  NOT NULL,
+    failures    integer NOT NULL,
+    error       text    NOT NULL
+) WITH (fillfactor = 50);
 "#;

@@ -1,18 +1,35 @@
-//! Every statement the store runs, in one place (each is prepared once per session).
+//! Every statement the store runs, in one place, and [`prepared`]: each is prepared once per
+//! session.
 
-/// Message rows from column arrays, in one statement; leased by the writing node from the
-/// start, so that its first attempt needs no claim by another node to be safe.
-pub(crate) const INSERT_MESSAGES: &str = "INSERT INTO envoi_message
-    (id, arrival_ns, next_ns, attempts, held, sender, size, recipients, history, lease_owner,
-     lease_until_ns)
-    SELECT id, arrival_ns, next_ns, attempts, held, sender, size, recipients, history, $9, $10
-      FROM unnest($1::bytea[], $2::bigint[], $3::bigint[], $4::integer[], $5::boolean[],
-                  $6::text[], $7::bigint[], $8::bytea[], $11::bytea[])
-           AS r (id, arrival_ns, next_ns, attempts, held, sender, size, recipients, history)";
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Statement;
 
-/// Bodies from column arrays: written once, never updated, deleted with their message.
-pub(crate) const INSERT_BODIES: &str = "INSERT INTO envoi_body (id, envelope, dsn)
-    SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bytea[])";
+use crate::error::PgError;
+
+/// `sql` prepared on `client`'s session, from the session's cache after the first time. Passing
+/// the text instead would prepare it again at every call: one more round trip each.
+pub(crate) async fn prepared<C: GenericClient>(
+    client: &C,
+    sql: &str,
+) -> Result<Statement, PgError> {
+    Ok(client.prepare_cached(sql).await?)
+}
+
+/// Message rows and their bodies from column arrays, in one statement (one round trip; on a
+/// session outside a transaction, its own commit). Each message is leased by the writing node
+/// from the start, so that its first attempt needs no claim by another node to be safe.
+/// Bodies are written once, never updated, and deleted with their message.
+pub(crate) const INSERT_MESSAGES: &str = "WITH messages AS (
+        INSERT INTO envoi_message
+            (id, arrival_ns, next_ns, attempts, held, sender, size, recipients, history,
+             lease_owner, lease_until_ns)
+        SELECT id, arrival_ns, next_ns, attempts, held, sender, size, recipients, history, $9, $10
+          FROM unnest($1::bytea[], $2::bigint[], $3::bigint[], $4::integer[], $5::boolean[],
+                      $6::text[], $7::bigint[], $8::bytea[], $11::bytea[])
+               AS r (id, arrival_ns, next_ns, attempts, held, sender, size, recipients, history)
+        RETURNING id)
+    INSERT INTO envoi_body (id, envelope, dsn)
+    SELECT * FROM unnest($1::bytea[], $12::bytea[], $13::bytea[])";
 
 /// Every entry for the scheduler, without bodies.
 pub(crate) const SCHEDULE: &str =
@@ -34,19 +51,23 @@ pub(crate) const CLAIM: &str = "WITH claimed AS (
     SELECT c.fence, c.attempts, c.next_ns, c.held, c.recipients, b.envelope, b.dsn, c.history
       FROM claimed c LEFT JOIN envoi_body b ON b.id = c.id";
 
-/// A message this node wrote, read for its first attempt without a write: only while the
-/// write's lease (fencing counter 0, never claimed since) lasts until `$3`, the attempt's own
-/// lease end, and the message is not held. No other node can take it meanwhile, so no claim is
-/// needed; otherwise the caller claims ([`CLAIM`]).
-pub(crate) const READ_OWN: &str = "SELECT m.attempts, m.next_ns, m.held, m.recipients, b.envelope,
+/// A message this node holds leased (from its write, or a batch claim), read for an attempt
+/// without a write: only while the lease still carries this node's name and the fencing
+/// counter `$4` it took, lasts until `$3` (the attempt's own lease end), and the message is
+/// not held. No other node can take it meanwhile, so no claim is needed; otherwise the caller
+/// claims ([`CLAIM`]).
+pub(crate) const READ_LEASED: &str =
+    "SELECT m.attempts, m.next_ns, m.held, m.recipients, b.envelope,
            b.dsn, m.history
       FROM envoi_message m LEFT JOIN envoi_body b ON b.id = m.id
-     WHERE m.id = $1 AND m.lease_owner = $2 AND m.fence = 0 AND m.lease_until_ns >= $3
+     WHERE m.id = $1 AND m.lease_owner = $2 AND m.fence = $4 AND m.lease_until_ns >= $3
        AND NOT m.held";
 
 /// Due, unheld, unleased (or lapsed) messages, claimed in one batch. The CTE fixes the set
 /// (`LIMIT` with `SKIP LOCKED` inside it) before the update: the planner cannot claim more
-/// than the limit, and two nodes never wait on, or take, each other's rows.
+/// than the limit, and two nodes never wait on, or take, each other's rows. Each lease bumps
+/// the fencing counter, as a single claim does, so the attempt reads its message under it
+/// ([`READ_LEASED`]) without a second write.
 pub(crate) const CLAIM_DUE: &str = "WITH due AS (
         SELECT id FROM envoi_message
          WHERE NOT held AND next_ns <= $1
@@ -57,9 +78,9 @@ pub(crate) const CLAIM_DUE: &str = "WITH due AS (
          LIMIT $3
            FOR UPDATE SKIP LOCKED)
     UPDATE envoi_message m
-       SET lease_owner = $4, lease_until_ns = $5
+       SET lease_owner = $4, lease_until_ns = $5, fence = m.fence + 1
       FROM due WHERE m.id = due.id
-    RETURNING m.id, m.next_ns, m.arrival_ns, m.held";
+    RETURNING m.id, m.next_ns, m.arrival_ns, m.held, m.fence";
 
 /// Which of an outcome's conditions hold for row `m` and request `r`: this node's lease with
 /// the counter its claim or write read (fencing); without a lease (an administrator's bounce
@@ -176,6 +197,25 @@ pub(crate) const SUSPEND: &str =
 
 /// Removes a suspension.
 pub(crate) const RESUME: &str = "DELETE FROM envoi_suspension WHERE destination = $1";
+
+/// Backs a destination off for every node; a back-off ending later is kept. Ended back-offs
+/// of other destinations go in the same statement (there is one row per destination).
+pub(crate) const SHARE_BACKOFF: &str = "WITH ended AS (
+        DELETE FROM envoi_backoff WHERE until_ns < $5 AND destination <> $1)
+    INSERT INTO envoi_backoff (destination, until_ns, failures, error) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (destination) DO UPDATE
+    SET until_ns = excluded.until_ns, failures = excluded.failures, error = excluded.error
+    WHERE envoi_backoff.until_ns < excluded.until_ns";
+
+/// Ends one destination's shared back-off.
+pub(crate) const CLEAR_BACKOFF: &str = "DELETE FROM envoi_backoff WHERE destination = $1";
+
+/// Ends every shared back-off (a flush).
+pub(crate) const CLEAR_BACKOFFS: &str = "DELETE FROM envoi_backoff";
+
+/// The shared back-offs still running at `$1`.
+pub(crate) const BACKOFFS: &str =
+    "SELECT destination, until_ns, failures, error FROM envoi_backoff WHERE until_ns > $1";
 
 /// This node's heartbeat.
 pub(crate) const HEARTBEAT: &str =

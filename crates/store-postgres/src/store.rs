@@ -5,16 +5,15 @@
 //! (the queue's tests pause it), and a paused clock does not jump ahead while a statement is
 //! on the wire (a blocking task holds automatic advance back).
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use deadpool_postgres::{Object, Pool};
-use envoi_types::QueueId;
 
 use crate::completer::Completer;
 use crate::connect;
 use crate::error::PgError;
+use crate::fences::{self, Fences};
 use crate::heartbeat;
 use crate::migrate;
 use crate::notices::{self, Notices};
@@ -34,9 +33,9 @@ pub struct PgStore {
 pub(crate) struct Inner {
     pub(crate) pool: Pool,
     pub(crate) options: PgOptions,
-    /// The fencing counter of each lease this node holds from a claim or a write (0): its
-    /// commit is refused if the row's counter has moved on (another node claimed it since).
-    fences: Mutex<HashMap<QueueId, i64>>,
+    /// The leases this node holds from a claim or a write (counter 0): an outcome is refused
+    /// if the row's counter has moved on (another node claimed it since).
+    fences: Mutex<Fences>,
     /// Why the last heartbeat failed; `None` once one succeeds. The heartbeat is the store's
     /// probe, so [`envoi_queue::Storage::health`] answers without a round trip.
     unreachable: Mutex<Option<String>>,
@@ -50,7 +49,7 @@ impl Inner {
         Ok(self.pool.get().await?)
     }
 
-    pub(crate) fn fences(&self) -> MutexGuard<'_, HashMap<QueueId, i64>> {
+    pub(crate) fn fences(&self) -> MutexGuard<'_, Fences> {
         self.fences.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -106,7 +105,7 @@ impl PgStore {
         let inner = Arc::new(Inner {
             pool,
             options,
-            fences: Mutex::new(HashMap::new()),
+            fences: Mutex::new(Fences::default()),
             unreachable: Mutex::new(None),
             notices: Notices::default(),
         });
@@ -128,7 +127,21 @@ impl PgStore {
             .await?;
         heartbeat::spawn(&runtime, &store.inner);
         notices::spawn(&runtime, &store.inner);
+        fences::spawn(&runtime, &store.inner, fences::PRUNE_PERIOD);
         Ok(store)
+    }
+
+    /// How many leases this node keeps track of: the messages it leased whose outcome is not
+    /// committed yet, and lapsed leases of messages still stored.
+    pub fn tracked_leases(&self) -> usize {
+        self.inner.fences().len()
+    }
+
+    /// Forgets the lapsed leases of messages no longer stored (finished or deleted by another
+    /// node); returns how many. The store does this by itself every minute.
+    pub async fn prune_leases(&self) -> Result<usize, PgError> {
+        self.run(|inner| async move { fences::prune(&inner).await })
+            .await
     }
 
     /// This node's name, as its leases carry it.

@@ -157,22 +157,23 @@ async fn nodes_starting_together_migrate_once_and_newer_schemas_are_refused() {
             Some("2".to_owned()),
             Some("3".to_owned()),
             Some("4".to_owned()),
-            Some("5".to_owned())
+            Some("5".to_owned()),
+            Some("6".to_owned())
         ]
     );
 
-    schema.sql("INSERT INTO envoi_schema (version) VALUES (6)");
+    schema.sql("INSERT INTO envoi_schema (version) VALUES (7)");
     let refused = PgStore::open(schema.options("node-c"))
         .await
         .err()
         .expect("refused");
     assert!(
-        matches!(refused, PgError::NewerSchema { found: 6, known: 5 }),
+        matches!(refused, PgError::NewerSchema { found: 7, known: 6 }),
         "{refused}"
     );
     assert_eq!(
         refused.to_string(),
-        "the database's envoi schema is version 6, newer than this binary's 5: upgrade envoi on this node"
+        "the database's envoi schema is version 7, newer than this binary's 6: upgrade envoi on this node"
     );
 }
 

@@ -1,5 +1,5 @@
-//! `envoi queue ...`, `envoi config ...`, `envoi dkim ...` and the generated documentation: one file per command
-//! group.
+//! `envoi queue ...`, `envoi config ...`, `envoi dkim ...`, `envoi spool ...` and the generated
+//! documentation: one file per command group.
 
 pub mod bulk;
 pub mod config;
@@ -7,3 +7,4 @@ pub mod dkim;
 pub mod docs;
 pub mod queue;
 pub mod reload;
+pub mod spool;

@@ -5,6 +5,7 @@ use envoi_types::{EnhancedCode, QueueId, Reply};
 use super::index::{DeleteMark, Refusal};
 use super::outcome::Persist;
 use super::{attempt, Queue};
+use crate::destination::Destination;
 use crate::error::QueueError;
 
 fn refused(id: QueueId, refusal: Refusal) -> QueueError {
@@ -23,6 +24,7 @@ impl Queue {
     pub fn flush(&self) -> usize {
         let count = self.shared.index().flush(self.shared.clock.now());
         self.shared.wake.notify_one();
+        self.clear_shared_backoff(None);
         count
     }
 
@@ -33,12 +35,26 @@ impl Queue {
     /// `NotFound`, `InFlight`, or `Held` (release it instead).
     pub fn retry(&self, id: QueueId) -> Result<(), QueueError> {
         let now = self.shared.clock.now();
-        self.shared
-            .index()
-            .retry(id, now)
-            .map_err(|r| refused(id, r))?;
+        let dest = {
+            let mut index = self.shared.index();
+            index.retry(id, now).map_err(|r| refused(id, r))?;
+            index.destination_of(id)
+        };
         self.shared.wake.notify_one();
+        if let Some(dest) = dest {
+            self.clear_shared_backoff(Some(dest));
+        }
         Ok(())
+    }
+
+    /// Ends, on a shared store, the back-off a flush or retry lifted here, so that the other
+    /// nodes try too (in the background: flush and retry return at once).
+    fn clear_shared_backoff(&self, dest: Option<Destination>) {
+        if !self.shared.storage.is_shared() {
+            return;
+        }
+        let shared = self.shared.clone();
+        tokio::spawn(async move { super::cluster::clear(&shared, dest.as_ref()).await });
     }
 
     /// Holds a message: it is not attempted until released, but still expires. Durable.

@@ -10,6 +10,7 @@ use super::outcome::{record, Decision, Persist};
 use super::retry::FALLBACK_RETRY;
 use super::verdict::Verdict;
 use super::Shared;
+use crate::destination::Destination;
 use crate::events;
 use crate::relay::{Delivery, RelayError};
 use crate::storage::{Lease, StorageError, StoredMessage};
@@ -170,7 +171,10 @@ async fn deliver(shared: &Shared, message: StoredMessage, early: bool) -> Option
     let answer = call_relay(shared, envelope, message.meta.attempts).await;
     metrics::histogram!(events::ATTEMPT_SECONDS).record(started.elapsed().as_secs_f64());
 
-    let unreachable = report_destination(shared, message.id, &answer);
+    let (unreachable, changed) = report_destination(shared, message.id, &answer);
+    if let Some(dest) = changed {
+        super::cluster::publish(shared, &dest).await;
+    }
     let mut verdict = Verdict::judge(&message.meta.recipients, &attempted, answer);
     let mut attempts = message.meta.attempts;
     let mut next = None;
@@ -200,14 +204,19 @@ async fn deliver(shared: &Shared, message: StoredMessage, early: bool) -> Option
         .unwrap_or_else(|_| Some(shared.clock.now() + STORAGE_RETRY))
 }
 
-/// Tells the index whether the message's destination was reached; true when it was not:
-/// every outcome says no host could be connected to.
-fn report_destination(shared: &Shared, id: QueueId, answer: &Result<Delivery, RelayError>) -> bool {
+/// Tells the index whether the message's destination was reached. Returns true when it was
+/// not (every outcome says no host could be connected to), and the destination when its
+/// state changed (backed off, or reached after failing).
+fn report_destination(
+    shared: &Shared,
+    id: QueueId,
+    answer: &Result<Delivery, RelayError>,
+) -> (bool, Option<Destination>) {
     let outcomes = match answer {
         Ok(Delivery::Whole(outcome)) => std::slice::from_ref(outcome),
         Ok(Delivery::PerRecipient(outcomes)) => outcomes.as_slice(),
         // The relay could say nothing about the destination.
-        Err(_) => return false,
+        Err(_) => return (false, None),
     };
     let unreachable = outcomes
         .iter()
@@ -218,11 +227,12 @@ fn report_destination(shared: &Shared, id: QueueId, answer: &Result<Delivery, Re
         .map(|o| o.reply.to_string());
     let now = shared.clock.now();
     let failed = error.is_some();
-    let dest = shared.index().destination_result(id, now, error);
-    if let (true, Some(dest)) = (failed, dest) {
-        shared.tallies().connection_failure(&dest);
+    let result = shared.index().destination_result(id, now, error);
+    if let (true, Some((dest, _))) = (failed, &result) {
+        shared.tallies().connection_failure(dest);
     }
-    unreachable && !outcomes.is_empty()
+    let changed = result.and_then(|(dest, changed)| changed.then_some(dest));
+    (unreachable && !outcomes.is_empty(), changed)
 }
 
 /// Calls the relay in its own task, so that a panic becomes a transient failure.

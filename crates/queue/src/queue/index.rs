@@ -219,19 +219,34 @@ impl Index {
 
     /// What the relay said about the destination of message `id` (in flight): `Some(error)`
     /// when it could not be reached at `now` (the destination is backed off), `None` when it
-    /// was reached. Returns that destination, if the message is still known.
+    /// was reached. Returns that destination, if the message is still known, and whether its
+    /// state changed in a way other nodes should hear of (backed off, or reached after
+    /// failing).
     pub fn destination_result(
         &mut self,
         id: QueueId,
         now: SystemTime,
         error: Option<String>,
-    ) -> Option<Destination> {
+    ) -> Option<(Destination, bool)> {
         let dest = self.entries.get(&id).map(|e| e.dest.clone())?;
-        match error {
-            Some(error) => self.lanes.unreachable(&dest, millis(now), error),
+        let changed = match error {
+            Some(error) => {
+                self.lanes.unreachable(&dest, millis(now), error);
+                true
+            }
             None => self.lanes.reachable(&dest),
-        }
-        Some(dest)
+        };
+        Some((dest, changed))
+    }
+
+    /// The destination of message `id`, if known.
+    pub fn destination_of(&self, id: QueueId) -> Option<Destination> {
+        self.entries.get(&id).map(|e| e.dest.clone())
+    }
+
+    /// The lanes, for the cluster-wide state of destinations (`cluster`).
+    pub fn lanes_mut(&mut self) -> &mut Lanes {
+        &mut self.lanes
     }
 
     /// Suspends `dest` until `until` (`None`: until resumed).

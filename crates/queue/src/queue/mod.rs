@@ -17,11 +17,13 @@
 //! - `status`: the per-destination view for administrators and metrics.
 //! - `tallies`: per-destination delivered / deferred / bounced / connection-failure counters.
 //! - `suspend`: suspending and resuming a destination (stored, applied to its lane).
+//! - `cluster`: on a shared store, destinations' back-offs and suspensions for every node.
 //! - `inspect`: read-only listings, counts and messages for administrators.
 
 mod admin;
 mod attempt;
 mod builder;
+mod cluster;
 mod fresh;
 mod index;
 mod inspect;

@@ -72,6 +72,7 @@ async fn step(shared: &Arc<Shared>, poller: Option<&mut Poller>) -> Option<tokio
     let next_poll = match poller {
         Some(poller) => {
             if poller.is_due(tokio::time::Instant::now()) {
+                super::cluster::sync(shared).await;
                 let found = poll_shared(shared).await;
                 poller.polled(found, tokio::time::Instant::now());
             }

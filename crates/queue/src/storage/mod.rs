@@ -22,6 +22,8 @@
 //! A store shared by several nodes implements [`Storage::claim`] with a lease, so that two
 //! nodes never attempt one message at once, and [`Storage::poll_due`] so that a node learns of
 //! work other nodes enqueued. Local stores use the defaults. The queue is the same either way.
+//! Destinations' state is cluster-wide on a shared store: the queue reads the stored
+//! suspensions and back-offs ([`Storage::shared_backoffs`]) at every poll and applies them.
 //!
 //! # Streaming bodies
 //! [`Storage::open_body`] takes a message's content while it arrives ([`body`]); the staged
@@ -96,6 +98,20 @@ pub struct Suspension {
     pub until: Option<SystemTime>,
     /// Why, as the administrator said it (may be empty).
     pub reason: String,
+}
+
+/// A destination a node could not reach, backed off for every node sharing the store
+/// ([`Storage::share_backoff`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedBackoff {
+    /// The destination's name ([`crate::Destination::as_str`]).
+    pub destination: String,
+    /// Nothing starts to it before then.
+    pub until: SystemTime,
+    /// Consecutive attempts that could not connect, on the node that recorded it.
+    pub failures: u32,
+    /// The last failure's reply.
+    pub error: String,
 }
 
 /// What a store says of itself before any write: see [`Storage::health`].
@@ -446,6 +462,27 @@ pub trait Storage: Send + Sync + 'static {
         _now: SystemTime,
         _limit: usize,
     ) -> Result<Vec<ScheduleEntry>, StorageError> {
+        Ok(Vec::new())
+    }
+
+    /// Shared stores: records that this node backed `backoff.destination` off, so that the
+    /// other nodes hold back too; an existing back-off of that destination is replaced when
+    /// this one ends later. Local stores keep nothing (the default).
+    async fn share_backoff(&self, backoff: SharedBackoff) -> Result<(), StorageError> {
+        let _ = backoff;
+        Ok(())
+    }
+
+    /// Shared stores: ends the shared back-off of `destination` (it was reached, or an
+    /// administrator retried it), or of every destination (`None`: a flush).
+    async fn clear_backoff(&self, destination: Option<&str>) -> Result<(), StorageError> {
+        let _ = destination;
+        Ok(())
+    }
+
+    /// Shared stores: the shared back-offs still running at `now`.
+    async fn shared_backoffs(&self, now: SystemTime) -> Result<Vec<SharedBackoff>, StorageError> {
+        let _ = now;
         Ok(Vec::new())
     }
 }

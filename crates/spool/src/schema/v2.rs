@@ -63,6 +63,7 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::super::*;
+    use envoi_types::ClientInfo;
 
     /// The example row of docs/architecture.md as row format 2 wrote it, before the client's
     /// declarations were recorded: from a@b.org to c@d.org, from 127.0.0.1, arrived at
@@ -109,7 +110,7 @@ mod tests {
         assert!(MetaRecord::decode(&longer).is_err());
         // Rows are written in the current version, whatever was read.
         let rewritten = record.encode(body).unwrap();
-        assert_eq!(rewritten[0], 4);
+        assert_eq!(rewritten[0], 5);
         assert_eq!(MetaRecord::decode(&rewritten).unwrap(), (record, body));
     }
 }

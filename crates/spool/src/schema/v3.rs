@@ -70,6 +70,7 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::super::*;
+    use envoi_types::DsnRequest;
 
     /// The example row of docs/architecture.md as row format 3 wrote it, before DSN
     /// parameters and the history were recorded: from a@b.org to c@d.org, from 127.0.0.1,
@@ -106,7 +107,7 @@ mod tests {
         assert!(MetaRecord::decode(&row[..row.len() - 1]).is_err());
         // Rows are written in the current version, whatever was read.
         let rewritten = record.encode(body).unwrap();
-        assert_eq!(rewritten[0], 4);
+        assert_eq!(rewritten[0], 5);
         assert_eq!(MetaRecord::decode(&rewritten).unwrap(), (record, body));
     }
 }

@@ -15,8 +15,9 @@ use rand::Rng;
 
 use super::{at, body_for, message, size_for};
 
-/// Bodies above this go to files: the workload's sizes straddle it.
-pub const INLINE_MAX: usize = 4096;
+/// Bodies above this go to files: the workload's sizes straddle it, and the large inline ones
+/// (9000 octets and more) are cut into chunks, so all three placements are crashed.
+pub const INLINE_MAX: usize = 10_000;
 
 /// Exit status of a child that saw a storage error (after a `panic` failpoint).
 pub const CHILD_STORAGE_ERROR: i32 = 3;

@@ -11,7 +11,7 @@ use envoi_queue::storage::{
     AttemptCommit, Lease, ListQuery, MessageInfo, NewMessage, QuarantinedRecord, ScheduleEntry,
     StateCounts, StoredMessage,
 };
-use envoi_queue::{BodySink, Storage, StorageError, StoreHealth, Suspension};
+use envoi_queue::{BodySink, SharedBackoff, Storage, StorageError, StoreHealth, Suspension};
 use envoi_store_postgres::{PgOptions, PgStore};
 use envoi_types::QueueId;
 
@@ -216,5 +216,14 @@ impl Storage for ScratchStore {
         limit: usize,
     ) -> Result<Vec<ScheduleEntry>, StorageError> {
         self.store.poll_due(now, limit).await
+    }
+    async fn share_backoff(&self, b: SharedBackoff) -> Result<(), StorageError> {
+        self.store.share_backoff(b).await
+    }
+    async fn clear_backoff(&self, destination: Option<&str>) -> Result<(), StorageError> {
+        self.store.clear_backoff(destination).await
+    }
+    async fn shared_backoffs(&self, now: SystemTime) -> Result<Vec<SharedBackoff>, StorageError> {
+        self.store.shared_backoffs(now).await
     }
 }

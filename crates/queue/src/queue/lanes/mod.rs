@@ -10,6 +10,8 @@
 //! it is backed off (nothing starts until then, expiries aside), for `base` doubling per
 //! consecutive failure up to `max`; a reachable attempt or a flush clears it. An
 //! administrator may suspend a lane (for a while, or until resumed): nothing starts either.
+//! On a shared store, back-offs and suspensions are also synced with the other nodes
+//! (`shared`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
@@ -20,6 +22,8 @@ use envoi_types::QueueId;
 
 use super::limits::Limits;
 use crate::destination::Destination;
+
+mod shared;
 
 /// One destination's ready queue, its attempts in flight and its health.
 #[derive(Debug, Default)]
@@ -32,6 +36,12 @@ struct Lane {
     backed_off_until: Option<u64>,
     /// The last failure's reply, for administrators.
     last_error: Option<String>,
+    /// The back-off is in the shared store (recorded by this node, or adopted from another):
+    /// it ends here when it ends there.
+    backoff_shared: bool,
+    /// The sync epoch ([`Lanes::begin_sync`]) of the last change made here (suspend, resume,
+    /// flush, a back-off recorded): a sync that read the store before it does not undo it.
+    touched: u64,
     /// Suspended by an administrator: until then (ms; `None`: until resumed), and why.
     suspension: Option<(Option<u64>, String)>,
     /// With a rate limit: no start before then (µs). One token, no burst.
@@ -131,6 +141,8 @@ pub(crate) struct Lanes {
     backoff: BackoffSteps,
     /// The latest time (ms) a start was asked for: lanes idle by then may be forgotten.
     now: u64,
+    /// Counts syncs with a shared store ([`Lanes::begin_sync`]).
+    epoch: u64,
 }
 
 impl Lanes {
@@ -141,6 +153,7 @@ impl Lanes {
             limits,
             backoff,
             now: 0,
+            epoch: 0,
         }
     }
 
@@ -160,6 +173,7 @@ impl Lanes {
     pub fn suspend(&mut self, dest: &Destination, until: Option<u64>, reason: String) {
         let lane = self.lanes.entry(dest.clone()).or_default();
         lane.suspension = Some((until, reason));
+        lane.touched = self.epoch;
     }
 
     /// Ends the suspension of `dest`; false when there was none.
@@ -168,18 +182,24 @@ impl Lanes {
             return false;
         };
         let was = lane.suspension.take().is_some();
+        lane.touched = self.epoch;
         self.forget_if_idle(dest);
         was
     }
 
-    /// An attempt to `dest` reached it: its back-off and last error are cleared.
-    pub fn reachable(&mut self, dest: &Destination) {
-        if let Some(lane) = self.lanes.get_mut(dest) {
-            lane.failures = 0;
-            lane.backed_off_until = None;
-            lane.last_error = None;
-            self.forget_if_idle(dest);
-        }
+    /// An attempt to `dest` reached it: its back-off and last error are cleared. True when
+    /// it had failed before (there was something to clear).
+    pub fn reachable(&mut self, dest: &Destination) -> bool {
+        let Some(lane) = self.lanes.get_mut(dest) else {
+            return false;
+        };
+        let had_failed = lane.failures > 0 || lane.backed_off_until.is_some();
+        lane.failures = 0;
+        lane.backed_off_until = None;
+        lane.backoff_shared = false;
+        lane.last_error = None;
+        self.forget_if_idle(dest);
+        had_failed
     }
 
     /// Lifts the back-off of `dest`, or of every destination (a flush): they may start now.
@@ -189,6 +209,8 @@ impl Lanes {
         let mut lifted = Vec::new();
         for (name, lane) in &mut self.lanes {
             if dest.is_none_or(|d| d == name) && lane.backed_off_until.take().is_some() {
+                lane.backoff_shared = false;
+                lane.touched = self.epoch;
                 lifted.push(name.clone());
             }
         }
@@ -324,7 +346,11 @@ impl Lanes {
 
     fn forget_if_idle(&mut self, dest: &Destination) {
         let now = self.now;
-        if self.lanes.get(dest).is_some_and(|lane| lane.is_idle(now)) {
+        // A lane changed during a sync is kept until that sync is over, so that the sync
+        // knows not to undo the change.
+        let epoch = self.epoch;
+        let idle = |lane: &Lane| lane.is_idle(now) && (epoch == 0 || lane.touched < epoch);
+        if self.lanes.get(dest).is_some_and(idle) {
             self.lanes.remove(dest);
         }
     }
