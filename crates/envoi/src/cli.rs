@@ -30,6 +30,9 @@ pub enum Command {
     /// Check a configuration file, show the effective configuration, or hash a password.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// DKIM keys: generate a key pair and print the DNS record to publish.
+    #[command(subcommand)]
+    Dkim(DkimCommand),
     /// Offline maintenance of the spool directory (stop the daemon first).
     #[command(subcommand)]
     Spool(SpoolCommand),
@@ -277,6 +280,36 @@ pub enum ConfigCommand {
     /// Print the Argon2 hash of a password for `[[smtp.auth.user]] password_hash`; the password
     /// is asked twice without echo on a terminal, or read as the first line of standard input.
     HashPassword,
+}
+
+/// `envoi dkim ...`.
+#[derive(Debug, Subcommand)]
+pub enum DkimCommand {
+    /// Write a new private key (PEM, mode 0600; an existing file is never overwritten) and print
+    /// the TXT record to publish at SELECTOR._domainkey.DOMAIN.
+    Keygen {
+        /// The signing domain (d=).
+        #[arg(long, value_name = "DOMAIN")]
+        domain: String,
+        /// The selector (s=).
+        #[arg(long, value_name = "SELECTOR")]
+        selector: String,
+        /// The algorithm: ed25519 (RFC 8463) or rsa (2048 bits).
+        #[arg(long, value_enum, default_value = "ed25519")]
+        algorithm: KeyAlgorithmArg,
+        /// Where to write the private key.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+}
+
+/// `envoi dkim keygen --algorithm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeyAlgorithmArg {
+    /// ed25519-sha256.
+    Ed25519,
+    /// rsa-sha256, 2048 bits.
+    Rsa,
 }
 
 /// `--limit` and `--top`: a count the admin API serves, refused (not capped) outside its range.

@@ -48,6 +48,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Queue(args) => runtime.block_on(commands::queue::run(args)),
         Command::Reload(args) => runtime.block_on(commands::reload::run(args)),
         Command::Config(command) => commands::config::run(command),
+        Command::Dkim(command) => commands::dkim::run(command),
         Command::Spool(command) => commands::spool::run(command),
         Command::Completions { shell } => commands::docs::completions(shell),
         Command::Manpages { dir } => commands::docs::manpages(&dir),

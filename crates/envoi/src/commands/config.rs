@@ -13,7 +13,10 @@ use crate::config::Config;
 pub fn run(command: ConfigCommand) -> anyhow::Result<ExitCode> {
     match command {
         ConfigCommand::Check { file } => {
-            Config::load(&file)?;
+            let config = Config::load(&file)?;
+            // What the file names must be usable too: a missing key file fails here, not
+            // when the daemon starts.
+            crate::serve::build::dkim(&config)?;
             println!("{}: OK", file.display());
             Ok(ExitCode::SUCCESS)
         }

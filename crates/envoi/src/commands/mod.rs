@@ -1,8 +1,9 @@
-//! `envoi queue ...`, `envoi config ...`, `envoi spool ...` and the generated documentation: one file per command
-//! group.
+//! `envoi queue ...`, `envoi config ...`, `envoi dkim ...`, `envoi spool ...` and the generated
+//! documentation: one file per command group.
 
 pub mod bulk;
 pub mod config;
+pub mod dkim;
 pub mod docs;
 pub mod queue;
 pub mod reload;

@@ -7,6 +7,7 @@
 //! deserialises with its own defaults and is embedded in the section holding its keys.
 //!
 //! # Layout
+//! - `dkim`: DKIM signing keys and the signing domain.
 //! - `duration`: "30s", "5m", "4h", "5d".
 //! - `log`: the `[log]` section: format, level filter, output.
 //! - `postgres`: the `[storage]` keys of the PostgreSQL store.
@@ -18,6 +19,7 @@
 //! - this file: the whole file, storage and admin sections, loading with the command-line
 //!   overrides.
 
+pub mod dkim;
 pub mod duration;
 pub mod log;
 pub mod postgres;
@@ -39,6 +41,7 @@ use crate::cli::ServeArgs;
 use postgres::PostgresKeys;
 use table::Embeds;
 
+pub use dkim::DkimSection;
 pub use log::{LogFormat, LogOutput, LogSection};
 pub use queue::QueueSection;
 pub use relay::RelaySection;
@@ -115,6 +118,9 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub log: LogSection,
+    /// DKIM signing.
+    #[serde(default)]
+    pub dkim: DkimSection,
 }
 
 /// `[storage]`.
@@ -247,6 +253,7 @@ impl Config {
         self.queue.validate()?;
         self.relay.validate()?;
         self.log.validate()?;
+        self.dkim.validate()?;
         if self.storage.kind == StorageKind::Postgres {
             self.storage.postgres.options("")?;
         }

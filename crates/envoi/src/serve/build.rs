@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
+use envoi_dkim::{DkimSign, LoadedKey};
 use envoi_edge::{EdgeConfig, IpNet, TlsSettings};
 use envoi_queue::policy::{AddDateHeader, AddMessageIdHeader, Forward, SplitByDomain};
 use envoi_queue::{Backoff, Exponential, MemoryStore, PrequeuePolicy, Schedule, Storage};
@@ -215,9 +216,13 @@ pub fn backoff(config: &Config) -> Arc<dyn Backoff> {
     }
 }
 
-/// The prequeue policies of `[queue]`, in order.
+/// The prequeue policies of `[queue]`, in order, then DKIM signing when `[dkim]` has keys:
+/// last, so that it signs the headers the others added, once per stored copy.
+///
+/// # Errors
+/// A bad alias, or a DKIM key file that is missing, unreadable or not a key of its algorithm.
 pub fn policies(config: &Config, hostname: &str) -> anyhow::Result<Vec<Box<dyn PrequeuePolicy>>> {
-    config
+    let mut policies = config
         .queue
         .policies
         .iter()
@@ -231,7 +236,36 @@ pub fn policies(config: &Config, hostname: &str) -> anyhow::Result<Vec<Box<dyn P
                 PolicyName::Forward => Box::new(forward(config)?),
             })
         })
-        .collect()
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if let Some(signer) = dkim(config)? {
+        policies.push(Box::new(signer));
+    }
+    Ok(policies)
+}
+
+/// The DKIM signer for `[dkim]`, its keys read now; `None` without keys.
+///
+/// # Errors
+/// A key file is missing, unreadable or not a private key of its algorithm (the error names it).
+pub fn dkim(config: &Config) -> anyhow::Result<Option<DkimSign>> {
+    let specs = config.dkim.specs();
+    if specs.is_empty() {
+        return Ok(None);
+    }
+    let keys = specs
+        .iter()
+        .map(|spec| {
+            let pem = std::fs::read(&spec.path)
+                .with_context(|| format!("cannot read {}", spec.path.display()))
+                .and_then(|pem| Ok(LoadedKey::from_pem(spec, &pem)?));
+            pem.with_context(|| format!("dkim.key {} of {}", spec.selector, spec.domain))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let signer = config.dkim.routes.iter().fold(
+        DkimSign::new(config.dkim.sign_by.clone(), keys),
+        |signer, (recipients, signing)| signer.route_domain(recipients, signing),
+    );
+    Ok(Some(signer))
 }
 
 fn forward(config: &Config) -> anyhow::Result<Forward> {

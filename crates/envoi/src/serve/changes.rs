@@ -4,7 +4,13 @@
 use toml::Value;
 
 /// Key prefixes a reload replaces; every other key needs a restart.
-const RELOADABLE: [&str; 4] = ["relay", "queue.backoff", "queue.policies", "queue.aliases"];
+const RELOADABLE: [&str; 5] = [
+    "relay",
+    "queue.backoff",
+    "queue.policies",
+    "queue.aliases",
+    "dkim",
+];
 
 /// The configuration file's content as TOML, or an empty table without a file.
 ///
