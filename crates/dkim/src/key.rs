@@ -7,12 +7,12 @@ use std::sync::Arc;
 use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256, SigningKey};
 use mail_auth::common::headers::Writable;
 use rustls_pemfile::Item;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::DkimError;
 
 /// The signature algorithm of a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Algorithm {
     /// `ed25519-sha256` (RFC 8463).

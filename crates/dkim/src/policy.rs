@@ -6,13 +6,13 @@ use envoi_queue::PrequeuePolicy;
 use envoi_types::{Envelope, Message, Sender};
 use mail_auth::common::headers::HeaderWriter;
 use mail_auth::dkim::{Canonicalization, DkimSigner};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::fields::{from_domain, headers_to_sign, signed_domains};
 use crate::key::{LoadedKey, Signer};
 
 /// Which domain signs a message.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SignBy {
     /// The domain of the `From:` header (what DMARC aligns with).

@@ -15,10 +15,10 @@
 use std::path::PathBuf;
 
 use envoi_dkim::{Algorithm, KeySpec, SignBy};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// `[dkim]`. Without keys nothing is signed.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DkimSection {
     /// Which domain signs: the From: header's ("from", default) or the envelope sender's
@@ -35,7 +35,7 @@ pub struct DkimSection {
 }
 
 /// `[[dkim.key]]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DkimKey {
     /// The signing domain (`d=`).
