@@ -15,7 +15,7 @@ use redb::{Builder, Database};
 use crate::backend::DatabaseFile;
 use crate::error;
 use crate::open;
-use crate::schema::{FORMAT, LAYOUT, LAYOUT_KEY, RAISED_LAYOUTS};
+use crate::schema::{recorded_layout, FORMAT, LAYOUT, RAISED_LAYOUTS};
 use crate::DB_FILE;
 
 /// What a database file takes on disk.
@@ -69,14 +69,7 @@ fn check_layout(db: &Database) -> Result<(), StorageError> {
     let read = db
         .begin_read()
         .map_err(|e| error::redb_any("cannot read spool", e))?;
-    let layout = match read.open_table(FORMAT) {
-        Ok(table) => table
-            .get(LAYOUT_KEY)
-            .map_err(|e| error::db("cannot read the spool layout", e))?
-            .map(|v| v.value()),
-        Err(redb::TableError::TableDoesNotExist(_)) => None,
-        Err(e) => return Err(error::redb_any("cannot open the format table", e)),
-    };
+    let layout = recorded_layout(read.open_table(FORMAT))?;
     match layout {
         Some(layout) if layout == LAYOUT || RAISED_LAYOUTS.contains(&layout) => Ok(()),
         other => Err(StorageError::Unavailable(format!(

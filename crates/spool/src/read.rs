@@ -11,12 +11,12 @@ use crate::schema::{
 };
 use crate::spool::Spool;
 
-/// Decodes the rows of `id` with `decode` (the record with its current state, and its inline
-/// body when it has one); `None` when no such message is stored.
-fn with_row<T>(
+/// Hands the raw rows of `id` to `read`: its metadata row and its state row when it has one;
+/// `None` when no such message is stored.
+fn with_raw_rows<T>(
     txn: &ReadTransaction,
     id: QueueId,
-    decode: impl FnOnce(MetaRecord, &[u8]) -> Result<T, StorageError>,
+    read: impl FnOnce(&[u8], Option<&[u8]>) -> Result<T, StorageError>,
 ) -> Result<Option<T>, StorageError> {
     let (meta, states) = (read_meta(txn)?, read_state(txn)?);
     let key = id_key(id);
@@ -29,10 +29,22 @@ fn with_row<T>(
     let state = states
         .get(key.as_slice())
         .map_err(|e| error::db("cannot read state table", e))?;
-    // Decoding checks that an inline body has the length the record says.
-    let (record, inline) = MetaRecord::decode_rows(row.value(), state.as_ref().map(|s| s.value()))
-        .map_err(|detail| error::corrupt(id, detail))?;
-    decode(record, inline).map(Some)
+    read(row.value(), state.as_ref().map(|s| s.value())).map(Some)
+}
+
+/// Decodes the rows of `id` with `decode` (the record with its current state, and its inline
+/// body when it has one); `None` when no such message is stored.
+fn with_row<T>(
+    txn: &ReadTransaction,
+    id: QueueId,
+    decode: impl FnOnce(MetaRecord, &[u8]) -> Result<T, StorageError>,
+) -> Result<Option<T>, StorageError> {
+    with_raw_rows(txn, id, |row, state| {
+        // Decoding checks that an inline body has the length the record says.
+        let (record, inline) =
+            MetaRecord::decode_rows(row, state).map_err(|detail| error::corrupt(id, detail))?;
+        decode(record, inline)
+    })
 }
 
 /// The admin summary of `id` ([`MetaRecord::summary`]: the listing's fields only); `None`
@@ -41,20 +53,9 @@ pub(crate) fn summary(
     txn: &ReadTransaction,
     id: QueueId,
 ) -> Result<Option<MessageInfo>, StorageError> {
-    let (meta, states) = (read_meta(txn)?, read_state(txn)?);
-    let key = id_key(id);
-    let Some(row) = meta
-        .get(key.as_slice())
-        .map_err(|e| error::db("cannot read meta table", e))?
-    else {
-        return Ok(None);
-    };
-    let state = states
-        .get(key.as_slice())
-        .map_err(|e| error::db("cannot read state table", e))?;
-    MetaRecord::summary(id, row.value(), state.as_ref().map(|s| s.value()))
-        .map(Some)
-        .map_err(|detail| error::corrupt(id, detail))
+    with_raw_rows(txn, id, |row, state| {
+        MetaRecord::summary(id, row, state).map_err(|detail| error::corrupt(id, detail))
+    })
 }
 
 /// The full message of `id`, its body read from its metadata row or its file; a streamed

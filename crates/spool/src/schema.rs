@@ -125,6 +125,21 @@ pub(crate) fn key_id(key: &[u8]) -> Option<QueueId> {
     Some(QueueId::from_bytes(bytes))
 }
 
+/// The layout a database records in its format table (`table`, as opened by a read or a write
+/// transaction); `None` when it has no such table or no record.
+pub(crate) fn recorded_layout<T: ReadableTable<&'static str, u64>>(
+    table: Result<T, redb::TableError>,
+) -> Result<Option<u64>, StorageError> {
+    match table {
+        Ok(table) => Ok(table
+            .get(LAYOUT_KEY)
+            .map_err(|e| error::db("cannot read the spool layout", e))?
+            .map(|v| v.value())),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(error::redb_any("cannot open the format table", e)),
+    }
+}
+
 /// Creates every table so that readers find them, and records the layout in a new database
 /// (or raises a layout 2 or 3 one to [`LAYOUT`]).
 /// Refuses (`Unavailable`) a database of another layout: one written by an older envoi
@@ -134,14 +149,7 @@ pub(crate) fn create_tables(db: &Database) -> Result<(), StorageError> {
     let txn = db
         .begin_write()
         .map_err(|e| error::redb_any("cannot begin spool transaction", e))?;
-    let found = match txn.open_table(FORMAT) {
-        Ok(table) => table
-            .get(LAYOUT_KEY)
-            .map_err(|e| error::db("cannot read the spool layout", e))?
-            .map(|v| v.value()),
-        Err(redb::TableError::TableDoesNotExist(_)) => None,
-        Err(e) => return Err(error::redb_any("cannot open the format table", e)),
-    };
+    let found = recorded_layout(txn.open_table(FORMAT))?;
     let fresh = found.is_none()
         && txn
             .list_tables()

@@ -8,18 +8,10 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
-use envoi_queue::storage::{AttemptCommit, Disposition, Lease, NewMessage};
+use envoi_queue::storage::{AttemptCommit, Disposition, NewMessage};
 use envoi_queue::{Storage, StorageError};
-use envoi_types::{Address, Envelope, Message, Sender};
 
-fn message() -> NewMessage {
-    let envelope = Envelope::new(
-        Sender::parse("s@src.test").unwrap(),
-        vec![Address::parse("a@dst.test").unwrap()],
-        Message::from(&b"Subject: t\r\n\r\nhi\r\n"[..]),
-    );
-    NewMessage::new(envelope, SystemTime::now())
-}
+use common::{lease, message, remove};
 
 fn retry(attempts: u32, message: &NewMessage, bounces: Vec<NewMessage>) -> AttemptCommit {
     AttemptCommit {
@@ -30,20 +22,6 @@ fn retry(attempts: u32, message: &NewMessage, bounces: Vec<NewMessage>) -> Attem
             recipients: message.meta.recipients.clone(),
             history: Default::default(),
         },
-    }
-}
-
-fn remove() -> AttemptCommit {
-    AttemptCommit {
-        bounces: Vec::new(),
-        disposition: Disposition::Remove,
-    }
-}
-
-fn lease(node: &str) -> Lease {
-    Lease {
-        owner: node.into(),
-        until: SystemTime::now() + Duration::from_secs(300),
     }
 }
 

@@ -8,23 +8,13 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use envoi_queue::testkit::suite::send;
 use envoi_queue::testkit::ScriptedRelay;
 use envoi_queue::{Queue, Storage};
 
-/// Waits (at most `limit`) until `done` holds; true when it did.
-async fn eventually(limit: Duration, done: impl Fn() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if done() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    done()
-}
+use common::eventually;
 
 /// A node polling the store every 100–200 ms, whose unreachable destinations are backed off
 /// for a minute.

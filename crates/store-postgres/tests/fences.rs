@@ -8,33 +8,11 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
-use envoi_queue::storage::{AttemptCommit, Disposition, Lease, NewMessage};
 use envoi_queue::{Storage, StorageError};
 use envoi_store_postgres::PgStore;
-use envoi_types::{Address, Envelope, Message, QueueId, Sender};
+use envoi_types::QueueId;
 
-fn message() -> NewMessage {
-    let envelope = Envelope::new(
-        Sender::parse("s@src.test").unwrap(),
-        vec![Address::parse("a@dst.test").unwrap()],
-        Message::from(&b"Subject: t\r\n\r\nhi\r\n"[..]),
-    );
-    NewMessage::new(envelope, SystemTime::now())
-}
-
-fn remove() -> AttemptCommit {
-    AttemptCommit {
-        bounces: Vec::new(),
-        disposition: Disposition::Remove,
-    }
-}
-
-fn lease(node: &str) -> Lease {
-    Lease {
-        owner: node.into(),
-        until: SystemTime::now() + Duration::from_secs(300),
-    }
-}
+use common::{lease, message, remove};
 
 fn where_id(id: QueueId) -> String {
     let hex: String = id.to_bytes().iter().map(|b| format!("{b:02x}")).collect();

@@ -7,26 +7,12 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
-use envoi_queue::storage::{AttemptCommit, Disposition, Lease, NewMessage};
+use envoi_queue::storage::{AttemptCommit, Disposition, NewMessage};
 use envoi_queue::{Storage, StorageError};
 use envoi_store_postgres::{PgError, PgStore};
-use envoi_types::{Address, Envelope, Message, QueueId, Sender};
+use envoi_types::QueueId;
 
-fn message(due: SystemTime) -> NewMessage {
-    let envelope = Envelope::new(
-        Sender::parse("s@src.test").unwrap(),
-        vec![Address::parse("a@dst.test").unwrap()],
-        Message::from(&b"Subject: t\r\n\r\nhi\r\n"[..]),
-    );
-    NewMessage::new(envelope, due)
-}
-
-fn lease(node: &str) -> Lease {
-    Lease {
-        owner: node.into(),
-        until: SystemTime::now() + Duration::from_secs(300),
-    }
-}
+use common::{lease, message_due as message};
 
 fn retry(attempts: u32, recipients: &NewMessage) -> AttemptCommit {
     AttemptCommit {

@@ -13,28 +13,9 @@ use envoi_queue::storage::{AttemptCommit, Disposition, NewMessage};
 use envoi_queue::testkit::suite::send;
 use envoi_queue::testkit::ScriptedRelay;
 use envoi_queue::{Queue, Storage};
-use envoi_types::{Address, Envelope, Message, Sender};
+use envoi_types::Envelope;
 
-fn message() -> NewMessage {
-    let envelope = Envelope::new(
-        Sender::parse("s@src.test").unwrap(),
-        vec![Address::parse("a@dst.test").unwrap()],
-        Message::from(&b"Subject: t\r\n\r\nhi\r\n"[..]),
-    );
-    NewMessage::new(envelope, SystemTime::now())
-}
-
-/// Waits (at most `limit`) until `done` holds; true when it did.
-async fn eventually(limit: Duration, done: impl Fn() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if done() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    done()
-}
+use common::{eventually, message};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_rescheduled_by_another_node_is_taken_when_due() {

@@ -128,6 +128,49 @@ fn run_sql(url: &str, sql: &str) {
     });
 }
 
+/// A one-recipient message due at `due`.
+pub fn message_due(due: SystemTime) -> NewMessage {
+    let envelope = envoi_types::Envelope::new(
+        envoi_types::Sender::parse("s@src.test").unwrap(),
+        vec![envoi_types::Address::parse("a@dst.test").unwrap()],
+        envoi_types::Message::from(&b"Subject: t\r\n\r\nhi\r\n"[..]),
+    );
+    NewMessage::new(envelope, due)
+}
+
+/// A one-recipient message due now.
+pub fn message() -> NewMessage {
+    message_due(SystemTime::now())
+}
+
+/// An outcome that removes the message (every recipient done).
+pub fn remove() -> AttemptCommit {
+    AttemptCommit {
+        bounces: Vec::new(),
+        disposition: envoi_queue::storage::Disposition::Remove,
+    }
+}
+
+/// A lease for `node` lasting five minutes.
+pub fn lease(node: &str) -> Lease {
+    Lease {
+        owner: node.into(),
+        until: SystemTime::now() + std::time::Duration::from_secs(300),
+    }
+}
+
+/// Waits (at most `limit`) until `done` holds; true when it did.
+pub async fn eventually(limit: std::time::Duration, done: impl Fn() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    done()
+}
+
 /// A store in its own schema; the schema goes when the store does.
 pub struct ScratchStore {
     /// The store.
