@@ -27,6 +27,19 @@ use envoi_types::{Address, Envelope, QueueId, Sender};
 mod disk;
 mod queue;
 
+/// Runs this bench again as `child` over the `n` messages in `dir`, in a fresh process after
+/// dropping the page cache when allowed (root), so the database is read from disk; returns
+/// whether the cache was dropped, and the child's output.
+fn cold_child(child: &str, n: u64, dir: &Path) -> (bool, std::process::Output) {
+    let dropped = fs::write("/proc/sys/vm/drop_caches", b"3\n").is_ok();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([child, "--n", &n.to_string(), "--dir"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    (dropped, out)
+}
+
 fn arg(args: &[String], name: &str) -> Option<String> {
     args.iter()
         .position(|a| a == name)
@@ -330,13 +343,7 @@ fn bench_startup(root: &Path, n: u64) {
             started.elapsed().as_secs_f64()
         );
     }
-    // Cold start: drop the page cache when allowed (root), so the database is read from disk.
-    let dropped = fs::write("/proc/sys/vm/drop_caches", b"3\n").is_ok();
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["startup-child", "--n", &n.to_string(), "--dir"])
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let (dropped, out) = cold_child("startup-child", n, &dir);
     let db_size = fs::metadata(dir.join(envoi_spool::DB_FILE)).map_or(0, |m| m.len());
     println!(
         "startup, {n} messages, db {} MiB, page cache dropped: {dropped}: {}",

@@ -75,12 +75,7 @@ pub fn bench_queue(root: &Path, n: u64) {
             started.elapsed().as_secs_f64()
         );
     }
-    let dropped = fs::write("/proc/sys/vm/drop_caches", b"3\n").is_ok();
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["queue-child", "--n", &n.to_string(), "--dir"])
-        .arg(&dir)
-        .output()
-        .unwrap();
+    let (dropped, out) = super::cold_child("queue-child", n, &dir);
     println!(
         "queue, {n} messages, page cache dropped: {dropped}:\n{}",
         String::from_utf8_lossy(&out.stdout).trim_end()

@@ -46,15 +46,13 @@ impl Queue {
     /// `NotFound`, `InFlight`, or `Held` (release it instead).
     pub fn retry(&self, id: QueueId) -> Result<(), QueueError> {
         let now = self.shared.clock.now();
-        let dest = {
-            let mut index = self.shared.index();
-            index.retry(id, now).map_err(|r| refused(id, r))?;
-            index.destination_of(id)
-        };
+        let dest = self
+            .shared
+            .index()
+            .retry(id, now)
+            .map_err(|r| refused(id, r))?;
         self.shared.wake.notify_one();
-        if let Some(dest) = dest {
-            self.clear_shared_backoff(Some(dest));
-        }
+        self.clear_shared_backoff(Some(dest));
         Ok(())
     }
 

@@ -40,8 +40,8 @@ pub(crate) enum CommitKind {
 
 impl Index {
     /// Makes one idle message due at `now`, and lifts its destination's back-off: an
-    /// administrator asked for an attempt now.
-    pub fn retry(&mut self, id: QueueId, now: SystemTime) -> Result<(), Refusal> {
+    /// administrator asked for an attempt now. Returns that destination.
+    pub fn retry(&mut self, id: QueueId, now: SystemTime) -> Result<Destination, Refusal> {
         let entry = self.entries.get(&id).ok_or(Refusal::Unknown)?;
         if entry.in_flight {
             return Err(Refusal::InFlight);
@@ -52,7 +52,7 @@ impl Index {
         let dest = entry.dest.clone();
         self.lanes.lift_backoff(Some(&dest));
         self.force(id, millis(now));
-        Ok(())
+        Ok(dest)
     }
 
     /// Every destination with messages or state: lane health at `now`, and per destination

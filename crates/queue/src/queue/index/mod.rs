@@ -250,11 +250,6 @@ impl Index {
         Some((dest, changed))
     }
 
-    /// The destination of message `id`, if known.
-    pub fn destination_of(&self, id: QueueId) -> Option<Destination> {
-        self.entries.get(&id).map(|e| e.dest.clone())
-    }
-
     /// The lanes, for the cluster-wide state of destinations (`cluster`).
     pub fn lanes_mut(&mut self) -> &mut Lanes {
         &mut self.lanes
