@@ -56,24 +56,13 @@ impl Index {
     }
 
     /// Every destination with messages or state: lane health at `now`, and per destination
-    /// the queued (unheld) count and the oldest arrival (ms).
+    /// the queued (unheld) count and the oldest arrival (ms, to the second below), kept as
+    /// entries change rather than counted here.
     pub fn destinations(
         &self,
         now: SystemTime,
     ) -> (Vec<LaneHealth>, HashMap<Destination, (usize, u64)>) {
-        // Keyed by reference while walking every entry (this runs under the queue's lock):
-        // one name copied per destination, not one per message.
-        let mut queued: HashMap<&Destination, (usize, u64)> = HashMap::new();
-        for entry in self.entries.values().filter(|e| !e.held) {
-            let arrival = entry.expiry.saturating_sub(self.lifetime_ms);
-            let counts = queued.entry(&entry.dest).or_insert((0, arrival));
-            counts.0 += 1;
-            counts.1 = counts.1.min(arrival);
-        }
-        let queued = queued
-            .into_iter()
-            .map(|(dest, counts)| (dest.clone(), counts))
-            .collect();
+        let queued = self.destination_tallies();
         (self.lanes.health(millis(now)), queued)
     }
 

@@ -11,13 +11,15 @@ impl Index {
         self.counts
     }
 
-    /// Counts `entry` in its state.
+    /// Counts `entry` in its state and, unless held, under its destination.
     pub(super) fn count(&mut self, entry: &Entry) {
         self.counts.add(state(entry));
+        self.tally(entry);
     }
 
-    /// Stops counting `entry` in its state.
+    /// Stops counting `entry` in its state and under its destination.
     pub(super) fn uncount(&mut self, entry: &Entry) {
+        self.untally(entry);
         let counter = match state(entry) {
             MessageState::Active => &mut self.counts.active,
             MessageState::Deferred => &mut self.counts.deferred,

@@ -14,9 +14,11 @@
 //! - `admin`: what administrators change: retry, hold, delete marks, the destination view.
 //! - `flush`: the flush, in chunks that each take the lock briefly.
 //! - `counts`: the count of entries per admin state, kept as entries change.
+//! - `by_destination`: per destination, its unheld entries and oldest arrival, kept likewise.
 //! - `loading`: the schedule read in the background after start-up.
 
 mod admin;
+mod by_destination;
 mod counts;
 mod flush;
 mod loading;
@@ -72,6 +74,8 @@ pub(crate) struct Index {
     lifetime_ms: u64,
     /// Entries per admin state, kept as they change (see `counts`).
     counts: StateCounts,
+    /// Unheld entries per destination, kept as they change (see `by_destination`).
+    by_destination: by_destination::Tallies,
     /// While the stored schedule is still being read (see `loading`).
     loading: Option<Loading>,
 }
@@ -87,6 +91,7 @@ impl Index {
             lanes: Lanes::new(limits, backoff),
             lifetime_ms: u64::try_from(lifetime.as_millis()).unwrap_or(u64::MAX),
             counts: StateCounts::default(),
+            by_destination: by_destination::Tallies::new(),
             loading: None,
         }
     }
@@ -181,10 +186,14 @@ impl Index {
         if entry.slot {
             self.lanes.release(&entry.dest);
         }
+        let old = entry.clone();
         entry.dest = dest.clone();
         entry.slot = self.lanes.try_acquire(dest, millis(now));
         entry.requeued = !entry.slot;
-        entry.slot
+        let (sorted, slot) = (entry.clone(), entry.slot);
+        self.untally(&old);
+        self.tally(&sorted);
+        slot
     }
 
     /// Ends an attempt: `Some(next)` keeps the message due at `next` (held flag as the index

@@ -177,8 +177,10 @@ fn a_flush_skips_what_an_attempt_took_between_chunks() {
 #[test]
 fn kept_counts_match_a_recount_after_every_kind_of_change() {
     let (mut index, ids) = busy_index();
-    let check =
-        |index: &Index, what: &str| assert_eq!(index.state_counts(), index.recount(), "{what}");
+    let check = |index: &Index, what: &str| {
+        assert_eq!(index.state_counts(), index.recount(), "{what}");
+        assert_eq!(index.destinations(at(0)).1, index.retally(), "{what}");
+    };
     check(&index, "inserted");
     index.set_held(ids[2], true).unwrap();
     check(&index, "held");
@@ -203,8 +205,41 @@ fn kept_counts_match_a_recount_after_every_kind_of_change() {
     check(&index, "deleted in flight");
     index.flush(at(1));
     check(&index, "flushed");
+    let (popped, _) = index.pop_due(at(10_000)).unwrap();
+    index.sort(popped, &Destination::new("c.test"), at(10_000));
+    check(&index, "sorted");
+    index.finish(popped, Some(at(30_000)));
+    check(&index, "sorted and deferred");
     assert_eq!(index.state_counts().total(), index.len() as u64);
     assert_ne!(index.state_counts(), StateCounts::default());
+}
+
+#[test]
+fn destination_view_keeps_the_oldest_arrival_as_messages_leave() {
+    let mut index = Index::new(Duration::from_secs(100_000), no_limits(), STEPS);
+    let ids: Vec<QueueId> = (0..3).map(|_| QueueId::new()).collect();
+    for (arrival, &id) in (1_u64..).zip(&ids) {
+        let e = ScheduleEntry {
+            arrival: at(arrival),
+            ..entry(id, 10, false)
+        };
+        index.insert_any(&e);
+    }
+    let dest = Destination::new("dst.test");
+    let view = |index: &Index| index.destinations(at(0)).1.get(&dest).copied();
+    assert_eq!(view(&index), Some((3, 1_000)));
+    index.set_held(ids[0], true).unwrap();
+    assert_eq!(
+        view(&index),
+        Some((2, 2_000)),
+        "a held message is not queued"
+    );
+    assert_eq!(index.mark_deleted(ids[1]), Ok(DeleteMark::Idle));
+    index.finish(ids[1], None);
+    assert_eq!(view(&index), Some((1, 3_000)));
+    index.set_held(ids[2], true).unwrap();
+    assert_eq!(view(&index), None, "no unheld message left");
+    assert_eq!(index.destinations(at(0)).1, index.retally());
 }
 
 #[test]
