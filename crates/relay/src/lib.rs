@@ -43,6 +43,7 @@
 
 pub mod client;
 pub mod config;
+pub mod dane;
 pub mod failure;
 pub mod hop;
 pub mod mx;
