@@ -22,6 +22,7 @@ use crate::hop::{Credentials, Protocol, TlsPolicy};
 use crate::proto::caps::Capabilities;
 use crate::proto::command;
 use crate::tls::TlsConnectors;
+use tokio_rustls::TlsConnector;
 
 /// Where a session connects.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -48,7 +49,7 @@ impl Target {
 }
 
 /// What opening a session needs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct SessionParams<'a> {
     /// Name sent in EHLO/HELO/LHLO.
     pub helo_name: &'a str,
@@ -62,6 +63,8 @@ pub struct SessionParams<'a> {
     pub timeouts: &'a Timeouts,
     /// TLS connectors.
     pub tls: &'a TlsConnectors,
+    /// The connector DANE imposes (with `tls_policy` `Required`), in place of `tls`'s.
+    pub dane: Option<&'a TlsConnector>,
     /// Octets kept of each reply line.
     pub max_reply_line: usize,
 }
@@ -205,10 +208,10 @@ async fn starttls(
     };
     let server_name =
         ServerName::try_from(host).map_err(|e| Failure::Config(format!("TLS server name: {e}")))?;
-    let connector = if required {
-        &params.tls.verified
-    } else {
-        &params.tls.opportunistic
+    let connector = match params.dane {
+        Some(dane) => dane,
+        None if required => &params.tls.verified,
+        None => &params.tls.opportunistic,
     };
     conn.upgrade(connector, server_name, params.timeouts.command)
         .await?;

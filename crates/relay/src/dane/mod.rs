@@ -123,6 +123,10 @@ impl Dane {
         let Ok(name) = Name::from_ascii(format!("{}.", host.trim_end_matches('.'))) else {
             return DaneDecision::NotApplicable;
         };
+        // A host under no trust anchor cannot be proven secure: nothing to ask.
+        if self.anchors.closest(&name).is_none() {
+            return DaneDecision::NotApplicable;
+        }
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());

@@ -195,8 +195,8 @@ mod tests {
             matching: 1,
             data: sha256(&ca),
         }]);
-        assert!(verify(&ta, &ee, &[ca.clone()], "mx.test"));
-        assert!(!verify(&ta, &ee, &[ca.clone()], "other.test"));
+        assert!(verify(&ta, &ee, std::slice::from_ref(&ca), "mx.test"));
+        assert!(!verify(&ta, &ee, std::slice::from_ref(&ca), "other.test"));
         // The anchor must be presented and must have signed the chain.
         assert!(!verify(&ta, &ee, &[], "mx.test"));
         let (stranger, _) = chain("mx.test");
