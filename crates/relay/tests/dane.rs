@@ -138,7 +138,7 @@ async fn decisions_follow_the_signed_records() {
     let dane = Dane::new(&settings(&zones)).unwrap().unwrap();
     assert_eq!(
         dane.for_host("mx.signed.dane.test").await,
-        DaneDecision::Authenticate(vec![good])
+        DaneDecision::Authenticate(vec![good.clone()])
     );
     match dane.for_host("mx-bad.signed.dane.test").await {
         DaneDecision::Authenticate(records) => assert_eq!(records[0].data, vec![0; 32]),
@@ -159,6 +159,24 @@ async fn decisions_follow_the_signed_records() {
     match dane.for_host("mx.bogus.dane.test").await {
         DaneDecision::Defer(reason) => assert!(reason.contains("verifies the RRSIG"), "{reason}"),
         other => panic!("{other:?}"),
+    }
+    // NSEC3: a match, a TLSA name that does not exist, one without TLSA records, and insecure
+    // delegations proven by their NSEC3 (one in an opt-out zone; the span case is a unit test).
+    assert_eq!(
+        dane.for_host("mx.nsec3.dane.test").await,
+        DaneDecision::Authenticate(vec![good.clone()])
+    );
+    for host in [
+        "mx-notlsa.nsec3.dane.test",
+        "mx-txt.nsec3.dane.test",
+        "mx.child.nsec3.dane.test",
+        "mx.child.optout.dane.test",
+    ] {
+        assert_eq!(
+            dane.for_host(host).await,
+            DaneDecision::NotApplicable,
+            "{host}"
+        );
     }
     // Outside every trust anchor: DANE does not apply.
     assert_eq!(

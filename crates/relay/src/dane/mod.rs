@@ -38,6 +38,7 @@ mod chain;
 mod denial;
 mod der;
 mod lookup;
+mod nsec3;
 mod query;
 mod tlsa;
 mod verifier;
@@ -142,7 +143,7 @@ impl Dane {
         let Ok(base) = Name::from_ascii("_25._tcp").and_then(|b| b.append_name(&name)) else {
             return DaneDecision::Defer(format!("no TLSA name for {host}"));
         };
-        match lookup::lookup(&mut chain, &base, RecordType::TLSA).await {
+        match lookup::lookup(&mut chain, &base, RecordType::TLSA, 0).await {
             Security::Secure(records) => {
                 let records: Vec<Tlsa> = records
                     .iter()
@@ -183,13 +184,13 @@ impl Dane {
 
 /// Whether the host's addresses are signed: A, or AAAA when it securely has no A.
 async fn host_security(chain: &mut chain::Chain<'_>, name: &Name) -> Security<()> {
-    match lookup::lookup(chain, name, RecordType::A).await {
+    match lookup::lookup(chain, name, RecordType::A, 0).await {
         Security::Secure(records) if records.is_empty() => {}
         Security::Secure(_) => return Security::Secure(()),
         Security::Insecure => return Security::Insecure,
         Security::Bogus(e) => return Security::Bogus(e),
     }
-    match lookup::lookup(chain, name, RecordType::AAAA).await {
+    match lookup::lookup(chain, name, RecordType::AAAA, 0).await {
         Security::Secure(_) => Security::Secure(()),
         Security::Insecure => Security::Insecure,
         Security::Bogus(e) => Security::Bogus(e),
