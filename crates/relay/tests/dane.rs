@@ -258,3 +258,43 @@ async fn dane_without_starttls_is_4_7_5_never_clear_text() {
     assert_eq!(transactions.len(), 1);
     assert_eq!(transactions[0].rcpts, ["c@unsigned.dane.test"]);
 }
+
+#[tokio::test]
+async fn a_connection_pooled_under_another_policy_never_carries_dane_mail() {
+    let (_, good) = server();
+    let Some(zones) = zones(&good).await else {
+        return;
+    };
+    // The peer's certificate verifies under the web PKI policy (a trusted test CA), but
+    // does not match mx-bad's TLSA record.
+    let ca = test_ca(&["mx-bad.signed.dane.test"]);
+    let peer = Peer::start(Script {
+        tls: Some(ca.acceptor.clone()),
+        ..Script::default()
+    })
+    .await;
+    // shared-bad and bad share the MX host mx-bad; shared-bad's own policy (required,
+    // verified against the CA) overrides DANE.
+    let relay = relay(&zones, peer.port(), |config| {
+        config.tls.extra_roots.push(ca.ca_der.clone());
+        config.tls.only_extra_roots = true;
+        config
+            .tls
+            .per_domain
+            .insert("shared-bad.signed.dane.test".into(), TlsPolicy::Required);
+    });
+    let out = attempt(
+        &relay,
+        &envelope(&["a@shared-bad.signed.dane.test"], MESSAGE),
+    )
+    .await;
+    assert_eq!(codes(&out), ["250 2.0.0"]);
+    assert_eq!(relay.idle_connections(), 1);
+    let out = attempt(&relay, &envelope(&["b@bad.signed.dane.test"], MESSAGE)).await;
+    assert_eq!(codes(&out), ["454 4.7.5"]);
+    // The pooled connection was not used for it: a second one was opened and failed DANE.
+    assert_eq!(peer.connections(), 2);
+    let transactions = peer.transactions();
+    assert_eq!(transactions.len(), 1);
+    assert_eq!(transactions[0].rcpts, ["a@shared-bad.signed.dane.test"]);
+}
