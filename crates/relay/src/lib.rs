@@ -58,7 +58,7 @@ pub mod routes;
 pub mod tls;
 
 pub use config::{ConnectionLimits, PoolConfig, RelayConfig, Timeouts, TlsSettings};
-pub use dane::{Dane, DaneDecision, DaneSettings};
+pub use dane::{Dane, DaneConnector, DaneDecision, DaneSettings};
 pub use failure::Failure;
 pub use hop::{Credentials, Endpoint, NextHop, Protocol, TlsPolicy};
 pub use parse::ParseError;

@@ -17,12 +17,12 @@ use tokio::net::{TcpStream, UnixStream};
 use crate::client::conn::Connection;
 use crate::client::stream::Stream;
 use crate::config::Timeouts;
+use crate::dane::DaneConnector;
 use crate::failure::{io_failure, with_code, Failure, Stage};
 use crate::hop::{Credentials, Protocol, TlsPolicy};
 use crate::proto::caps::Capabilities;
 use crate::proto::command;
 use crate::tls::TlsConnectors;
-use tokio_rustls::TlsConnector;
 
 /// Where a session connects.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -49,7 +49,7 @@ impl Target {
 }
 
 /// What opening a session needs.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub struct SessionParams<'a> {
     /// Name sent in EHLO/HELO/LHLO.
     pub helo_name: &'a str,
@@ -64,7 +64,7 @@ pub struct SessionParams<'a> {
     /// TLS connectors.
     pub tls: &'a TlsConnectors,
     /// The connector DANE imposes (with `tls_policy` `Required`), in place of `tls`'s.
-    pub dane: Option<&'a TlsConnector>,
+    pub dane: Option<&'a DaneConnector>,
     /// Octets kept of each reply line.
     pub max_reply_line: usize,
 }
@@ -209,7 +209,7 @@ async fn starttls(
     let server_name =
         ServerName::try_from(host).map_err(|e| Failure::Config(format!("TLS server name: {e}")))?;
     let connector = match params.dane {
-        Some(dane) => dane,
+        Some(dane) => &dane.0,
         None if required => &params.tls.verified,
         None => &params.tls.opportunistic,
     };

@@ -20,7 +20,8 @@
 //!
 //! # Layout
 //! - `anchors`: trust anchors from zone-file text; `query`: one DNS exchange (DO, CD).
-//! - `chain`: RRSIG → DNSKEY → DS up to an anchor; `denial`: NSEC proofs.
+//! - `chain`: RRSIG → DNSKEY → DS up to an anchor; `denial`: NSEC proofs; `nsec3`: NSEC3
+//!   proofs (closest encloser, opt-out).
 //! - `lookup`: secure / insecure / bogus lookups; `tlsa`: usable records and matching;
 //!   `der`: a certificate's SPKI; `verifier`: the rustls verifier.
 
@@ -89,6 +90,16 @@ pub enum DaneDecision {
     /// The host's records are bogus or could not be looked up: no delivery to it now
     /// (transient `4.7.5`); the reason is for the logs.
     Defer(String),
+}
+
+/// A STARTTLS connector DANE imposes on one host's sessions.
+#[derive(Clone)]
+pub struct DaneConnector(pub TlsConnector);
+
+impl std::fmt::Debug for DaneConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DaneConnector")
+    }
 }
 
 /// DNSSEC-validated TLSA lookups and DANE verifiers.
@@ -171,14 +182,14 @@ impl Dane {
     ///
     /// # Errors
     /// rustls refusing the protocol versions (not expected with ring's defaults).
-    pub fn connector(&self, records: Vec<Tlsa>) -> Result<TlsConnector, rustls::Error> {
+    pub fn connector(&self, records: Vec<Tlsa>) -> Result<DaneConnector, rustls::Error> {
         let verifier = DaneVerifier::new(records, self.provider.clone());
         let config = ClientConfig::builder_with_provider(self.provider.clone())
             .with_safe_default_protocol_versions()?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(verifier))
             .with_no_client_auth();
-        Ok(TlsConnector::from(Arc::new(config)))
+        Ok(DaneConnector(TlsConnector::from(Arc::new(config))))
     }
 }
 

@@ -8,20 +8,18 @@
 
 use std::net::IpAddr;
 
-use ring::digest;
-use tokio_rustls::TlsConnector;
-
 use super::{Candidate, Inner};
-use crate::dane::{DaneDecision, Tlsa};
+use crate::dane::{DaneConnector, DaneDecision, Tlsa};
 use crate::failure::Failure;
 use crate::hop::{Endpoint, TlsPolicy};
 use crate::routes::Route;
+use ring::digest;
 
 /// The TLS a DANE decision imposes on one host's sessions.
 #[derive(Clone)]
 pub(super) struct DaneTls {
     /// The STARTTLS connector to use instead of the policy's.
-    pub(super) connector: TlsConnector,
+    pub(super) connector: DaneConnector,
     /// Part of the pool profile: a connection verified against other records (or opened
     /// under another policy) never carries this host's mail, nor the reverse.
     pub(super) profile: String,
@@ -54,6 +52,7 @@ pub(super) async fn apply(
     let decision = tokio::time::timeout(inner.config.timeouts.dns, dane.for_host(host))
         .await
         .unwrap_or_else(|_| DaneDecision::Defer("DNSSEC lookups timed out".to_owned()));
+    tracing::debug!(%host, ?decision, "DANE");
     let tls = match decision {
         DaneDecision::NotApplicable => return Ok(None),
         DaneDecision::Defer(reason) => {
@@ -61,7 +60,7 @@ pub(super) async fn apply(
             return Err(Failure::Tls(format!("DANE: {reason}")));
         }
         DaneDecision::EncryptOnly => DaneTls {
-            connector: inner.tls.opportunistic.clone(),
+            connector: DaneConnector(inner.tls.opportunistic.clone()),
             profile: "dane-encrypt".to_owned(),
         },
         DaneDecision::Authenticate(records) => DaneTls {
