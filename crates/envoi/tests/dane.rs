@@ -254,3 +254,27 @@ fn dane_decides_per_mx_host_on_the_real_binary() {
     assert!(!text.contains("match@signed.dane.test\""), "{text}");
     assert_eq!(sink.rcpts().len(), 2);
 }
+
+#[test]
+fn config_check_reads_the_trust_anchors() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |anchors: &str| {
+        let file = dir.path().join("anchors.zone");
+        std::fs::write(&file, anchors).unwrap();
+        let config = dir.path().join("envoi.toml");
+        let text = format!("[relay]\ndnssec_trust_anchors = [\"{}\"]\n", file.display());
+        std::fs::write(&config, text).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_envoi"))
+            .args(["config", "check"])
+            .arg(&config)
+            .output()
+            .unwrap()
+    };
+    let good = check("dane.test. IN DS 12345 13 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n");
+    assert!(good.status.success(), "{good:?}");
+    let bad = check("dane.test. IN DNSKEY 257 3 13 not-base64!\n");
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("relay.dnssec_trust_anchors"), "{stderr}");
+    assert!(stderr.contains("not base64"), "{stderr}");
+}

@@ -125,12 +125,20 @@ pub fn relay_config(section: &RelaySection, hostname: &str) -> anyhow::Result<Re
     Ok(relay_config)
 }
 
+/// Fails when the DANE settings are unusable (an unreadable or malformed trust anchor file),
+/// naming the key: for `envoi config check`.
+pub fn check_dane(section: &RelaySection) -> anyhow::Result<()> {
+    envoi_relay::Dane::new(&dane_settings(section)?).context("relay.dnssec_trust_anchors")?;
+    Ok(())
+}
+
 /// DANE's settings: the trust anchor files' text and the relay's name servers.
 fn dane_settings(section: &RelaySection) -> anyhow::Result<DaneSettings> {
     let mut trust_anchors = String::new();
     for path in &section.dnssec_trust_anchors {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!("relay.dnssec_trust_anchors: cannot read {}", path.display())
+        })?;
         trust_anchors.push_str(&text);
         trust_anchors.push('\n');
     }
