@@ -178,6 +178,15 @@ async fn decisions_follow_the_signed_records() {
             "{host}"
         );
     }
+    // TLSA records synthesised from a wildcard, with NSEC and NSEC3 proof that no closer name
+    // exists.
+    for host in ["mx-wild.signed.dane.test", "mx-wild.nsec3.dane.test"] {
+        assert_eq!(
+            dane.for_host(host).await,
+            DaneDecision::Authenticate(vec![good.clone()]),
+            "{host}"
+        );
+    }
     // Outside every trust anchor: DANE does not apply.
     assert_eq!(
         dane.for_host("mx.example").await,

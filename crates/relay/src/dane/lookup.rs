@@ -4,18 +4,20 @@
 //! A lookup follows the answer's CNAME chain from the name asked and checks each link's
 //! RRset (anything else in the answer is ignored); an empty answer needs a signed NSEC or
 //! NSEC3 denial. Unsigned data is insecure only when the walk down from the trust anchor
-//! finds a delegation proven to have no DS above it.
+//! (`walk`) finds a delegation proven to have no DS above it.
 
 use std::future::Future;
 use std::pin::Pin;
 
 use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::dnssec::rdata::RRSIG;
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use super::chain::{rrset, Chain, Signed};
 use super::denial;
 use super::nsec3::{self, Proof};
+use super::walk::zone_security;
 
 /// CNAME links followed at most, in one answer and across re-asked targets.
 const MAX_LINKS: usize = 8;
@@ -51,7 +53,9 @@ pub(crate) fn lookup<'s>(
         for _ in 0..MAX_LINKS.saturating_sub(depth) {
             let (records, sigs) = rrset(section, &owner, kind);
             if !records.is_empty() {
-                return match check(chain, &owner, kind, &records, &sigs).await {
+                return match check(chain, &owner, kind, &records, &sigs, answer.name_servers())
+                    .await
+                {
                     Security::Secure(()) => Security::Secure(records),
                     other => other.map_into(),
                 };
@@ -65,7 +69,16 @@ pub(crate) fn lookup<'s>(
                 }
                 return lookup(chain, &owner, kind, depth).await;
             };
-            match check(chain, &owner, RecordType::CNAME, &links, &sigs).await {
+            match check(
+                chain,
+                &owner,
+                RecordType::CNAME,
+                &links,
+                &sigs,
+                answer.name_servers(),
+            )
+            .await
+            {
                 Security::Secure(()) => owner = target,
                 other => return other.map_into(),
             }
@@ -74,24 +87,62 @@ pub(crate) fn lookup<'s>(
     })
 }
 
-/// One RRset's signatures: valid, or unsigned in a provably unsigned zone.
+/// One RRset's signatures: valid, or unsigned in a provably unsigned zone. An RRset
+/// synthesised from a wildcard also needs the answer's `authority` to prove that no closer
+/// name exists (RFC 4035 §5.3.4, RFC 5155 §8.8).
 async fn check(
     chain: &mut Chain<'_>,
     owner: &Name,
     kind: RecordType,
     records: &[Record],
-    sigs: &[hickory_proto::rr::dnssec::rdata::RRSIG],
+    sigs: &[RRSIG],
+    authority: &[Record],
 ) -> Security<()> {
     match chain.verify(owner, kind, records, sigs).await {
-        Signed::Valid => Security::Secure(()),
-        Signed::Invalid(e) => Security::Bogus(e),
-        Signed::Unsigned => match zone_security(chain, owner).await {
-            Security::Secure(()) => {
-                Security::Bogus(format!("unsigned {owner} {kind} in a signed zone"))
-            }
-            other => other,
-        },
+        Signed::Valid => {}
+        Signed::Invalid(e) => return Security::Bogus(e),
+        Signed::Unsigned => {
+            return match zone_security(chain, owner).await {
+                Security::Secure(()) => {
+                    Security::Bogus(format!("unsigned {owner} {kind} in a signed zone"))
+                }
+                other => other,
+            };
+        }
     }
+    let covering: Vec<&RRSIG> = sigs.iter().filter(|s| s.type_covered() == kind).collect();
+    let labels = covering.iter().map(|s| s.num_labels()).max().unwrap_or(0);
+    if labels >= owner.num_labels() {
+        return Security::Secure(());
+    }
+    if wildcard_proven(chain, authority, owner, labels).await {
+        Security::Secure(())
+    } else {
+        Security::Bogus(format!(
+            "{owner} {kind}: wildcard answer without proof that {owner} does not exist"
+        ))
+    }
+}
+
+/// True when validated NSEC or NSEC3 records in `authority` prove that no name closer than
+/// the wildcard's (`labels` long) matches `owner`.
+async fn wildcard_proven(
+    chain: &mut Chain<'_>,
+    authority: &[Record],
+    owner: &Name,
+    labels: u8,
+) -> bool {
+    for kind in [RecordType::NSEC, RecordType::NSEC3] {
+        for denier in owners(authority, kind) {
+            let (records, sigs) = rrset(authority, &denier, kind);
+            if chain.verify(&denier, kind, &records, &sigs).await != Signed::Valid {
+                return false;
+            }
+        }
+    }
+    let next_closer = owner.trim_to(usize::from(labels).saturating_add(1));
+    denial::covered(&denial::nsecs(authority), owner)
+        || nsec3::Chain::of(authority).covers(&next_closer)
 }
 
 /// The denial in an empty answer: `Secure` when proven, `Insecure` for an unsigned zone or an
@@ -144,124 +195,8 @@ async fn denial_of(
     }
 }
 
-/// Whether `name` lies in a signed zone: the walk from the closest trust anchor down, one
-/// label at a time, following secure delegations (DS) until one is proven to have no DS.
-pub(crate) async fn zone_security(chain: &mut Chain<'_>, name: &Name) -> Security<()> {
-    let Some(anchor) = chain.anchors().closest(name).cloned() else {
-        return Security::Insecure;
-    };
-    if let Err(e) = chain.zone_keys(anchor.clone()).await {
-        return Security::Bogus(e);
-    }
-    let top = usize::from(anchor.num_labels());
-    for labels in top.saturating_add(1)..=usize::from(name.num_labels()) {
-        let cut = name.trim_to(labels);
-        match delegation(chain, &cut).await {
-            Step::Descend => {}
-            Step::Stop(security) => return security,
-        }
-    }
-    Security::Secure(())
-}
-
-/// One step of the walk.
-enum Step {
-    /// `cut` is inside the zone, or a secure delegation: on to the next label.
-    Descend,
-    /// The walk ends here.
-    Stop(Security<()>),
-}
-
-/// What the DS question at `cut` says.
-async fn delegation(chain: &mut Chain<'_>, cut: &Name) -> Step {
-    let answer = match chain.ask(cut, RecordType::DS).await {
-        Ok(answer) => answer,
-        Err(e) => return Step::Stop(Security::Bogus(format!("{cut} DS: {e}"))),
-    };
-    let (records, sigs) = rrset(answer.answers(), cut, RecordType::DS);
-    if records.is_empty() {
-        return denial_of_ds(chain, &answer, cut)
-            .await
-            .unwrap_or_else(|e| Step::Stop(Security::Bogus(e)));
-    }
-    // A secure delegation: the DS must verify and the child's keys chain to it.
-    match chain.verify(cut, RecordType::DS, &records, &sigs).await {
-        Signed::Valid => {}
-        Signed::Unsigned => {
-            return Step::Stop(Security::Bogus(format!("unsigned DS for {cut}")));
-        }
-        Signed::Invalid(e) => return Step::Stop(Security::Bogus(e)),
-    }
-    match chain.zone_keys(cut.clone()).await {
-        Ok(_) => Step::Descend,
-        Err(e) => Step::Stop(Security::Bogus(e)),
-    }
-}
-
-/// The denial of a DS at `cut`: a delegation without DS ends the walk as insecure, a name
-/// inside the zone goes on, a name that does not exist ends it as secure (the lookup's own
-/// denial then speaks).
-///
-/// # Errors
-/// Why the denial is bogus.
-async fn denial_of_ds(chain: &mut Chain<'_>, answer: &Message, cut: &Name) -> Result<Step, String> {
-    let section = answer.name_servers();
-    let mut signed = false;
-    for kind in [RecordType::NSEC, RecordType::NSEC3] {
-        for owner in owners(section, kind) {
-            let (records, sigs) = rrset(section, &owner, kind);
-            match chain.verify(&owner, kind, &records, &sigs).await {
-                Signed::Valid => signed = true,
-                Signed::Unsigned => {
-                    return Err(format!("unsigned {owner} {kind} in a signed zone"))
-                }
-                Signed::Invalid(e) => return Err(e),
-            }
-        }
-    }
-    if !signed {
-        return Err(format!("{cut} DS: unsigned denial in a signed zone"));
-    }
-    let nxdomain = answer.response_code() == ResponseCode::NXDomain;
-    let nsecs = denial::nsecs(section);
-    if nxdomain && denial::proves_nxdomain(&nsecs, cut) {
-        return Ok(Step::Stop(Security::Secure(())));
-    }
-    if let Some(nsec) = denial::at(&nsecs, cut) {
-        return Ok(step_at(nsec.type_bit_maps()));
-    }
-    if !nxdomain && denial::proves_nodata(&nsecs, cut, RecordType::DS) {
-        return Ok(Step::Descend);
-    }
-    let hashed = nsec3::Chain::of(section);
-    if let Some(nsec3) = hashed.matching(cut) {
-        return Ok(step_at(nsec3.type_bit_maps()));
-    }
-    match hashed.prove(cut) {
-        // RFC 5155 §8.6: no DS proven by an opt-out span is an insecure delegation.
-        Proof::OptOut => Ok(Step::Stop(Security::Insecure)),
-        Proof::NxDomain if nxdomain => Ok(Step::Stop(Security::Secure(()))),
-        _ => Err(format!("{cut} DS: the denial proves nothing")),
-    }
-}
-
-/// The types at an existing `cut` without DS: a delegation (NS, not an apex) is insecure,
-/// anything else is inside the zone.
-fn step_at(types: &[RecordType]) -> Step {
-    if types.contains(&RecordType::DS) {
-        return Step::Stop(Security::Bogus(
-            "DS in the bitmap but not in the answer".into(),
-        ));
-    }
-    if types.contains(&RecordType::NS) && !types.contains(&RecordType::SOA) {
-        Step::Stop(Security::Insecure)
-    } else {
-        Step::Descend
-    }
-}
-
 /// The distinct owners of `kind` records in a section.
-fn owners(section: &[Record], kind: RecordType) -> Vec<Name> {
+pub(super) fn owners(section: &[Record], kind: RecordType) -> Vec<Name> {
     let mut out: Vec<Name> = Vec::new();
     for record in section.iter().filter(|r| r.record_type() == kind) {
         if !out.contains(record.name()) {

@@ -22,7 +22,7 @@
 //! - `anchors`: trust anchors from zone-file text; `query`: one DNS exchange (DO, CD).
 //! - `chain`: RRSIG → DNSKEY → DS up to an anchor; `denial`: NSEC proofs; `nsec3`: NSEC3
 //!   proofs (closest encloser, opt-out).
-//! - `lookup`: secure / insecure / bogus lookups; `tlsa`: usable records and matching;
+//! - `lookup`: secure / insecure / bogus lookups; `walk`: is a name's zone signed; `tlsa`: usable records and matching;
 //!   `der`: a certificate's SPKI; `verifier`: the rustls verifier.
 
 use std::net::SocketAddr;
@@ -43,6 +43,7 @@ mod nsec3;
 mod query;
 mod tlsa;
 mod verifier;
+mod walk;
 
 pub use anchors::{AnchorError, TrustAnchors};
 pub use lookup::Security;

@@ -2,8 +2,7 @@
 //! chain prove that a name has no records of a type, or does not exist (closest encloser
 //! proof), and an opt-out span that an unsigned delegation may exist.
 //!
-//! The records passed in must already be validated. Not covered, as with NSEC: the proof that
-//! no wildcard could have answered. More than [`MAX_ITERATIONS`] hash iterations make the
+//! The records passed in must already be validated. More than [`MAX_ITERATIONS`] hash iterations make the
 //! zone read as insecure (RFC 9276 §3.2).
 
 use hickory_proto::rr::dnssec::rdata::{DNSSECRData, NSEC3};
@@ -18,7 +17,8 @@ pub(crate) const MAX_ITERATIONS: u16 = 150;
 pub(crate) enum Proof {
     /// The name exists; the bitmap of its NSEC3 says which types.
     Exists,
-    /// The name does not exist (closest encloser proven, next closer name covered).
+    /// The name does not exist (closest encloser proven, next closer name and the wildcard at
+    /// the closest encloser covered).
     NxDomain,
     /// The next closer name falls in an opt-out span: an unsigned delegation may be there.
     OptOut,
@@ -85,6 +85,11 @@ impl Chain {
         })
     }
 
+    /// True when an NSEC3 span holds the hash of `name`: it does not exist.
+    pub(crate) fn covers(&self, name: &Name) -> bool {
+        self.covering(name).is_some()
+    }
+
     /// What the chain proves about `name`.
     pub(crate) fn prove(&self, name: &Name) -> Proof {
         if self
@@ -105,10 +110,12 @@ impl Chain {
             if self.matching(&encloser).is_none() {
                 continue;
             }
+            let wildcard = Name::from_ascii("*").and_then(|w| w.append_name(&encloser));
+            let no_wildcard = wildcard.is_ok_and(|w| self.covers(&w));
             return match self.covering(&name.trim_to(closer.saturating_add(1))) {
                 Some(span) if span.opt_out() => Proof::OptOut,
-                Some(_) => Proof::NxDomain,
-                None => Proof::Nothing,
+                Some(_) if no_wildcard => Proof::NxDomain,
+                _ => Proof::Nothing,
             };
         }
         Proof::Nothing
