@@ -51,19 +51,39 @@ fn element(input: &[u8]) -> Option<Element<'_>> {
 /// The DER encoding of the certificate's SubjectPublicKeyInfo, or `None` when `cert` is not
 /// an X.509 certificate.
 pub(crate) fn spki(cert: &[u8]) -> Option<&[u8]> {
+    tbs_fields(cert)?.get(5).map(|e| e.whole)
+}
+
+/// The contents (inside the SEQUENCE) of the certificate's issuer Name.
+pub(crate) fn issuer_contents(cert: &[u8]) -> Option<&[u8]> {
+    tbs_fields(cert)?.get(2).map(|e| e.content)
+}
+
+/// The contents (inside the SEQUENCE) of a DER SubjectPublicKeyInfo.
+pub(crate) fn spki_contents(spki: &[u8]) -> Option<&[u8]> {
+    element(spki)
+        .filter(|e| e.tag == SEQUENCE && e.rest.is_empty())
+        .map(|e| e.content)
+}
+
+/// serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo: the first six
+/// fields of tbsCertificate after the optional version.
+fn tbs_fields(cert: &[u8]) -> Option<Vec<Element<'_>>> {
     let certificate = element(cert).filter(|e| e.tag == SEQUENCE)?;
     let tbs = element(certificate.content).filter(|e| e.tag == SEQUENCE)?;
-    let mut fields = tbs.content;
-    let first = element(fields)?;
+    let mut rest = tbs.content;
+    let first = element(rest)?;
     if first.tag == VERSION {
-        fields = first.rest;
+        rest = first.rest;
     }
-    // serialNumber, signature, issuer, validity, subject.
-    for _ in 0..5 {
-        fields = element(fields)?.rest;
+    let mut fields = Vec::with_capacity(6);
+    for _ in 0..6 {
+        let field = element(rest)?;
+        rest = field.rest;
+        fields.push(field);
     }
-    let spki = element(fields).filter(|e| e.tag == SEQUENCE)?;
-    Some(spki.whole)
+    let spki = fields.get(5)?;
+    (spki.tag == SEQUENCE && fields.get(2)?.tag == SEQUENCE).then_some(fields)
 }
 
 #[cfg(test)]

@@ -5,8 +5,9 @@
 //! - DANE-TA(2): a certificate of the presented chain matches and is taken as the trust
 //!   anchor; the chain from the server's certificate up to it must verify (signatures,
 //!   validity) for the MX host name (RFC 7672 §3.1.2, §3.2.2), through rustls' web PKI
-//!   verifier with that anchor as its only root. A trust anchor that is not in the presented
-//!   chain (a `2 1 0` key published only in DNS) is not supported: no match.
+//!   verifier with that anchor as its only root. A `2 1 0` record (the anchor's whole public
+//!   key) also works when the server leaves the anchor out of its chain: the key is anchored
+//!   under the issuer name of the last certificate presented.
 //!
 //! Handshake signatures are checked as always, with the provider's algorithms.
 
@@ -18,6 +19,9 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
+use rustls::pki_types::TrustAnchor;
+
+use super::der;
 use super::tlsa::{Tlsa, DANE_EE, DANE_TA};
 
 /// Accepts a server certificate only when one of the usable TLSA records matches it.
@@ -51,15 +55,50 @@ impl DaneVerifier {
         if roots.add(anchor.clone()).is_err() {
             return false;
         }
+        let below = intermediates.get(..depth).unwrap_or_default();
+        self.chain_verifies(roots, end_entity, below, server_name, now)
+    }
+
+    /// True when the whole presented chain verifies up to `spki` (a `2 1 0` record's data) as
+    /// the key that signed its last certificate.
+    fn chain_to_key(
+        &self,
+        spki: &[u8],
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        now: UnixTime,
+    ) -> bool {
+        let top = intermediates.last().unwrap_or(end_entity);
+        let (Some(issuer), Some(key)) = (der::issuer_contents(top), der::spki_contents(spki))
+        else {
+            return false;
+        };
+        let mut roots = RootCertStore::empty();
+        roots.roots.push(TrustAnchor {
+            subject: issuer.to_vec().into(),
+            subject_public_key_info: key.to_vec().into(),
+            name_constraints: None,
+        });
+        self.chain_verifies(roots, end_entity, intermediates, server_name, now)
+    }
+
+    fn chain_verifies(
+        &self,
+        roots: RootCertStore,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        now: UnixTime,
+    ) -> bool {
         let Ok(verifier) =
             WebPkiServerVerifier::builder_with_provider(Arc::new(roots), self.provider.clone())
                 .build()
         else {
             return false;
         };
-        let below = intermediates.get(..depth).unwrap_or_default();
         verifier
-            .verify_server_cert(end_entity, below, server_name, &[], now)
+            .verify_server_cert(end_entity, intermediates, server_name, &[], now)
             .is_ok()
     }
 }
@@ -87,6 +126,12 @@ impl ServerCertVerifier for DaneVerifier {
                 {
                     return Ok(ServerCertVerified::assertion());
                 }
+            }
+            let whole_key = record.selector == 1 && record.matching == 0;
+            if whole_key
+                && self.chain_to_key(&record.data, end_entity, intermediates, server_name, now)
+            {
+                return Ok(ServerCertVerified::assertion());
             }
         }
         Err(rustls::Error::InvalidCertificate(
@@ -150,6 +195,12 @@ mod tests {
 
     /// A CA and a server certificate for `host` signed by it.
     fn chain(host: &str) -> (CertificateDer<'static>, CertificateDer<'static>) {
+        let (ee, ca, _) = chain_with_key(host);
+        (ee, ca)
+    }
+
+    /// As [`chain`], with the CA's key.
+    fn chain_with_key(host: &str) -> (CertificateDer<'static>, CertificateDer<'static>, KeyPair) {
         let ca_key = KeyPair::generate().unwrap();
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -159,7 +210,7 @@ mod tests {
             .unwrap()
             .signed_by(&key, &ca, &ca_key)
             .unwrap();
-        (ee.der().clone(), ca.der().clone())
+        (ee.der().clone(), ca.der().clone(), ca_key)
     }
 
     fn verify(
@@ -201,5 +252,24 @@ mod tests {
         assert!(!verify(&ta, &ee, &[], "mx.test"));
         let (stranger, _) = chain("mx.test");
         assert!(!verify(&ta, &stranger, &[ca], "mx.test"));
+    }
+
+    #[test]
+    fn dane_ta_with_the_whole_key_needs_no_anchor_in_the_chain() {
+        let (ee, ca, ca_key) = chain_with_key("mx.test");
+        let key = |data: Vec<u8>| {
+            verifier(vec![Tlsa {
+                usage: 2,
+                selector: 1,
+                matching: 0,
+                data,
+            }])
+        };
+        let ta = key(ca_key.public_key_der());
+        assert!(verify(&ta, &ee, &[], "mx.test"));
+        assert!(verify(&ta, &ee, &[ca], "mx.test"));
+        assert!(!verify(&ta, &ee, &[], "other.test"));
+        let other = KeyPair::generate().unwrap();
+        assert!(!verify(&key(other.public_key_der()), &ee, &[], "mx.test"));
     }
 }
