@@ -307,3 +307,32 @@ async fn a_connection_pooled_under_another_policy_never_carries_dane_mail() {
     assert_eq!(transactions.len(), 1);
     assert_eq!(transactions[0].rcpts, ["a@shared-bad.signed.dane.test"]);
 }
+
+#[tokio::test]
+async fn a_decision_is_reused_for_a_while_a_deferral_is_not() {
+    let (_, good) = server();
+    let Some(mut zones) = zones(&good).await else {
+        return;
+    };
+    let dane = Dane::new(&settings(&zones)).unwrap().unwrap();
+    assert_eq!(
+        dane.for_host("mx.signed.dane.test").await,
+        DaneDecision::Authenticate(vec![good.clone()])
+    );
+    assert!(matches!(
+        dane.for_host("mx.bogus.dane.test").await,
+        DaneDecision::Defer(_)
+    ));
+    // Without the name server, the remembered decision still holds; the deferral is asked
+    // again, and fails now for want of an answer.
+    zones.knot.kill().unwrap();
+    zones.knot.wait().unwrap();
+    assert_eq!(
+        dane.for_host("MX.signed.dane.test.").await,
+        DaneDecision::Authenticate(vec![good])
+    );
+    match dane.for_host("mx.bogus.dane.test").await {
+        DaneDecision::Defer(reason) => assert!(!reason.contains("RRSIG"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}

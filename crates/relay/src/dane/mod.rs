@@ -19,7 +19,8 @@
 //! zone is signed, whether or not the MX RRset was (RFC 7672 §2.2.1).
 //!
 //! # Layout
-//! - `anchors`: trust anchors from zone-file text; `query`: one DNS exchange (DO, CD).
+//! - `anchors`: trust anchors from zone-file text; `query`: one DNS exchange (DO, CD);
+//!   `cache`: recent decisions per host.
 //! - `chain`: RRSIG → DNSKEY → DS up to an anchor; `denial`: NSEC proofs; `nsec3`: NSEC3
 //!   proofs (closest encloser, opt-out).
 //! - `lookup`: secure / insecure / bogus lookups; `walk`: is a name's zone signed; `tlsa`: usable records and matching;
@@ -35,6 +36,7 @@ use rustls::ClientConfig;
 use tokio_rustls::TlsConnector;
 
 mod anchors;
+mod cache;
 mod chain;
 mod denial;
 mod der;
@@ -109,6 +111,7 @@ pub struct Dane {
     client: query::Client,
     anchors: Arc<TrustAnchors>,
     provider: Arc<CryptoProvider>,
+    decisions: Arc<cache::Decisions>,
 }
 
 impl Dane {
@@ -128,11 +131,23 @@ impl Dane {
             client: query::Client::new(settings.name_servers.clone(), EXCHANGE_TIMEOUT),
             anchors: Arc::new(anchors),
             provider: Arc::new(rustls::crypto::ring::default_provider()),
+            decisions: Arc::default(),
         }))
     }
 
-    /// The decision for MX host `host` (a name, not an IP literal).
+    /// The decision for MX host `host` (a name, not an IP literal); one made in the last
+    /// minute is reused, unless it was a deferral.
     pub async fn for_host(&self, host: &str) -> DaneDecision {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        if let Some(decision) = self.decisions.get(&host) {
+            return decision;
+        }
+        let decision = self.decide(&host).await;
+        self.decisions.put(&host, &decision);
+        decision
+    }
+
+    async fn decide(&self, host: &str) -> DaneDecision {
         let Ok(name) = Name::from_ascii(format!("{}.", host.trim_end_matches('.'))) else {
             return DaneDecision::NotApplicable;
         };
