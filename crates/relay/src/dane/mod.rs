@@ -23,8 +23,9 @@
 //!   `cache`: recent decisions per host.
 //! - `chain`: RRSIG → DNSKEY → DS up to an anchor; `denial`: NSEC proofs; `nsec3`: NSEC3
 //!   proofs (closest encloser, opt-out).
-//! - `lookup`: secure / insecure / bogus lookups; `walk`: is a name's zone signed; `tlsa`: usable records and matching;
-//!   `der`: a certificate's SPKI; `verifier`: the rustls verifier.
+//! - `lookup`: secure / insecure / bogus lookups; `walk`: whether a name's zone is signed.
+//! - `tlsa`: usable records and matching; `der`: a certificate's SPKI and issuer;
+//!   `verifier`: the rustls verifier.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
