@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::time::Duration;
 
+use crate::dane::DaneSettings;
 use crate::hop::{NextHop, TlsPolicy};
 use crate::routes::RouteTable;
 
@@ -214,6 +215,9 @@ pub struct RelayConfig {
     /// code still counts): bounds memory.
     #[cfg_attr(feature = "serde", serde(skip))]
     pub max_reply_line: usize,
+    /// DANE (RFC 7672) for MX delivery: trust anchors, name servers, on or off.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub dane: DaneSettings,
     /// Next hops one attempt talks to at once (an envelope whose recipients span many domains
     /// is split into that many groups).
     #[cfg_attr(feature = "serde", serde(skip))]
@@ -231,6 +235,7 @@ impl Default for RelayConfig {
             tls: TlsSettings::default(),
             max_reply_line: 4096,
             max_parallel_next_hops: 8,
+            dane: DaneSettings::default(),
         }
     }
 }

@@ -36,6 +36,7 @@
 //! - [`proto`]: sans-IO reply reading, EHLO capabilities, DATA encoding, command lines.
 //! - [`client`]: the tokio side: stream, connection, session opening, transactions.
 //! - [`tls`]: verifying and opportunistic TLS connectors.
+//! - [`dane`]: DANE for SMTP: DNSSEC-validated TLSA records and the certificate check.
 //! - [`pool`]: idle connections, per-destination concurrency, dead addresses tried last.
 //! - [`pace`]: per-destination messages per connection and connections per second.
 //! - [`failure`]: every non-reply failure and its one mapping to a reply.
@@ -43,6 +44,7 @@
 
 pub mod client;
 pub mod config;
+pub mod dane;
 pub mod failure;
 pub mod hop;
 pub mod mx;
@@ -56,6 +58,7 @@ pub mod routes;
 pub mod tls;
 
 pub use config::{ConnectionLimits, PoolConfig, RelayConfig, Timeouts, TlsSettings};
+pub use dane::{Dane, DaneConnector, DaneDecision, DaneSettings};
 pub use failure::Failure;
 pub use hop::{Credentials, Endpoint, NextHop, Protocol, TlsPolicy};
 pub use parse::ParseError;

@@ -13,6 +13,7 @@
 //! - `timed`: where each group's time went (waiting, opening a session, the transaction).
 //! - `fallback`: which host's failure decides when none carried the transaction.
 //! - `opening`: a session to one target (pool, opening, clear-text retry).
+//! - `dane_hook`: per MX host, what DANE makes of its candidate.
 //! - `candidates` / `targets`: route → hosts → socket addresses.
 
 use std::collections::HashMap;
@@ -31,6 +32,7 @@ use crate::client::payload::Payload;
 use crate::client::session::Target;
 use crate::client::transaction;
 use crate::config::RelayConfig;
+use crate::dane::{Dane, DaneConfigError};
 use crate::failure::Failure;
 use crate::hop::{Credentials, Endpoint, Protocol, TlsPolicy};
 use crate::mx::mx_hosts;
@@ -40,6 +42,7 @@ use crate::resolver::{DnsError, Resolver, TimedResolver};
 use crate::routes::Route;
 use crate::tls::{TlsConfigError, TlsConnectors};
 
+mod dane_hook;
 mod fallback;
 mod opening;
 mod timed;
@@ -53,6 +56,9 @@ pub enum BuildError {
     /// The TLS settings are unusable.
     #[error(transparent)]
     Tls(#[from] TlsConfigError),
+    /// The DANE settings are unusable.
+    #[error(transparent)]
+    Dane(#[from] DaneConfigError),
 }
 
 /// SMTP/LMTP delivery to the next hop, implementing the queue's [`Relay`] contract.
@@ -67,16 +73,21 @@ struct Inner {
     config: RelayConfig,
     resolver: Arc<dyn Resolver>,
     tls: TlsConnectors,
+    /// DNSSEC-validated TLSA lookups; `None` when DANE is off.
+    dane: Option<Dane>,
     pool: Pool,
     pacing: Pacing,
 }
 
 /// One host to try: where and how.
+#[derive(Clone)]
 struct Candidate {
     host: Endpoint,
     protocol: Protocol,
     auth: Option<Credentials>,
     tls: TlsPolicy,
+    /// The TLS DANE imposes on this host (then `tls` is `Required`).
+    dane: Option<dane_hook::DaneTls>,
 }
 
 impl SmtpRelay {
@@ -87,6 +98,7 @@ impl SmtpRelay {
     /// [`BuildError`] when the TLS settings are unusable.
     pub fn new(config: RelayConfig, resolver: Arc<dyn Resolver>) -> Result<Self, BuildError> {
         let tls = TlsConnectors::new(&config.tls)?;
+        let dane = Dane::new(&config.dane)?;
         let pool = Pool::new(config.pool.clone(), config.timeouts.command);
         let pacing = Pacing::new(&config.pool);
         let resolver: Arc<dyn Resolver> =
@@ -95,6 +107,7 @@ impl SmtpRelay {
             config,
             resolver,
             tls,
+            dane,
             pool,
             pacing,
         });
@@ -268,6 +281,14 @@ async fn deliver_group(
     };
     let mut refusals = Refusals::default();
     for candidate in &candidates {
+        let with_dane = match dane_hook::apply(inner, &route, candidate).await {
+            Ok(with_dane) => with_dane,
+            Err(failure) => {
+                refusals.record(failure, None);
+                continue;
+            }
+        };
+        let candidate = with_dane.as_ref().unwrap_or(candidate);
         let targets = match targets(inner, &candidate.host).await {
             Ok(targets) => targets,
             Err(failure) => {
@@ -393,6 +414,7 @@ async fn candidates(inner: &Inner, route: &Route) -> Result<Vec<Candidate>, Fail
                     protocol: Protocol::Smtp,
                     auth: None,
                     tls,
+                    dane: None,
                 })
                 .collect())
         }
@@ -403,6 +425,7 @@ async fn candidates(inner: &Inner, route: &Route) -> Result<Vec<Candidate>, Fail
                 protocol: hop.protocol,
                 auth: hop.auth.clone(),
                 tls: inner.config.tls_policy(hop.tls, key),
+                dane: None,
             })
             .collect()),
     }

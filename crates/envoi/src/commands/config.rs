@@ -17,6 +17,7 @@ pub fn run(command: ConfigCommand) -> anyhow::Result<ExitCode> {
             // What the file names must be usable too: a missing key file fails here, not
             // when the daemon starts.
             crate::serve::build::dkim(&config)?;
+            crate::serve::build::check_dane(&config.relay)?;
             println!("{}: OK", file.display());
             Ok(ExitCode::SUCCESS)
         }

@@ -46,6 +46,12 @@ pub struct RelaySection {
     /// Extra trusted CA certificates (PEM files), e.g. a private smarthost's CA.
     #[serde(default)]
     pub ca_files: Vec<PathBuf>,
+    /// DANE (RFC 7672) for MX delivery: default on when `dnssec_trust_anchors` are given.
+    pub dane: Option<bool>,
+    /// DNSSEC trust anchors for DANE: files of DNSKEY/DS records in zone-file text (e.g. the
+    /// root's, as `unbound-anchor` keeps it in /usr/share/dns/root.key).
+    #[serde(default)]
+    pub dnssec_trust_anchors: Vec<PathBuf>,
     /// `[relay.timeouts]`: per-stage timeouts (RFC 5321 §4.5.3.2 defaults).
     #[serde(default)]
     pub timeouts: Timeouts,
@@ -96,6 +102,9 @@ impl RelaySection {
             for hop in hops {
                 parse_hop(hop).map_err(|e| format!("relay.routes.{domain:?}: {e}"))?;
             }
+        }
+        if self.dane == Some(true) && self.dnssec_trust_anchors.is_empty() {
+            return Err("relay.dane = true needs relay.dnssec_trust_anchors".into());
         }
         self.validate_connection_limits()
     }

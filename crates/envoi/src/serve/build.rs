@@ -11,7 +11,7 @@ use envoi_dkim::{DkimSign, LoadedKey};
 use envoi_edge::{EdgeConfig, IpNet, TlsSettings};
 use envoi_queue::policy::{AddDateHeader, AddMessageIdHeader, Forward, SplitByDomain};
 use envoi_queue::{Backoff, Exponential, MemoryStore, PrequeuePolicy, Schedule, Storage};
-use envoi_relay::{HickoryResolver, PoolConfig, RelayConfig, RouteTable, SmtpRelay};
+use envoi_relay::{DaneSettings, HickoryResolver, PoolConfig, RelayConfig, RouteTable, SmtpRelay};
 use envoi_spool::{Spool, SpoolOptions};
 use envoi_store_postgres::PgStore;
 use envoi_types::Address;
@@ -121,7 +121,32 @@ pub fn relay_config(section: &RelaySection, hostname: &str) -> anyhow::Result<Re
     for path in &section.ca_files {
         relay_config.tls.extra_roots.extend(read_pem_certs(path)?);
     }
+    relay_config.dane = dane_settings(section)?;
     Ok(relay_config)
+}
+
+/// Fails when the DANE settings are unusable (an unreadable or malformed trust anchor file),
+/// naming the key: for `envoi config check`.
+pub fn check_dane(section: &RelaySection) -> anyhow::Result<()> {
+    envoi_relay::Dane::new(&dane_settings(section)?).context("relay.dnssec_trust_anchors")?;
+    Ok(())
+}
+
+/// DANE's settings: the trust anchor files' text and the relay's name servers.
+fn dane_settings(section: &RelaySection) -> anyhow::Result<DaneSettings> {
+    let mut trust_anchors = String::new();
+    for path in &section.dnssec_trust_anchors {
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!("relay.dnssec_trust_anchors: cannot read {}", path.display())
+        })?;
+        trust_anchors.push_str(&text);
+        trust_anchors.push('\n');
+    }
+    Ok(DaneSettings {
+        enabled: section.dane,
+        trust_anchors,
+        name_servers: name_servers(section),
+    })
 }
 
 /// The smarthost (or MX) and the per-domain routes.

@@ -17,6 +17,7 @@ use tokio::net::{TcpStream, UnixStream};
 use crate::client::conn::Connection;
 use crate::client::stream::Stream;
 use crate::config::Timeouts;
+use crate::dane::DaneConnector;
 use crate::failure::{io_failure, with_code, Failure, Stage};
 use crate::hop::{Credentials, Protocol, TlsPolicy};
 use crate::proto::caps::Capabilities;
@@ -62,6 +63,8 @@ pub struct SessionParams<'a> {
     pub timeouts: &'a Timeouts,
     /// TLS connectors.
     pub tls: &'a TlsConnectors,
+    /// The connector DANE imposes (with `tls_policy` `Required`), in place of `tls`'s.
+    pub dane: Option<&'a DaneConnector>,
     /// Octets kept of each reply line.
     pub max_reply_line: usize,
 }
@@ -205,10 +208,10 @@ async fn starttls(
     };
     let server_name =
         ServerName::try_from(host).map_err(|e| Failure::Config(format!("TLS server name: {e}")))?;
-    let connector = if required {
-        &params.tls.verified
-    } else {
-        &params.tls.opportunistic
+    let connector = match params.dane {
+        Some(dane) => &dane.0,
+        None if required => &params.tls.verified,
+        None => &params.tls.opportunistic,
     };
     conn.upgrade(connector, server_name, params.timeouts.command)
         .await?;

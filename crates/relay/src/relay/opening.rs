@@ -31,6 +31,7 @@ pub(super) async fn lease(
         auth: candidate.auth.as_ref(),
         timeouts: &inner.config.timeouts,
         tls: &inner.tls,
+        dane: candidate.dane.as_ref().map(|d| &d.connector),
         max_reply_line: inner.config.max_reply_line,
     };
     let profile = session_profile(candidate, candidate.tls);
@@ -70,8 +71,9 @@ pub(super) async fn lease(
 
 /// Connections are shared only between deliveries with the same session profile: a
 /// connection opened under a lax TLS policy or another AUTH identity never carries mail for a
-/// stricter one.
+/// stricter one, nor does one verified against other TLSA records (DANE).
 fn session_profile(candidate: &Candidate, tls: TlsPolicy) -> String {
     let auth = candidate.auth.as_ref().map_or("", |a| a.username.as_str());
-    format!("{:?}/{tls:?}/{auth}", candidate.protocol)
+    let dane = candidate.dane.as_ref().map_or("", |d| d.profile.as_str());
+    format!("{:?}/{tls:?}/{auth}/{dane}", candidate.protocol)
 }
