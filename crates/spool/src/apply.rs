@@ -13,9 +13,11 @@ use envoi_types::QueueId;
 use redb::{ReadableTable, Table, WriteTransaction};
 
 use crate::error;
+use crate::packs;
 use crate::schema::{
-    chunk_key, id_key, schedule_key_id, suspension, BodyPlace, MetaRecord, CHUNKS, CHUNK_LEN, META,
-    SCHEDULE, SCHEDULE_KEY_LEN, SCHEDULE_VALUE_LEN, STATE, SUSPENSIONS,
+    chunk_key, id_key, schedule_key_id, suspension, BodyPlace, Location, MetaRecord, CHUNKS,
+    CHUNK_LEN, LOCATION_LEN, META, PACKS, PACK_COUNTS, SCHEDULE, SCHEDULE_KEY_LEN,
+    SCHEDULE_VALUE_LEN, STATE, SUSPENSIONS,
 };
 use crate::writer::{Done, Op, Outcome, Prepared, Request};
 
@@ -31,6 +33,8 @@ pub(crate) fn apply_all(
         meta: txn.open_table(META)?,
         state: txn.open_table(STATE)?,
         chunks: txn.open_table(CHUNKS)?,
+        packs: txn.open_table(PACKS)?,
+        pack_counts: txn.open_table(PACK_COUNTS)?,
         schedule: txn.open_table(SCHEDULE)?,
         suspensions: txn.open_table(SUSPENSIONS)?,
     };
@@ -41,6 +45,8 @@ struct Tables<'t> {
     meta: Table<'t, &'static [u8], &'static [u8]>,
     state: Table<'t, &'static [u8], &'static [u8]>,
     chunks: Table<'t, &'static [u8], &'static [u8]>,
+    packs: packs::Values<'t>,
+    pack_counts: packs::Counts<'t>,
     schedule: Table<'t, &'static [u8], &'static [u8]>,
     suspensions: Table<'t, &'static str, &'static [u8]>,
 }
@@ -66,7 +72,7 @@ fn apply(t: &mut Tables<'_>, op: &Op) -> Applied {
             // remove; an undecodable row is put back, so the refusal leaves no trace.
             match take(t, *id)? {
                 Taken::Missing => Ok((Err(StorageError::NotFound(*id)), Vec::new())),
-                Taken::Record(record) => Ok((Ok(Done::Ok), delete_rest(t, *id, &record)?)),
+                Taken::Record(record, at) => Ok((Ok(Done::Ok), delete_rest(t, *id, &record, at)?)),
                 Taken::Undecodable(rows, detail) => {
                     rows.put_back(t, *id)?;
                     Ok((Err(error::corrupt(*id, detail)), Vec::new()))
@@ -110,9 +116,12 @@ fn apply(t: &mut Tables<'_>, op: &Op) -> Applied {
         }
         Op::Remove(id) => match take(t, *id)? {
             Taken::Missing => Ok((Ok(Done::Removed(false)), Vec::new())),
-            Taken::Record(record) => Ok((Ok(Done::Removed(true)), delete_rest(t, *id, &record)?)),
+            Taken::Record(record, at) => {
+                Ok((Ok(Done::Removed(true)), delete_rest(t, *id, &record, at)?))
+            }
             Taken::Undecodable(..) => {
-                // It escaped the start-up check: remove the rest by its id alone.
+                // It escaped the start-up check: remove the rest by its id alone (a pack it
+                // may name keeps its count until the next start-up check).
                 remove_schedule_by_id(t, *id)?;
                 remove_chunks(t, *id, u32::MAX)?;
                 Ok((Ok(Done::Removed(true)), vec![*id]))
@@ -226,8 +235,18 @@ fn check_new(t: &Tables<'_>, messages: &[Prepared]) -> Result<Option<StorageErro
 
 fn insert_new(t: &mut Tables<'_>, messages: &[Prepared]) -> Result<(), redb::Error> {
     for message in messages {
-        t.meta
-            .insert(id_key(message.id).as_slice(), message.row.as_slice())?;
+        if message.record.body == BodyPlace::Packed {
+            // The row ends with a blank location: append the body and fill it in.
+            let at = packs::append(&mut t.packs, &mut t.pack_counts, &message.packed)?;
+            let mut row = message.row.clone();
+            let blank = row.len().saturating_sub(LOCATION_LEN);
+            row[blank..].copy_from_slice(&at.encode());
+            t.meta
+                .insert(id_key(message.id).as_slice(), row.as_slice())?;
+        } else {
+            t.meta
+                .insert(id_key(message.id).as_slice(), message.row.as_slice())?;
+        }
         for (index, chunk) in (0u32..).zip(message.chunks.chunks(CHUNK_LEN)) {
             t.chunks
                 .insert(chunk_key(message.id, index).as_slice(), chunk)?;
@@ -265,21 +284,29 @@ fn delete(
     id: QueueId,
     record: &MetaRecord,
 ) -> Result<Vec<QueueId>, redb::Error> {
-    t.meta.remove(id_key(id).as_slice())?;
+    let row = t.meta.remove(id_key(id).as_slice())?;
+    let at = row.and_then(|row| packs::location_in(record, row.value()));
     t.state.remove(id_key(id).as_slice())?;
-    delete_rest(t, id, record)
+    delete_rest(t, id, record, at)
 }
 
-/// Deletes the schedule row of `id`, whose metadata and state rows are gone; returns the body
-/// file to unlink after the commit.
+/// Deletes the schedule row of `id`, whose metadata and state rows are gone, and releases its
+/// body's place in a pack (`packed`); returns the body file to unlink after the commit.
 fn delete_rest(
     t: &mut Tables<'_>,
     id: QueueId,
     record: &MetaRecord,
+    packed: Option<Location>,
 ) -> Result<Vec<QueueId>, redb::Error> {
     t.schedule.remove(record.schedule_key(id).as_slice())?;
     match record.body {
         BodyPlace::Inline => Ok(Vec::new()),
+        BodyPlace::Packed => {
+            if let Some(at) = packed {
+                packs::release(&mut t.packs, &mut t.pack_counts, at)?;
+            }
+            Ok(Vec::new())
+        }
         BodyPlace::Chunked { chunks } => {
             remove_chunks(t, id, chunks)?;
             Ok(Vec::new())
@@ -306,7 +333,8 @@ fn remove_chunks(t: &mut Tables<'_>, id: QueueId, chunks: u32) -> Result<(), red
 #[allow(clippy::large_enum_variant)]
 enum Taken {
     Missing,
-    Record(MetaRecord),
+    /// The record, and where its body is packed.
+    Record(MetaRecord, Option<Location>),
     /// The raw rows (to put back if the op is refused) and why they do not decode.
     Undecodable(RawRows, String),
 }
@@ -339,7 +367,10 @@ fn take(t: &mut Tables<'_>, id: QueueId) -> Result<Taken, redb::Error> {
     let state = state.as_ref().map(|s| s.value());
     let row = row.value();
     Ok(match MetaRecord::decode_rows(row, state) {
-        Ok((record, _)) => Taken::Record(record),
+        Ok((record, _)) => {
+            let at = packs::location_in(&record, row);
+            Taken::Record(record, at)
+        }
         Err(detail) => {
             let rows = RawRows {
                 meta: row.to_vec(),

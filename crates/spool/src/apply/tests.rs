@@ -15,6 +15,8 @@ fn with_tables(test: impl FnOnce(&mut Tables<'_>)) {
             meta: txn.open_table(META).unwrap(),
             state: txn.open_table(STATE).unwrap(),
             chunks: txn.open_table(CHUNKS).unwrap(),
+            packs: txn.open_table(crate::schema::PACKS).unwrap(),
+            pack_counts: txn.open_table(crate::schema::PACK_COUNTS).unwrap(),
             schedule: txn.open_table(SCHEDULE).unwrap(),
             suspensions: txn.open_table(SUSPENSIONS).unwrap(),
         };
@@ -37,6 +39,7 @@ fn stored(t: &mut Tables<'_>) -> (QueueId, MetaRecord) {
         record: record.clone(),
         row,
         chunks: bytes::Bytes::new(),
+        packed: bytes::Bytes::new(),
     };
     insert_new(t, &[prepared]).unwrap();
     (id, record)
