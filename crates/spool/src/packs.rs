@@ -334,3 +334,16 @@ fn counted(
     }
     Ok((counted, orphans))
 }
+
+impl crate::Spool {
+    /// Checks now that every pack's count is the number of rows (stored and quarantined
+    /// messages) naming it, and repairs any that disagrees, as the check after open does;
+    /// returns what it found (nothing, unless something other than this spool changed the
+    /// database). Blocks.
+    ///
+    /// # Errors
+    /// `Io` when the database cannot be read or written.
+    pub fn check_packs(&self) -> Result<PackCheck, StorageError> {
+        check(&*self.inner.shared.db()?, None)
+    }
+}
