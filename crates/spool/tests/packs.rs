@@ -30,9 +30,13 @@ fn options() -> SpoolOptions {
     }
 }
 
-/// The pack tables of the closed spool in `dir`: every value (key, bytes), and every count
-/// (pack, messages, octets used).
-fn pack_tables(dir: &Path) -> (Vec<(Vec<u8>, Vec<u8>)>, Vec<(u64, u32, u32)>) {
+/// Every pack value: (key, bytes).
+type Values = Vec<(Vec<u8>, Vec<u8>)>;
+/// Every pack count: (pack, messages, octets used).
+type Counts = Vec<(u64, u32, u32)>;
+
+/// The pack tables of the closed spool in `dir`.
+fn pack_tables(dir: &Path) -> (Values, Counts) {
     let db = Database::open(dir.join(DB_FILE)).unwrap();
     let read = db.begin_read().unwrap();
     let values = read.open_table(PACKS).unwrap();
