@@ -20,6 +20,7 @@ use crate::schema::{
     SCHEDULE_VALUE_LEN, STATE, SUSPENSIONS,
 };
 use crate::writer::{Done, Op, Outcome, Prepared, Request};
+use take::{take, Taken};
 
 /// The outcome of one op inside the transaction: `Err` is fatal for the whole transaction.
 type Applied = Result<Outcome, redb::Error>;
@@ -327,60 +328,6 @@ fn remove_chunks(t: &mut Tables<'_>, id: QueueId, chunks: u32) -> Result<(), red
     Ok(())
 }
 
-/// What [`take`] removed.
-// Returned once per op and matched at once, never stored: boxing the record would only add
-// an allocation.
-#[allow(clippy::large_enum_variant)]
-enum Taken {
-    Missing,
-    /// The record, and where its body is packed.
-    Record(MetaRecord, Option<Location>),
-    /// The raw rows (to put back if the op is refused) and why they do not decode.
-    Undecodable(RawRows, String),
-}
-
-/// A message's rows as stored: its metadata row, and its state row when it has one.
-struct RawRows {
-    meta: Vec<u8>,
-    state: Option<Vec<u8>>,
-}
-
-impl RawRows {
-    /// Stores the rows again under `id`.
-    fn put_back(self, t: &mut Tables<'_>, id: QueueId) -> Result<(), redb::Error> {
-        let key = id_key(id);
-        t.meta.insert(key.as_slice(), self.meta.as_slice())?;
-        if let Some(state) = self.state {
-            t.state.insert(key.as_slice(), state.as_slice())?;
-        }
-        Ok(())
-    }
-}
-
-/// Removes the metadata and state rows of `id` and decodes them, in one B-tree walk each.
-fn take(t: &mut Tables<'_>, id: QueueId) -> Result<Taken, redb::Error> {
-    let key = id_key(id);
-    let Some(row) = t.meta.remove(key.as_slice())? else {
-        return Ok(Taken::Missing);
-    };
-    let state = t.state.remove(key.as_slice())?;
-    let state = state.as_ref().map(|s| s.value());
-    let row = row.value();
-    Ok(match MetaRecord::decode_rows(row, state) {
-        Ok((record, _)) => {
-            let at = packs::location_in(&record, row);
-            Taken::Record(record, at)
-        }
-        Err(detail) => {
-            let rows = RawRows {
-                meta: row.to_vec(),
-                state: state.map(<[u8]>::to_vec),
-            };
-            Taken::Undecodable(rows, detail)
-        }
-    })
-}
-
 /// Removes the schedule row of `id` without knowing its due time (a full scan; rare).
 fn remove_schedule_by_id(t: &mut Tables<'_>, id: QueueId) -> Result<(), redb::Error> {
     let mut found = Vec::new();
@@ -396,5 +343,6 @@ fn remove_schedule_by_id(t: &mut Tables<'_>, id: QueueId) -> Result<(), redb::Er
     Ok(())
 }
 
+mod take;
 #[cfg(test)]
 mod tests;
