@@ -16,8 +16,8 @@ use crate::error;
 use crate::packs;
 use crate::schema::{
     chunk_key, id_key, schedule_key_id, suspension, BodyPlace, Location, MetaRecord, CHUNKS,
-    CHUNK_LEN, LOCATION_LEN, META, PACKS, PACK_COUNTS, SCHEDULE, SCHEDULE_KEY_LEN,
-    SCHEDULE_VALUE_LEN, STATE, SUSPENSIONS,
+    CHUNK_LEN, LOCATION_LEN, META, SCHEDULE, SCHEDULE_KEY_LEN, SCHEDULE_VALUE_LEN, STATE,
+    SUSPENSIONS,
 };
 use crate::writer::{Done, Op, Outcome, Prepared, Request};
 use take::{take, Taken};
@@ -34,8 +34,7 @@ pub(crate) fn apply_all(
         meta: txn.open_table(META)?,
         state: txn.open_table(STATE)?,
         chunks: txn.open_table(CHUNKS)?,
-        packs: txn.open_table(PACKS)?,
-        pack_counts: txn.open_table(PACK_COUNTS)?,
+        packs: packs::PackTables::open(txn)?,
         schedule: txn.open_table(SCHEDULE)?,
         suspensions: txn.open_table(SUSPENSIONS)?,
     };
@@ -46,8 +45,7 @@ struct Tables<'t> {
     meta: Table<'t, &'static [u8], &'static [u8]>,
     state: Table<'t, &'static [u8], &'static [u8]>,
     chunks: Table<'t, &'static [u8], &'static [u8]>,
-    packs: packs::Values<'t>,
-    pack_counts: packs::Counts<'t>,
+    packs: packs::PackTables<'t>,
     schedule: Table<'t, &'static [u8], &'static [u8]>,
     suspensions: Table<'t, &'static str, &'static [u8]>,
 }
@@ -238,7 +236,7 @@ fn insert_new(t: &mut Tables<'_>, messages: &[Prepared]) -> Result<(), redb::Err
     for message in messages {
         if message.record.body == BodyPlace::Packed {
             // The row ends with a blank location: append the body and fill it in.
-            let at = packs::append(&mut t.packs, &mut t.pack_counts, &message.packed)?;
+            let at = t.packs.append(&message.packed)?;
             let mut row = message.row.clone();
             let blank = row.len().saturating_sub(LOCATION_LEN);
             row[blank..].copy_from_slice(&at.encode());
@@ -304,7 +302,7 @@ fn delete_rest(
         BodyPlace::Inline => Ok(Vec::new()),
         BodyPlace::Packed => {
             if let Some(at) = packed {
-                packs::release(&mut t.packs, &mut t.pack_counts, at)?;
+                t.packs.release(at)?;
             }
             Ok(Vec::new())
         }

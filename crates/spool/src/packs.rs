@@ -15,12 +15,12 @@
 
 use envoi_queue::StorageError;
 use envoi_types::QueueId;
-use redb::{ReadTransaction, ReadableTable, Table};
+use redb::{ReadTransaction, ReadableTable, Table, WriteTransaction};
 
 use crate::error;
 use crate::schema::{
-    decode_count, encode_count, key_pack, pack_key, BodyPlace, Location, MetaRecord, LOCATION_LEN,
-    PACKS, PACK_LEN, VALUE_LEN,
+    decode_count, encode_count, key_pack, pack_key, BodyPlace, Location, MetaRecord, FORMAT,
+    LOCATION_LEN, NEXT_PACK_KEY, PACKS, PACK_COUNTS, PACK_LEN, VALUE_LEN,
 };
 
 mod check;
@@ -33,13 +33,52 @@ pub(crate) type Values<'t> = Table<'t, &'static [u8], &'static [u8]>;
 /// The `pack_counts` table in a write transaction.
 pub(crate) type Counts<'t> = Table<'t, u64, &'static [u8]>;
 
-/// Appends `body` (at most [`PACK_LEN`] octets) to the open pack, or to a new one when it
-/// does not fit, and counts it there; returns where it went.
-pub(crate) fn append(
-    values: &mut Values<'_>,
-    counts: &mut Counts<'_>,
-    body: &[u8],
-) -> Result<Location, redb::Error> {
+/// The tables packing changes, in the writer's transaction.
+pub(crate) struct PackTables<'t> {
+    values: Values<'t>,
+    counts: Counts<'t>,
+    /// The `format` table, which records the next pack number ([`NEXT_PACK_KEY`]).
+    format: Table<'t, &'static str, u64>,
+}
+
+impl<'t> PackTables<'t> {
+    /// Opens the tables in `txn`.
+    pub(crate) fn open(txn: &'t WriteTransaction) -> Result<Self, redb::TableError> {
+        Ok(Self {
+            values: txn.open_table(PACKS)?,
+            counts: txn.open_table(PACK_COUNTS)?,
+            format: txn.open_table(FORMAT)?,
+        })
+    }
+
+    /// Appends `body` (at most [`PACK_LEN`] octets) to the open pack, or to a new one when it
+    /// does not fit, and counts it there; returns where it went.
+    pub(crate) fn append(&mut self, body: &[u8]) -> Result<Location, redb::Error> {
+        append(self, body)
+    }
+
+    /// Releases the body at `at` ([`release`]).
+    pub(crate) fn release(&mut self, at: Location) -> Result<(), redb::Error> {
+        release(&mut self.values, &mut self.counts, at)
+    }
+
+    /// A number no pack ever had: the one the `format` table records as next, or one past the
+    /// highest counted or stored if that is higher (a database that never recorded one). It is
+    /// never given twice, so a row naming a pack that is gone can never read another
+    /// message's body.
+    fn next_pack(&mut self) -> Result<u64, redb::Error> {
+        let recorded = self.format.get(NEXT_PACK_KEY)?.map(|v| v.value());
+        let counted = self.counts.last()?.map(|(pack, _)| pack.value());
+        let stored = (self.values.last()?).and_then(|(key, _)| key_pack(key.value()));
+        let past = counted.max(stored).map(|pack| pack.saturating_add(1));
+        let pack = recorded.max(past).unwrap_or(0);
+        self.format.insert(NEXT_PACK_KEY, pack.saturating_add(1))?;
+        Ok(pack)
+    }
+}
+
+fn append(t: &mut PackTables<'_>, body: &[u8]) -> Result<Location, redb::Error> {
+    let PackTables { values, counts, .. } = t;
     let open = match counts.last()? {
         Some((pack, value)) => decode_count(value.value()).map(|(n, used)| (pack.value(), n, used)),
         None => None,
@@ -62,8 +101,9 @@ pub(crate) fn append(
     }
     let (pack, count, used) = match open {
         Some(open) => open,
-        None => (next_pack(values, counts)?, 0, 0),
+        None => (t.next_pack()?, 0, 0),
     };
+    let PackTables { values, counts, .. } = t;
     bytes.extend_from_slice(body);
     let first = used / VALUE_LEN as u32;
     for (index, piece) in (first..).zip(bytes.chunks(VALUE_LEN)) {
@@ -80,16 +120,9 @@ pub(crate) fn append(
     Ok(Location { pack, offset: used })
 }
 
-/// A number no pack has: one past the highest counted or stored.
-fn next_pack(values: &Values<'_>, counts: &Counts<'_>) -> Result<u64, redb::Error> {
-    let counted = counts.last()?.map(|(pack, _)| pack.value());
-    let stored = values.last()?.and_then(|(key, _)| key_pack(key.value()));
-    Ok(counted.max(stored).map_or(0, |pack| pack.saturating_add(1)))
-}
-
 /// Releases the body at `at`: its pack's count goes down, and the pack goes at zero. A pack
 /// without a readable count is left to the start-up check rather than removed.
-pub(crate) fn release(
+fn release(
     values: &mut Values<'_>,
     counts: &mut Counts<'_>,
     at: Location,

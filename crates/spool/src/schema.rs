@@ -22,7 +22,8 @@
 //! - [`PACK_COUNTS`]: pack → messages whose body is in it, and octets used (`packs`).
 //! - [`SCHEDULE`]: 28-byte schedule key → 18-byte schedule value (`schedule`): the due index
 //!   start-up reads without touching a metadata row.
-//! - [`FORMAT`]: [`LAYOUT_KEY`] → the layout version, [`LAYOUT`].
+//! - [`FORMAT`]: [`LAYOUT_KEY`] → the layout version, [`LAYOUT`]; [`NEXT_PACK_KEY`] → the
+//!   number of the next new pack (`packs`).
 //! - [`QUARANTINE`]: `meta/<id>` (or `meta/<hex key>`) → postcard `(reason, raw row, state
 //!   row)` (`quarantine`).
 //! - [`SUSPENSIONS`]: destination name → end and reason (`suspension`): the destinations an
@@ -67,8 +68,8 @@ mod v5;
 
 pub(crate) use chunks::{chunk_key, chunks_for, CHUNKS, CHUNK_LEN};
 pub(crate) use packs::{
-    decode_count, encode_count, key_pack, pack_key, Location, LOCATION_LEN, PACKS, PACK_COUNTS,
-    PACK_LEN, VALUE_LEN,
+    decode_count, encode_count, key_pack, pack_key, Location, LOCATION_LEN, NEXT_PACK_KEY, PACKS,
+    PACK_COUNTS, PACK_LEN, VALUE_LEN,
 };
 pub(crate) use quarantine::{encode_quarantined, quarantine_key, quarantined_reason};
 pub(crate) use record::{BodyPlace, MetaRecord};

@@ -372,6 +372,11 @@ async fn old_layout_is_raised(old: u64) {
         if old < 4 {
             write.delete_table(STATE).unwrap();
         }
+        write
+            .open_table(FORMAT)
+            .unwrap()
+            .remove("next_pack")
+            .unwrap();
         write.delete_table(PACKS).unwrap();
         write.delete_table(PACK_COUNTS).unwrap();
         write.commit().unwrap();
@@ -402,11 +407,10 @@ async fn a_layout_4_inline_body_stays_in_its_row_and_new_ones_are_packed() {
     {
         let db = Database::open(dir.path().join(DB_FILE)).unwrap();
         let write = db.begin_write().unwrap();
-        write
-            .open_table(FORMAT)
-            .unwrap()
-            .insert("layout", 4)
-            .unwrap();
+        let mut format = write.open_table(FORMAT).unwrap();
+        format.insert("layout", 4).unwrap();
+        format.remove("next_pack").unwrap(); // layout 4 had no packs
+        drop(format);
         let mut meta = write.open_table(META).unwrap();
         meta.insert(&old_id.to_bytes()[..], &layout_4_row[..])
             .unwrap();

@@ -123,6 +123,10 @@ async fn removing_every_message_frees_every_pack() {
         let spool = Spool::open(dir.path(), options()).unwrap();
         spool.write(all[..60].to_vec()).await.unwrap();
         spool.write(all[60..].to_vec()).await.unwrap();
+    }
+    let highest = pack_tables(dir.path()).1.last().unwrap().0;
+    {
+        let spool = Spool::open(dir.path(), options()).unwrap();
         let retry = |due| AttemptCommit {
             bounces: Vec::new(),
             disposition: Disposition::Retry {
@@ -160,11 +164,14 @@ async fn removing_every_message_frees_every_pack() {
         }
     }
     assert_eq!(pack_tables(dir.path()), (Vec::new(), Vec::new()));
-    // The next write starts a pack again.
+    // The next write starts a pack again, with a number never given before.
     let spool = Spool::open(dir.path(), options()).unwrap();
     let again = messages(1);
     spool.write(again.clone()).await.unwrap();
     assert_same(&spool.get(again[0].id).await.unwrap().unwrap(), &again[0]);
+    drop(spool);
+    let counts = pack_tables(dir.path()).1;
+    assert_eq!(counts, [(highest + 1, 1, 1)]);
 }
 
 /// A message quarantined (here: its state row damaged) keeps its body's pack, which the

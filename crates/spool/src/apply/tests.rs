@@ -15,8 +15,7 @@ fn with_tables(test: impl FnOnce(&mut Tables<'_>)) {
             meta: txn.open_table(META).unwrap(),
             state: txn.open_table(STATE).unwrap(),
             chunks: txn.open_table(CHUNKS).unwrap(),
-            packs: txn.open_table(crate::schema::PACKS).unwrap(),
-            pack_counts: txn.open_table(crate::schema::PACK_COUNTS).unwrap(),
+            packs: crate::packs::PackTables::open(&txn).unwrap(),
             schedule: txn.open_table(SCHEDULE).unwrap(),
             suspensions: txn.open_table(SUSPENSIONS).unwrap(),
         };

@@ -15,7 +15,8 @@
 //! `pack_counts` key: the pack's number (u64). Value ([`COUNT_LEN`] octets): the messages whose
 //! body is in the pack (u32 big-endian: live and quarantined ones), then the octets used
 //! (u32 big-endian). The highest pack is the open one: new bodies are appended to it until the
-//! next one would pass [`PACK_LEN`].
+//! next one would pass [`PACK_LEN`]; then a new pack gets the number the `format` table records
+//! under [`NEXT_PACK_KEY`], which goes up by one.
 //!
 //! A message's metadata row names its body's place: its record says `Packed` and the row ends
 //! with [`LOCATION_LEN`] octets, the pack (u64 big-endian) and the offset in it (u32
@@ -28,6 +29,10 @@ use redb::TableDefinition;
 pub(crate) const PACKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("packs");
 /// Per pack: messages in it and octets used ([`encode_count`]).
 pub(crate) const PACK_COUNTS: TableDefinition<u64, &[u8]> = TableDefinition::new("pack_counts");
+
+/// The key, in the `format` table, of the number the next new pack gets: numbers are never
+/// given twice.
+pub(crate) const NEXT_PACK_KEY: &str = "next_pack";
 
 /// redb's page size: the default of redb's `Builder`, which the spool keeps.
 const PAGE: usize = 4096;
