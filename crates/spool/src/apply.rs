@@ -238,8 +238,10 @@ fn insert_new(t: &mut Tables<'_>, messages: &[Prepared]) -> Result<(), redb::Err
             // The row ends with a blank location: append the body and fill it in.
             let at = t.packs.append(&message.packed)?;
             let mut row = message.row.clone();
-            let blank = row.len().saturating_sub(LOCATION_LEN);
-            row[blank..].copy_from_slice(&at.encode());
+            let blank = row.len().checked_sub(LOCATION_LEN);
+            if let Some(blank) = blank.and_then(|start| row.get_mut(start..)) {
+                blank.copy_from_slice(&at.encode());
+            }
             t.meta
                 .insert(id_key(message.id).as_slice(), row.as_slice())?;
         } else {
