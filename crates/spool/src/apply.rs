@@ -13,11 +13,14 @@ use envoi_types::QueueId;
 use redb::{ReadableTable, Table, WriteTransaction};
 
 use crate::error;
+use crate::packs;
 use crate::schema::{
-    chunk_key, id_key, schedule_key_id, suspension, BodyPlace, MetaRecord, CHUNKS, CHUNK_LEN, META,
-    SCHEDULE, SCHEDULE_KEY_LEN, SCHEDULE_VALUE_LEN, STATE, SUSPENSIONS,
+    chunk_key, id_key, schedule_key_id, suspension, BodyPlace, Location, MetaRecord, CHUNKS,
+    CHUNK_LEN, LOCATION_LEN, META, SCHEDULE, SCHEDULE_KEY_LEN, SCHEDULE_VALUE_LEN, STATE,
+    SUSPENSIONS,
 };
 use crate::writer::{Done, Op, Outcome, Prepared, Request};
+use take::{take, Taken};
 
 /// The outcome of one op inside the transaction: `Err` is fatal for the whole transaction.
 type Applied = Result<Outcome, redb::Error>;
@@ -31,6 +34,7 @@ pub(crate) fn apply_all(
         meta: txn.open_table(META)?,
         state: txn.open_table(STATE)?,
         chunks: txn.open_table(CHUNKS)?,
+        packs: packs::PackTables::open(txn)?,
         schedule: txn.open_table(SCHEDULE)?,
         suspensions: txn.open_table(SUSPENSIONS)?,
     };
@@ -41,6 +45,7 @@ struct Tables<'t> {
     meta: Table<'t, &'static [u8], &'static [u8]>,
     state: Table<'t, &'static [u8], &'static [u8]>,
     chunks: Table<'t, &'static [u8], &'static [u8]>,
+    packs: packs::PackTables<'t>,
     schedule: Table<'t, &'static [u8], &'static [u8]>,
     suspensions: Table<'t, &'static str, &'static [u8]>,
 }
@@ -66,7 +71,7 @@ fn apply(t: &mut Tables<'_>, op: &Op) -> Applied {
             // remove; an undecodable row is put back, so the refusal leaves no trace.
             match take(t, *id)? {
                 Taken::Missing => Ok((Err(StorageError::NotFound(*id)), Vec::new())),
-                Taken::Record(record) => Ok((Ok(Done::Ok), delete_rest(t, *id, &record)?)),
+                Taken::Record(record, at) => Ok((Ok(Done::Ok), delete_rest(t, *id, &record, at)?)),
                 Taken::Undecodable(rows, detail) => {
                     rows.put_back(t, *id)?;
                     Ok((Err(error::corrupt(*id, detail)), Vec::new()))
@@ -110,9 +115,12 @@ fn apply(t: &mut Tables<'_>, op: &Op) -> Applied {
         }
         Op::Remove(id) => match take(t, *id)? {
             Taken::Missing => Ok((Ok(Done::Removed(false)), Vec::new())),
-            Taken::Record(record) => Ok((Ok(Done::Removed(true)), delete_rest(t, *id, &record)?)),
+            Taken::Record(record, at) => {
+                Ok((Ok(Done::Removed(true)), delete_rest(t, *id, &record, at)?))
+            }
             Taken::Undecodable(..) => {
-                // It escaped the start-up check: remove the rest by its id alone.
+                // It escaped the start-up check: remove the rest by its id alone (a pack it
+                // may name keeps its count until the next start-up check).
                 remove_schedule_by_id(t, *id)?;
                 remove_chunks(t, *id, u32::MAX)?;
                 Ok((Ok(Done::Removed(true)), vec![*id]))
@@ -226,8 +234,20 @@ fn check_new(t: &Tables<'_>, messages: &[Prepared]) -> Result<Option<StorageErro
 
 fn insert_new(t: &mut Tables<'_>, messages: &[Prepared]) -> Result<(), redb::Error> {
     for message in messages {
-        t.meta
-            .insert(id_key(message.id).as_slice(), message.row.as_slice())?;
+        if message.record.body == BodyPlace::Packed {
+            // The row ends with a blank location: append the body and fill it in.
+            let at = t.packs.append(&message.packed)?;
+            let mut row = message.row.clone();
+            let blank = row.len().checked_sub(LOCATION_LEN);
+            if let Some(blank) = blank.and_then(|start| row.get_mut(start..)) {
+                blank.copy_from_slice(&at.encode());
+            }
+            t.meta
+                .insert(id_key(message.id).as_slice(), row.as_slice())?;
+        } else {
+            t.meta
+                .insert(id_key(message.id).as_slice(), message.row.as_slice())?;
+        }
         for (index, chunk) in (0u32..).zip(message.chunks.chunks(CHUNK_LEN)) {
             t.chunks
                 .insert(chunk_key(message.id, index).as_slice(), chunk)?;
@@ -265,21 +285,29 @@ fn delete(
     id: QueueId,
     record: &MetaRecord,
 ) -> Result<Vec<QueueId>, redb::Error> {
-    t.meta.remove(id_key(id).as_slice())?;
+    let row = t.meta.remove(id_key(id).as_slice())?;
+    let at = row.and_then(|row| packs::location_in(record, row.value()));
     t.state.remove(id_key(id).as_slice())?;
-    delete_rest(t, id, record)
+    delete_rest(t, id, record, at)
 }
 
-/// Deletes the schedule row of `id`, whose metadata and state rows are gone; returns the body
-/// file to unlink after the commit.
+/// Deletes the schedule row of `id`, whose metadata and state rows are gone, and releases its
+/// body's place in a pack (`packed`); returns the body file to unlink after the commit.
 fn delete_rest(
     t: &mut Tables<'_>,
     id: QueueId,
     record: &MetaRecord,
+    packed: Option<Location>,
 ) -> Result<Vec<QueueId>, redb::Error> {
     t.schedule.remove(record.schedule_key(id).as_slice())?;
     match record.body {
         BodyPlace::Inline => Ok(Vec::new()),
+        BodyPlace::Packed => {
+            if let Some(at) = packed {
+                t.packs.release(at)?;
+            }
+            Ok(Vec::new())
+        }
         BodyPlace::Chunked { chunks } => {
             remove_chunks(t, id, chunks)?;
             Ok(Vec::new())
@@ -300,56 +328,6 @@ fn remove_chunks(t: &mut Tables<'_>, id: QueueId, chunks: u32) -> Result<(), red
     Ok(())
 }
 
-/// What [`take`] removed.
-// Returned once per op and matched at once, never stored: boxing the record would only add
-// an allocation.
-#[allow(clippy::large_enum_variant)]
-enum Taken {
-    Missing,
-    Record(MetaRecord),
-    /// The raw rows (to put back if the op is refused) and why they do not decode.
-    Undecodable(RawRows, String),
-}
-
-/// A message's rows as stored: its metadata row, and its state row when it has one.
-struct RawRows {
-    meta: Vec<u8>,
-    state: Option<Vec<u8>>,
-}
-
-impl RawRows {
-    /// Stores the rows again under `id`.
-    fn put_back(self, t: &mut Tables<'_>, id: QueueId) -> Result<(), redb::Error> {
-        let key = id_key(id);
-        t.meta.insert(key.as_slice(), self.meta.as_slice())?;
-        if let Some(state) = self.state {
-            t.state.insert(key.as_slice(), state.as_slice())?;
-        }
-        Ok(())
-    }
-}
-
-/// Removes the metadata and state rows of `id` and decodes them, in one B-tree walk each.
-fn take(t: &mut Tables<'_>, id: QueueId) -> Result<Taken, redb::Error> {
-    let key = id_key(id);
-    let Some(row) = t.meta.remove(key.as_slice())? else {
-        return Ok(Taken::Missing);
-    };
-    let state = t.state.remove(key.as_slice())?;
-    let state = state.as_ref().map(|s| s.value());
-    let row = row.value();
-    Ok(match MetaRecord::decode_rows(row, state) {
-        Ok((record, _)) => Taken::Record(record),
-        Err(detail) => {
-            let rows = RawRows {
-                meta: row.to_vec(),
-                state: state.map(<[u8]>::to_vec),
-            };
-            Taken::Undecodable(rows, detail)
-        }
-    })
-}
-
 /// Removes the schedule row of `id` without knowing its due time (a full scan; rare).
 fn remove_schedule_by_id(t: &mut Tables<'_>, id: QueueId) -> Result<(), redb::Error> {
     let mut found = Vec::new();
@@ -365,5 +343,6 @@ fn remove_schedule_by_id(t: &mut Tables<'_>, id: QueueId) -> Result<(), redb::Er
     Ok(())
 }
 
+mod take;
 #[cfg(test)]
 mod tests;

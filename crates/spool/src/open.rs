@@ -42,6 +42,10 @@ pub struct StartupReport {
     pub orphan_bodies: Vec<QueueId>,
     /// Files in the body directory that are not bodies (left alone).
     pub strangers: Vec<String>,
+    /// Packs whose count disagreed with the rows naming them, repaired at this start (only
+    /// with [`crate::SpoolOptions::verify_at_open`]; otherwise the check runs after open and
+    /// logs what it repairs).
+    pub packs: crate::PackCheck,
 }
 
 /// Checks that `path` is a usable directory, creating it when asked.
@@ -168,11 +172,17 @@ pub(crate) fn reconcile_scanned(
     for name in &strangers {
         tracing::warn!(file = %name, "unexpected file in the spool body directory, left alone");
     }
+    let packs = if verify_records {
+        crate::packs::check(db, None)?
+    } else {
+        crate::PackCheck::default()
+    };
     let report = StartupReport {
         messages: entries.len() as u64,
         quarantined,
         orphan_bodies,
         strangers,
+        packs,
     };
     Ok((report, entries))
 }

@@ -3,16 +3,17 @@
 //! a message is lost and the rest of the spool works on.
 
 use std::collections::HashSet;
+use std::sync::atomic::AtomicBool;
 
 use envoi_queue::{QuarantinedRecord, StorageError};
 use envoi_types::QueueId;
 use redb::{Database, ReadableTable};
 
 use crate::error;
-use crate::open::{bad_record, Bad};
+use crate::open::{bad_record, undecodable, Bad};
 use crate::schema::{
-    encode_quarantined, quarantine_key, quarantined_reason, read_meta, schedule_key_id, META,
-    QUARANTINE, SCHEDULE, STATE,
+    encode_quarantined, quarantine_key, quarantined_reason, read_meta, read_state, schedule_key_id,
+    META, QUARANTINE, SCHEDULE, STATE,
 };
 
 /// Moves bad records to the quarantine table in one commit (their raw rows, which hold any
@@ -71,6 +72,25 @@ pub(crate) fn quarantine(
         Ok(report)
     };
     commit().map_err(|e| error::redb_any("cannot quarantine spool records", e))
+}
+
+/// Finds undecodable metadata records and quarantines them, then checks that the packs'
+/// counts agree with the rows naming them (`crate::packs::check`, which repairs them). Stops
+/// early when `stop` is set.
+pub(crate) fn verify(
+    db: &Database,
+    stop: Option<&AtomicBool>,
+) -> Result<Vec<QuarantinedRecord>, StorageError> {
+    let bad = {
+        let read = db
+            .begin_read()
+            .map_err(|e| error::redb_any("cannot read spool", e))?;
+        let (meta, states) = (read_meta(&read)?, read_state(&read)?);
+        undecodable(&meta, &states, stop)?
+    };
+    let quarantined = quarantine(db, bad)?;
+    crate::packs::check(db, stop)?;
+    Ok(quarantined)
 }
 
 /// Quarantines the message `id` found unusable at attempt time (`reason`), unless its row

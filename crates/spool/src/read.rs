@@ -1,13 +1,14 @@
 //! Reading a stored message: its rows (the metadata row, and the state row when it has one)
-//! and its body, from the row, the `chunks` table or its file.
+//! and its body, from the row, the `chunks` table, its pack or its file.
 
 use envoi_queue::{MessageInfo, StorageError, StoredMessage};
 use envoi_types::{Message, QueueId, SpooledBody};
 use redb::ReadTransaction;
 
 use crate::error;
+use crate::packs;
 use crate::schema::{
-    chunk_key, id_key, read_meta, read_state, BodyPlace, MetaRecord, CHUNKS, CHUNK_LEN,
+    chunk_key, id_key, read_meta, read_state, BodyPlace, Location, MetaRecord, CHUNKS, CHUNK_LEN,
 };
 use crate::spool::Spool;
 
@@ -74,6 +75,11 @@ pub(crate) fn load(
         let body = match record.body {
             BodyPlace::Inline => inline.to_vec(),
             BodyPlace::Chunked { chunks } => read_chunks(txn, id, chunks, inline)?,
+            BodyPlace::Packed => {
+                let at = Location::decode(inline)
+                    .ok_or_else(|| error::corrupt(id, "packed body without a location".into()))?;
+                packs::read(txn, id, at, record.body_len)?
+            }
             BodyPlace::File => spool
                 .inner
                 .shared

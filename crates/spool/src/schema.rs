@@ -17,16 +17,22 @@
 //!   has none; when present it overrides the state in the metadata row.
 //! - [`CHUNKS`]: (id, index) → one 4064-octet piece of an inline body of at least that many
 //!   octets (`chunks`), so that large inline bodies fill redb's pages.
+//! - [`PACKS`]: (pack, index) → one 4072-octet value of a pack: small inline bodies end to
+//!   end (`packs`), so that they fill redb's pages.
+//! - [`PACK_COUNTS`]: pack → messages whose body is in it, and octets used (`packs`).
 //! - [`SCHEDULE`]: 28-byte schedule key → 18-byte schedule value (`schedule`): the due index
 //!   start-up reads without touching a metadata row.
-//! - [`FORMAT`]: [`LAYOUT_KEY`] → the layout version, [`LAYOUT`].
+//! - [`FORMAT`]: [`LAYOUT_KEY`] → the layout version, [`LAYOUT`]; [`NEXT_PACK_KEY`] → the
+//!   number of the next new pack (`packs`).
 //! - [`QUARANTINE`]: `meta/<id>` (or `meta/<hex key>`) → postcard `(reason, raw row, state
 //!   row)` (`quarantine`).
 //! - [`SUSPENSIONS`]: destination name → end and reason (`suspension`): the destinations an
 //!   administrator suspended. Added within layout 2: an older build ignores the table.
 //!
 //! # Layouts
-//! - **4** (this build): the `state` and `chunks` tables; metadata rows of format 5, which
+//! - **5** (this build): the `packs` and `pack_counts` tables; a non-empty inline body shorter
+//!   than a chunk is packed, its metadata row ending with its location instead of the body.
+//! - **4**: the `state` and `chunks` tables; metadata rows of format 5, which
 //!   name each recipient once (statuses and DSN parameters refer to it by index). A retry, hold or
 //!   status change rewrites the state row and the schedule row, never the metadata row, so
 //!   never an inline body.
@@ -36,9 +42,10 @@
 //! - **2**: as 3, a file body always whole.
 //! - **1**: no `format` table; inline bodies in a table of their own. Refused at open.
 //!
-//! A layout 2 or 3 database is opened and its layout record raised to 4 (then an older envoi
-//! refuses it): its rows are read as they are (`v4`, `v3`, `v2`), never rewritten; a change of
-//! a message's state writes a state row, which overrides the state inside the old row.
+//! A layout 2, 3 or 4 database is opened and its layout record raised to 5 (then an older envoi
+//! refuses it): its rows are read as they are (`v4`, `v3`, `v2`; inline bodies stay in their
+//! rows, only new writes are packed), never rewritten; a change of a message's state writes a
+//! state row, which overrides the state inside the old row.
 
 use redb::{Database, ReadableTable, TableDefinition, TableHandle};
 
@@ -48,6 +55,7 @@ use envoi_types::QueueId;
 use crate::error;
 
 mod chunks;
+mod packs;
 mod quarantine;
 mod record;
 mod schedule;
@@ -59,6 +67,10 @@ mod v4;
 mod v5;
 
 pub(crate) use chunks::{chunk_key, chunks_for, CHUNKS, CHUNK_LEN};
+pub(crate) use packs::{
+    decode_count, encode_count, key_pack, pack_key, Location, LOCATION_LEN, NEXT_PACK_KEY, PACKS,
+    PACK_COUNTS, PACK_LEN, VALUE_LEN,
+};
 pub(crate) use quarantine::{encode_quarantined, quarantine_key, quarantined_reason};
 pub(crate) use record::{BodyPlace, MetaRecord};
 pub(crate) use schedule::{
@@ -102,11 +114,11 @@ pub(crate) const SCHEDULE: TableDefinition<&[u8], &[u8]> = TableDefinition::new(
 pub(crate) const FORMAT: TableDefinition<&str, u64> = TableDefinition::new("format");
 /// The key of the layout version in [`FORMAT`].
 pub(crate) const LAYOUT_KEY: &str = "layout";
-/// The layout this build reads and writes: 4 (see the module docs).
-pub(crate) const LAYOUT: u64 = 4;
+/// The layout this build reads and writes: 5 (see the module docs).
+pub(crate) const LAYOUT: u64 = 5;
 
 /// The earlier layouts whose databases are opened and raised to [`LAYOUT`].
-pub(crate) const RAISED_LAYOUTS: [u64; 2] = [2, 3];
+pub(crate) const RAISED_LAYOUTS: [u64; 3] = [2, 3, 4];
 /// Records set aside at start: key text ([`quarantine_key`]) → postcard (reason, raw bytes,
 /// state row) ([`encode_quarantined`]).
 pub(crate) const QUARANTINE: TableDefinition<&str, &[u8]> = TableDefinition::new("quarantine");
@@ -141,7 +153,7 @@ pub(crate) fn recorded_layout<T: ReadableTable<&'static str, u64>>(
 }
 
 /// Creates every table so that readers find them, and records the layout in a new database
-/// (or raises a layout 2 or 3 one to [`LAYOUT`]).
+/// (or raises a layout 2, 3 or 4 one to [`LAYOUT`]).
 /// Refuses (`Unavailable`) a database of another layout: one written by an older envoi
 /// (layout 1 has tables but no layout record) or a newer one. Such a spool must be drained by
 /// the envoi that wrote it, or moved away; it is never read as this layout.
@@ -174,10 +186,12 @@ pub(crate) fn create_tables(db: &Database) -> Result<(), StorageError> {
             )))
         }
     }
-    for table in [META, STATE, CHUNKS, SCHEDULE] {
+    for table in [META, STATE, CHUNKS, PACKS, SCHEDULE] {
         txn.open_table(table)
             .map_err(|e| error::redb_any("cannot create spool table", e))?;
     }
+    txn.open_table(PACK_COUNTS)
+        .map_err(|e| error::redb_any("cannot create spool table", e))?;
     txn.open_table(QUARANTINE)
         .map_err(|e| error::redb_any("cannot create spool table", e))?;
     txn.open_table(SUSPENSIONS)

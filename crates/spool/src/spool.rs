@@ -32,11 +32,10 @@ use tokio::sync::oneshot;
 use crate::backend::{DatabaseFile, SpoolBackend, Watched};
 use crate::bodies::BodyDir;
 use crate::deferred;
-use crate::error;
 use crate::handle::{Opener, Shared};
 use crate::open::{self, StartupReport};
 use crate::options::SpoolOptions;
-use crate::schema::{create_tables, read_meta, read_state, DB_FILE, NEW_DB_FILE};
+use crate::schema::{create_tables, DB_FILE, NEW_DB_FILE};
 use crate::writer::{self, Done, Op, Request};
 
 /// A durable message store in one directory. Cloning is cheap and shares the store.
@@ -376,20 +375,12 @@ fn check_deferred(
     deferred::check(&db, &shared.bodies, deferred, stop)
 }
 
-/// Finds undecodable metadata records and quarantines them.
+/// Finds undecodable metadata records and quarantines them, then checks the packs' counts.
 fn verify_records(
     shared: &Shared,
     stop: Option<&AtomicBool>,
 ) -> Result<Vec<QuarantinedRecord>, StorageError> {
-    let db = shared.db()?;
-    let bad = {
-        let read = db
-            .begin_read()
-            .map_err(|e| error::redb_any("cannot read spool", e))?;
-        let (meta, states) = (read_meta(&read)?, read_state(&read)?);
-        open::undecodable(&meta, &states, stop)?
-    };
-    crate::quarantine::quarantine(&db, bad)
+    crate::quarantine::verify(&*shared.db()?, stop)
 }
 
 /// Runs blocking work off the async workers.

@@ -17,7 +17,7 @@ use crate::read::{load, summary};
 use crate::schedule_read;
 use crate::schema::{
     chunks_for, id_key, key_id, read_meta, read_state, suspension, BodyPlace, MetaRecord,
-    CHUNK_LEN, SUSPENSIONS,
+    CHUNK_LEN, LOCATION_LEN, SUSPENSIONS,
 };
 use crate::space;
 use crate::spool::{blocking, Spool};
@@ -37,7 +37,8 @@ impl Spool {
             let staged = message.envelope.message.spooled_body();
             let place = match chunks_for(body.len()) {
                 _ if body.len() > inline_max || staged.is_some() => BodyPlace::File,
-                Some(0) => BodyPlace::Inline,
+                Some(0) if body.is_empty() => BodyPlace::Inline,
+                Some(0) => BodyPlace::Packed,
                 Some(chunks) => BodyPlace::Chunked { chunks },
                 None => BodyPlace::File,
             };
@@ -48,10 +49,12 @@ impl Spool {
                 BodyPlace::Chunked { chunks } => (chunks as usize) * CHUNK_LEN,
                 _ => 0,
             };
+            // A packed one its location, left blank here and filled in by the writer.
             let inline: &[u8] = match (place, staged) {
                 (BodyPlace::Inline | BodyPlace::Chunked { .. }, _) | (BodyPlace::File, Some(_)) => {
                     &body[chunked..]
                 }
+                (BodyPlace::Packed, _) => &[0; LOCATION_LEN],
                 (BodyPlace::File, None) => &[],
             };
             let written = record
@@ -61,7 +64,7 @@ impl Spool {
                     match (place, staged) {
                         (BodyPlace::File, Some(rest)) => bodies.adopt(message.id, rest)?,
                         (BodyPlace::File, None) => bodies.write(message.id, &body)?,
-                        (BodyPlace::Inline | BodyPlace::Chunked { .. }, _) => {}
+                        (BodyPlace::Inline | BodyPlace::Chunked { .. } | BodyPlace::Packed, _) => {}
                     }
                     Ok(row)
                 });
@@ -78,6 +81,10 @@ impl Spool {
                 id: message.id,
                 record,
                 row,
+                packed: match place {
+                    BodyPlace::Packed => body.clone(),
+                    _ => bytes::Bytes::new(),
+                },
                 chunks: body.slice(..chunked),
             });
         }

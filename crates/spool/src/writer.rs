@@ -39,6 +39,9 @@ pub(crate) struct Prepared {
     /// The part of an inline body that goes to the `chunks` table (empty unless the body is
     /// [`BodyPlace::Chunked`]): a view of the message's buffer, not a copy.
     pub chunks: bytes::Bytes,
+    /// The body that goes to a pack (empty unless the body is [`BodyPlace::Packed`]); the
+    /// row ends with a blank location, which the writer fills in.
+    pub packed: bytes::Bytes,
 }
 
 /// One mutation.

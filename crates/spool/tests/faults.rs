@@ -358,7 +358,7 @@ async fn a_truncated_inline_body_is_corrupt_not_a_panic() {
             error,
             StorageError::Corrupt {
                 id: Some(a.id),
-                detail: "inline body is 90 octets, 100 expected".into()
+                detail: "packed body location is 2 octets, 12 expected, or outside its pack".into()
             }
         ),
         // The background record check got there first.
@@ -387,9 +387,13 @@ async fn a_truncated_inline_body_is_quarantined_by_the_record_check() {
     assert_eq!(report.quarantined.len(), 1, "{report:?}");
     assert_eq!(report.quarantined[0].key, format!("meta/{}", a.id));
     assert!(
-        report.quarantined[0].reason.contains("inline body"),
+        report.quarantined[0]
+            .reason
+            .contains("packed body location"),
         "{report:?}"
     );
+    // Its row no longer names its pack, which `b` shares: the pack's count is set to one.
+    assert_eq!(report.packs.recounted.len(), 1, "{report:?}");
     assert!(spool.get(a.id).await.unwrap().is_none());
     assert_same(&spool.get(b.id).await.unwrap().unwrap(), &b);
 }

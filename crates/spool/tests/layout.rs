@@ -20,6 +20,8 @@ const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("meta");
 const SCHEDULE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("schedule");
 const FORMAT: TableDefinition<&str, u64> = TableDefinition::new("format");
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
+const PACKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("packs");
+const PACK_COUNTS: TableDefinition<u64, &[u8]> = TableDefinition::new("pack_counts");
 
 const BODY: &[u8] = b"Subject: x\r\n\r\nhi\r\n"; // 18 octets
 
@@ -187,12 +189,17 @@ fn expected_schedule(id: QueueId, place: u8) -> (Vec<u8>, Vec<u8>) {
     (key, value)
 }
 
+/// Where the first body packed in a fresh spool is: pack 0 (u64), offset 0 (u32).
+const FIRST_IN_PACK: [u8; 12] = [0; 12];
+
+/// A small body is packed (`tests/packs.rs` has the pack's bytes): the row ends with its
+/// place, body place variant 3.
 #[tokio::test]
-async fn an_inline_message_is_one_meta_row_ending_in_its_body() {
+async fn a_small_message_is_one_meta_row_naming_its_place_in_a_pack() {
     let dir = tempfile::tempdir().unwrap();
     let (id, row, key, value, layout) = stored(dir.path(), 1024).await;
-    assert_eq!(layout, 4);
-    assert_eq!(row, expected_row(0, BODY));
+    assert_eq!(layout, 5);
+    assert_eq!(row, expected_row(3, &FIRST_IN_PACK));
     assert_eq!(row[..5], [5, 0, 0, 0, 0x33], "as docs/architecture.md says");
     assert_eq!((key, value), expected_schedule(id, 0));
     assert_eq!(
@@ -207,7 +214,7 @@ async fn an_inline_message_is_one_meta_row_ending_in_its_body() {
 async fn a_large_body_is_a_file_named_by_the_id() {
     let dir = tempfile::tempdir().unwrap();
     let (id, row, key, value, layout) = stored(dir.path(), 4).await;
-    assert_eq!(layout, 4);
+    assert_eq!(layout, 5);
     assert_eq!(row, expected_row(1, &[]));
     assert_eq!((key, value), expected_schedule(id, 1));
     let file = dir.path().join("bodies").join(id.to_string());
@@ -229,7 +236,10 @@ async fn the_client_declarations_follow_the_protocol() {
     declarations.extend([1, 7]); // tls: Some, version of 7 octets
     declarations.extend(b"TLSv1.3");
     declarations.extend([1, b'X']); // cipher of 1 octet
-    assert_eq!(row, row_of(5, record_with(0, &declarations), BODY));
+    assert_eq!(
+        row,
+        row_of(5, record_with(3, &declarations), &FIRST_IN_PACK)
+    );
 }
 
 #[tokio::test]
@@ -257,8 +267,8 @@ async fn the_dsn_parameters_follow_the_arrival_and_the_history_ends_the_record()
     dsn.push(7); // address, 7 octets
     dsn.extend(b"c@d.org");
     let history = [0, 1]; // no attempt recorded, 1 delay warning sent
-    let record = record5(0, &[0, 0, 0], &dsn, &history);
-    assert_eq!(row, row_of(5, record, BODY));
+    let record = record5(3, &[0, 0, 0], &dsn, &history);
+    assert_eq!(row, row_of(5, record, &FIRST_IN_PACK));
 }
 
 /// A row of format 3, as the envoi before DSN parameters and the history wrote it, is read
@@ -329,11 +339,11 @@ async fn a_streamed_message_keeps_its_head_in_the_row_and_the_rest_in_a_file() {
     assert_eq!(stored, expected_schedule(id, 1));
 }
 
-/// A layout 2 database (a file body always whole) or 3 (format 4 rows) is opened, its
-/// messages read as before, and its layout record raised to 4.
+/// A layout 2 database (a file body always whole), 3 (format 4 rows) or 4 (no packs) is
+/// opened, its messages read as before, and its layout record raised to 5.
 #[tokio::test]
-async fn layout_2_and_3_databases_are_opened_and_raised_to_4() {
-    for old in [2, 3] {
+async fn layout_2_3_and_4_databases_are_opened_and_raised_to_5() {
+    for old in [2, 3, 4] {
         old_layout_is_raised(old).await;
     }
 }
@@ -359,7 +369,16 @@ async fn old_layout_is_raised(old: u64) {
             .unwrap()
             .insert(&id.to_bytes()[..], &row[..])
             .unwrap();
-        write.delete_table(STATE).unwrap();
+        if old < 4 {
+            write.delete_table(STATE).unwrap();
+        }
+        write
+            .open_table(FORMAT)
+            .unwrap()
+            .remove("next_pack")
+            .unwrap();
+        write.delete_table(PACKS).unwrap();
+        write.delete_table(PACK_COUNTS).unwrap();
         write.commit().unwrap();
     }
     let spool = Spool::open(dir.path(), SpoolOptions::default()).unwrap();
@@ -375,7 +394,62 @@ async fn old_layout_is_raised(old: u64) {
         .unwrap()
         .unwrap()
         .value();
-    assert_eq!(layout, 4);
+    assert_eq!(layout, 5);
+}
+
+/// A layout 4 database keeps its inline bodies in their rows: raised to 5, its rows are read
+/// as they are, new messages are packed, and removing an old one touches no pack.
+#[tokio::test]
+async fn a_layout_4_inline_body_stays_in_its_row_and_new_ones_are_packed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old_id, _, _, _, _) = stored(dir.path(), 1024).await;
+    let layout_4_row = expected_row(0, BODY); // format 5, body inline: as layout 4 wrote it
+    {
+        let db = Database::open(dir.path().join(DB_FILE)).unwrap();
+        let write = db.begin_write().unwrap();
+        let mut format = write.open_table(FORMAT).unwrap();
+        format.insert("layout", 4).unwrap();
+        format.remove("next_pack").unwrap(); // layout 4 had no packs
+        drop(format);
+        let mut meta = write.open_table(META).unwrap();
+        meta.insert(&old_id.to_bytes()[..], &layout_4_row[..])
+            .unwrap();
+        drop(meta);
+        write.delete_table(PACKS).unwrap();
+        write.delete_table(PACK_COUNTS).unwrap();
+        write.commit().unwrap();
+    }
+    let spool = Spool::open(dir.path(), SpoolOptions::default()).unwrap();
+    let old = spool.get(old_id).await.unwrap().unwrap();
+    assert_eq!(old.envelope.message.as_bytes(), BODY);
+    let mut new = message();
+    new.id = QueueId::new();
+    let new_id = new.id;
+    spool.write(vec![new]).await.unwrap();
+    assert!(spool.remove(old_id).await.unwrap());
+    drop(spool);
+    let (new_row, _, _) = rows_of(dir.path(), new_id);
+    assert_eq!(new_row, expected_row(3, &FIRST_IN_PACK));
+    let pack_count = |dir: &Path| {
+        let db = Database::open(dir.join(DB_FILE)).unwrap();
+        let read = db.begin_read().unwrap();
+        let layout = read.open_table(FORMAT).unwrap().get("layout").unwrap();
+        assert_eq!(layout.unwrap().value(), 5);
+        let counts = read.open_table(PACK_COUNTS).unwrap();
+        let rows = counts.iter().unwrap().map(|r| {
+            let (k, v) = r.unwrap();
+            (k.value(), v.value().to_vec())
+        });
+        rows.collect::<Vec<_>>()
+    };
+    // One message in pack 0, 18 octets used: the old message's removal left it alone.
+    assert_eq!(pack_count(dir.path()), [(0, vec![0, 0, 0, 1, 0, 0, 0, 18])]);
+    let spool = Spool::open(dir.path(), SpoolOptions::default()).unwrap();
+    let read = spool.get(new_id).await.unwrap().unwrap();
+    assert_eq!(read.envelope.message.as_bytes(), BODY);
+    assert!(spool.remove(new_id).await.unwrap());
+    drop(spool);
+    assert_eq!(pack_count(dir.path()), []);
 }
 
 /// A row of format 2, as the envoi before the client's declarations wrote it, is read back with

@@ -117,6 +117,8 @@ async fn compare(spool: &Spool, model: &Model) {
         .map(|(id, (envelope, meta))| MessageInfo::of(*id, envelope, meta))
         .collect();
     assert_eq!(listed, expected);
+    let clean = envoi_spool::PackCheck::default();
+    assert_eq!(spool.check_packs().unwrap(), clean, "pack counts agree");
 }
 
 async fn run(calls: Vec<Call>) {

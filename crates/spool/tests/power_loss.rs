@@ -157,10 +157,13 @@ impl SpoolBackend for ShimBackend {
     }
 }
 
+/// Checks at open, so that the start-up report says what the pack check repaired (nothing,
+/// [`verify_open`] asserts).
 fn options() -> SpoolOptions {
     SpoolOptions {
         inline_max: usize::MAX,
         cache_size: 4 << 20,
+        verify_at_open: true,
         ..SpoolOptions::default()
     }
 }

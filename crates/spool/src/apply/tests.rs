@@ -15,6 +15,7 @@ fn with_tables(test: impl FnOnce(&mut Tables<'_>)) {
             meta: txn.open_table(META).unwrap(),
             state: txn.open_table(STATE).unwrap(),
             chunks: txn.open_table(CHUNKS).unwrap(),
+            packs: crate::packs::PackTables::open(&txn).unwrap(),
             schedule: txn.open_table(SCHEDULE).unwrap(),
             suspensions: txn.open_table(SUSPENSIONS).unwrap(),
         };
@@ -37,6 +38,7 @@ fn stored(t: &mut Tables<'_>) -> (QueueId, MetaRecord) {
         record: record.clone(),
         row,
         chunks: bytes::Bytes::new(),
+        packed: bytes::Bytes::new(),
     };
     insert_new(t, &[prepared]).unwrap();
     (id, record)

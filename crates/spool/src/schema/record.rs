@@ -19,6 +19,7 @@ use envoi_types::{Address, ClientInfo, DsnRequest, Envelope, Message, QueueId, S
 use serde::{Deserialize, Serialize};
 
 use super::chunks::CHUNK_LEN;
+use super::packs::{Location, LOCATION_LEN};
 use super::schedule::{schedule_key, schedule_value, SCHEDULE_KEY_LEN, SCHEDULE_VALUE_LEN};
 use super::{state, v2, v3, v4, v5};
 
@@ -38,6 +39,9 @@ pub(crate) enum BodyPlace {
         /// How many chunks.
         chunks: u32,
     },
+    /// In a pack (`super::packs`): the row ends with the body's location (pack, offset)
+    /// instead of the body, all committed with it. Written from layout 5.
+    Packed,
 }
 
 /// Everything about a message except its body.
@@ -84,7 +88,8 @@ impl MetaRecord {
     }
 
     /// Decodes a metadata row: the record (with the state it was stored with) and its inline
-    /// body (when the body is in a file: the head kept in the row, the file holding the rest).
+    /// body (when the body is in a file: the head kept in the row, the file holding the rest;
+    /// when it is packed: its location, `super::packs`).
     /// The error says why the bytes are not one: an inline body whose length disagrees with
     /// the record, or a head longer than the message, makes the row undecodable.
     pub fn decode(bytes: &[u8]) -> Result<(Self, &[u8]), String> {
@@ -129,7 +134,14 @@ impl MetaRecord {
                 .checked_mul(CHUNK_LEN as u64)
                 .and_then(|c| c.checked_add(body.len() as u64))
                 .is_some_and(|len| len == record.body_len && body.len() < CHUNK_LEN),
+            BodyPlace::Packed => Location::decode(body).is_some_and(|at| at.fits(record.body_len)),
         };
+        if !fits && record.body == BodyPlace::Packed {
+            return Err(format!(
+                "packed body location is {} octets, {LOCATION_LEN} expected, or outside its pack",
+                body.len()
+            ));
+        }
         if !fits {
             let expected = record.body_len;
             return Err(format!(
