@@ -23,7 +23,7 @@
 //!   the next process opens the file from its last durable commit, repairing it if needed.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use envoi_queue::StorageError;
@@ -50,6 +50,9 @@ pub(crate) struct Shared {
     stopped: watch::Sender<Option<StorageError>>,
     /// Where file bodies live.
     pub bodies: BodyDir,
+    /// Held by each check of the records and packs: a pack check repairs a count by the
+    /// difference its snapshot saw, which is right only once (see `crate::packs::check`).
+    checks: Mutex<()>,
 }
 
 impl Shared {
@@ -67,7 +70,13 @@ impl Shared {
             sync_failed,
             stopped: watch::Sender::new(None),
             bodies,
+            checks: Mutex::new(()),
         }
+    }
+
+    /// The turn of one check of the records and packs; others wait for it to end.
+    pub fn check_turn(&self) -> MutexGuard<'_, ()> {
+        self.checks.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The open database, or `Io` while it could not be reopened, or `Unavailable` once the

@@ -380,6 +380,7 @@ fn verify_records(
     shared: &Shared,
     stop: Option<&AtomicBool>,
 ) -> Result<Vec<QuarantinedRecord>, StorageError> {
+    let _turn = shared.check_turn();
     crate::quarantine::verify(&*shared.db()?, stop)
 }
 

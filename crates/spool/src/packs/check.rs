@@ -31,7 +31,8 @@ pub struct PackCheck {
 /// Counts the rows (metadata rows and quarantined ones) naming each pack in one snapshot and
 /// repairs every count that disagrees; removes packs that nothing names. The writer may commit
 /// meanwhile: a repair adds the difference found in the snapshot to the count as it is then,
-/// so the writer's own changes since are kept. Stops early, changing nothing, when `stop` is
+/// so the writer's own changes since are kept; two checks at once would each add it, so the
+/// callers take turns (`Shared::check_turn`). Stops early, changing nothing, when `stop` is
 /// set.
 pub(crate) fn check(db: &Database, stop: Option<&AtomicBool>) -> Result<PackCheck, StorageError> {
     let (named, counted, orphans) = {
@@ -202,6 +203,7 @@ impl crate::Spool {
     /// # Errors
     /// `Io` when the database cannot be read or written.
     pub fn check_packs(&self) -> Result<PackCheck, StorageError> {
+        let _turn = self.inner.shared.check_turn();
         check(&*self.inner.shared.db()?, None)
     }
 }
