@@ -11,6 +11,7 @@
 //! - [`PoolConfig`]: connection reuse, per-destination concurrency and dead-address memory;
 //!   [`ConnectionLimits`]: one destination's messages per connection and connections per second.
 //! - [`TlsSettings`]: STARTTLS policies by default and per domain, and trust anchors.
+//! - MTA-STS settings are `crate::mta_sts`'s ([`MtaStsConfig`]).
 //!
 //! One next hop ([`NextHop`], [`TlsPolicy`]) is `crate::hop`'s; the route table is
 //! `crate::routes`'.
@@ -20,6 +21,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::hop::{NextHop, TlsPolicy};
+use crate::mta_sts::MtaStsConfig;
 use crate::routes::RouteTable;
 
 /// Per-stage timeouts of a client session.
@@ -218,6 +220,9 @@ pub struct RelayConfig {
     /// is split into that many groups).
     #[cfg_attr(feature = "serde", serde(skip))]
     pub max_parallel_next_hops: usize,
+    /// MTA-STS for MX delivery. Not a key: a file states it in a table of its own.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub mta_sts: MtaStsConfig,
 }
 
 impl Default for RelayConfig {
@@ -231,6 +236,7 @@ impl Default for RelayConfig {
             tls: TlsSettings::default(),
             max_reply_line: 4096,
             max_parallel_next_hops: 8,
+            mta_sts: MtaStsConfig::default(),
         }
     }
 }

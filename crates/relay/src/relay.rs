@@ -33,11 +33,13 @@ use crate::client::transaction;
 use crate::config::RelayConfig;
 use crate::failure::Failure;
 use crate::hop::{Credentials, Endpoint, Protocol, TlsPolicy};
+use crate::mta_sts::MtaSts;
 use crate::mx::mx_hosts;
 use crate::pace::{Pace, Pacing};
 use crate::pool::{Lease, Pool};
 use crate::resolver::{DnsError, Resolver, TimedResolver};
 use crate::routes::Route;
+use crate::security::{self, Security};
 use crate::tls::{TlsConfigError, TlsConnectors};
 
 mod fallback;
@@ -69,6 +71,8 @@ struct Inner {
     tls: TlsConnectors,
     pool: Pool,
     pacing: Pacing,
+    /// The MTA-STS service, when enabled.
+    mta_sts: Option<MtaSts>,
 }
 
 /// One host to try: where and how.
@@ -77,6 +81,8 @@ struct Candidate {
     protocol: Protocol,
     auth: Option<Credentials>,
     tls: TlsPolicy,
+    /// Where `tls` came from and what an MTA-STS policy asks of the host and session.
+    security: Security,
 }
 
 impl SmtpRelay {
@@ -91,12 +97,17 @@ impl SmtpRelay {
         let pacing = Pacing::new(&config.pool);
         let resolver: Arc<dyn Resolver> =
             Arc::new(TimedResolver::new(resolver, config.timeouts.dns));
+        let mta_sts = config
+            .mta_sts
+            .enabled
+            .then(|| MtaSts::new(&config.mta_sts, resolver.clone(), tls.verified.clone()));
         let inner = Arc::new(Inner {
             config,
             resolver,
             tls,
             pool,
             pacing,
+            mta_sts,
         });
         spawn_reaper(Arc::downgrade(&inner));
         Ok(Self { inner })
@@ -279,12 +290,25 @@ async fn deliver_group(
             match opening::lease(inner, candidate, &target, &pace).await {
                 Ok(lease) => {
                     *opened = Some(Instant::now());
-                    return deliver_over(inner, &target, lease, &pace, part, wire).await;
+                    candidate
+                        .security
+                        .observe_session(host_name(&target), &lease.conn);
+                    let tls = candidate.security.report(&lease.conn);
+                    return deliver_over(inner, &target, lease, &pace, part, wire)
+                        .await
+                        .into_iter()
+                        .map(|o| o.with_tls(Some(tls)))
+                        .collect();
                 }
                 Err(failure) if !failure.try_next_host() => {
                     return finish(count, Some((failure, Some(target.remote()))));
                 }
-                Err(failure) => refusals.record(failure, Some(target.remote())),
+                Err(failure) => {
+                    candidate
+                        .security
+                        .observe_failure(host_name(&target), &failure);
+                    refusals.record(failure, Some(target.remote()));
+                }
             }
         }
     }
@@ -294,6 +318,14 @@ async fn deliver_group(
             vec![Outcome::unreachable(failure.to_reply(), remote); count]
         }
         decided => finish(count, decided),
+    }
+}
+
+/// The host name of a target (its unix path's remote form for a socket).
+fn host_name(target: &Target) -> &str {
+    match target {
+        Target::Tcp { host, .. } => host,
+        Target::Unix(_) => "",
     }
 }
 
@@ -372,7 +404,6 @@ fn finish(count: usize, last: Option<(Failure, Option<String>)>) -> Vec<Outcome>
 async fn candidates(inner: &Inner, route: &Route) -> Result<Vec<Candidate>, Failure> {
     match route {
         Route::Mx { domain } => {
-            let tls = inner.config.tls_policy(None, domain);
             let hosts = mx_hosts(inner.resolver.as_ref(), domain).await?;
             if hosts.implicit {
                 // No MX: the domain's own addresses; none at all means no such mail domain.
@@ -382,8 +413,9 @@ async fn candidates(inner: &Inner, route: &Route) -> Result<Vec<Candidate>, Fail
                     _ => {}
                 }
             }
-            Ok(hosts
-                .hosts
+            let security = security::for_mx(&inner.config, inner.mta_sts.as_ref(), domain).await;
+            Ok(security
+                .admit(hosts.hosts)?
                 .into_iter()
                 .map(|host| Candidate {
                     host: Endpoint::Tcp {
@@ -392,17 +424,22 @@ async fn candidates(inner: &Inner, route: &Route) -> Result<Vec<Candidate>, Fail
                     },
                     protocol: Protocol::Smtp,
                     auth: None,
-                    tls,
+                    tls: security.tls,
+                    security: security.clone(),
                 })
                 .collect())
         }
         Route::Hosts { key, hops } => Ok(hops
             .iter()
-            .map(|hop| Candidate {
-                host: hop.endpoint.clone(),
-                protocol: hop.protocol,
-                auth: hop.auth.clone(),
-                tls: inner.config.tls_policy(hop.tls, key),
+            .map(|hop| {
+                let tls = inner.config.tls_policy(hop.tls, key);
+                Candidate {
+                    host: hop.endpoint.clone(),
+                    protocol: hop.protocol,
+                    auth: hop.auth.clone(),
+                    tls,
+                    security: Security::configured(tls),
+                }
             })
             .collect()),
     }

@@ -210,8 +210,9 @@ async fn starttls(
     } else {
         &params.tls.opportunistic
     };
-    conn.upgrade(connector, server_name, params.timeouts.command)
+    conn.upgrade(connector, server_name.clone(), params.timeouts.command)
         .await?;
+    conn.verified = required || params.tls.verifies(&conn.peer_certificates(), &server_name);
     Ok(true)
 }
 
