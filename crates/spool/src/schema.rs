@@ -26,7 +26,11 @@
 //!   administrator suspended. Added within layout 2: an older build ignores the table.
 //!
 //! # Layouts
-//! - **4** (this build): the `state` and `chunks` tables; metadata rows of format 5, which
+//! - **5** (this build): as 4, with state rows of format 2, which add each recipient's TLS
+//!   report (which TLS policy the delivery session ran under). Format 1 state rows still read
+//!   (without reports); an envoi of layout 4 refuses the raised database instead of misreading
+//!   a format 2 row.
+//! - **4**: the `state` and `chunks` tables; metadata rows of format 5, which
 //!   name each recipient once (statuses and DSN parameters refer to it by index). A retry, hold or
 //!   status change rewrites the state row and the schedule row, never the metadata row, so
 //!   never an inline body.
@@ -36,7 +40,7 @@
 //! - **2**: as 3, a file body always whole.
 //! - **1**: no `format` table; inline bodies in a table of their own. Refused at open.
 //!
-//! A layout 2 or 3 database is opened and its layout record raised to 4 (then an older envoi
+//! A layout 2, 3 or 4 database is opened and its layout record raised to 5 (then an older envoi
 //! refuses it): its rows are read as they are (`v4`, `v3`, `v2`), never rewritten; a change of
 //! a message's state writes a state row, which overrides the state inside the old row.
 
@@ -102,11 +106,11 @@ pub(crate) const SCHEDULE: TableDefinition<&[u8], &[u8]> = TableDefinition::new(
 pub(crate) const FORMAT: TableDefinition<&str, u64> = TableDefinition::new("format");
 /// The key of the layout version in [`FORMAT`].
 pub(crate) const LAYOUT_KEY: &str = "layout";
-/// The layout this build reads and writes: 4 (see the module docs).
-pub(crate) const LAYOUT: u64 = 4;
+/// The layout this build reads and writes: 5 (see the module docs).
+pub(crate) const LAYOUT: u64 = 5;
 
 /// The earlier layouts whose databases are opened and raised to [`LAYOUT`].
-pub(crate) const RAISED_LAYOUTS: [u64; 2] = [2, 3];
+pub(crate) const RAISED_LAYOUTS: [u64; 3] = [2, 3, 4];
 /// Records set aside at start: key text ([`quarantine_key`]) → postcard (reason, raw bytes,
 /// state row) ([`encode_quarantined`]).
 pub(crate) const QUARANTINE: TableDefinition<&str, &[u8]> = TableDefinition::new("quarantine");
@@ -141,7 +145,7 @@ pub(crate) fn recorded_layout<T: ReadableTable<&'static str, u64>>(
 }
 
 /// Creates every table so that readers find them, and records the layout in a new database
-/// (or raises a layout 2 or 3 one to [`LAYOUT`]).
+/// (or raises a layout 2, 3 or 4 one to [`LAYOUT`]).
 /// Refuses (`Unavailable`) a database of another layout: one written by an older envoi
 /// (layout 1 has tables but no layout record) or a newer one. Such a spool must be drained by
 /// the envoi that wrote it, or moved away; it is never read as this layout.

@@ -191,7 +191,7 @@ fn expected_schedule(id: QueueId, place: u8) -> (Vec<u8>, Vec<u8>) {
 async fn an_inline_message_is_one_meta_row_ending_in_its_body() {
     let dir = tempfile::tempdir().unwrap();
     let (id, row, key, value, layout) = stored(dir.path(), 1024).await;
-    assert_eq!(layout, 4);
+    assert_eq!(layout, 5);
     assert_eq!(row, expected_row(0, BODY));
     assert_eq!(row[..5], [5, 0, 0, 0, 0x33], "as docs/architecture.md says");
     assert_eq!((key, value), expected_schedule(id, 0));
@@ -207,7 +207,7 @@ async fn an_inline_message_is_one_meta_row_ending_in_its_body() {
 async fn a_large_body_is_a_file_named_by_the_id() {
     let dir = tempfile::tempdir().unwrap();
     let (id, row, key, value, layout) = stored(dir.path(), 4).await;
-    assert_eq!(layout, 4);
+    assert_eq!(layout, 5);
     assert_eq!(row, expected_row(1, &[]));
     assert_eq!((key, value), expected_schedule(id, 1));
     let file = dir.path().join("bodies").join(id.to_string());
@@ -329,11 +329,11 @@ async fn a_streamed_message_keeps_its_head_in_the_row_and_the_rest_in_a_file() {
     assert_eq!(stored, expected_schedule(id, 1));
 }
 
-/// A layout 2 database (a file body always whole) or 3 (format 4 rows) is opened, its
-/// messages read as before, and its layout record raised to 4.
+/// A layout 2 database (a file body always whole), 3 (format 4 rows) or 4 (format 1 state
+/// rows) is opened, its messages read as before, and its layout record raised to 5.
 #[tokio::test]
-async fn layout_2_and_3_databases_are_opened_and_raised_to_4() {
-    for old in [2, 3] {
+async fn layout_2_3_and_4_databases_are_opened_and_raised_to_5() {
+    for old in [2, 3, 4] {
         old_layout_is_raised(old).await;
     }
 }
@@ -375,7 +375,7 @@ async fn old_layout_is_raised(old: u64) {
         .unwrap()
         .unwrap()
         .value();
-    assert_eq!(layout, 4);
+    assert_eq!(layout, 5);
 }
 
 /// A row of format 2, as the envoi before the client's declarations wrote it, is read back with
@@ -453,8 +453,9 @@ async fn a_change_of_state_writes_a_state_row_and_leaves_the_metadata_row() {
     drop(spool);
     let (meta_row, state_row, schedule_value) = rows_of(dir.path(), id);
     assert_eq!(meta_row, row);
-    let mut expected = vec![1]; // state row format 1
+    let mut expected = vec![2]; // state row format 2
     expected.extend(state(true, &[0, 0]));
+    expected.extend([1, 0]); // TLS reports: one recipient, none
     assert_eq!(state_row, Some(expected));
     assert_eq!(schedule_value[12], 1, "held in the schedule row");
     let spool = Spool::open(dir.path(), SpoolOptions::default()).unwrap();
@@ -500,8 +501,9 @@ async fn a_format_4_row_stays_and_its_changes_go_to_a_state_row() {
     drop(spool);
     let (meta_row, state_row, _) = rows_of(dir.path(), id);
     assert_eq!(meta_row, old);
-    let mut expected = vec![1];
+    let mut expected = vec![2];
     expected.extend(state(true, &[0, 0]));
+    expected.extend([1, 0]);
     assert_eq!(state_row, Some(expected));
 }
 
