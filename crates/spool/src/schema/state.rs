@@ -217,7 +217,11 @@ impl State {
 /// The state row of `meta`, whose envelope has `recipients`.
 pub(crate) fn encode(meta: &MessageMeta, recipients: &[Address]) -> Result<Vec<u8>, String> {
     let mut out = vec![FORMAT];
-    let tls = Tls(meta.recipients.iter().map(|s| s.tls.map(Report::from)).collect());
+    let tls = Tls(meta
+        .recipients
+        .iter()
+        .map(|s| s.tls.map(Report::from))
+        .collect());
     postcard::to_io(&State::of(meta, recipients), &mut out)
         .and_then(|out| postcard::to_io(&tls, out))
         .map_err(|e| format!("cannot encode message state: {e}"))?;
