@@ -306,9 +306,7 @@ mod tests {
         );
         assert!(text.contains("(10m ago)"), "{text}");
         assert!(
-            text.contains(
-                "bob@dst.example    delivered  mx.dst.example  mta-sts (verified)  -\n"
-            ),
+            text.contains("bob@dst.example    delivered  mx.dst.example  mta-sts (verified)  -\n"),
             "{text}"
         );
         assert!(
