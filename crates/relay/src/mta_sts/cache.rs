@@ -109,7 +109,9 @@ impl Cache {
     }
 
     /// Caches `cached` for `domain`, and writes it to disk when the cache has a directory (a
-    /// write failure is logged: the policy still serves from memory).
+    /// write failure is logged: the policy still serves from memory). The write blocks: it
+    /// happens once per fetched policy (a changed id or an expired `max_age`), a few hundred
+    /// octets.
     pub fn put(&self, domain: &str, cached: Cached) -> Arc<Cached> {
         let cached = Arc::new(cached);
         if let Some(dir) = &self.dir {

@@ -76,7 +76,8 @@ pub struct MtaStsConfig {
     /// Where fetched policies are kept across restarts; `None`: in memory only. The daemon
     /// defaults it to a directory inside its spool directory.
     pub cache_dir: Option<PathBuf>,
-    /// One policy fetch, connection to last octet (default 30 s).
+    /// One policy fetch from one address of `mta-sts.<domain>`, connection to last octet
+    /// (default 30 s); the addresses are tried in turn.
     #[cfg_attr(feature = "serde", serde(with = "envoi_types::duration"))]
     pub fetch_timeout: Duration,
     /// The HTTPS port policies are fetched from: 443; tests use another.
