@@ -321,7 +321,7 @@ async fn deliver_group(
     }
 }
 
-/// The host name of a target (its unix path's remote form for a socket).
+/// The host name of a target (empty for a unix socket), as MX policies name hosts.
 fn host_name(target: &Target) -> &str {
     match target {
         Target::Tcp { host, .. } => host,
