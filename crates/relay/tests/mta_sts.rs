@@ -47,6 +47,16 @@ async fn policy_server(ca: &TestCa, policy: &'static str) -> (u16, Arc<AtomicUsi
 /// MX delivery where `open.test` has no policy and `sts.test` publishes `policy`; both use
 /// `mx.test` (127.0.0.1), or `other.test` names `mx.other.test` (also 127.0.0.1).
 fn mx_relay(mx_port: u16, https_port: u16, ca: &TestCa) -> SmtpRelay {
+    mx_relay_with(mx_port, https_port, ca, |_| {})
+}
+
+/// [`mx_relay`] with the configuration adjusted by `adjust`.
+fn mx_relay_with(
+    mx_port: u16,
+    https_port: u16,
+    ca: &TestCa,
+    adjust: impl FnOnce(&mut RelayConfig),
+) -> SmtpRelay {
     let mut config = RelayConfig {
         mx_port,
         helo_name: "client.test".into(),
@@ -67,6 +77,7 @@ fn mx_relay(mx_port: u16, https_port: u16, ca: &TestCa) -> SmtpRelay {
         .with_txt("_mta-sts.other.test", "v=STSv1; id=1")
         .with_a("mta-sts.sts.test", Ipv4Addr::LOCALHOST)
         .with_a("mta-sts.other.test", Ipv4Addr::LOCALHOST);
+    adjust(&mut config);
     SmtpRelay::new(config, Arc::new(dns)).unwrap()
 }
 
@@ -138,4 +149,34 @@ async fn enforce_towards_a_host_without_starttls_is_4_7_5_never_clear_text() {
     let out = attempt(&relay, &envelope(&["a@sts.test"], MESSAGE)).await;
     assert_eq!(codes(&out), ["454 4.7.5"]);
     assert!(!peer.commands().iter().any(|c| c.starts_with("MAIL")));
+}
+
+#[tokio::test]
+async fn a_tls_domains_entry_overrides_the_published_policy() {
+    let ca = test_ca(&["mx.other.test", "mta-sts.other.test"]);
+    let peer = Peer::start(Script {
+        tls: Some(ca.acceptor.clone()),
+        ..Script::default()
+    })
+    .await;
+    let (https, fetches) = policy_server(&ca, ENFORCE).await;
+    let relay = mx_relay_with(peer.port(), https, &ca, |config| {
+        config
+            .tls
+            .per_domain
+            .insert("other.test".into(), TlsPolicy::Opportunistic);
+    });
+    // The policy names mx.test only; the administrator's entry makes mx.other.test usable.
+    let out = attempt(&relay, &envelope(&["a@other.test"], MESSAGE)).await;
+    assert_eq!(codes(&out), ["250 2.0.0"]);
+    let report = TlsReport {
+        policy: AppliedTls::Opportunistic,
+        verified: true,
+    };
+    assert_eq!(out[0].tls, Some(report));
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        0,
+        "the policy is not even fetched"
+    );
 }
