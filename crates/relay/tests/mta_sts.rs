@@ -44,8 +44,9 @@ async fn policy_server(ca: &TestCa, policy: &'static str) -> (u16, Arc<AtomicUsi
     (port, count)
 }
 
-/// MX delivery where `open.test` has no policy and `sts.test` publishes `policy`; both use
-/// `mx.test` (127.0.0.1), or `other.test` names `mx.other.test` (also 127.0.0.1).
+/// MX delivery where `open.test` publishes no policy and `sts.test` and `other.test` publish
+/// the one the server at `https_port` serves; the first two use `mx.test`, `other.test` uses
+/// `mx.other.test` (both 127.0.0.1, the peer at `mx_port`).
 fn mx_relay(mx_port: u16, https_port: u16, ca: &TestCa) -> SmtpRelay {
     mx_relay_with(mx_port, https_port, ca, |_| {})
 }
