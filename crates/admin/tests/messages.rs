@@ -265,7 +265,7 @@ async fn render_turns_live_answers_into_tables() {
     let shown =
         envoi_admin::render::show(&h.client.show(&m3.to_string(), false).await.unwrap(), now);
     assert!(
-        shown.contains("erin@b.example  pending  mx.test      451 4.4.1 busy"),
+        shown.contains("erin@b.example  pending  mx.test      -    451 4.4.1 busy"),
         "{shown}"
     );
     let summary = envoi_admin::render::summary(&h.client.summary().await.unwrap());

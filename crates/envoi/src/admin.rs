@@ -54,6 +54,7 @@ pub fn install_metrics() -> Option<PrometheusHandle> {
         Ok(handle) => {
             envoi_edge::events::describe_metrics();
             envoi_edge::events::register_metrics();
+            envoi_relay::mta_sts::describe_metrics();
             Some(handle)
         }
         Err(error) => {

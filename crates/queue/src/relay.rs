@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use envoi_types::{Address, Envelope, Reply};
+use envoi_types::{Address, Envelope, Reply, TlsReport};
 
 use crate::bounce::Action;
 use crate::destination::Destination;
@@ -72,6 +72,9 @@ pub struct Outcome {
     /// Where the attempt's time went for this recipient; `None` when the relay does not say
     /// (the log then counts the whole relay call as transfer).
     pub timings: Option<Timings>,
+    /// How the session that carried the transaction was protected; `None` when no session
+    /// carried it (or the relay does not say).
+    pub tls: Option<TlsReport>,
 }
 
 impl Outcome {
@@ -90,12 +93,19 @@ impl Outcome {
             unreachable: false,
             success_action: None,
             timings: None,
+            tls: None,
         }
     }
 
     /// The same outcome, owing `action` on success (see [`Outcome::success_action`]).
     pub fn with_success_action(mut self, action: Option<Action>) -> Self {
         self.success_action = action;
+        self
+    }
+
+    /// The same outcome, with how its session was protected (see [`Outcome::tls`]).
+    pub fn with_tls(mut self, tls: Option<TlsReport>) -> Self {
+        self.tls = tls;
         self
     }
 
@@ -114,6 +124,7 @@ impl Outcome {
             unreachable: false,
             success_action: None,
             timings: None,
+            tls: None,
         }
     }
 
@@ -127,6 +138,7 @@ impl Outcome {
             unreachable: true,
             success_action: None,
             timings: None,
+            tls: None,
         }
     }
 
@@ -140,6 +152,7 @@ impl Outcome {
             unreachable: false,
             success_action: None,
             timings: None,
+            tls: None,
         }
     }
 }

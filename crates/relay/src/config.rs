@@ -11,6 +11,7 @@
 //! - [`PoolConfig`]: connection reuse, per-destination concurrency and dead-address memory;
 //!   [`ConnectionLimits`]: one destination's messages per connection and connections per second.
 //! - [`TlsSettings`]: STARTTLS policies by default and per domain, and trust anchors.
+//! - MTA-STS settings are `crate::mta_sts`'s ([`MtaStsConfig`]).
 //!
 //! One next hop ([`NextHop`], [`TlsPolicy`]) is `crate::hop`'s; the route table is
 //! `crate::routes`'.
@@ -21,6 +22,7 @@ use std::time::Duration;
 
 use crate::dane::DaneSettings;
 use crate::hop::{NextHop, TlsPolicy};
+use crate::mta_sts::MtaStsConfig;
 use crate::routes::RouteTable;
 
 /// Per-stage timeouts of a client session.
@@ -222,6 +224,9 @@ pub struct RelayConfig {
     /// is split into that many groups).
     #[cfg_attr(feature = "serde", serde(skip))]
     pub max_parallel_next_hops: usize,
+    /// MTA-STS for MX delivery. Not a key: a file states it in a table of its own.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub mta_sts: MtaStsConfig,
 }
 
 impl Default for RelayConfig {
@@ -236,6 +241,7 @@ impl Default for RelayConfig {
             max_reply_line: 4096,
             max_parallel_next_hops: 8,
             dane: DaneSettings::default(),
+            mta_sts: MtaStsConfig::default(),
         }
     }
 }

@@ -5,7 +5,7 @@
 //! # Layout
 //! - [`Failure`]: the typed failure, as the client and resolver produce it.
 //! - [`Failure::to_reply`]: the mapping to `Reply` (refused `4.4.1`, timeout `4.4.2`, DNS
-//!   temporary `4.4.3`, TLS `4.7.5`, peer gone mid-transaction `4.4.2`, ...).
+//!   temporary `4.4.3`, TLS or MTA-STS `4.7.5`, peer gone mid-transaction `4.4.2`, ...).
 
 use std::io;
 
@@ -84,6 +84,9 @@ pub enum Failure {
     /// TLS is required but the peer does not offer STARTTLS.
     #[error("TLS required but STARTTLS not offered")]
     TlsUnavailable,
+    /// The recipient domain's MTA-STS policy (mode `enforce`) matches none of its MX hosts.
+    #[error("no MX host matches the MTA-STS policy of {0}")]
+    MtaStsNoMatch(String),
     /// DNS failed temporarily (SERVFAIL, timeout).
     #[error("temporary DNS failure: {0}")]
     DnsTemporary(String),
@@ -141,6 +144,11 @@ impl Failure {
                 454,
                 (4, 7, 5),
                 "TLS required but not offered by next hop".to_owned(),
+            ),
+            Self::MtaStsNoMatch(_) => (
+                451,
+                (4, 7, 5),
+                "No MX host matches the recipient domain's MTA-STS policy".to_owned(),
             ),
             Self::DnsTemporary(_) => (451, (4, 4, 3), "Temporary DNS failure".to_owned()),
             Self::DnsNotFound(_) => (550, (5, 1, 2), "Recipient domain not found".to_owned()),

@@ -33,6 +33,8 @@
 //! - [`routes`]: domain → next hops, checked before the fallback (MX or fixed hosts).
 //! - [`resolver`]: the `Resolver` trait, hickory in production, a static table for tests.
 //! - [`mx`]: MX ordering, implicit MX, null MX.
+//! - [`mta_sts`]: MTA-STS (RFC 8461) records, policies, fetching and the policy cache.
+//! - `security`: which TLS policy a destination's sessions run under (configured, MTA-STS).
 //! - [`proto`]: sans-IO reply reading, EHLO capabilities, DATA encoding, command lines.
 //! - [`client`]: the tokio side: stream, connection, session opening, transactions.
 //! - [`tls`]: verifying and opportunistic TLS connectors.
@@ -47,6 +49,7 @@ pub mod config;
 pub mod dane;
 pub mod failure;
 pub mod hop;
+pub mod mta_sts;
 pub mod mx;
 pub mod pace;
 pub mod parse;
@@ -55,12 +58,14 @@ pub mod proto;
 pub mod relay;
 pub mod resolver;
 pub mod routes;
+mod security;
 pub mod tls;
 
 pub use config::{ConnectionLimits, PoolConfig, RelayConfig, Timeouts, TlsSettings};
 pub use dane::{Dane, DaneConnector, DaneDecision, DaneSettings};
 pub use failure::Failure;
 pub use hop::{Credentials, Endpoint, NextHop, Protocol, TlsPolicy};
+pub use mta_sts::MtaStsConfig;
 pub use parse::ParseError;
 pub use relay::{BuildError, SmtpRelay};
 pub use resolver::{DnsError, HickoryResolver, MxRecord, Resolver, StaticResolver, TimedResolver};

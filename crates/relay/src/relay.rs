@@ -35,11 +35,13 @@ use crate::config::RelayConfig;
 use crate::dane::{Dane, DaneConfigError};
 use crate::failure::Failure;
 use crate::hop::{Credentials, Endpoint, Protocol, TlsPolicy};
+use crate::mta_sts::MtaSts;
 use crate::mx::mx_hosts;
 use crate::pace::{Pace, Pacing};
 use crate::pool::{Lease, Pool};
 use crate::resolver::{DnsError, Resolver, TimedResolver};
 use crate::routes::Route;
+use crate::security::{self, Security};
 use crate::tls::{TlsConfigError, TlsConnectors};
 
 mod dane_hook;
@@ -77,6 +79,8 @@ struct Inner {
     dane: Option<Dane>,
     pool: Pool,
     pacing: Pacing,
+    /// The MTA-STS service, when enabled.
+    mta_sts: Option<MtaSts>,
 }
 
 /// One host to try: where and how.
@@ -88,6 +92,8 @@ struct Candidate {
     tls: TlsPolicy,
     /// The TLS DANE imposes on this host (then `tls` is `Required`).
     dane: Option<dane_hook::DaneTls>,
+    /// Where `tls` came from and what an MTA-STS policy asks of the host and session.
+    security: Security,
 }
 
 impl SmtpRelay {
@@ -103,6 +109,10 @@ impl SmtpRelay {
         let pacing = Pacing::new(&config.pool);
         let resolver: Arc<dyn Resolver> =
             Arc::new(TimedResolver::new(resolver, config.timeouts.dns));
+        let mta_sts = config
+            .mta_sts
+            .enabled
+            .then(|| MtaSts::new(&config.mta_sts, resolver.clone(), tls.verified.clone()));
         let inner = Arc::new(Inner {
             config,
             resolver,
@@ -110,6 +120,7 @@ impl SmtpRelay {
             dane,
             pool,
             pacing,
+            mta_sts,
         });
         spawn_reaper(Arc::downgrade(&inner));
         Ok(Self { inner })
@@ -300,12 +311,25 @@ async fn deliver_group(
             match opening::lease(inner, candidate, &target, &pace).await {
                 Ok(lease) => {
                     *opened = Some(Instant::now());
-                    return deliver_over(inner, &target, lease, &pace, part, wire).await;
+                    candidate
+                        .security
+                        .observe_session(host_name(&target), &lease.conn);
+                    let tls = candidate.security.report(&lease.conn);
+                    return deliver_over(inner, &target, lease, &pace, part, wire)
+                        .await
+                        .into_iter()
+                        .map(|o| o.with_tls(Some(tls)))
+                        .collect();
                 }
                 Err(failure) if !failure.try_next_host() => {
                     return finish(count, Some((failure, Some(target.remote()))));
                 }
-                Err(failure) => refusals.record(failure, Some(target.remote())),
+                Err(failure) => {
+                    candidate
+                        .security
+                        .observe_failure(host_name(&target), &failure);
+                    refusals.record(failure, Some(target.remote()));
+                }
             }
         }
     }
@@ -315,6 +339,14 @@ async fn deliver_group(
             vec![Outcome::unreachable(failure.to_reply(), remote); count]
         }
         decided => finish(count, decided),
+    }
+}
+
+/// The host name of a target (empty for a unix socket), as MX policies name hosts.
+fn host_name(target: &Target) -> &str {
+    match target {
+        Target::Tcp { host, .. } => host,
+        Target::Unix(_) => "",
     }
 }
 
@@ -393,7 +425,6 @@ fn finish(count: usize, last: Option<(Failure, Option<String>)>) -> Vec<Outcome>
 async fn candidates(inner: &Inner, route: &Route) -> Result<Vec<Candidate>, Failure> {
     match route {
         Route::Mx { domain } => {
-            let tls = inner.config.tls_policy(None, domain);
             let hosts = mx_hosts(inner.resolver.as_ref(), domain).await?;
             if hosts.implicit {
                 // No MX: the domain's own addresses; none at all means no such mail domain.
@@ -403,8 +434,9 @@ async fn candidates(inner: &Inner, route: &Route) -> Result<Vec<Candidate>, Fail
                     _ => {}
                 }
             }
-            Ok(hosts
-                .hosts
+            let security = security::for_mx(&inner.config, inner.mta_sts.as_ref(), domain).await;
+            Ok(security
+                .admit(hosts.hosts)?
                 .into_iter()
                 .map(|host| Candidate {
                     host: Endpoint::Tcp {
@@ -413,19 +445,24 @@ async fn candidates(inner: &Inner, route: &Route) -> Result<Vec<Candidate>, Fail
                     },
                     protocol: Protocol::Smtp,
                     auth: None,
-                    tls,
+                    tls: security.tls,
                     dane: None,
+                    security: security.clone(),
                 })
                 .collect())
         }
         Route::Hosts { key, hops } => Ok(hops
             .iter()
-            .map(|hop| Candidate {
-                host: hop.endpoint.clone(),
-                protocol: hop.protocol,
-                auth: hop.auth.clone(),
-                tls: inner.config.tls_policy(hop.tls, key),
-                dane: None,
+            .map(|hop| {
+                let tls = inner.config.tls_policy(hop.tls, key);
+                Candidate {
+                    host: hop.endpoint.clone(),
+                    protocol: hop.protocol,
+                    auth: hop.auth.clone(),
+                    tls,
+                    dane: None,
+                    security: Security::configured(tls),
+                }
             })
             .collect()),
     }

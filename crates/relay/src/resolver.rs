@@ -2,9 +2,9 @@
 //! static table for tests.
 //!
 //! # Layout
-//! - [`Resolver`]: the two lookups the relay needs; [`MxRecord`], [`DnsError`].
+//! - [`Resolver`]: the lookups the relay needs (MX, addresses, TXT for MTA-STS); [`MxRecord`], [`DnsError`].
 //! - [`HickoryResolver`]: the production resolver, talking to configured name servers.
-//! - [`StaticResolver`]: a fixed table serving MX, A, AAAA, null MX, NXDOMAIN and SERVFAIL.
+//! - [`StaticResolver`]: a fixed table serving MX, A, AAAA, TXT, null MX, NXDOMAIN and SERVFAIL.
 //! - [`TimedResolver`]: bounds every lookup of another resolver by a timeout.
 
 use std::collections::HashMap;
@@ -54,6 +54,13 @@ pub trait Resolver: Send + Sync + 'static {
     /// # Errors
     /// As [`Resolver::mx`].
     async fn ips(&self, host: &str) -> Result<Vec<IpAddr>, DnsError>;
+
+    /// The TXT records of `name`, each its character-strings joined (RFC 7208 §3.3 style),
+    /// lossy UTF-8; `Ok(vec![])` when it exists without any.
+    ///
+    /// # Errors
+    /// As [`Resolver::mx`].
+    async fn txt(&self, name: &str) -> Result<Vec<String>, DnsError>;
 }
 
 /// A hickory resolver asking exactly these name servers (UDP with TCP fallback), reading no
@@ -131,6 +138,23 @@ impl Resolver for HickoryResolver {
             Err(error) => classify(&error).map(|()| Vec::new()),
         }
     }
+
+    async fn txt(&self, name: &str) -> Result<Vec<String>, DnsError> {
+        match self.inner.txt_lookup(fqdn(name)).await {
+            Ok(lookup) => Ok(lookup
+                .iter()
+                .map(|txt| {
+                    let joined: Vec<u8> = txt
+                        .txt_data()
+                        .iter()
+                        .flat_map(|s| s.iter().copied())
+                        .collect();
+                    String::from_utf8_lossy(&joined).into_owned()
+                })
+                .collect()),
+            Err(error) => classify(&error).map(|()| Vec::new()),
+        }
+    }
 }
 
 /// Another resolver with every lookup bounded by a timeout (then [`DnsError::Temporary`]).
@@ -163,6 +187,12 @@ impl Resolver for TimedResolver {
             .await
             .map_err(timed_out)?
     }
+
+    async fn txt(&self, name: &str) -> Result<Vec<String>, DnsError> {
+        tokio::time::timeout(self.timeout, self.inner.txt(name))
+            .await
+            .map_err(timed_out)?
+    }
 }
 
 /// A fixed DNS table for tests: names not in it are NXDOMAIN.
@@ -170,6 +200,7 @@ impl Resolver for TimedResolver {
 pub struct StaticResolver {
     mx: HashMap<String, Vec<MxRecord>>,
     ips: HashMap<String, Vec<IpAddr>>,
+    txt: HashMap<String, Vec<String>>,
     failures: HashMap<String, DnsError>,
 }
 
@@ -214,6 +245,15 @@ impl StaticResolver {
         self
     }
 
+    /// Adds a TXT record (its character-strings already joined).
+    pub fn with_txt(mut self, name: &str, text: &str) -> Self {
+        self.txt
+            .entry(name.to_lowercase())
+            .or_default()
+            .push(text.to_owned());
+        self
+    }
+
     /// `name` exists but has no MX, A or AAAA records (NODATA).
     pub fn with_no_records(mut self, name: &str) -> Self {
         self.ips.entry(name.to_lowercase()).or_default();
@@ -237,7 +277,7 @@ impl StaticResolver {
     }
 
     fn exists(&self, name: &str) -> bool {
-        self.mx.contains_key(name) || self.ips.contains_key(name)
+        self.mx.contains_key(name) || self.ips.contains_key(name) || self.txt.contains_key(name)
     }
 }
 
@@ -263,6 +303,17 @@ impl Resolver for StaticResolver {
             return Err(DnsError::NotFound);
         }
         Ok(self.ips.get(&name).cloned().unwrap_or_default())
+    }
+
+    async fn txt(&self, name: &str) -> Result<Vec<String>, DnsError> {
+        let name = name.trim_end_matches('.').to_lowercase();
+        if let Some(error) = self.failures.get(&name) {
+            return Err(error.clone());
+        }
+        if !self.exists(&name) {
+            return Err(DnsError::NotFound);
+        }
+        Ok(self.txt.get(&name).cloned().unwrap_or_default())
     }
 }
 

@@ -6,12 +6,13 @@
 //! eavesdropping only, and most MX certificates would not verify anyway.
 //!
 //! # Layout
-//! - [`TlsConnectors`]: the two connectors.
+//! - [`TlsConnectors`]: the two connectors, and the check of an opportunistic session's chain.
 //! - `AcceptAnyCert`: the opportunistic verifier.
 
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
@@ -29,6 +30,9 @@ pub enum TlsConfigError {
     /// rustls refused the protocol versions (should not happen with ring's defaults).
     #[error("TLS configuration: {0}")]
     Rustls(#[from] rustls::Error),
+    /// The certificate verifier could not be built from the roots.
+    #[error("TLS verifier: {0}")]
+    Verifier(#[from] rustls::client::VerifierBuilderError),
 }
 
 /// The verifying and the opportunistic connector.
@@ -38,6 +42,10 @@ pub struct TlsConnectors {
     pub verified: TlsConnector,
     /// Any certificate accepted; handshake signatures still checked.
     pub opportunistic: TlsConnector,
+    /// The verifying connector's check, to tell whether an opportunistic session's
+    /// certificate would have verified too (what a session reports, and what MTA-STS in
+    /// `testing` mode counts).
+    verifier: Arc<WebPkiServerVerifier>,
 }
 
 impl std::fmt::Debug for TlsConnectors {
@@ -62,6 +70,9 @@ impl TlsConnectors {
                 .add(CertificateDer::from(der.clone()))
                 .map_err(TlsConfigError::BadRoot)?;
         }
+        let roots = Arc::new(roots);
+        let verifier =
+            WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone()).build()?;
         let verified = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()?
             .with_root_certificates(roots)
@@ -74,7 +85,19 @@ impl TlsConnectors {
         Ok(Self {
             verified: TlsConnector::from(Arc::new(verified)),
             opportunistic: TlsConnector::from(Arc::new(opportunistic)),
+            verifier,
         })
+    }
+
+    /// True when the chain `certs` (end entity first) verifies for `name` against the
+    /// verifying connector's roots.
+    pub fn verifies(&self, certs: &[CertificateDer<'_>], name: &ServerName<'_>) -> bool {
+        let Some((end_entity, intermediates)) = certs.split_first() else {
+            return false;
+        };
+        self.verifier
+            .verify_server_cert(end_entity, intermediates, name, &[], UnixTime::now())
+            .is_ok()
     }
 }
 

@@ -135,6 +135,9 @@ impl envoi_relay::Resolver for Hanging {
     async fn ips(&self, _: &str) -> Result<Vec<std::net::IpAddr>, envoi_relay::DnsError> {
         std::future::pending().await
     }
+    async fn txt(&self, _: &str) -> Result<Vec<String>, envoi_relay::DnsError> {
+        std::future::pending().await
+    }
 }
 
 #[tokio::test(start_paused = true)]

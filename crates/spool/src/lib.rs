@@ -73,8 +73,9 @@
 //! undecodable (its length is checked against the record's): that check finds it, and it reads
 //! inline bodies along with the records.
 //!
-//! The database records its layout version (table `format`); a layout 2 or 3 database is raised
-//! to layout 4 (the `state` and `chunks` tables) at open, its rows read as they are;
+//! The database records its layout version (table `format`); a layout 2, 3 or 4 database is
+//! raised to layout 5 (the `state` and `chunks` tables, state rows with TLS reports) at open,
+//! its rows read as they are;
 //! a database of another layout (one written before inline bodies moved into the metadata row
 //! has no such record) is refused at open with `Unavailable`, never read as this one.
 //!

@@ -32,6 +32,9 @@
 //! # Layouts
 //! - **5** (this build): the `packs` and `pack_counts` tables; a non-empty inline body shorter
 //!   than a chunk is packed, its metadata row ending with its location instead of the body.
+//!   State rows of format 2 add each recipient's TLS report (which TLS policy the delivery
+//!   session ran under); format 1 state rows still read (without reports). An envoi of layout
+//!   4 refuses the raised database instead of misreading a packed row or a format 2 state row.
 //! - **4**: the `state` and `chunks` tables; metadata rows of format 5, which
 //!   name each recipient once (statuses and DSN parameters refer to it by index). A retry, hold or
 //!   status change rewrites the state row and the schedule row, never the metadata row, so

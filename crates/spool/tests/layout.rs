@@ -339,8 +339,8 @@ async fn a_streamed_message_keeps_its_head_in_the_row_and_the_rest_in_a_file() {
     assert_eq!(stored, expected_schedule(id, 1));
 }
 
-/// A layout 2 database (a file body always whole), 3 (format 4 rows) or 4 (no packs) is
-/// opened, its messages read as before, and its layout record raised to 5.
+/// A layout 2 database (a file body always whole), 3 (format 4 rows) or 4 (no packs, format 1
+/// state rows) is opened, its messages read as before, and its layout record raised to 5.
 #[tokio::test]
 async fn layout_2_3_and_4_databases_are_opened_and_raised_to_5() {
     for old in [2, 3, 4] {
@@ -527,8 +527,9 @@ async fn a_change_of_state_writes_a_state_row_and_leaves_the_metadata_row() {
     drop(spool);
     let (meta_row, state_row, schedule_value) = rows_of(dir.path(), id);
     assert_eq!(meta_row, row);
-    let mut expected = vec![1]; // state row format 1
+    let mut expected = vec![2]; // state row format 2
     expected.extend(state(true, &[0, 0]));
+    expected.extend([1, 0]); // TLS reports: one recipient, none
     assert_eq!(state_row, Some(expected));
     assert_eq!(schedule_value[12], 1, "held in the schedule row");
     let spool = Spool::open(dir.path(), SpoolOptions::default()).unwrap();
@@ -574,8 +575,9 @@ async fn a_format_4_row_stays_and_its_changes_go_to_a_state_row() {
     drop(spool);
     let (meta_row, state_row, _) = rows_of(dir.path(), id);
     assert_eq!(meta_row, old);
-    let mut expected = vec![1];
+    let mut expected = vec![2];
     expected.extend(state(true, &[0, 0]));
+    expected.extend([1, 0]);
     assert_eq!(state_row, Some(expected));
 }
 

@@ -1,11 +1,11 @@
 //! How values are kept in columns: ids as 16 bytes, times as nanoseconds since the epoch,
-//! envelopes, recipient states, DSN parameters and histories as postcard (the last two NULL
-//! when empty).
+//! envelopes, recipient states (with their TLS reports), DSN parameters and histories as
+//! postcard (the last two NULL when empty).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use envoi_queue::storage::MessageHistory;
-use envoi_types::{DsnRequest, Envelope, QueueId, RecipientStatus};
+use envoi_types::{DsnRequest, Envelope, QueueId, RecipientStatus, TlsReport};
 
 /// The id's 16 bytes (a ULID: byte order is arrival order).
 pub(crate) fn id_bytes(id: QueueId) -> Vec<u8> {
@@ -76,14 +76,35 @@ pub(crate) fn decode_history(bytes: Option<&[u8]>) -> Result<MessageHistory, Str
     })
 }
 
-/// Recipient states as stored in the message row.
+/// The prefix of recipient states stored with their TLS reports (schema 7): a first octet 0
+/// is otherwise only the whole of an empty list, so the two forms never collide.
+const WITH_TLS: [u8; 2] = [0, 2];
+
+/// Recipient states as stored in the message row: [`WITH_TLS`], the states, then one TLS
+/// report per state (`AppliedTls` by variant index: never reorder its variants).
 pub(crate) fn encode_recipients(recipients: &[RecipientStatus]) -> Result<Vec<u8>, String> {
-    postcard::to_stdvec(recipients).map_err(|e| format!("cannot encode recipients: {e}"))
+    let tls: Vec<Option<TlsReport>> = recipients.iter().map(|r| r.tls).collect();
+    let mut out = WITH_TLS.to_vec();
+    postcard::to_io(recipients, &mut out)
+        .and_then(|out| postcard::to_io(&tls, out))
+        .map_err(|e| format!("cannot encode recipients: {e}"))?;
+    Ok(out)
 }
 
-/// Recipient states stored as `bytes`.
+/// Recipient states stored as `bytes`: with TLS reports, or as schema 6 wrote them (the
+/// states alone).
 pub(crate) fn decode_recipients(bytes: &[u8]) -> Result<Vec<RecipientStatus>, String> {
-    postcard::from_bytes(bytes).map_err(|e| format!("recipient states do not decode: {e}"))
+    let undecodable = |e: postcard::Error| format!("recipient states do not decode: {e}");
+    let Some(encoded) = bytes.strip_prefix(&WITH_TLS[..]) else {
+        return postcard::from_bytes(bytes).map_err(undecodable);
+    };
+    let (mut recipients, rest) =
+        postcard::take_from_bytes::<Vec<RecipientStatus>>(encoded).map_err(undecodable)?;
+    let tls: Vec<Option<TlsReport>> = postcard::from_bytes(rest).map_err(undecodable)?;
+    for (status, report) in recipients.iter_mut().zip(tls) {
+        status.tls = report;
+    }
+    Ok(recipients)
 }
 
 #[cfg(test)]
@@ -96,6 +117,32 @@ mod tests {
         let t = UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789);
         assert_eq!(time(nanos(t)), t);
         assert_eq!(time(-5), UNIX_EPOCH);
+    }
+
+    #[test]
+    fn recipient_states_keep_tls_reports_and_old_rows_still_read() {
+        use envoi_types::{Address, AppliedTls};
+        let mut states = vec![
+            RecipientStatus::pending(Address::parse("a@b.org").unwrap()),
+            RecipientStatus::pending(Address::parse("c@d.org").unwrap()),
+        ];
+        states[1].tls = Some(TlsReport {
+            policy: AppliedTls::MtaSts,
+            verified: true,
+        });
+        assert_eq!(
+            decode_recipients(&encode_recipients(&states).unwrap()).unwrap(),
+            states
+        );
+        // As schema 6 wrote them: the states alone.
+        let old = postcard::to_stdvec(&states).unwrap();
+        states[1].tls = None;
+        assert_eq!(decode_recipients(&old).unwrap(), states);
+        assert_eq!(
+            decode_recipients(&postcard::to_stdvec(&Vec::<RecipientStatus>::new()).unwrap())
+                .unwrap(),
+            vec![]
+        );
     }
 
     #[test]

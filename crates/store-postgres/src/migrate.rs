@@ -11,7 +11,7 @@ use deadpool_postgres::Object;
 use crate::error::PgError;
 
 /// The schema, version by version (version = index + 1). Never edit a released entry: add one.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// Version 1: message rows (small, updated), bodies (written once), quarantine, nodes.
 ///
@@ -195,4 +195,13 @@ CREATE TABLE envoi_backoff (
     failures    integer NOT NULL,
     error       text    NOT NULL
 ) WITH (fillfactor = 50);
+"#;
+
+/// Version 7: `envoi_message.recipients` may hold recipient states with their TLS reports
+/// (`crate::codec`: the two octets `00 02`, then the states, then the reports). No column
+/// changes; the version makes an older envoi refuse the database rather than misread such a
+/// row as a message without recipients.
+const V7: &str = r#"
+COMMENT ON COLUMN envoi_message.recipients IS
+    'postcard recipient states; from schema 7 prefixed 00 02 and followed by their TLS reports';
 "#;

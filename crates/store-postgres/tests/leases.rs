@@ -144,22 +144,23 @@ async fn nodes_starting_together_migrate_once_and_newer_schemas_are_refused() {
             Some("3".to_owned()),
             Some("4".to_owned()),
             Some("5".to_owned()),
-            Some("6".to_owned())
+            Some("6".to_owned()),
+            Some("7".to_owned())
         ]
     );
 
-    schema.sql("INSERT INTO envoi_schema (version) VALUES (7)");
+    schema.sql("INSERT INTO envoi_schema (version) VALUES (8)");
     let refused = PgStore::open(schema.options("node-c"))
         .await
         .err()
         .expect("refused");
     assert!(
-        matches!(refused, PgError::NewerSchema { found: 7, known: 6 }),
+        matches!(refused, PgError::NewerSchema { found: 8, known: 7 }),
         "{refused}"
     );
     assert_eq!(
         refused.to_string(),
-        "the database's envoi schema is version 7, newer than this binary's 6: upgrade envoi on this node"
+        "the database's envoi schema is version 8, newer than this binary's 7: upgrade envoi on this node"
     );
 }
 

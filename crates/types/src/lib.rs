@@ -37,4 +37,4 @@ pub use message::{HeaderError, Message};
 pub use queue_id::{ParseQueueIdError, QueueId};
 pub use reply::{EnhancedCode, Reply, ReplyClass, ReplyLine, ReplyParseError};
 pub use spooled::{BodyGuard, SpooledBody};
-pub use status::{RecipientState, RecipientStatus};
+pub use status::{AppliedTls, RecipientState, RecipientStatus, TlsReport};

@@ -4,7 +4,7 @@ use std::time::SystemTime;
 
 use envoi_queue::storage::{AttemptRecord, AttemptReply, MessageHistory};
 use envoi_queue::{MessageInfo, MessageState};
-use envoi_types::{QueueId, RecipientState, RecipientStatus, Reply};
+use envoi_types::{QueueId, RecipientState, RecipientStatus, Reply, TlsReport};
 use serde::{Deserialize, Serialize};
 
 use super::time::rfc3339;
@@ -135,6 +135,10 @@ pub struct RecipientView {
     /// The host that gave that reply, when it came from the network.
     #[serde(default)]
     pub remote_host: Option<String>,
+    /// How the session of the last attempt was protected, when a session carried it:
+    /// `{"policy": "none|opportunistic|required|mta-sts|dane", "verified": bool}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsReport>,
 }
 
 impl From<&RecipientStatus> for RecipientView {
@@ -144,6 +148,7 @@ impl From<&RecipientStatus> for RecipientView {
             state: status.state,
             last_reply: status.last_reply.as_ref().map(ReplyView::from),
             remote_host: status.remote_host.clone(),
+            tls: status.tls,
         }
     }
 }

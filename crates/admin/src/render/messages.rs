@@ -171,13 +171,17 @@ fn recipient_table(recipients: &[RecipientView]) -> String {
                 r.recipient.clone(),
                 recipient_state(r.state).to_owned(),
                 r.remote_host.clone().unwrap_or_else(|| "-".to_owned()),
+                r.tls.map_or_else(|| "-".to_owned(), |t| t.to_string()),
                 r.last_reply
                     .as_ref()
                     .map_or_else(|| "-".to_owned(), ToString::to_string),
             ]
         })
         .collect();
-    table(&["RECIPIENT", "STATUS", "REMOTE HOST", "LAST REPLY"], &rows)
+    table(
+        &["RECIPIENT", "STATUS", "REMOTE HOST", "TLS", "LAST REPLY"],
+        &rows,
+    )
 }
 
 fn history_table(history: &[AttemptView]) -> String {
@@ -224,7 +228,11 @@ mod tests {
                     recipient: "bob@dst.example".into(),
                     state: RecipientState::Delivered,
                     last_reply: None,
-                    remote_host: None,
+                    remote_host: Some("mx.dst.example".into()),
+                    tls: Some(envoi_types::TlsReport {
+                        policy: envoi_types::AppliedTls::MtaSts,
+                        verified: true,
+                    }),
                 },
                 RecipientView {
                     recipient: "carol@dst.example".into(),
@@ -235,6 +243,7 @@ mod tests {
                         text: "busy".into(),
                     }),
                     remote_host: Some("mx.dst.example".into()),
+                    tls: None,
                 },
             ],
             attempts: 1,
@@ -297,7 +306,13 @@ mod tests {
         );
         assert!(text.contains("(10m ago)"), "{text}");
         assert!(
-            text.contains("carol@dst.example  pending    mx.dst.example  451 4.4.1 busy\n"),
+            text.contains("bob@dst.example    delivered  mx.dst.example  mta-sts (verified)  -\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "carol@dst.example  pending    mx.dst.example  -                   451 4.4.1 busy\n"
+            ),
             "{text}"
         );
         assert!(

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use envoi_relay::{NextHop, PoolConfig, RelayConfig, Timeouts, TlsPolicy};
+use envoi_relay::{MtaStsConfig, NextHop, PoolConfig, RelayConfig, Timeouts, TlsPolicy};
 use serde::{Deserialize, Serialize};
 
 use super::queue::{check_destination_name, check_rate};
@@ -55,6 +55,10 @@ pub struct RelaySection {
     /// `[relay.timeouts]`: per-stage timeouts (RFC 5321 §4.5.3.2 defaults).
     #[serde(default)]
     pub timeouts: Timeouts,
+    /// `[relay.mta_sts]`: MTA-STS (RFC 8461) for MX delivery, on by default; its cache
+    /// directory defaults to `mta-sts` inside the spool directory (`storage.path`).
+    #[serde(default)]
+    pub mta_sts: MtaStsConfig,
     /// Connection reuse and limits; each field it deserialises is a key of this table.
     #[serde(skip)]
     pub pool: PoolConfig,
@@ -105,6 +109,9 @@ impl RelaySection {
         }
         if self.dane == Some(true) && self.dnssec_trust_anchors.is_empty() {
             return Err("relay.dane = true needs relay.dnssec_trust_anchors".into());
+        }
+        if self.mta_sts.fetch_timeout.is_zero() {
+            return Err("relay.mta_sts.fetch_timeout must be more than 0".into());
         }
         self.validate_connection_limits()
     }

@@ -153,6 +153,7 @@ fn an_unknown_key_in_an_embedded_section_is_refused_by_name_and_line() {
         &["allow_plaintxt"],
     );
     refused_at("[relay.timeouts]\ndns = \"5s\"\n", 2, &["dns"]);
+    refused_at("[relay.mta_sts]\nenable = false\n", 2, &["enable"]);
 }
 
 #[test]

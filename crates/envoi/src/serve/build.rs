@@ -96,7 +96,12 @@ pub async fn storage(config: &Config, hostname: &str) -> anyhow::Result<Store> {
 pub fn relay(config: &Config, hostname: &str) -> anyhow::Result<SmtpRelay> {
     let section = &config.relay;
     let resolver = Arc::new(HickoryResolver::new(&name_servers(section)));
-    SmtpRelay::new(relay_config(section, hostname)?, resolver).context("cannot build the relay")
+    let mut settings = relay_config(section, hostname)?;
+    // Policies fetched survive restarts: kept beside the spool unless configured elsewhere.
+    if settings.mta_sts.cache_dir.is_none() {
+        settings.mta_sts.cache_dir = Some(config.storage.path.join("mta-sts"));
+    }
+    SmtpRelay::new(settings, resolver).context("cannot build the relay")
 }
 
 /// The relay's settings: those read from `[relay]`, plus the routes, TLS trust and EHLO name.
@@ -109,6 +114,7 @@ pub fn relay_config(section: &RelaySection, hostname: &str) -> anyhow::Result<Re
         routes: routes(section)?,
         timeouts: section.timeouts.clone(),
         pool: pool(section),
+        mta_sts: section.mta_sts.clone(),
         ..section.settings.clone()
     };
     relay_config.tls.default_policy = section.tls;
@@ -351,6 +357,27 @@ mod tests {
 
     fn config(text: &str) -> Config {
         Config::parse(text).unwrap()
+    }
+
+    #[test]
+    fn mta_sts_is_on_by_default_and_its_table_is_read() {
+        let relay = relay_config(&config("").relay, "mx.test").unwrap();
+        assert!(relay.mta_sts.enabled);
+        assert_eq!(relay.mta_sts.https_port, 443);
+        let text = "[relay.mta_sts]\nenabled = false\nhttps_port = 8443\n\
+                    fetch_timeout = \"5s\"\ncache_dir = \"/var/cache/sts\"\n";
+        let relay = relay_config(&config(text).relay, "mx.test").unwrap();
+        assert!(!relay.mta_sts.enabled);
+        assert_eq!(relay.mta_sts.https_port, 8443);
+        assert_eq!(
+            relay.mta_sts.fetch_timeout,
+            std::time::Duration::from_secs(5)
+        );
+        assert_eq!(
+            relay.mta_sts.cache_dir.as_deref(),
+            Some(Path::new("/var/cache/sts"))
+        );
+        assert!(Config::parse("[relay.mta_sts]\nfetch_timeout = \"0s\"\n").is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod big;
 pub mod dkim;
 pub mod hop;
+pub mod mta_sts;
 pub mod private_pg;
 pub mod queue_cli;
 
@@ -62,6 +63,16 @@ pub struct Sink {
 impl Sink {
     /// Starts a sink in `mode` (accept, defer-first, reject).
     pub fn start(mode: &str) -> Self {
+        Self::start_with(mode, &[])
+    }
+
+    /// Starts a sink in `mode` offering STARTTLS with the PEM certificate chain and key in
+    /// these files.
+    pub fn start_tls(mode: &str, cert: &Path, key: &Path) -> Self {
+        Self::start_with(mode, &[cert, key])
+    }
+
+    fn start_with(mode: &str, tls: &[&Path]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/sink.py");
@@ -70,6 +81,7 @@ impl Sink {
             .arg(port.to_string())
             .arg(dir.path())
             .arg(mode)
+            .args(tls)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -68,6 +68,7 @@ impl Verdict {
             }
             status.last_reply = Some(outcome.reply);
             status.remote_host = outcome.remote_host;
+            status.tls = outcome.tls;
             if outcome.origin == ReplyOrigin::Local {
                 local.push(index);
             }
@@ -110,6 +111,7 @@ impl Verdict {
                 status.state = RecipientState::Failed;
                 status.last_reply = Some(reply.clone());
                 status.remote_host = None;
+                status.tls = None;
                 fates.push((index, Fate::Bounced));
             }
         }

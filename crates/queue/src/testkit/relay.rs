@@ -49,6 +49,8 @@ struct Script {
     unreachable: std::collections::HashSet<String>,
     /// What every `2xx` outcome says is owed on success (see [`Outcome::success_action`]).
     success_action: Option<Action>,
+    /// What every outcome of a reachable host says of its session's TLS (see [`Outcome::tls`]).
+    tls: Option<envoi_types::TlsReport>,
 }
 
 /// A relay answering per recipient: first from that recipient's queued replies, then its
@@ -116,6 +118,12 @@ impl ScriptedRelay {
         } else {
             s.unreachable.remove(&domain.to_lowercase());
         }
+    }
+
+    /// What every later outcome of a reachable host says of its session's TLS (default:
+    /// nothing).
+    pub fn set_tls(&self, tls: Option<envoi_types::TlsReport>) {
+        self.lock().tls = tls;
     }
 
     /// What every later `2xx` outcome says is owed on success (default: nothing).
@@ -247,7 +255,10 @@ impl Relay for ScriptedRelay {
             attempt,
             replies: replies.clone(),
         });
-        let success_action = self.lock().success_action;
+        let (success_action, tls) = {
+            let script = self.lock();
+            (script.success_action, script.tls)
+        };
         let outcomes = replies
             .into_iter()
             .zip(down)
@@ -257,7 +268,9 @@ impl Relay for ScriptedRelay {
                     Outcome::unreachable(r, host)
                 } else {
                     let owed = success_action.filter(|_| r.is_success());
-                    Outcome::new(r, host).with_success_action(owed)
+                    Outcome::new(r, host)
+                        .with_success_action(owed)
+                        .with_tls(tls)
                 }
             })
             .collect();

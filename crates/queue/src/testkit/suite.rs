@@ -242,9 +242,15 @@ pub async fn seed_backoff_then_too_many_retries(store: Arc<dyn Storage>) {
 }
 
 /// Row "some recipients delivered": 250/450/550 → bounce for the 550 only, retry for the 450
-/// only, the delivered one never again, even across a restart.
+/// only, the delivered one never again, even across a restart. Each recipient's TLS report is
+/// stored with its status.
 pub async fn partial_success_across_restart(store: Arc<dyn Storage>) {
     let relay = ScriptedRelay::new();
+    let tls = envoi_types::TlsReport {
+        policy: envoi_types::AppliedTls::MtaSts,
+        verified: true,
+    };
+    relay.set_tls(Some(tls));
     relay.then("b@dst.test", &["450 4.2.0 mailbox busy"]);
     relay.always("c@dst.test", "550 5.1.1 unknown");
     let clock = Clock::new();
@@ -270,6 +276,8 @@ pub async fn partial_success_across_restart(store: Arc<dyn Storage>) {
         ]
     );
     assert_eq!(stored.attempts, 1);
+    let reports: Vec<_> = stored.recipients.iter().map(|r| r.tls).collect();
+    assert_eq!(reports, vec![Some(tls); 3]);
     queue.shutdown(Duration::from_secs(5)).await;
 
     let queue = start_queue(&store, &relay, fixed(Duration::from_secs(600)), clock)

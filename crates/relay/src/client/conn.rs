@@ -35,6 +35,9 @@ pub struct Connection {
     pub protocol: Protocol,
     /// True once STARTTLS succeeded.
     pub tls: bool,
+    /// True once STARTTLS succeeded with a certificate that verifies for the host name
+    /// (whatever the connector demanded).
+    pub verified: bool,
     /// Messages sent over this connection, for the reuse limit.
     pub messages: u32,
 }
@@ -49,6 +52,7 @@ impl Connection {
             remote,
             protocol,
             tls: false,
+            verified: false,
             messages: 0,
         }
     }
@@ -152,6 +156,19 @@ impl Connection {
         self.reader.clear();
         self.tls = true;
         Ok(())
+    }
+
+    /// The certificate chain the peer presented in the TLS handshake (empty before TLS).
+    pub fn peer_certificates(&self) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+        match &self.stream {
+            Some(Stream::Tls(tls)) => tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .map(|certs| certs.iter().map(|c| c.clone().into_owned()).collect())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
     }
 
     /// Sends QUIT and closes, best effort: the peer's answer changes nothing.

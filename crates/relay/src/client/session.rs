@@ -209,12 +209,16 @@ async fn starttls(
     let server_name =
         ServerName::try_from(host).map_err(|e| Failure::Config(format!("TLS server name: {e}")))?;
     let connector = match params.dane {
-        Some(dane) => &dane.0,
+        Some(dane) => &dane.connector,
         None if required => &params.tls.verified,
         None => &params.tls.opportunistic,
     };
-    conn.upgrade(connector, server_name, params.timeouts.command)
+    conn.upgrade(connector, server_name.clone(), params.timeouts.command)
         .await?;
+    conn.verified = match params.dane {
+        Some(dane) => dane.authenticates,
+        None => required || params.tls.verifies(&conn.peer_certificates(), &server_name),
+    };
     Ok(true)
 }
 

@@ -98,7 +98,13 @@ pub enum DaneDecision {
 
 /// A STARTTLS connector DANE imposes on one host's sessions.
 #[derive(Clone)]
-pub struct DaneConnector(pub TlsConnector);
+pub struct DaneConnector {
+    /// The connector sessions upgrade with.
+    pub connector: TlsConnector,
+    /// True when it authenticates the server by usable TLSA records; false when DANE only
+    /// makes encryption mandatory (no usable record).
+    pub authenticates: bool,
+}
 
 impl std::fmt::Debug for DaneConnector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -206,7 +212,10 @@ impl Dane {
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(verifier))
             .with_no_client_auth();
-        Ok(DaneConnector(TlsConnector::from(Arc::new(config))))
+        Ok(DaneConnector {
+            connector: TlsConnector::from(Arc::new(config)),
+            authenticates: true,
+        })
     }
 }
 

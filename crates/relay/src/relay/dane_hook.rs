@@ -13,6 +13,7 @@ use crate::dane::{DaneConnector, DaneDecision, Tlsa};
 use crate::failure::Failure;
 use crate::hop::{Endpoint, TlsPolicy};
 use crate::routes::Route;
+use crate::security::Security;
 use ring::digest;
 
 /// The TLS a DANE decision imposes on one host's sessions.
@@ -60,7 +61,10 @@ pub(super) async fn apply(
             return Err(Failure::Tls(format!("DANE: {reason}")));
         }
         DaneDecision::EncryptOnly => DaneTls {
-            connector: DaneConnector(inner.tls.opportunistic.clone()),
+            connector: DaneConnector {
+                connector: inner.tls.opportunistic.clone(),
+                authenticates: false,
+            },
             profile: "dane-encrypt".to_owned(),
         },
         DaneDecision::Authenticate(records) => DaneTls {
@@ -70,9 +74,11 @@ pub(super) async fn apply(
                 .map_err(|e| Failure::Tls(format!("DANE: {e}")))?,
         },
     };
+    // DANE takes the place of whatever MTA-STS asked (RFC 8461 §2).
     Ok(Some(Candidate {
         tls: TlsPolicy::Required,
         dane: Some(tls),
+        security: Security::dane(),
         ..candidate.clone()
     }))
 }

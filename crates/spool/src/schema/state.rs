@@ -3,17 +3,78 @@
 //! format 5 metadata row. Every recipient is named by its index in the envelope's recipients,
 //! so an address is stored once per message, in the metadata row.
 //!
-//! A state row is a format byte ([`FORMAT`]) then the postcard-encoded [`State`], nothing after.
+//! A state row is a format byte then, for format 1 ([`FORMAT_1`]), the postcard-encoded
+//! [`State`], nothing after; for format 2 ([`FORMAT`], written since layout 5), the same
+//! [`State`] followed by the postcard-encoded [`Tls`] list (each recipient's TLS report, in
+//! the order of the state's recipients), nothing after. A format 1 row reads with no TLS
+//! reports. The state inside a metadata row stays a bare [`State`] (written when the message
+//! is stored, before any attempt: no TLS report to keep).
 
 use std::time::SystemTime;
 
 use envoi_queue::storage::{AttemptRecord, AttemptReply, MessageHistory};
 use envoi_queue::MessageMeta;
-use envoi_types::{Address, RecipientState, RecipientStatus, Reply};
+use envoi_types::{Address, AppliedTls, RecipientState, RecipientStatus, Reply, TlsReport};
 use serde::{Deserialize, Serialize};
 
-/// The format byte of a state row.
-pub(crate) const FORMAT: u8 = 1;
+/// The format byte of the state rows this build writes.
+pub(crate) const FORMAT: u8 = 2;
+/// The format byte of state rows written before TLS reports (layout 4).
+pub(crate) const FORMAT_1: u8 = 1;
+
+/// Which TLS policy applied, as a state row stores it: its own enum, so the row's encoding
+/// never follows a change of [`AppliedTls`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum Policy {
+    None,
+    Opportunistic,
+    Required,
+    MtaSts,
+    Dane,
+}
+
+/// One recipient's TLS report as a state row stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Report {
+    policy: Policy,
+    verified: bool,
+}
+
+impl From<TlsReport> for Report {
+    fn from(report: TlsReport) -> Self {
+        let policy = match report.policy {
+            AppliedTls::None => Policy::None,
+            AppliedTls::Opportunistic => Policy::Opportunistic,
+            AppliedTls::Required => Policy::Required,
+            AppliedTls::MtaSts => Policy::MtaSts,
+            AppliedTls::Dane => Policy::Dane,
+        };
+        Self {
+            policy,
+            verified: report.verified,
+        }
+    }
+}
+
+impl From<Report> for TlsReport {
+    fn from(report: Report) -> Self {
+        let policy = match report.policy {
+            Policy::None => AppliedTls::None,
+            Policy::Opportunistic => AppliedTls::Opportunistic,
+            Policy::Required => AppliedTls::Required,
+            Policy::MtaSts => AppliedTls::MtaSts,
+            Policy::Dane => AppliedTls::Dane,
+        };
+        Self {
+            policy,
+            verified: report.verified,
+        }
+    }
+}
+
+/// The TLS reports of a format 2 state row, one per recipient of its [`State`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Tls(Vec<Option<Report>>);
 
 /// A recipient of the message: its index in the envelope's recipients, or (never written by
 /// this build for a recipient of the envelope, but readable) the address itself.
@@ -122,6 +183,7 @@ impl State {
                     state: s.state,
                     last_reply: s.last_reply,
                     remote_host: s.remote_host,
+                    tls: None,
                 })
             })
             .collect::<Result<_, String>>()?;
@@ -155,7 +217,13 @@ impl State {
 /// The state row of `meta`, whose envelope has `recipients`.
 pub(crate) fn encode(meta: &MessageMeta, recipients: &[Address]) -> Result<Vec<u8>, String> {
     let mut out = vec![FORMAT];
+    let tls = Tls(meta
+        .recipients
+        .iter()
+        .map(|s| s.tls.map(Report::from))
+        .collect());
     postcard::to_io(&State::of(meta, recipients), &mut out)
+        .and_then(|out| postcard::to_io(&tls, out))
         .map_err(|e| format!("cannot encode message state: {e}"))?;
     Ok(out)
 }
@@ -163,18 +231,25 @@ pub(crate) fn encode(meta: &MessageMeta, recipients: &[Address]) -> Result<Vec<u
 /// The state a state row holds, for an envelope with `recipients`; the error says why the
 /// bytes are not one.
 pub(crate) fn decode(bytes: &[u8], recipients: &[Address]) -> Result<MessageMeta, String> {
-    let Some((&FORMAT, encoded)) = bytes.split_first() else {
-        return Err(match bytes.first() {
-            None => "empty state row".to_owned(),
-            Some(other) => format!("unknown state row format {other}"),
-        });
+    let (format, encoded) = match bytes.split_first() {
+        Some((&format, encoded)) if format == FORMAT || format == FORMAT_1 => (format, encoded),
+        Some((other, _)) => return Err(format!("unknown state row format {other}")),
+        None => return Err("empty state row".to_owned()),
     };
-    let (state, tail) = postcard::take_from_bytes::<State>(encoded)
-        .map_err(|e| format!("undecodable state row: {e}"))?;
+    let undecodable = |e: postcard::Error| format!("undecodable state row: {e}");
+    let (state, mut tail) = postcard::take_from_bytes::<State>(encoded).map_err(undecodable)?;
+    let mut tls = Tls(Vec::new());
+    if format == FORMAT {
+        (tls, tail) = postcard::take_from_bytes::<Tls>(tail).map_err(undecodable)?;
+    }
     if !tail.is_empty() {
         return Err(format!("{} trailing bytes after the state row", tail.len()));
     }
-    state.into_meta(recipients)
+    let mut meta = state.into_meta(recipients)?;
+    for (status, report) in meta.recipients.iter_mut().zip(tls.0) {
+        status.tls = report.map(TlsReport::from);
+    }
+    Ok(meta)
 }
 
 #[cfg(test)]
@@ -226,6 +301,25 @@ mod tests {
             "no address in the row"
         );
         assert_eq!(decode(&row, &recipients).unwrap(), meta);
+    }
+
+    #[test]
+    fn tls_reports_read_back_and_format_1_rows_still_read() {
+        let recipients = addresses();
+        let mut meta = meta(&recipients);
+        meta.recipients[1].tls = Some(TlsReport {
+            policy: AppliedTls::MtaSts,
+            verified: true,
+        });
+        let row = encode(&meta, &recipients).unwrap();
+        assert_eq!(decode(&row, &recipients).unwrap(), meta);
+        // A row as layout 4 wrote it: format 1, the state alone.
+        let mut old = vec![FORMAT_1];
+        postcard::to_io(&State::of(&meta, &recipients), &mut old).unwrap();
+        let read = decode(&old, &recipients).unwrap();
+        assert_eq!(read.recipients[1].tls, None);
+        meta.recipients[1].tls = None;
+        assert_eq!(read, meta);
     }
 
     #[test]
