@@ -19,6 +19,7 @@ use envoi_relay::dane::Tlsa;
 use envoi_relay::{
     Dane, DaneDecision, DaneSettings, HickoryResolver, RelayConfig, SmtpRelay, Timeouts, TlsPolicy,
 };
+use envoi_types::{AppliedTls, TlsReport};
 use ring::digest;
 use support::*;
 use tokio_rustls::TlsAcceptor;
@@ -208,6 +209,15 @@ async fn matching_tlsa_delivers_over_tls_and_a_mismatch_is_4_7_5() {
     let relay = relay(&zones, peer.port(), |_| {});
     let out = attempt(&relay, &envelope(&["a@signed.dane.test"], MESSAGE)).await;
     assert_eq!(codes(&out), ["250 2.0.0"]);
+    let authenticated = TlsReport {
+        policy: AppliedTls::Dane,
+        verified: true,
+    };
+    assert_eq!(
+        out[0].tls,
+        Some(authenticated),
+        "reported as DANE, verified"
+    );
     assert_eq!(peer.log.lock().unwrap().tls_sessions, 1);
     assert_eq!(peer.transactions().len(), 1);
 
@@ -244,6 +254,19 @@ async fn unsigned_and_unusable_records_deliver_and_the_override_wins() {
     let out = attempt(&relay, &envelope(&recipients, MESSAGE)).await;
     assert_eq!(codes(&out), ["250 2.0.0", "250 2.0.0", "250 2.0.0"]);
     assert_eq!(peer.transactions().len(), 3);
+    let reports: Vec<_> = out
+        .iter()
+        .map(|o| o.tls.map(|t| (t.policy, t.verified)))
+        .collect();
+    assert_eq!(
+        reports,
+        [
+            Some((AppliedTls::Opportunistic, false)),
+            // Only unusable records: DANE makes TLS mandatory but cannot authenticate.
+            Some((AppliedTls::Dane, false)),
+            Some((AppliedTls::Opportunistic, false)),
+        ]
+    );
 }
 
 #[tokio::test]
