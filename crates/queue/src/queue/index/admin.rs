@@ -56,7 +56,7 @@ impl Index {
     }
 
     /// Every destination with messages or state: lane health at `now`, and per destination
-    /// the queued (unheld) count and the oldest arrival (ms, to the second below), kept as
+    /// the queued (unheld) count and the oldest arrival (ms), kept as
     /// entries change rather than counted here.
     pub fn destinations(
         &self,
