@@ -11,7 +11,7 @@ use envoi_types::QueueId;
 use maud::html;
 
 use super::error::WebError;
-use super::form::{self, filter_pairs, query_string, Fields};
+use super::form::{self, filter_pairs, list_link, Fields};
 use super::layout::{self, count};
 use super::messages::{button_class, capitalised};
 use super::session::Session;
@@ -68,7 +68,7 @@ pub(crate) async fn submit(
         changed = result.changed,
         "bulk admin action"
     );
-    let back = format!("/messages?{}", query_string(&filter_pairs(&filter)));
+    let back = list_link(&filter_pairs(&filter));
     Ok(result_page(&session, &result, &back))
 }
 
@@ -105,7 +105,7 @@ fn confirm_page(
     };
     let filter = form::filter(fields).unwrap_or_default();
     let pairs = filter_pairs(&filter);
-    let back = format!("/messages?{}", query_string(&pairs));
+    let back = list_link(&pairs);
     let body = html! {
         h1 { "Confirm" }
         p.confirm #confirm-text {
@@ -117,7 +117,7 @@ fn confirm_page(
         @if whole {
             p.note { "The filter is applied again when you confirm: messages that arrived meanwhile are included." }
         }
-        form method="post" action="/messages/bulk" {
+        form.confirm-actions method="post" action="/messages/bulk" {
             input type="hidden" name="csrf" value=(session.csrf);
             input type="hidden" name="confirm" value="yes";
             @for (name, value) in &pairs {
@@ -132,7 +132,6 @@ fn confirm_page(
                 }
             }
             button #confirm type="submit" class=(button_class(action.name())) { (capitalised(action.name())) " " (count(matched as u64)) " " (noun) }
-            " "
             a href=(back) { "Cancel" }
         }
     };

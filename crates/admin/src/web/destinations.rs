@@ -44,7 +44,13 @@ pub(crate) async fn page(
             tbody {
                 @for dest in &destinations {
                     tr {
-                        td.addr { a href=(format!("/messages?domain={}", super::form::encode(dest.destination.as_str()))) { (dest.destination.as_str()) } }
+                        td.addr {
+                            @if is_domain(dest.destination.as_str()) {
+                                a href=(format!("/messages?domain={}", super::form::encode(dest.destination.as_str()))) { (dest.destination.as_str()) }
+                            } @else {
+                                (dest.destination.as_str())
+                            }
+                        }
                         td.num { (count(dest.queued as u64)) }
                         td.num { (count(dest.in_flight as u64)) }
                         td { (layout::maybe_when(now, dest.oldest_arrival)) }
@@ -89,6 +95,12 @@ pub(crate) async fn page(
         }
     };
     layout::page(&session, "/destinations", "Destinations", body)
+}
+
+/// Whether a destination's name is a recipient domain (an MX destination), so the message
+/// list can filter on it; routes and smarthosts have other names.
+fn is_domain(name: &str) -> bool {
+    envoi_types::mailbox::is_domain(name) && name.contains('.')
 }
 
 /// `POST /destinations/suspend`: `destination`, `for` (blank: until resumed), `reason`.

@@ -122,6 +122,15 @@ fn format_age(age: Duration) -> String {
     humantime::format_duration(age).to_string()
 }
 
+/// The message list with these filter pairs.
+pub(crate) fn list_link(pairs: &[(&str, String)]) -> String {
+    if pairs.is_empty() {
+        "/messages".to_owned()
+    } else {
+        format!("/messages?{}", query_string(pairs))
+    }
+}
+
 /// `pairs` as a URL query string (`a=1&b=2`), percent-encoded.
 pub(crate) fn query_string(pairs: &[(&str, String)]) -> String {
     pairs

@@ -15,7 +15,7 @@ use envoi_types::QueueId;
 use maud::{html, Markup};
 
 use super::error::WebError;
-use super::form::{self, filter_pairs, query_string, state_name, Fields};
+use super::form::{self, filter_pairs, list_link, query_string, state_name, Fields};
 use super::layout::{self, badge};
 use super::session::Session;
 use crate::api::MessageFilter;
@@ -117,7 +117,7 @@ pub(crate) async fn page(
         }
         nav.pager {
             @if after.is_some() {
-                a href=(format!("/messages?{}", query_string(&pairs))) { "⇤ First page" }
+                a href=(list_link(&pairs)) { "⇤ First page" }
             }
             @if let Some(next) = next {
                 a href=(next_link(&pairs, next, &sort)) rel="next" { "Next page ⇥" }

@@ -77,8 +77,10 @@ pub(crate) async fn page(
                     }
                 }
                 p.note {
-                    @if covered < MINUTES {
-                        "Over the last " (span(Duration::from_secs(covered * 60))) " (counting began then); "
+                    @if covered == 0 {
+                        "Counting began less than a minute ago; "
+                    } @else if covered < MINUTES {
+                        "Over the last " (span(Duration::from_secs(covered.saturating_mul(60)))) " (counting began then); "
                     } @else {
                         "Over the last 60 minutes; "
                     }
