@@ -169,6 +169,13 @@ fn every_page_shows_the_seeded_queue_in_a_browser_and_bulk_hold_reaches_the_cli(
     assert_eq!(browser.text_of("#count-held"), "0");
     assert_eq!(browser.text_of("#count-total"), "9");
     assert_eq!(browser.text_of("#storage-state"), "accepting");
+    // Nine messages, one with two recipients: ten recipient deferrals in the last hour.
+    wait_for("ten deferrals on the overview", || {
+        browser.goto(&format!("{base}/"));
+        (browser.text_of("#hour-deferred") == "10").then_some(())
+    });
+    assert_eq!(browser.text_of("#hour-delivered"), "0");
+    assert_eq!(browser.text_of("#hour-bounced"), "0");
     assert_eq!(browser.text_of("#quarantined"), "0");
     assert_inert(&browser, "the overview");
     browser.screenshot(&shots.join("overview.png"));
@@ -256,6 +263,18 @@ fn every_page_shows_the_seeded_queue_in_a_browser_and_bulk_hold_reaches_the_cli(
         held, chosen,
         "the CLI lists the messages held in the browser"
     );
+    browser.goto(&format!("{base}/messages?domain=dst.test"));
+    let states: Vec<String> = browser
+        .find_all("#messages tbody .badge")
+        .iter()
+        .map(|badge| browser.text(badge))
+        .collect();
+    assert_eq!(
+        states.iter().filter(|s| *s == "held").count(),
+        3,
+        "{states:?}"
+    );
+    browser.screenshot(&shots.join("messages-filtered.png"));
 
     // A whole-filter delete asks first, stating the count.
     browser.goto(&format!("{base}/messages?domain=other.test"));
