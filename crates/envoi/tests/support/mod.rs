@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod big;
+pub mod dashboard;
 pub mod dkim;
 pub mod hop;
 pub mod http;
