@@ -80,6 +80,7 @@ fn every_page_shows_the_seeded_queue_in_a_browser_and_bulk_hold_reaches_the_cli(
     assert_eq!(browser.text_of("#hour-delivered"), "0");
     assert_eq!(browser.text_of("#hour-bounced"), "0");
     assert_eq!(browser.text_of("#quarantined"), "0");
+    assert!(browser.text_of("#busiest").contains("* 9 0 "));
     assert_inert(&browser, "the overview");
     browser.screenshot(&shots.join("overview.png"));
 
@@ -136,6 +137,7 @@ fn every_page_shows_the_seeded_queue_in_a_browser_and_bulk_hold_reaches_the_cli(
     // Messages: the list, then a bulk hold of three selected rows.
     browser.goto(&format!("{base}/messages"));
     assert_eq!(browser.find_all("#messages tbody tr").len(), 9);
+    assert_eq!(browser.text_of("#shown"), "9 shown of 9, oldest first");
     assert_inert(&browser, "the message list");
     browser.screenshot(&shots.join("messages.png"));
     browser.goto(&format!("{base}/messages?domain=dst.test"));

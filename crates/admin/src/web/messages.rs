@@ -10,7 +10,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::Html;
 use axum::Extension;
-use envoi_queue::MessageInfo;
+use envoi_queue::{MessageInfo, MessageState};
 use envoi_types::QueueId;
 use maud::{html, Markup};
 
@@ -74,6 +74,19 @@ pub(crate) async fn page(
         None
     };
     sort_rows(&mut infos, &sort);
+    // The maintained counts give the size of an unfiltered or state-only listing for free;
+    // other filters would need a scan, so their total is not shown.
+    let total = if filter.is_selective() && !state_only(&filter) {
+        None
+    } else {
+        let counts = queue.count_by_state().await?;
+        Some(match filter.state {
+            Some(MessageState::Active) => counts.active,
+            Some(MessageState::Deferred) => counts.deferred,
+            Some(MessageState::Held) => counts.held,
+            None => counts.total(),
+        })
+    };
     let pairs = filter_pairs(&filter);
     let body = html! {
         h1 { "Messages" }
@@ -122,10 +135,27 @@ pub(crate) async fn page(
             @if let Some(next) = next {
                 a href=(next_link(&pairs, next, &sort)) rel="next" { "Next page ⇥" }
             }
-            span.note { (infos.len()) " shown, oldest first" @if !sort.is_empty() { "; sorted within the page" } }
+            span.note #shown {
+                (infos.len()) " shown"
+                @if let Some(total) = total { " of " (layout::count(total)) }
+                ", oldest first"
+                @if !sort.is_empty() { "; sorted within the page" }
+            }
         }
     };
     Ok(layout::page(&session, "/messages", "Messages", body))
+}
+
+/// True when the filter selects by state and nothing else.
+fn state_only(filter: &MessageFilter) -> bool {
+    let MessageFilter {
+        sender,
+        recipient,
+        domain,
+        min_age,
+        ..
+    } = filter;
+    sender.is_none() && recipient.is_none() && domain.is_none() && min_age.is_none()
 }
 
 fn filter_form(filter: &MessageFilter) -> Markup {

@@ -16,6 +16,9 @@ use super::rolling::MINUTES;
 use super::session::Session;
 use crate::AdminState;
 
+/// Destinations listed on the overview, most queued first.
+const TOP_DESTINATIONS: usize = 10;
+
 pub(crate) async fn page(
     State(state): State<AdminState>,
     Extension(session): Extension<Session>,
@@ -38,6 +41,14 @@ pub(crate) async fn page(
         .iter()
         .filter(|d| d.suspension.is_some())
         .count();
+    let mut busiest: Vec<&envoi_queue::DestinationStatus> =
+        destinations.iter().filter(|d| d.queued > 0).collect();
+    busiest.sort_by(|a, b| {
+        b.queued
+            .cmp(&a.queued)
+            .then_with(|| a.destination.cmp(&b.destination))
+    });
+    busiest.truncate(TOP_DESTINATIONS);
     let backed_off = destinations
         .iter()
         .filter(|d| d.backed_off_until.is_some_and(|until| until > now))
@@ -116,6 +127,24 @@ pub(crate) async fn page(
                     }
                 }
             }
+        }
+        @if !busiest.is_empty() {
+            h2 { "Most queued destinations" }
+            table.list #busiest {
+                thead { tr { th { "Destination" } th.num { "Queued" } th.num { "In flight" } th { "Oldest" } th { "Last error" } } }
+                tbody {
+                    @for dest in &busiest {
+                        tr {
+                            td.addr { (dest.destination.as_str()) }
+                            td.num { (count(dest.queued as u64)) }
+                            td.num { (count(dest.in_flight as u64)) }
+                            td { (layout::maybe_when(now, dest.oldest_arrival)) }
+                            td.reply { (dest.last_error.as_deref().unwrap_or("–")) }
+                        }
+                    }
+                }
+            }
+            p { a href="/destinations" { "Every destination" } }
         }
     };
     Ok(layout::page(&session, "/", "Overview", body))

@@ -37,7 +37,7 @@ pub(crate) async fn page(
         h1 { "Quarantine" }
         p.note {
             (count(records.len() as u64)) " records set aside because they could not be decoded or their body is missing. "
-            "They are not delivered; see the storage documentation for recovering them."
+            "They are never delivered, and stay stored with their bodies until removed by hand."
         }
         table.list #quarantine {
             thead { tr { th { "Key" } th { "Reason" } } }
