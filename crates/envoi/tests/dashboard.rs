@@ -61,7 +61,7 @@ fn every_page_shows_the_seeded_queue_in_a_browser_and_bulk_hold_reaches_the_cli(
     assert!(browser.url().ends_with("/signin"), "{}", browser.url());
     browser.screenshot(&shots.join("signin.png"));
     browser.type_text(&browser.find("#token"), TOKEN);
-    browser.click(&browser.find("form.signin button"));
+    browser.submit(&browser.find("form.signin button"));
     wait_for("the overview after sign-in", || {
         (browser.url() == format!("{base}/")).then_some(())
     });
@@ -124,12 +124,12 @@ fn every_page_shows_the_seeded_queue_in_a_browser_and_bulk_hold_reaches_the_cli(
         &browser.find("#destinations input[name=reason]"),
         "maintenance",
     );
-    browser.click(&browser.find("#destinations form button"));
+    browser.submit(&browser.find("#destinations form button"));
     let row = browser.text_of("#destinations tbody tr");
     assert!(row.contains("suspended until in "), "{row}");
     assert!(row.contains("maintenance"), "{row}");
     browser.screenshot(&shots.join("destinations.png"));
-    browser.click(&browser.find("#destinations form button"));
+    browser.submit(&browser.find("#destinations form button"));
     assert!(!browser
         .text_of("#destinations tbody tr")
         .contains("suspended"));
@@ -159,7 +159,7 @@ fn every_page_shows_the_seeded_queue_in_a_browser_and_bulk_hold_reaches_the_cli(
         ));
         chosen.push(id.as_str().unwrap().to_owned());
     }
-    browser.click(&browser.find("button[name=action][value=hold]"));
+    browser.submit(&browser.find("button[name=action][value=hold]"));
     assert!(
         browser
             .text_of("#result")
@@ -190,10 +190,10 @@ fn every_page_shows_the_seeded_queue_in_a_browser_and_bulk_hold_reaches_the_cli(
 
     // A whole-filter delete asks first, stating the count.
     browser.goto(&format!("{base}/messages?domain=other.test"));
-    browser.click(&browser.find("button[name=all_action][value=delete]"));
+    browser.submit(&browser.find("button[name=all_action][value=delete]"));
     assert_eq!(browser.text_of("#confirm-count"), "2");
     browser.screenshot(&shots.join("confirm.png"));
-    browser.click(&browser.find("#confirm"));
+    browser.submit(&browser.find("#confirm"));
     assert!(browser.text_of("#result").starts_with("Delete: 2 of 2"));
     assert_eq!(listed(&daemon, &[]).len(), 7);
 

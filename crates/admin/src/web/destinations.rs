@@ -103,6 +103,20 @@ fn is_domain(name: &str) -> bool {
     envoi_types::mailbox::is_domain(name) && name.contains('.')
 }
 
+/// A destination form's fields once its CSRF token checks out, and the destination it names.
+fn destination_form(
+    session: &Session,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<(Fields, String), WebError> {
+    let fields = Fields::of(form)?;
+    session.check_csrf(fields.get("csrf"))?;
+    let name = fields
+        .text("destination")
+        .ok_or_else(|| WebError::bad_request("no destination named"))?
+        .to_owned();
+    Ok((fields, name))
+}
+
 /// `POST /destinations/suspend`: `destination`, `for` (blank: until resumed), `reason`.
 pub(crate) async fn suspend(
     State(state): State<AdminState>,
@@ -110,11 +124,8 @@ pub(crate) async fn suspend(
     client: ClientAddr,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, WebError> {
-    let fields = Fields::of(form)?;
-    session.check_csrf(fields.get("csrf"))?;
-    let name = fields
-        .text("destination")
-        .ok_or_else(|| WebError::bad_request("no destination named"))?;
+    let (fields, name) = destination_form(&session, form)?;
+    let name = name.as_str();
     let duration: Option<Duration> = fields
         .text("for")
         .map(|text| {
@@ -148,11 +159,8 @@ pub(crate) async fn resume(
     client: ClientAddr,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, WebError> {
-    let fields = Fields::of(form)?;
-    session.check_csrf(fields.get("csrf"))?;
-    let name = fields
-        .text("destination")
-        .ok_or_else(|| WebError::bad_request("no destination named"))?;
+    let (_, name) = destination_form(&session, form)?;
+    let name = name.as_str();
     let resumed = state.queue().resume(name).await.map_err(ApiError::from)?;
     tracing::info!(
         event = "admin",

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use axum::extract::rejection::FormRejection;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::Query;
 use axum::Form;
 use envoi_queue::MessageState;
 
@@ -51,6 +52,16 @@ impl Fields {
             .filter(move |(key, _)| key == name)
             .map(|(_, value)| value.as_str())
     }
+}
+
+/// The query string as `T`, or a 400 page naming the bad parameter.
+///
+/// # Errors
+/// [`WebError`] 400.
+pub(crate) fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, WebError> {
+    query
+        .map(|Query(value)| value)
+        .map_err(|rejection| WebError::bad_request(rejection.body_text()))
 }
 
 /// The listing filter in `fields` (blank fields match everything).

@@ -1,13 +1,14 @@
 //! The page chrome every dashboard page shares, and the small pieces tables repeat: times
 //! (relative, with the absolute time as a tooltip), state badges, numbers.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use axum::response::Html;
 use maud::{html, Markup, DOCTYPE};
 
 use super::session::Session;
 use crate::api::time::format;
+use crate::render::human;
 
 /// The navigation entries, in order: (path, label).
 const NAV: [(&str, &str); 5] = [
@@ -77,12 +78,14 @@ fn head(title: &str) -> Markup {
     }
 }
 
-/// `time` relative to `now` ("5m ago", "in 2h"), the absolute UTC time as its tooltip.
+/// `time` relative to `now` ("5m ago", "in 2h", as the CLI says it), the absolute UTC time
+/// as its tooltip.
 pub(crate) fn when(now: SystemTime, time: SystemTime) -> Markup {
     let absolute = format(time);
-    let relative = match now.duration_since(time) {
-        Ok(ago) => format!("{} ago", span(ago)),
-        Err(ahead) => format!("in {}", span(ahead.duration())),
+    let relative = if time <= now {
+        human::ago(now, time)
+    } else {
+        human::until(now, time)
     };
     html! { time datetime=(absolute) title=(format!("{absolute} UTC")) { (relative) } }
 }
@@ -92,22 +95,6 @@ pub(crate) fn maybe_when(now: SystemTime, time: Option<SystemTime>) -> Markup {
     match time {
         Some(time) => when(now, time),
         None => html! { span.none { "–" } },
-    }
-}
-
-/// A duration in its two largest units: `42s`, `5m 3s`, `2h 10m`, `3d 4h`.
-pub(crate) fn span(duration: Duration) -> String {
-    let secs = duration.as_secs();
-    let (days, hours, minutes, seconds) =
-        (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    if days > 0 {
-        format!("{days}d {hours}h")
-    } else if hours > 0 {
-        format!("{hours}h {minutes}m")
-    } else if minutes > 0 {
-        format!("{minutes}m {seconds}s")
-    } else {
-        format!("{seconds}s")
     }
 }
 
@@ -135,11 +122,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn spans_and_counts_read_easily() {
-        assert_eq!(span(Duration::from_secs(42)), "42s");
-        assert_eq!(span(Duration::from_secs(303)), "5m 3s");
-        assert_eq!(span(Duration::from_secs(7800)), "2h 10m");
-        assert_eq!(span(Duration::from_secs(3 * 86_400 + 4 * 3600)), "3d 4h");
+    fn counts_read_easily() {
         assert_eq!(count(1234567), "1\u{2009}234\u{2009}567");
         assert_eq!(count(12), "12");
     }

@@ -16,6 +16,7 @@ use super::layout::{self, badge, count};
 use super::messages::{button_class, capitalised};
 use super::session::Session;
 use crate::api::{AttemptView, ReplyView};
+use crate::render::human;
 use crate::server::ApiError;
 use crate::AdminState;
 
@@ -71,7 +72,7 @@ pub(crate) async fn page(
                         tr { th { "Arrived" } td { (layout::when(now, info.arrival)) } }
                         tr { th { "Next attempt" } td { (layout::when(now, info.next_attempt)) @if info.held { " (held: waits for release)" } } }
                         tr { th { "Failed attempts" } td.num { (info.attempts) } }
-                        tr { th { "Size" } td.num { (count(info.size)) " octets" } }
+                        tr { th { "Size" } td.num title=(format!("{} octets", count(info.size))) { (human::size(info.size)) } }
                         tr { th { "Delay warnings sent" } td.num { (message.meta.history.delay_warnings_sent) } }
                     }
                 }

@@ -40,11 +40,7 @@ pub(crate) async fn page(
     Extension(session): Extension<Session>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Html<String>, WebError> {
-    let fields = Fields::from_pairs(
-        query
-            .map(|Query(pairs)| pairs)
-            .map_err(|rejection| WebError::bad_request(rejection.body_text()))?,
-    );
+    let fields = Fields::from_pairs(form::query(query)?);
     let filter = form::filter(&fields)?;
     let after: Option<QueueId> =
         match fields.text("after") {

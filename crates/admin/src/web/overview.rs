@@ -11,9 +11,10 @@ use envoi_queue::ListQuery;
 use maud::html;
 
 use super::error::WebError;
-use super::layout::{self, count, span};
+use super::layout::{self, count};
 use super::rolling::MINUTES;
 use super::session::Session;
+use crate::render::human;
 use crate::AdminState;
 
 /// Destinations listed on the overview, most queued first.
@@ -70,7 +71,7 @@ pub(crate) async fn page(
                     "Oldest message: "
                     @match &oldest {
                         Some(info) => {
-                            strong #oldest-age { (span(now.duration_since(info.arrival).unwrap_or_default())) }
+                            strong #oldest-age { (human::duration(now.duration_since(info.arrival).unwrap_or_default())) }
                             " old (arrived " (layout::when(now, info.arrival)) ", "
                             a href=(format!("/messages/{}", info.id)) { code { (info.id) } } ")"
                         }
@@ -91,7 +92,7 @@ pub(crate) async fn page(
                     @if covered == 0 {
                         "Counting began less than a minute ago; "
                     } @else if covered < MINUTES {
-                        "Over the last " (span(Duration::from_secs(covered.saturating_mul(60)))) " (counting began then); "
+                        "Over the last " (human::duration(Duration::from_secs(covered.saturating_mul(60)))) " (counting began then); "
                     } @else {
                         "Over the last 60 minutes; "
                     }

@@ -28,7 +28,7 @@ pub(crate) async fn page(
     Extension(session): Extension<Session>,
     params: Result<Query<Params>, QueryRejection>,
 ) -> Result<Html<String>, WebError> {
-    let Query(params) = params.map_err(|rejection| WebError::bad_request(rejection.body_text()))?;
+    let params = super::form::query(params)?;
     let records = state.queue().quarantined().await?;
     let start = params.page.saturating_mul(PAGE);
     let shown: Vec<_> = records.iter().skip(start).take(PAGE).collect();

@@ -33,7 +33,7 @@ pub(crate) async fn page(
     Extension(session): Extension<Session>,
     params: Result<Query<Params>, QueryRejection>,
 ) -> Result<Html<String>, WebError> {
-    let Query(params) = params.map_err(|rejection| WebError::bad_request(rejection.body_text()))?;
+    let params = super::form::query(params)?;
     let shape = shape_v1::compute(state.queue(), params.by, TOP, MAX_SCAN).await?;
     let by_label = match shape.by {
         ShapeBy::Domain => "Recipient domain",

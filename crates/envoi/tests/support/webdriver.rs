@@ -147,6 +147,25 @@ impl Browser {
         self.session_call("POST", &format!("/element/{element}/click"), &json!({}));
     }
 
+    /// Clicks the element (a form's button) and waits until the page it leads to has loaded:
+    /// the click may return before the old page is gone.
+    pub fn submit(&self, element: &str) {
+        self.execute("window.envoiOldPage = true; return null");
+        self.click(element);
+        wait_for("the next page", || {
+            let path = format!("/session/{}/execute/sync", self.session);
+            let script = json!({ "script": "return window.envoiOldPage === undefined && document.readyState === 'complete'", "args": [] });
+            let answer = request(
+                self.addr,
+                "POST",
+                &path,
+                &[("Content-Type", "application/json")],
+                script.to_string().as_bytes(),
+            );
+            (answer.status == 200 && answer.json()["value"] == json!(true)).then_some(())
+        });
+    }
+
     /// Types `text` into the element.
     pub fn type_text(&self, element: &str, text: &str) {
         self.session_call(
