@@ -31,6 +31,7 @@
 //! - [`destination_counters`]: the per-destination counters (top N, then "other").
 //! - [`client`]: [`AdminClient`] and [`ClientError`].
 //! - [`render`]: tables and lines for people.
+//! - [`web`]: the dashboard, HTML pages on the same listener.
 
 pub mod api;
 pub mod client;
@@ -39,6 +40,7 @@ pub mod destination_metrics;
 pub mod metrics;
 pub mod render;
 pub mod server;
+pub mod web;
 
 pub use client::{AdminClient, ClientError};
 pub use metrics::{

@@ -36,13 +36,7 @@ pub(crate) async fn bulk(
         Selection::Filter(filter) => select::matching_ids(queue, filter).await?,
         Selection::All => select::matching_ids(queue, &MessageFilter::default()).await?,
     };
-    let mut tally = Tally::default();
-    for chunk in ids.chunks(CHUNK) {
-        for (id, result) in chunk.iter().zip(apply(queue, action, chunk).await) {
-            tally.count(*id, result);
-        }
-    }
-    let result = tally.into_result(action, ids.len());
+    let result = execute(queue, action, &ids).await;
     tracing::info!(
         event = "admin",
         %client,
@@ -53,6 +47,18 @@ pub(crate) async fn bulk(
         "bulk admin action"
     );
     Ok(Json(result))
+}
+
+/// `action` on every message of `ids`, chunk by chunk; what changed and what was skipped why.
+/// The dashboard's bulk actions call this too, so both count alike.
+pub(crate) async fn execute(queue: &Queue, action: Action, ids: &[QueueId]) -> BulkResult {
+    let mut tally = Tally::default();
+    for chunk in ids.chunks(CHUNK) {
+        for (id, result) in chunk.iter().zip(apply(queue, action, chunk).await) {
+            tally.count(*id, result);
+        }
+    }
+    tally.into_result(action, ids.len())
 }
 
 /// Which messages the request chose.

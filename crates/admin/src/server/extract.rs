@@ -63,6 +63,13 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     }
 }
 
+impl ClientAddr {
+    /// The client's IP address, when known.
+    pub(crate) fn ip(&self) -> Option<std::net::IpAddr> {
+        self.0.map(|addr| addr.ip())
+    }
+}
+
 impl fmt::Display for ClientAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {

@@ -17,6 +17,10 @@
 //! | `POST /v1/reload` | `reload_v1` |
 //! | `GET /metrics` | `metrics_v1` |
 //! | `GET /healthz` | `health_v1` |
+//! | `GET /`, `/shape`, `/messages`, ... (HTML) | [`crate::web`] |
+//!
+//! The dashboard's pages use sessions and CSRF tokens instead of the bearer token; the JSON
+//! routes' token rules do not change with it.
 //!
 //! # Layout
 //! - [`state`]: [`AdminConfig`] and [`AdminState`], what every handler reads.
@@ -33,9 +37,9 @@ pub mod error;
 pub mod state;
 
 mod actions_v1;
-mod bulk_v1;
+pub(crate) mod bulk_v1;
 mod destinations_v1;
-mod extract;
+pub(crate) mod extract;
 mod health_v1;
 mod inject_v1;
 mod limit;
@@ -43,8 +47,8 @@ mod messages_v1;
 mod metrics_v1;
 mod quarantine_v1;
 mod reload_v1;
-mod select;
-mod shape_v1;
+pub(crate) mod select;
+pub(crate) mod shape_v1;
 mod summary_v1;
 
 use axum::extract::DefaultBodyLimit;
@@ -100,6 +104,7 @@ pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/healthz", get(health_v1::healthz))
         .merge(protected)
+        .merge(crate::web::routes(state.clone()))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -127,6 +132,11 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "admin API listening");
     }
+    state.web().rolling.sample(state.queue());
+    tokio::spawn(crate::web::sample_every_minute(
+        state.clone(),
+        shutdown.clone(),
+    ));
     let listener = limit::LimitedListener::new(listener, state.config().max_connections);
     let app = router(state).into_make_service_with_connect_info::<extract::PeerAddr>();
     axum::serve(listener, app)

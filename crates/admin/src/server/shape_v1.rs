@@ -29,13 +29,23 @@ pub(crate) async fn shape(
             "top {top}: must be from 1 to {MAX_TOP}"
         )));
     }
-    let queue = state.queue();
-    let mut tally = Tally::new(query.by, queue.clock().now());
-    let complete = select::scan(queue, &MessageFilter::default(), MAX_SCAN, |info| {
+    Ok(Json(compute(state.queue(), query.by, top, MAX_SCAN).await?))
+}
+
+/// The queue's shape grouped `by`, the `top` largest groups, over at most `max_scan` messages
+/// (oldest first). The dashboard's Shape page calls this too.
+pub(crate) async fn compute(
+    queue: &envoi_queue::Queue,
+    by: ShapeBy,
+    top: usize,
+    max_scan: usize,
+) -> Result<Shape, ApiError> {
+    let mut tally = Tally::new(by, queue.clock().now());
+    let complete = select::scan(queue, &MessageFilter::default(), max_scan, |info| {
         tally.add(info);
     })
     .await?;
-    Ok(Json(tally.into_shape(top, complete)))
+    Ok(tally.into_shape(top, complete))
 }
 
 /// Counts per group and age column.

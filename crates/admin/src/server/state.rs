@@ -8,6 +8,7 @@ use envoi_queue::Queue;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::api::Reloader;
+use crate::web::WebState;
 
 /// Largest injected message by default (a request body past it is refused with 413).
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 50 * 1024 * 1024;
@@ -72,6 +73,7 @@ pub struct AdminState {
     config: AdminConfig,
     metrics: Option<PrometheusHandle>,
     reloader: Option<Arc<dyn Reloader>>,
+    web: Arc<WebState>,
 }
 
 impl AdminState {
@@ -91,6 +93,7 @@ impl AdminState {
             config,
             metrics: None,
             reloader: None,
+            web: Arc::new(WebState::default()),
         })
     }
 
@@ -119,6 +122,11 @@ impl AdminState {
     /// The access configuration.
     pub fn config(&self) -> &AdminConfig {
         &self.config
+    }
+
+    /// The dashboard's sessions, sign-in limit and samples.
+    pub fn web(&self) -> &WebState {
+        &self.web
     }
 
     /// The Prometheus handle, when metrics are enabled.

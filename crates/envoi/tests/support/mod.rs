@@ -3,11 +3,14 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod big;
+pub mod dashboard;
 pub mod dkim;
 pub mod hop;
 pub mod mta_sts;
+pub mod http;
 pub mod private_pg;
 pub mod queue_cli;
+pub mod webdriver;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -174,6 +177,15 @@ impl Daemon {
         Self::launch(dir, &storage, smtp_keys, extra, (smtp, admin), &[])
     }
 
+    /// Like [`Daemon::start`] with `admin_keys` added to the `[admin]` table.
+    pub fn start_admin(dir: &Path, admin_keys: &str, extra: &str) -> Self {
+        let smtp = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let storage = format!("path = \"{}\"", dir.join("spool").display());
+        let admin_table = format!("address = \"{admin}\"\n{admin_keys}");
+        Self::launch_with(dir, &storage, "", &admin_table, extra, (smtp, admin), &[])
+    }
+
     /// Starts envoi with `storage` as the body of its `[storage]` table.
     pub fn start_with_storage(dir: &Path, storage: &str, extra: &str) -> Self {
         let smtp = SocketAddr::from(([127, 0, 0, 1], free_port()));
@@ -189,9 +201,30 @@ impl Daemon {
         (smtp, admin): (SocketAddr, SocketAddr),
         env: &[(&str, &str)],
     ) -> Self {
+        let admin_table = format!("address = \"{admin}\"");
+        Self::launch_with(
+            dir,
+            storage,
+            smtp_keys,
+            &admin_table,
+            extra,
+            (smtp, admin),
+            env,
+        )
+    }
+
+    fn launch_with(
+        dir: &Path,
+        storage: &str,
+        smtp_keys: &str,
+        admin_table: &str,
+        extra: &str,
+        (smtp, admin): (SocketAddr, SocketAddr),
+        env: &[(&str, &str)],
+    ) -> Self {
         let config = dir.join("envoi.toml");
         let text = format!(
-            "hostname = \"envoi.test\"\n\n[storage]\n{storage}\n\n[admin]\naddress = \"{admin}\"\n\n[smtp]\nreverse_dns = false\n{smtp_keys}\n[[smtp.listener]]\naddress = \"{smtp}\"\n\n{extra}\n",
+            "hostname = \"envoi.test\"\n\n[storage]\n{storage}\n\n[admin]\n{admin_table}\n\n[smtp]\nreverse_dns = false\n{smtp_keys}\n[[smtp.listener]]\naddress = \"{smtp}\"\n\n{extra}\n",
         );
         std::fs::write(&config, text).unwrap();
         let log = dir.join(format!(
