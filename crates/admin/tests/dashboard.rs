@@ -30,6 +30,7 @@ async fn every_page_shows_the_queue_with_payloads_escaped() {
         "/".to_owned(),
         "/shape".to_owned(),
         "/shape?by=reply".to_owned(),
+        "/shape?by=sender&all=true".to_owned(),
         "/destinations".to_owned(),
         "/messages".to_owned(),
         "/messages?state=deferred&domain=dst.test&sort=-sender".to_owned(),
