@@ -98,15 +98,7 @@ fn server() -> (TlsAcceptor, Tlsa) {
             .as_ref()
             .to_vec(),
     };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let key_der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.der().clone()], key_der)
-        .unwrap();
-    (TlsAcceptor::from(Arc::new(config)), tlsa)
+    (acceptor(&cert, &key), tlsa)
 }
 
 fn settings(zones: &Zones) -> DaneSettings {

@@ -40,6 +40,14 @@ pub fn test_ca(names: &[&str]) -> TestCa {
     let params =
         CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>()).unwrap();
     let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+    TestCa {
+        ca_der: ca.der().to_vec(),
+        acceptor: acceptor(&cert, &key),
+    }
+}
+
+/// A STARTTLS acceptor presenting `cert` with its `key`.
+pub fn acceptor(cert: &rcgen::Certificate, key: &rcgen::KeyPair) -> TlsAcceptor {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let key_der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
     let config = rustls::ServerConfig::builder_with_provider(provider)
@@ -48,10 +56,7 @@ pub fn test_ca(names: &[&str]) -> TestCa {
         .with_no_client_auth()
         .with_single_cert(vec![cert.der().clone()], key_der)
         .unwrap();
-    TestCa {
-        ca_der: ca.der().to_vec(),
-        acceptor: TlsAcceptor::from(Arc::new(config)),
-    }
+    TlsAcceptor::from(Arc::new(config))
 }
 
 /// A port that was free a moment ago (for subprocess peers).
