@@ -152,8 +152,8 @@ pub use queue::{DestinationCounters, DestinationCounts, Queue, QueueBuilder};
 pub use relay::{Delivery, Outcome, Relay, RelayError, ReplyOrigin, Timings};
 pub use settings::{DestinationLimits, QueueSettings};
 pub use storage::{
-    AttemptCommit, BodySink, Disposition, Lease, ListQuery, MemorySink, MemoryStore, MessageInfo,
-    MessageMeta, MessageState, NewMessage, QuarantinedRecord, ScheduleCursor, ScheduleEntry,
-    SchedulePage, SharedBackoff, StagedBody, StateCounts, Storage, StorageError, StoreHealth,
-    StoredMessage, Suspension,
+    AttemptCommit, BodySink, Disposition, DomainTally, Lease, ListQuery, MemorySink, MemoryStore,
+    MessageInfo, MessageMeta, MessageState, NewMessage, QuarantinedRecord, RecipientDomains,
+    ScheduleCursor, ScheduleEntry, SchedulePage, SharedBackoff, StagedBody, StateCounts, Storage,
+    StorageError, StoreHealth, StoredMessage, Suspension,
 };

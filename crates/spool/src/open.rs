@@ -19,7 +19,7 @@ use std::path::Path;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use envoi_queue::{QuarantinedRecord, ScheduleEntry, StorageError};
+use envoi_queue::{QuarantinedRecord, RecipientDomains, ScheduleEntry, StorageError};
 use envoi_types::QueueId;
 use redb::{Database, DatabaseError, ReadableTable, ReadableTableMetadata};
 
@@ -301,6 +301,7 @@ pub(crate) fn rebuild_schedule(
             arrival: record.arrival,
             held: record.meta.held,
             attempts: record.meta.attempts,
+            domains: Some(RecipientDomains::pending(&record.meta.recipients)),
         })
         .collect())
 }

@@ -1,7 +1,7 @@
 //! Reading a stored message: its rows (the metadata row, and the state row when it has one)
 //! and its body, from the row, the `chunks` table, its pack or its file.
 
-use envoi_queue::{MessageInfo, StorageError, StoredMessage};
+use envoi_queue::{MessageInfo, RecipientDomains, ScheduleEntry, StorageError, StoredMessage};
 use envoi_types::{Message, QueueId, SpooledBody};
 use redb::ReadTransaction;
 
@@ -57,6 +57,33 @@ pub(crate) fn summary(
     with_raw_rows(txn, id, |row, state| {
         MetaRecord::summary(id, row, state).map_err(|detail| error::corrupt(id, detail))
     })
+}
+
+/// Fills in each entry's pending recipients per domain from its rows (the listing's fields
+/// only, as [`summary`]). An entry whose rows are gone or do not decode keeps `None`: the
+/// queue then leaves it out of its domain counts until its attempt, which quarantines it.
+pub(crate) fn fill_domains(
+    txn: &ReadTransaction,
+    entries: &mut [ScheduleEntry],
+) -> Result<(), StorageError> {
+    let (meta, states) = (read_meta(txn)?, read_state(txn)?);
+    for entry in entries {
+        let key = id_key(entry.id);
+        let Some(row) = meta
+            .get(key.as_slice())
+            .map_err(|e| error::db("cannot read meta table", e))?
+        else {
+            continue;
+        };
+        let state = states
+            .get(key.as_slice())
+            .map_err(|e| error::db("cannot read state table", e))?;
+        let state = state.as_ref().map(|s| s.value());
+        if let Ok(info) = MetaRecord::summary(entry.id, row.value(), state) {
+            entry.domains = Some(RecipientDomains::pending(&info.recipients));
+        }
+    }
+    Ok(())
 }
 
 /// The full message of `id`, its body read from its metadata row or its file; a streamed

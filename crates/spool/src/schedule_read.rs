@@ -1,5 +1,5 @@
-//! Reads of the schedule table for the queue: whole, a page in due order, and the counts by
-//! state. The table's keys are in due order ([`crate::schema`]), so a page is one range read
+//! Reads of the schedule table for the queue: whole, a page in due order (each entry with its
+//! pending recipients' domains, from its rows), and the counts by state. The table's keys are in due order ([`crate::schema`]), so a page is one range read
 //! from just after the last key of the page before; each read is its own snapshot.
 
 use std::ops::Bound;
@@ -10,6 +10,7 @@ use envoi_queue::{
 use redb::ReadTransaction;
 
 use crate::error;
+use crate::read;
 use crate::schema::{decode_schedule, schedule_key, ScheduleRow, SCHEDULE};
 
 /// Calls `each` with every decodable schedule row after `after` (from the first when `None`)
@@ -52,6 +53,7 @@ pub(crate) fn whole(txn: &ReadTransaction) -> Result<Vec<ScheduleEntry>, Storage
         entries.push(row.entry);
         true
     })?;
+    read::fill_domains(txn, &mut entries)?;
     Ok(entries)
 }
 
@@ -73,6 +75,7 @@ pub(crate) fn page(
         entries.push(row.entry);
         true
     })?;
+    read::fill_domains(txn, &mut entries)?;
     Ok(SchedulePage { entries, complete })
 }
 

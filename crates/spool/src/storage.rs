@@ -13,7 +13,7 @@ use envoi_types::QueueId;
 use redb::{ReadTransaction, ReadableTable};
 
 use crate::error;
-use crate::read::{load, summary};
+use crate::read::{self, load, summary};
 use crate::schedule_read;
 use crate::schema::{
     chunks_for, id_key, key_id, read_meta, read_state, suspension, BodyPlace, MetaRecord,
@@ -149,8 +149,13 @@ impl Storage for Spool {
 
     async fn load_schedule(&self) -> Result<Vec<ScheduleEntry>, StorageError> {
         // Start-up already read the index in due order; nothing changed since, so use that.
-        if let Some(entries) = self.take_startup_schedule() {
-            return Ok(entries);
+        if let Some(mut entries) = self.take_startup_schedule() {
+            return self
+                .read(move |_, txn| {
+                    read::fill_domains(txn, &mut entries)?;
+                    Ok(entries)
+                })
+                .await;
         }
         self.read(|_, txn| schedule_read::whole(txn)).await
     }

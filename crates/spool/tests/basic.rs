@@ -266,7 +266,7 @@ async fn schedule_pages_cover_the_schedule_in_due_order() {
     loop {
         let page = spool.load_schedule_page(after, 3).await.unwrap();
         assert!(page.entries.len() <= 3);
-        paged.extend(page.entries.iter().copied());
+        paged.extend(page.entries.iter().cloned());
         after = page.next_cursor().or(after);
         if page.complete {
             break;

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use common::{at, message_with};
 use envoi_queue::{
     AttemptCommit, Disposition, ListQuery, MessageInfo, MessageMeta, MessageState, NewMessage,
-    ScheduleEntry, StateCounts, Storage, StorageError,
+    RecipientDomains, ScheduleEntry, StateCounts, Storage, StorageError,
 };
 use envoi_spool::{Spool, SpoolOptions};
 use envoi_types::{Envelope, QueueId, RecipientState};
@@ -95,6 +95,7 @@ async fn compare(spool: &Spool, model: &Model) {
             arrival: envelope.arrival,
             held: meta.held,
             attempts: meta.attempts,
+            domains: Some(RecipientDomains::pending(&meta.recipients)),
         })
         .collect();
     expected.sort_by_key(|e| (e.next_attempt, e.id));

@@ -20,6 +20,8 @@ pub(crate) fn schedule_entry(row: &Row) -> Result<ScheduleEntry, StorageError> {
         arrival: time(row.get(2)),
         held: row.get(3),
         attempts: u32::try_from(row.get::<_, i32>(4)).unwrap_or(0),
+        // A shared store: the queue counts domains from the store, not from its entries.
+        domains: None,
     })
 }
 

@@ -11,10 +11,12 @@ pub struct Summary {
     pub total: u64,
     /// Messages per admin state (`active`, `deferred`, `held`).
     pub by_state: StateCounts,
-    /// Destination domains of pending recipients, most messages first (ties by name).
+    /// Domains of pending recipients (held messages' included), most messages first (ties by
+    /// name).
     pub by_domain: Vec<DomainCount>,
-    /// False when the domain counts cover only the first part of a very large queue (the
-    /// server scans at most a bounded number of messages for them).
+    /// False when the domain counts cover only the first part of a very large queue: the
+    /// queue keeps them as messages change, but for a shared store, or while its schedule
+    /// loads, the server counts them by scanning at most a bounded number of messages.
     pub domains_complete: bool,
 }
 

@@ -1,11 +1,12 @@
-//! `GET /v1/summary`: counts by state (from the store's counters) and by destination domain
-//! (from a bounded scan of the listing).
+//! `GET /v1/summary`: counts by state and by recipient domain, both as the queue keeps them
+//! while messages change. Where the queue cannot keep the domain counts (a shared store, or
+//! the schedule still loading), they come from a bounded scan of the listing instead.
 
 use std::collections::HashMap;
 
 use axum::extract::State;
 use axum::Json;
-use envoi_queue::{MessageInfo, Queue};
+use envoi_queue::{DomainTally, MessageInfo, Queue};
 
 use super::{AdminState, ApiError};
 use crate::api::{DomainCount, MessageFilter, Summary};
@@ -14,15 +15,30 @@ use crate::api::{DomainCount, MessageFilter, Summary};
 const MAX_DOMAIN_SCAN: usize = 100_000;
 
 pub(crate) async fn summary(State(state): State<AdminState>) -> Result<Json<Summary>, ApiError> {
-    let queue = state.queue();
+    summary_of(state.queue(), MAX_DOMAIN_SCAN).await.map(Json)
+}
+
+/// The summary, scanning at most `max_scan` messages when the queue keeps no domain counts.
+async fn summary_of(queue: &Queue, max_scan: usize) -> Result<Summary, ApiError> {
     let by_state = queue.count_by_state().await?;
-    let (by_domain, domains_complete) = domain_counts(queue, MAX_DOMAIN_SCAN).await?;
-    Ok(Json(Summary {
+    let (by_domain, domains_complete) = match queue.domain_tallies() {
+        Some(kept) => (sorted(kept.into_iter().map(domain_count).collect()), true),
+        None => domain_counts(queue, max_scan).await?,
+    };
+    Ok(Summary {
         total: by_state.total(),
         by_state,
         by_domain,
         domains_complete,
-    }))
+    })
+}
+
+fn domain_count(tally: DomainTally) -> DomainCount {
+    DomainCount {
+        domain: tally.domain,
+        messages: tally.messages,
+        recipients: tally.recipients,
+    }
 }
 
 /// Per-domain counts of pending recipients over at most `max_scan` messages, and whether
@@ -36,7 +52,7 @@ async fn domain_counts(
         count(&mut counts, info);
     })
     .await?;
-    Ok((sorted(counts), complete))
+    Ok((sorted(counts.into_values().collect()), complete))
 }
 
 fn count(counts: &mut HashMap<String, DomainCount>, info: &MessageInfo) {
@@ -56,8 +72,8 @@ fn count(counts: &mut HashMap<String, DomainCount>, info: &MessageInfo) {
     }
 }
 
-fn sorted(counts: HashMap<String, DomainCount>) -> Vec<DomainCount> {
-    let mut domains: Vec<DomainCount> = counts.into_values().collect();
+/// Most messages first, ties by name.
+fn sorted(mut domains: Vec<DomainCount>) -> Vec<DomainCount> {
     domains.sort_by(|a, b| {
         b.messages
             .cmp(&a.messages)
@@ -107,7 +123,7 @@ mod tests {
         );
         count(&mut counts, &info(&[("d@y.example", Pending)]));
         count(&mut counts, &info(&[("e@z.example", Pending)]));
-        let rows: Vec<(String, u64, u64)> = sorted(counts)
+        let rows: Vec<(String, u64, u64)> = sorted(counts.into_values().collect())
             .into_iter()
             .map(|d| (d.domain, d.messages, d.recipients))
             .collect();
@@ -121,12 +137,12 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn scan_stops_at_the_bound_and_says_so() {
+    /// A queue on a memory store holding `n` messages to d.example, due in a day.
+    async fn queue_of(n: usize) -> Queue {
         let store = envoi_queue::MemoryStore::new();
-        let messages = (0..5)
+        let messages = (0..n)
             .map(|i| {
-                let rcpt = Address::parse(&format!("r{i}@d.example")).unwrap();
+                let rcpt = Address::parse(&format!("r{i}@D.example")).unwrap();
                 let envelope = envoi_types::Envelope::new(
                     envoi_types::Sender::Null,
                     vec![rcpt],
@@ -139,15 +155,36 @@ mod tests {
             .collect();
         envoi_queue::Storage::write(&store, messages).await.unwrap();
         let relay = envoi_queue::testkit::ScriptedRelay::new();
-        let queue = Queue::builder(std::sync::Arc::new(store), relay)
+        Queue::builder(std::sync::Arc::new(store), relay)
             .start()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn scan_stops_at_the_bound_and_says_so() {
+        let queue = queue_of(5).await;
         let (all, complete) = domain_counts(&queue, 100).await.unwrap();
         assert!(complete);
         assert_eq!(all[0].messages, 5);
         let (part, complete) = domain_counts(&queue, 3).await.unwrap();
         assert!(!complete);
         assert_eq!(part[0].messages, 3);
+    }
+
+    #[tokio::test]
+    async fn a_local_queue_answers_from_its_kept_counts_without_a_scan() {
+        let queue = queue_of(5).await;
+        let summary = summary_of(&queue, 3).await.unwrap();
+        assert!(summary.domains_complete, "no scan, so no bound");
+        assert_eq!(
+            summary.by_domain,
+            vec![DomainCount {
+                domain: "d.example".into(),
+                messages: 5,
+                recipients: 5,
+            }]
+        );
+        assert_eq!(summary.total, 5);
     }
 }

@@ -8,7 +8,8 @@ use envoi_types::QueueId;
 
 use super::Queue;
 use crate::storage::{
-    ListQuery, MessageInfo, QuarantinedRecord, StateCounts, StorageError, StoredMessage,
+    DomainTally, ListQuery, MessageInfo, QuarantinedRecord, StateCounts, StorageError,
+    StoredMessage,
 };
 
 impl Queue {
@@ -57,6 +58,17 @@ impl Queue {
         }
         let storage = &self.shared.storage;
         self.shared.with_storage(storage.count_by_state()).await
+    }
+
+    /// Per recipient domain, the queued messages with pending recipients there and how
+    /// many, as the queue keeps them while messages change: no store read. `None` when the
+    /// queue cannot keep them whole: a shared store (other nodes change it), the schedule
+    /// still loading, or a stored entry whose domains the store did not give. Unordered.
+    pub fn domain_tallies(&self) -> Option<Vec<DomainTally>> {
+        if self.shared.storage.is_shared() {
+            return None;
+        }
+        self.shared.index().domain_tallies()
     }
 
     /// Records the store set aside because they could not be decoded.

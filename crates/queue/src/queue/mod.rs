@@ -59,7 +59,7 @@ use crate::health::{Acceptance, FailedWrite};
 use crate::policy::{apply_all, PrequeuePolicy};
 use crate::relay::Relay;
 use crate::storage::BodySink;
-use crate::storage::{NewMessage, ScheduleEntry, Storage, StorageError};
+use crate::storage::{NewMessage, RecipientDomains, ScheduleEntry, Storage, StorageError};
 
 pub use builder::QueueBuilder;
 use fresh::Fresh;
@@ -275,6 +275,7 @@ fn schedule_entry(message: &NewMessage) -> ScheduleEntry {
         arrival: message.envelope.arrival,
         held: message.meta.held,
         attempts: message.meta.attempts,
+        domains: Some(RecipientDomains::pending(&message.meta.recipients)),
     }
 }
 

@@ -19,7 +19,7 @@ use crate::bounce::{BounceContext, Failure};
 use crate::events::{self, AttemptTimes, Delays, Fate, RecipientEvent};
 use crate::storage::{
     AttemptCommit, AttemptRecord, Disposition, MessageHistory, MessageMeta, NewMessage,
-    StorageError, StoredMessage,
+    RecipientDomains, StorageError, StoredMessage,
 };
 
 /// The first wait before committing an outcome again; it doubles up to [`MAX_COMMIT_RETRY`].
@@ -120,6 +120,9 @@ pub(super) async fn record(
         .iter()
         .map(|b| (super::schedule_entry(b), shared.destination_of(&b.envelope)))
         .collect();
+    let pending = verdict
+        .has_pending()
+        .then(|| RecipientDomains::pending(&verdict.recipients));
     let disposition = if verdict.has_pending() {
         Disposition::Retry {
             next_attempt: next.unwrap_or_else(|| shared.clock.now()),
@@ -144,9 +147,14 @@ pub(super) async fn record(
     };
     match store(shared, message.id, commit, persist).await {
         Ok(()) => {
+            let mut index = shared.index();
             if let Some(attempts) = attempts {
-                shared.index().set_attempts(message.id, attempts);
+                index.set_attempts(message.id, attempts);
             }
+            if let Some(pending) = &pending {
+                index.set_domains(message.id, pending);
+            }
+            drop(index);
             shared.schedule(&bounce_entries);
             shared.bytes_added(&bounce_sizes);
             Ok(next_due)

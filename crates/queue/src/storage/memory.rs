@@ -12,7 +12,7 @@ use envoi_types::{Envelope, QueueId};
 
 use super::{
     AttemptCommit, Disposition, Lease, ListQuery, MessageInfo, MessageMeta, NewMessage,
-    ScheduleEntry, StateCounts, Storage, StorageError, StoredMessage, Suspension,
+    RecipientDomains, ScheduleEntry, StateCounts, Storage, StorageError, StoredMessage, Suspension,
 };
 
 #[derive(Debug, Default)]
@@ -108,6 +108,7 @@ impl Storage for MemoryStore {
                 arrival: envelope.arrival,
                 held: meta.held,
                 attempts: meta.attempts,
+                domains: Some(RecipientDomains::pending(&meta.recipients)),
             })
             .collect();
         entries.sort_by_key(|e| (e.next_attempt, e.id));

@@ -38,6 +38,7 @@
 //! - [`schedule`]: [`ScheduleEntry`] and the paged read of the schedule at start-up.
 
 pub mod body;
+pub mod domains;
 pub mod history;
 pub mod memory;
 pub mod query;
@@ -50,6 +51,7 @@ use envoi_types::{Envelope, QueueId, RecipientState, RecipientStatus};
 use serde::{Deserialize, Serialize};
 
 pub use body::{BodySink, MemorySink, StagedBody};
+pub use domains::{DomainTally, RecipientDomains};
 pub use history::{AttemptRecord, AttemptReply, MessageHistory};
 pub use memory::MemoryStore;
 pub use query::{ListQuery, MessageState, StateCounts};
@@ -341,7 +343,9 @@ pub trait Storage: Send + Sync + 'static {
     }
 
     /// Every stored message's schedule entry, ordered by `next_attempt` (ties by id), without
-    /// reading bodies.
+    /// reading bodies. A store only this queue changes gives each entry's
+    /// [`domains`](ScheduleEntry::domains), which the queue's per-domain counts are made of; a
+    /// shared store need not.
     async fn load_schedule(&self) -> Result<Vec<ScheduleEntry>, StorageError>;
 
     /// The schedule entries after `after` (from the first when `None`) in due order, at most

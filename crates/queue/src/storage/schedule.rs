@@ -4,10 +4,12 @@
 use std::time::SystemTime;
 
 use envoi_types::QueueId;
+
+use super::RecipientDomains;
 use serde::{Deserialize, Serialize};
 
 /// What the scheduler keeps in memory per message: no body, no addresses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduleEntry {
     /// The message.
     pub id: QueueId,
@@ -20,6 +22,11 @@ pub struct ScheduleEntry {
     /// Failed scheduled attempts so far (see [`crate::MessageMeta::attempts`]): with `held`,
     /// its admin state ([`crate::MessageState::of`]), which the queue counts as it changes.
     pub attempts: u32,
+    /// Its pending recipients per domain, when the store read them with the entry (`None`:
+    /// it did not; then the queue's per-domain counts leave the message out until its next
+    /// attempt). Never serialized.
+    #[serde(skip)]
+    pub domains: Option<RecipientDomains>,
 }
 
 impl ScheduleEntry {
@@ -90,6 +97,7 @@ mod tests {
             arrival: at,
             held: false,
             attempts: 0,
+            domains: None,
         }
     }
 
@@ -101,7 +109,7 @@ mod tests {
         let mut after = None;
         loop {
             let page = SchedulePage::of_sorted(all.clone(), after, 3);
-            seen.extend(page.entries.iter().copied());
+            seen.extend(page.entries.iter().cloned());
             after = page.next_cursor().or(after);
             if page.complete {
                 break;

@@ -10,10 +10,12 @@
 //! - [`streaming`]: the suite row about the streaming enqueue.
 //! - [`paged`]: [`PagedStore`], any store with its schedule read in pages the test lets through.
 //! - [`loading`]: suite rows about the schedule read in the background after start-up.
+//! - [`domains`]: the suite row about the per-domain counts the queue keeps.
 //! - [`suite`]: the behaviour suite (docs/architecture.md, section 5), generic over the store; run it with
 //!   [`crate::behaviour_suite!`].
 
 pub mod destinations;
+pub mod domains;
 pub mod faulty;
 pub mod loading;
 pub mod paged;

@@ -13,6 +13,7 @@ use envoi_types::{Address, Envelope, Message, RecipientState, Sender};
 pub use super::destinations::{
     suspension_survives_a_restart, unreachable_destination_spends_no_attempt,
 };
+pub use super::domains::domain_counts_follow_outcomes_and_survive_a_restart;
 pub use super::loading::{
     schedule_loads_in_the_background_without_loss_or_double, shutdown_during_loading_ends_the_read,
 };
@@ -71,7 +72,8 @@ macro_rules! behaviour_suite {
             delay_warnings_once_per_threshold_across_a_restart,
             notify_decides_every_report,
             schedule_loads_in_the_background_without_loss_or_double,
-            shutdown_during_loading_ends_the_read);
+            shutdown_during_loading_ends_the_read,
+            domain_counts_follow_outcomes_and_survive_a_restart);
     };
     (@tests $store:expr; $($name:ident),*) => {
         $(

@@ -62,7 +62,7 @@ pub(crate) fn schedule_key_id(key: &[u8]) -> Option<QueueId> {
 }
 
 /// A schedule row decoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ScheduleRow {
     /// The entry the queue keeps.
     pub entry: ScheduleEntry,
@@ -98,6 +98,8 @@ pub(crate) fn decode_schedule(key: &[u8], value: &[u8]) -> Option<ScheduleRow> {
         arrival,
         held,
         attempts,
+        // Not in the schedule row: the recipients live in the message's rows.
+        domains: None,
     };
     Some(ScheduleRow {
         entry,

@@ -11,15 +11,18 @@ impl Index {
         self.counts
     }
 
-    /// Counts `entry` in its state and, unless held, under its destination.
+    /// Counts `entry` in its state, under its domains and, unless held, under its
+    /// destination.
     pub(super) fn count(&mut self, entry: &Entry) {
         self.counts.add(state(entry));
         self.tally(entry);
+        self.tally_domains(entry);
     }
 
-    /// Stops counting `entry` in its state and under its destination.
+    /// Stops counting `entry` in its state, under its domains and under its destination.
     pub(super) fn uncount(&mut self, entry: &Entry) {
         self.untally(entry);
+        self.untally_domains(entry);
         let counter = match state(entry) {
             MessageState::Active => &mut self.counts.active,
             MessageState::Deferred => &mut self.counts.deferred,

@@ -60,7 +60,13 @@ impl Index {
             }
             let held = loading.held.remove(&entry.id).unwrap_or(entry.held);
             let flushed = loading.flushed;
-            self.insert(&ScheduleEntry { held, ..*entry }, Destination::unsorted());
+            self.insert(
+                &ScheduleEntry {
+                    held,
+                    ..entry.clone()
+                },
+                Destination::unsorted(),
+            );
             if let Some(at) = flushed {
                 self.force(entry.id, at);
             }

@@ -15,10 +15,12 @@
 //! - `flush`: the flush, in chunks that each take the lock briefly.
 //! - `counts`: the count of entries per admin state, kept as entries change.
 //! - `by_destination`: per destination, its unheld entries and oldest arrival, kept likewise.
+//! - `by_domain`: per recipient domain, its messages and pending recipients, kept likewise.
 //! - `loading`: the schedule read in the background after start-up.
 
 mod admin;
 mod by_destination;
+mod by_domain;
 mod counts;
 mod flush;
 mod loading;
@@ -34,7 +36,7 @@ use super::lanes::{BackoffSteps, Lanes};
 use super::limits::Limits;
 use crate::clock::{from_millis, millis};
 use crate::destination::Destination;
-use crate::storage::{ScheduleEntry, StateCounts};
+use crate::storage::{RecipientDomains, ScheduleEntry, StateCounts};
 
 pub(crate) use admin::{CommitKind, DeleteMark, Refusal};
 use loading::Loading;
@@ -62,6 +64,8 @@ struct Entry {
     /// In flight but put back before the relay was called: its destination had no slot free.
     /// It ends with its key and forced flag as they were.
     requeued: bool,
+    /// Its pending recipients per domain, when known (see `by_domain`).
+    domains: Option<RecipientDomains>,
 }
 
 /// The due index. Not thread-safe by itself: the queue keeps it under a std mutex that is
@@ -76,6 +80,8 @@ pub(crate) struct Index {
     counts: StateCounts,
     /// Unheld entries per destination, kept as they change (see `by_destination`).
     by_destination: by_destination::Tallies,
+    /// Entries and pending recipients per recipient domain (see `by_domain`).
+    by_domain_names: by_domain::DomainTallies,
     /// While the stored schedule is still being read (see `loading`).
     loading: Option<Loading>,
 }
@@ -92,6 +98,7 @@ impl Index {
             lifetime_ms: u64::try_from(lifetime.as_millis()).unwrap_or(u64::MAX),
             counts: StateCounts::default(),
             by_destination: by_destination::Tallies::new(),
+            by_domain_names: by_domain::DomainTallies::default(),
             loading: None,
         }
     }
@@ -123,6 +130,10 @@ impl Index {
             dest,
             slot: false,
             requeued: false,
+            domains: entry
+                .domains
+                .as_ref()
+                .map(|d| self.by_domain_names.intern(d)),
         };
         self.link(entry.id, &new);
         self.count(&new);

@@ -32,7 +32,23 @@ fn entry(id: QueueId, next: u64, held: bool) -> ScheduleEntry {
         arrival: at(0),
         held,
         attempts: 0,
+        domains: Some(domains(&["a@x.test", "b@X.test", "c@y.test"])),
     }
+}
+
+fn domains(recipients: &[&str]) -> RecipientDomains {
+    let addresses: Vec<envoi_types::Address> = recipients
+        .iter()
+        .map(|r| envoi_types::Address::parse(r).unwrap())
+        .collect();
+    RecipientDomains::of(&addresses)
+}
+
+/// The kept domain tallies, in a fixed order.
+fn domain_view(index: &Index) -> Option<Vec<crate::storage::DomainTally>> {
+    let mut all = index.domain_tallies()?;
+    all.sort_by(|a, b| a.domain.cmp(&b.domain));
+    Some(all)
 }
 
 #[test]
@@ -180,6 +196,7 @@ fn kept_counts_match_a_recount_after_every_kind_of_change() {
     let check = |index: &Index, what: &str| {
         assert_eq!(index.state_counts(), index.recount(), "{what}");
         assert_eq!(index.destinations(at(0)).1, index.retally(), "{what}");
+        assert_eq!(domain_view(index), index.retally_domains(), "{what}");
     };
     check(&index, "inserted");
     index.set_held(ids[2], true).unwrap();
@@ -190,8 +207,9 @@ fn kept_counts_match_a_recount_after_every_kind_of_change() {
     check(&index, "replaced");
     let (popped, _) = index.pop_due(at(10_000)).unwrap();
     index.set_attempts(popped, 4);
+    index.set_domains(popped, &domains(&["c@y.test"]));
     index.finish(popped, Some(at(20_000)));
-    check(&index, "deferred");
+    check(&index, "deferred, partly delivered");
     let (popped, _) = index.pop_due(at(10_000)).unwrap();
     index.finish(popped, None);
     check(&index, "delivered");
@@ -212,6 +230,47 @@ fn kept_counts_match_a_recount_after_every_kind_of_change() {
     check(&index, "sorted and deferred");
     assert_eq!(index.state_counts().total(), index.len() as u64);
     assert_ne!(index.state_counts(), StateCounts::default());
+}
+
+#[test]
+fn domain_tallies_follow_pending_recipients_and_are_withheld_while_incomplete() {
+    let mut index = Index::new(Duration::from_secs(1000), no_limits(), STEPS);
+    let (a, b, c) = (QueueId::new(), QueueId::new(), QueueId::new());
+    index.insert_any(&entry(a, 10, false));
+    index.insert_any(&entry(b, 10, true));
+    let counts = |index: &Index| -> Vec<(String, u64, u64)> {
+        domain_view(index)
+            .unwrap()
+            .into_iter()
+            .map(|t| (t.domain, t.messages, t.recipients))
+            .collect()
+    };
+    assert_eq!(
+        counts(&index),
+        vec![("x.test".into(), 2, 4), ("y.test".into(), 2, 2)],
+        "held messages count too"
+    );
+    index.set_domains(a, &domains(&["c@y.test"]));
+    assert_eq!(
+        counts(&index),
+        vec![("x.test".into(), 1, 2), ("y.test".into(), 2, 2)]
+    );
+    let unknown = ScheduleEntry {
+        domains: None,
+        ..entry(c, 10, false)
+    };
+    index.insert_any(&unknown);
+    assert_eq!(index.domain_tallies(), None, "c's domains are unknown");
+    index.set_domains(c, &domains(&["d@z.test"]));
+    assert_eq!(counts(&index).len(), 3);
+    assert_eq!(index.mark_deleted(b), Ok(DeleteMark::Idle));
+    index.finish(b, None);
+    assert_eq!(
+        counts(&index),
+        vec![("y.test".into(), 1, 1), ("z.test".into(), 1, 1)]
+    );
+    index.begin_loading();
+    assert_eq!(index.domain_tallies(), None, "loading");
 }
 
 #[test]
