@@ -1,7 +1,7 @@
 //! Reading a stored message: its rows (the metadata row, and the state row when it has one)
 //! and its body, from the row, the `chunks` table, its pack or its file.
 
-use envoi_queue::{MessageInfo, RecipientDomains, ScheduleEntry, StorageError, StoredMessage};
+use envoi_queue::{MessageInfo, RecipientDomains, StorageError, StoredMessage};
 use envoi_types::{Message, QueueId, SpooledBody};
 use redb::ReadTransaction;
 
@@ -59,31 +59,34 @@ pub(crate) fn summary(
     })
 }
 
-/// Fills in each entry's pending recipients per domain from its rows (the listing's fields
-/// only, as [`summary`]). An entry whose rows are gone or do not decode keeps `None`: the
-/// queue then leaves it out of its domain counts until its attempt, which quarantines it.
-pub(crate) fn fill_domains(
+/// Each message's pending recipients per domain, from its rows (the listing's fields only, as
+/// [`summary`]), in the order of `ids`: `None` for a message whose rows are gone or do not
+/// decode (the queue leaves it out of its domain counts until its attempt quarantines it).
+pub(crate) fn pending_domains(
     txn: &ReadTransaction,
-    entries: &mut [ScheduleEntry],
-) -> Result<(), StorageError> {
+    ids: impl IntoIterator<Item = QueueId>,
+) -> Result<Vec<Option<RecipientDomains>>, StorageError> {
     let (meta, states) = (read_meta(txn)?, read_state(txn)?);
-    for entry in entries {
-        let key = id_key(entry.id);
+    let mut found = Vec::new();
+    for id in ids {
+        let key = id_key(id);
         let Some(row) = meta
             .get(key.as_slice())
             .map_err(|e| error::db("cannot read meta table", e))?
         else {
+            found.push(None);
             continue;
         };
         let state = states
             .get(key.as_slice())
             .map_err(|e| error::db("cannot read state table", e))?;
-        let state = state.as_ref().map(|s| s.value());
-        if let Ok(info) = MetaRecord::summary(entry.id, row.value(), state) {
-            entry.domains = Some(RecipientDomains::pending(&info.recipients));
-        }
+        let info = MetaRecord::summary(id, row.value(), state.as_ref().map(|s| s.value()));
+        found.push(
+            info.ok()
+                .map(|info| RecipientDomains::pending(&info.recipients)),
+        );
     }
-    Ok(())
+    Ok(found)
 }
 
 /// The full message of `id`, its body read from its metadata row or its file; a streamed

@@ -1,5 +1,6 @@
-//! Reads of the schedule table for the queue: whole, a page in due order (each entry with its
-//! pending recipients' domains, from its rows), and the counts by state. The table's keys are in due order ([`crate::schema`]), so a page is one range read
+//! Reads of the schedule table for the queue: whole (each entry with its pending recipients'
+//! domains, from its rows), a page in due order (without them: a page must not wait for a
+//! read of every message's rows; the queue asks for them after), and the counts by state. The table's keys are in due order ([`crate::schema`]), so a page is one range read
 //! from just after the last key of the page before; each read is its own snapshot.
 
 use std::ops::Bound;
@@ -53,7 +54,18 @@ pub(crate) fn whole(txn: &ReadTransaction) -> Result<Vec<ScheduleEntry>, Storage
         entries.push(row.entry);
         true
     })?;
-    read::fill_domains(txn, &mut entries)?;
+    with_domains(txn, entries)
+}
+
+/// `entries` with their pending recipients' domains read from their rows.
+pub(crate) fn with_domains(
+    txn: &ReadTransaction,
+    mut entries: Vec<ScheduleEntry>,
+) -> Result<Vec<ScheduleEntry>, StorageError> {
+    let domains = read::pending_domains(txn, entries.iter().map(|e| e.id))?;
+    for (entry, domains) in entries.iter_mut().zip(domains) {
+        entry.domains = domains;
+    }
     Ok(entries)
 }
 
@@ -75,7 +87,6 @@ pub(crate) fn page(
         entries.push(row.entry);
         true
     })?;
-    read::fill_domains(txn, &mut entries)?;
     Ok(SchedulePage { entries, complete })
 }
 

@@ -6,8 +6,8 @@ use std::ops::Bound;
 use async_trait::async_trait;
 use envoi_queue::{
     AttemptCommit, BodySink, Lease, ListQuery, MessageInfo, NewMessage, QuarantinedRecord,
-    ScheduleCursor, ScheduleEntry, SchedulePage, StateCounts, Storage, StorageError, StoreHealth,
-    StoredMessage, Suspension,
+    RecipientDomains, ScheduleCursor, ScheduleEntry, SchedulePage, StateCounts, Storage,
+    StorageError, StoreHealth, StoredMessage, Suspension,
 };
 use envoi_types::QueueId;
 use redb::{ReadTransaction, ReadableTable};
@@ -149,12 +149,9 @@ impl Storage for Spool {
 
     async fn load_schedule(&self) -> Result<Vec<ScheduleEntry>, StorageError> {
         // Start-up already read the index in due order; nothing changed since, so use that.
-        if let Some(mut entries) = self.take_startup_schedule() {
+        if let Some(entries) = self.take_startup_schedule() {
             return self
-                .read(move |_, txn| {
-                    read::fill_domains(txn, &mut entries)?;
-                    Ok(entries)
-                })
+                .read(move |_, txn| schedule_read::with_domains(txn, entries))
                 .await;
         }
         self.read(|_, txn| schedule_read::whole(txn)).await
@@ -170,6 +167,22 @@ impl Storage for Spool {
         drop(self.take_startup_schedule());
         self.read(move |_, txn| schedule_read::page(txn, after, limit))
             .await
+    }
+
+    /// One read of every message's rows, in one snapshot.
+    async fn schedule_domains(
+        &self,
+        ids: Vec<QueueId>,
+    ) -> Result<Vec<(QueueId, RecipientDomains)>, StorageError> {
+        self.read(move |_, txn| {
+            let domains = read::pending_domains(txn, ids.iter().copied())?;
+            Ok(ids
+                .into_iter()
+                .zip(domains)
+                .filter_map(|(id, domains)| Some((id, domains?)))
+                .collect())
+        })
+        .await
     }
 
     async fn claim(

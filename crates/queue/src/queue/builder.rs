@@ -299,11 +299,15 @@ impl QueueBuilder {
             after: first.next_cursor(),
             loaded: first.entries.len(),
             started,
+            complete: first.complete,
+            first_unknown: loader::unknown_domains(&first.entries),
         };
         if first.complete {
             loader::finished(&queue.shared, &progress);
         } else {
             metrics::gauge!(crate::events::SCHEDULE_LOADING).set(1.0);
+        }
+        if !(first.complete && progress.first_unknown.is_empty()) {
             let shared = Arc::downgrade(&queue.shared);
             tokio::spawn(loader::run(shared, stop_new, progress));
         }

@@ -5,15 +5,21 @@
 //! index (`index::loading`). The task holds the queue only while it reads and adds a page,
 //! and ends at shutdown or when the queue is dropped; a page that cannot be read is tried
 //! again later, and the queue says it is still loading meanwhile.
+//!
+//! Entries a page gave without their recipients' domains (the spool's: a page must not wait
+//! for every message's rows) get them from the store once the page is in, the first page's
+//! too, so that start-up does not wait for them; until every entry has its domains the admin
+//! summary counts domains by a scan.
 
 use std::sync::Weak;
 use std::time::{Duration, Instant};
 
+use envoi_types::QueueId;
 use tokio_util::sync::CancellationToken;
 
 use super::Shared;
 use crate::events;
-use crate::storage::{ScheduleCursor, SchedulePage, Storage, StorageError};
+use crate::storage::{ScheduleCursor, ScheduleEntry, SchedulePage, Storage, StorageError};
 
 /// Entries per page: a page is read in a few milliseconds, so the first one delays start-up
 /// by that much.
@@ -36,14 +42,30 @@ pub(super) async fn first_page(storage: &dyn Storage) -> Result<SchedulePage, St
 pub(super) struct Progress {
     /// After this entry (`None`: from the first).
     pub after: Option<ScheduleCursor>,
+    /// True when no page follows the first.
+    pub complete: bool,
+    /// Entries of the first page given without their domains.
+    pub first_unknown: Vec<QueueId>,
     /// Entries indexed so far.
     pub loaded: usize,
     /// When start-up began.
     pub started: Instant,
 }
 
-/// Reads the pages after `progress.after` into the index until the last, then ends loading.
+/// Asks the store for the domains the first page came without, then reads the pages after
+/// `progress.after` into the index until the last (each page's missing domains asked for once
+/// it is in), then ends loading.
 pub(super) async fn run(shared: Weak<Shared>, stop: CancellationToken, mut progress: Progress) {
+    if let Some(queue) = shared.upgrade() {
+        let first = std::mem::take(&mut progress.first_unknown);
+        tokio::select! {
+            () = learn_domains(&queue, first) => {}
+            () = stop.cancelled() => return,
+        }
+    }
+    if progress.complete {
+        return;
+    }
     let mut delay = FIRST_RETRY;
     loop {
         let Some(queue) = shared.upgrade() else {
@@ -60,6 +82,10 @@ pub(super) async fn run(shared: Weak<Shared>, stop: CancellationToken, mut progr
                 let mut added = 0;
                 for chunk in page.entries.chunks(INSERT_CHUNK) {
                     added += queue.index().insert_loaded(chunk);
+                }
+                tokio::select! {
+                    () = learn_domains(&queue, unknown_domains(&page.entries)) => {}
+                    () = stop.cancelled() => return,
                 }
                 progress.loaded += added;
                 progress.after = page.next_cursor().or(progress.after);
@@ -85,6 +111,37 @@ pub(super) async fn run(shared: Weak<Shared>, stop: CancellationToken, mut progr
         drop(queue);
         // Lets enqueues and attempts in between pages on a busy runtime.
         tokio::task::yield_now().await;
+    }
+}
+
+/// The entries given without their domains.
+pub(super) fn unknown_domains(entries: &[ScheduleEntry]) -> Vec<QueueId> {
+    entries
+        .iter()
+        .filter(|e| e.domains.is_none())
+        .map(|e| e.id)
+        .collect()
+}
+
+/// Asks the store for the domains of `ids` and gives the index those it found, a chunk per turn
+/// of its lock. A store that cannot tell, or fails, leaves them unknown: the admin summary
+/// then counts domains by a scan (logged).
+async fn learn_domains(queue: &Shared, ids: Vec<QueueId>) {
+    if ids.is_empty() {
+        return;
+    }
+    match queue
+        .with_storage(queue.storage.schedule_domains(ids))
+        .await
+    {
+        Ok(found) => {
+            for chunk in found.chunks(INSERT_CHUNK) {
+                queue.index().learn_domains(chunk);
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the domains of loaded messages; the summary counts them by a scan");
+        }
     }
 }
 

@@ -344,7 +344,7 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Every stored message's schedule entry, ordered by `next_attempt` (ties by id), without
     /// reading bodies. A store only this queue changes gives each entry's
-    /// [`domains`](ScheduleEntry::domains), which the queue's per-domain counts are made of; a
+    /// [`domains`](ScheduleEntry::domains) here or through [`Storage::schedule_domains`]; a
     /// shared store need not.
     async fn load_schedule(&self) -> Result<Vec<ScheduleEntry>, StorageError>;
 
@@ -362,6 +362,18 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<SchedulePage, StorageError> {
         let entries = self.load_schedule().await?;
         Ok(SchedulePage::of_sorted(entries, after, limit))
+    }
+
+    /// The pending recipients per domain of those of `ids` that are stored, for the schedule
+    /// entries a page gave without their [`domains`](ScheduleEntry::domains): the queue asks
+    /// in the background, after the page is in. A store only this queue changes should answer
+    /// (the queue's per-domain counts wait for every entry's); default: none, and the admin
+    /// summary then counts domains by a bounded scan instead.
+    async fn schedule_domains(
+        &self,
+        _ids: Vec<QueueId>,
+    ) -> Result<Vec<(QueueId, RecipientDomains)>, StorageError> {
+        Ok(Vec::new())
     }
 
     /// Takes a message for an attempt and returns it with its body.

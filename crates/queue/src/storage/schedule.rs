@@ -23,8 +23,8 @@ pub struct ScheduleEntry {
     /// its admin state ([`crate::MessageState::of`]), which the queue counts as it changes.
     pub attempts: u32,
     /// Its pending recipients per domain, when the store read them with the entry (`None`:
-    /// it did not; then the queue's per-domain counts leave the message out until its next
-    /// attempt). Never serialized.
+    /// it did not; the queue then asks [`crate::Storage::schedule_domains`]). Never
+    /// serialized.
     #[serde(skip)]
     pub domains: Option<RecipientDomains>,
 }

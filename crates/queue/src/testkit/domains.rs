@@ -3,10 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use envoi_types::Envelope;
-
 use super::relay::ScriptedRelay;
-use super::suite::{run_for, send};
+use super::suite::{fixed, run_for, send, start_queue};
 use crate::clock::Clock;
 use crate::queue::Queue;
 use crate::storage::Storage;
@@ -16,10 +14,7 @@ fn start(
     relay: &Arc<ScriptedRelay>,
     clock: Clock,
 ) -> crate::QueueBuilder {
-    Queue::builder(store.clone(), relay.clone())
-        .backoff(|_: &Envelope, _: u32| Some(Duration::from_secs(600)))
-        .clock(clock)
-        .node("envoi.test")
+    start_queue(store, relay, fixed(Duration::from_secs(600)), clock)
 }
 
 /// `(domain, messages, recipients)` as the queue keeps them, by domain.

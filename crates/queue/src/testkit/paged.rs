@@ -12,8 +12,8 @@ use tokio::sync::Semaphore;
 
 use crate::storage::{
     AttemptCommit, BodySink, Lease, ListQuery, MessageInfo, NewMessage, QuarantinedRecord,
-    ScheduleCursor, ScheduleEntry, SchedulePage, StateCounts, Storage, StorageError, StoreHealth,
-    StoredMessage, Suspension,
+    RecipientDomains, ScheduleCursor, ScheduleEntry, SchedulePage, StateCounts, Storage,
+    StorageError, StoreHealth, StoredMessage, Suspension,
 };
 
 /// `inner` with its schedule served in pages: `first` entries, then `rest` per page, each
@@ -73,6 +73,12 @@ impl Storage for PagedStore {
     }
     async fn load_schedule(&self) -> Result<Vec<ScheduleEntry>, StorageError> {
         self.inner.load_schedule().await
+    }
+    async fn schedule_domains(
+        &self,
+        ids: Vec<QueueId>,
+    ) -> Result<Vec<(QueueId, RecipientDomains)>, StorageError> {
+        self.inner.schedule_domains(ids).await
     }
     async fn claim(&self, id: QueueId, l: &Lease) -> Result<Option<StoredMessage>, StorageError> {
         self.inner.claim(id, l).await

@@ -8,7 +8,7 @@ use std::time::Duration;
 use envoi_types::{DsnRequest, Envelope, Notify, OriginalRecipient, RecipientDsn, Ret};
 
 use super::relay::ScriptedRelay;
-use super::suite::{envelope, run_for};
+use super::suite::{envelope, fixed, run_for, start_queue};
 use crate::bounce::Action;
 use crate::clock::Clock;
 use crate::queue::Queue;
@@ -16,19 +16,12 @@ use crate::storage::Storage;
 
 const MINUTE: Duration = Duration::from_secs(60);
 
-fn fixed(delay: Duration) -> impl crate::Backoff {
-    move |_: &Envelope, _: u32| Some(delay)
-}
-
 fn queue(
     store: &Arc<dyn Storage>,
     relay: &Arc<ScriptedRelay>,
     clock: Clock,
 ) -> crate::QueueBuilder {
-    Queue::builder(store.clone(), relay.clone())
-        .backoff(fixed(25 * MINUTE))
-        .clock(clock)
-        .node("envoi.test")
+    start_queue(store, relay, fixed(25 * MINUTE), clock)
         .delay_warnings(vec![60 * MINUTE, 120 * MINUTE])
         .history_limit(3)
 }

@@ -102,7 +102,8 @@ pub fn envelope(queue: &Queue, sender: &str, rcpts: &[&str]) -> Envelope {
     env
 }
 
-fn start_queue(
+/// A queue builder over `store` and `relay` with `backoff` and `clock`, node `envoi.test`.
+pub(super) fn start_queue(
     store: &Arc<dyn Storage>,
     relay: &Arc<ScriptedRelay>,
     backoff: impl Backoff,
@@ -135,7 +136,8 @@ fn seconds_between(calls: &[super::Call]) -> Vec<u64> {
         .collect()
 }
 
-fn fixed(delay: Duration) -> impl Backoff {
+/// A backoff that always waits `delay`.
+pub(super) fn fixed(delay: Duration) -> impl Backoff {
     move |_: &Envelope, _: u32| Some(delay)
 }
 

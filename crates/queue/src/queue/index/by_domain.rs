@@ -101,6 +101,16 @@ impl Index {
         self.by_domain_names.add(new.as_ref());
     }
 
+    /// Domains the store read for entries it gave without them; an entry that has its own
+    /// meanwhile (an outcome was stored: newer than the store's read) or left keeps as it is.
+    pub fn learn_domains(&mut self, found: &[(QueueId, RecipientDomains)]) {
+        for (id, domains) in found {
+            if self.entries.get(id).is_some_and(|e| e.domains.is_none()) {
+                self.set_domains(*id, domains);
+            }
+        }
+    }
+
     /// The domain tallies recomputed from every entry: what the kept ones must equal.
     #[cfg(test)]
     pub fn retally_domains(&self) -> Option<Vec<DomainTally>> {
