@@ -10,7 +10,7 @@ use crate::error::QueueError;
 
 /// Messages a flush marks per turn of the queue's lock: well under a millisecond of work
 /// (bench/spool/README.md measures the longest wait for the lock during a flush).
-const FLUSH_CHUNK: usize = 512;
+pub(super) const FLUSH_CHUNK: usize = 512;
 
 fn refused(id: QueueId, refusal: Refusal) -> QueueError {
     match refusal {
@@ -30,7 +30,7 @@ impl Queue {
     /// that made it. While the schedule loads, what loads later is made due as it loads.
     pub async fn flush(&self) -> usize {
         let mut run = self.shared.index().begin_flush(self.shared.clock.now());
-        while self.shared.index().flush_chunk(&mut run, FLUSH_CHUNK) {
+        while self.shared.flush_chunk(&mut run) {
             self.shared.wake.notify_one();
             tokio::task::yield_now().await;
         }

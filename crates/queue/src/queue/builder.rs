@@ -265,7 +265,7 @@ impl QueueBuilder {
             node: self.node,
             lease: self.lease,
             reports: self.reports,
-            index: Mutex::new(index),
+            index: parking_lot::Mutex::new(index),
             fresh: Mutex::new(Fresh::default()),
             uncommitted: Mutex::new(Uncommitted::default()),
             failed_write: Mutex::new(FailedWrite::default()),

@@ -81,7 +81,10 @@ pub(super) async fn run(shared: Weak<Shared>, stop: CancellationToken, mut progr
                 delay = FIRST_RETRY;
                 let mut added = 0;
                 for chunk in page.entries.chunks(INSERT_CHUNK) {
-                    added += queue.index().insert_loaded(chunk);
+                    let mut index = queue.index();
+                    added += index.insert_loaded(chunk);
+                    // Straight to a waiter (see `Queue::flush`).
+                    parking_lot::MutexGuard::unlock_fair(index);
                 }
                 tokio::select! {
                     () = learn_domains(&queue, unknown_domains(&page.entries)) => {}
@@ -136,7 +139,9 @@ async fn learn_domains(queue: &Shared, ids: Vec<QueueId>) {
     {
         Ok(found) => {
             for chunk in found.chunks(INSERT_CHUNK) {
-                queue.index().learn_domains(chunk);
+                let mut index = queue.index();
+                index.learn_domains(chunk);
+                parking_lot::MutexGuard::unlock_fair(index);
             }
         }
         Err(error) => {

@@ -83,7 +83,9 @@ struct Shared {
     lease: Duration,
     /// Delay warnings and attempt history.
     reports: Reports,
-    index: Mutex<Index>,
+    /// The due index. A `parking_lot` mutex for its fair unlock: work done a chunk at a time
+    /// (a flush, a loaded page) hands the lock to a waiting enqueue between chunks.
+    index: parking_lot::Mutex<Index>,
     /// Messages just stored, for their first attempt (see `fresh`).
     fresh: Mutex<Fresh>,
     /// Attempt outcomes the store has not taken yet; while any waits, delivery pauses.
@@ -120,11 +122,20 @@ pub(super) struct Reports {
 }
 
 impl Shared {
-    fn index(&self) -> MutexGuard<'_, Index> {
-        // Index methods check before they change, so a panic cannot leave it inconsistent.
-        self.index
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn index(&self) -> parking_lot::MutexGuard<'_, Index> {
+        // Index methods check before they change, so a panic cannot leave it inconsistent
+        // (and this mutex does not poison).
+        self.index.lock()
+    }
+
+    /// One chunk of a flush; false once it is done. The lock goes straight to a waiting
+    /// enqueue or attempt after it: a plain unlock lets the flush take it again before the
+    /// waiter wakes, chunk after chunk.
+    fn flush_chunk(&self, run: &mut index::FlushRun) -> bool {
+        let mut index = self.index();
+        let more = index.flush_chunk(run, admin::FLUSH_CHUNK);
+        parking_lot::MutexGuard::unlock_fair(index);
+        more
     }
 
     fn fresh(&self) -> MutexGuard<'_, Fresh> {

@@ -39,6 +39,7 @@ use crate::destination::Destination;
 use crate::storage::{RecipientDomains, ScheduleEntry, StateCounts};
 
 pub(crate) use admin::{CommitKind, DeleteMark, Refusal};
+pub(crate) use flush::FlushRun;
 use loading::Loading;
 
 #[derive(Debug, Clone)]
