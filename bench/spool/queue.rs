@@ -102,6 +102,25 @@ fn spread(mut samples: Vec<Duration>) -> String {
     )
 }
 
+/// Gives the calling thread a real-time priority (`chrt -f`, root only), so that what the
+/// probe waits for is the queue's lock, not a core: on two cores the spool's background check
+/// and the runtime's workers would otherwise delay it by a scheduler slice. Says so if it
+/// cannot.
+fn realtime() {
+    let tid = std::fs::read_link("/proc/thread-self")
+        .ok()
+        .and_then(|link| Some(link.file_name()?.to_str()?.to_owned()));
+    let done = tid.is_some_and(|tid| {
+        std::process::Command::new("chrt")
+            .args(["-f", "-p", "50", &tid])
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if !done {
+        println!("  (the probe runs at normal priority: chrt failed)");
+    }
+}
+
 /// Enqueues one message at a time until `until` says stop (at most `max`), timing each.
 async fn enqueue_while(
     queue: &Queue,
@@ -154,6 +173,7 @@ pub fn queue_child(dir: &Path, n: u64) {
         let probe = {
             let (queue, done, longest) = (queue.clone(), done.clone(), longest_wait.clone());
             std::thread::spawn(move || {
+                realtime();
                 while !done.load(Ordering::Relaxed) {
                     let t = Instant::now();
                     std::hint::black_box(queue.len());
