@@ -12,6 +12,7 @@ prints the median of the rounds. Every process it starts is stopped at the end.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -76,12 +77,12 @@ def queue(envoi, admin, *args):
     return out.stdout
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--envoi", required=True)
-    parser.add_argument("--messages", type=int, default=10_000)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
+@contextlib.contextmanager
+def deferred_queue(envoi, messages, wait_seconds):
+    """Starts envoi on a fresh spool relaying to a hop that answers every DATA with 451, fills
+    it with `messages` 1 KiB messages from smtp-source and waits (at most `wait_seconds`) until
+    each has had its first attempt; yields the admin address (`host:port`) and stops every
+    process it started when the block ends."""
     hop_port, smtp_port, admin_port = free_port(), free_port(), free_port()
     admin = f"127.0.0.1:{admin_port}"
     processes = []
@@ -106,34 +107,22 @@ delays = ["1h"]
 ''')
         try:
             processes.append(subprocess.Popen([sys.executable, "-c", DEFERRING_HOP, str(hop_port)]))
-            processes.append(subprocess.Popen([args.envoi, "serve", "--config", config],
+            processes.append(subprocess.Popen([envoi, "serve", "--config", config],
                                               stderr=subprocess.DEVNULL))
             wait_listening(hop_port)
             wait_listening(smtp_port)
-            subprocess.run(["smtp-source", "-m", str(args.messages), "-s", "20", "-l", "1024",
+            subprocess.run(["smtp-source", "-m", str(messages), "-s", "20", "-l", "1024",
                             "-f", "s@src.test", "-t", "r@dst.test", f"127.0.0.1:{smtp_port}"],
                            check=True)
-            end = time.time() + 600
+            end = time.time() + wait_seconds
             while time.time() < end:
-                summary = json.loads(queue(args.envoi, admin, "--json", "summary"))
-                if summary["by_state"]["deferred"] >= args.messages:
+                summary = json.loads(queue(envoi, admin, "--json", "summary"))
+                if summary["by_state"]["deferred"] >= messages:
                     break
                 time.sleep(1)
             else:
-                sys.exit(f"the queue did not reach {args.messages} deferred messages")
-            timings = {"hold": [], "release": []}
-            for _ in range(args.rounds):
-                for action in ("hold", "release"):
-                    start = time.perf_counter()
-                    out = queue(args.envoi, admin, action, "--all")
-                    timings[action].append(time.perf_counter() - start)
-                    expected = f"{'held' if action == 'hold' else 'released'} {args.messages} of {args.messages}"
-                    if not out.startswith(expected):
-                        sys.exit(f"{action}: {out}")
-            for action, seconds in timings.items():
-                print(f"{action} --all, {args.messages} messages: median "
-                      f"{statistics.median(seconds):.3f} s over {args.rounds} rounds "
-                      f"({', '.join(f'{s:.3f}' for s in seconds)})")
+                sys.exit(f"the queue did not reach {messages} deferred messages")
+            yield admin
         finally:
             for process in processes:
                 process.send_signal(signal.SIGTERM)
@@ -142,6 +131,28 @@ delays = ["1h"]
                     process.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     process.kill()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--envoi", required=True)
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    with deferred_queue(args.envoi, args.messages, 600) as admin:
+        timings = {"hold": [], "release": []}
+        for _ in range(args.rounds):
+            for action in ("hold", "release"):
+                start = time.perf_counter()
+                out = queue(args.envoi, admin, action, "--all")
+                timings[action].append(time.perf_counter() - start)
+                expected = f"{'held' if action == 'hold' else 'released'} {args.messages} of {args.messages}"
+                if not out.startswith(expected):
+                    sys.exit(f"{action}: {out}")
+        for action, seconds in timings.items():
+            print(f"{action} --all, {args.messages} messages: median "
+                  f"{statistics.median(seconds):.3f} s over {args.rounds} rounds "
+                  f"({', '.join(f'{s:.3f}' for s in seconds)})")
 
 
 if __name__ == "__main__":
