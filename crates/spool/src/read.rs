@@ -12,25 +12,50 @@ use crate::schema::{
 };
 use crate::spool::Spool;
 
-/// Hands the raw rows of `id` to `read`: its metadata row and its state row when it has one;
-/// `None` when no such message is stored.
+/// The two tables a message's rows live in, opened once for any number of messages.
+struct RowTables {
+    meta: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    states: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+}
+
+impl RowTables {
+    fn open(txn: &ReadTransaction) -> Result<Self, StorageError> {
+        Ok(Self {
+            meta: read_meta(txn)?,
+            states: read_state(txn)?,
+        })
+    }
+
+    /// Hands the raw rows of `id` to `read`: its metadata row and its state row when it has
+    /// one; `None` when no such message is stored.
+    fn with<T>(
+        &self,
+        id: QueueId,
+        read: impl FnOnce(&[u8], Option<&[u8]>) -> Result<T, StorageError>,
+    ) -> Result<Option<T>, StorageError> {
+        let key = id_key(id);
+        let Some(row) = self
+            .meta
+            .get(key.as_slice())
+            .map_err(|e| error::db("cannot read meta table", e))?
+        else {
+            return Ok(None);
+        };
+        let state = self
+            .states
+            .get(key.as_slice())
+            .map_err(|e| error::db("cannot read state table", e))?;
+        read(row.value(), state.as_ref().map(|s| s.value())).map(Some)
+    }
+}
+
+/// Hands the raw rows of `id` to `read` ([`RowTables::with`]).
 fn with_raw_rows<T>(
     txn: &ReadTransaction,
     id: QueueId,
     read: impl FnOnce(&[u8], Option<&[u8]>) -> Result<T, StorageError>,
 ) -> Result<Option<T>, StorageError> {
-    let (meta, states) = (read_meta(txn)?, read_state(txn)?);
-    let key = id_key(id);
-    let Some(row) = meta
-        .get(key.as_slice())
-        .map_err(|e| error::db("cannot read meta table", e))?
-    else {
-        return Ok(None);
-    };
-    let state = states
-        .get(key.as_slice())
-        .map_err(|e| error::db("cannot read state table", e))?;
-    read(row.value(), state.as_ref().map(|s| s.value())).map(Some)
+    RowTables::open(txn)?.with(id, read)
 }
 
 /// Decodes the rows of `id` with `decode` (the record with its current state, and its inline
@@ -66,23 +91,15 @@ pub(crate) fn pending_domains(
     txn: &ReadTransaction,
     ids: impl IntoIterator<Item = QueueId>,
 ) -> Result<Vec<Option<RecipientDomains>>, StorageError> {
-    let (meta, states) = (read_meta(txn)?, read_state(txn)?);
+    let tables = RowTables::open(txn)?;
     let mut found = Vec::new();
     for id in ids {
-        let key = id_key(id);
-        let Some(row) = meta
-            .get(key.as_slice())
-            .map_err(|e| error::db("cannot read meta table", e))?
-        else {
-            found.push(None);
-            continue;
-        };
-        let state = states
-            .get(key.as_slice())
-            .map_err(|e| error::db("cannot read state table", e))?;
-        let info = MetaRecord::summary(id, row.value(), state.as_ref().map(|s| s.value()));
+        let info = tables.with(
+            id,
+            |row, state| Ok(MetaRecord::summary(id, row, state).ok()),
+        )?;
         found.push(
-            info.ok()
+            info.flatten()
                 .map(|info| RecipientDomains::pending(&info.recipients)),
         );
     }
